@@ -1,0 +1,15 @@
+"""GET /v2/models/{model_id}/versions/{model_version} — one version (`latest` = the newest)."""
+
+from shared.http.api import ModelIdPath, RouteApi, VersionPath, json_response
+from shared.runtime import model_registry
+
+api = RouteApi("get_version")
+
+
+@api.handler
+def get_version(model_id: ModelIdPath, model_version: VersionPath):
+    result = model_registry().get_version(model_id, model_version)
+    return json_response(result, etag=result.version.entity_version)
+
+
+lambda_handler = api.lambda_handler

@@ -1,0 +1,23 @@
+"""GET /v2/models — one page of models, by id."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from shared.domain.resources import ModelStatus
+from shared.http.api import LimitQuery, PageTokenQuery, RouteApi, json_response
+from shared.runtime import model_registry
+
+api = RouteApi("list_models")
+
+
+@api.handler
+def list_models(
+    limit: LimitQuery = 50,
+    next_token: PageTokenQuery = None,
+    status: Annotated[ModelStatus | None, Query(description="Only models in this status")] = None,
+):
+    return json_response(model_registry().list_models(limit, next_token, status))
+
+
+lambda_handler = api.lambda_handler

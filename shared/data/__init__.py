@@ -1,0 +1,1 @@
+"""Data access: the single DynamoDB table, its keys and the store the domain talks to."""

@@ -1,0 +1,328 @@
+"""The registry's data access: models and versions in the single table.
+
+Every write is conditional (``attribute_not_exists`` for creation, ``entity_version`` for updates), so
+concurrent requests can never overwrite each other; the domain decides what a failed condition means.
+Each item stores its resource as a JSON document (``doc``) next to the key, index and condition
+attributes, which keeps arbitrary user JSON (floats, deep nesting) out of DynamoDB's type system.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from botocore.exceptions import ClientError
+
+from shared.data import keys
+from shared.data.page_tokens import PageTokenCodec
+from shared.data.table import GSI1, GSI2, LSI1
+from shared.domain.errors import (
+    ItemTooLargeError,
+    ModelAlreadyExistsError,
+    ModelNotFoundError,
+    VersionAlreadyExistsError,
+    VersionNotFoundError,
+)
+from shared.domain.resources import Model, Version
+
+T = TypeVar("T")
+
+# DynamoDB's own item limit is 400 KB; a document this large cannot be stored with its keys.
+MAX_DOCUMENT_BYTES = 380_000
+_BATCH_WRITE_LIMIT = 25
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A model with the counters the registry keeps beside it (never part of the API)."""
+
+    model: Model
+    version_sequence: int
+    highest_numeric_version: int
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_token: str | None
+
+
+class StaleEntityError(Exception):
+    """A conditional write lost to a concurrent one; ``current`` is the entity_version now stored
+    (None when the item no longer exists)."""
+
+    def __init__(self, current: int | None) -> None:
+        super().__init__(f"entity_version is now {current}")
+        self.current = current
+
+
+def _document(resource: Model | Version) -> str:
+    document = resource.model_dump_json()
+    if len(document.encode()) > MAX_DOCUMENT_BYTES:
+        raise ItemTooLargeError(
+            f"the {type(resource).__name__.lower()} would be {len(document.encode())} bytes stored; "
+            f"the limit is {MAX_DOCUMENT_BYTES} bytes (metadata and contracts count)"
+        )
+    return document
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _key(attributes: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {name: _s(value) for name, value in attributes.items()}
+
+
+class RegistryStore:
+    """Models and versions. Lists cost one page of reads; nothing here scans."""
+
+    def __init__(self, client: Any, table_name: str, page_tokens: PageTokenCodec) -> None:
+        self._client = client
+        self._table = table_name
+        self._tokens = page_tokens
+
+    # Items --------------------------------------------------------------------------------------
+
+    def _model_item(self, record: ModelRecord) -> dict[str, Any]:
+        model = record.model
+        return {
+            **_key(keys.model_key(model.id)),
+            **_key(keys.model_index_keys(model.id, model.status)),
+            "entity_type": _s(keys.MODEL_ENTITY),
+            "entity_version": _n(model.entity_version),
+            "status": _s(model.status),
+            "version_sequence": _n(record.version_sequence),
+            "highest_numeric_version": _n(record.highest_numeric_version),
+            "created_at": _s(model.created_at.isoformat()),
+            "updated_at": _s(model.updated_at.isoformat()),
+            "doc": _s(_document(model)),
+        }
+
+    def _version_item(self, version: Version, sequence: int) -> dict[str, Any]:
+        return {
+            **_key(keys.version_key(version.model_id, version.version)),
+            **_key(keys.version_order_key(sequence)),
+            "entity_type": _s(keys.VERSION_ENTITY),
+            "entity_version": _n(version.entity_version),
+            "status": _s(version.status),
+            "created_at": _s(version.created_at.isoformat()),
+            "updated_at": _s(version.updated_at.isoformat()),
+            "doc": _s(_document(version)),
+        }
+
+    @staticmethod
+    def _record(item: dict[str, Any]) -> ModelRecord:
+        return ModelRecord(
+            model=Model.model_validate_json(item["doc"]["S"]),
+            version_sequence=int(item["version_sequence"]["N"]),
+            highest_numeric_version=int(item["highest_numeric_version"]["N"]),
+        )
+
+    @staticmethod
+    def _version(item: dict[str, Any]) -> Version:
+        return Version.model_validate_json(item["doc"]["S"])
+
+    # Reads --------------------------------------------------------------------------------------
+
+    def get_model(self, model_id: str) -> ModelRecord:
+        item = self._client.get_item(
+            TableName=self._table, Key=_key(keys.model_key(model_id)), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            raise ModelNotFoundError(model_id)
+        return self._record(item)
+
+    def get_version(self, model_id: str, version: str) -> Version:
+        item = self._client.get_item(
+            TableName=self._table, Key=_key(keys.version_key(model_id, version)), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            raise VersionNotFoundError(model_id, version)
+        return self._version(item)
+
+    def get_model_and_version(self, model_id: str, version: str) -> tuple[ModelRecord, Version]:
+        """Both items in one round trip (they share a partition but are not adjacent)."""
+        wanted = [_key(keys.model_key(model_id)), _key(keys.version_key(model_id, version))]
+        found: list[dict[str, Any]] = []
+        request: dict[str, Any] = {self._table: {"Keys": wanted, "ConsistentRead": True}}
+        while request:
+            response = self._client.batch_get_item(RequestItems=request)
+            found.extend(response["Responses"].get(self._table, []))
+            request = response.get("UnprocessedKeys") or {}
+        by_type = {item["entity_type"]["S"]: item for item in found}
+        if keys.MODEL_ENTITY not in by_type:
+            raise ModelNotFoundError(model_id)
+        if keys.VERSION_ENTITY not in by_type:
+            raise VersionNotFoundError(model_id, version)
+        return self._record(by_type[keys.MODEL_ENTITY]), self._version(by_type[keys.VERSION_ENTITY])
+
+    def list_models(self, limit: int, page_token: str | None, status: str | None) -> Page[Model]:
+        if status is None:
+            index, partition_attribute, partition = GSI1, "GSI1PK", keys.all_models_partition()
+        else:
+            index, partition_attribute, partition = GSI2, "GSI2PK", keys.models_by_status_partition(status)
+        items, next_token = self._query_page(
+            list_scope=f"models:{status or '*'}",
+            limit=limit,
+            page_token=page_token,
+            IndexName=index.name,
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": partition_attribute},
+            ExpressionAttributeValues={":pk": _s(partition)},
+        )
+        return Page([Model.model_validate_json(item["doc"]["S"]) for item in items], next_token)
+
+    def list_versions(self, model_id: str, limit: int, page_token: str | None) -> Page[Version]:
+        """Newest first, by creation order."""
+        items, next_token = self._query_page(
+            list_scope=f"versions:{model_id}",
+            limit=limit,
+            page_token=page_token,
+            IndexName=LSI1.name,
+            KeyConditionExpression="PK = :pk AND begins_with(LSI1SK, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": _s(keys.model_partition(model_id)),
+                ":prefix": _s(keys.version_order_prefix()),
+            },
+            ScanIndexForward=False,
+        )
+        return Page([self._version(item) for item in items], next_token)
+
+    def _query_page(
+        self, list_scope: str, limit: int, page_token: str | None, **query: Any
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a query. It asks for one item more than the page, so the last page is
+        known to be the last and carries no token."""
+        index = next(i for i in (LSI1, GSI1, GSI2) if i.name == query["IndexName"])
+        if page_token is not None:
+            query["ExclusiveStartKey"] = self._tokens.decode(page_token, list_scope)
+        response = self._client.query(TableName=self._table, Limit=limit + 1, **query)
+        items = response["Items"]
+        if len(items) <= limit:
+            return items, None
+        last = items[limit - 1]
+        key_attributes = {"PK", "SK", index.partition_key, index.sort_key}
+        last_key = {name: last[name] for name in key_attributes}
+        return items[:limit], self._tokens.encode(list_scope, last_key)
+
+    # Writes -------------------------------------------------------------------------------------
+
+    def create_model(self, record: ModelRecord, first_version: Version) -> None:
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": self._model_item(record),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                    {"Put": {"TableName": self._table, "Item": self._version_item(first_version, 1)}},
+                ]
+            )
+        except ClientError as error:
+            if _cancelled_by_condition(error, 0):
+                raise ModelAlreadyExistsError(record.model.id) from None
+            raise
+
+    def save_model(
+        self, record: ModelRecord, expected_entity_version: int, new_version: Version | None = None
+    ) -> None:
+        """Replace the model item if it is still at ``expected_entity_version``; with
+        ``new_version``, create that version in the same transaction."""
+        model_put = {
+            "TableName": self._table,
+            "Item": self._model_item(record),
+            "ConditionExpression": "entity_version = :expected",
+            "ExpressionAttributeValues": {":expected": _n(expected_entity_version)},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if new_version is None:
+            try:
+                self._client.put_item(**model_put)
+            except ClientError as error:
+                if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    raise StaleEntityError(_entity_version_of(error.response.get("Item"))) from None
+                raise
+            return
+        version_put = {
+            "TableName": self._table,
+            "Item": self._version_item(new_version, record.version_sequence),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+        try:
+            self._client.transact_write_items(TransactItems=[{"Put": model_put}, {"Put": version_put}])
+        except ClientError as error:
+            reasons = _cancellation_reasons(error)
+            if reasons is None:
+                raise
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise StaleEntityError(_entity_version_of(reasons[0].get("Item"))) from None
+            if reasons[1].get("Code") == "ConditionalCheckFailed":
+                raise VersionAlreadyExistsError(new_version.model_id, new_version.version) from None
+            raise
+
+    def delete_model(self, model_id: str) -> None:
+        """Delete the model's whole partition (versions, its subscriptions, its jobs), then the
+        model item itself, so an interrupted delete can be finished by repeating it."""
+        partition = keys.model_partition(model_id)
+        self.get_model(model_id)
+        self._purge_partition(partition, keep=keys.model_key(model_id))
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=_key(keys.model_key(model_id)),
+                ConditionExpression="attribute_exists(PK)",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ModelNotFoundError(model_id) from None
+            raise
+        # A version created while the partition was being purged would otherwise be orphaned.
+        self._purge_partition(partition, keep=None)
+
+    def _purge_partition(self, partition: str, keep: dict[str, str] | None) -> None:
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": {":pk": _s(partition)},
+            "ProjectionExpression": "PK, SK",
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._client.query(**query)
+            doomed = [item for item in response["Items"] if keep is None or item["SK"]["S"] != keep["SK"]]
+            for start in range(0, len(doomed), _BATCH_WRITE_LIMIT):
+                self._batch_delete(doomed[start : start + _BATCH_WRITE_LIMIT])
+            if "LastEvaluatedKey" not in response:
+                return
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _batch_delete(self, item_keys: list[dict[str, Any]]) -> None:
+        requests: dict[str, Any] = {self._table: [{"DeleteRequest": {"Key": key}} for key in item_keys]}
+        while requests:
+            response = self._client.batch_write_item(RequestItems=requests)
+            requests = response.get("UnprocessedItems") or {}
+
+
+def _cancellation_reasons(error: ClientError) -> list[dict[str, Any]] | None:
+    if error.response["Error"]["Code"] != "TransactionCanceledException":
+        return None
+    return error.response.get("CancellationReasons")
+
+
+def _cancelled_by_condition(error: ClientError, index: int) -> bool:
+    reasons = _cancellation_reasons(error)
+    return bool(reasons) and reasons[index].get("Code") == "ConditionalCheckFailed"
+
+
+def _entity_version_of(item: dict[str, Any] | None) -> int | None:
+    if not item or "entity_version" not in item:
+        return None
+    return int(item["entity_version"]["N"])

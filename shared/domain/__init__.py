@@ -1,0 +1,1 @@
+"""PIE's domain: resources, rules and the services the route functions call."""

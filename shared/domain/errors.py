@@ -1,0 +1,92 @@
+"""Typed domain errors.
+
+The domain raises these and knows nothing of HTTP; ``shared.http.errors`` maps each family to its
+status code in one place. Messages are written for the API caller: they end up in ``message``.
+"""
+
+from __future__ import annotations
+
+
+class PieError(Exception):
+    """Base of every error PIE reports to a caller."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# 400 — the request itself is malformed.
+class RequestInvalidError(PieError):
+    pass
+
+
+class PageTokenInvalidError(RequestInvalidError):
+    def __init__(self) -> None:
+        super().__init__("next_token is not a token this list issued")
+
+
+class ItemTooLargeError(RequestInvalidError):
+    pass
+
+
+# 401 / 403 — who is calling.
+class AuthenticationRequiredError(PieError):
+    pass
+
+
+class ScopeMissingError(PieError):
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"this operation requires the '{scope}' scope")
+        self.scope = scope
+
+
+# 404 — the thing named does not exist.
+class ResourceNotFoundError(PieError):
+    pass
+
+
+class ModelNotFoundError(ResourceNotFoundError):
+    def __init__(self, model_id: str) -> None:
+        super().__init__(f"model '{model_id}' does not exist")
+
+
+class VersionNotFoundError(ResourceNotFoundError):
+    def __init__(self, model_id: str, version: str) -> None:
+        super().__init__(f"model '{model_id}' has no version '{version}'")
+
+
+# 409 — conflicts with the current state.
+class ConflictError(PieError):
+    pass
+
+
+class ModelAlreadyExistsError(ConflictError):
+    def __init__(self, model_id: str) -> None:
+        super().__init__(f"model '{model_id}' already exists")
+
+
+class VersionAlreadyExistsError(ConflictError):
+    def __init__(self, model_id: str, version: str) -> None:
+        super().__init__(f"model '{model_id}' already has a version '{version}'")
+
+
+class EntityVersionMismatchError(ConflictError):
+    def __init__(self, what: str, expected: int | str, current: int) -> None:
+        super().__init__(
+            f"{what} is at entity_version {current}, not {expected}: re-read it and retry"
+        )
+        self.current = current
+
+
+class ConcurrentUpdateError(ConflictError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} was changed by another request at the same time: retry")
+
+
+# 422 — well-formed but semantically impossible.
+class UnprocessableError(PieError):
+    pass
+
+
+class HandlerNotAllowedError(UnprocessableError):
+    pass

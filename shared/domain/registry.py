@@ -1,0 +1,209 @@
+"""The model registry: models and versions (seeds 001 and 002).
+
+Every change is read, decided here, then written conditionally on the ``entity_version`` that was
+read. A write that loses to a concurrent one is retried on fresh state, unless the caller pinned
+the state with ``If-Match``, in which case the conflict is theirs to see (409).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from shared.data.store import ModelRecord, Page, RegistryStore, StaleEntityError
+from shared.domain.errors import ConcurrentUpdateError, EntityVersionMismatchError, ModelNotFoundError
+from shared.domain.handler_policy import HandlerPolicy
+from shared.domain.resources import (
+    LATEST,
+    CreateModelRequest,
+    CreateVersionRequest,
+    Model,
+    ModelList,
+    ModelResponse,
+    ModelVersionResponse,
+    StatusChange,
+    UpdateModelRequest,
+    Version,
+    VersionList,
+)
+
+Clock = Callable[[], datetime]
+FIRST_VERSION = "1"
+_WRITE_ATTEMPTS = 5
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _numeric(version: str) -> int | None:
+    return int(version) if version.isdigit() else None
+
+
+class ModelRegistry:
+    def __init__(self, store: RegistryStore, policy: HandlerPolicy, clock: Clock = utc_now) -> None:
+        self._store = store
+        self._policy = policy
+        self._clock = clock
+
+    # Models -------------------------------------------------------------------------------------
+
+    def create_model(self, request: CreateModelRequest, actor: str) -> ModelVersionResponse:
+        self._policy.check(request.handlers)
+        now = self._clock()
+        model = Model(
+            id=request.id,
+            name=request.name,
+            description=request.description,
+            handlers=request.handlers,
+            handler_contracts=request.handler_contracts,
+            metadata=request.metadata,
+            status="pending",
+            latest_version=FIRST_VERSION,
+            active_version=None,
+            entity_version=1,
+            created_at=now,
+            updated_at=now,
+            created_by=actor,
+        )
+        version = self._cut_version(model, FIRST_VERSION, "", {}, actor, now)
+        self._store.create_model(
+            ModelRecord(model, version_sequence=1, highest_numeric_version=1), version
+        )
+        return ModelVersionResponse(version=version, model=model)
+
+    def get_model(self, model_id: str) -> ModelResponse:
+        return ModelResponse(model=self._store.get_model(model_id).model)
+
+    def list_models(self, limit: int, page_token: str | None, status: str | None) -> ModelList:
+        page = self._store.list_models(limit, page_token, status)
+        return ModelList(models=page.items, next_token=page.next_token)
+
+    def update_model(
+        self, model_id: str, request: UpdateModelRequest, actor: str, if_match: int | None
+    ) -> ModelVersionResponse:
+        """Seed 002: replace the model's fields; an ``active`` model also gets a new ``pending``
+        version, numbered one past its highest numeric version."""
+        self._policy.check(request.handlers)
+        for _ in range(_WRITE_ATTEMPTS):
+            record = self._store.get_model(model_id)
+            current = record.model
+            _check_if_match("model", if_match, current.entity_version)
+            now = self._clock()
+            model = current.model_copy(
+                update={
+                    "name": request.name,
+                    "description": request.description,
+                    "handlers": request.handlers,
+                    "handler_contracts": request.handler_contracts,
+                    "metadata": request.metadata,
+                    "entity_version": current.entity_version + 1,
+                    "updated_at": now,
+                }
+            )
+            new_version = None
+            sequence, highest = record.version_sequence, record.highest_numeric_version
+            if current.status == "active":
+                highest += 1
+                sequence += 1
+                model = model.model_copy(update={"latest_version": str(highest)})
+                new_version = self._cut_version(model, str(highest), "", {}, actor, now)
+            try:
+                self._store.save_model(
+                    ModelRecord(model, sequence, highest), current.entity_version, new_version
+                )
+            except StaleEntityError as stale:
+                if stale.current is None:
+                    raise ModelNotFoundError(model_id) from None
+                if if_match is not None:
+                    raise EntityVersionMismatchError("model", if_match, stale.current) from None
+                continue
+            version = new_version or self._store.get_version(model_id, _latest(model))
+            return ModelVersionResponse(version=version, model=model)
+        raise ConcurrentUpdateError(f"model '{model_id}'")
+
+    def delete_model(self, model_id: str) -> None:
+        self._store.delete_model(model_id)
+
+    # Versions -----------------------------------------------------------------------------------
+
+    def create_version(
+        self, model_id: str, request: CreateVersionRequest, actor: str
+    ) -> ModelVersionResponse:
+        """Seed 001: cut a new ``pending`` version from the model's current handlers."""
+        for _ in range(_WRITE_ATTEMPTS):
+            record = self._store.get_model(model_id)
+            current = record.model
+            now = self._clock()
+            numeric = _numeric(request.version)
+            highest = max(record.highest_numeric_version, numeric or 0)
+            model = current.model_copy(
+                update={
+                    "latest_version": request.version,
+                    "entity_version": current.entity_version + 1,
+                    "updated_at": now,
+                }
+            )
+            version = self._cut_version(
+                model, request.version, request.description, request.metadata, actor, now
+            )
+            try:
+                self._store.save_model(
+                    ModelRecord(model, record.version_sequence + 1, highest),
+                    current.entity_version,
+                    version,
+                )
+            except StaleEntityError as stale:
+                if stale.current is None:
+                    raise ModelNotFoundError(model_id) from None
+                continue
+            return ModelVersionResponse(version=version, model=model)
+        raise ConcurrentUpdateError(f"model '{model_id}'")
+
+    def get_version(self, model_id: str, version: str) -> ModelVersionResponse:
+        if version == LATEST:
+            model = self._store.get_model(model_id).model
+            return ModelVersionResponse(
+                version=self._store.get_version(model_id, _latest(model)), model=model
+            )
+        record, found = self._store.get_model_and_version(model_id, version)
+        return ModelVersionResponse(version=found, model=record.model)
+
+    def list_versions(self, model_id: str, limit: int, page_token: str | None) -> VersionList:
+        page: Page[Version] = self._store.list_versions(model_id, limit, page_token)
+        if not page.items and page_token is None:
+            # Every model has at least one version: an empty first page means no such model.
+            self._store.get_model(model_id)
+        return VersionList(versions=page.items, next_token=page.next_token)
+
+    # Helpers ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _cut_version(
+        model: Model, version: str, description: str, metadata: dict, actor: str, now: datetime
+    ) -> Version:
+        return Version(
+            model_id=model.id,
+            version=version,
+            description=description,
+            metadata=metadata,
+            status="pending",
+            status_message=None,
+            status_history=[StatusChange(status="pending", status_message=None, at=now, by=actor)],
+            handlers=model.handlers,
+            handler_contracts=model.handler_contracts,
+            entity_version=1,
+            created_at=now,
+            updated_at=now,
+            created_by=actor,
+        )
+
+
+def _latest(model: Model) -> str:
+    assert model.latest_version is not None  # every model is created with version "1"
+    return model.latest_version
+
+
+def _check_if_match(what: str, if_match: int | None, current: int) -> None:
+    if if_match is not None and if_match != current:
+        raise EntityVersionMismatchError(what, if_match, current)

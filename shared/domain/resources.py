@@ -1,0 +1,218 @@
+"""PIE's resources as pydantic v2 models: the API contract and the stored documents.
+
+Request models forbid unknown fields so a typo is a 400, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    field_validator,
+    model_serializer,
+)
+
+MODEL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+LATEST = "latest"
+
+LAMBDA_ARN_PATTERN = (
+    r"^arn:aws[a-z-]*:lambda:(?P<region>[a-z]{2}(-[a-z]+)+-\d):(?P<account>\d{12})"
+    r":function:(?P<name>[A-Za-z0-9_-]{1,64})$"
+)
+LAMBDA_QUALIFIER_PATTERN = r"^(\$LATEST|[A-Za-z0-9_-]{1,128})$"
+ECS_TASK_PATTERN = (
+    r"^(?P<cluster>[A-Za-z0-9_-]{1,255})/(?P<family>[A-Za-z0-9_-]{1,255})(:(?P<revision>[1-9]\d*))?$"
+)
+IMPLEMENTATION_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+ModelId = Annotated[str, StringConstraints(pattern=MODEL_ID_PATTERN)]
+VersionId = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
+Metadata = dict[str, Any]
+VersionStatus = Literal["pending", "training", "active", "failed"]
+ModelStatus = Literal["pending", "active"]
+StatusMessage = Annotated[str, StringConstraints(max_length=1000)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LambdaHandler(_Strict):
+    type: Literal["lambda"]
+    arn: Annotated[str, StringConstraints(pattern=LAMBDA_ARN_PATTERN)] = Field(
+        examples=["arn:aws:lambda:us-west-2:123456789012:function:train"]
+    )
+    version: Annotated[str, StringConstraints(pattern=LAMBDA_QUALIFIER_PATTERN)] | None = Field(
+        default=None, description="Qualifier (version or alias) to invoke; unqualified when absent."
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_version(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("version") is None:
+            data.pop("version", None)
+        return data
+
+
+class EcsHandler(_Strict):
+    type: Literal["ecs"]
+    task: Annotated[str, StringConstraints(pattern=ECS_TASK_PATTERN)] = Field(
+        description="<cluster>/<task_definition>: cluster short name, task family[:revision].",
+        examples=["ml-cluster/train-price-model:3"],
+    )
+
+
+class InProcessHandler(_Strict):
+    type: Literal["in_process"]
+    implementation: Annotated[str, StringConstraints(pattern=IMPLEMENTATION_PATTERN)] = Field(
+        description="Name of an implementation registered in PIE's code base.", examples=["echo"]
+    )
+
+
+Handler = Annotated[Union[LambdaHandler, EcsHandler, InProcessHandler], Field(discriminator="type")]
+
+
+class Handlers(_Strict):
+    training: Handler
+    inference: Handler
+
+
+def _check_json_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    if schema is None:
+        return None
+    # Imported here: only the routes that accept contracts pay for jsonschema at cold start.
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as error:
+        location = "/".join(str(part) for part in error.absolute_path) or "(root)"
+        raise ValueError(f"not a valid JSON Schema Draft 2020-12 document at {location}: {error.message}") from None
+    return schema
+
+
+class HandlerContract(_Strict):
+    input_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON Schema Draft 2020-12 for the payload this handler accepts."
+    )
+    output_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON Schema Draft 2020-12 for this handler's successful output."
+    )
+
+    _check_schemas = field_validator("input_schema", "output_schema")(_check_json_schema)
+
+
+class HandlerContracts(_Strict):
+    training: HandlerContract | None = None
+    inference: HandlerContract | None = None
+
+
+class Model(BaseModel):
+    id: ModelId
+    name: str
+    description: str
+    handlers: Handlers
+    handler_contracts: HandlerContracts | None
+    metadata: Metadata
+    status: ModelStatus
+    latest_version: VersionId | None
+    active_version: VersionId | None
+    entity_version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+
+
+class StatusChange(BaseModel):
+    status: VersionStatus
+    status_message: str | None
+    at: datetime
+    by: str
+
+
+class Version(BaseModel):
+    model_id: ModelId
+    version: VersionId
+    description: str
+    metadata: Metadata
+    status: VersionStatus
+    status_message: str | None
+    status_history: list[StatusChange]
+    handlers: Handlers
+    handler_contracts: HandlerContracts | None
+    entity_version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+
+
+# Requests ---------------------------------------------------------------------------------------
+
+
+class CreateModelRequest(_Strict):
+    id: ModelId = Field(examples=["model_price_reco_v1"])
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256)] = Field(
+        examples=["Price recommendation"]
+    )
+    description: Annotated[str, StringConstraints(max_length=4096)] = ""
+    handlers: Handlers
+    handler_contracts: HandlerContracts | None = None
+    metadata: Metadata = Field(default_factory=dict, examples=[{"team": "pricing"}])
+
+
+class UpdateModelRequest(_Strict):
+    """A full replacement (seed 002): an omitted ``handler_contracts`` clears the contracts."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    description: Annotated[str, StringConstraints(max_length=4096)]
+    handlers: Handlers
+    handler_contracts: HandlerContracts | None = None
+    metadata: Metadata
+
+
+class CreateVersionRequest(_Strict):
+    version: VersionId = Field(examples=["2"])
+    description: Annotated[str, StringConstraints(max_length=4096)] = ""
+    metadata: Metadata = Field(default_factory=dict)
+
+    @field_validator("version")
+    @classmethod
+    def _not_reserved(cls, version: str) -> str:
+        if version == LATEST:
+            raise ValueError("'latest' is reserved: it names the newest version")
+        return version
+
+
+# Responses --------------------------------------------------------------------------------------
+
+
+class ModelResponse(BaseModel):
+    model: Model
+
+
+class ModelVersionResponse(BaseModel):
+    version: Version
+    model: Model
+
+
+class ModelList(BaseModel):
+    models: list[Model]
+    next_token: str | None
+
+
+class VersionList(BaseModel):
+    versions: list[Version]
+    next_token: str | None
+
+
+class ErrorResponse(BaseModel):
+    success: Literal[False] = False
+    message: str

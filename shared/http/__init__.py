@@ -1,0 +1,1 @@
+"""HTTP glue between API Gateway (payload 2.0) and the domain."""

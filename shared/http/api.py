@@ -1,0 +1,147 @@
+"""One route function's HTTP API: a Powertools resolver for exactly one row of the route table.
+
+It validates path, query, headers and body with the route's pydantic models, checks the caller's
+scope from the JWT authorizer's claims, maps typed errors to statuses, and logs each request once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from pydantic import BaseModel
+
+from shared.domain.errors import AuthenticationRequiredError, PieError, RequestInvalidError, ScopeMissingError
+from shared.domain.resources import MODEL_ID_PATTERN, VERSION_PATTERN
+from shared.http.errors import describe_validation_errors, error_body, status_for
+from shared.observability import logger, tracer
+from shared.routes import Route, route_for
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ModelIdPath = Annotated[str, Path(pattern=MODEL_ID_PATTERN, description="Model id")]
+VersionPath = Annotated[
+    str, Path(pattern=VERSION_PATTERN, description="Version, or `latest` for the newest")
+]
+LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (1-100)")]
+PageTokenQuery = Annotated[
+    str | None, Query(max_length=4096, description="Opaque token from the previous page")
+]
+IfMatchHeader = Annotated[
+    str | None,
+    Header(alias="If-Match", description="Make the write conditional on this entity_version"),
+]
+
+_ETAG = re.compile(r'^\s*(W/)?"?(?P<version>\d{1,18})"?\s*$')
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    scopes: frozenset[str]
+
+
+def principal_from_event(event: dict[str, Any]) -> Principal:
+    """The caller, from the HTTP API JWT authorizer's context (payload 2.0).
+
+    Claims arrive as strings; ``scopes`` is null unless the authorizer matched scopes, so the
+    space-separated ``scope`` claim (or ``scp``) is read too.
+    """
+    jwt = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt") or {}
+    claims = jwt.get("claims") or {}
+    subject = claims.get("sub")
+    if not subject:
+        raise AuthenticationRequiredError("a valid bearer token is required")
+    scopes = set(jwt.get("scopes") or ())
+    for claim in ("scope", "scp"):
+        value = claims.get(claim)
+        if isinstance(value, str):
+            scopes.update(value.replace(",", " ").split())
+        elif isinstance(value, list):
+            scopes.update(str(item) for item in value)
+    return Principal(subject=str(subject), scopes=frozenset(scopes))
+
+
+def parse_if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    match = _ETAG.match(value)
+    if match is None:
+        raise RequestInvalidError("If-Match must be an entity_version, e.g. If-Match: \"3\"")
+    return int(match["version"])
+
+
+def json_response(result: BaseModel, status: int = 200, etag: int | None = None) -> Response:
+    headers = {"ETag": f'"{etag}"'} if etag is not None else None
+    return Response(status, content_types.APPLICATION_JSON, result.model_dump_json(), headers=headers)
+
+
+def no_content() -> Response:
+    return Response(204, body="")
+
+
+def _error_response(status: int, message: str, **extra: Any) -> Response:
+    return Response(status, content_types.APPLICATION_JSON, json.dumps(error_body(message, **extra)))
+
+
+class RouteApi:
+    """The resolver of ``functions/<function>``; its route comes from the route table."""
+
+    def __init__(self, function: str) -> None:
+        self.route: Route = route_for(function)
+        self.resolver = APIGatewayHttpResolver(enable_validation=True)
+        self.resolver.use([self._authorize])
+        self.resolver.exception_handler(RequestValidationError)(self._invalid_request)
+        self.resolver.exception_handler(PieError)(self._domain_error)
+        self.resolver.exception_handler(Exception)(self._unexpected_error)
+        self.lambda_handler = self._entrypoint()
+
+    @property
+    def principal(self) -> Principal:
+        return self.resolver.context["principal"]
+
+    def handler(self, endpoint: F) -> F:
+        """Register ``endpoint`` as this function's only route."""
+        return self.resolver.route(rule=self.route.resolver_rule, method=self.route.method)(endpoint)
+
+    def _authorize(self, resolver: APIGatewayHttpResolver, next_middleware: Callable) -> Response:
+        principal = principal_from_event(resolver.current_event.raw_event)
+        if self.route.scope not in principal.scopes:
+            raise ScopeMissingError(self.route.scope)
+        resolver.append_context(principal=principal)
+        return next_middleware(resolver)
+
+    def _invalid_request(self, error: RequestValidationError) -> Response:
+        return self._logged(400, describe_validation_errors(list(error.errors())))
+
+    def _domain_error(self, error: PieError) -> Response:
+        return self._logged(status_for(error), error.message)
+
+    def _unexpected_error(self, error: Exception) -> Response:
+        request_id = self.resolver.current_event.request_context.request_id
+        logger.exception("unexpected error", extra={"route": self.route.route_key})
+        return _error_response(500, "internal error", request_id=request_id)
+
+    def _logged(self, status: int, message: str) -> Response:
+        logger.info(
+            "request refused",
+            extra={"route": self.route.route_key, "status": status, "reason": message},
+        )
+        return _error_response(status, message)
+
+    def _entrypoint(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        resolve = self.resolver.resolve
+
+        @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+        @tracer.capture_lambda_handler
+        def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            return resolve(event, context)
+
+        return lambda_handler

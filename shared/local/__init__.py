@@ -1,0 +1,1 @@
+"""The local stack: PIE on a laptop, with no AWS account (``pie-local``)."""
