@@ -52,6 +52,12 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v2/models/{model_id}/new_version", "create_version", MODELS_WRITE),
     Route("GET", "/v2/models/{model_id}/versions", "list_versions", MODELS_READ),
     Route("GET", "/v2/models/{model_id}/versions/{model_version}", "get_version", MODELS_READ),
+    Route(
+        "POST",
+        "/v2/models/{model_id}/versions/{model_version}/new_status",
+        "set_version_status",
+        MODELS_WRITE,
+    ),
 )
 
 _BY_FUNCTION = {route.function: route for route in ROUTES}

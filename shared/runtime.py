@@ -16,7 +16,10 @@ from shared.data.page_tokens import PageTokenCodec
 from shared.data.store import RegistryStore
 from shared.dispatch.implementations import IMPLEMENTATIONS
 from shared.domain.handler_policy import HandlerPolicy
-from shared.domain.registry import ModelRegistry
+from shared.data.outbox import OutboxWriter
+from shared.data.subscriptions import SubscriptionStore
+from shared.domain.registry import ModelRegistry, utc_now
+from shared.domain.transitions import VersionLifecycle
 from shared.settings import ApiSettings
 
 
@@ -33,14 +36,23 @@ def dynamodb_client():
     )
 
 
+def _page_token_key(settings: ApiSettings) -> bytes:
+    if settings.page_token_key is not None:
+        return settings.page_token_key.get_secret_value().encode()
+    # Deployed: the key is a generated secret, read once per cold start (list routes only).
+    from aws_lambda_powertools.utilities.parameters import get_secret
+
+    return str(get_secret(settings.page_token_secret_arn, max_age=3600)).encode()
+
+
+@cache
+def page_tokens() -> PageTokenCodec:
+    return PageTokenCodec(_page_token_key(api_settings()))
+
+
 @cache
 def registry_store() -> RegistryStore:
-    settings = api_settings()
-    return RegistryStore(
-        dynamodb_client(),
-        settings.table_name,
-        PageTokenCodec(settings.page_token_key.get_secret_value().encode()),
-    )
+    return RegistryStore(dynamodb_client(), api_settings().table_name, page_tokens)
 
 
 @cache
@@ -49,6 +61,31 @@ def model_registry() -> ModelRegistry:
     return ModelRegistry(registry_store(), policy)
 
 
+@cache
+def subscription_store() -> SubscriptionStore:
+    return SubscriptionStore(dynamodb_client(), api_settings().table_name)
+
+
+@cache
+def version_lifecycle() -> VersionLifecycle:
+    outbox = OutboxWriter(dynamodb_client(), api_settings().table_name, registry_store())
+    return VersionLifecycle(
+        registry_store(),
+        subscription_store(),
+        outbox,
+        clock=utc_now,
+        max_chain_depth=api_settings().max_chain_depth,
+    )
+
+
 def reset() -> None:
-    for built in (api_settings, dynamodb_client, registry_store, model_registry):
+    for built in (
+        api_settings,
+        dynamodb_client,
+        page_tokens,
+        registry_store,
+        model_registry,
+        subscription_store,
+        version_lifecycle,
+    ):
         built.cache_clear()

@@ -50,3 +50,57 @@ def version_order_key(sequence: int) -> dict[str, str]:
 
 def version_order_prefix() -> str:
     return _VERSION_PREFIX
+
+
+SUBSCRIPTION_ENTITY = "SUBSCRIPTION"
+JOB_ENTITY = "JOB"
+FANOUT_ENTITY = "FANOUT"
+
+_SUBSCRIPTION_PREFIX = "SUB#"
+_JOB_PREFIX = "JOB#"
+_FANOUT_PREFIX = "FANOUT#"
+
+
+def subscription_key(source_model_id: str, subscription_id: str) -> dict[str, str]:
+    """A subscription lives in its source model's partition."""
+    return {"PK": model_partition(source_model_id), "SK": f"{_SUBSCRIPTION_PREFIX}{subscription_id}"}
+
+
+def subscription_prefix() -> str:
+    return _SUBSCRIPTION_PREFIX
+
+
+def subscription_target_keys(target_model_id: str, subscription_id: str) -> dict[str, str]:
+    """GSI1 finds the subscriptions that target a model (staleness), without a scan."""
+    return {"GSI1PK": subscriptions_by_target_partition(target_model_id), "GSI1SK": f"{_SUBSCRIPTION_PREFIX}{subscription_id}"}
+
+
+def subscriptions_by_target_partition(target_model_id: str) -> str:
+    return f"TARGET#{target_model_id}"
+
+
+def job_key(model_id: str, job_id: str) -> dict[str, str]:
+    """A job lives in the partition of the model it runs."""
+    return {"PK": model_partition(model_id), "SK": f"{_JOB_PREFIX}{job_id}"}
+
+
+def job_index_keys(model_id: str, job_id: str, status: str, created_at: str) -> dict[str, str]:
+    """LSI1 orders a model's jobs by creation; GSI2 lists one model's jobs of one status."""
+    return {
+        "LSI1SK": f"{_JOB_PREFIX}{created_at}#{job_id}",
+        "GSI2PK": jobs_by_status_partition(model_id, status),
+        "GSI2SK": f"{created_at}#{job_id}",
+    }
+
+
+def job_order_prefix() -> str:
+    return _JOB_PREFIX
+
+
+def jobs_by_status_partition(model_id: str, status: str) -> str:
+    return f"JOBS#{model_id}#{status}"
+
+
+def fanout_key(source_model_id: str, transition: str, part: int) -> dict[str, str]:
+    """Outbox overflow: the fired jobs a transition could not fit in its own transaction."""
+    return {"PK": model_partition(source_model_id), "SK": f"{_FANOUT_PREFIX}{transition}#{part:04d}"}

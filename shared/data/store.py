@@ -2,22 +2,21 @@
 
 Every write is conditional (``attribute_not_exists`` for creation, ``entity_version`` for updates), so
 concurrent requests can never overwrite each other; the domain decides what a failed condition means.
-Each item stores its resource as a JSON document (``doc``) next to the key, index and condition
-attributes, which keeps arbitrary user JSON (floats, deep nesting) out of DynamoDB's type system.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from botocore.exceptions import ClientError
 
 from shared.data import keys
+from shared.data.items import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, doc_text, cancellation_reasons, document, error_code, key as _key, n as _n, number, s as _s
 from shared.data.page_tokens import PageTokenCodec
 from shared.data.table import GSI1, GSI2, LSI1
 from shared.domain.errors import (
-    ItemTooLargeError,
     ModelAlreadyExistsError,
     ModelNotFoundError,
     VersionAlreadyExistsError,
@@ -27,9 +26,6 @@ from shared.domain.resources import Model, Version
 
 T = TypeVar("T")
 
-# DynamoDB's own item limit is 400 KB; a document this large cannot be stored with its keys.
-MAX_DOCUMENT_BYTES = 380_000
-_BATCH_WRITE_LIMIT = 25
 
 
 @dataclass(frozen=True)
@@ -39,6 +35,9 @@ class ModelRecord:
     model: Model
     version_sequence: int
     highest_numeric_version: int
+    # Versions that went active, oldest first, still active: withdrawing the model's active version
+    # falls back to the newest one left.
+    activation_order: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,47 +47,29 @@ class Page(Generic[T]):
 
 
 class StaleEntityError(Exception):
-    """A conditional write lost to a concurrent one; ``current`` is the entity_version now stored
-    (None when the item no longer exists)."""
+    """A conditional write lost to a concurrent one; ``current`` is the entity_version of ``entity``
+    now stored (None when unknown or the item no longer exists)."""
 
-    def __init__(self, current: int | None) -> None:
-        super().__init__(f"entity_version is now {current}")
+    def __init__(self, current: int | None, entity: str = "model") -> None:
+        super().__init__(f"{entity} entity_version is now {current}")
         self.current = current
-
-
-def _document(resource: Model | Version) -> str:
-    document = resource.model_dump_json()
-    if len(document.encode()) > MAX_DOCUMENT_BYTES:
-        raise ItemTooLargeError(
-            f"the {type(resource).__name__.lower()} would be {len(document.encode())} bytes stored; "
-            f"the limit is {MAX_DOCUMENT_BYTES} bytes (metadata and contracts count)"
-        )
-    return document
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: int) -> dict[str, str]:
-    return {"N": str(value)}
-
-
-def _key(attributes: dict[str, str]) -> dict[str, dict[str, str]]:
-    return {name: _s(value) for name, value in attributes.items()}
+        self.entity = entity
 
 
 class RegistryStore:
     """Models and versions. Lists cost one page of reads; nothing here scans."""
 
-    def __init__(self, client: Any, table_name: str, page_tokens: PageTokenCodec) -> None:
+    def __init__(
+        self, client: Any, table_name: str, page_tokens: Callable[[], PageTokenCodec]
+    ) -> None:
+        """``page_tokens`` is called only by lists, so other routes never fetch the signing key."""
         self._client = client
         self._table = table_name
-        self._tokens = page_tokens
+        self._page_tokens = page_tokens
 
     # Items --------------------------------------------------------------------------------------
 
-    def _model_item(self, record: ModelRecord) -> dict[str, Any]:
+    def model_item(self, record: ModelRecord) -> dict[str, Any]:
         model = record.model
         return {
             **_key(keys.model_key(model.id)),
@@ -98,12 +79,13 @@ class RegistryStore:
             "status": _s(model.status),
             "version_sequence": _n(record.version_sequence),
             "highest_numeric_version": _n(record.highest_numeric_version),
+            "activation_order": {"L": [_s(version) for version in record.activation_order]},
             "created_at": _s(model.created_at.isoformat()),
             "updated_at": _s(model.updated_at.isoformat()),
-            "doc": _s(_document(model)),
+            "doc": document(model),
         }
 
-    def _version_item(self, version: Version, sequence: int) -> dict[str, Any]:
+    def version_item(self, version: Version, sequence: int) -> dict[str, Any]:
         return {
             **_key(keys.version_key(version.model_id, version.version)),
             **_key(keys.version_order_key(sequence)),
@@ -112,15 +94,16 @@ class RegistryStore:
             "status": _s(version.status),
             "created_at": _s(version.created_at.isoformat()),
             "updated_at": _s(version.updated_at.isoformat()),
-            "doc": _s(_document(version)),
+            "doc": document(version),
         }
 
     @staticmethod
-    def _record(item: dict[str, Any]) -> ModelRecord:
+    def record_from_item(item: dict[str, Any]) -> ModelRecord:
         return ModelRecord(
             model=Model.model_validate_json(item["doc"]["S"]),
             version_sequence=int(item["version_sequence"]["N"]),
             highest_numeric_version=int(item["highest_numeric_version"]["N"]),
+            activation_order=tuple(v["S"] for v in item.get("activation_order", {}).get("L", [])),
         )
 
     @staticmethod
@@ -135,7 +118,7 @@ class RegistryStore:
         ).get("Item")
         if item is None:
             raise ModelNotFoundError(model_id)
-        return self._record(item)
+        return self.record_from_item(item)
 
     def get_version(self, model_id: str, version: str) -> Version:
         item = self._client.get_item(
@@ -159,7 +142,26 @@ class RegistryStore:
             raise ModelNotFoundError(model_id)
         if keys.VERSION_ENTITY not in by_type:
             raise VersionNotFoundError(model_id, version)
-        return self._record(by_type[keys.MODEL_ENTITY]), self._version(by_type[keys.VERSION_ENTITY])
+        return self.record_from_item(by_type[keys.MODEL_ENTITY]), self._version(by_type[keys.VERSION_ENTITY])
+
+    def get_models(self, model_ids: set[str]) -> dict[str, Model]:
+        """The named models that exist, in one round trip per hundred."""
+        wanted = sorted(model_ids)
+        found: dict[str, Model] = {}
+        for start in range(0, len(wanted), BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [_key(keys.model_key(i)) for i in wanted[start : start + BATCH_GET_LIMIT]],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table, []):
+                    model = Model.model_validate_json(doc_text(item))
+                    found[model.id] = model
+                request = response.get("UnprocessedKeys") or {}
+        return found
 
     def list_models(self, limit: int, page_token: str | None, status: str | None) -> Page[Model]:
         if status is None:
@@ -200,7 +202,7 @@ class RegistryStore:
         known to be the last and carries no token."""
         index = next(i for i in (LSI1, GSI1, GSI2) if i.name == query["IndexName"])
         if page_token is not None:
-            query["ExclusiveStartKey"] = self._tokens.decode(page_token, list_scope)
+            query["ExclusiveStartKey"] = self._page_tokens().decode(page_token, list_scope)
         response = self._client.query(TableName=self._table, Limit=limit + 1, **query)
         items = response["Items"]
         if len(items) <= limit:
@@ -208,7 +210,7 @@ class RegistryStore:
         last = items[limit - 1]
         key_attributes = {"PK", "SK", index.partition_key, index.sort_key}
         last_key = {name: last[name] for name in key_attributes}
-        return items[:limit], self._tokens.encode(list_scope, last_key)
+        return items[:limit], self._page_tokens().encode(list_scope, last_key)
 
     # Writes -------------------------------------------------------------------------------------
 
@@ -219,15 +221,16 @@ class RegistryStore:
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": self._model_item(record),
+                            "Item": self.model_item(record),
                             "ConditionExpression": "attribute_not_exists(PK)",
                         }
                     },
-                    {"Put": {"TableName": self._table, "Item": self._version_item(first_version, 1)}},
+                    {"Put": {"TableName": self._table, "Item": self.version_item(first_version, 1)}},
                 ]
             )
         except ClientError as error:
-            if _cancelled_by_condition(error, 0):
+            reasons = cancellation_reasons(error)
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
                 raise ModelAlreadyExistsError(record.model.id) from None
             raise
 
@@ -238,7 +241,7 @@ class RegistryStore:
         ``new_version``, create that version in the same transaction."""
         model_put = {
             "TableName": self._table,
-            "Item": self._model_item(record),
+            "Item": self.model_item(record),
             "ConditionExpression": "entity_version = :expected",
             "ExpressionAttributeValues": {":expected": _n(expected_entity_version)},
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -247,23 +250,23 @@ class RegistryStore:
             try:
                 self._client.put_item(**model_put)
             except ClientError as error:
-                if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                    raise StaleEntityError(_entity_version_of(error.response.get("Item"))) from None
+                if error_code(error) == "ConditionalCheckFailedException":
+                    raise StaleEntityError(number(error.response.get("Item"), "entity_version")) from None
                 raise
             return
         version_put = {
             "TableName": self._table,
-            "Item": self._version_item(new_version, record.version_sequence),
+            "Item": self.version_item(new_version, record.version_sequence),
             "ConditionExpression": "attribute_not_exists(PK)",
         }
         try:
             self._client.transact_write_items(TransactItems=[{"Put": model_put}, {"Put": version_put}])
         except ClientError as error:
-            reasons = _cancellation_reasons(error)
+            reasons = cancellation_reasons(error)
             if reasons is None:
                 raise
             if reasons[0].get("Code") == "ConditionalCheckFailed":
-                raise StaleEntityError(_entity_version_of(reasons[0].get("Item"))) from None
+                raise StaleEntityError(number(reasons[0].get("Item"), "entity_version")) from None
             if reasons[1].get("Code") == "ConditionalCheckFailed":
                 raise VersionAlreadyExistsError(new_version.model_id, new_version.version) from None
             raise
@@ -281,7 +284,7 @@ class RegistryStore:
                 ConditionExpression="attribute_exists(PK)",
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if error_code(error) == "ConditionalCheckFailedException":
                 raise ModelNotFoundError(model_id) from None
             raise
         # A version created while the partition was being purged would otherwise be orphaned.
@@ -298,8 +301,8 @@ class RegistryStore:
         while True:
             response = self._client.query(**query)
             doomed = [item for item in response["Items"] if keep is None or item["SK"]["S"] != keep["SK"]]
-            for start in range(0, len(doomed), _BATCH_WRITE_LIMIT):
-                self._batch_delete(doomed[start : start + _BATCH_WRITE_LIMIT])
+            for start in range(0, len(doomed), BATCH_WRITE_LIMIT):
+                self._batch_delete(doomed[start : start + BATCH_WRITE_LIMIT])
             if "LastEvaluatedKey" not in response:
                 return
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -309,20 +312,3 @@ class RegistryStore:
         while requests:
             response = self._client.batch_write_item(RequestItems=requests)
             requests = response.get("UnprocessedItems") or {}
-
-
-def _cancellation_reasons(error: ClientError) -> list[dict[str, Any]] | None:
-    if error.response["Error"]["Code"] != "TransactionCanceledException":
-        return None
-    return error.response.get("CancellationReasons")
-
-
-def _cancelled_by_condition(error: ClientError, index: int) -> bool:
-    reasons = _cancellation_reasons(error)
-    return bool(reasons) and reasons[index].get("Code") == "ConditionalCheckFailed"
-
-
-def _entity_version_of(item: dict[str, Any] | None) -> int | None:
-    if not item or "entity_version" not in item:
-        return None
-    return int(item["entity_version"]["N"])

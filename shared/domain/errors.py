@@ -90,3 +90,11 @@ class UnprocessableError(PieError):
 
 class HandlerNotAllowedError(UnprocessableError):
     pass
+
+
+class IllegalTransitionError(UnprocessableError):
+    def __init__(self, current: str, requested: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(
+            f"a version cannot go from '{current}' to '{requested}'; "
+            f"from '{current}' it may go to: {', '.join(allowed)}"
+        )

@@ -216,3 +216,79 @@ class VersionList(BaseModel):
 class ErrorResponse(BaseModel):
     success: Literal[False] = False
     message: str
+
+
+# Subscriptions and jobs ---------------------------------------------------------------------------
+
+TriggerEvent = Literal["training_complete", "inference_complete"]
+Action = Literal["inference", "training"]
+InputSource = Literal["stored", "trigger_output"]
+SubscriptionStatus = Literal["active", "paused", "stale"]
+JobStatus = Literal["queued", "dispatched", "succeeded", "failed"]
+
+
+class Subscription(BaseModel):
+    id: str
+    source_model_id: ModelId
+    trigger_event: TriggerEvent
+    target_model_id: ModelId
+    target_action: Action
+    input_source: InputSource
+    input: Metadata | None = None
+    label: str | None = None
+    status: SubscriptionStatus
+    entity_version: int = 1
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobTrigger(BaseModel):
+    """Why a job exists: the subscription that fired it and what fired that subscription."""
+
+    subscription_id: str
+    source_model_id: ModelId
+    source_version: VersionId | None = None
+    source_job_id: str | None = None
+    depth: int = Field(ge=1)
+
+
+class Job(BaseModel):
+    id: str
+    model_id: ModelId
+    version: VersionId
+    action: Action
+    status: JobStatus
+    input: Metadata
+    output: Metadata | None = None
+    error: str | None = None
+    handler: Handler
+    trigger: JobTrigger | None
+    attempts: int = 0
+    entity_version: int = 1
+    created_at: datetime
+    updated_at: datetime
+    dispatched_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+class TriggeredEvent(BaseModel):
+    """One fired subscription: ``job_id`` when a job was queued, ``error`` when it could not be."""
+
+    subscription_id: str
+    job_id: str | None = None
+    error: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _only_the_outcome(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {key: value for key, value in handler(self).items() if value is not None}
+
+
+class NewStatusRequest(_Strict):
+    status: VersionStatus
+    status_message: StatusMessage | None = None
+
+
+class StatusChangeResponse(BaseModel):
+    model: Model
+    version: Version
+    triggered_events: list[TriggeredEvent]

@@ -1,0 +1,68 @@
+"""Item encoding shared by the stores: DynamoDB attribute values and JSON documents.
+
+Each item stores its resource as a JSON document (``doc``) next to its key, index and condition
+attributes, which keeps arbitrary user JSON (floats, deep nesting) out of DynamoDB's type system.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from shared.domain.errors import ItemTooLargeError
+
+# DynamoDB's item limit is 400 KB; this leaves room for the keys and attributes beside ``doc``.
+MAX_DOCUMENT_BYTES = 380_000
+TRANSACTION_ITEM_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
+BATCH_GET_LIMIT = 100
+
+
+def s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def key(attributes: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {name: s(value) for name, value in attributes.items()}
+
+
+def document(resource: BaseModel) -> dict[str, str]:
+    text = resource.model_dump_json()
+    size = len(text.encode())
+    if size > MAX_DOCUMENT_BYTES:
+        raise ItemTooLargeError(
+            f"the {type(resource).__name__.lower()} would take {size} bytes; the limit is "
+            f"{MAX_DOCUMENT_BYTES} bytes (metadata, inputs and contracts count)"
+        )
+    return s(text)
+
+
+def doc_text(item: dict[str, Any]) -> str:
+    return item["doc"]["S"]
+
+
+def number(item: dict[str, Any] | None, name: str) -> int | None:
+    if not item or name not in item:
+        return None
+    return int(item[name]["N"])
+
+
+def error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def cancellation_reasons(error: ClientError) -> list[dict[str, Any]] | None:
+    """The per-item reasons of a cancelled transaction (None for any other error)."""
+    if error_code(error) != "TransactionCanceledException":
+        return None
+    return error.response.get("CancellationReasons") or []
+
+
+def failed_conditions(reasons: list[dict[str, Any]]) -> list[int]:
+    return [index for index, reason in enumerate(reasons) if reason.get("Code") == "ConditionalCheckFailed"]

@@ -1,0 +1,32 @@
+"""The local stack's defaults: the environment ``pie-local`` and the tests give the route functions."""
+
+from __future__ import annotations
+
+import json
+
+LOCAL_TABLE_NAME = "pie-local"
+
+# Admits the seed documents' examples (arn:aws:lambda:us-west-2:123456789012:function:train).
+LOCAL_HANDLER_ALLOW_LIST = {
+    "lambda_accounts": ["123456789012"],
+    "lambda_regions": ["us-east-1", "us-west-2", "eu-west-1"],
+    "lambda_name_prefixes": [""],
+    "ecs_clusters": ["ml-cluster", "default"],
+    "in_process_implementations": ["echo", "fail"],
+}
+
+
+def local_environment(table_name: str = LOCAL_TABLE_NAME, dynamodb_endpoint: str | None = None) -> dict[str, str]:
+    """Environment variables the route functions read, pointing at the local table."""
+    environment = {
+        "PIE_TABLE_NAME": table_name,
+        # Signs pagination tokens locally only; deployed functions get a generated secret.
+        "PIE_PAGE_TOKEN_KEY": "pie-local-page-token-signing-key",
+        "PIE_HANDLER_ALLOW_LIST": json.dumps(LOCAL_HANDLER_ALLOW_LIST),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "pie",
+        "POWERTOOLS_METRICS_NAMESPACE": "PIE",
+    }
+    if dynamodb_endpoint:
+        environment["PIE_DYNAMODB_ENDPOINT"] = dynamodb_endpoint
+    return environment
