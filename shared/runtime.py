@@ -16,6 +16,7 @@ from shared.data.page_tokens import PageTokenCodec
 from shared.data.store import RegistryStore
 from shared.dispatch.implementations import IMPLEMENTATIONS
 from shared.domain.handler_policy import HandlerPolicy
+from shared.data.keys import IDEMPOTENCY_PARTITION
 from shared.data.outbox import OutboxWriter
 from shared.data.subscriptions import SubscriptionStore
 from shared.domain.registry import ModelRegistry, utc_now
@@ -78,6 +79,20 @@ def version_lifecycle() -> VersionLifecycle:
     )
 
 
+@cache
+def idempotency_store():
+    """Powertools' idempotency records, in the single table under one partition."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(
+        table_name=api_settings().table_name,
+        key_attr="PK",
+        sort_key_attr="SK",
+        static_pk_value=IDEMPOTENCY_PARTITION,
+        boto3_client=dynamodb_client(),
+    )
+
+
 def reset() -> None:
     for built in (
         api_settings,
@@ -87,5 +102,6 @@ def reset() -> None:
         model_registry,
         subscription_store,
         version_lifecycle,
+        idempotency_store,
     ):
         built.cache_clear()

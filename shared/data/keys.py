@@ -9,6 +9,8 @@ MODEL_ENTITY = "MODEL"
 VERSION_ENTITY = "VERSION"
 
 _MODEL_SK = "MODEL"
+# Powertools keeps idempotency records under this partition, the hash of each request as the SK.
+IDEMPOTENCY_PARTITION = "IDEMPOTENCY"
 _VERSION_PREFIX = "VERSION#"
 _ALL_MODELS = "MODELS"
 

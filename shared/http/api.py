@@ -97,7 +97,12 @@ class RouteApi:
     def __init__(self, function: str) -> None:
         self.route: Route = route_for(function)
         self.resolver = APIGatewayHttpResolver(enable_validation=True)
-        self.resolver.use([self._authorize])
+        middlewares = [self._authorize]
+        if self.route.method == "POST":
+            # Imported here so read routes never load the idempotency utility at cold start.
+                        
+            middlewares.append(idempotency_middleware(idempotency_store, lambda: self.principal.subject))
+        self.resolver.use(middlewares)
         self.resolver.exception_handler(RequestValidationError)(self._invalid_request)
         self.resolver.exception_handler(PieError)(self._domain_error)
         self.resolver.exception_handler(Exception)(self._unexpected_error)

@@ -1,0 +1,191 @@
+"""``pie-local``: run PIE on a laptop with no AWS account.
+
+    pie-local serve                      # the HTTP API on http://127.0.0.1:8000
+    pie-local token --scope models:read  # a bearer token that server accepts
+    pie-local invoke create_model events/create_model.json
+
+Logs go to stderr; stdout carries only what a command prints (a token, a function's response).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from shared.local.tokens import (
+    AUDIENCE,
+    DEFAULT_LIFETIME_SECONDS,
+    DEFAULT_SUBJECT,
+    HOME_ENVIRONMENT_VARIABLE,
+    ISSUER,
+    SigningKeys,
+    local_home,
+    mint_token,
+)
+from shared.routes import ALL_SCOPES
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    try:
+        return arguments.command(arguments, arguments.parser)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    home = argparse.ArgumentParser(add_help=False)
+    home.add_argument(
+        "--home",
+        metavar="DIR",
+        help=f"where the signing keys live (default: ${HOME_ENVIRONMENT_VARIABLE}, else ./.pie-local)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="pie-local",
+        description="Run PIE locally: its route functions behind a local API Gateway, on an embedded DynamoDB.",
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        parents=[home],
+        help="serve the HTTP API locally",
+        description=(
+            "Serve every route of the route table the way API Gateway does: JWT authorizer, payload "
+            "format 2.0 events, one Lambda handler per route. DynamoDB is an embedded, in-memory moto "
+            "unless --dynamodb-endpoint is given. Stop with Ctrl-C."
+        ),
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: %(default)s)")
+    serve.add_argument(
+        "--dynamodb-endpoint",
+        metavar="URL",
+        help="use the DynamoDB at URL (e.g. DynamoDB Local) instead of the embedded one; the table is created if missing",
+    )
+    serve.set_defaults(command=_serve, parser=serve)
+
+    token = commands.add_parser(
+        "token",
+        parents=[home],
+        help="print a bearer token the local server accepts",
+        description=(
+            f"Print an RS256 JWT (iss {ISSUER!r}, aud {AUDIENCE!r}) signed with the local key pair, "
+            "which is created on first use. Use it as: Authorization: Bearer <token>."
+        ),
+    )
+    token.add_argument(
+        "--scope",
+        action="append",
+        choices=ALL_SCOPES,
+        help="a scope to grant; repeat for several (default: all of them)",
+    )
+    token.add_argument("--sub", default=DEFAULT_SUBJECT, help="the caller's identity (default: %(default)s)")
+    token.add_argument(
+        "--expires-in",
+        type=int,
+        default=DEFAULT_LIFETIME_SECONDS,
+        metavar="SECONDS",
+        help="lifetime in seconds; negative mints an already expired token (default: %(default)s)",
+    )
+    token.set_defaults(command=_token, parser=token)
+
+    invoke = commands.add_parser(
+        "invoke",
+        help="run one function's handler on an event and print its response",
+        description=(
+            "Run functions/FUNCTION/handler.py's lambda_handler once on EVENT, against a fresh, empty "
+            "embedded table, and print the response as JSON. The function's logs go to stderr."
+        ),
+    )
+    invoke.add_argument("function", metavar="FUNCTION", help="a directory under functions/, e.g. create_model")
+    invoke.add_argument("event", metavar="EVENT.json", help="the event file (- reads stdin)")
+    invoke.set_defaults(command=_invoke, parser=invoke)
+    return parser
+
+
+def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from shared.local.server import LocalApi
+
+    _send_function_logs_to_stderr()
+    signal.signal(signal.SIGTERM, _interrupt)
+    api = LocalApi(
+        arguments.host, arguments.port, home=arguments.home, dynamodb_endpoint=arguments.dynamodb_endpoint
+    )
+    try:
+        api.start()
+    except OSError as error:
+        parser.error(f"cannot listen on {arguments.host}:{arguments.port}: {error.strerror}")
+    try:
+        api.wait()
+    except KeyboardInterrupt:
+        logging.getLogger("pie-local").info("stopping")
+    finally:
+        api.stop()
+    return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _token(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    keys = SigningKeys.load_or_create(local_home(arguments.home))
+    token = mint_token(
+        keys,
+        scopes=arguments.scope or ALL_SCOPES,
+        subject=arguments.sub,
+        expires_in=arguments.expires_in,
+    )
+    sys.stdout.write(token + "\n")
+    return 0
+
+
+def _invoke(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from shared.local.gateway import LocalLambdaContext, available_functions, load_handler, local_function_name
+    from shared.local.server import local_backend
+
+    if arguments.function not in available_functions():
+        parser.error(
+            f"unknown function {arguments.function!r}; choose one of: {', '.join(available_functions())}"
+        )
+    event = _read_event(arguments.event, parser)
+    handler = load_handler(arguments.function)
+    _send_function_logs_to_stderr()
+    with local_backend():
+        response = handler(event, LocalLambdaContext(local_function_name(arguments.function)))
+    sys.stdout.write(json.dumps(response, indent=2) + "\n")
+    return 0
+
+
+def _read_event(source: str, parser: argparse.ArgumentParser) -> Any:
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text()
+        return json.loads(text)
+    except OSError as error:
+        parser.error(f"cannot read {source}: {error.strerror}")
+    except json.JSONDecodeError as error:
+        parser.error(f"{source} is not JSON: {error}")
+
+
+def _send_function_logs_to_stderr() -> None:
+    from shared.observability import logger
+
+    handler = logger.registered_handler
+    if isinstance(handler, logging.StreamHandler):
+        handler.setStream(sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""``pie-local serve``: the route functions behind a local HTTP server, on a local table.
+
+``LocalApi`` owns the whole local stack: the process environment the functions read, the DynamoDB
+table (embedded moto by default, or a DynamoDB endpoint), the signing keys and the HTTP server.
+Tests start it on port 0 in a thread::
+
+    with LocalApi(home=tmp_path) as api:
+        urllib.request.urlopen(f"{api.url}/v2/models")
+
+Each request is handed to ``LocalGateway.handle`` (``shared.local.gateway``), the one place a
+request becomes a function invocation.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from shared import runtime
+from shared.data.table import create_table
+from shared.local.dynamodb import LOCAL_REGION, embedded_dynamodb, use_fake_credentials
+from shared.local.gateway import (
+    MAX_REQUEST_BODY_BYTES,
+    HttpRequest,
+    HttpResponse,
+    JwtAuthorizer,
+    LocalGateway,
+    error_response,
+)
+from shared.local.settings import LOCAL_TABLE_NAME, local_environment
+from shared.local.tokens import SigningKeys, TokenVerifier, local_home
+
+DEFAULT_HOST = "127.0.0.1"
+# An oversized body is read and thrown away up to this much, so the client gets its 413 instead of
+# a reset connection; anything bigger is cut off.
+_DISCARD_LIMIT_BYTES = 4 * MAX_REQUEST_BODY_BYTES
+_CHUNK_BYTES = 64 * 1024
+
+log = logging.getLogger("pie-local")
+
+
+# The functions' environment and table -----------------------------------------------------------
+
+
+@contextmanager
+def local_backend(
+    table_name: str = LOCAL_TABLE_NAME, dynamodb_endpoint: str | None = None
+) -> Iterator[Any]:
+    """Point the route functions at a local table for the duration; yields a DynamoDB client.
+
+    Without ``dynamodb_endpoint`` the table lives in an embedded moto, fresh and empty. With it,
+    the functions use that DynamoDB (DynamoDB Local, say) and the table is created there if
+    missing. The process environment is restored afterwards.
+    """
+    saved = dict(os.environ)
+    os.environ.update(local_environment(table_name, dynamodb_endpoint))
+    try:
+        if dynamodb_endpoint is None:
+            with embedded_dynamodb(table_name) as client:
+                runtime.reset()
+                yield client
+        else:
+            client = _remote_table(table_name, dynamodb_endpoint)
+            runtime.reset()
+            yield client
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        runtime.reset()
+
+
+def _remote_table(table_name: str, endpoint: str) -> Any:
+    os.environ.setdefault("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", LOCAL_REGION))
+    if boto3.Session().get_credentials() is None:
+        # DynamoDB Local accepts any credentials; real ones, when configured, are kept.
+        use_fake_credentials()
+    client = boto3.client("dynamodb", region_name=os.environ["AWS_REGION"], endpoint_url=endpoint)
+    try:
+        client.describe_table(TableName=table_name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        log.info("creating table %s at %s", table_name, endpoint)
+        create_table(client, table_name)
+    return client
+
+
+# HTTP -------------------------------------------------------------------------------------------
+
+
+class _GatewayHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], gateway: LocalGateway) -> None:
+        super().__init__(address, _RequestHandler)
+        self.gateway = gateway
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: _GatewayHttpServer
+    server_version = "pie-local"
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_GET
+
+    def _serve(self) -> None:
+        started = time.perf_counter()
+        response = self._answer()
+        self._write(response)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.info("%s %s %d %.1fms", self.command, self.path, response.status, elapsed_ms)
+
+    def _answer(self) -> HttpResponse:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True
+            return error_response(411, "send the request body with a Content-Length")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            return error_response(400, "Content-Length is not a valid length")
+        if length > MAX_REQUEST_BODY_BYTES:
+            self._discard(length)
+            return error_response(
+                413, f"the request body exceeds API Gateway's limit of {MAX_REQUEST_BODY_BYTES} bytes"
+            )
+        request = HttpRequest(
+            method=self.command,
+            target=self.path,
+            headers=list(self.headers.items()),
+            body=self.rfile.read(length) if length else b"",
+            source_ip=self.client_address[0],
+            protocol=self.request_version,
+        )
+        return self.server.gateway.handle(request)
+
+    def _discard(self, length: int) -> None:
+        if length > _DISCARD_LIMIT_BYTES:
+            self.close_connection = True
+            return
+        while length > 0:
+            chunk = self.rfile.read(min(_CHUNK_BYTES, length))
+            if not chunk:
+                break
+            length -= len(chunk)
+
+    def _write(self, response: HttpResponse) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers:
+            if name.lower() not in ("content-length", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+        # Requests are logged once by _serve; this only sees malformed requests and socket errors.
+        log.warning(format, *args)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+# The local API ----------------------------------------------------------------------------------
+
+
+class LocalApi:
+    """The local stack: start it, send HTTP to ``url``, stop it. Also a context manager."""
+
+    def __init__(
+        self,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        *,
+        home: str | os.PathLike[str] | None = None,
+        dynamodb_endpoint: str | None = None,
+        table_name: str = LOCAL_TABLE_NAME,
+    ) -> None:
+        self._address = (host, port)
+        self._home = local_home(home)
+        self._dynamodb_endpoint = dynamodb_endpoint
+        self._table_name = table_name
+        self._resources = ExitStack()
+        self._server: _GatewayHttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the local API is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def keys(self) -> SigningKeys:
+        """The key pair tokens for this server are signed with."""
+        return SigningKeys.load_or_create(self._home)
+
+    def start(self) -> "LocalApi":
+        try:
+            self._resources.enter_context(local_backend(self._table_name, self._dynamodb_endpoint))
+            authorizer = JwtAuthorizer(TokenVerifier(self.keys.public_key))
+            self._server = _GatewayHttpServer(self._address, LocalGateway(authorizer))
+            self._resources.callback(self._server.server_close)
+        except BaseException:
+            self._resources.close()
+            raise
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="pie-local-api", daemon=True
+        )
+        self._thread.start()
+        log.info(
+            "PIE local API on %s (DynamoDB: %s)", self.url, self._dynamodb_endpoint or "embedded moto"
+        )
+        return self
+
+    def wait(self) -> None:
+        """Block until the server stops (Ctrl-C raises KeyboardInterrupt here)."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=0.5)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join()
+        self._resources.close()
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> "LocalApi":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
