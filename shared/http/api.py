@@ -100,6 +100,8 @@ class RouteApi:
         middlewares = [self._authorize]
         if self.route.method == "POST":
             # Imported here so read routes never load the idempotency utility at cold start.
+            from shared.http.idempotency import idempotency_middleware
+            from shared.runtime import idempotency_store
                         
             middlewares.append(idempotency_middleware(idempotency_store, lambda: self.principal.subject))
         self.resolver.use(middlewares)
