@@ -8,6 +8,7 @@ the state with ``If-Match``, in which case the conflict is theirs to see (409).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from shared.data.store import ModelRecord, Page, RegistryStore, StaleEntityError
@@ -110,7 +111,9 @@ class ModelRegistry:
                 new_version = self._cut_version(model, str(highest), "", {}, actor, now)
             try:
                 self._store.save_model(
-                    ModelRecord(model, sequence, highest), current.entity_version, new_version
+                    replace(record, model=model, version_sequence=sequence, highest_numeric_version=highest),
+                    current.entity_version,
+                    new_version,
                 )
             except StaleEntityError as stale:
                 if stale.current is None:
@@ -149,7 +152,12 @@ class ModelRegistry:
             )
             try:
                 self._store.save_model(
-                    ModelRecord(model, record.version_sequence + 1, highest),
+                    replace(
+                        record,
+                        model=model,
+                        version_sequence=record.version_sequence + 1,
+                        highest_numeric_version=highest,
+                    ),
                     current.entity_version,
                     version,
                 )

@@ -9,6 +9,7 @@ transitions exactly one commits; the others re-read, find the status already set
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from shared.data.outbox import OutboxWriter
@@ -120,7 +121,7 @@ class VersionLifecycle:
                 "updated_at": now,
             }
         )
-        return ModelRecord(model, record.version_sequence, record.highest_numeric_version, tuple(order))
+        return replace(record, model=model, activation_order=tuple(order))
 
     def _plan(self, source: ModelRecord, version: Version, transition: str, now: datetime) -> FiringPlan:
         model_id = source.model.id

@@ -102,7 +102,7 @@ class RouteApi:
             # Imported here so read routes never load the idempotency utility at cold start.
             from shared.http.idempotency import idempotency_middleware
             from shared.runtime import idempotency_store
-                        
+
             middlewares.append(idempotency_middleware(idempotency_store, lambda: self.principal.subject))
         self.resolver.use(middlewares)
         self.resolver.exception_handler(RequestValidationError)(self._invalid_request)

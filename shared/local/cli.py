@@ -30,13 +30,14 @@ from shared.local.tokens import (
 )
 from shared.routes import ALL_SCOPES
 
+log = logging.getLogger(__name__)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     try:
         return arguments.command(arguments, arguments.parser)
     except KeyboardInterrupt:
@@ -130,7 +131,7 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     try:
         api.wait()
     except KeyboardInterrupt:
-        logging.getLogger("pie-local").info("stopping")
+        log.info("stopping")
     finally:
         api.stop()
     return 0

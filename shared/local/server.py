@@ -45,7 +45,7 @@ DEFAULT_HOST = "127.0.0.1"
 _DISCARD_LIMIT_BYTES = 4 * MAX_REQUEST_BODY_BYTES
 _CHUNK_BYTES = 64 * 1024
 
-log = logging.getLogger("pie-local")
+log = logging.getLogger(__name__)
 
 
 # The functions' environment and table -----------------------------------------------------------
@@ -107,8 +107,10 @@ class _GatewayHttpServer(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     server: _GatewayHttpServer
-    server_version = "pie-local"
     protocol_version = "HTTP/1.1"
+
+    def version_string(self) -> str:
+        return "pie-local"
 
     def do_GET(self) -> None:
         self._serve()
