@@ -58,6 +58,32 @@ ROUTES: tuple[Route, ...] = (
         "set_version_status",
         MODELS_WRITE,
     ),
+    Route("POST", "/v2/models/{model_id}/event-subscriptions", "create_subscription", MODELS_WRITE),
+    Route("GET", "/v2/models/{model_id}/event-subscriptions", "list_subscriptions", MODELS_READ),
+    Route(
+        "GET",
+        "/v2/models/{model_id}/event-subscriptions/{subscription_id}",
+        "get_subscription",
+        MODELS_READ,
+    ),
+    Route(
+        "PUT",
+        "/v2/models/{model_id}/event-subscriptions/{subscription_id}",
+        "update_subscription",
+        MODELS_WRITE,
+    ),
+    Route(
+        "DELETE",
+        "/v2/models/{model_id}/event-subscriptions/{subscription_id}",
+        "delete_subscription",
+        MODELS_WRITE,
+    ),
+    Route(
+        "POST",
+        "/v2/models/{model_id}/event-subscriptions/{subscription_id}/test",
+        "test_subscription",
+        MODELS_WRITE,
+    ),
 )
 
 _BY_FUNCTION = {route.function: route for route in ROUTES}

@@ -20,6 +20,7 @@ from shared.data.keys import IDEMPOTENCY_PARTITION
 from shared.data.outbox import OutboxWriter
 from shared.data.subscriptions import SubscriptionStore
 from shared.domain.registry import ModelRegistry, utc_now
+from shared.domain.subscriptions import SubscriptionService
 from shared.domain.transitions import VersionLifecycle
 from shared.settings import ApiSettings
 
@@ -59,12 +60,19 @@ def registry_store() -> RegistryStore:
 @cache
 def model_registry() -> ModelRegistry:
     policy = HandlerPolicy(api_settings().handler_allow_list, IMPLEMENTATIONS.keys())
-    return ModelRegistry(registry_store(), policy)
+    return ModelRegistry(registry_store(), policy, subscription_service())
+
+
+@cache
+def subscription_service() -> SubscriptionService:
+    return SubscriptionService(
+        registry_store(), subscription_store(), clock=utc_now, max_chain_depth=api_settings().max_chain_depth
+    )
 
 
 @cache
 def subscription_store() -> SubscriptionStore:
-    return SubscriptionStore(dynamodb_client(), api_settings().table_name)
+    return SubscriptionStore(dynamodb_client(), api_settings().table_name, page_tokens)
 
 
 @cache
@@ -101,6 +109,7 @@ def reset() -> None:
         registry_store,
         model_registry,
         subscription_store,
+        subscription_service,
         version_lifecycle,
         idempotency_store,
     ):

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from shared.data import keys
 from shared.data.items import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, doc_text, cancellation_reasons, document, error_code, key as _key, n as _n, number, s as _s
 from shared.data.page_tokens import PageTokenCodec
+from shared.data.queries import query_page
 from shared.data.table import GSI1, GSI2, LSI1
 from shared.domain.errors import (
     ModelAlreadyExistsError,
@@ -198,19 +199,17 @@ class RegistryStore:
     def _query_page(
         self, list_scope: str, limit: int, page_token: str | None, **query: Any
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of a query. It asks for one item more than the page, so the last page is
-        known to be the last and carries no token."""
         index = next(i for i in (LSI1, GSI1, GSI2) if i.name == query["IndexName"])
-        if page_token is not None:
-            query["ExclusiveStartKey"] = self._page_tokens().decode(page_token, list_scope)
-        response = self._client.query(TableName=self._table, Limit=limit + 1, **query)
-        items = response["Items"]
-        if len(items) <= limit:
-            return items, None
-        last = items[limit - 1]
-        key_attributes = {"PK", "SK", index.partition_key, index.sort_key}
-        last_key = {name: last[name] for name in key_attributes}
-        return items[:limit], self._page_tokens().encode(list_scope, last_key)
+        return query_page(
+            self._client,
+            self._page_tokens,
+            list_scope=list_scope,
+            limit=limit,
+            page_token=page_token,
+            key_attributes={"PK", "SK", index.partition_key, index.sort_key},
+            TableName=self._table,
+            **query,
+        )
 
     # Writes -------------------------------------------------------------------------------------
 

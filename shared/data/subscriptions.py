@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from shared.data import keys
-from shared.data.items import doc_text, document, key, n, s
+from shared.data.items import doc_text, document, error_code, key, n, number, s
+from shared.data.page_tokens import PageTokenCodec
+from shared.data.queries import query_page
+from shared.data.store import Page, StaleEntityError
+from shared.data.table import GSI1
+from shared.domain.errors import SubscriptionNotFoundError
 from shared.domain.resources import Subscription
 
 
@@ -23,10 +32,17 @@ def subscription_item(subscription: Subscription) -> dict[str, Any]:
     }
 
 
+def _subscription(item: dict[str, Any]) -> Subscription:
+    return Subscription.model_validate_json(doc_text(item))
+
+
 class SubscriptionStore:
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(
+        self, client: Any, table_name: str, page_tokens: Callable[[], PageTokenCodec] | None = None
+    ) -> None:
         self._client = client
         self._table = table_name
+        self._page_tokens = page_tokens
 
     def put_new(self, subscription: Subscription) -> None:
         self._client.put_item(
@@ -35,21 +51,93 @@ class SubscriptionStore:
             ConditionExpression="attribute_not_exists(PK)",
         )
 
-    def list_of_source(self, source_model_id: str) -> list[Subscription]:
-        """Every subscription of a source model: the set a firing must consider whole."""
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": {
+    def get(self, source_model_id: str, subscription_id: str) -> Subscription:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=key(keys.subscription_key(source_model_id, subscription_id)),
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            raise SubscriptionNotFoundError(source_model_id, subscription_id)
+        return _subscription(item)
+
+    def save(self, subscription: Subscription, expected_entity_version: int) -> None:
+        """Replace the subscription if it is still at ``expected_entity_version``."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=subscription_item(subscription),
+                ConditionExpression="entity_version = :expected",
+                ExpressionAttributeValues={":expected": n(expected_entity_version)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise StaleEntityError(number(error.response.get("Item"), "entity_version"), "subscription") from None
+            raise
+
+    def delete(self, source_model_id: str, subscription_id: str) -> None:
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=key(keys.subscription_key(source_model_id, subscription_id)),
+                ConditionExpression="attribute_exists(PK)",
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise SubscriptionNotFoundError(source_model_id, subscription_id) from None
+            raise
+
+    def list_page(self, source_model_id: str, limit: int, page_token: str | None) -> Page[Subscription]:
+        assert self._page_tokens is not None, "listing needs the page token codec"
+        items, next_token = query_page(
+            self._client,
+            self._page_tokens,
+            list_scope=f"subscriptions:{source_model_id}",
+            limit=limit,
+            page_token=page_token,
+            key_attributes=("PK", "SK"),
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={
                 ":pk": s(keys.model_partition(source_model_id)),
                 ":prefix": s(keys.subscription_prefix()),
             },
-            "ConsistentRead": True,
-        }
+        )
+        return Page([_subscription(item) for item in items], next_token)
+
+    def list_by_target(self, target_model_id: str) -> list[Subscription]:
+        """Every subscription that targets a model, through GSI1 (never a scan)."""
+        return self._query_all(
+            IndexName=GSI1.name,
+            KeyConditionExpression="GSI1PK = :target",
+            ExpressionAttributeValues={":target": s(keys.subscriptions_by_target_partition(target_model_id))},
+        )
+
+    def mark_stale(self, subscription: Subscription, now: datetime) -> None:
+        """Mark the subscription stale if it is still as read; ``StaleEntityError`` otherwise."""
+        stale = subscription.model_copy(
+            update={"status": "stale", "entity_version": subscription.entity_version + 1, "updated_at": now}
+        )
+        self.save(stale, subscription.entity_version)
+
+    def list_of_source(self, source_model_id: str) -> list[Subscription]:
+        """Every subscription of a source model: the set a firing must consider whole."""
+        return self._query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": s(keys.model_partition(source_model_id)),
+                ":prefix": s(keys.subscription_prefix()),
+            },
+            ConsistentRead=True,
+        )
+
+    def _query_all(self, **query: Any) -> list[Subscription]:
+        query["TableName"] = self._table
         found: list[Subscription] = []
         while True:
             response = self._client.query(**query)
-            found.extend(Subscription.model_validate_json(doc_text(item)) for item in response["Items"])
+            found.extend(_subscription(item) for item in response["Items"])
             if "LastEvaluatedKey" not in response:
                 return found
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -98,3 +98,13 @@ class IllegalTransitionError(UnprocessableError):
             f"a version cannot go from '{current}' to '{requested}'; "
             f"from '{current}' it may go to: {', '.join(allowed)}"
         )
+
+
+class SubscriptionNotFoundError(ResourceNotFoundError):
+    def __init__(self, model_id: str, subscription_id: str) -> None:
+        super().__init__(f"model '{model_id}' has no event subscription '{subscription_id}'")
+
+
+class TargetModelUnknownError(UnprocessableError):
+    def __init__(self, model_id: str) -> None:
+        super().__init__(f"target model '{model_id}' does not exist")

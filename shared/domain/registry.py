@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
+from typing import Protocol
 
 from shared.data.store import ModelRecord, Page, RegistryStore, StaleEntityError
 from shared.domain.errors import ConcurrentUpdateError, EntityVersionMismatchError, ModelNotFoundError
@@ -29,6 +30,14 @@ from shared.domain.resources import (
 )
 
 Clock = Callable[[], datetime]
+
+
+class StalenessTracker(Protocol):
+    """Keeps subscriptions honest when the models they chain change (``SubscriptionService``)."""
+
+    def mark_stale_after_change(self, before: Model, after: Model) -> None: ...
+
+    def mark_stale_targeting(self, model_id: str) -> None: ...
 FIRST_VERSION = "1"
 _WRITE_ATTEMPTS = 5
 
@@ -42,9 +51,16 @@ def _numeric(version: str) -> int | None:
 
 
 class ModelRegistry:
-    def __init__(self, store: RegistryStore, policy: HandlerPolicy, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        store: RegistryStore,
+        policy: HandlerPolicy,
+        staleness: StalenessTracker,
+        clock: Clock = utc_now,
+    ) -> None:
         self._store = store
         self._policy = policy
+        self._staleness = staleness
         self._clock = clock
 
     # Models -------------------------------------------------------------------------------------
@@ -121,12 +137,15 @@ class ModelRegistry:
                 if if_match is not None:
                     raise EntityVersionMismatchError("model", if_match, stale.current) from None
                 continue
+            if (current.handlers, current.handler_contracts) != (model.handlers, model.handler_contracts):
+                self._staleness.mark_stale_after_change(current, model)
             version = new_version or self._store.get_version(model_id, _latest(model))
             return ModelVersionResponse(version=version, model=model)
         raise ConcurrentUpdateError(f"model '{model_id}'")
 
     def delete_model(self, model_id: str) -> None:
         self._store.delete_model(model_id)
+        self._staleness.mark_stale_targeting(model_id)
 
     # Versions -----------------------------------------------------------------------------------
 

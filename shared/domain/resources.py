@@ -16,11 +16,13 @@ from pydantic import (
     StringConstraints,
     field_validator,
     model_serializer,
+    model_validator,
 )
 
 MODEL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 LATEST = "latest"
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 LAMBDA_ARN_PATTERN = (
     r"^arn:aws[a-z-]*:lambda:(?P<region>[a-z]{2}(-[a-z]+)+-\d):(?P<account>\d{12})"
@@ -227,6 +229,9 @@ SubscriptionStatus = Literal["active", "paused", "stale"]
 JobStatus = Literal["queued", "dispatched", "succeeded", "failed"]
 
 
+SubscriptionLabel = Annotated[str, StringConstraints(max_length=256)]
+
+
 class Subscription(BaseModel):
     id: str
     source_model_id: ModelId
@@ -240,6 +245,70 @@ class Subscription(BaseModel):
     entity_version: int = 1
     created_at: datetime
     updated_at: datetime
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Problems that did not block the operation (e.g. the stored input does not "
+        "match the target's input_schema). Omitted when there are none.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_no_warnings(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if not data.get("warnings"):
+            data.pop("warnings", None)
+        return data
+
+
+class CreateSubscriptionRequest(_Strict):
+    trigger_event: TriggerEvent
+    target_model_id: ModelId
+    target_action: Action
+    input_source: InputSource
+    input: Metadata | None = Field(default=None, description="Required when input_source is stored.")
+    label: SubscriptionLabel | None = None
+
+    @model_validator(mode="after")
+    def _stored_input_present(self) -> "CreateSubscriptionRequest":
+        if self.input_source == "stored" and self.input is None:
+            raise ValueError("input is required when input_source is 'stored'")
+        return self
+
+
+class UpdateSubscriptionRequest(_Strict):
+    """Seed 003: any of ``input``, ``label`` (null clears it) and ``status``."""
+
+    input: Metadata | None = None
+    label: SubscriptionLabel | None = None
+    status: SubscriptionStatus | None = None
+
+
+class SubscriptionList(BaseModel):
+    subscriptions: list[Subscription]
+    next_token: str | None
+
+
+class DryRunRequest(_Strict):
+    trigger_output: Metadata | None = Field(
+        default=None, description="The output to pretend the trigger produced (trigger_output subscriptions)."
+    )
+
+
+class DryRunJob(BaseModel):
+    model_id: ModelId
+    version: VersionId
+    action: Action
+    input: Metadata
+    handler: Handler
+
+
+class DryRunResult(BaseModel):
+    """What the subscription would do if its event happened now. Nothing is written."""
+
+    subscription_id: str
+    would_fire: bool
+    job: DryRunJob | None
+    error: str | None
+    warnings: list[str]
 
 
 class JobTrigger(BaseModel):

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel
 
 from shared.domain.errors import AuthenticationRequiredError, PieError, RequestInvalidError, ScopeMissingError
-from shared.domain.resources import MODEL_ID_PATTERN, VERSION_PATTERN
+from shared.domain.resources import MODEL_ID_PATTERN, UUID_PATTERN, VERSION_PATTERN
 from shared.http.errors import describe_validation_errors, error_body, status_for
 from shared.observability import logger, tracer
 from shared.routes import Route, route_for
@@ -29,6 +30,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 ModelIdPath = Annotated[str, Path(pattern=MODEL_ID_PATTERN, description="Model id")]
 VersionPath = Annotated[
     str, Path(pattern=VERSION_PATTERN, description="Version, or `latest` for the newest")
+]
+SubscriptionIdPath = Annotated[
+    str, Path(pattern=UUID_PATTERN, description="Event subscription id (a UUID)")
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (1-100)")]
 PageTokenQuery = Annotated[
@@ -107,6 +111,7 @@ class RouteApi:
         self.resolver.use(middlewares)
         self.resolver.exception_handler(RequestValidationError)(self._invalid_request)
         self.resolver.exception_handler(PieError)(self._domain_error)
+        self.resolver.exception_handler(NotFoundError)(self._no_such_route)
         self.resolver.exception_handler(Exception)(self._unexpected_error)
         self.lambda_handler = self._entrypoint()
 
@@ -131,9 +136,12 @@ class RouteApi:
     def _domain_error(self, error: PieError) -> Response:
         return self._logged(status_for(error), error.message)
 
+    def _no_such_route(self, _: NotFoundError) -> Response:
+        return self._logged(404, f"no route {self.route.route_key} matches this request")
+
     def _unexpected_error(self, error: Exception) -> Response:
         request_id = self.resolver.current_event.request_context.request_id
-        logger.exception("unexpected error", extra={"route": self.route.route_key})
+        logger.error("unexpected error", exc_info=error, extra={"route": self.route.route_key})
         return _error_response(500, "internal error", request_id=request_id)
 
     def _logged(self, status: int, message: str) -> Response:

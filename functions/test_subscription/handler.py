@@ -1,0 +1,19 @@
+"""POST /v2/models/{model_id}/event-subscriptions/{subscription_id}/test — a dry run: the job the
+subscription would create now, or what would stop it. Writes nothing."""
+
+from shared.domain.resources import DryRunRequest
+from shared.http.api import ModelIdPath, RouteApi, SubscriptionIdPath, json_response
+from shared.runtime import subscription_service
+
+api = RouteApi("test_subscription")
+
+
+@api.handler
+def test_subscription(
+    model_id: ModelIdPath, subscription_id: SubscriptionIdPath, body: DryRunRequest | None = None
+):
+    trigger_output = body.trigger_output if body else None
+    return json_response(subscription_service().dry_run(model_id, subscription_id, trigger_output))
+
+
+lambda_handler = api.lambda_handler

@@ -1,0 +1,70 @@
+"""Checking payloads against handler contracts (JSON Schema Draft 2020-12).
+
+Schemas are applied offline: a ``$ref`` that leaves the schema document is never fetched; it is
+reported instead, so a contract can never make PIE call out to an arbitrary URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.domain.resources import HandlerContract, Model
+
+_MAX_REPORTED = 10
+
+
+def input_schema(model: Model, action: str) -> dict[str, Any] | None:
+    contract = _contract(model, action)
+    return contract.input_schema if contract else None
+
+
+def output_schema(model: Model, action: str) -> dict[str, Any] | None:
+    contract = _contract(model, action)
+    return contract.output_schema if contract else None
+
+
+def _contract(model: Model, action: str) -> HandlerContract | None:
+    if model.handler_contracts is None:
+        return None
+    return getattr(model.handler_contracts, action)
+
+
+def schema_violations(instance: Any, schema: dict[str, Any] | None) -> list[str]:
+    """Readable reasons why ``instance`` does not satisfy ``schema`` (empty when it does)."""
+    if schema is None:
+        return []
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
+    from referencing.exceptions import NoSuchResource, Unresolvable
+
+    def refuse_remote(uri: str):
+        raise NoSuchResource(ref=uri)
+
+    validator = Draft202012Validator(schema, registry=Registry(retrieve=refuse_remote))
+    try:
+        errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    except Unresolvable as unresolved:
+        return [f"the schema references {unresolved.ref!r}, which PIE does not fetch"]
+    reasons = []
+    for error in errors[:_MAX_REPORTED]:
+        where = "/".join(str(part) for part in error.absolute_path)
+        reasons.append(f"{'at /' + where + ': ' if where else ''}{error.message}")
+    if len(errors) > _MAX_REPORTED:
+        reasons.append(f"... and {len(errors) - _MAX_REPORTED} more")
+    return reasons
+
+
+def compatibility_warnings(output: dict[str, Any] | None, expected_input: dict[str, Any] | None) -> list[str]:
+    """Visible incompatibilities between what a source outputs and what a target accepts."""
+    if output is None or expected_input is None:
+        return []
+    warnings = []
+    output_type, input_type = output.get("type"), expected_input.get("type")
+    if isinstance(output_type, str) and isinstance(input_type, str) and output_type != input_type:
+        warnings.append(f"the source outputs a {output_type} but the target's input must be a {input_type}")
+    declared = output.get("properties")
+    if isinstance(declared, dict):
+        for name in expected_input.get("required", []):
+            if name not in declared:
+                warnings.append(f"the target requires '{name}', which the source's output_schema never declares")
+    return warnings

@@ -1,0 +1,256 @@
+"""Event subscriptions (seed 003): chaining models, and keeping chains honest when models change.
+
+Problems a caller may want to know about but that must not block them — a stored input that does
+not match the target's contract, a trigger output that visibly cannot satisfy it, a cycle in the
+trigger graph — are returned as ``warnings``, never as failures.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from shared.data.store import RegistryStore, StaleEntityError
+from shared.data.subscriptions import SubscriptionStore
+from shared.domain import contracts
+from shared.domain.errors import (
+    ConcurrentUpdateError,
+    ModelNotFoundError,
+    RequestInvalidError,
+    SubscriptionNotFoundError,
+    TargetModelUnknownError,
+)
+from shared.domain.resources import (
+    CreateSubscriptionRequest,
+    DryRunJob,
+    DryRunResult,
+    Model,
+    Subscription,
+    SubscriptionList,
+    UpdateSubscriptionRequest,
+)
+from shared.domain.triggers import DEFAULT_MAX_CHAIN_DEPTH
+
+_WRITE_ATTEMPTS = 5
+_CYCLE_SEARCH_LIMIT = 200
+TRIGGERING_ACTION = {"training_complete": "training", "inference_complete": "inference"}
+
+
+class SubscriptionService:
+    def __init__(
+        self,
+        models: RegistryStore,
+        subscriptions: SubscriptionStore,
+        clock: Callable[[], datetime],
+        max_chain_depth: int = DEFAULT_MAX_CHAIN_DEPTH,
+    ) -> None:
+        self._models = models
+        self._subscriptions = subscriptions
+        self._clock = clock
+        self._max_depth = max_chain_depth
+
+    def create(self, source_model_id: str, request: CreateSubscriptionRequest) -> Subscription:
+        source = self._models.get_model(source_model_id).model
+        target = self._target(request.target_model_id, source)
+        if target is None:
+            raise TargetModelUnknownError(request.target_model_id)
+        now = self._clock()
+        subscription = Subscription(
+            id=str(uuid.uuid4()),
+            source_model_id=source.id,
+            trigger_event=request.trigger_event,
+            target_model_id=target.id,
+            target_action=request.target_action,
+            input_source=request.input_source,
+            input=request.input if request.input_source == "stored" else None,
+            label=request.label,
+            status="active",
+            created_at=now,
+            updated_at=now,
+        )
+        warnings = self._contract_warnings(subscription, source, target)
+        cycle = self._cycle_closed_by(subscription)
+        if cycle:
+            warnings.append(
+                f"this subscription closes a cycle in the trigger graph: {' -> '.join(cycle)}; "
+                f"chains deeper than {self._max_depth} are not fired"
+            )
+        subscription = subscription.model_copy(update={"warnings": warnings})
+        self._subscriptions.put_new(subscription)
+        return subscription
+
+    def get(self, source_model_id: str, subscription_id: str) -> Subscription:
+        return self._subscriptions.get(source_model_id, subscription_id)
+
+    def list(self, source_model_id: str, limit: int, page_token: str | None) -> SubscriptionList:
+        page = self._subscriptions.list_page(source_model_id, limit, page_token)
+        if not page.items and page_token is None:
+            self._models.get_model(source_model_id)  # 404 for a model that does not exist
+        return SubscriptionList(subscriptions=page.items, next_token=page.next_token)
+
+    def update(
+        self, source_model_id: str, subscription_id: str, request: UpdateSubscriptionRequest
+    ) -> Subscription:
+        """Seed 003. Re-activating (or changing the input of) a subscription re-validates it."""
+        for _ in range(_WRITE_ATTEMPTS):
+            current = self._subscriptions.get(source_model_id, subscription_id)
+            changes: dict = {}
+            if "input" in request.model_fields_set:
+                if current.input_source == "stored" and request.input is None:
+                    raise RequestInvalidError("input is required for a subscription whose input_source is 'stored'")
+                if current.input_source == "trigger_output" and request.input is not None:
+                    raise RequestInvalidError("a trigger_output subscription takes its input from the trigger")
+                changes["input"] = request.input
+            if "label" in request.model_fields_set:
+                changes["label"] = request.label
+            if request.status is not None:
+                changes["status"] = request.status
+            updated = current.model_copy(
+                update={**changes, "entity_version": current.entity_version + 1, "updated_at": self._clock()}
+            )
+            if "input" in changes or changes.get("status") == "active":
+                updated = self._revalidated(updated)
+            try:
+                self._subscriptions.save(updated, current.entity_version)
+            except StaleEntityError as stale:
+                if stale.current is None:
+                    raise SubscriptionNotFoundError(source_model_id, subscription_id) from None
+                continue
+            return updated
+        raise ConcurrentUpdateError(f"event subscription '{subscription_id}'")
+
+    def delete(self, source_model_id: str, subscription_id: str) -> None:
+        self._subscriptions.delete(source_model_id, subscription_id)
+
+    def dry_run(self, source_model_id: str, subscription_id: str, trigger_output: dict | None) -> DryRunResult:
+        """The job the subscription would create if its event happened now; writes nothing."""
+        subscription = self._subscriptions.get(source_model_id, subscription_id)
+        source = self._models.get_model(source_model_id).model
+
+        def refused(error: str, warnings: list[str] | None = None) -> DryRunResult:
+            return DryRunResult(
+                subscription_id=subscription.id, would_fire=False, job=None, error=error, warnings=warnings or []
+            )
+
+        if subscription.status != "active":
+            return refused(f"the subscription is {subscription.status}: it does not fire")
+        target = self._target(subscription.target_model_id, source)
+        if target is None:
+            return refused(f"target model '{subscription.target_model_id}' no longer exists")
+        version = target.active_version if subscription.target_action == "inference" else target.latest_version
+        if version is None:
+            return refused(f"model '{target.id}' has no active version to run inference on")
+        if subscription.input_source == "stored":
+            job_input = subscription.input or {}
+        else:
+            job_input = trigger_output if trigger_output is not None else _sample_trigger_output(source)
+        warnings = [
+            f"input does not match the target's {subscription.target_action} input_schema: {reason}"
+            for reason in contracts.schema_violations(job_input, contracts.input_schema(target, subscription.target_action))
+        ]
+        job = DryRunJob(
+            model_id=target.id,
+            version=version,
+            action=subscription.target_action,
+            input=job_input,
+            handler=getattr(target.handlers, subscription.target_action),
+        )
+        return DryRunResult(subscription_id=subscription.id, would_fire=True, job=job, error=None, warnings=warnings)
+
+    # Staleness ----------------------------------------------------------------------------------
+
+    def mark_stale_after_change(self, before: Model, after: Model) -> None:
+        """A model's handlers or contracts changed: mark the subscriptions that no longer hold.
+
+        Subscriptions targeting it go stale when its handlers change and it has no contracts; with
+        contracts, only when the input schema of the subscribed action changes. Its own
+        ``trigger_output`` subscriptions go stale when the output schema they forward changes.
+        """
+        contract_driven = before.handler_contracts is not None or after.handler_contracts is not None
+        for subscription in self._subscriptions.list_by_target(after.id):
+            if contract_driven:
+                action = subscription.target_action
+                changed = contracts.input_schema(before, action) != contracts.input_schema(after, action)
+            else:
+                changed = before.handlers != after.handlers
+            if changed:
+                self._mark_stale(subscription)
+        for subscription in self._subscriptions.list_of_source(after.id):
+            if subscription.input_source != "trigger_output":
+                continue
+            action = TRIGGERING_ACTION[subscription.trigger_event]
+            if contracts.output_schema(before, action) != contracts.output_schema(after, action):
+                self._mark_stale(subscription)
+
+    def mark_stale_targeting(self, model_id: str) -> None:
+        """The model is gone: subscriptions of other models that target it go stale."""
+        for subscription in self._subscriptions.list_by_target(model_id):
+            if subscription.source_model_id != model_id:
+                self._mark_stale(subscription)
+
+    def _mark_stale(self, subscription: Subscription) -> None:
+        for _ in range(_WRITE_ATTEMPTS):
+            if subscription.status == "stale":
+                return
+            try:
+                self._subscriptions.mark_stale(subscription, self._clock())
+                return
+            except StaleEntityError as stale:
+                if stale.current is None:
+                    return  # deleted meanwhile: nothing left to mark
+                subscription = self._subscriptions.get(subscription.source_model_id, subscription.id)
+        raise ConcurrentUpdateError(f"event subscription '{subscription.id}'")
+
+    # Helpers ------------------------------------------------------------------------------------
+
+    def _target(self, target_model_id: str, source: Model) -> Model | None:
+        if target_model_id == source.id:
+            return source
+        try:
+            return self._models.get_model(target_model_id).model
+        except ModelNotFoundError:
+            return None
+
+    def _revalidated(self, subscription: Subscription) -> Subscription:
+        source = self._models.get_model(subscription.source_model_id).model
+        target = self._target(subscription.target_model_id, source)
+        if target is None:
+            raise TargetModelUnknownError(subscription.target_model_id)
+        return subscription.model_copy(update={"warnings": self._contract_warnings(subscription, source, target)})
+
+    @staticmethod
+    def _contract_warnings(subscription: Subscription, source: Model, target: Model) -> list[str]:
+        expected = contracts.input_schema(target, subscription.target_action)
+        if subscription.input_source == "stored":
+            return [
+                f"input does not match the target's {subscription.target_action} input_schema: {reason}"
+                for reason in contracts.schema_violations(subscription.input or {}, expected)
+            ]
+        produced = contracts.output_schema(source, TRIGGERING_ACTION[subscription.trigger_event])
+        return contracts.compatibility_warnings(produced, expected)
+
+    def _cycle_closed_by(self, new: Subscription) -> list[str] | None:
+        """The model path target → … → source that the new edge source → target would close."""
+        if new.target_model_id == new.source_model_id:
+            return [new.source_model_id, new.target_model_id]
+        came_from: dict[str, str] = {new.target_model_id: ""}
+        frontier = [new.target_model_id]
+        while frontier and len(came_from) < _CYCLE_SEARCH_LIMIT:
+            model_id = frontier.pop(0)
+            for edge in self._subscriptions.list_of_source(model_id):
+                if edge.target_model_id in came_from:
+                    continue
+                came_from[edge.target_model_id] = model_id
+                if edge.target_model_id == new.source_model_id:
+                    path = [new.source_model_id]
+                    while path[-1] != new.target_model_id:
+                        path.append(came_from[path[-1]])
+                    return [new.source_model_id, *reversed(path)]
+                frontier.append(edge.target_model_id)
+        return None
+
+
+def _sample_trigger_output(source: Model) -> dict:
+    """What a manual training→active of the source's newest version would forward."""
+    return {"model_id": source.id, "version": source.latest_version, "metadata": {}}
