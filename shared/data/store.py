@@ -79,7 +79,8 @@ class RegistryStore:
             "entity_version": _n(model.entity_version),
             "status": _s(model.status),
             "version_sequence": _n(record.version_sequence),
-            "highest_numeric_version": _n(record.highest_numeric_version),
+            # A string: numeric versions may have up to 64 digits, DynamoDB numbers hold 38.
+            "highest_numeric_version": _s(str(record.highest_numeric_version)),
             "activation_order": {"L": [_s(version) for version in record.activation_order]},
             "created_at": _s(model.created_at.isoformat()),
             "updated_at": _s(model.updated_at.isoformat()),
@@ -103,7 +104,7 @@ class RegistryStore:
         return ModelRecord(
             model=Model.model_validate_json(item["doc"]["S"]),
             version_sequence=int(item["version_sequence"]["N"]),
-            highest_numeric_version=int(item["highest_numeric_version"]["N"]),
+            highest_numeric_version=int(item["highest_numeric_version"]["S"]),
             activation_order=tuple(v["S"] for v in item.get("activation_order", {}).get("L", [])),
         )
 

@@ -108,3 +108,11 @@ class SubscriptionNotFoundError(ResourceNotFoundError):
 class TargetModelUnknownError(UnprocessableError):
     def __init__(self, model_id: str) -> None:
         super().__init__(f"target model '{model_id}' does not exist")
+
+
+class VersionNumbersExhaustedError(UnprocessableError):
+    def __init__(self, model_id: str, highest: int) -> None:
+        super().__init__(
+            f"model '{model_id}' cannot get a new numbered version: its highest numeric version "
+            f"{highest} has the maximum 64 digits; create a version with another name instead"
+        )

@@ -13,7 +13,12 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from shared.data.store import ModelRecord, Page, RegistryStore, StaleEntityError
-from shared.domain.errors import ConcurrentUpdateError, EntityVersionMismatchError, ModelNotFoundError
+from shared.domain.errors import (
+    ConcurrentUpdateError,
+    EntityVersionMismatchError,
+    ModelNotFoundError,
+    VersionNumbersExhaustedError,
+)
 from shared.domain.handler_policy import HandlerPolicy
 from shared.domain.resources import (
     LATEST,
@@ -39,6 +44,7 @@ class StalenessTracker(Protocol):
 
     def mark_stale_targeting(self, model_id: str) -> None: ...
 FIRST_VERSION = "1"
+MAX_VERSION_LENGTH = 64
 _WRITE_ATTEMPTS = 5
 
 
@@ -123,6 +129,8 @@ class ModelRegistry:
             if current.status == "active":
                 highest += 1
                 sequence += 1
+                if len(str(highest)) > MAX_VERSION_LENGTH:
+                    raise VersionNumbersExhaustedError(model_id, highest - 1)
                 model = model.model_copy(update={"latest_version": str(highest)})
                 new_version = self._cut_version(model, str(highest), "", {}, actor, now)
             try:

@@ -5,10 +5,12 @@ Request models forbid unknown fields so a typo is a 400, not a silently ignored 
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -36,7 +38,22 @@ IMPLEMENTATION_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 ModelId = Annotated[str, StringConstraints(pattern=MODEL_ID_PATTERN)]
 VersionId = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
-Metadata = dict[str, Any]
+
+
+def _finite_json(value: Any) -> Any:
+    """JSON has no NaN or Infinity; Python's parser accepts them, so refuse them here."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("NaN and Infinity are not JSON numbers")
+    if isinstance(value, dict):
+        for item in value.values():
+            _finite_json(item)
+    elif isinstance(value, list):
+        for item in value:
+            _finite_json(item)
+    return value
+
+
+Metadata = Annotated[dict[str, Any], AfterValidator(_finite_json)]
 VersionStatus = Literal["pending", "training", "active", "failed"]
 ModelStatus = Literal["pending", "active"]
 StatusMessage = Annotated[str, StringConstraints(max_length=1000)]
@@ -102,10 +119,10 @@ def _check_json_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 class HandlerContract(_Strict):
-    input_schema: dict[str, Any] | None = Field(
+    input_schema: Metadata | None = Field(
         default=None, description="JSON Schema Draft 2020-12 for the payload this handler accepts."
     )
-    output_schema: dict[str, Any] | None = Field(
+    output_schema: Metadata | None = Field(
         default=None, description="JSON Schema Draft 2020-12 for this handler's successful output."
     )
 

@@ -290,14 +290,14 @@ class _ExecutionEnvironment:
     requests to one function queue here instead of sharing that state.
     """
 
-    def __init__(self, function: str) -> None:
+    def __init__(self, function: str, handler: LambdaHandler) -> None:
         self.function = function
-        self.handler = load_handler(function)
+        self._handler = handler
         self._busy = threading.Lock()
 
     def invoke(self, event: dict[str, Any]) -> Any:
         with self._busy:
-            return self.handler(event, LocalLambdaContext(local_function_name(self.function)))
+            return self._handler(event, LocalLambdaContext(local_function_name(self.function)))
 
 
 def response_from_result(result: Any) -> HttpResponse:
@@ -315,10 +315,18 @@ def response_from_result(result: Any) -> HttpResponse:
 class LocalGateway:
     """Routes, authorizes and invokes: the deployed API's request path, in one method."""
 
-    def __init__(self, authorizer: JwtAuthorizer, router: Router | None = None) -> None:
+    def __init__(
+        self,
+        authorizer: JwtAuthorizer,
+        routes: Iterable[Route] = ROUTES,
+        load: Callable[[str], LambdaHandler] = load_handler,
+    ) -> None:
+        routes = tuple(routes)
         self._authorizer = authorizer
-        self._router = router or Router()
-        self._environments = {route.function: _ExecutionEnvironment(route.function) for route in ROUTES}
+        self._router = Router(routes)
+        self._environments = {
+            route.function: _ExecutionEnvironment(route.function, load(route.function)) for route in routes
+        }
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         request_id = str(uuid.uuid4())

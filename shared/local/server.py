@@ -62,6 +62,8 @@ def local_backend(
     missing. The process environment is restored afterwards.
     """
     saved = dict(os.environ)
+    # An endpoint inherited from the shell would send the functions past the embedded table.
+    os.environ.pop("PIE_DYNAMODB_ENDPOINT", None)
     os.environ.update(local_environment(table_name, dynamodb_endpoint))
     try:
         if dynamodb_endpoint is None:
