@@ -21,7 +21,7 @@ from shared.data.outbox import OutboxWriter
 from shared.data.subscriptions import SubscriptionStore
 from shared.domain.registry import ModelRegistry, utc_now
 from shared.domain.subscriptions import SubscriptionService
-from shared.domain.transitions import VersionLifecycle
+from shared.domain.transitions import Firing, VersionLifecycle
 from shared.settings import ApiSettings
 
 
@@ -76,15 +76,18 @@ def subscription_store() -> SubscriptionStore:
 
 
 @cache
+def outbox() -> OutboxWriter:
+    return OutboxWriter(dynamodb_client(), api_settings().table_name, registry_store())
+
+
+@cache
+def firing() -> Firing:
+    return Firing(registry_store(), subscription_store(), api_settings().max_chain_depth)
+
+
+@cache
 def version_lifecycle() -> VersionLifecycle:
-    outbox = OutboxWriter(dynamodb_client(), api_settings().table_name, registry_store())
-    return VersionLifecycle(
-        registry_store(),
-        subscription_store(),
-        outbox,
-        clock=utc_now,
-        max_chain_depth=api_settings().max_chain_depth,
-    )
+    return VersionLifecycle(registry_store(), firing(), outbox(), clock=utc_now)
 
 
 @cache
@@ -110,6 +113,8 @@ def reset() -> None:
         model_registry,
         subscription_store,
         subscription_service,
+        outbox,
+        firing,
         version_lifecycle,
         idempotency_store,
     ):

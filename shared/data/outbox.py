@@ -1,17 +1,18 @@
-"""The transactional outbox: a version transition and the jobs it fires, written together.
+"""The transactional outbox: a state change and the jobs it fires, written together.
 
-One DynamoDB transaction holds the version's conditional update, the model's (when it changes) and
-one conditional ``attribute_not_exists`` put per fired job. A transaction holds at most 100 items;
-when more jobs fire than fit, the transaction also writes *fan-out* items that carry the remaining
-jobs, so the transition and the complete record of what it fired still commit atomically. The
-request then materializes those jobs in further transactions of 100, and the stream dispatcher does
-the same for any fan-out item whose jobs a crashed request left unwritten. Job ids are
-deterministic and every job put is conditional, so a job can only ever be written once.
+One DynamoDB transaction holds the guarded writes of the change — a version's conditional update,
+the model's, a job's completion — and one conditional ``attribute_not_exists`` put per fired job.
+A transaction holds at most 100 items: when more jobs fire than fit, the transaction also writes
+*fan-out* items that carry the remaining jobs, so the change and the complete record of what it
+fired still commit atomically. The writer then materializes those jobs in further transactions of
+100, and the stream dispatcher does the same for any fan-out item whose jobs a crashed request left
+unwritten. Job ids are deterministic and every job put is conditional, so a job is written once.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -48,13 +49,21 @@ def job_item(job: Job) -> dict[str, Any]:
     }
 
 
-def _put_new_job(table: str, job: Job) -> dict[str, Any]:
-    return {"Put": {"TableName": table, "Item": job_item(job), "ConditionExpression": "attribute_not_exists(PK)"}}
+def job_from_item(item: dict[str, Any]) -> Job:
+    return Job.model_validate_json(doc_text(item))
+
+
+@dataclass(frozen=True)
+class Guarded:
+    """One conditional write of a change; ``entity`` names what a failed condition means."""
+
+    operation: dict[str, Any]
+    entity: str
 
 
 class JobWriteConflictError(ConflictError):
     def __init__(self) -> None:
-        super().__init__("a job this transition fires already exists: the transition was not applied")
+        super().__init__("a job this change fires already exists: the change was not applied")
 
 
 class OutboxWriter:
@@ -63,42 +72,97 @@ class OutboxWriter:
         self._table = table_name
         self._registry = registry
 
-    def commit_transition(
-        self,
-        version: Version,
-        previous: Version,
-        model: ModelRecord | None,
-        expected_model_entity_version: int | None,
-        jobs: list[Job],
-        transition: str,
-    ) -> None:
-        """Write the transition and its jobs atomically, then materialize any overflow.
+    # Guarded writes -----------------------------------------------------------------------------
 
-        Raises ``StaleEntityError`` when the version (or model) changed since it was read, and
-        ``JobWriteConflictError`` when a fired job already exists; either way nothing was written.
+    def version_update(self, version: Version, previous: Version) -> Guarded:
+        """Move a version, if it is still at the status and entity_version it was read with."""
+        return Guarded(
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": key(keys.version_key(version.model_id, version.version)),
+                    "UpdateExpression": "SET #doc = :doc, #status = :status, entity_version = :next, updated_at = :updated",
+                    "ConditionExpression": "entity_version = :expected AND #status = :previous",
+                    "ExpressionAttributeNames": {"#doc": "doc", "#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":doc": document(version),
+                        ":status": s(version.status),
+                        ":next": n(version.entity_version),
+                        ":updated": s(version.updated_at.isoformat()),
+                        ":expected": n(previous.entity_version),
+                        ":previous": s(previous.status),
+                    },
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            "version",
+        )
+
+    def model_put(self, record: ModelRecord, expected_entity_version: int) -> Guarded:
+        return Guarded(
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": self._registry.model_item(record),
+                    "ConditionExpression": "entity_version = :expected",
+                    "ExpressionAttributeValues": {":expected": n(expected_entity_version)},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            "model",
+        )
+
+    def job_put(self, job: Job, previous: Job) -> Guarded:
+        """Replace a job, if it is still at the status and entity_version it was read with."""
+        return Guarded(
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": job_item(job),
+                    "ConditionExpression": "entity_version = :expected AND #status = :previous",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":expected": n(previous.entity_version),
+                        ":previous": s(previous.status),
+                    },
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            "job",
+        )
+
+    # Commit -------------------------------------------------------------------------------------
+
+    def commit(self, guarded: list[Guarded], jobs: list[Job], source_model_id: str, change: str) -> None:
+        """Write the guarded changes and the jobs they fire atomically, then any overflow.
+
+        Raises ``StaleEntityError`` (naming the entity) when something changed since it was read,
+        and ``JobWriteConflictError`` when a fired job already exists; either way nothing was
+        written.
         """
-        operations = [self._version_update(version, previous)]
-        if model is not None:
-            operations.append(self._model_put(model, expected_model_entity_version))
-        inline, fanout_items = self._split(jobs, version.model_id, transition, room=TRANSACTION_ITEM_LIMIT - len(operations))
-        operations += [_put_new_job(self._table, job) for job in inline]
+        room = TRANSACTION_ITEM_LIMIT - len(guarded)
+        inline, fanout_items = self._split(jobs, source_model_id, change, room)
+        operations = [g.operation for g in guarded]
+        operations += [self._put_new_job(job) for job in inline]
         operations += [
             {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
             for item in fanout_items
         ]
+        if len(operations) == 1 and "Put" in operations[0] and not jobs:
+            self._single_put(operations[0]["Put"], guarded[0].entity)
+            return
         try:
             self._client.transact_write_items(TransactItems=operations)
         except ClientError as error:
-            self._raise_cancellation(error, has_model=model is not None)
-        overflow = jobs[len(inline) :]
-        self.materialize(overflow)
+            self._raise_cancellation(error, guarded)
+        self.materialize(jobs[len(inline) :])
 
     def materialize(self, jobs: list[Job]) -> None:
         """Create jobs that may already exist (overflow, redelivered fan-out): each exactly once."""
         for start in range(0, len(jobs), TRANSACTION_ITEM_LIMIT):
             chunk = jobs[start : start + TRANSACTION_ITEM_LIMIT]
             try:
-                self._client.transact_write_items(TransactItems=[_put_new_job(self._table, j) for j in chunk])
+                self._client.transact_write_items(TransactItems=[self._put_new_job(j) for j in chunk])
             except ClientError as error:
                 if cancellation_reasons(error) is None:
                     raise
@@ -106,46 +170,26 @@ class OutboxWriter:
                 for job in chunk:
                     self._put_if_absent(job)
 
+    def _single_put(self, put: dict[str, Any], entity: str) -> None:
+        try:
+            self._client.put_item(**put)
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise StaleEntityError(number(error.response.get("Item"), "entity_version"), entity) from None
+            raise
+
+    def _put_new_job(self, job: Job) -> dict[str, Any]:
+        return {"Put": {"TableName": self._table, "Item": job_item(job), "ConditionExpression": "attribute_not_exists(PK)"}}
+
     def _put_if_absent(self, job: Job) -> None:
         try:
-            self._client.put_item(**_put_new_job(self._table, job)["Put"])
+            self._client.put_item(**self._put_new_job(job)["Put"])
         except ClientError as error:
             if error_code(error) != "ConditionalCheckFailedException":
                 raise
 
-    def _version_update(self, version: Version, previous: Version) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": key(keys.version_key(version.model_id, version.version)),
-                "UpdateExpression": "SET #doc = :doc, #status = :status, entity_version = :next, updated_at = :updated",
-                "ConditionExpression": "entity_version = :expected AND #status = :previous",
-                "ExpressionAttributeNames": {"#doc": "doc", "#status": "status"},
-                "ExpressionAttributeValues": {
-                    ":doc": document(version),
-                    ":status": s(version.status),
-                    ":next": n(version.entity_version),
-                    ":updated": s(version.updated_at.isoformat()),
-                    ":expected": n(previous.entity_version),
-                    ":previous": s(previous.status),
-                },
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-        }
-
-    def _model_put(self, model: ModelRecord, expected: int | None) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self._table,
-                "Item": self._registry.model_item(model),
-                "ConditionExpression": "entity_version = :expected",
-                "ExpressionAttributeValues": {":expected": n(expected or 0)},
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-        }
-
     def _split(
-        self, jobs: list[Job], model_id: str, transition: str, room: int
+        self, jobs: list[Job], source_model_id: str, change: str, room: int
     ) -> tuple[list[Job], list[dict[str, Any]]]:
         """Jobs that fit in the transaction, and fan-out items carrying the rest."""
         if len(jobs) <= room:
@@ -159,9 +203,9 @@ class OutboxWriter:
             fanout_count = len(parts)
         items = [
             {
-                **key(keys.fanout_key(model_id, transition, index)),
+                **key(keys.fanout_key(source_model_id, change, index)),
                 "entity_type": s(keys.FANOUT_ENTITY),
-                "transition": s(transition),
+                "change": s(change),
                 "doc": s("[" + ",".join(part) + "]"),
             }
             for index, part in enumerate(parts)
@@ -169,14 +213,13 @@ class OutboxWriter:
         return jobs[:inline_count], items
 
     @staticmethod
-    def _raise_cancellation(error: ClientError, has_model: bool) -> None:
+    def _raise_cancellation(error: ClientError, guarded: list[Guarded]) -> None:
         reasons = cancellation_reasons(error)
         if not reasons:
             raise error
-        if reasons[0].get("Code") == "ConditionalCheckFailed":
-            raise StaleEntityError(number(reasons[0].get("Item"), "entity_version"), "version") from None
-        if has_model and reasons[1].get("Code") == "ConditionalCheckFailed":
-            raise StaleEntityError(number(reasons[1].get("Item"), "entity_version"), "model") from None
+        for index, write in enumerate(guarded):
+            if reasons[index].get("Code") == "ConditionalCheckFailed":
+                raise StaleEntityError(number(reasons[index].get("Item"), "entity_version"), write.entity) from None
         if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
             raise JobWriteConflictError() from None
         raise error
@@ -187,11 +230,12 @@ def _pack(documents: list[str]) -> list[list[str]]:
     parts: list[list[str]] = [[]]
     size = 0
     for text in documents:
-        if parts[-1] and size + len(text) + 1 > MAX_DOCUMENT_BYTES:
+        length = len(text.encode()) + 1
+        if parts[-1] and size + length > MAX_DOCUMENT_BYTES:
             parts.append([])
             size = 0
         parts[-1].append(text)
-        size += len(text.encode()) + 1
+        size += length
     return parts
 
 

@@ -20,23 +20,81 @@ from shared.domain.lifecycle import check_transition, fires_training_complete
 from shared.domain.resources import LATEST, Model, StatusChange, StatusChangeResponse, Version
 from shared.domain.triggers import DEFAULT_MAX_CHAIN_DEPTH, FiringPlan, TriggerSource, plan_firing
 
-_WRITE_ATTEMPTS = 5
+WRITE_ATTEMPTS = 5
+
+
+def moved_version(version: Version, status: str, message: str | None, actor: str, now: datetime) -> Version:
+    change = StatusChange(status=status, status_message=message, at=now, by=actor)
+    return version.model_copy(
+        update={
+            "status": status,
+            "status_message": message,
+            "status_history": [*version.status_history, change],
+            "entity_version": version.entity_version + 1,
+            "updated_at": now,
+        }
+    )
+
+
+def model_after(record: ModelRecord, before: Version, after: Version, now: datetime) -> ModelRecord | None:
+    """The model as a version's transition leaves it, or None when it does not change.
+
+    Activating a version makes it the model's active version. Withdrawing one (active → failed)
+    falls back to the most recently activated version that is still active; with none left, the
+    model has no active version and returns to ``pending``.
+    """
+    order = [v for v in record.activation_order if v != after.version]
+    if after.status == "active":
+        order.append(after.version)
+    elif before.status != "active":
+        return None
+    active = order[-1] if order else None
+    model: Model = record.model.model_copy(
+        update={
+            "status": "active" if active else "pending",
+            "active_version": active,
+            "entity_version": record.model.entity_version + 1,
+            "updated_at": now,
+        }
+    )
+    return replace(record, model=model, activation_order=tuple(order))
+
+
+class Firing:
+    """Plans the jobs an event on a model fires, from its subscriptions and their targets."""
+
+    def __init__(
+        self, registry: RegistryStore, subscriptions: SubscriptionStore, max_depth: int = DEFAULT_MAX_CHAIN_DEPTH
+    ) -> None:
+        self._registry = registry
+        self._subscriptions = subscriptions
+        self._max_depth = max_depth
+
+    def plan(self, source_model: Model, trigger: TriggerSource, now: datetime) -> FiringPlan:
+        subscriptions = [
+            s
+            for s in self._subscriptions.list_of_source(source_model.id)
+            if s.status == "active" and s.trigger_event == trigger.event
+        ]
+        if not subscriptions:
+            return FiringPlan()
+        targets = self._registry.get_models({s.target_model_id for s in subscriptions} - {source_model.id})
+        targets[source_model.id] = source_model  # a model subscribed to itself sees its new state
+        return plan_firing(trigger, subscriptions, targets, now, self._max_depth)
 
 
 class VersionLifecycle:
     def __init__(
         self,
         registry: RegistryStore,
-        subscriptions: SubscriptionStore,
+        firing: Firing,
         outbox: OutboxWriter,
         clock: Callable[[], datetime],
-        max_chain_depth: int = DEFAULT_MAX_CHAIN_DEPTH,
     ) -> None:
         self._registry = registry
-        self._subscriptions = subscriptions
+        self._firing = firing
         self._outbox = outbox
         self._clock = clock
-        self._max_depth = max_chain_depth
 
     def set_status(
         self,
@@ -47,28 +105,33 @@ class VersionLifecycle:
         actor: str,
         if_match: int | None = None,
     ) -> StatusChangeResponse:
-        for _ in range(_WRITE_ATTEMPTS):
-            record, version = self._read(model_id, version_ref)
+        for _ in range(WRITE_ATTEMPTS):
+            record, version = self.read(model_id, version_ref)
             if if_match is not None and if_match != version.entity_version:
                 raise EntityVersionMismatchError("version", if_match, version.entity_version)
             if not check_transition(version.status, status):
                 return StatusChangeResponse(model=record.model, version=version, triggered_events=[])
             now = self._clock()
-            moved = self._moved(version, status, status_message, actor, now)
-            new_record = self._model_after(record, version, moved, now)
+            moved = moved_version(version, status, status_message, actor, now)
+            new_record = model_after(record, version, moved, now)
+            change = f"{model_id}/{version.version}@{moved.entity_version}"
             plan = FiringPlan()
-            transition = f"{model_id}/{version.version}@{moved.entity_version}"
             if fires_training_complete(version.status, status):
-                plan = self._plan(new_record, moved, transition, now)
-            try:
-                self._outbox.commit_transition(
-                    moved,
-                    version,
-                    new_record,
-                    record.model.entity_version if new_record else None,
-                    plan.jobs,
-                    transition,
+                assert new_record is not None  # activation always changes the model
+                trigger = TriggerSource(
+                    model_id=model_id,
+                    event="training_complete",
+                    transition=change,
+                    output={"model_id": model_id, "version": version.version, "metadata": version.metadata},
+                    depth=1,
+                    version=version.version,
                 )
+                plan = self._firing.plan(new_record.model, trigger, now)
+            guarded = [self._outbox.version_update(moved, version)]
+            if new_record is not None:
+                guarded.append(self._outbox.model_put(new_record, record.model.entity_version))
+            try:
+                self._outbox.commit(guarded, plan.jobs, model_id, change)
             except StaleEntityError as stale:
                 if stale.entity == "version" and stale.current is None:
                     raise VersionNotFoundError(model_id, version.version) from None
@@ -79,66 +142,9 @@ class VersionLifecycle:
             return StatusChangeResponse(model=model, version=moved, triggered_events=plan.events)
         raise ConcurrentUpdateError(f"version '{version_ref}' of model '{model_id}'")
 
-    def _read(self, model_id: str, version_ref: str) -> tuple[ModelRecord, Version]:
+    def read(self, model_id: str, version_ref: str) -> tuple[ModelRecord, Version]:
         if version_ref == LATEST:
             record = self._registry.get_model(model_id)
-            assert record.model.latest_version is not None
+            assert record.model.latest_version is not None  # every model is created with "1"
             return record, self._registry.get_version(model_id, record.model.latest_version)
         return self._registry.get_model_and_version(model_id, version_ref)
-
-    @staticmethod
-    def _moved(version: Version, status: str, message: str | None, actor: str, now: datetime) -> Version:
-        change = StatusChange(status=status, status_message=message, at=now, by=actor)
-        return version.model_copy(
-            update={
-                "status": status,
-                "status_message": message,
-                "status_history": [*version.status_history, change],
-                "entity_version": version.entity_version + 1,
-                "updated_at": now,
-            }
-        )
-
-    @staticmethod
-    def _model_after(record: ModelRecord, before: Version, after: Version, now: datetime) -> ModelRecord | None:
-        """The model as the transition leaves it, or None when it does not change.
-
-        Activating a version makes it the model's active version. Withdrawing one (active → failed)
-        falls back to the most recently activated version that is still active; with none left,
-        the model has no active version and returns to ``pending``.
-        """
-        order = [v for v in record.activation_order if v != after.version]
-        if after.status == "active":
-            order.append(after.version)
-        elif before.status != "active":
-            return None
-        active = order[-1] if order else None
-        model: Model = record.model.model_copy(
-            update={
-                "status": "active" if active else "pending",
-                "active_version": active,
-                "entity_version": record.model.entity_version + 1,
-                "updated_at": now,
-            }
-        )
-        return replace(record, model=model, activation_order=tuple(order))
-
-    def _plan(self, source: ModelRecord, version: Version, transition: str, now: datetime) -> FiringPlan:
-        model_id = source.model.id
-        subscriptions = [
-            s for s in self._subscriptions.list_of_source(model_id)
-            if s.status == "active" and s.trigger_event == "training_complete"
-        ]
-        if not subscriptions:
-            return FiringPlan()
-        targets = self._registry.get_models({s.target_model_id for s in subscriptions} - {model_id})
-        targets[model_id] = source.model  # a model subscribed to itself sees its new active version
-        trigger = TriggerSource(
-            model_id=model_id,
-            event="training_complete",
-            transition=transition,
-            output={"model_id": model_id, "version": version.version, "metadata": version.metadata},
-            depth=1,
-            version=version.version,
-        )
-        return plan_firing(trigger, subscriptions, targets, now, self._max_depth)

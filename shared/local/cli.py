@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlparse
 
 from shared.local.tokens import (
     AUDIENCE,
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: %(default)s)")
     serve.add_argument(
         "--dynamodb-endpoint",
+        type=_endpoint_url,
         metavar="URL",
         help="use the DynamoDB at URL (e.g. DynamoDB Local) instead of the embedded one; the table is created if missing",
     )
@@ -117,6 +119,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from shared.local.server import LocalApi
 
     _send_function_logs_to_stderr()
@@ -126,6 +130,8 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     )
     try:
         api.start()
+    except (BotoCoreError, ClientError) as error:
+        parser.error(f"cannot use the DynamoDB at {arguments.dynamodb_endpoint}: {error}")
     except OSError as error:
         parser.error(f"cannot listen on {arguments.host}:{arguments.port}: {error.strerror}")
     try:
@@ -135,6 +141,13 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     finally:
         api.stop()
     return 0
+
+
+def _endpoint_url(value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) URL, e.g. http://localhost:8001")
+    return value
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

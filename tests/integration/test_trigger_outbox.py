@@ -14,7 +14,8 @@ from shared.data.items import TRANSACTION_ITEM_LIMIT
 from shared.data.outbox import job_item, jobs_of_fanout
 from shared.domain.resources import Job
 from shared.domain.triggers import job_id_for
-from shared.runtime import dynamodb_client, version_lifecycle
+from shared.runtime import dynamodb_client
+from shared.runtime import outbox as runtime_outbox
 from tests.integration.api_events import assert_error, create_model, create_version
 from tests.integration.lifecycle_helpers import jobs_of, set_status, subscribe, walk_to
 
@@ -142,7 +143,7 @@ def test_redelivered_fan_out_items_never_create_a_second_job(source_and_target):
         ExpressionAttributeValues={":pk": {"S": "MODEL#a"}, ":f": {"S": "FANOUT#"}},
     )["Items"]
     assert fanout_items, "150 subscriptions cannot fit in one transaction: the overflow is in the outbox"
-    outbox = version_lifecycle()._outbox
+    outbox = runtime_outbox()
 
     for _ in range(3):
         for item in fanout_items:
