@@ -84,6 +84,11 @@ ROUTES: tuple[Route, ...] = (
         "test_subscription",
         MODELS_WRITE,
     ),
+    Route("POST", "/v2/models/{model_id}/inference", "start_inference", MODELS_WRITE),
+    Route("POST", "/v2/models/{model_id}/training", "start_training", MODELS_WRITE),
+    Route("GET", "/v2/models/{model_id}/jobs", "list_jobs", MODELS_READ),
+    Route("GET", "/v2/models/{model_id}/jobs/{job_id}", "get_job", MODELS_READ),
+    Route("POST", "/v2/models/{model_id}/jobs/{job_id}/complete", "complete_job", JOBS_WRITE),
 )
 
 _BY_FUNCTION = {route.function: route for route in ROUTES}

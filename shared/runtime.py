@@ -16,9 +16,11 @@ from shared.data.page_tokens import PageTokenCodec
 from shared.data.store import RegistryStore
 from shared.dispatch.implementations import IMPLEMENTATIONS
 from shared.domain.handler_policy import HandlerPolicy
+from shared.data.jobs import JobStore
 from shared.data.keys import IDEMPOTENCY_PARTITION
 from shared.data.outbox import OutboxWriter
 from shared.data.subscriptions import SubscriptionStore
+from shared.domain.jobs import JobService
 from shared.domain.registry import ModelRegistry, utc_now
 from shared.domain.subscriptions import SubscriptionService
 from shared.domain.transitions import Firing, VersionLifecycle
@@ -104,6 +106,12 @@ def idempotency_store():
     )
 
 
+@cache
+def job_service() -> JobService:
+    jobs = JobStore(dynamodb_client(), api_settings().table_name, page_tokens)
+    return JobService(registry_store(), jobs, version_lifecycle(), firing(), outbox(), clock=utc_now)
+
+
 def reset() -> None:
     for built in (
         api_settings,
@@ -116,6 +124,7 @@ def reset() -> None:
         outbox,
         firing,
         version_lifecycle,
+        job_service,
         idempotency_store,
     ):
         built.cache_clear()

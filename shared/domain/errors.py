@@ -116,3 +116,29 @@ class VersionNumbersExhaustedError(UnprocessableError):
             f"model '{model_id}' cannot get a new numbered version: its highest numeric version "
             f"{highest} has the maximum 64 digits; create a version with another name instead"
         )
+
+
+class JobNotFoundError(ResourceNotFoundError):
+    def __init__(self, model_id: str, job_id: str) -> None:
+        super().__init__(f"model '{model_id}' has no job '{job_id}'")
+
+
+class JobAlreadyFinishedError(ConflictError):
+    def __init__(self, job_id: str, status: str) -> None:
+        super().__init__(f"job '{job_id}' already {status}: a finished job stays finished")
+
+
+class NoActiveVersionError(UnprocessableError):
+    def __init__(self, model_id: str) -> None:
+        super().__init__(f"model '{model_id}' has no active version: name a version or activate one")
+
+
+class ContractViolationError(UnprocessableError):
+    def __init__(self, what: str, violations: list[str]) -> None:
+        super().__init__(f"{what} does not match the contract: {'; '.join(violations)}")
+        self.violations = violations
+
+
+class VersionBusyError(ConflictError):
+    def __init__(self, model_id: str, version: str) -> None:
+        super().__init__(f"version '{version}' of model '{model_id}' is already training")

@@ -378,3 +378,39 @@ class StatusChangeResponse(BaseModel):
     model: Model
     version: Version
     triggered_events: list[TriggeredEvent]
+
+
+class StartJobRequest(_Strict):
+    input: Metadata = Field(examples=[{"features": [0.2, 0.4]}])
+    version: VersionId | None = Field(
+        default=None,
+        description="Version to run; inference defaults to the active version, training to the newest.",
+    )
+
+
+class JobResponse(BaseModel):
+    job: Job
+
+
+class JobList(BaseModel):
+    jobs: list[Job]
+    next_token: str | None
+
+
+class CompleteJobRequest(_Strict):
+    status: Literal["succeeded", "failed"]
+    output: Metadata | None = None
+    error: Annotated[str, StringConstraints(max_length=4096)] | None = None
+
+
+class CompletionResponse(BaseModel):
+    job: Job
+    warnings: list[str] = Field(default_factory=list, description="Omitted when there are none.")
+    triggered_events: list[TriggeredEvent]
+
+    @model_serializer(mode="wrap")
+    def _omit_no_warnings(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if not data.get("warnings"):
+            data.pop("warnings", None)
+        return data

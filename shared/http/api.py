@@ -34,6 +34,7 @@ VersionPath = Annotated[
 SubscriptionIdPath = Annotated[
     str, Path(pattern=UUID_PATTERN, description="Event subscription id (a UUID)")
 ]
+JobIdPath = Annotated[str, Path(pattern=UUID_PATTERN, description="Job id (a UUID)")]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (1-100)")]
 PageTokenQuery = Annotated[
     str | None, Query(max_length=4096, description="Opaque token from the previous page")

@@ -1,0 +1,24 @@
+"""GET /v2/models/{model_id}/jobs — one page of a model's jobs, newest first."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from shared.domain.resources import JobStatus
+from shared.http.api import LimitQuery, ModelIdPath, PageTokenQuery, RouteApi, json_response
+from shared.runtime import job_service
+
+api = RouteApi("list_jobs")
+
+
+@api.handler
+def list_jobs(
+    model_id: ModelIdPath,
+    limit: LimitQuery = 50,
+    next_token: PageTokenQuery = None,
+    status: Annotated[JobStatus | None, Query(description="Only jobs in this status")] = None,
+):
+    return json_response(job_service().list(model_id, limit, next_token, status))
+
+
+lambda_handler = api.lambda_handler

@@ -1,0 +1,86 @@
+"""Jobs in the single table: in the partition of the model they run, newest first through LSI1,
+by status through GSI2."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shared.data import keys
+from shared.data.items import error_code, key, n, s
+from shared.data.outbox import job_from_item, job_item
+from shared.data.page_tokens import PageTokenCodec
+from shared.data.queries import query_page
+from shared.data.store import Page
+from shared.data.table import GSI2, LSI1
+from shared.domain.errors import JobNotFoundError
+from shared.domain.resources import Job
+
+
+class JobStore:
+    def __init__(self, client: Any, table_name: str, page_tokens: Callable[[], PageTokenCodec]) -> None:
+        self._client = client
+        self._table = table_name
+        self._page_tokens = page_tokens
+
+    def get(self, model_id: str, job_id: str) -> Job:
+        item = self._client.get_item(
+            TableName=self._table, Key=key(keys.job_key(model_id, job_id)), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            raise JobNotFoundError(model_id, job_id)
+        return job_from_item(item)
+
+    def list_page(self, model_id: str, limit: int, page_token: str | None, status: str | None) -> Page[Job]:
+        """Newest first; with ``status``, only the jobs in that status."""
+        if status is None:
+            index = LSI1
+            condition = "PK = :pk AND begins_with(LSI1SK, :prefix)"
+            values = {":pk": s(keys.model_partition(model_id)), ":prefix": s(keys.job_order_prefix())}
+        else:
+            index = GSI2
+            condition = "GSI2PK = :pk"
+            values = {":pk": s(keys.jobs_by_status_partition(model_id, status))}
+        items, next_token = query_page(
+            self._client,
+            self._page_tokens,
+            list_scope=f"jobs:{model_id}:{status or '*'}",
+            limit=limit,
+            page_token=page_token,
+            key_attributes={"PK", "SK", index.partition_key, index.sort_key},
+            TableName=self._table,
+            IndexName=index.name,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+        )
+        return Page([job_from_item(item) for item in items], next_token)
+
+    def claim(self, job: Job, now: datetime) -> Job | None:
+        """``queued → dispatched`` if the job is still queued: the claimed job, or None when
+        another delivery of the same record claimed it first (or it finished already)."""
+        claimed = job.model_copy(
+            update={
+                "status": "dispatched",
+                "attempts": job.attempts + 1,
+                "entity_version": job.entity_version + 1,
+                "updated_at": now,
+                "dispatched_at": now,
+            }
+        )
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=job_item(claimed),
+                ConditionExpression="#status = :queued AND entity_version = :expected",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":queued": s("queued"), ":expected": n(job.entity_version)},
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return claimed

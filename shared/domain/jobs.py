@@ -1,0 +1,215 @@
+"""Jobs: direct inference and training, their completion, and what completion fires.
+
+Completing a job is one outbox commit: the job's own conditional update (``queued|dispatched →
+succeeded|failed``, so a finished job stays finished), the version's transition for training jobs,
+and the jobs its subscriptions fire. A succeeded training job moves its version training→active and
+fires ``training_complete``; a failed one moves it to ``failed`` with the error as its message; a
+succeeded inference job fires ``inference_complete``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from shared.data.jobs import JobStore
+from shared.data.outbox import Guarded, OutboxWriter
+from shared.data.store import RegistryStore, StaleEntityError
+from shared.domain import contracts
+from shared.domain.errors import (
+    ConcurrentUpdateError,
+    ContractViolationError,
+    JobAlreadyFinishedError,
+    JobNotFoundError,
+    NoActiveVersionError,
+    VersionBusyError,
+    VersionNotFoundError,
+)
+from shared.domain.lifecycle import check_transition
+from shared.domain.resources import (
+    LATEST,
+    CompleteJobRequest,
+    CompletionResponse,
+    Job,
+    JobList,
+    JobResponse,
+    Model,
+    StartJobRequest,
+)
+from shared.domain.transitions import WRITE_ATTEMPTS, Firing, VersionLifecycle, model_after, moved_version
+from shared.domain.triggers import FiringPlan, TriggerSource
+from shared.observability import logger
+
+FINISHED = ("succeeded", "failed")
+TRIGGERED_BY = {"training": "training_complete", "inference": "inference_complete"}
+
+
+class JobService:
+    def __init__(
+        self,
+        registry: RegistryStore,
+        jobs: JobStore,
+        lifecycle: VersionLifecycle,
+        firing: Firing,
+        outbox: OutboxWriter,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._registry = registry
+        self._jobs = jobs
+        self._lifecycle = lifecycle
+        self._firing = firing
+        self._outbox = outbox
+        self._clock = clock
+
+    # Starting ---------------------------------------------------------------------------------
+
+    def start_inference(self, model_id: str, request: StartJobRequest) -> JobResponse:
+        """Queue an inference of the active (or the named) version, its input checked first."""
+        if request.version is None:
+            model = self._registry.get_model(model_id).model
+            version = model.active_version
+            if version is None:
+                raise NoActiveVersionError(model_id)
+        else:
+            record, found = self._registry.get_model_and_version(model_id, request.version)
+            model, version = record.model, found.version
+        self._check_input(model, "inference", request.input)
+        job = self._new_job(model, version, "inference", request.input)
+        self._outbox.commit([], [job], model_id, f"job:{job.id}")
+        return JobResponse(job=job)
+
+    def start_training(self, model_id: str, request: StartJobRequest, actor: str) -> JobResponse:
+        """Queue a training of the newest (or the named) version, which goes ``training`` with it."""
+        for _ in range(WRITE_ATTEMPTS):
+            record, version = self._lifecycle.read(model_id, request.version or LATEST)
+            self._check_input(record.model, "training", request.input)
+            if version.status == "training":
+                raise VersionBusyError(model_id, version.version)
+            check_transition(version.status, "training")
+            job = self._new_job(record.model, version.version, "training", request.input)
+            now = self._clock()
+            moved = moved_version(version, "training", f"training job {job.id}", actor, now)
+            try:
+                self._outbox.commit([self._outbox.version_update(moved, version)], [job], model_id, f"job:{job.id}")
+            except StaleEntityError:
+                continue
+            return JobResponse(job=job)
+        raise ConcurrentUpdateError(f"model '{model_id}'")
+
+    # Reading ----------------------------------------------------------------------------------
+
+    def get(self, model_id: str, job_id: str) -> JobResponse:
+        return JobResponse(job=self._jobs.get(model_id, job_id))
+
+    def list(self, model_id: str, limit: int, page_token: str | None, status: str | None) -> JobList:
+        page = self._jobs.list_page(model_id, limit, page_token, status)
+        if not page.items and page_token is None:
+            self._registry.get_model(model_id)  # 404 for a model that does not exist
+        return JobList(jobs=page.items, next_token=page.next_token)
+
+    # Dispatching --------------------------------------------------------------------------------
+
+    def claim(self, job: Job) -> Job | None:
+        """Take a queued job for dispatch (``queued → dispatched``); None when it was not queued
+        any more, which makes a redelivered stream record a no-op."""
+        return self._jobs.claim(job, self._clock())
+
+    # Completing -------------------------------------------------------------------------------
+
+    def complete(self, model_id: str, job_id: str, request: CompleteJobRequest, actor: str) -> CompletionResponse:
+        for _ in range(WRITE_ATTEMPTS):
+            job = self._jobs.get(model_id, job_id)
+            if job.status in FINISHED:
+                raise JobAlreadyFinishedError(job_id, job.status)
+            now = self._clock()
+            finished = job.model_copy(
+                update={
+                    "status": request.status,
+                    "output": request.output,
+                    "error": request.error if request.status == "failed" else None,
+                    "entity_version": job.entity_version + 1,
+                    "updated_at": now,
+                    "completed_at": now,
+                }
+            )
+            guarded = [self._outbox.job_put(finished, job)]
+            warnings: list[str] = []
+            plan = self._completion_effects(finished, actor, now, guarded, warnings)
+            try:
+                self._outbox.commit(guarded, plan.jobs, model_id, f"job:{job.id}")
+            except StaleEntityError as stale:
+                if stale.entity == "job" and stale.current is None:
+                    raise JobNotFoundError(model_id, job_id) from None
+                continue
+            return CompletionResponse(job=finished, warnings=warnings, triggered_events=plan.events)
+        raise ConcurrentUpdateError(f"job '{job_id}'")
+
+    def _completion_effects(
+        self, job: Job, actor: str, now: datetime, guarded: list[Guarded], warnings: list[str]
+    ) -> FiringPlan:
+        """Adds the version's transition to ``guarded``, fills ``warnings``, returns what fires."""
+        succeeded = job.status == "succeeded"
+        if job.action == "training":
+            try:
+                record, version = self._registry.get_model_and_version(job.model_id, job.version)
+            except VersionNotFoundError:
+                warnings.append(f"version '{job.version}' no longer exists: nothing else changed")
+                return FiringPlan()
+            model = record.model
+        else:
+            record, version, model = None, None, self._registry.get_model(job.model_id).model
+        if succeeded and job.output is not None:
+            schema = contracts.output_schema(model, job.action)
+            for reason in contracts.schema_violations(job.output, schema):
+                warnings.append(f"output does not match the {job.action} output_schema: {reason}")
+            if warnings:
+                logger.warning("job output breaks its contract", extra={"job_id": job.id, "warnings": warnings})
+        if record is not None and version is not None:
+            if version.status != "training":
+                warnings.append(
+                    f"version '{version.version}' is '{version.status}', not 'training': its status was left as is"
+                )
+                return FiringPlan()
+            moved = moved_version(version, "active" if succeeded else "failed", job.error, actor, now)
+            new_record = model_after(record, version, moved, now)
+            guarded.append(self._outbox.version_update(moved, version))
+            if new_record is not None:
+                guarded.append(self._outbox.model_put(new_record, record.model.entity_version))
+                model = new_record.model
+        if not succeeded:
+            return FiringPlan()
+        trigger = TriggerSource(
+            model_id=job.model_id,
+            event=TRIGGERED_BY[job.action],
+            transition=f"job:{job.id}",
+            output=job.output or {},
+            depth=(job.trigger.depth if job.trigger else 0) + 1,
+            version=job.version,
+            job_id=job.id,
+        )
+        return self._firing.plan(model, trigger, now)
+
+    # Helpers ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_input(model: Model, action: str, job_input: dict[str, Any]) -> None:
+        violations = contracts.schema_violations(job_input, contracts.input_schema(model, action))
+        if violations:
+            raise ContractViolationError(f"the {action} input", violations)
+
+    def _new_job(self, model: Model, version: str, action: str, job_input: dict[str, Any]) -> Job:
+        now = self._clock()
+        return Job(
+            id=str(uuid.uuid4()),
+            model_id=model.id,
+            version=version,
+            action=action,
+            status="queued",
+            input=job_input,
+            handler=getattr(model.handlers, action),
+            trigger=None,
+            created_at=now,
+            updated_at=now,
+        )
