@@ -26,3 +26,10 @@ test: install
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .pie-local
+
+# cdk.out/ offline: no AWS account, no Node CLI. Example identity-provider values unless
+# PIE_JWT_ISSUER / PIE_JWT_AUDIENCE are set (docs/deploy.md).
+synth: install
+	$(BIN)/python -m infra.app \
+		-c jwtIssuer=$${PIE_JWT_ISSUER:-https://issuer.example.com/} \
+		-c jwtAudience=$${PIE_JWT_AUDIENCE:-pie-api}

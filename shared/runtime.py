@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -24,7 +25,10 @@ from shared.domain.jobs import JobService
 from shared.domain.registry import ModelRegistry, utc_now
 from shared.domain.subscriptions import SubscriptionService
 from shared.domain.transitions import Firing, VersionLifecycle
-from shared.settings import ApiSettings
+from shared.settings import ApiSettings, DispatcherSettings, SettingsError
+
+if TYPE_CHECKING:
+    from shared.dispatch.dispatcher import Dispatcher
 
 
 @cache
@@ -43,6 +47,8 @@ def dynamodb_client():
 def _page_token_key(settings: ApiSettings) -> bytes:
     if settings.page_token_key is not None:
         return settings.page_token_key.get_secret_value().encode()
+    if settings.page_token_secret_arn is None:
+        raise SettingsError("listing needs PIE_PAGE_TOKEN_KEY or PIE_PAGE_TOKEN_SECRET_ARN")
     # Deployed: the key is a generated secret, read once per cold start (list routes only).
     from aws_lambda_powertools.utilities.parameters import get_secret
 
@@ -112,6 +118,44 @@ def job_service() -> JobService:
     return JobService(registry_store(), jobs, version_lifecycle(), firing(), outbox(), clock=utc_now)
 
 
+# Clients the local stack replaces with stand-ins (it has no Lambda or ECS to start jobs on).
+_stand_ins: dict[str, Any] = {}
+
+
+def use_stand_in(service: str, client: Any) -> None:
+    """Use ``client`` instead of a boto3 client for ``service`` ("lambda" or "ecs")."""
+    _stand_ins[service] = client
+    reset()
+
+
+def _client(service: str) -> Any:
+    if service in _stand_ins:
+        return _stand_ins[service]
+    return boto3.client(service, region_name=api_settings().region)
+
+
+@cache
+def dispatcher_settings() -> DispatcherSettings:
+    return DispatcherSettings.from_environ(os.environ)
+
+
+@cache
+def dispatcher() -> Dispatcher:
+    # Imported here: route functions never load the dispatcher or Powertools batch processing.
+    from shared.dispatch.dispatcher import Dispatcher
+    from shared.dispatch.starters import Backoff, EcsStarter, InProcessRunner, LambdaStarter
+
+    settings = dispatcher_settings()
+    backoff = Backoff(attempts=settings.dispatch_attempts)
+    return Dispatcher(
+        job_service(),
+        outbox(),
+        LambdaStarter(_client("lambda"), backoff),
+        EcsStarter(_client("ecs"), backoff, settings.ecs_run_task_defaults),
+        InProcessRunner(IMPLEMENTATIONS),
+    )
+
+
 def reset() -> None:
     for built in (
         api_settings,
@@ -126,5 +170,7 @@ def reset() -> None:
         version_lifecycle,
         job_service,
         idempotency_store,
+        dispatcher_settings,
+        dispatcher,
     ):
         built.cache_clear()

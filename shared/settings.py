@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
@@ -31,8 +32,8 @@ class ApiSettings(BaseModel):
 
     @model_validator(mode="after")
     def _one_page_token_key_source(self) -> "ApiSettings":
-        if (self.page_token_key is None) == (self.page_token_secret_arn is None):
-            raise ValueError("set exactly one of PIE_PAGE_TOKEN_KEY and PIE_PAGE_TOKEN_SECRET_ARN")
+        if self.page_token_key is not None and self.page_token_secret_arn is not None:
+            raise ValueError("set PIE_PAGE_TOKEN_KEY or PIE_PAGE_TOKEN_SECRET_ARN, not both")
         return self
 
     @classmethod
@@ -51,3 +52,25 @@ class ApiSettings(BaseModel):
             )
         except (ValidationError, json.JSONDecodeError) as error:
             raise SettingsError(f"invalid PIE settings in the environment: {error}") from error
+
+
+class DispatcherSettings(BaseModel):
+    """Settings of the stream dispatcher, beside the ``ApiSettings`` of the services it shares."""
+
+    dispatch_workers: int = Field(default=16, ge=1, le=64)
+    dispatch_attempts: int = Field(default=5, ge=1, le=10)
+    ecs_run_task_defaults: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Added to every RunTask, e.g. launchType and networkConfiguration for Fargate.",
+    )
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> "DispatcherSettings":
+        try:
+            return cls(
+                dispatch_workers=environ.get("PIE_DISPATCH_WORKERS") or 16,
+                dispatch_attempts=environ.get("PIE_DISPATCH_ATTEMPTS") or 5,
+                ecs_run_task_defaults=json.loads(environ.get("PIE_ECS_RUN_TASK_DEFAULTS", "{}")),
+            )
+        except (ValidationError, json.JSONDecodeError) as error:
+            raise SettingsError(f"invalid PIE dispatcher settings in the environment: {error}") from error

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -105,6 +106,12 @@ class _GatewayHttpServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], gateway: LocalGateway) -> None:
         super().__init__(address, _RequestHandler)
         self.gateway = gateway
+
+    def handle_error(self, request: Any, client_address: tuple[str, int]) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.info("client %s disconnected before its response was written", client_address[0])
+        else:
+            log.exception("request from %s failed", client_address[0])
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

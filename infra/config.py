@@ -1,0 +1,160 @@
+"""The deployment's settings, read once from CDK context and validated before anything is built.
+
+Context comes from ``cdk.json``, ``-c key=value`` on the command line, or the tests. Values given on
+the command line arrive as strings, so lists and objects are also accepted as JSON text. A missing or
+invalid value stops the synth with a message that names the key and shows how to pass it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.domain.handler_policy import HandlerAllowList
+
+JWT_ISSUER = "jwtIssuer"
+JWT_AUDIENCE = "jwtAudience"
+HANDLER_ALLOW_LIST = "handlerAllowList"
+ECS_PASS_ROLE_ARNS = "ecsPassRoleArns"
+ALARM_EMAIL = "alarmEmail"
+LOG_LEVEL = "logLevel"
+API_RATE_LIMIT = "apiRateLimit"
+API_BURST_LIMIT = "apiBurstLimit"
+BUNDLE_DEPENDENCIES = "bundleDependencies"
+STACK_NAME = "stackName"
+MAX_CHAIN_DEPTH = "maxChainDepth"
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_EXAMPLE = (
+    "e.g. npx aws-cdk@2 deploy -c jwtIssuer=https://cognito-idp.<region>.amazonaws.com/<pool-id> "
+    "-c jwtAudience=<app-client-id> (see docs/deploy.md)"
+)
+
+
+class DeploymentConfigError(ValueError):
+    """A context value is missing or invalid; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    jwt_issuer: str
+    jwt_audience: tuple[str, ...]
+    handler_allow_list: HandlerAllowList
+    ecs_pass_role_arns: tuple[str, ...] = ()
+    alarm_email: str | None = None
+    log_level: str = "INFO"
+    api_rate_limit: int = 50
+    api_burst_limit: int = 100
+    bundle_dependencies: bool = True
+    stack_name: str = "Pie"
+    max_chain_depth: int = 8
+
+    @classmethod
+    def from_context(cls, get: Callable[[str], Any]) -> "DeploymentConfig":
+        """Read every setting through ``get`` (``node.try_get_context``)."""
+        return cls(
+            jwt_issuer=_jwt_issuer(get(JWT_ISSUER)),
+            jwt_audience=_jwt_audience(get(JWT_AUDIENCE)),
+            handler_allow_list=_handler_allow_list(get(HANDLER_ALLOW_LIST)),
+            ecs_pass_role_arns=_string_list(ECS_PASS_ROLE_ARNS, get(ECS_PASS_ROLE_ARNS)),
+            alarm_email=get(ALARM_EMAIL) or None,
+            log_level=_log_level(get(LOG_LEVEL)),
+            api_rate_limit=_positive_int(API_RATE_LIMIT, get(API_RATE_LIMIT), 50),
+            api_burst_limit=_positive_int(API_BURST_LIMIT, get(API_BURST_LIMIT), 100),
+            bundle_dependencies=_flag(BUNDLE_DEPENDENCIES, get(BUNDLE_DEPENDENCIES), True),
+            stack_name=get(STACK_NAME) or "Pie",
+            max_chain_depth=_positive_int(MAX_CHAIN_DEPTH, get(MAX_CHAIN_DEPTH), 8),
+        )
+
+    @property
+    def handler_allow_list_json(self) -> str:
+        """The allow-list as the functions read it (``PIE_HANDLER_ALLOW_LIST``)."""
+        return self.handler_allow_list.model_dump_json()
+
+
+def _jwt_issuer(value: Any) -> str:
+    if not value:
+        raise DeploymentConfigError(
+            f"context '{JWT_ISSUER}' is missing: the HTTP API's JWT authorizer needs the token "
+            f"issuer URL of your identity provider; {_EXAMPLE}"
+        )
+    if not isinstance(value, str) or not value.startswith("https://"):
+        raise DeploymentConfigError(
+            f"context '{JWT_ISSUER}' must be the issuer's https:// URL, got {value!r}; {_EXAMPLE}"
+        )
+    return value
+
+
+def _jwt_audience(value: Any) -> tuple[str, ...]:
+    audience = _string_list(JWT_AUDIENCE, value)
+    if not audience:
+        raise DeploymentConfigError(
+            f"context '{JWT_AUDIENCE}' is missing: the JWT authorizer accepts only tokens issued "
+            f"for these audiences (client ids), as a list or a comma-separated string; {_EXAMPLE}"
+        )
+    return audience
+
+
+def _handler_allow_list(value: Any) -> HandlerAllowList:
+    try:
+        if isinstance(value, str):
+            value = json.loads(value)
+        return HandlerAllowList.model_validate(value or {})
+    except (json.JSONDecodeError, ValidationError) as error:
+        raise DeploymentConfigError(
+            f"context '{HANDLER_ALLOW_LIST}' must be a JSON object shaped like "
+            f"shared.domain.handler_policy.HandlerAllowList: {error}"
+        ) from error
+
+
+def _string_list(key: str, value: Any) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise DeploymentConfigError(f"context '{key}' is not valid JSON: {error}") from error
+        else:
+            value = text.split(",")
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise DeploymentConfigError(f"context '{key}' must be a list of strings, got {value!r}")
+    return tuple(item.strip() for item in value if item.strip())
+
+
+def _log_level(value: Any) -> str:
+    level = str(value or "INFO").upper()
+    if level not in _LOG_LEVELS:
+        raise DeploymentConfigError(f"context '{LOG_LEVEL}' must be one of {', '.join(_LOG_LEVELS)}")
+    return level
+
+
+def _positive_int(key: str, value: Any, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise DeploymentConfigError(f"context '{key}' must be a positive integer, got {value!r}")
+    return number
+
+
+def _flag(key: str, value: Any, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise DeploymentConfigError(f"context '{key}' must be true or false, got {value!r}")

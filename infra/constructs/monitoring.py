@@ -1,0 +1,107 @@
+"""Alarms on what must never go unnoticed, sent to one encrypted SNS topic.
+
+- every dead-letter queue holding a message (a stream batch or a job result that was given up on);
+- the dispatcher failing, or falling behind the stream (iterator age);
+- the API answering 5xx (PIE never answers 500 to bad input, so any 5xx is a defect or an outage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constructs.api import RegistryApi
+
+ITERATOR_AGE_THRESHOLD = Duration.minutes(5)
+API_SERVER_ERRORS_THRESHOLD = 5
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        api: RegistryApi,
+        dead_letter_queues: Mapping[str, sqs.IQueue],
+        stream_consumer: lambda_.IFunction | None,
+        alarm_email: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # CloudWatch cannot publish to a topic under the AWS-managed SNS key, hence a key of our own.
+        key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="PIE alarm topic")
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+            )
+        )
+        self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
+        if alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        self._action = actions.SnsAction(self.topic)
+
+        for name, queue in dead_letter_queues.items():
+            self._alarm(
+                f"{name}DeadLetters",
+                queue.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
+                ),
+                threshold=1,
+                description=f"PIE: {name} dead-letter queue holds messages; inspect and replay them",
+            )
+        if stream_consumer is not None:
+            self._alarm(
+                "DispatcherErrors",
+                stream_consumer.metric_errors(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
+                threshold=1,
+                description="PIE: the stream dispatcher failed invocations",
+            )
+            self._alarm(
+                "DispatcherIteratorAge",
+                stream_consumer.metric(
+                    "IteratorAge", period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
+                ),
+                threshold=ITERATOR_AGE_THRESHOLD.to_milliseconds(),
+                evaluation_periods=5,
+                description="PIE: the dispatcher is falling behind the table stream",
+            )
+        self._alarm(
+            "ApiServerErrors",
+            api.http_api.metric_server_error(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
+            threshold=API_SERVER_ERRORS_THRESHOLD,
+            description="PIE: the HTTP API answered 5xx",
+        )
+
+    def _alarm(
+        self,
+        construct_id: str,
+        metric: cloudwatch.IMetric,
+        *,
+        threshold: float,
+        description: str,
+        evaluation_periods: int = 1,
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=evaluation_periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+        alarm.add_alarm_action(self._action)
+        return alarm

@@ -1,0 +1,70 @@
+"""What each kind of function may do and how it is sized: the one place that decides a function's
+table permissions, secrets, timeout and memory.
+
+A route's kind comes from its row in the route table: a ``GET`` only reads, every other method
+writes (writes include Powertools idempotency records, which live in the same table), and a
+``GET`` whose path does not end in a ``{parameter}`` is a list, which alone reads the page-token
+signing key. The two job functions that are not routes have their own profiles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.routes import Route
+
+DISPATCHER_FUNCTION = "dispatch_jobs"
+JOB_COMPLETION_FUNCTION = "complete_job_events"
+
+# Transactions need no actions of their own: IAM checks each item of a TransactWriteItems against
+# PutItem/UpdateItem/DeleteItem/ConditionCheckItem and each of a TransactGetItems against GetItem.
+TABLE_READ_ACTIONS: tuple[str, ...] = (
+    "dynamodb:BatchGetItem",
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+)
+TABLE_WRITE_ACTIONS: tuple[str, ...] = (
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+)
+
+
+@dataclass(frozen=True)
+class FunctionProfile:
+    kind: str
+    memory_mb: int
+    timeout_seconds: int
+    writes_table: bool
+    reads_page_token_key: bool = False
+
+    @property
+    def table_read_actions(self) -> tuple[str, ...]:
+        return TABLE_READ_ACTIONS
+
+    @property
+    def table_write_actions(self) -> tuple[str, ...]:
+        return TABLE_WRITE_ACTIONS if self.writes_table else ()
+
+
+# HTTP API integrations time out after 30 s; route functions answer well within it.
+READ_ROUTE = FunctionProfile("read", memory_mb=512, timeout_seconds=10, writes_table=False)
+LIST_ROUTE = FunctionProfile(
+    "list", memory_mb=512, timeout_seconds=10, writes_table=False, reads_page_token_key=True
+)
+WRITE_ROUTE = FunctionProfile("write", memory_mb=1024, timeout_seconds=20, writes_table=True)
+# The dispatcher runs in-process implementations and retries throttled starts with backoff.
+DISPATCHER = FunctionProfile("dispatcher", memory_mb=1024, timeout_seconds=120, writes_table=True)
+JOB_COMPLETION = FunctionProfile("job_completion", memory_mb=512, timeout_seconds=30, writes_table=True)
+
+
+def is_list_route(route: Route) -> bool:
+    return route.method == "GET" and not route.path.endswith("}")
+
+
+def route_profile(route: Route) -> FunctionProfile:
+    if route.method != "GET":
+        return WRITE_ROUTE
+    return LIST_ROUTE if is_list_route(route) else READ_ROUTE

@@ -1,0 +1,72 @@
+"""PIE's one stack: table, route functions, API, job functions and monitoring, wired together.
+
+The route functions come from the route table; the job functions (stream dispatcher, job
+completion) are deployed once their ``functions/<name>/handler.py`` exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import DeploymentConfig
+from infra.constructs.api import RegistryApi
+from infra.constructs.dispatcher import JobDispatcher
+from infra.constructs.job_completion import JobCompletion
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.route_functions import FunctionAssets, FunctionFactory, RouteFunctions
+from infra.constructs.table import RegistryTable
+from infra.function_profiles import DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION
+from shared.routes import Route
+
+
+class PieStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        assets: FunctionAssets,
+        routes: Sequence[Route],
+        function_folders: Collection[str],
+    ) -> None:
+        super().__init__(
+            scope, construct_id, description="PIE: serverless model registry (HTTP API, Lambda, DynamoDB)"
+        )
+        table = RegistryTable(self, "Registry")
+        factory = FunctionFactory(self, "Functions", assets=assets, table=table, config=config)
+        route_functions = RouteFunctions(
+            self, "RouteFunctions", factory=factory, routes=routes, function_folders=function_folders
+        )
+        api = RegistryApi(self, "Api", routes=routes, functions=route_functions.functions, config=config)
+
+        dead_letter_queues: dict[str, sqs.IQueue] = {}
+        dispatcher = None
+        if DISPATCHER_FUNCTION in function_folders:
+            dispatcher = JobDispatcher(self, "Dispatcher", factory=factory, table=table, config=config)
+            dead_letter_queues["Dispatcher"] = dispatcher.dead_letter_queue
+        if JOB_COMPLETION_FUNCTION in function_folders:
+            completion = JobCompletion(self, "JobCompletion", factory=factory, config=config)
+            dead_letter_queues["JobCompletion"] = completion.dead_letter_queue
+            CfnOutput(
+                self,
+                "JobCompletionFunctionArn",
+                value=completion.function.function_arn,
+                description="Destination for Lambda handlers that report results directly",
+            )
+
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            api=api,
+            dead_letter_queues=dead_letter_queues,
+            stream_consumer=dispatcher.function if dispatcher else None,
+            alarm_email=config.alarm_email,
+        )
+        CfnOutput(self, "ApiUrl", value=api.url, description="Base URL; routes live under /v2")
+        CfnOutput(self, "TableName", value=table.table.table_name, description="The single table")
+        CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn, description="Subscribe to alarms")

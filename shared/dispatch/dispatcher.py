@@ -1,0 +1,113 @@
+"""The stream dispatcher: starts each new job exactly once, and finishes interrupted fan-outs.
+
+For every stream record of a new ``queued`` job it claims the job (conditional ``queued →
+dispatched``: a redelivered record finds it claimed and does nothing), then starts it on its
+handler. A job that cannot be started is completed as ``failed`` with the reason, never left
+queued. For a new fan-out item (outbox overflow) it materializes the jobs it carries, each at most
+once. Other records are not its business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+from shared.data import keys
+from shared.data.outbox import OutboxWriter, jobs_of_fanout
+from shared.dispatch.starters import DispatchFailed, EcsStarter, InProcessRunner, LambdaStarter
+from shared.domain.jobs import JobService
+from shared.domain.resources import CompleteJobRequest, Job
+from shared.observability import logger
+
+DISPATCHER_ACTOR = "pie-dispatcher"
+
+
+class MalformedRecordError(Exception):
+    pass
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        jobs: JobService,
+        outbox: OutboxWriter,
+        lambda_starter: LambdaStarter,
+        ecs_starter: EcsStarter,
+        in_process: InProcessRunner,
+    ) -> None:
+        self._jobs = jobs
+        self._outbox = outbox
+        self._lambda = lambda_starter
+        self._ecs = ecs_starter
+        self._in_process = in_process
+
+    def handle(self, record: dict[str, Any]) -> str:
+        """Process one stream record; returns what was done (for logs and tests)."""
+        if record.get("eventName") != "INSERT":
+            return "ignored"
+        try:
+            image = record["dynamodb"]["NewImage"]
+            entity = image.get("entity_type", {}).get("S")
+        except (KeyError, TypeError, AttributeError) as error:
+            raise MalformedRecordError(f"stream record without a new image: {error}") from None
+        if entity == keys.FANOUT_ENTITY:
+            self._outbox.materialize(jobs_of_fanout(image))
+            return "materialized"
+        if entity != keys.JOB_ENTITY or image.get("status", {}).get("S") != "queued":
+            return "ignored"
+        try:
+            job = Job.model_validate_json(image["doc"]["S"])
+        except (KeyError, ValueError) as error:
+            raise MalformedRecordError(f"job record that cannot be read: {error}") from None
+        return self.dispatch(job)
+
+    def dispatch(self, job: Job) -> str:
+        claimed = self._jobs.claim(job)
+        if claimed is None:
+            return "already claimed"
+        if claimed.handler.type == "in_process":
+            result = self._in_process.run(claimed)
+            if result.error is None:
+                self._finish(claimed, CompleteJobRequest(status="succeeded", output=result.output))
+                return "succeeded"
+            self._finish(claimed, CompleteJobRequest(status="failed", error=result.error))
+            return "failed"
+        starter = self._lambda if claimed.handler.type == "lambda" else self._ecs
+        try:
+            starter.start(claimed)
+        except DispatchFailed as failure:
+            logger.warning("job could not be started", extra={"job_id": claimed.id, "reason": failure.reason})
+            self._finish(claimed, CompleteJobRequest(status="failed", error=failure.reason))
+            return "failed"
+        return "dispatched"
+
+    def _finish(self, job: Job, result: CompleteJobRequest) -> None:
+        self._jobs.complete(job.model_id, job.id, result, actor=DISPATCHER_ACTOR)
+
+
+class ParallelBatchProcessor(BatchProcessor):
+    """Powertools' batch processor, handling the records of one batch on a thread pool.
+
+    Records of a batch are distinct jobs, so they can start concurrently; each record still
+    succeeds or fails on its own, and failures are reported as partial batch item failures.
+    """
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(event_type=EventType.DynamoDBStreams)
+        self._workers = workers
+
+    def process(self) -> list[tuple]:
+        with ThreadPoolExecutor(max_workers=self._workers) as pool:
+            return list(pool.map(self._process_record, self.records))
+
+
+def record_handler(dispatcher: Callable[[], Dispatcher]) -> Callable[[Any], str]:
+    def handle(record: Any) -> str:
+        outcome = dispatcher().handle(record.raw_event)
+        logger.debug("stream record handled", extra={"event_id": record.event_id, "outcome": outcome})
+        return outcome
+
+    return handle

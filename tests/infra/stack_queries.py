@@ -1,0 +1,109 @@
+"""Read synthesized CloudFormation the way the assertions need it: by function, role and policy."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from aws_cdk.assertions import Template
+
+Resource = dict[str, Any]
+_HANDLER = re.compile(r"functions\.(?P<name>[a-z0-9_]+)\.handler\.lambda_handler")
+
+
+def resources(template: Template, resource_type: str) -> dict[str, Resource]:
+    return dict(template.find_resources(resource_type))
+
+
+def only(template: Template, resource_type: str) -> tuple[str, Resource]:
+    found = resources(template, resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def functions_by_name(template: Template) -> dict[str, tuple[str, Resource]]:
+    """``{function name: (logical id, resource)}``.
+
+    Every handler must be ``functions.<name>.handler.lambda_handler``.
+    """
+    named = {}
+    for logical_id, resource in resources(template, "AWS::Lambda::Function").items():
+        handler = resource["Properties"]["Handler"]
+        match = _HANDLER.fullmatch(handler)
+        assert match, f"{logical_id}: handler {handler!r} is not functions.<name>.handler.lambda_handler"
+        named[match["name"]] = (logical_id, resource)
+    return named
+
+
+def function(template: Template, name: str) -> tuple[str, Resource]:
+    return functions_by_name(template)[name]
+
+
+def role_of(function_resource: Resource) -> str:
+    return function_resource["Properties"]["Role"]["Fn::GetAtt"][0]
+
+
+def statements(template: Template, role_logical_id: str) -> list[dict[str, Any]]:
+    """Every Allow/Deny statement that applies to the role: its inline and attached policies."""
+    found = []
+    role = resources(template, "AWS::IAM::Role")[role_logical_id]
+    assert not role["Properties"].get("ManagedPolicyArns"), "roles carry no managed policies"
+    for policy in role["Properties"].get("Policies", []):
+        found += policy["PolicyDocument"]["Statement"]
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
+            found += policy["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+def function_statements(template: Template, name: str) -> list[dict[str, Any]]:
+    _, resource = function(template, name)
+    return statements(template, role_of(resource))
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    return as_list(statement["Action"])
+
+
+def all_actions(statement_list: list[dict[str, Any]]) -> set[str]:
+    return {action for statement in statement_list for action in actions(statement)}
+
+
+def statements_with(statement_list: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
+    return [statement for statement in statement_list if action in actions(statement)]
+
+
+def every_statement(template: Template) -> Iterator[dict[str, Any]]:
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        yield from policy["Properties"]["PolicyDocument"]["Statement"]
+    for role in resources(template, "AWS::IAM::Role").values():
+        for policy in role["Properties"].get("Policies", []):
+            yield from policy["PolicyDocument"]["Statement"]
+
+
+def rendered(value: Any) -> str:
+    """An intrinsic-function value as text: ``{"Ref": "AWS::Partition"}`` -> ``${AWS::Partition}``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(rendered(part) for part in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return "${" + value["Ref"] + "}"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    return json.dumps(value, sort_keys=True)
+
+
+def ref(logical_id: str) -> dict[str, str]:
+    return {"Ref": logical_id}
+
+
+def get_att(logical_id: str, attribute: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [logical_id, attribute]}

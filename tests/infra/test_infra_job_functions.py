@@ -1,0 +1,238 @@
+"""The stream dispatcher and the job-completion function (tested whether or not their code exists)."""
+
+from __future__ import annotations
+
+import json
+from itertools import product
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+from stack_queries import (
+    as_list,
+    function,
+    function_statements,
+    functions_by_name,
+    get_att,
+    only,
+    ref,
+    rendered,
+    resources,
+    statements_with,
+)
+from synthesis_context import ECS_PASS_ROLE_ARNS, HANDLER_ALLOW_LIST, TEST_CONTEXT
+
+from infra.app import FUNCTIONS_DIR, build_stack, project_context
+from infra.constructs.route_functions import discover_function_folders
+from infra.function_profiles import DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION
+from shared.routes import ROUTES
+
+ALLOWED_FUNCTION_PREFIXES = {
+    f"arn:${{AWS::Partition}}:lambda:{region}:{account}:function:{prefix}"
+    for account, region, prefix in product(
+        HANDLER_ALLOW_LIST["lambda_accounts"],
+        HANDLER_ALLOW_LIST["lambda_regions"],
+        HANDLER_ALLOW_LIST["lambda_name_prefixes"],
+    )
+}
+ALLOWED_CLUSTERS = {
+    f"arn:${{AWS::Partition}}:ecs:${{AWS::Region}}:${{AWS::AccountId}}:cluster/{cluster}"
+    for cluster in HANDLER_ALLOW_LIST["ecs_clusters"]
+}
+MAX_STREAM_RETENTION_SECONDS = 24 * 3600
+
+
+def _stream_mapping(template: Template) -> dict[str, Any]:
+    _, mapping = only(template, "AWS::Lambda::EventSourceMapping")
+    return mapping["Properties"]
+
+
+def _matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Lambda event filtering for the pattern shapes PIE uses: nested objects and lists of values."""
+    for key, expected in pattern.items():
+        if key not in event:
+            return False
+        if isinstance(expected, dict):
+            if not isinstance(event[key], dict) or not _matches(expected, event[key]):
+                return False
+        elif event[key] not in expected:
+            return False
+    return True
+
+
+def _record(event_name: str, entity_type: str | None, image: str = "NewImage") -> dict[str, Any]:
+    item = {"PK": {"S": "MODEL#m"}, "SK": {"S": "X"}}
+    if entity_type:
+        item["entity_type"] = {"S": entity_type}
+    return {"eventName": event_name, "dynamodb": {image: item}}
+
+
+def test_job_functions_are_deployed_exactly_when_their_code_exists(template: Template):
+    folders = discover_function_folders(FUNCTIONS_DIR)
+    deployed = set(functions_by_name(template))
+    for name in (DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION):
+        assert (name in deployed) == (name in folders), name
+    has_stream_consumer = bool(resources(template, "AWS::Lambda::EventSourceMapping"))
+    assert has_stream_consumer == (DISPATCHER_FUNCTION in folders)
+
+
+def test_the_dispatcher_consumes_the_table_stream_reporting_partial_batch_failures(job_template: Template):
+    table_id, _ = only(job_template, "AWS::DynamoDB::Table")
+    dispatcher_id, _ = function(job_template, DISPATCHER_FUNCTION)
+    mapping = _stream_mapping(job_template)
+    assert mapping["EventSourceArn"] == get_att(table_id, "StreamArn")
+    assert mapping["FunctionName"] == ref(dispatcher_id)
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+
+
+def test_a_failing_batch_is_bisected_retried_boundedly_then_sent_to_the_dead_letter_queue(
+    job_template: Template,
+):
+    mapping = _stream_mapping(job_template)
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert 1 <= mapping["MaximumRetryAttempts"] <= 10
+    assert 60 <= mapping["MaximumRecordAgeInSeconds"] < MAX_STREAM_RETENTION_SECONDS
+    queue_id = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert queue_id in resources(job_template, "AWS::SQS::Queue")
+    sends = statements_with(function_statements(job_template, DISPATCHER_FUNCTION), "sqs:SendMessage")
+    assert [statement["Resource"] for statement in sends] == [get_att(queue_id, "Arn")]
+
+
+@pytest.mark.parametrize(
+    ("record", "dispatched"),
+    [
+        (_record("INSERT", "JOB"), True),
+        (_record("MODIFY", "JOB"), True),
+        (_record("INSERT", "FANOUT"), True),
+        (_record("INSERT", "MODEL"), False),
+        (_record("MODIFY", "VERSION"), False),
+        (_record("INSERT", "SUBSCRIPTION"), False),
+        (_record("INSERT", None), False),
+        (_record("REMOVE", "JOB", image="OldImage"), False),
+    ],
+)
+def test_the_stream_filter_invokes_the_dispatcher_only_for_job_records(
+    job_template: Template, record: dict[str, Any], dispatched: bool
+):
+    filters = [json.loads(f["Pattern"]) for f in _stream_mapping(job_template)["FilterCriteria"]["Filters"]]
+    assert any(_matches(pattern, record) for pattern in filters) == dispatched
+
+
+def test_the_dispatcher_may_invoke_only_the_lambda_handlers_of_the_allow_list(job_template: Template):
+    invokes = statements_with(function_statements(job_template, DISPATCHER_FUNCTION), "lambda:InvokeFunction")
+    assert len(invokes) == 1 and "Condition" not in invokes[0]
+    resources_granted = {rendered(resource) for resource in invokes[0]["Resource"]}
+    assert resources_granted == {f"{prefix}*" for prefix in ALLOWED_FUNCTION_PREFIXES}
+
+
+def test_the_dispatcher_may_run_tasks_only_on_the_allowed_clusters(job_template: Template):
+    (run_task,) = statements_with(function_statements(job_template, DISPATCHER_FUNCTION), "ecs:RunTask")
+    assert run_task["Action"] == "ecs:RunTask"
+    clusters = run_task["Condition"]["ArnEquals"]["ecs:cluster"]
+    assert {rendered(cluster) for cluster in clusters} == ALLOWED_CLUSTERS
+
+
+def test_the_dispatcher_passes_only_the_configured_task_roles_and_only_to_ecs_tasks(job_template: Template):
+    (pass_role,) = statements_with(function_statements(job_template, DISPATCHER_FUNCTION), "iam:PassRole")
+    assert pass_role["Action"] == "iam:PassRole"
+    assert set(as_list(pass_role["Resource"])) == set(ECS_PASS_ROLE_ARNS)
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+
+
+def test_the_dispatcher_reads_the_stream_and_writes_the_table(job_template: Template):
+    table_id, _ = only(job_template, "AWS::DynamoDB::Table")
+    granted = function_statements(job_template, DISPATCHER_FUNCTION)
+    (stream_read,) = statements_with(granted, "dynamodb:GetRecords")
+    assert stream_read["Resource"] == get_att(table_id, "StreamArn")
+    (writes,) = statements_with(granted, "dynamodb:UpdateItem")
+    assert writes["Resource"] == get_att(table_id, "Arn")
+
+
+def test_dead_letter_queues_are_encrypted_tls_only_and_keep_messages_14_days(job_template: Template):
+    queues = resources(job_template, "AWS::SQS::Queue")
+    assert len(queues) == 2  # the dispatcher's and the completion function's
+    policies = resources(job_template, "AWS::SQS::QueuePolicy").values()
+    for queue_id, queue in queues.items():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+        assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+        tls_denials = [
+            statement
+            for policy in policies
+            if ref(queue_id) in policy["Properties"]["Queues"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if statement["Effect"] == "Deny"
+            and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        ]
+        assert tls_denials, queue_id
+
+
+def _rules_targeting_completion(job_template: Template) -> dict[str, dict[str, Any]]:
+    completion_id, _ = function(job_template, JOB_COMPLETION_FUNCTION)
+    return {
+        rule["Properties"]["EventPattern"]["source"][0]: rule["Properties"]
+        for rule in resources(job_template, "AWS::Events::Rule").values()
+        if any(target["Arn"] == get_att(completion_id, "Arn") for target in rule["Properties"]["Targets"])
+    }
+
+
+def test_results_of_allowed_lambda_handlers_reach_the_completion_function(job_template: Template):
+    pattern = _rules_targeting_completion(job_template)["lambda"]["EventPattern"]
+    assert set(pattern["detail-type"]) == {
+        "Lambda Function Invocation Result - Success",
+        "Lambda Function Invocation Result - Failure",
+    }
+    assert {rendered(matcher["prefix"]) for matcher in pattern["resources"]} == ALLOWED_FUNCTION_PREFIXES
+
+
+def test_stopped_ecs_tasks_on_allowed_clusters_reach_the_completion_function(job_template: Template):
+    pattern = _rules_targeting_completion(job_template)["aws.ecs"]["EventPattern"]
+    assert pattern["detail-type"] == ["ECS Task State Change"]
+    assert pattern["detail"]["lastStatus"] == ["STOPPED"]
+    assert {rendered(cluster) for cluster in pattern["detail"]["clusterArn"]} == ALLOWED_CLUSTERS
+
+
+def test_undeliverable_job_results_are_retried_then_dead_lettered(job_template: Template):
+    queues = resources(job_template, "AWS::SQS::Queue")
+    for rule in _rules_targeting_completion(job_template).values():
+        (target,) = rule["Targets"]
+        assert target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] in queues
+        assert 1 <= target["RetryPolicy"]["MaximumRetryAttempts"] <= 185
+
+
+def test_eventbridge_may_invoke_the_completion_function_only_from_its_rules(job_template: Template):
+    completion_id, _ = function(job_template, JOB_COMPLETION_FUNCTION)
+    rule_ids = {
+        rule_id
+        for rule_id, rule in resources(job_template, "AWS::Events::Rule").items()
+        if rule["Properties"] in _rules_targeting_completion(job_template).values()
+    }
+    permissions = [
+        permission["Properties"]
+        for permission in resources(job_template, "AWS::Lambda::Permission").values()
+        if permission["Properties"]["FunctionName"] == get_att(completion_id, "Arn")
+    ]
+    assert {permission["Principal"] for permission in permissions} == {"events.amazonaws.com"}
+    assert {permission["SourceArn"]["Fn::GetAtt"][0] for permission in permissions} == rule_ids
+
+
+def test_allowing_ecs_clusters_without_task_roles_warns_at_synth(tmp_path):
+    """Built, not synthesized: construct metadata already holds the warning."""
+    context = project_context(
+        {**TEST_CONTEXT, "handlerAllowList": {"ecs_clusters": ["ml-cluster"]}, "ecsPassRoleArns": []}
+    )
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"), context=context)
+    folders = {route.function for route in ROUTES} | {DISPATCHER_FUNCTION}
+    stack = build_stack(app, build_dir=tmp_path / "build", function_folders=folders)
+    warnings = [
+        entry.data
+        for construct in stack.node.find_all()
+        for entry in construct.node.metadata
+        if entry.type == "aws:cdk:warning"
+    ]
+    assert any("ecsPassRoleArns" in str(warning) for warning in warnings)
+    dispatcher_role = stack.node.find_child("Dispatcher").node.find_child("DispatchJobsRole")
+    policy = stack.resolve(dispatcher_role.node.find_child("DefaultPolicy").document.to_json())
+    assert "ecs:RunTask" in str(policy)
+    assert "iam:PassRole" not in str(policy)

@@ -1,0 +1,130 @@
+"""The handler allow-list: only configured accounts, regions, prefixes, clusters and
+implementations may be named as handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.domain.errors import HandlerNotAllowedError
+from shared.domain.handler_policy import HandlerAllowList, HandlerPolicy
+from shared.domain.resources import Handlers
+
+ALLOW_LIST = HandlerAllowList(
+    lambda_accounts=["123456789012"],
+    lambda_regions=["us-west-2"],
+    lambda_name_prefixes=["pie-", "train"],
+    ecs_clusters=["ml-cluster"],
+    in_process_implementations=["echo"],
+)
+REGISTERED = ("echo", "fail")
+ALLOWED_LAMBDA = {"type": "lambda", "arn": "arn:aws:lambda:us-west-2:123456789012:function:pie-infer"}
+
+
+def _handlers(training: dict[str, Any], inference: dict[str, Any] = ALLOWED_LAMBDA) -> Handlers:
+    return Handlers.model_validate({"training": training, "inference": inference})
+
+
+def _lambda(arn: str) -> dict[str, Any]:
+    return {"type": "lambda", "arn": arn}
+
+
+@pytest.fixture
+def policy() -> HandlerPolicy:
+    return HandlerPolicy(ALLOW_LIST, REGISTERED)
+
+
+@pytest.mark.parametrize(
+    "training",
+    [
+        _lambda("arn:aws:lambda:us-west-2:123456789012:function:train"),
+        _lambda("arn:aws:lambda:us-west-2:123456789012:function:pie-train"),
+        {"type": "lambda", "arn": "arn:aws:lambda:us-west-2:123456789012:function:train", "version": "3"},
+        {"type": "ecs", "task": "ml-cluster/train-price-model:3"},
+        {"type": "in_process", "implementation": "echo"},
+    ],
+    ids=["prefix-train", "prefix-pie", "qualified", "ecs", "in-process"],
+)
+def test_handlers_inside_the_allow_list_pass(policy: HandlerPolicy, training: dict[str, Any]):
+    policy.check(_handlers(training))
+
+
+@pytest.mark.parametrize(
+    ("training", "named"),
+    [
+        (_lambda("arn:aws:lambda:us-west-2:999999999999:function:train"), "999999999999"),
+        (_lambda("arn:aws:lambda:eu-west-1:123456789012:function:train"), "eu-west-1"),
+        (_lambda("arn:aws:lambda:us-west-2:123456789012:function:other-train"), "other-train"),
+        ({"type": "ecs", "task": "prod-cluster/train"}, "prod-cluster"),
+    ],
+    ids=["account", "region", "name-prefix", "ecs-cluster"],
+)
+def test_a_handler_outside_the_allow_list_is_refused_naming_what_is_not_allowed(
+    policy: HandlerPolicy, training: dict[str, Any], named: str
+):
+    with pytest.raises(HandlerNotAllowedError) as refused:
+        policy.check(_handlers(training))
+    assert named in refused.value.message
+    assert refused.value.message.startswith("training handler")
+
+
+def test_the_inference_handler_is_checked_too(policy: HandlerPolicy):
+    outside = _lambda("arn:aws:lambda:us-west-2:999999999999:function:train")
+    with pytest.raises(HandlerNotAllowedError, match="^inference handler"):
+        policy.check(_handlers(ALLOWED_LAMBDA, inference=outside))
+
+
+def test_the_name_prefix_is_a_prefix_not_a_substring(policy: HandlerPolicy):
+    with pytest.raises(HandlerNotAllowedError):
+        policy.check(_handlers(_lambda("arn:aws:lambda:us-west-2:123456789012:function:x-pie-train")))
+
+
+def test_an_unknown_in_process_implementation_is_refused_listing_the_registered_ones(
+    policy: HandlerPolicy,
+):
+    with pytest.raises(HandlerNotAllowedError) as refused:
+        policy.check(_handlers({"type": "in_process", "implementation": "does_not_exist"}))
+    assert "does_not_exist" in refused.value.message
+    assert "echo, fail" in refused.value.message
+
+
+def test_a_registered_implementation_outside_the_allow_list_is_refused(policy: HandlerPolicy):
+    with pytest.raises(HandlerNotAllowedError, match="'fail' is not in the handler allow-list"):
+        policy.check(_handlers({"type": "in_process", "implementation": "fail"}))
+
+
+def test_an_allow_listed_implementation_must_still_be_registered():
+    policy = HandlerPolicy(HandlerAllowList(in_process_implementations=["ghost"]), REGISTERED)
+    with pytest.raises(HandlerNotAllowedError, match="no in-process implementation named 'ghost'"):
+        policy.check(
+            _handlers(
+                {"type": "in_process", "implementation": "ghost"},
+                inference={"type": "in_process", "implementation": "ghost"},
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    "training",
+    [
+        _lambda("arn:aws:lambda:us-west-2:123456789012:function:train"),
+        {"type": "ecs", "task": "ml-cluster/train"},
+        {"type": "in_process", "implementation": "echo"},
+    ],
+    ids=["lambda", "ecs", "in-process"],
+)
+def test_an_empty_allow_list_admits_nothing(training: dict[str, Any]):
+    policy = HandlerPolicy(HandlerAllowList(), REGISTERED)
+    with pytest.raises(HandlerNotAllowedError):
+        policy.check(_handlers(training, inference=training))
+
+
+def test_an_empty_prefix_admits_every_function_name_of_allowed_accounts_and_regions():
+    policy = HandlerPolicy(
+        HandlerAllowList(
+            lambda_accounts=["123456789012"], lambda_regions=["us-west-2"], lambda_name_prefixes=[""]
+        ),
+        REGISTERED,
+    )
+    policy.check(_handlers(_lambda("arn:aws:lambda:us-west-2:123456789012:function:anything")))
