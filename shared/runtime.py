@@ -28,6 +28,7 @@ from shared.domain.transitions import Firing, VersionLifecycle
 from shared.settings import ApiSettings, DispatcherSettings, SettingsError
 
 if TYPE_CHECKING:
+    from shared.dispatch.completions import AwsCompletions
     from shared.dispatch.dispatcher import Dispatcher
 
 
@@ -156,6 +157,13 @@ def dispatcher() -> Dispatcher:
     )
 
 
+@cache
+def aws_completions() -> AwsCompletions:
+    from shared.dispatch.completions import AwsCompletions
+
+    return AwsCompletions(job_service())
+
+
 def reset() -> None:
     for built in (
         api_settings,
@@ -172,5 +180,6 @@ def reset() -> None:
         idempotency_store,
         dispatcher_settings,
         dispatcher,
+        aws_completions,
     ):
         built.cache_clear()

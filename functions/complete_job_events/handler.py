@@ -1,0 +1,11 @@
+"""Completes jobs from AWS's own reports: Lambda destination records and ECS task state changes
+(see shared.dispatch.completions). Not an HTTP route: invoked by Lambda destinations and EventBridge."""
+
+from shared.observability import logger, tracer
+from shared.runtime import aws_completions
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event, context):
+    return {"outcome": aws_completions().handle(event)}
