@@ -18,11 +18,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from shared.data import keys
 from shared.data.outbox import OutboxWriter, jobs_of_fanout
 from shared.dispatch.starters import DispatchFailed, EcsStarter, InProcessRunner, LambdaStarter
-from shared.domain.jobs import JobService
+from shared.domain.jobs import DISPATCHER_ACTOR, JobService
 from shared.domain.resources import CompleteJobRequest, Job
 from shared.observability import logger
-
-DISPATCHER_ACTOR = "pie-dispatcher"
 
 
 class MalformedRecordError(Exception):
@@ -68,6 +66,10 @@ class Dispatcher:
         claimed = self._jobs.claim(job)
         if claimed is None:
             return "already claimed"
+        refusal = self._jobs.training_refusal(claimed)
+        if refusal is not None:
+            self._finish(claimed, CompleteJobRequest(status="failed", error=refusal))
+            return "failed"
         if claimed.handler.type == "in_process":
             result = self._in_process.run(claimed)
             if result.error is None:

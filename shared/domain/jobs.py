@@ -37,12 +37,14 @@ from shared.domain.resources import (
     JobResponse,
     Model,
     StartJobRequest,
+    Version,
 )
 from shared.domain.transitions import WRITE_ATTEMPTS, Firing, VersionLifecycle, model_after, moved_version
 from shared.domain.triggers import FiringPlan, TriggerSource
 from shared.observability import logger
 
 FINISHED = ("succeeded", "failed")
+DISPATCHER_ACTOR = "pie-dispatcher"
 TRIGGERED_BY = {"training": "training_complete", "inference": "inference_complete"}
 
 
@@ -113,8 +115,59 @@ class JobService:
 
     def claim(self, job: Job) -> Job | None:
         """Take a queued job for dispatch (``queued → dispatched``); None when it was not queued
-        any more, which makes a redelivered stream record a no-op."""
-        return self._jobs.claim(job, self._clock())
+        any more, which makes a redelivered stream record a no-op.
+
+        A training job fired by a subscription moves its version to ``training`` in the same
+        write, when the version is ``pending`` or ``failed``; otherwise it is claimed as is and
+        ``training_refusal`` tells why it cannot run.
+        """
+        for _ in range(WRITE_ATTEMPTS):
+            now = self._clock()
+            claimed = job.model_copy(
+                update={
+                    "status": "dispatched",
+                    "attempts": job.attempts + 1,
+                    "entity_version": job.entity_version + 1,
+                    "updated_at": now,
+                    "dispatched_at": now,
+                }
+            )
+            guarded = [self._outbox.job_put(claimed, job)]
+            version = self._version_to_train(job)
+            if version is not None and version.status in ("pending", "failed"):
+                moved = moved_version(version, "training", f"training job {job.id}", DISPATCHER_ACTOR, now)
+                guarded.append(self._outbox.version_update(moved, version))
+            try:
+                self._outbox.commit(guarded, [], job.model_id, f"claim:{job.id}")
+            except StaleEntityError as stale:
+                if stale.entity == "job":
+                    return None
+                continue  # the version moved meanwhile: decide again on fresh state
+            return claimed
+        raise ConcurrentUpdateError(f"job '{job.id}'")
+
+    def training_refusal(self, job: Job) -> str | None:
+        """Why a claimed training job cannot train its version (None when it can)."""
+        if job.action != "training":
+            return None
+        try:
+            version = self._registry.get_version(job.model_id, job.version)
+        except VersionNotFoundError:
+            return f"version '{job.version}' of model '{job.model_id}' no longer exists"
+        if version.status != "training":
+            return (
+                f"version '{job.version}' of model '{job.model_id}' is '{version.status}': a triggered "
+                "training needs a pending or failed version (cut a new version to retrain)"
+            )
+        return None
+
+    def _version_to_train(self, job: Job) -> Version | None:
+        if job.action != "training" or job.trigger is None:
+            return None
+        try:
+            return self._registry.get_version(job.model_id, job.version)
+        except VersionNotFoundError:
+            return None
 
     # Completing -------------------------------------------------------------------------------
 

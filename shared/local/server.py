@@ -45,6 +45,7 @@ DEFAULT_HOST = "127.0.0.1"
 # a reset connection; anything bigger is cut off.
 _DISCARD_LIMIT_BYTES = 4 * MAX_REQUEST_BODY_BYTES
 _CHUNK_BYTES = 64 * 1024
+_SHUTDOWN_POLL_SECONDS = 0.1
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +235,10 @@ class LocalApi:
             self._resources.close()
             raise
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="pie-local-api", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": _SHUTDOWN_POLL_SECONDS},
+            name="pie-local-api",
+            daemon=True,
         )
         self._thread.start()
         log.info(

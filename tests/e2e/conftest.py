@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -27,14 +28,16 @@ def server(pie_home: Path) -> Iterator[LocalServer]:
 @pytest.fixture(scope="session")
 def tokens(pie_home: Path, server: LocalServer) -> Tokens:
     """Minted with ``pie-local token`` from the server's home, so the server trusts them."""
-    return Tokens(
-        admin=mint(pie_home),
-        reader=mint(pie_home, "--scope", "models:read", "--sub", "reader"),
-        writer=mint(pie_home, "--scope", "models:write", "--sub", "writer"),
-        jobs=mint(pie_home, "--scope", "jobs:write", "--sub", "worker"),
-        expired=mint(pie_home, "--expires-in", "-10"),
-        forged=forged_token(),
-    )
+    options = {
+        "admin": (),
+        "reader": ("--scope", "models:read", "--sub", "reader"),
+        "writer": ("--scope", "models:write", "--sub", "writer"),
+        "jobs": ("--scope", "jobs:write", "--sub", "worker"),
+        "expired": ("--expires-in", "-10"),
+    }
+    with ThreadPoolExecutor(max_workers=len(options)) as pool:
+        minted = dict(zip(options, pool.map(lambda arguments: mint(pie_home, *arguments), options.values())))
+    return Tokens(**minted, forged=forged_token())
 
 
 @pytest.fixture(scope="session")
