@@ -22,11 +22,10 @@ from typing import Any
 from shared.dispatch.envelope import ECS_ENVIRONMENT_VARIABLE
 from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError
 from shared.domain.jobs import JobService
-from shared.domain.resources import ECS_TASK_PATTERN, CompleteJobRequest, EcsHandler, Job, LambdaHandler
+from shared.domain.resources import CompleteJobRequest, EcsHandler, Job, LambdaHandler
 from shared.observability import logger
 
 COMPLETION_ACTOR = "pie-aws-events"
-_ECS_TASK = re.compile(ECS_TASK_PATTERN)
 _UNQUALIFIED = re.compile(r"^(arn:[^:]+:lambda:[^:]+:\d{12}:function:[^:]+)(:.+)?$")
 
 
@@ -85,10 +84,7 @@ def _reported_by_handler(job: Job, source: str) -> bool:
         return match is not None and match.group(1) == handler.arn
     if isinstance(handler, EcsHandler):
         cluster, _, family_revision = source.partition("/")
-        expected = _ECS_TASK.match(handler.task)
-        assert expected is not None
-        family = family_revision.split(":", 1)[0]
-        return cluster == expected["cluster"] and family == expected["family"]
+        return cluster == handler.cluster and family_revision.split(":", 1)[0] == handler.family
     return False
 
 

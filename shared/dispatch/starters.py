@@ -8,7 +8,6 @@ raises ``DispatchFailed`` with the reason, and the dispatcher marks the job fail
 from __future__ import annotations
 
 import random
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,9 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.dispatch.envelope import ECS_ENVIRONMENT_VARIABLE, JobEnvelope
 from shared.dispatch.implementations import ImplementationFailed, JsonObject
-from shared.domain.resources import ECS_TASK_PATTERN, EcsHandler, InProcessHandler, Job, LambdaHandler
-
-_ECS_TASK = re.compile(ECS_TASK_PATTERN)
+from shared.domain.resources import EcsHandler, InProcessHandler, Job, LambdaHandler
 
 RETRYABLE_LAMBDA_ERRORS = frozenset(
     {
@@ -114,9 +111,7 @@ class EcsStarter:
     def start(self, job: Job) -> None:
         handler = job.handler
         assert isinstance(handler, EcsHandler)
-        parts = _ECS_TASK.match(handler.task)
-        assert parts is not None
-        task_definition = handler.task.split("/", 1)[1]
+        task_definition = handler.task_definition
         envelope = JobEnvelope.of(job).model_dump_json()
 
         def run_task() -> None:
@@ -124,7 +119,7 @@ class EcsStarter:
                 container = self._container_of(task_definition)
                 response = self._client.run_task(
                     **self._defaults,
-                    cluster=parts["cluster"],
+                    cluster=handler.cluster,
                     taskDefinition=task_definition,
                     clientToken=job.id,
                     startedBy=job.id,

@@ -6,23 +6,17 @@ invoke an arbitrary function or task.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 
 from pydantic import BaseModel, Field
 
 from shared.domain.errors import HandlerNotAllowedError
 from shared.domain.resources import (
-    ECS_TASK_PATTERN,
-    LAMBDA_ARN_PATTERN,
     EcsHandler,
     Handlers,
     InProcessHandler,
     LambdaHandler,
 )
-
-_LAMBDA_ARN = re.compile(LAMBDA_ARN_PATTERN)
-_ECS_TASK = re.compile(ECS_TASK_PATTERN)
 
 
 class HandlerAllowList(BaseModel):
@@ -53,27 +47,23 @@ class HandlerPolicy:
             self._check_in_process(kind, handler)
 
     def _check_lambda(self, kind: str, handler: LambdaHandler) -> None:
-        parts = _LAMBDA_ARN.match(handler.arn)
-        assert parts is not None  # the resource model already enforced the format
-        if parts["account"] not in self._allow.lambda_accounts:
+        if handler.account not in self._allow.lambda_accounts:
             raise HandlerNotAllowedError(
-                f"{kind} handler: account {parts['account']} is not in the handler allow-list"
+                f"{kind} handler: account {handler.account} is not in the handler allow-list"
             )
-        if parts["region"] not in self._allow.lambda_regions:
+        if handler.region not in self._allow.lambda_regions:
             raise HandlerNotAllowedError(
-                f"{kind} handler: region {parts['region']} is not in the handler allow-list"
+                f"{kind} handler: region {handler.region} is not in the handler allow-list"
             )
-        if not any(parts["name"].startswith(prefix) for prefix in self._allow.lambda_name_prefixes):
+        if not any(handler.function_name.startswith(prefix) for prefix in self._allow.lambda_name_prefixes):
             raise HandlerNotAllowedError(
-                f"{kind} handler: function name '{parts['name']}' does not start with an allowed prefix"
+                f"{kind} handler: function name '{handler.function_name}' does not start with an allowed prefix"
             )
 
     def _check_ecs(self, kind: str, handler: EcsHandler) -> None:
-        parts = _ECS_TASK.match(handler.task)
-        assert parts is not None
-        if parts["cluster"] not in self._allow.ecs_clusters:
+        if handler.cluster not in self._allow.ecs_clusters:
             raise HandlerNotAllowedError(
-                f"{kind} handler: ECS cluster '{parts['cluster']}' is not in the handler allow-list"
+                f"{kind} handler: ECS cluster '{handler.cluster}' is not in the handler allow-list"
             )
 
     def _check_in_process(self, kind: str, handler: InProcessHandler) -> None:

@@ -26,14 +26,12 @@ VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 LATEST = "latest"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
+# Plain (ECMA-compatible) patterns: they are published in the OpenAPI document.
 LAMBDA_ARN_PATTERN = (
-    r"^arn:aws[a-z-]*:lambda:(?P<region>[a-z]{2}(-[a-z]+)+-\d):(?P<account>\d{12})"
-    r":function:(?P<name>[A-Za-z0-9_-]{1,64})$"
+    r"^arn:aws[a-z-]*:lambda:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}$"
 )
 LAMBDA_QUALIFIER_PATTERN = r"^(\$LATEST|[A-Za-z0-9_-]{1,128})$"
-ECS_TASK_PATTERN = (
-    r"^(?P<cluster>[A-Za-z0-9_-]{1,255})/(?P<family>[A-Za-z0-9_-]{1,255})(:(?P<revision>[1-9]\d*))?$"
-)
+ECS_TASK_PATTERN = r"^[A-Za-z0-9_-]{1,255}/[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?$"
 IMPLEMENTATION_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 ModelId = Annotated[str, StringConstraints(pattern=MODEL_ID_PATTERN)]
@@ -72,6 +70,18 @@ class LambdaHandler(_Strict):
         default=None, description="Qualifier (version or alias) to invoke; unqualified when absent."
     )
 
+    @property
+    def region(self) -> str:
+        return self.arn.split(":")[3]
+
+    @property
+    def account(self) -> str:
+        return self.arn.split(":")[4]
+
+    @property
+    def function_name(self) -> str:
+        return self.arn.split(":")[6]
+
     @model_serializer(mode="wrap")
     def _omit_absent_version(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data = handler(self)
@@ -86,6 +96,19 @@ class EcsHandler(_Strict):
         description="<cluster>/<task_definition>: cluster short name, task family[:revision].",
         examples=["ml-cluster/train-price-model:3"],
     )
+
+    @property
+    def cluster(self) -> str:
+        return self.task.split("/", 1)[0]
+
+    @property
+    def task_definition(self) -> str:
+        """The family, with its revision when one is given."""
+        return self.task.split("/", 1)[1]
+
+    @property
+    def family(self) -> str:
+        return self.task_definition.split(":", 1)[0]
 
 
 class InProcessHandler(_Strict):

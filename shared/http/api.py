@@ -6,6 +6,7 @@ scope from the JWT authorizer's claims, maps typed errors to statuses, and logs 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable
@@ -92,6 +93,26 @@ def no_content() -> Response:
     return Response(204, body="")
 
 
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _unreadable_body(event: dict[str, Any]) -> str | None:
+    """Why the body cannot be read as JSON text, or None. Checked before Powertools parses it:
+    it would read a form-encoded body as form fields, and fail on bytes that are not UTF-8."""
+    body = event.get("body")
+    if not body:
+        return None
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    if headers.get("content-type", "").split(";")[0].strip().lower() in _FORM_TYPES:
+        return "send the body as JSON with Content-Type: application/json"
+    if event.get("isBase64Encoded"):
+        try:
+            base64.b64decode(body, validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return "request body is not valid UTF-8 JSON"
+    return None
+
+
 def _error_response(status: int, message: str, **extra: Any) -> Response:
     return Response(status, content_types.APPLICATION_JSON, json.dumps(error_body(message, **extra)))
 
@@ -146,11 +167,11 @@ class RouteApi:
         return _error_response(500, "internal error", request_id=request_id)
 
     def _logged(self, status: int, message: str) -> Response:
-        logger.info(
-            "request refused",
-            extra={"route": self.route.route_key, "status": status, "reason": message},
-        )
+        self._log_refusal(status, message)
         return _error_response(status, message)
+
+    def _log_refusal(self, status: int, message: str) -> None:
+        logger.info("request refused", extra={"route": self.route.route_key, "status": status, "reason": message})
 
     def _entrypoint(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         resolve = self.resolver.resolve
@@ -158,6 +179,15 @@ class RouteApi:
         @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
         @tracer.capture_lambda_handler
         def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            unreadable = _unreadable_body(event)
+            if unreadable is not None:
+                self._log_refusal(400, unreadable)
+                return {
+                    "statusCode": 400,
+                    "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                    "body": json.dumps(error_body(unreadable)),
+                    "isBase64Encoded": False,
+                }
             return resolve(event, context)
 
         return lambda_handler

@@ -130,14 +130,18 @@ class JwtAuthorizer:
     def authorize(self, authorization: str | None, route: Route) -> dict[str, Any]:
         """The ``requestContext.authorizer`` of an admitted request."""
         if not authorization:
-            raise _unauthorized("a bearer token is required (Authorization: Bearer <token>)")
+            raise GatewayRejection(
+                401, "a bearer token is required (Authorization: Bearer <token>)", [("WWW-Authenticate", "Bearer")]
+            )
         scheme, _, credentials = authorization.strip().partition(" ")
         # Like API Gateway, accept the token with or without its "Bearer" prefix.
         token = credentials.strip() if scheme.lower() == "bearer" else authorization.strip()
         try:
             claims = self._verifier.verify(token)
         except TokenRejectedError as error:
-            raise _unauthorized(str(error)) from error
+            raise GatewayRejection(
+                401, str(error), [("WWW-Authenticate", 'Bearer error="invalid_token"')]
+            ) from error
         scopes = token_scopes(claims)
         if route.scope not in scopes:
             raise GatewayRejection(403, f"this operation requires the '{route.scope}' scope")
@@ -147,10 +151,6 @@ class JwtAuthorizer:
                 "scopes": scopes or None,
             }
         }
-
-
-def _unauthorized(message: str) -> GatewayRejection:
-    return GatewayRejection(401, message, [("WWW-Authenticate", 'Bearer error="invalid_token"')])
 
 
 def _claim_text(value: Any) -> str:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-log = logging.getLogger("pie.local.stream")
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
 MAX_RETRIES = 3

@@ -175,15 +175,18 @@ def test_malformed_json_is_a_400(api: Api):
     assert "JSON" in assert_error(reply, 400)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shared/http/api.py: Powertools raises UnicodeDecodeError decoding a base64 body that is "
-    "not UTF-8 and the route answers 500",
-)
 def test_a_body_that_is_not_utf8_is_a_400(api: Api):
     reply = api.post("/v2/models", body=b"\xff\xfe\x00garbage", headers={"Content-Type": "application/json"})
 
     assert_error(reply, 400)
+
+
+def test_a_form_encoded_body_is_a_400_that_asks_for_json(api: Api):
+    reply = api.post(
+        "/v2/models", body=b'{"id": "m1"}', headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+
+    assert "application/json" in assert_error(reply, 400)
 
 
 def test_a_missing_body_is_a_400(api: Api):

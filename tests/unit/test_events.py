@@ -1,4 +1,10 @@
-"""events/: one realistic HTTP API payload 2.0 sample per function of the route table."""
+"""events/: realistic sample events, at least one per function.
+
+A route function has exactly one, ``events/<function>.json``, an HTTP API payload 2.0 request. The
+job functions, which no route serves, have theirs named ``<function>.json`` or
+``<function>_<variant>.json``: a DynamoDB Streams batch for the dispatcher, EventBridge deliveries
+for the job completion function.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,39 @@ from pathlib import Path
 
 import pytest
 
+from shared.data.outbox import job_item
+from shared.dispatch.completions import ecs_task_result, lambda_destination_result
+from shared.dispatch.envelope import ECS_ENVIRONMENT_VARIABLE, JobEnvelope
+from shared.domain.resources import Job
 from shared.routes import ROUTES, Route
-from tests.conftest import EVENTS, load_event
+from tests.conftest import EVENTS, ROOT, load_event
 
 ROUTE_IDS = [route.function for route in ROUTES]
+FUNCTIONS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/handler.py"))
+SAMPLES = sorted(path.stem for path in Path(EVENTS).glob("*.json"))
 
 
-def test_there_is_one_sample_event_per_route_function_and_no_other():
-    assert {path.stem for path in Path(EVENTS).glob("*.json")} == {route.function for route in ROUTES}
+def function_of(sample: str) -> str | None:
+    """The function a sample belongs to: its own name, or the longest ``<function>_`` prefix."""
+    owners = [f for f in FUNCTIONS if sample == f or sample.startswith(f"{f}_")]
+    return max(owners, key=len, default=None)
+
+
+def test_every_sample_event_belongs_to_a_function():
+    assert [sample for sample in SAMPLES if function_of(sample) is None] == []
+
+
+def test_every_function_has_a_sample_event():
+    assert [f for f in FUNCTIONS if f not in {function_of(sample) for sample in SAMPLES}] == []
+
+
+def test_each_route_function_has_exactly_one_sample_named_after_it():
+    for route in ROUTES:
+        assert [s for s in SAMPLES if function_of(s) == route.function] == [route.function]
+
+
+def test_the_functions_without_a_route_are_the_job_functions():
+    assert set(FUNCTIONS) - {route.function for route in ROUTES} == {"dispatch_jobs", "complete_job_events"}
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)
@@ -88,3 +119,72 @@ def test_the_samples_use_the_seed_documents_model():
     for route in ROUTES:
         parameters = load_event(route.function).get("pathParameters") or {}
         assert parameters.get("model_id", "model_price_reco_v1") == "model_price_reco_v1"
+
+
+# The job functions' samples -----------------------------------------------------------------------
+
+SEED_INFERENCE_ARN = "arn:aws:lambda:us-west-2:123456789012:function:infer"
+
+
+def test_the_dispatcher_sample_is_a_stream_insert_of_a_queued_job_exactly_as_pie_writes_it():
+    (record,) = load_event("dispatch_jobs")["Records"]
+    stream = record["dynamodb"]
+    image = stream["NewImage"]
+    job = Job.model_validate_json(image["doc"]["S"])
+
+    assert record["eventName"] == "INSERT"
+    assert record["eventSource"] == "aws:dynamodb"
+    assert record["eventSourceARN"].startswith("arn:aws:dynamodb:us-west-2:123456789012:table/")
+    assert "/stream/" in record["eventSourceARN"]
+    assert stream["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert stream["SequenceNumber"].isdigit()
+    assert "OldImage" not in stream
+    assert stream["Keys"] == {"PK": image["PK"], "SK": image["SK"]}
+    assert image == job_item(job)
+    assert image["entity_type"] == {"S": "JOB"}
+    assert job.status == "queued"
+    assert job.model_id == "model_price_reco_v1"
+    assert job.handler.model_dump() == {"type": "lambda", "arn": SEED_INFERENCE_ARN}
+
+
+def test_the_lambda_result_sample_is_a_destination_record_on_eventbridge_for_a_pie_job():
+    event = load_event("complete_job_events")
+    detail = event["detail"]
+    function_arn = detail["requestContext"]["functionArn"]
+
+    assert event["source"] == "lambda"
+    assert event["detail-type"] == "Lambda Function Invocation Result - Success"
+    assert function_arn in event["resources"]
+    assert function_arn.startswith(SEED_INFERENCE_ARN + ":")
+    assert detail["requestContext"]["condition"] == "Success"
+    envelope = JobEnvelope.model_validate(detail["requestPayload"])
+    assert envelope.completion.path == f"/v2/models/{envelope.model_id}/jobs/{envelope.job_id}/complete"
+    reported = lambda_destination_result(detail)
+    assert reported is not None
+    assert (reported.model_id, reported.job_id) == (envelope.model_id, envelope.job_id)
+    assert reported.result.status == "succeeded"
+    assert reported.result.output == detail["responsePayload"]
+
+
+def test_the_ecs_sample_is_the_stop_of_a_task_pie_started_for_a_job():
+    event = load_event("complete_job_events_ecs")
+    detail = event["detail"]
+    (override,) = detail["overrides"]["containerOverrides"]
+    (variable,) = override["environment"]
+    envelope = JobEnvelope.model_validate_json(variable["value"])
+
+    assert event["source"] == "aws.ecs"
+    assert event["detail-type"] == "ECS Task State Change"
+    assert detail["lastStatus"] == "STOPPED"
+    assert variable["name"] == ECS_ENVIRONMENT_VARIABLE
+    assert detail["startedBy"] == envelope.job_id
+    assert override["name"] == detail["containers"][0]["name"]
+    assert [container["exitCode"] for container in detail["containers"]] == [0]
+    reported = ecs_task_result(detail)
+    assert reported is not None
+    assert (reported.model_id, reported.job_id, reported.source) == (
+        envelope.model_id,
+        envelope.job_id,
+        "ml-cluster/train-price-model:3",
+    )
+    assert reported.result.status == "succeeded"
