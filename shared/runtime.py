@@ -129,6 +129,11 @@ def use_stand_in(service: str, client: Any) -> None:
     reset()
 
 
+def clear_stand_ins() -> None:
+    _stand_ins.clear()
+    reset()
+
+
 def _client(service: str) -> Any:
     if service in _stand_ins:
         return _stand_ins[service]

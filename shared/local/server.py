@@ -35,9 +35,14 @@ from shared.local.gateway import (
     HttpResponse,
     JwtAuthorizer,
     LocalGateway,
+    LocalLambdaContext,
     error_response,
+    load_handler,
+    local_function_name,
 )
 from shared.local.settings import LOCAL_TABLE_NAME, local_environment
+from shared.local.stream import StreamReplayer
+from shared.local.targets import LocalEcs, LocalLambda, LocalTargets
 from shared.local.tokens import SigningKeys, TokenVerifier, local_home
 
 DEFAULT_HOST = "127.0.0.1"
@@ -210,6 +215,7 @@ class LocalApi:
         self._dynamodb_endpoint = dynamodb_endpoint
         self._table_name = table_name
         self._resources = ExitStack()
+        self.targets = LocalTargets()
         self._server: _GatewayHttpServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -227,7 +233,11 @@ class LocalApi:
 
     def start(self) -> "LocalApi":
         try:
-            self._resources.enter_context(local_backend(self._table_name, self._dynamodb_endpoint))
+            dynamodb = self._resources.enter_context(local_backend(self._table_name, self._dynamodb_endpoint))
+            runtime.use_stand_in("lambda", LocalLambda(self.targets))
+            runtime.use_stand_in("ecs", LocalEcs(self.targets))
+            self._resources.callback(runtime.clear_stand_ins)
+            self._start_stream_replay(dynamodb)
             authorizer = JwtAuthorizer(TokenVerifier(self.keys.public_key))
             self._server = _GatewayHttpServer(self._address, LocalGateway(authorizer))
             self._resources.callback(self._server.server_close)
@@ -245,6 +255,21 @@ class LocalApi:
             "PIE local API on %s (DynamoDB: %s)", self.url, self._dynamodb_endpoint or "embedded moto"
         )
         return self
+
+    def _start_stream_replay(self, dynamodb: Any) -> None:
+        """Feed the table's stream to the dispatcher, as the deployed event source mapping does."""
+        streams = boto3.client(
+            "dynamodbstreams", region_name=dynamodb.meta.region_name, endpoint_url=self._dynamodb_endpoint
+        )
+        replayer = StreamReplayer(
+            dynamodb,
+            streams,
+            self._table_name,
+            load_handler("dispatch_jobs"),
+            lambda: LocalLambdaContext(local_function_name("dispatch_jobs")),
+        )
+        replayer.start()
+        self._resources.callback(replayer.stop)
 
     def wait(self) -> None:
         """Block until the server stops (Ctrl-C raises KeyboardInterrupt here)."""

@@ -1,0 +1,69 @@
+"""Stand-ins for the AWS services jobs run on: the local stack has no Lambda or ECS to start them.
+
+They record each dispatch and log how to finish the job; the job stays ``dispatched`` until someone
+calls ``POST /v2/models/{model_id}/jobs/{job_id}/complete``. In-process jobs need no stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DispatchRecord:
+    service: str
+    request: dict[str, Any]
+
+
+@dataclass
+class LocalTargets:
+    dispatches: list[DispatchRecord] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, service: str, request: dict[str, Any], job: dict[str, Any]) -> None:
+        with self._lock:
+            self.dispatches.append(DispatchRecord(service, request))
+        log.info(
+            "%s stand-in received job %s of model %s; finish it with POST %s",
+            service,
+            job.get("job_id"),
+            job.get("model_id"),
+            (job.get("completion") or {}).get("path"),
+        )
+
+
+class LocalLambda:
+    """Accepts ``Invoke`` like Lambda's asynchronous invocation does, and runs nothing."""
+
+    def __init__(self, targets: LocalTargets) -> None:
+        self._targets = targets
+
+    def invoke(self, **request: Any) -> dict[str, Any]:
+        payload = request.get("Payload", b"{}")
+        envelope = json.loads(payload.decode() if isinstance(payload, bytes) else payload)
+        self._targets.record("lambda", request, envelope)
+        return {"StatusCode": 202}
+
+
+class LocalEcs:
+    """Accepts ``RunTask`` for any task definition (one container, ``main``), and runs nothing."""
+
+    def __init__(self, targets: LocalTargets) -> None:
+        self._targets = targets
+
+    def describe_task_definition(self, taskDefinition: str) -> dict[str, Any]:  # noqa: N803 — boto3's name
+        return {"taskDefinition": {"family": taskDefinition, "containerDefinitions": [{"name": "main"}]}}
+
+    def run_task(self, **request: Any) -> dict[str, Any]:
+        overrides = request.get("overrides", {}).get("containerOverrides", [{}])
+        variables = {v["name"]: v["value"] for o in overrides for v in o.get("environment", [])}
+        self._targets.record("ecs", request, json.loads(variables.get("PIE_JOB", "{}")))
+        arn = f"arn:aws:ecs:local:000000000000:task/{request.get('cluster')}/{uuid.uuid4().hex}"
+        return {"tasks": [{"taskArn": arn, "startedBy": request.get("startedBy")}], "failures": []}

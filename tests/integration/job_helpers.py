@@ -1,0 +1,204 @@
+"""Starting, completing and dispatching jobs for the job, dispatcher and completion tests.
+
+``TableStream`` reads the embedded table's stream (moto's DynamoDB Streams) and hands back new
+records in the format Lambda's event source mapping delivers them, so the dispatcher is driven by
+what PIE really wrote. The stand-in clients record what the dispatcher asked AWS to do.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from shared.dispatch import starters
+from shared.local.settings import LOCAL_TABLE_NAME
+from tests.conftest import invoke
+from tests.integration.api_events import Response, call, event_for, with_claims
+
+LAMBDA_ARN = "arn:aws:lambda:us-west-2:123456789012:function:infer"
+TRAINING_ARN = "arn:aws:lambda:us-west-2:123456789012:function:train"
+ECS_TASK = "ml-cluster/train-price-model:3"
+
+
+# Routes -------------------------------------------------------------------------------------------
+
+
+def start_inference(model_id: str, job_input: dict[str, Any], **extra: Any) -> Response:
+    return call("start_inference", body={"input": job_input, **extra}, model_id=model_id)
+
+
+def start_training(model_id: str, job_input: dict[str, Any], **extra: Any) -> Response:
+    return call("start_training", body={"input": job_input, **extra}, model_id=model_id)
+
+
+def started_job(response: Response) -> dict[str, Any]:
+    status, body, _ = response
+    assert status == 202, body
+    assert body is not None
+    return body["job"]
+
+
+def complete(model_id: str, job_id: str, body: dict[str, Any], *, scope: str | None = None) -> Response:
+    """POST .../complete through the complete_job function (as a worker holding ``jobs:write``)."""
+    event = event_for("complete_job", body=body, model_id=model_id, job_id=job_id)
+    if scope is not None:
+        with_claims(event, scope=scope)
+    return invoke("complete_job", event)
+
+
+def get_job(model_id: str, job_id: str) -> dict[str, Any]:
+    status, body, _ = call("get_job", model_id=model_id, job_id=job_id)
+    assert status == 200, body
+    assert body is not None
+    return body["job"]
+
+
+def get_version(model_id: str, version: str) -> dict[str, Any]:
+    status, body, _ = call("get_version", model_id=model_id, model_version=version)
+    assert status == 200, body
+    assert body is not None
+    return body
+
+
+# The stream ---------------------------------------------------------------------------------------
+
+
+class TableStream:
+    """New records of the table's stream, each call returning only what appeared since the last."""
+
+    def __init__(self, table_name: str = LOCAL_TABLE_NAME) -> None:
+        dynamodb = boto3.client("dynamodb")
+        self._streams = boto3.client("dynamodbstreams")
+        self._arn = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+        self._iterators: dict[str, str] = {}
+
+    def read(self) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        for shard in self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"]:
+            shard_id = shard["ShardId"]
+            if shard_id not in self._iterators:
+                self._iterators[shard_id] = self._streams.get_shard_iterator(
+                    StreamArn=self._arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            response = self._streams.get_records(ShardIterator=self._iterators[shard_id])
+            self._iterators[shard_id] = response["NextShardIterator"]
+            records += [self._as_lambda_record(record) for record in response["Records"]]
+        return records
+
+    def _as_lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        stream = dict(record["dynamodb"])
+        created = stream.get("ApproximateCreationDateTime")
+        if created is not None and not isinstance(created, (int, float)):
+            stream["ApproximateCreationDateTime"] = created.timestamp()
+        return {
+            "eventID": record["eventID"],
+            "eventName": record["eventName"],
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": record.get("awsRegion", "us-east-1"),
+            "dynamodb": stream,
+            "eventSourceARN": self._arn,
+        }
+
+
+def job_inserts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        r for r in records if r["eventName"] == "INSERT" and r["dynamodb"]["NewImage"]["entity_type"]["S"] == "JOB"
+    ]
+
+
+def dispatch(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """One batch through functions/dispatch_jobs, as the event source mapping delivers it."""
+    from functions.dispatch_jobs.handler import lambda_handler
+    from tests.conftest import LambdaContext
+
+    return lambda_handler({"Records": records}, LambdaContext())
+
+
+def drain(stream: TableStream, rounds: int = 10) -> int:
+    """Dispatch whatever appears on the stream until it is quiet; returns how many records."""
+    delivered = 0
+    for _ in range(rounds):
+        records = stream.read()
+        if not records:
+            return delivered
+        assert dispatch(records) == {"batchItemFailures": []}
+        delivered += len(records)
+    raise AssertionError("the stream never went quiet")
+
+
+# Stand-ins for AWS --------------------------------------------------------------------------------
+
+
+def client_error(code: str, message: str = "", operation: str = "Invoke", status: int = 400) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+
+
+class RecordingLambda:
+    """A Lambda client whose ``invoke`` records each call; ``failures`` are raised first, in order."""
+
+    def __init__(self, failures: list[Exception] | None = None) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self._failures = list(failures or [])
+        self._lock = threading.Lock()
+
+    def invoke(self, **request: Any) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(request)
+            if self._failures:
+                raise self._failures.pop(0)
+        return {"StatusCode": 202, "Payload": b""}
+
+    def envelopes(self) -> list[dict[str, Any]]:
+        return [json.loads(call["Payload"]) for call in self.calls]
+
+    def invoked_job_ids(self) -> list[str]:
+        return sorted(envelope["job_id"] for envelope in self.envelopes())
+
+
+class RecordingEcs:
+    """An ECS client: ``describe_task_definition`` names the first container, ``run_task`` records
+    each call and answers ``responses`` in order (then a started task)."""
+
+    def __init__(self, container: str = "trainer", responses: list[dict[str, Any] | Exception] | None = None) -> None:
+        self.container = container
+        self.calls: list[dict[str, Any]] = []
+        self.described: list[str] = []
+        self._responses = list(responses or [])
+        self._lock = threading.Lock()
+
+    def describe_task_definition(self, taskDefinition: str) -> dict[str, Any]:  # noqa: N803 — boto3's name
+        self.described.append(taskDefinition)
+        return {
+            "taskDefinition": {
+                "family": taskDefinition.split(":")[0],
+                "containerDefinitions": [{"name": self.container}, {"name": "log-router"}],
+            }
+        }
+
+    def run_task(self, **request: Any) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append(request)
+            response = self._responses.pop(0) if self._responses else None
+        if isinstance(response, Exception):
+            raise response
+        if response is not None:
+            return response
+        task_arn = f"arn:aws:ecs:us-west-2:123456789012:task/ml-cluster/{request['startedBy'].replace('-', '')}"
+        return {"tasks": [{"taskArn": task_arn, "startedBy": request["startedBy"]}], "failures": []}
+
+
+@pytest.fixture
+def backoff_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The dispatcher's backoff records its delays instead of sleeping."""
+    sleeps: list[float] = []
+    backoff: Callable[..., starters.Backoff] = functools.partial(starters.Backoff, sleep=sleeps.append)
+    monkeypatch.setattr(starters, "Backoff", backoff)
+    return sleeps
