@@ -2,17 +2,47 @@
 
 Every helper goes through the deployed code path (the function's handler on its sample event), so
 the subscription tests prove the routes, not the domain objects behind them.
+
+The subscription test modules import ``module_table`` and ``table`` from here: one embedded table
+per module, emptied before each test, instead of a new moto backend and table per test (which is
+most of an integration test's time). Each test still starts from an empty table.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from shared.local.settings import LOCAL_TABLE_NAME
+import pytest
+
+from shared import runtime
+from shared.data.items import BATCH_WRITE_LIMIT
+from shared.local.dynamodb import embedded_dynamodb
+from shared.local.settings import LOCAL_TABLE_NAME, local_environment
 from tests.conftest import invoke
 from tests.integration.api_events import Response, call, event_for, sample_body
 
 Json = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def module_table() -> Iterator[Any]:
+    with pytest.MonkeyPatch.context() as environment:
+        for name, value in local_environment().items():
+            environment.setenv(name, value)
+        with embedded_dynamodb(LOCAL_TABLE_NAME) as client:
+            yield client
+
+
+@pytest.fixture
+def table(module_table: Any) -> Any:
+    """The module's embedded table, emptied: a fresh table for this test, without building one."""
+    doomed = [{"PK": item["PK"], "SK": item["SK"]} for item in whole_table(module_table)]
+    for start in range(0, len(doomed), BATCH_WRITE_LIMIT):
+        batch = [{"DeleteRequest": {"Key": key}} for key in doomed[start : start + BATCH_WRITE_LIMIT]]
+        module_table.batch_write_item(RequestItems={LOCAL_TABLE_NAME: batch})
+    runtime.reset()
+    return module_table
 
 # A target whose inference takes ``{"features": [number, ...]}`` (required) and whose training
 # takes ``{"data_path": string}``; both produce objects.

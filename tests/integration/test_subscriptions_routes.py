@@ -12,6 +12,8 @@ from tests.integration.api_events import assert_error, call, create_model
 from tests.integration.subscription_helpers import (
     create_subscription,
     create_subscription_call,
+    module_table,  # noqa: F401 (fixture)
+    table,  # noqa: F401 (fixture)
     dry_run,
     get_subscription,
     subscription_body,

@@ -1,0 +1,215 @@
+"""The world each benchmarked request finds, written straight into the table as items.
+
+The ``events/`` samples name one source model (``model_price_reco_v1``), the model its subscription
+targets (``model_price_elasticity``), one subscription and one job. ``seed`` writes them with the
+data layer's item builders and the caller's own DynamoDB client, so no route function runs and
+nothing the function under test would build (its client, its services) is warmed before it is
+timed. The statuses differ per function so that every sample is a request that succeeds.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from shared.data.items import BATCH_WRITE_LIMIT
+from shared.data.outbox import job_item
+from shared.data.store import ModelRecord, RegistryStore
+from shared.data.subscriptions import subscription_item
+from shared.dispatch.envelope import JobEnvelope
+from shared.domain.resources import Handlers, Job, Model, StatusChange, Subscription, Version
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+SOURCE_MODEL = "model_price_reco_v1"
+TARGET_MODEL = "model_price_elasticity"
+SUBSCRIPTION_ID = "6ba7b811-9dad-11d1-80b4-00c04fd430c8"
+JOB_ID = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+QUEUED_JOB_ID = "0c1d2e3f-4a5b-4c6d-8e9f-a0b1c2d3e4f5"
+ACTOR = "bench"
+STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/pie-local/stream/2026-01-01T00:00:00.000"
+
+# Functions that are not HTTP routes, so have no events/ sample: their events are built here.
+NON_ROUTE_FUNCTIONS = ("dispatch_jobs", "complete_job_events")
+
+
+def load_event(function: str) -> dict[str, Any]:
+    return copy.deepcopy(json.loads((EVENTS / f"{function}.json").read_text()))
+
+
+def sample_event(function: str) -> dict[str, Any]:
+    """The event the function's first invocation serves."""
+    if function == "dispatch_jobs":
+        return {"Records": [stream_record(queued_job(), sequence=1)]}
+    if function == "complete_job_events":
+        return destination_record(training_job("dispatched"), {"model_path": "s3://models/price/1"})
+    return load_event(function)
+
+
+def seed(client: Any, table: str, function: str) -> None:
+    """Write the world ``function``'s sample expects."""
+    now = datetime.now(timezone.utc)
+    items: list[dict[str, Any]] = []
+    store = RegistryStore(client, table, page_tokens=lambda: None)  # only its item builders are used
+    if function != "create_model":
+        source_status = {"start_inference": "active", "complete_job": "training", "complete_job_events": "training"}
+        version_status = source_status.get(function, "pending")
+        items += model_items(store, SOURCE_MODEL, version_status, now)
+        items.append(subscription_item(subscription(SOURCE_MODEL, TARGET_MODEL, SUBSCRIPTION_ID, now)))
+        items.append(job_item(training_job("dispatched", now)))
+    items += model_items(store, TARGET_MODEL, "active", now)
+    if function == "dispatch_jobs":
+        items.append(job_item(queued_job(now)))
+    write_items(client, table, items)
+
+
+def sample_handlers() -> Handlers:
+    return Handlers.model_validate(json.loads(load_event("create_model")["body"])["handlers"])
+
+
+def model_items(
+    store: RegistryStore, model_id: str, version_status: str, now: datetime, handlers: Handlers | None = None
+) -> list[dict[str, Any]]:
+    """A model with one version "1" in ``version_status`` (the model is active when it is)."""
+    handlers = handlers or sample_handlers()
+    active = version_status == "active"
+    model = Model(
+        id=model_id,
+        name=model_id,
+        description="benchmark model",
+        handlers=handlers,
+        handler_contracts=None,
+        metadata={"team": "bench"},
+        status="active" if active else "pending",
+        latest_version="1",
+        active_version="1" if active else None,
+        entity_version=2 if active else 1,
+        created_at=now,
+        updated_at=now,
+        created_by=ACTOR,
+    )
+    history = [StatusChange(status="pending", status_message=None, at=now, by=ACTOR)]
+    if version_status != "pending":
+        history.append(StatusChange(status=version_status, status_message=None, at=now, by=ACTOR))
+    version = Version(
+        model_id=model_id,
+        version="1",
+        description="",
+        metadata={},
+        status=version_status,
+        status_message=None,
+        status_history=history,
+        handlers=handlers,
+        handler_contracts=None,
+        entity_version=len(history),
+        created_at=now,
+        updated_at=now,
+        created_by=ACTOR,
+    )
+    record = ModelRecord(model, version_sequence=1, highest_numeric_version=1, activation_order=("1",) if active else ())
+    return [store.model_item(record), store.version_item(version, sequence=1)]
+
+
+def subscription(source: str, target: str, subscription_id: str, now: datetime | None = None) -> Subscription:
+    now = now or datetime.now(timezone.utc)
+    return Subscription(
+        id=subscription_id,
+        source_model_id=source,
+        trigger_event="training_complete",
+        target_model_id=target,
+        target_action="inference",
+        input_source="stored",
+        input={"features": [0.2, 0.4]},
+        label="benchmark",
+        status="active",
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def training_job(status: str, now: datetime | None = None) -> Job:
+    """The samples' job: a training of the source model's version "1" on its Lambda handler."""
+    now = now or datetime.now(timezone.utc)
+    return Job(
+        id=JOB_ID,
+        model_id=SOURCE_MODEL,
+        version="1",
+        action="training",
+        status=status,
+        input={"data_path": "s3://pie-datasets/prices/2025-q4/"},
+        handler=sample_handlers().training,
+        trigger=None,
+        attempts=1 if status != "queued" else 0,
+        entity_version=2 if status != "queued" else 1,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def queued_job(now: datetime | None = None) -> Job:
+    """A queued inference on the target model with the in-process ``echo`` implementation: the
+    dispatcher claims it, runs it and completes it, with no AWS service to call."""
+    now = now or datetime.now(timezone.utc)
+    return Job(
+        id=QUEUED_JOB_ID,
+        model_id=TARGET_MODEL,
+        version="1",
+        action="inference",
+        status="queued",
+        input={"features": [0.2, 0.4]},
+        handler={"type": "in_process", "implementation": "echo"},
+        trigger=None,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def stream_record(job: Job, sequence: int) -> dict[str, Any]:
+    """The DynamoDB stream record (Lambda's event format) of a new job item."""
+    item = job_item(job)
+    return {
+        "eventID": f"bench-{sequence}",
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "Keys": {"PK": item["PK"], "SK": item["SK"]},
+            "NewImage": item,
+            "SequenceNumber": f"{sequence:021d}",
+            "SizeBytes": len(json.dumps(item)),
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+        "eventSourceARN": STREAM_ARN,
+    }
+
+
+def destination_record(job: Job, output: dict[str, Any]) -> dict[str, Any]:
+    """A Lambda asynchronous-invocation destination record (on success) for ``job``."""
+    qualifier = getattr(job.handler, "version", None) or "$LATEST"
+    return {
+        "version": "1.0",
+        "timestamp": "2026-01-01T00:05:00.000Z",
+        "requestContext": {
+            "requestId": "c2a6f2bd-1b8e-4f0e-9d3c-3b1f0f6b9a11",
+            "functionArn": f"{job.handler.arn}:{qualifier}",
+            "condition": "Success",
+            "approximateInvokeCount": 1,
+        },
+        "requestPayload": JobEnvelope.of(job).model_dump(mode="json"),
+        "responseContext": {"statusCode": 200, "executedVersion": qualifier},
+        "responsePayload": output,
+    }
+
+
+def write_items(client: Any, table: str, items: list[dict[str, Any]]) -> None:
+    for start in range(0, len(items), BATCH_WRITE_LIMIT):
+        unprocessed: dict[str, Any] = {
+            table: [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH_WRITE_LIMIT]]
+        }
+        while unprocessed:
+            unprocessed = client.batch_write_item(RequestItems=unprocessed).get("UnprocessedItems") or {}
