@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test install synth bench clean
+.PHONY: dev test install synth bench openapi clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ dev: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# docs/openapi.json is generated from the route functions' models; a test fails when it drifts.
+openapi: install
+	$(BIN)/python -m shared.http.openapi > docs/openapi.json
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .pie-local

@@ -14,6 +14,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from shared.data.items import BATCH_WRITE_LIMIT
 from shared.data.outbox import job_item
@@ -21,6 +22,7 @@ from shared.data.store import ModelRecord, RegistryStore
 from shared.data.subscriptions import subscription_item
 from shared.dispatch.envelope import JobEnvelope
 from shared.domain.resources import Handlers, Job, Model, StatusChange, Subscription, Version
+from shared.routes import route_for
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -48,6 +50,25 @@ def sample_event(function: str) -> dict[str, Any]:
     if function == "complete_job_events":
         return destination_record(training_job("dispatched"), {"model_path": "s3://models/price/1"})
     return load_event(function)
+
+
+def route_event(function: str, body: Any = None, **path: str) -> dict[str, Any]:
+    """The sample event of a route with other path parameters or another body (payload 2.0 keeps
+    the path in three places; the resolver routes on ``rawPath``)."""
+    event = load_event(function)
+    route = route_for(function)
+    parameters = {**(event.get("pathParameters") or {}), **path}
+    raw_path = route.path
+    for name in route.path_parameters:
+        raw_path = raw_path.replace(f"{{{name}}}", quote(parameters[name], safe=""))
+    event["rawPath"] = raw_path
+    event["requestContext"]["http"]["path"] = raw_path
+    if route.path_parameters:
+        event["pathParameters"] = {name: parameters[name] for name in route.path_parameters}
+    if body is not None:
+        event["body"] = json.dumps(body)
+        event["headers"]["content-length"] = str(len(event["body"].encode()))
+    return event
 
 
 def seed(client: Any, table: str, function: str) -> None:
@@ -150,18 +171,18 @@ def training_job(status: str, now: datetime | None = None) -> Job:
     )
 
 
-def queued_job(now: datetime | None = None) -> Job:
-    """A queued inference on the target model with the in-process ``echo`` implementation: the
-    dispatcher claims it, runs it and completes it, with no AWS service to call."""
+def queued_job(now: datetime | None = None, job_id: str = QUEUED_JOB_ID, handler: Any = None) -> Job:
+    """A queued inference on the target model; by default on the in-process ``echo``
+    implementation, which the dispatcher claims, runs and completes with no AWS service to call."""
     now = now or datetime.now(timezone.utc)
     return Job(
-        id=QUEUED_JOB_ID,
+        id=job_id,
         model_id=TARGET_MODEL,
         version="1",
         action="inference",
         status="queued",
         input={"features": [0.2, 0.4]},
-        handler={"type": "in_process", "implementation": "echo"},
+        handler=handler or {"type": "in_process", "implementation": "echo"},
         trigger=None,
         created_at=now,
         updated_at=now,

@@ -1,13 +1,13 @@
 """POST /v2/models — register a model and its first version ("1", pending)."""
 
-from shared.domain.resources import CreateModelRequest
+from shared.domain.resources import CreateModelRequest, ModelVersionResponse
 from shared.http.api import RouteApi, json_response
 from shared.runtime import model_registry
 
 api = RouteApi("create_model")
 
 
-@api.handler
+@api.handler(ModelVersionResponse, status=201, errors=(409, 422))
 def create_model(body: CreateModelRequest):
     result = model_registry().create_model(body, actor=api.principal.subject)
     return json_response(result, status=201, etag=result.model.entity_version)

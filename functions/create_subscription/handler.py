@@ -1,13 +1,13 @@
 """POST /v2/models/{model_id}/event-subscriptions — chain another model to this one's events."""
 
-from shared.domain.resources import CreateSubscriptionRequest
+from shared.domain.resources import CreateSubscriptionRequest, Subscription
 from shared.http.api import ModelIdPath, RouteApi, json_response
 from shared.runtime import subscription_service
 
 api = RouteApi("create_subscription")
 
 
-@api.handler
+@api.handler(Subscription, status=201, errors=(422,))
 def create_subscription(model_id: ModelIdPath, body: CreateSubscriptionRequest):
     subscription = subscription_service().create(model_id, body)
     return json_response(subscription, status=201, etag=subscription.entity_version)

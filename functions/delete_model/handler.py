@@ -6,7 +6,7 @@ from shared.runtime import model_registry
 api = RouteApi("delete_model")
 
 
-@api.handler
+@api.handler(None, status=204)
 def delete_model(model_id: ModelIdPath):
     model_registry().delete_model(model_id)
     return no_content()

@@ -1,4 +1,4 @@
-"""DELETE /v2/models/{model_id}/event-subscriptions/{subscription_id}."""
+"""DELETE /v2/models/{model_id}/event-subscriptions/{subscription_id} — delete a subscription."""
 
 from shared.http.api import ModelIdPath, RouteApi, SubscriptionIdPath, no_content
 from shared.runtime import subscription_service
@@ -6,7 +6,7 @@ from shared.runtime import subscription_service
 api = RouteApi("delete_subscription")
 
 
-@api.handler
+@api.handler(None, status=204)
 def delete_subscription(model_id: ModelIdPath, subscription_id: SubscriptionIdPath):
     subscription_service().delete(model_id, subscription_id)
     return no_content()

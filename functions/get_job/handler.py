@@ -1,12 +1,13 @@
 """GET /v2/models/{model_id}/jobs/{job_id} — one job."""
 
+from shared.domain.resources import JobResponse
 from shared.http.api import JobIdPath, ModelIdPath, RouteApi, json_response
 from shared.runtime import job_service
 
 api = RouteApi("get_job")
 
 
-@api.handler
+@api.handler(JobResponse)
 def get_job(model_id: ModelIdPath, job_id: JobIdPath):
     result = job_service().get(model_id, job_id)
     return json_response(result, etag=result.job.entity_version)

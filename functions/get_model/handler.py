@@ -1,12 +1,13 @@
 """GET /v2/models/{model_id} — one model."""
 
+from shared.domain.resources import ModelResponse
 from shared.http.api import ModelIdPath, RouteApi, json_response
 from shared.runtime import model_registry
 
 api = RouteApi("get_model")
 
 
-@api.handler
+@api.handler(ModelResponse)
 def get_model(model_id: ModelIdPath):
     result = model_registry().get_model(model_id)
     return json_response(result, etag=result.model.entity_version)

@@ -1,12 +1,13 @@
 """GET /v2/models/{model_id}/event-subscriptions/{subscription_id} — one subscription."""
 
+from shared.domain.resources import Subscription
 from shared.http.api import ModelIdPath, RouteApi, SubscriptionIdPath, json_response
 from shared.runtime import subscription_service
 
 api = RouteApi("get_subscription")
 
 
-@api.handler
+@api.handler(Subscription)
 def get_subscription(model_id: ModelIdPath, subscription_id: SubscriptionIdPath):
     subscription = subscription_service().get(model_id, subscription_id)
     return json_response(subscription, etag=subscription.entity_version)

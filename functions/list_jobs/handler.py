@@ -4,14 +4,14 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from shared.domain.resources import JobStatus
+from shared.domain.resources import JobList, JobStatus
 from shared.http.api import LimitQuery, ModelIdPath, PageTokenQuery, RouteApi, json_response
 from shared.runtime import job_service
 
 api = RouteApi("list_jobs")
 
 
-@api.handler
+@api.handler(JobList)
 def list_jobs(
     model_id: ModelIdPath,
     limit: LimitQuery = 50,

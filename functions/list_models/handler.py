@@ -4,14 +4,14 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from shared.domain.resources import ModelStatus
+from shared.domain.resources import ModelList, ModelStatus
 from shared.http.api import LimitQuery, PageTokenQuery, RouteApi, json_response
 from shared.runtime import model_registry
 
 api = RouteApi("list_models")
 
 
-@api.handler
+@api.handler(ModelList)
 def list_models(
     limit: LimitQuery = 50,
     next_token: PageTokenQuery = None,

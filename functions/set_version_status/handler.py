@@ -1,13 +1,13 @@
 """POST /v2/models/{model_id}/versions/{model_version}/new_status — move a version (seed 000)."""
 
-from shared.domain.resources import NewStatusRequest
+from shared.domain.resources import NewStatusRequest, StatusChangeResponse
 from shared.http.api import IfMatchHeader, ModelIdPath, RouteApi, VersionPath, json_response, parse_if_match
 from shared.runtime import version_lifecycle
 
 api = RouteApi("set_version_status")
 
 
-@api.handler
+@api.handler(StatusChangeResponse, errors=(409, 422))
 def set_version_status(
     model_id: ModelIdPath, model_version: VersionPath, body: NewStatusRequest, if_match: IfMatchHeader = None
 ):

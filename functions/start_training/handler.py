@@ -1,13 +1,13 @@
 """POST /v2/models/{model_id}/training — queue a training job; its version goes `training`."""
 
-from shared.domain.resources import StartJobRequest
+from shared.domain.resources import JobResponse, StartJobRequest
 from shared.http.api import ModelIdPath, RouteApi, json_response
 from shared.runtime import job_service
 
 api = RouteApi("start_training")
 
 
-@api.handler
+@api.handler(JobResponse, status=202, errors=(409, 422))
 def start_training(model_id: ModelIdPath, body: StartJobRequest):
     result = job_service().start_training(model_id, body, actor=api.principal.subject)
     return json_response(result, status=202, etag=result.job.entity_version)

@@ -1,14 +1,14 @@
 """POST /v2/models/{model_id}/event-subscriptions/{subscription_id}/test — a dry run: the job the
 subscription would create now, or what would stop it. Writes nothing."""
 
-from shared.domain.resources import DryRunRequest
+from shared.domain.resources import DryRunRequest, DryRunResult
 from shared.http.api import ModelIdPath, RouteApi, SubscriptionIdPath, json_response
 from shared.runtime import subscription_service
 
 api = RouteApi("test_subscription")
 
 
-@api.handler
+@api.handler(DryRunResult)
 def test_subscription(
     model_id: ModelIdPath, subscription_id: SubscriptionIdPath, body: DryRunRequest | None = None
 ):

@@ -1,13 +1,13 @@
-"""PUT /v2/models/{model_id}/event-subscriptions/{subscription_id} — seed 003."""
+"""PUT /v2/models/{model_id}/event-subscriptions/{subscription_id} — update input, label or status (seed 003)."""
 
-from shared.domain.resources import UpdateSubscriptionRequest
+from shared.domain.resources import Subscription, UpdateSubscriptionRequest
 from shared.http.api import ModelIdPath, RouteApi, SubscriptionIdPath, json_response
 from shared.runtime import subscription_service
 
 api = RouteApi("update_subscription")
 
 
-@api.handler
+@api.handler(Subscription, errors=(409, 422))
 def update_subscription(
     model_id: ModelIdPath, subscription_id: SubscriptionIdPath, body: UpdateSubscriptionRequest
 ):

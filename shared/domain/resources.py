@@ -14,10 +14,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     StringConstraints,
     field_validator,
-    model_serializer,
     model_validator,
 )
 
@@ -57,6 +55,11 @@ ModelStatus = Literal["pending", "active"]
 StatusMessage = Annotated[str, StringConstraints(max_length=1000)]
 
 
+def _absent(value: Any) -> bool:
+    """Optional response fields that are omitted rather than sent empty."""
+    return value is None or value == []
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -67,7 +70,9 @@ class LambdaHandler(_Strict):
         examples=["arn:aws:lambda:us-west-2:123456789012:function:train"]
     )
     version: Annotated[str, StringConstraints(pattern=LAMBDA_QUALIFIER_PATTERN)] | None = Field(
-        default=None, description="Qualifier (version or alias) to invoke; unqualified when absent."
+        default=None,
+        description="Qualifier (version or alias) to invoke; unqualified when absent.",
+        exclude_if=_absent,
     )
 
     @property
@@ -82,12 +87,6 @@ class LambdaHandler(_Strict):
     def function_name(self) -> str:
         return self.arn.split(":")[6]
 
-    @model_serializer(mode="wrap")
-    def _omit_absent_version(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
-        if data.get("version") is None:
-            data.pop("version", None)
-        return data
 
 
 class EcsHandler(_Strict):
@@ -198,8 +197,46 @@ class Version(BaseModel):
 
 # Requests ---------------------------------------------------------------------------------------
 
+# Request examples, from the seed documents (published in the OpenAPI document).
+SEED_HANDLERS = {
+        "training": {
+            "type": "lambda",
+            "arn": "arn:aws:lambda:us-west-2:123456789012:function:train-model",
+            "version": "1",
+        },
+        "inference": {"type": "lambda", "arn": "arn:aws:lambda:us-west-2:123456789012:function:infer-model"},
+    }
+SEED_CONTRACTS = {
+    "training": {
+        "input_schema": {"type": "object", "properties": {"data_path": {"type": "string"}}},
+        "output_schema": {"type": "object", "properties": {"model_path": {"type": "string"}}},
+    },
+    "inference": {
+        "input_schema": {
+            "type": "object",
+            "properties": {"features": {"type": "array", "items": {"type": "number"}}},
+        },
+        "output_schema": {"type": "object", "properties": {"predictions": {"type": "array"}}},
+    },
+}
+
 
 class CreateModelRequest(_Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "model_price_reco_v1",
+                    "name": "Price recommendation",
+                    "description": "Domain-level price model",
+                    "handlers": SEED_HANDLERS,
+                    "handler_contracts": SEED_CONTRACTS,
+                    "metadata": {"team": "pricing"},
+                }
+            ]
+        }
+    )
+
     id: ModelId = Field(examples=["model_price_reco_v1"])
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)] = Field(
         examples=["Price recommendation"]
@@ -213,6 +250,20 @@ class CreateModelRequest(_Strict):
 class UpdateModelRequest(_Strict):
     """A full replacement (seed 002): an omitted ``handler_contracts`` clears the contracts."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "example",
+                    "description": "example",
+                    "handlers": SEED_HANDLERS,
+                    "handler_contracts": SEED_CONTRACTS,
+                    "metadata": {},
+                }
+            ]
+        }
+    )
+
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     description: Annotated[str, StringConstraints(max_length=4096)]
     handlers: Handlers
@@ -221,6 +272,10 @@ class UpdateModelRequest(_Strict):
 
 
 class CreateVersionRequest(_Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"version": "example", "description": "example", "metadata": {}}]}
+    )
+
     version: VersionId = Field(examples=["2"])
     description: Annotated[str, StringConstraints(max_length=4096)] = ""
     metadata: Metadata = Field(default_factory=dict)
@@ -256,8 +311,16 @@ class VersionList(BaseModel):
 
 
 class ErrorResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"required": ["success", "message"]})
+
     success: Literal[False] = False
     message: str
+
+
+class InternalErrorResponse(ErrorResponse):
+    model_config = ConfigDict(json_schema_extra={"required": ["success", "message", "request_id"]})
+
+    request_id: str
 
 
 # Subscriptions and jobs ---------------------------------------------------------------------------
@@ -289,14 +352,9 @@ class Subscription(BaseModel):
         default_factory=list,
         description="Problems that did not block the operation (e.g. the stored input does not "
         "match the target's input_schema). Omitted when there are none.",
+        exclude_if=_absent,
     )
 
-    @model_serializer(mode="wrap")
-    def _omit_no_warnings(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
-        if not data.get("warnings"):
-            data.pop("warnings", None)
-        return data
 
 
 class CreateSubscriptionRequest(_Strict):
@@ -316,6 +374,8 @@ class CreateSubscriptionRequest(_Strict):
 
 class UpdateSubscriptionRequest(_Strict):
     """Seed 003: any of ``input``, ``label`` (null clears it) and ``status``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"input": {}, "label": "example", "status": "active"}]})
 
     input: Metadata | None = None
     label: SubscriptionLabel | None = None
@@ -384,15 +444,18 @@ class TriggeredEvent(BaseModel):
     """One fired subscription: ``job_id`` when a job was queued, ``error`` when it could not be."""
 
     subscription_id: str
-    job_id: str | None = None
-    error: str | None = None
+    job_id: str | None = Field(default=None, description="Present when a job was queued", exclude_if=_absent)
+    error: str | None = Field(default=None, description="Present when it could not fire", exclude_if=_absent)
 
-    @model_serializer(mode="wrap")
-    def _only_the_outcome(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return {key: value for key, value in handler(self).items() if value is not None}
 
 
 class NewStatusRequest(_Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "pending"}, {"status": "active", "status_message": "AUC 0.91 on holdout"}]
+        }
+    )
+
     status: VersionStatus
     status_message: StatusMessage | None = None
 
@@ -428,12 +491,8 @@ class CompleteJobRequest(_Strict):
 
 class CompletionResponse(BaseModel):
     job: Job
-    warnings: list[str] = Field(default_factory=list, description="Omitted when there are none.")
+    warnings: list[str] = Field(
+        default_factory=list, description="Omitted when there are none.", exclude_if=_absent
+    )
     triggered_events: list[TriggeredEvent]
 
-    @model_serializer(mode="wrap")
-    def _omit_no_warnings(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
-        if not data.get("warnings"):
-            data.pop("warnings", None)
-        return data

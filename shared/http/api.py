@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -21,7 +22,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel
 
 from shared.domain.errors import AuthenticationRequiredError, PieError, RequestInvalidError, ScopeMissingError
-from shared.domain.resources import MODEL_ID_PATTERN, UUID_PATTERN, VERSION_PATTERN
+from shared.domain.resources import MODEL_ID_PATTERN, UUID_PATTERN, VERSION_PATTERN, ErrorResponse, InternalErrorResponse
 from shared.http.errors import describe_validation_errors, error_body, status_for
 from shared.observability import logger, tracer
 from shared.routes import Route, route_for
@@ -117,6 +118,53 @@ def _error_response(status: int, message: str, **extra: Any) -> Response:
     return Response(status, content_types.APPLICATION_JSON, json.dumps(error_body(message, **extra)))
 
 
+BEARER_SCHEME = "jwt"
+COMMON_ERRORS = (400, 401, 403)
+POST_ERRORS = (409, 422)  # Idempotency-Key: a request still in progress, a key reused
+ERROR_DESCRIPTIONS = {
+    400: "Malformed request: invalid JSON, or a body, path or query that fails validation",
+    401: "Missing, invalid or expired bearer token",
+    403: "The token lacks the route's scope",
+    404: "No such model, version, subscription or job",
+    409: "Conflict: it already exists, If-Match does not match, or the same Idempotency-Key is in flight",
+    422: "Semantically invalid: illegal transition, unknown target, contract mismatch, handler not allowed",
+    500: "Internal error (never caused by the request's content)",
+}
+
+
+def operation_responses(
+    route: Route, response: type[BaseModel] | None, status: int, errors: tuple[int, ...]
+) -> dict[int, dict[str, Any]]:
+    responses: dict[int, dict[str, Any]] = {}
+    if response is None:
+        responses[status] = {"description": "Done; no content"}
+    else:
+        responses[status] = {"description": "Success", "content": {"application/json": {"model": response}}}
+    refusals = set(COMMON_ERRORS) | set(errors) | (set(POST_ERRORS) if route.method == "POST" else set())
+    if route.path_parameters:
+        refusals.add(404)
+    for code in sorted(refusals):
+        responses[code] = {"description": ERROR_DESCRIPTIONS[code], "content": {"application/json": {"model": ErrorResponse}}}
+    responses[500] = {"description": ERROR_DESCRIPTIONS[500], "content": {"application/json": {"model": InternalErrorResponse}}}
+    return responses
+
+
+def _describe(endpoint: Callable[..., Any]) -> tuple[str, str]:
+    """Summary and description from the function module's docstring ("METHOD path — summary.")."""
+    text = (sys.modules[endpoint.__module__].__doc__ or "").strip()
+    first, _, rest = text.partition("\n")
+    summary = first.split(" — ", 1)[-1].rstrip(".")
+    return summary[:1].upper() + summary[1:], text
+
+
+def _tag(route: Route) -> str:
+    for segment, tag in (("event-subscriptions", "subscriptions"), ("jobs", "jobs"), ("inference", "jobs"),
+                         ("training", "jobs"), ("version", "versions")):
+        if segment in route.path:
+            return tag
+    return "models"
+
+
 class RouteApi:
     """The resolver of ``functions/<function>``; its route comes from the route table."""
 
@@ -141,9 +189,29 @@ class RouteApi:
     def principal(self) -> Principal:
         return self.resolver.context["principal"]
 
-    def handler(self, endpoint: F) -> F:
-        """Register ``endpoint`` as this function's only route."""
-        return self.resolver.route(rule=self.route.resolver_rule, method=self.route.method)(endpoint)
+    def handler(
+        self, response: type[BaseModel] | None, status: int = 200, errors: tuple[int, ...] = ()
+    ) -> Callable[[F], F]:
+        """Register the decorated endpoint as this function's only route.
+
+        ``response`` answers with ``status``; ``errors`` are the statuses the route can refuse with
+        beyond those every route can (400, 401, 403, 500). Both go into the OpenAPI document.
+        """
+
+        def register(endpoint: F) -> F:
+            summary, description = _describe(endpoint)
+            return self.resolver.route(
+                rule=self.route.resolver_rule,
+                method=self.route.method,
+                operation_id=self.route.function,
+                summary=summary,
+                description=description,
+                tags=[_tag(self.route)],
+                security=[{BEARER_SCHEME: [self.route.scope]}],
+                responses=operation_responses(self.route, response, status, errors),
+            )(endpoint)
+
+        return register
 
     def _authorize(self, resolver: APIGatewayHttpResolver, next_middleware: Callable) -> Response:
         principal = principal_from_event(resolver.current_event.raw_event)

@@ -312,6 +312,9 @@ def response_from_result(result: Any) -> HttpResponse:
     return HttpResponse(int(result["statusCode"]), headers, payload)
 
 
+OPENAPI_PATH = "/v2/openapi.json"
+
+
 class LocalGateway:
     """Routes, authorizes and invokes: the deployed API's request path, in one method."""
 
@@ -322,11 +325,20 @@ class LocalGateway:
         load: Callable[[str], LambdaHandler] = load_handler,
     ) -> None:
         routes = tuple(routes)
+        self._openapi: bytes | None = None
         self._authorizer = authorizer
         self._router = Router(routes)
         self._environments = {
             route.function: _ExecutionEnvironment(route.function, load(route.function)) for route in routes
         }
+
+    def _openapi_document(self) -> bytes:
+        """PIE's published contract, served without a token (built once, from the route functions)."""
+        if self._openapi is None:
+            from shared.http.openapi import build_document, render
+
+            self._openapi = render(build_document()).encode()
+        return self._openapi
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         request_id = str(uuid.uuid4())
@@ -338,6 +350,8 @@ class LocalGateway:
 
     def _invoke_route(self, request: HttpRequest, request_id: str) -> HttpResponse:
         path = unquote(request.target.partition("?")[0])
+        if path == OPENAPI_PATH and request.method in ("GET", "HEAD"):
+            return HttpResponse(200, [("Content-Type", "application/json")], self._openapi_document())
         match = self._router.match(request.method, path)
         authorization = next(
             (value for name, value in request.headers if name.lower() == "authorization"), None

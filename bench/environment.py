@@ -1,0 +1,56 @@
+"""The environment every benchmark gives PIE's functions: the local stack's, with fake credentials."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+
+from shared.local.dynamodb import LOCAL_REGION
+from shared.local.settings import local_environment
+
+
+def function_environment(base: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """``base`` without PIE settings, plus the local stack's settings and moto's fake credentials."""
+    environment = {name: value for name, value in base.items() if not name.startswith(("PIE_", "AWS_"))}
+    environment.update(local_environment())
+    environment.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": LOCAL_REGION,
+            "AWS_REGION": LOCAL_REGION,
+            # As shared.local.dynamodb sets it: the endpoint moto serves.
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        }
+    )
+    return environment
+
+
+def use_function_environment() -> None:
+    """Give this process the functions' environment (in-process benchmarks)."""
+    environment = function_environment()
+    os.environ.clear()
+    os.environ.update(environment)
+
+
+def discard_function_logs() -> None:
+    """Keep formatting every log record (that cost is real) but write them nowhere."""
+    from shared.observability import logger
+
+    handler = logger.registered_handler
+    if isinstance(handler, logging.StreamHandler):
+        handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 - open as long as the process
+
+
+class LambdaContext:
+    function_name = "pie-bench"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:pie-bench"
+    aws_request_id = "bench-request-id"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000

@@ -1,0 +1,142 @@
+"""DynamoDB round trips of each route's typical request, next to the minimum the data model allows.
+
+Each request runs in this process on a fresh embedded table holding the world its ``events/``
+sample names (``bench.world``); the calls are counted on the runtime's own DynamoDB client.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from bench.calls import CallLog, counted_calls
+from bench.environment import LambdaContext
+from bench.report import Figure
+from bench.stand_ins import InstantLambda
+from bench.world import queued_job, sample_event, sample_handlers, seed, stream_record, write_items
+from shared import runtime
+from shared.data.outbox import job_item
+from shared.local.dynamodb import embedded_dynamodb
+from shared.local.settings import LOCAL_TABLE_NAME
+from shared.routes import ROUTES
+
+SECTION = "round trips"
+
+
+@dataclass(frozen=True)
+class Minimum:
+    calls: int
+    why: str
+
+
+# The fewest calls the single-table design allows for the sample request, and why.
+MINIMUMS: dict[str, Minimum] = {
+    "create_model": Minimum(1, "model + version 1 in one conditional transaction"),
+    "list_models": Minimum(1, "one Query page of GSI1"),
+    "get_model": Minimum(1, "GetItem by key"),
+    "update_model": Minimum(
+        5,
+        "read the model; write it; read the latest version the response carries; contracts changed, so "
+        "query subscriptions targeting it (GSI1) and its own trigger_output ones (partition)",
+    ),
+    "delete_model": Minimum(
+        3, "one Query of the partition (it also answers 404), one BatchWriteItem (<= 25 items), one Query "
+        "of subscriptions targeting it (GSI1)"
+    ),
+    "create_version": Minimum(2, "read the model (sequence, handlers); model + version in one transaction"),
+    "list_versions": Minimum(1, "one Query page of LSI1"),
+    "get_version": Minimum(1, "BatchGetItem of model + version"),
+    "set_version_status": Minimum(2, "BatchGetItem of model + version; one transaction"),
+    "create_subscription": Minimum(2, "BatchGetItem of source + target model; conditional PutItem"),
+    "list_subscriptions": Minimum(1, "one Query page of the partition"),
+    "get_subscription": Minimum(1, "GetItem by key"),
+    "update_subscription": Minimum(
+        3, "read the subscription; BatchGetItem of source + target (re-validation); conditional PutItem"
+    ),
+    "delete_subscription": Minimum(1, "conditional DeleteItem"),
+    "test_subscription": Minimum(2, "BatchGetItem of subscription + source (both keys in the path); read the target"),
+    "start_inference": Minimum(2, "read the model (active version, contract); put the job"),
+    "start_training": Minimum(2, "BatchGetItem of model + version; version + job in one transaction"),
+    "list_jobs": Minimum(1, "one Query page of LSI1"),
+    "get_job": Minimum(1, "GetItem by key"),
+    "complete_job": Minimum(
+        5,
+        "read the job; then BatchGetItem of model + its version (named by the job); query the source's "
+        "subscriptions; BatchGetItem of their targets; one transaction",
+    ),
+    "complete_job_events": Minimum(5, "as complete_job: the record names the job, which must be read once"),
+    "dispatch_jobs (lambda job)": Minimum(1, "conditional claim queued -> dispatched; then Lambda Invoke"),
+    "dispatch_jobs (in_process job)": Minimum(
+        4, "claim; read the model (contract, firing); query its subscriptions; conditional completion"
+    ),
+    "create_model + Idempotency-Key": Minimum(
+        3, "the create's transaction, plus Powertools' in-progress put and completion update"
+    ),
+}
+
+
+def measure() -> tuple[list[Figure], dict[str, Any]]:
+    runtime.use_stand_in("lambda", InstantLambda())
+    figures: list[Figure] = []
+    details: dict[str, Any] = {}
+    cases = [(route.function, route.function, None) for route in ROUTES]
+    cases += [
+        ("complete_job_events", "complete_job_events", None),
+        ("dispatch_jobs (lambda job)", "dispatch_jobs", _lambda_job_batch),
+        ("dispatch_jobs (in_process job)", "dispatch_jobs", None),
+        ("create_model + Idempotency-Key", "create_model", _with_idempotency_key),
+    ]
+    for label, function, prepare in cases:
+        outcome, log = _count(function, prepare)
+        minimum = MINIMUMS[label]
+        details[label] = {
+            "calls": log.total,
+            "operations": dict(log.operations),
+            "minimum": minimum.calls,
+            "minimum_why": minimum.why,
+            "outcome": outcome,
+        }
+        figures.append(
+            Figure(
+                SECTION,
+                label,
+                f"{log.total} ({log.summary()}; {outcome})",
+                f"= {minimum.calls} minimum",
+                log.total <= minimum.calls,
+                details[label],
+            )
+        )
+    return figures, details
+
+
+def _count(function: str, prepare: Any) -> tuple[str, CallLog]:
+    handler = importlib.import_module(f"functions.{function}.handler")
+    with embedded_dynamodb(LOCAL_TABLE_NAME) as setup:
+        runtime.reset()
+        seed(setup, LOCAL_TABLE_NAME, function)
+        event = sample_event(function)
+        if prepare is not None:
+            event = prepare(setup, event)
+        with counted_calls(runtime.dynamodb_client()) as log:
+            response = handler.lambda_handler(event, LambdaContext())
+    return _outcome(response), log
+
+
+def _outcome(response: dict[str, Any]) -> str:
+    if "statusCode" in response:
+        return f"HTTP {response['statusCode']}"
+    if "batchItemFailures" in response:
+        return f"{len(response['batchItemFailures'])} failed records"
+    return str(response.get("outcome"))
+
+
+def _lambda_job_batch(client: Any, event: dict[str, Any]) -> dict[str, Any]:
+    job = queued_job(job_id="5d6e7f80-9a1b-4c2d-8e3f-405162738495", handler=sample_handlers().inference)
+    write_items(client, LOCAL_TABLE_NAME, [job_item(job)])
+    return {"Records": [stream_record(job, sequence=2)]}
+
+
+def _with_idempotency_key(client: Any, event: dict[str, Any]) -> dict[str, Any]:
+    event["headers"]["idempotency-key"] = "bench-create-model-1"
+    return event
