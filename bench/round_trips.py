@@ -102,7 +102,7 @@ def measure() -> tuple[list[Figure], dict[str, Any]]:
                 SECTION,
                 label,
                 f"{log.total} ({log.summary()}; {outcome})",
-                f"= {minimum.calls} minimum",
+                f"minimum {minimum.calls}",
                 log.total <= minimum.calls,
                 details[label],
             )

@@ -120,6 +120,12 @@ class JobDispatcher(Construct):
                 )
             )
             suppressed.append(task_definitions)
+            # The envelope goes to the task definition's first container, whose name RunTask's
+            # overrides need; DescribeTaskDefinition has no resource-level permissions.
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["ecs:DescribeTaskDefinition"], resources=["*"])
+            )
+            suppressed.append("*")
             if config.ecs_pass_role_arns:
                 role.add_to_principal_policy(
                     iam.PolicyStatement(
@@ -146,7 +152,9 @@ class JobDispatcher(Construct):
                             "cluster, so the dispatcher may invoke exactly the functions matching "
                             "<allowed account>:<allowed region>:function:<allowed prefix>*, and run "
                             "task definitions only on the allowed clusters (ecs:cluster condition); "
-                            "the API rejects registering any other target."
+                            "the API rejects registering any other target. ecs:DescribeTaskDefinition "
+                            "supports no resource-level permissions (it is read-only and names the "
+                            "container that receives the job envelope)."
                         ),
                         applies_to=[f"Resource::{_nag_resource(arn)}" for arn in suppressed],
                     )

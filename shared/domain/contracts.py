@@ -54,11 +54,54 @@ def schema_violations(instance: Any, schema: dict[str, Any] | None) -> list[str]
     return reasons
 
 
+def unfetched_references(schema: dict[str, Any] | None) -> list[str]:
+    """The ``$ref``s of ``schema`` that point outside it (and the standard meta-schemas), which PIE
+    does not fetch. Found by walking the schema's subschemas, never by following a reference."""
+    if schema is None:
+        return []
+    from jsonschema_specifications import REGISTRY as META_SCHEMAS
+    from referencing import Registry, Resource
+    from referencing.exceptions import NoSuchAnchor, NoSuchResource, PointerToNowhere, Unresolvable
+    from referencing.jsonschema import DRAFT202012
+
+    def refuse_remote(uri: str):
+        raise NoSuchResource(ref=uri)
+
+    found: list[str] = []
+
+    def walk(resource: Resource, resolver: Any) -> None:
+        contents = resource.contents
+        if isinstance(contents, dict):
+            for keyword in ("$ref", "$dynamicRef"):
+                reference = contents.get(keyword)
+                if isinstance(reference, str) and reference not in found:
+                    try:
+                        resolver.lookup(reference)
+                    except (PointerToNowhere, NoSuchAnchor):
+                        pass  # a broken reference inside the schema: nothing would be fetched
+                    except Unresolvable:
+                        found.append(reference)
+        for subresource in resource.subresources():
+            walk(subresource, resolver.in_subresource(subresource))
+
+    root = DRAFT202012.create_resource(schema)
+    walk(root, META_SCHEMAS.combine(Registry(retrieve=refuse_remote)).resolver_with_root(root))
+    return found
+
+
 def compatibility_warnings(output: dict[str, Any] | None, expected_input: dict[str, Any] | None) -> list[str]:
-    """Visible incompatibilities between what a source outputs and what a target accepts."""
+    """Visible incompatibilities between what a source outputs and what a target accepts.
+
+    The output is only known when it happens, so a schema that refers to another document (which
+    PIE does not fetch) is worth a warning of its own: the comparison could not see all of it.
+    """
     if output is None or expected_input is None:
         return []
-    warnings = []
+    warnings = [
+        f"the {side} references {reference!r}, which PIE does not fetch: compatibility was not fully checked"
+        for side, schema in (("source's output_schema", output), ("target's input_schema", expected_input))
+        for reference in unfetched_references(schema)
+    ]
     output_type, input_type = output.get("type"), expected_input.get("type")
     if isinstance(output_type, str) and isinstance(input_type, str) and output_type != input_type:
         warnings.append(f"the source outputs a {output_type} but the target's input must be a {input_type}")

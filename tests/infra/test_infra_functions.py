@@ -38,7 +38,13 @@ WRITE_ACTIONS = {
     "dynamodb:ConditionCheckItem",
 }
 # Actions IAM offers no resource-level permissions for: the only ones allowed on Resource "*".
-UNSCOPED_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "dynamodb:ListStreams"}
+# Actions that support no resource-level permissions at all.
+UNSCOPED_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "dynamodb:ListStreams",
+    "ecs:DescribeTaskDefinition",
+}
 HTTP_API_INTEGRATION_TIMEOUT_SECONDS = 30
 
 

@@ -1,0 +1,219 @@
+"""Warm overhead: PIE's route functions against minimal handlers making the same DynamoDB calls.
+
+Both run in this process on the same embedded table, with the same client, called alternately so
+the machine's noise falls on both alike. A minimal handler does no validation, authorization,
+logging or modelling: it makes the route's DynamoDB calls and returns the same JSON, so the ratio of
+the two is what PIE's layers cost on top of the calls themselves.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import statistics
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from bench.environment import LambdaContext
+from bench.report import Figure, ratio
+from bench.world import model_items, route_event, write_items
+from shared import runtime
+from shared.data import keys
+from shared.data.items import key
+from shared.data.store import RegistryStore
+from shared.data.table import GSI1
+from shared.local.dynamodb import embedded_dynamodb
+from shared.local.settings import LOCAL_TABLE_NAME
+
+SECTION = "warm overhead"
+CALLS = 1000
+WARM_UP_CALLS = 50
+LISTED_MODELS = 30  # one page of the sample's limit=50 holds them all: no next_token to sign
+STATUS_MODELS = 50  # new_status cycles over this many models per handler, so histories stay short
+BUDGET = 1.5
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def measure(calls: int = CALLS) -> tuple[list[Figure], dict[str, Any]]:
+    figures: list[Figure] = []
+    details: dict[str, Any] = {}
+    scenarios = {
+        "GET /v2/models/{model_id}": (
+            "get_model",
+            [f"listed-{index:03d}" for index in range(LISTED_MODELS)],
+            lambda owner, i: route_event("get_model", model_id="listed-000"),
+            _minimal_get_model,
+        ),
+        "GET /v2/models": (
+            "list_models",
+            [f"listed-{index:03d}" for index in range(LISTED_MODELS)],
+            lambda owner, i: route_event("list_models"),
+            _minimal_list_models,
+        ),
+        "POST .../new_status": (
+            "set_version_status",
+            [f"status-{owner}-{index:03d}" for owner in ("pie", "minimal") for index in range(STATUS_MODELS)],
+            _status_event,
+            _minimal_new_status,
+        ),
+    }
+    for label, (function, model_ids, event_for, minimal_for) in scenarios.items():
+        with embedded_dynamodb(LOCAL_TABLE_NAME) as setup:
+            runtime.reset()
+            now = datetime.now(timezone.utc)
+            store = RegistryStore(setup, LOCAL_TABLE_NAME, page_tokens=lambda: None)
+            status = "pending" if function == "set_version_status" else "active"
+            write_items(setup, LOCAL_TABLE_NAME, [i for m in model_ids for i in model_items(store, m, status, now)])
+            pie = importlib.import_module(f"functions.{function}.handler").lambda_handler
+            minimal = minimal_for(runtime.dynamodb_client())
+            _check_same_json(label, pie(event_for("pie", 0), LambdaContext()), minimal(event_for("minimal", 0), LambdaContext()))
+            pie_times, minimal_times = _alternate(pie, minimal, event_for, calls)
+        result = {
+            "calls": calls,
+            "pie_p50_ms": _percentile(pie_times, 50),
+            "pie_p99_ms": _percentile(pie_times, 99),
+            "minimal_p50_ms": _percentile(minimal_times, 50),
+            "minimal_p99_ms": _percentile(minimal_times, 99),
+        }
+        result["p50_ratio"] = result["pie_p50_ms"] / result["minimal_p50_ms"]
+        result["p50_overhead_ms"] = result["pie_p50_ms"] - result["minimal_p50_ms"]
+        details[label] = result
+        figures.append(
+            Figure(
+                SECTION,
+                f"{label} p50 vs minimal handler",
+                f"{ratio(result['p50_ratio'])} (p50 {result['pie_p50_ms']:.2f} vs {result['minimal_p50_ms']:.2f} ms; "
+                f"p99 {result['pie_p99_ms']:.2f} vs {result['minimal_p99_ms']:.2f} ms; n={calls})",
+                f"≤ {BUDGET}×",
+                result["p50_ratio"] <= BUDGET,
+                result,
+            )
+        )
+    return figures, details
+
+
+def _alternate(
+    pie: Handler, minimal: Handler, event_for: Callable[[str, int], dict], calls: int
+) -> tuple[list[float], list[float]]:
+    context = LambdaContext()
+    pie_times: list[float] = []
+    minimal_times: list[float] = []
+    for index in range(1, WARM_UP_CALLS + calls + 1):
+        # Events are built outside the clocks: API Gateway hands the function a ready event.
+        first, second = event_for("pie", index), event_for("minimal", index)
+        started = time.perf_counter()
+        answer = pie(first, context)
+        middle = time.perf_counter()
+        minimal(second, context)
+        ended = time.perf_counter()
+        if answer["statusCode"] >= 300:
+            raise AssertionError(f"PIE answered {answer['statusCode']}: {answer.get('body')}")
+        if index > WARM_UP_CALLS:
+            pie_times.append((middle - started) * 1000)
+            minimal_times.append((ended - middle) * 1000)
+    return pie_times, minimal_times
+
+
+def _status_event(owner: str, index: int) -> dict[str, Any]:
+    """Call ``index`` moves model ``index % STATUS_MODELS`` pending -> training or back."""
+    model_id = f"status-{owner}-{index % STATUS_MODELS:03d}"
+    status = "training" if (index // STATUS_MODELS) % 2 == 0 else "pending"
+    return route_event("set_version_status", body={"status": status}, model_id=model_id, model_version="1")
+
+
+def _check_same_json(label: str, pie: dict[str, Any], minimal: dict[str, Any]) -> None:
+    pie_body, minimal_body = json.loads(pie["body"]), json.loads(minimal["body"])
+    if _shape(pie_body) != _shape(minimal_body):
+        raise AssertionError(f"{label}: the minimal handler's JSON differs from PIE's")
+
+
+def _shape(value: Any) -> Any:
+    """The JSON's structure (keys, types, list lengths), with timestamps and ids left out."""
+    if isinstance(value, dict):
+        return {name: _shape(item) for name, item in value.items() if not name.endswith(("_at", "id", "by"))}
+    if isinstance(value, list):
+        return [_shape(item) for item in value]
+    return type(value).__name__
+
+
+def _percentile(samples: list[float], percent: int) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[percent - 1] if percent < 100 else max(samples)
+
+
+# Minimal handlers: the same calls, the same JSON, nothing else. ---------------------------------
+
+
+def _json_response(body: str, entity_version: str | None = None) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json"}
+    if entity_version is not None:
+        headers["ETag"] = f'"{entity_version}"'
+    return {"statusCode": 200, "headers": headers, "body": body, "isBase64Encoded": False}
+
+
+def _minimal_get_model(client: Any) -> Handler:
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        model_key = key(keys.model_key(event["pathParameters"]["model_id"]))
+        item = client.get_item(TableName=LOCAL_TABLE_NAME, Key=model_key, ConsistentRead=True)["Item"]
+        return _json_response('{"model":' + item["doc"]["S"] + "}", item["entity_version"]["N"])
+
+    return handler
+
+
+def _minimal_list_models(client: Any) -> Handler:
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        limit = int((event.get("queryStringParameters") or {}).get("limit", 50))
+        items = client.query(
+            TableName=LOCAL_TABLE_NAME,
+            IndexName=GSI1.name,
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.all_models_partition()}},
+            Limit=limit + 1,
+        )["Items"]
+        return _json_response('{"models":[' + ",".join(item["doc"]["S"] for item in items[:limit]) + '],"next_token":null}')
+
+    return handler
+
+
+def _minimal_new_status(client: Any) -> Handler:
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        path = event["pathParameters"]
+        model_id, version_id = path["model_id"], path["model_version"]
+        request = json.loads(event["body"])
+        wanted = [key(keys.model_key(model_id)), key(keys.version_key(model_id, version_id))]
+        found = client.batch_get_item(RequestItems={LOCAL_TABLE_NAME: {"Keys": wanted, "ConsistentRead": True}})
+        by_type = {item["entity_type"]["S"]: item for item in found["Responses"][LOCAL_TABLE_NAME]}
+        model, version = json.loads(by_type[keys.MODEL_ENTITY]["doc"]["S"]), json.loads(by_type[keys.VERSION_ENTITY]["doc"]["S"])
+        now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+        previous_status, previous_entity_version = version["status"], version["entity_version"]
+        version["status_history"].append(
+            {"status": request["status"], "status_message": None, "at": now, "by": "minimal"}
+        )
+        version.update(status=request["status"], status_message=None, entity_version=previous_entity_version + 1, updated_at=now)
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": LOCAL_TABLE_NAME,
+                        "Key": wanted[1],
+                        "UpdateExpression": "SET #doc = :doc, #status = :status, entity_version = :next, updated_at = :updated",
+                        "ConditionExpression": "entity_version = :expected AND #status = :previous",
+                        "ExpressionAttributeNames": {"#doc": "doc", "#status": "status"},
+                        "ExpressionAttributeValues": {
+                            ":doc": {"S": json.dumps(version)},
+                            ":status": {"S": version["status"]},
+                            ":next": {"N": str(version["entity_version"])},
+                            ":updated": {"S": now},
+                            ":expected": {"N": str(previous_entity_version)},
+                            ":previous": {"S": previous_status},
+                        },
+                    }
+                }
+            ]
+        )
+        body = json.dumps({"model": model, "version": version, "triggered_events": []})
+        return _json_response(body, str(version["entity_version"]))
+
+    return handler
