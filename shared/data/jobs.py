@@ -4,13 +4,10 @@ by status through GSI2."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from shared.data import keys
-from shared.data.items import error_code, key, n, s
+from shared.data.items import key, s
 from shared.data.outbox import job_from_item, job_item
 from shared.data.page_tokens import PageTokenCodec
 from shared.data.queries import query_page
@@ -58,29 +55,3 @@ class JobStore:
             ScanIndexForward=False,
         )
         return Page([job_from_item(item) for item in items], next_token)
-
-    def claim(self, job: Job, now: datetime) -> Job | None:
-        """``queued → dispatched`` if the job is still queued: the claimed job, or None when
-        another delivery of the same record claimed it first (or it finished already)."""
-        claimed = job.model_copy(
-            update={
-                "status": "dispatched",
-                "attempts": job.attempts + 1,
-                "entity_version": job.entity_version + 1,
-                "updated_at": now,
-                "dispatched_at": now,
-            }
-        )
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=job_item(claimed),
-                ConditionExpression="#status = :queued AND entity_version = :expected",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":queued": s("queued"), ":expected": n(job.entity_version)},
-            )
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return None
-            raise
-        return claimed

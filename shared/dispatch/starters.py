@@ -69,6 +69,20 @@ class Backoff:
         raise DispatchFailed(f"gave up after {self.attempts} attempts: {last}")
 
 
+def _aws_call(operation: str, retryable: frozenset[str], call: Callable[..., Any], request: dict[str, Any]) -> Any:
+    """Make one AWS call; a throttling or capacity error is a ``_Retry``, any other a failure."""
+    try:
+        return call(**request)
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        reason = f"{operation} {details.get('Code', '')}: {details.get('Message', '')}"
+        if details.get("Code", "") in retryable:
+            raise _Retry(reason) from None
+        raise DispatchFailed(reason) from None
+    except BotoCoreError as error:
+        raise _Retry(f"{operation}: {error}") from None
+
+
 class LambdaStarter:
     def __init__(self, client: Any, backoff: Backoff) -> None:
         self._client = client
@@ -85,19 +99,7 @@ class LambdaStarter:
         if handler.version:
             request["Qualifier"] = handler.version
 
-        def invoke() -> None:
-            try:
-                self._client.invoke(**request)
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
-                reason = f"Lambda Invoke {code}: {error.response.get('Error', {}).get('Message', '')}"
-                if code in RETRYABLE_LAMBDA_ERRORS:
-                    raise _Retry(reason) from None
-                raise DispatchFailed(reason) from None
-            except BotoCoreError as error:
-                raise _Retry(f"Lambda Invoke: {error}") from None
-
-        self._backoff.run(invoke)
+        self._backoff.run(lambda: _aws_call("Lambda Invoke", RETRYABLE_LAMBDA_ERRORS, self._client.invoke, request))
 
 
 class EcsStarter:
@@ -115,28 +117,20 @@ class EcsStarter:
         envelope = JobEnvelope.of(job).model_dump_json()
 
         def run_task() -> None:
-            try:
-                container = self._container_of(task_definition)
-                response = self._client.run_task(
-                    **self._defaults,
-                    cluster=handler.cluster,
-                    taskDefinition=task_definition,
-                    clientToken=job.id,
-                    startedBy=job.id,
-                    overrides={
-                        "containerOverrides": [
-                            {"name": container, "environment": [{"name": ECS_ENVIRONMENT_VARIABLE, "value": envelope}]}
-                        ]
-                    },
-                )
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
-                reason = f"ECS RunTask {code}: {error.response.get('Error', {}).get('Message', '')}"
-                if code in RETRYABLE_ECS_ERRORS:
-                    raise _Retry(reason) from None
-                raise DispatchFailed(reason) from None
-            except BotoCoreError as error:
-                raise _Retry(f"ECS RunTask: {error}") from None
+            container = self._container_of(task_definition)
+            request = {
+                **self._defaults,
+                "cluster": handler.cluster,
+                "taskDefinition": task_definition,
+                "clientToken": job.id,
+                "startedBy": job.id,
+                "overrides": {
+                    "containerOverrides": [
+                        {"name": container, "environment": [{"name": ECS_ENVIRONMENT_VARIABLE, "value": envelope}]}
+                    ]
+                },
+            }
+            response = _aws_call("ECS RunTask", RETRYABLE_ECS_ERRORS, self._client.run_task, request)
             failures = response.get("failures") or []
             if failures or not response.get("tasks"):
                 reasons = "; ".join(f"{f.get('reason')} ({f.get('detail') or f.get('arn', '')})" for f in failures)
@@ -150,7 +144,12 @@ class EcsStarter:
     def _container_of(self, task_definition: str) -> str:
         """The first container of the task definition receives the envelope."""
         if task_definition not in self._containers:
-            described = self._client.describe_task_definition(taskDefinition=task_definition)
+            described = _aws_call(
+                "ECS DescribeTaskDefinition",
+                RETRYABLE_ECS_ERRORS,
+                self._client.describe_task_definition,
+                {"taskDefinition": task_definition},
+            )
             self._containers[task_definition] = described["taskDefinition"]["containerDefinitions"][0]["name"]
         return self._containers[task_definition]
 

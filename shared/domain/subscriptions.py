@@ -16,6 +16,7 @@ from shared.data.subscriptions import SubscriptionStore
 from shared.domain import contracts
 from shared.domain.errors import (
     ConcurrentUpdateError,
+    EntityVersionMismatchError,
     ModelNotFoundError,
     RequestInvalidError,
     SubscriptionNotFoundError,
@@ -90,11 +91,20 @@ class SubscriptionService:
         return SubscriptionList(subscriptions=page.items, next_token=page.next_token)
 
     def update(
-        self, source_model_id: str, subscription_id: str, request: UpdateSubscriptionRequest
+        self,
+        source_model_id: str,
+        subscription_id: str,
+        request: UpdateSubscriptionRequest,
+        if_match: int | None = None,
     ) -> Subscription:
-        """Seed 003. Re-activating (or changing the input of) a subscription re-validates it."""
+        """Seed 003. Re-activating (or changing the input of) a subscription re-validates it.
+
+        With ``if_match`` the write is conditional on that ``entity_version`` (a conflict is the
+        caller's to see); without it a concurrent write is retried on fresh state."""
         for _ in range(_WRITE_ATTEMPTS):
             current = self._subscriptions.get(source_model_id, subscription_id)
+            if if_match is not None and if_match != current.entity_version:
+                raise EntityVersionMismatchError("event subscription", if_match, current.entity_version)
             changes: dict = {}
             if "input" in request.model_fields_set:
                 if current.input_source == "stored" and request.input is None:
@@ -116,6 +126,8 @@ class SubscriptionService:
             except StaleEntityError as stale:
                 if stale.current is None:
                     raise SubscriptionNotFoundError(source_model_id, subscription_id) from None
+                if if_match is not None:
+                    raise EntityVersionMismatchError("event subscription", if_match, stale.current) from None
                 continue
             return updated
         raise ConcurrentUpdateError(f"event subscription '{subscription_id}'")
