@@ -6,15 +6,20 @@ the event source mapping, and sent to the dead-letter queue when its retries run
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
 
-from shared.dispatch.dispatcher import ParallelBatchProcessor, record_handler
-from shared.observability import logger, tracer
+from shared.dispatch.dispatcher import Outcomes, ParallelBatchProcessor, record_handler
+from shared.observability import logger, metrics, tracer
 from shared.runtime import dispatcher, dispatcher_settings
 
-handle_record = record_handler(dispatcher)
+outcomes = Outcomes()
+handle_record = record_handler(dispatcher, outcomes)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def lambda_handler(event, context):
     processor = ParallelBatchProcessor(workers=dispatcher_settings().dispatch_workers)
-    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    try:
+        return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    finally:
+        outcomes.publish(metrics)

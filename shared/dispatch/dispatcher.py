@@ -9,10 +9,13 @@ once. Other records are not its business.
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
 from shared.data import keys
@@ -106,9 +109,38 @@ class ParallelBatchProcessor(BatchProcessor):
             return list(pool.map(self._process_record, self.records))
 
 
-def record_handler(dispatcher: Callable[[], Dispatcher]) -> Callable[[Any], str]:
+OUTCOME_METRICS = {
+    "dispatched": "JobsDispatched",
+    "succeeded": "JobsSucceeded",
+    "failed": "JobsFailed",
+    "already claimed": "JobRecordsRedelivered",
+    "materialized": "FanOutItemsMaterialized",
+}
+
+
+class Outcomes:
+    """Counts what a batch's records came to, from the worker threads, for one metrics flush."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, outcome: str) -> None:
+        with self._lock:
+            self._counts[outcome] += 1
+
+    def publish(self, metrics: Any) -> None:
+        with self._lock:
+            counts, self._counts = self._counts, Counter()
+        for outcome, count in counts.items():
+            if outcome in OUTCOME_METRICS:
+                metrics.add_metric(name=OUTCOME_METRICS[outcome], unit=MetricUnit.Count, value=count)
+
+
+def record_handler(dispatcher: Callable[[], Dispatcher], outcomes: Outcomes) -> Callable[[Any], str]:
     def handle(record: Any) -> str:
         outcome = dispatcher().handle(record.raw_event)
+        outcomes.add(outcome)
         logger.debug("stream record handled", extra={"event_id": record.event_id, "outcome": outcome})
         return outcome
 
