@@ -29,14 +29,19 @@ from infra.function_profiles import DISPATCHER, DISPATCHER_FUNCTION
 from shared.data import keys
 from shared.domain.handler_policy import HandlerAllowList
 
-# Records the dispatcher acts on: jobs, and the outbox overflow of a transition that fired more jobs
-# than one transaction holds. Removals carry no NewImage, so they never match.
-DISPATCHED_ENTITY_TYPES = (keys.JOB_ENTITY, keys.FANOUT_ENTITY)
-STREAM_FILTER = lambda_.FilterCriteria.filter(
-    {
-        "eventName": ["INSERT", "MODIFY"],
-        "dynamodb": {"NewImage": {"entity_type": {"S": list(DISPATCHED_ENTITY_TYPES)}}},
-    }
+# Records the dispatcher acts on: new queued jobs, and the outbox overflow of a change that fired
+# more jobs than one transaction holds. A job's later changes (claimed, finished) are MODIFY
+# records the dispatcher has no business with, so they never invoke it.
+STREAM_FILTERS = (
+    lambda_.FilterCriteria.filter(
+        {
+            "eventName": ["INSERT"],
+            "dynamodb": {"NewImage": {"entity_type": {"S": [keys.JOB_ENTITY]}, "status": {"S": ["queued"]}}},
+        }
+    ),
+    lambda_.FilterCriteria.filter(
+        {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity_type": {"S": [keys.FANOUT_ENTITY]}}}}
+    ),
 )
 STREAM_BATCH_SIZE = 10
 STREAM_RETRY_ATTEMPTS = 5
@@ -89,7 +94,7 @@ class JobDispatcher(Construct):
                 retry_attempts=STREAM_RETRY_ATTEMPTS,
                 max_record_age=STREAM_MAX_RECORD_AGE,
                 on_failure=event_sources.SqsDlq(self.dead_letter_queue),
-                filters=[STREAM_FILTER],
+                filters=list(STREAM_FILTERS),
             )
         )
         self._allow_handler_targets(config)

@@ -61,8 +61,10 @@ def _matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
     return True
 
 
-def _record(event_name: str, entity_type: str | None, image: str = "NewImage") -> dict[str, Any]:
-    item = {"PK": {"S": "MODEL#m"}, "SK": {"S": "X"}}
+def _record(
+    event_name: str, entity_type: str | None, image: str = "NewImage", status: str = "queued"
+) -> dict[str, Any]:
+    item = {"PK": {"S": "MODEL#m"}, "SK": {"S": "X"}, "status": {"S": status}}
     if entity_type:
         item["entity_type"] = {"S": entity_type}
     return {"eventName": event_name, "dynamodb": {image: item}}
@@ -104,7 +106,8 @@ def test_a_failing_batch_is_bisected_retried_boundedly_then_sent_to_the_dead_let
     ("record", "dispatched"),
     [
         (_record("INSERT", "JOB"), True),
-        (_record("MODIFY", "JOB"), True),
+        (_record("INSERT", "JOB", status="dispatched"), False),
+        (_record("MODIFY", "JOB"), False),
         (_record("INSERT", "FANOUT"), True),
         (_record("INSERT", "MODEL"), False),
         (_record("MODIFY", "VERSION"), False),
