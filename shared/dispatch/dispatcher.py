@@ -66,12 +66,13 @@ class Dispatcher:
         return self.dispatch(job)
 
     def dispatch(self, job: Job) -> str:
-        claimed = self._jobs.claim(job)
-        if claimed is None:
+        claim = self._jobs.claim(job)
+        if claim is None:
             return "already claimed"
-        refusal = self._jobs.training_refusal(claimed)
-        if refusal is not None:
-            self._finish(claimed, CompleteJobRequest(status="failed", error=refusal))
+        claimed = claim.job
+        if claim.refusal is not None:
+            logger.warning("job refused", extra={"job_id": claimed.id, "reason": claim.refusal})
+            self._jobs.refuse(claimed, claim.refusal)
             return "failed"
         if claimed.handler.type == "in_process":
             result = self._in_process.run(claimed)

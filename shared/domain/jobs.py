@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,15 +38,31 @@ from shared.domain.resources import (
     JobResponse,
     Model,
     StartJobRequest,
-    Version,
 )
 from shared.domain.transitions import WRITE_ATTEMPTS, Firing, VersionLifecycle, model_after, moved_version
 from shared.domain.triggers import FiringPlan, TriggerSource
 from shared.observability import logger
 
 FINISHED = ("succeeded", "failed")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job taken for dispatch; ``refusal`` says why it must fail instead of starting."""
+
+    job: Job
+    refusal: str | None = None
+
 DISPATCHER_ACTOR = "pie-dispatcher"
 TRIGGERED_BY = {"training": "training_complete", "inference": "inference_complete"}
+STATUS_MESSAGE_MAX = 1000  # a version's status_message; a job's error may be longer
+
+
+def _status_message(error: str | None) -> str | None:
+    """A failed job's error as its version's status_message, shortened to fit."""
+    if error is None or len(error) <= STATUS_MESSAGE_MAX:
+        return error
+    return error[: STATUS_MESSAGE_MAX - 1] + "…"
 
 
 class JobService:
@@ -113,13 +130,14 @@ class JobService:
 
     # Dispatching --------------------------------------------------------------------------------
 
-    def claim(self, job: Job) -> Job | None:
+    def claim(self, job: Job) -> Claim | None:
         """Take a queued job for dispatch (``queued → dispatched``); None when it was not queued
         any more, which makes a redelivered stream record a no-op.
 
         A training job fired by a subscription moves its version to ``training`` in the same
-        write, when the version is ``pending`` or ``failed``; otherwise it is claimed as is and
-        ``training_refusal`` tells why it cannot run.
+        write when the version is ``pending`` or ``failed``. Any other version (active, or being
+        trained by another job) cannot be trained by it: the claim carries the refusal, and the
+        dispatcher fails the job with it instead of starting it.
         """
         for _ in range(WRITE_ATTEMPTS):
             now = self._clock()
@@ -133,41 +151,47 @@ class JobService:
                 }
             )
             guarded = [self._outbox.job_put(claimed, job)]
-            version = self._version_to_train(job)
-            if version is not None and version.status in ("pending", "failed"):
-                moved = moved_version(version, "training", f"training job {job.id}", DISPATCHER_ACTOR, now)
-                guarded.append(self._outbox.version_update(moved, version))
+            refusal = None
+            if job.action == "training" and job.trigger is not None:
+                try:
+                    version = self._registry.get_version(job.model_id, job.version)
+                except VersionNotFoundError:
+                    refusal = f"version '{job.version}' of model '{job.model_id}' no longer exists"
+                else:
+                    if version.status in ("pending", "failed"):
+                        moved = moved_version(version, "training", f"training job {job.id}", DISPATCHER_ACTOR, now)
+                        guarded.append(self._outbox.version_update(moved, version))
+                    else:
+                        refusal = (
+                            f"version '{job.version}' of model '{job.model_id}' is '{version.status}': a "
+                            "triggered training needs a pending or failed version (cut a new version to retrain)"
+                        )
             try:
                 self._outbox.commit(guarded, [], job.model_id, f"claim:{job.id}")
             except StaleEntityError as stale:
                 if stale.entity == "job":
                     return None
                 continue  # the version moved meanwhile: decide again on fresh state
-            return claimed
+            return Claim(claimed, refusal)
         raise ConcurrentUpdateError(f"job '{job.id}'")
 
-    def training_refusal(self, job: Job) -> str | None:
-        """Why a claimed training job cannot train its version (None when it can)."""
-        if job.action != "training":
-            return None
+    def refuse(self, job: Job, reason: str) -> None:
+        """Fail a claimed job that must not start: only the job changes (its version is not its to
+        move), and nothing fires."""
+        now = self._clock()
+        failed = job.model_copy(
+            update={
+                "status": "failed",
+                "error": reason,
+                "entity_version": job.entity_version + 1,
+                "updated_at": now,
+                "completed_at": now,
+            }
+        )
         try:
-            version = self._registry.get_version(job.model_id, job.version)
-        except VersionNotFoundError:
-            return f"version '{job.version}' of model '{job.model_id}' no longer exists"
-        if version.status != "training":
-            return (
-                f"version '{job.version}' of model '{job.model_id}' is '{version.status}': a triggered "
-                "training needs a pending or failed version (cut a new version to retrain)"
-            )
-        return None
-
-    def _version_to_train(self, job: Job) -> Version | None:
-        if job.action != "training" or job.trigger is None:
-            return None
-        try:
-            return self._registry.get_version(job.model_id, job.version)
-        except VersionNotFoundError:
-            return None
+            self._outbox.commit([self._outbox.job_put(failed, job)], [], job.model_id, f"refuse:{job.id}")
+        except StaleEntityError:
+            logger.warning("refused job changed meanwhile; left as it is", extra={"job_id": job.id})
 
     # Completing -------------------------------------------------------------------------------
 
@@ -225,7 +249,7 @@ class JobService:
                     f"version '{version.version}' is '{version.status}', not 'training': its status was left as is"
                 )
                 return FiringPlan()
-            moved = moved_version(version, "active" if succeeded else "failed", job.error, actor, now)
+            moved = moved_version(version, "active" if succeeded else "failed", _status_message(job.error), actor, now)
             new_record = model_after(record, version, moved, now)
             guarded.append(self._outbox.version_update(moved, version))
             if new_record is not None:

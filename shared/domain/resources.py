@@ -369,6 +369,8 @@ class CreateSubscriptionRequest(_Strict):
     def _stored_input_present(self) -> "CreateSubscriptionRequest":
         if self.input_source == "stored" and self.input is None:
             raise ValueError("input is required when input_source is 'stored'")
+        if self.input_source == "trigger_output" and self.input is not None:
+            raise ValueError("a trigger_output subscription takes its input from the trigger: omit input")
         return self
 
 

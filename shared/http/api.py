@@ -120,7 +120,7 @@ def _error_response(status: int, message: str, **extra: Any) -> Response:
 
 BEARER_SCHEME = "jwt"
 COMMON_ERRORS = (400, 401, 403)
-POST_ERRORS = (409, 422)  # Idempotency-Key: a request still in progress, a key reused
+IDEMPOTENCY_ERRORS = (409, 422)  # Idempotency-Key: a request still in progress, a key reused
 ERROR_DESCRIPTIONS = {
     400: "Malformed request: invalid JSON, or a body, path or query that fails validation",
     401: "Missing, invalid or expired bearer token",
@@ -133,14 +133,14 @@ ERROR_DESCRIPTIONS = {
 
 
 def operation_responses(
-    route: Route, response: type[BaseModel] | None, status: int, errors: tuple[int, ...]
+    route: Route, response: type[BaseModel] | None, status: int, errors: tuple[int, ...], idempotent: bool
 ) -> dict[int, dict[str, Any]]:
     responses: dict[int, dict[str, Any]] = {}
     if response is None:
         responses[status] = {"description": "Done; no content"}
     else:
         responses[status] = {"description": "Success", "content": {"application/json": {"model": response}}}
-    refusals = set(COMMON_ERRORS) | set(errors) | (set(POST_ERRORS) if route.method == "POST" else set())
+    refusals = set(COMMON_ERRORS) | set(errors) | (set(IDEMPOTENCY_ERRORS) if idempotent else set())
     if route.path_parameters:
         refusals.add(404)
     for code in sorted(refusals):
@@ -168,11 +168,14 @@ def _tag(route: Route) -> str:
 class RouteApi:
     """The resolver of ``functions/<function>``; its route comes from the route table."""
 
-    def __init__(self, function: str) -> None:
+    def __init__(self, function: str, writes: bool = True) -> None:
+        """``writes=False`` marks a POST that changes nothing (a dry run): it keeps no
+        Idempotency-Key records, since repeating it is harmless by nature."""
         self.route: Route = route_for(function)
         self.resolver = APIGatewayHttpResolver(enable_validation=True)
+        self.remembers_idempotency_keys = self.route.method == "POST" and writes
         middlewares = [self._authorize]
-        if self.route.method == "POST":
+        if self.remembers_idempotency_keys:
             # Imported here so read routes never load the idempotency utility at cold start.
             from shared.http.idempotency import idempotency_middleware
             from shared.runtime import idempotency_store
@@ -208,7 +211,7 @@ class RouteApi:
                 description=description,
                 tags=[_tag(self.route)],
                 security=[{BEARER_SCHEME: [self.route.scope]}],
-                responses=operation_responses(self.route, response, status, errors),
+                responses=operation_responses(self.route, response, status, errors, self.remembers_idempotency_keys),
             )(endpoint)
 
         return register

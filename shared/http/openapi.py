@@ -41,7 +41,7 @@ def build_document() -> dict[str, Any]:
         )
         for path, operations in part["paths"].items():
             for method, operation in operations.items():
-                if method == "post":
+                if handler.api.remembers_idempotency_keys:
                     operation.setdefault("parameters", []).append(_idempotency_parameter())
                 # Powertools documents its own 422 for validation errors; PIE answers those 400.
                 operation["responses"] = {

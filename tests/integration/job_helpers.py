@@ -7,17 +7,13 @@ what PIE really wrote. The stand-in clients record what the dispatcher asked AWS
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import boto3
-import pytest
 from botocore.exceptions import ClientError
 
-from shared.dispatch import starters
 from shared.local.settings import LOCAL_TABLE_NAME
 from tests.conftest import invoke
 from tests.integration.api_events import Response, call, event_for, with_claims
@@ -122,7 +118,7 @@ def dispatch(records: list[dict[str, Any]]) -> dict[str, Any]:
     return lambda_handler({"Records": records}, LambdaContext())
 
 
-def drain(stream: TableStream, rounds: int = 10) -> int:
+def drain(stream: TableStream, rounds: int = 20) -> int:
     """Dispatch whatever appears on the stream until it is quiet; returns how many records."""
     delivered = 0
     for _ in range(rounds):
@@ -138,7 +134,8 @@ def drain(stream: TableStream, rounds: int = 10) -> int:
 
 
 def client_error(code: str, message: str = "", operation: str = "Invoke", status: int = 400) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+    response = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, operation)  # type: ignore[arg-type]
 
 
 class RecordingLambda:
@@ -194,11 +191,3 @@ class RecordingEcs:
         task_arn = f"arn:aws:ecs:us-west-2:123456789012:task/ml-cluster/{request['startedBy'].replace('-', '')}"
         return {"tasks": [{"taskArn": task_arn, "startedBy": request["startedBy"]}], "failures": []}
 
-
-@pytest.fixture
-def backoff_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The dispatcher's backoff records its delays instead of sleeping."""
-    sleeps: list[float] = []
-    backoff: Callable[..., starters.Backoff] = functools.partial(starters.Backoff, sleep=sleeps.append)
-    monkeypatch.setattr(starters, "Backoff", backoff)
-    return sleeps

@@ -12,11 +12,11 @@ from tests.integration.api_events import assert_error, call, create_model
 from tests.integration.subscription_helpers import (
     create_subscription,
     create_subscription_call,
-    module_table,  # noqa: F401 (fixture)
-    table,  # noqa: F401 (fixture)
     dry_run,
     get_subscription,
+    module_table,  # noqa: F401 (fixture)
     subscription_body,
+    table,  # noqa: F401 (fixture)
     update_subscription,
     update_subscription_call,
     whole_table,
@@ -87,13 +87,31 @@ def test_a_created_subscription_reads_back_as_created(models):
 
 def test_trigger_output_subscriptions_need_no_input(models):
     created = create_subscription(
-        "a", "b", input_source="trigger_output", input=None, trigger_event="inference_complete", target_action="training"
+        "a",
+        "b",
+        input_source="trigger_output",
+        input=None,
+        trigger_event="inference_complete",
+        target_action="training",
     )
 
     assert created["input_source"] == "trigger_output"
     assert created["input"] is None
     assert created["trigger_event"] == "inference_complete"
     assert created["target_action"] == "training"
+
+
+def test_a_trigger_output_subscription_created_with_an_input_is_400(models):
+    """The input would be silently dropped (its input comes from the trigger); the update route
+    already refuses it, and PIE's requests refuse what they would otherwise ignore."""
+    before = whole_table(models)
+
+    message = assert_error(
+        create_subscription_call("a", "b", input_source="trigger_output", input={"features": [1]}), 400
+    )
+
+    assert "input" in message
+    assert whole_table(models) == before
 
 
 def test_a_model_may_subscribe_to_itself(models):
@@ -123,22 +141,26 @@ def test_a_stored_subscription_without_input_is_400(models):
     assert "input" in message
 
 
-@pytest.mark.parametrize(
-    "changes",
-    [
-        {"trigger_event": "deployment_complete"},
-        {"target_action": "evaluation"},
-        {"input_source": "somewhere"},
-        {"input": ["not", "an", "object"]},
-        {"target_model_id": "-not a model id"},
-        {"label": "x" * 257},
-        {"status": "paused"},  # not a create field
-        {"unexpected": True},
-    ],
-    ids=lambda changes: next(iter(changes)),
-)
-def test_a_malformed_create_body_is_400(models, changes: dict[str, Any]):
-    assert_error(create_subscription_call("a", "b", **changes), 400)
+MALFORMED_CREATE_CHANGES: list[dict[str, Any]] = [
+    {"trigger_event": "deployment_complete"},
+    {"target_action": "evaluation"},
+    {"input_source": "somewhere"},
+    {"input": ["not", "an", "object"]},
+    {"target_model_id": "-not a model id"},
+    {"label": "x" * 257},
+    {"status": "paused"},  # not a create field
+    {"unexpected": True},
+]
+
+
+def test_a_malformed_create_body_is_400_and_writes_nothing(models):
+    before = whole_table(models)
+
+    for changes in MALFORMED_CREATE_CHANGES:
+        status, body, _ = create_subscription_call("a", "b", **changes)
+        assert (status, body["success"]) == (400, False), (changes, body)
+
+    assert whole_table(models) == before
 
 
 def test_a_create_body_that_is_not_json_is_400(models):
@@ -157,24 +179,27 @@ def _call_single(function: str, source: str, subscription_id: str):
     return call(function, body=body, model_id=source, subscription_id=subscription_id)
 
 
-@pytest.mark.parametrize("function", SINGLE_SUBSCRIPTION_ROUTES)
-@pytest.mark.parametrize("subscription_id", ["not-a-uuid", "6ba7b811-9dad-11d1-80b4-00c04fd430c", "1" * 36])
-def test_a_subscription_id_that_is_not_a_uuid_is_400(models, function: str, subscription_id: str):
-    assert_error(_call_single(function, "a", subscription_id), 400)
+def test_a_subscription_id_that_is_not_a_uuid_is_400(models):
+    for function in SINGLE_SUBSCRIPTION_ROUTES:
+        for subscription_id in ("not-a-uuid", "6ba7b811-9dad-11d1-80b4-00c04fd430c", "1" * 36):
+            status, body, _ = _call_single(function, "a", subscription_id)
+            assert status == 400, (function, subscription_id, body)
 
 
-@pytest.mark.parametrize("function", SINGLE_SUBSCRIPTION_ROUTES)
-def test_an_unknown_subscription_is_404(models, function: str):
-    assert_error(_call_single(function, "a", str(uuid.uuid4())), 404)
+def test_an_unknown_subscription_is_404(models):
+    for function in SINGLE_SUBSCRIPTION_ROUTES:
+        status, body, _ = _call_single(function, "a", str(uuid.uuid4()))
+        assert (status, body["success"]) == (404, False), (function, body)
 
 
-@pytest.mark.parametrize("function", SINGLE_SUBSCRIPTION_ROUTES)
-def test_a_subscription_read_through_another_models_path_is_404(models, function: str):
+def test_a_subscription_read_through_another_models_path_is_404(models):
     """b's subscription exists, but not under a's path — nor under its target's path."""
     of_b = create_subscription("b", "a")
     before = whole_table(models)
 
-    assert_error(_call_single(function, "a", of_b["id"]), 404)
+    for function in SINGLE_SUBSCRIPTION_ROUTES:
+        status, body, _ = _call_single(function, "a", of_b["id"])
+        assert (status, body["success"]) == (404, False), (function, body)
 
     assert whole_table(models) == before
     assert get_subscription("b", of_b["id"]) == of_b
@@ -244,22 +269,22 @@ def test_the_etag_follows_each_update(models):
     assert first["ETag"] != second["ETag"]
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"status": "deleted"},
-        {"input": "not an object"},
-        {"label": 7},
-        {"label": "x" * 257},
-        {"target_model_id": "b"},
-        {"trigger_event": "inference_complete"},
-    ],
-    ids=lambda body: f"{next(iter(body))}={body[next(iter(body))]!r}"[:40],
-)
-def test_a_malformed_update_is_400_and_changes_nothing(models, body: dict[str, Any]):
+MALFORMED_UPDATES: list[dict[str, Any]] = [
+    {"status": "deleted"},
+    {"input": "not an object"},
+    {"label": 7},
+    {"label": "x" * 257},
+    {"target_model_id": "b"},
+    {"trigger_event": "inference_complete"},
+]
+
+
+def test_a_malformed_update_is_400_and_changes_nothing(models):
     created = create_subscription("a", "b")
 
-    assert_error(update_subscription_call("a", created["id"], body), 400)
+    for body in MALFORMED_UPDATES:
+        status, response, _ = update_subscription_call("a", created["id"], body)
+        assert (status, response["success"]) == (400, False), (body, response)
 
     assert get_subscription("a", created["id"]) == created
 
@@ -345,9 +370,9 @@ def test_listing_an_unknown_model_is_404(models):
     assert_error(call("list_subscriptions", model_id="no_such_model"), 404)
 
 
-@pytest.mark.parametrize("limit", ["0", "101", "-1", "ten"])
-def test_a_limit_out_of_range_is_400(models, limit: str):
-    assert_error(call("list_subscriptions", model_id="a", query={"limit": limit}), 400)
+def test_a_limit_out_of_range_is_400(models):
+    for limit in ("0", "101", "-1", "ten"):
+        assert_error(call("list_subscriptions", model_id="a", query={"limit": limit}), 400)
 
 
 def test_a_tampered_or_foreign_next_token_is_400(models):
@@ -361,3 +386,34 @@ def test_a_tampered_or_foreign_next_token_is_400(models):
     tampered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
     assert_error(call("list_subscriptions", model_id="a", query={"limit": "1", "next_token": tampered}), 400)
     assert_error(call("list_subscriptions", model_id="b", query={"limit": "1", "next_token": token}), 400)
+
+
+# If-Match (SPEC "Across routes": If-Match on PUT makes the write conditional) ---------------------------
+
+
+def _conditional_update(subscription_id: str, body: dict[str, Any], if_match: str):
+    return call(
+        "update_subscription", body=body, headers={"If-Match": if_match}, model_id="a", subscription_id=subscription_id
+    )
+
+
+def test_if_match_makes_an_update_conditional(models):
+    created = create_subscription("a", "b", label="first")
+    _, _, read = call("get_subscription", model_id="a", subscription_id=created["id"])
+    etag = read["ETag"]
+
+    status, body, headers = _conditional_update(created["id"], {"label": "second"}, etag)
+    assert status == 200, body
+    assert body["label"] == "second"
+    assert headers["ETag"] != etag
+
+    message = assert_error(_conditional_update(created["id"], {"label": "third"}, etag), 409)
+    assert "entity_version" in message
+    assert get_subscription("a", created["id"])["label"] == "second"
+
+
+def test_an_if_match_that_is_not_an_entity_version_is_400(models):
+    created = create_subscription("a", "b")
+
+    assert_error(_conditional_update(created["id"], {"label": "x"}, "yesterday"), 400)
+    assert get_subscription("a", created["id"]) == created

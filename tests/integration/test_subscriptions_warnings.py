@@ -22,6 +22,7 @@ from tests.integration.subscription_helpers import (
 )
 
 REMOTE_SCHEMA = "https://schemas.example.com/pie/features.json"
+DECLARES_FEATURES = {"type": "object", "properties": {"features": {}}}
 
 
 @pytest.fixture
@@ -131,10 +132,9 @@ def test_a_compatible_output_has_no_warnings(target_with_contracts):
 
 def test_the_output_schema_of_the_triggering_action_is_the_one_compared(target_with_contracts):
     """training_complete forwards the training output; inference_complete the inference output."""
-    compatible = {"type": "object", "properties": {"features": {}}}
+    declares_nothing = {"type": "object", "properties": {}}
     create_model(
-        "source",
-        handler_contracts=contracts(training_output=compatible, inference_output={"type": "object", "properties": {}}),
+        "source", handler_contracts=contracts(training_output=DECLARES_FEATURES, inference_output=declares_nothing)
     )
 
     after_training = _trigger_output_subscription("source", "b", trigger_event="training_complete")
@@ -147,7 +147,7 @@ def test_the_output_schema_of_the_triggering_action_is_the_one_compared(target_w
 
 
 def test_the_input_schema_of_the_target_action_is_compared_for_trigger_outputs(target_with_contracts):
-    create_model("source", handler_contracts=contracts(training_output={"type": "object", "properties": {"features": {}}}))
+    create_model("source", handler_contracts=contracts(training_output=DECLARES_FEATURES))
 
     created = _trigger_output_subscription("source", "b", target_action="training")
 
@@ -217,7 +217,7 @@ def test_a_remote_ref_makes_a_trigger_output_compatibility_check_a_warning(table
         create_model("source", handler_contracts=contracts(training_output=remote))
         create_model("b", handler_contracts=contracts(inference_input=DATA_PATH_INPUT | {"required": []}))
     else:
-        create_model("source", handler_contracts=contracts(training_output={"type": "object", "properties": {"features": {}}}))
+        create_model("source", handler_contracts=contracts(training_output=DECLARES_FEATURES))
         create_model("b", handler_contracts=contracts(inference_input=remote))
 
     created = _trigger_output_subscription("source", "b")

@@ -223,7 +223,9 @@ def test_an_output_that_declares_no_properties_is_not_second_guessed():
 
 
 def test_type_lists_are_not_compared():
-    assert contracts.compatibility_warnings({"type": ["object", "null"], "properties": {"features": {}}}, FEATURES) == []
+    output = {"type": ["object", "null"], "properties": {"features": {}}}
+
+    assert contracts.compatibility_warnings(output, FEATURES) == []
 
 
 def test_a_remote_reference_on_either_side_is_a_warning_and_is_never_fetched(network_attempts):
