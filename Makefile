@@ -28,6 +28,11 @@ test: install
 openapi: install
 	$(BIN)/python -m shared.http.openapi > docs/openapi.json
 
+# Cold starts, DynamoDB round trips, warm overhead, fan-out, dispatch and local API throughput,
+# each against a baseline from the same run: one table on stdout, bench/results.json (docs/performance.md).
+bench: install
+	$(BIN)/python -m bench
+
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .pie-local
 

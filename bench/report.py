@@ -40,6 +40,8 @@ def print_table(figures: list[Figure], stream: Any = sys.stdout) -> None:
         stream.write(line(row) + "\n")
     held = [f for f in figures if f.holds is not None]
     missed = [f for f in held if not f.holds]
+    if not held:
+        return
     stream.write(f"\n{len(held) - len(missed)} of {len(held)} budgets hold")
     stream.write(":" + "".join(f"\n  over budget: {f.section}: {f.name}" for f in missed) + "\n" if missed else ".\n")
 

@@ -275,7 +275,6 @@ class RegistryStore:
         """Delete the model's whole partition (versions, its subscriptions, its jobs), then the
         model item itself, so an interrupted delete can be finished by repeating it."""
         partition = keys.model_partition(model_id)
-        self.get_model(model_id)
         self._purge_partition(partition, keep=keys.model_key(model_id))
         try:
             self._client.delete_item(

@@ -133,6 +133,7 @@ class Outcomes:
     def publish(self, metrics: Any) -> None:
         with self._lock:
             counts, self._counts = self._counts, Counter()
+        metrics.add_metric(name="StreamRecordsHandled", unit=MetricUnit.Count, value=sum(counts.values()))
         for outcome, count in counts.items():
             if outcome in OUTCOME_METRICS:
                 metrics.add_metric(name=OUTCOME_METRICS[outcome], unit=MetricUnit.Count, value=count)

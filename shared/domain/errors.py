@@ -142,3 +142,7 @@ class ContractViolationError(UnprocessableError):
 class VersionBusyError(ConflictError):
     def __init__(self, model_id: str, version: str) -> None:
         super().__init__(f"version '{version}' of model '{model_id}' is already training")
+
+
+class SubscriptionInputError(UnprocessableError):
+    """The input does not suit the subscription's input_source (as stored)."""

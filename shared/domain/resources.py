@@ -358,6 +358,25 @@ class Subscription(BaseModel):
 
 
 class CreateSubscriptionRequest(_Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            # The rule _input_matches_its_source enforces, for the published document.
+            "if": {"properties": {"input_source": {"const": "stored"}}},
+            "then": {"required": ["input"], "properties": {"input": {"type": "object"}}},
+            "else": {"properties": {"input": {"type": "null"}}},
+            "examples": [
+                {
+                    "trigger_event": "training_complete",
+                    "target_model_id": "model_price_elasticity",
+                    "target_action": "inference",
+                    "input_source": "stored",
+                    "input": {"features": [0.2, 0.4]},
+                    "label": "refresh elasticity after price retrain",
+                }
+            ],
+        }
+    )
+
     trigger_event: TriggerEvent
     target_model_id: ModelId
     target_action: Action
@@ -366,7 +385,7 @@ class CreateSubscriptionRequest(_Strict):
     label: SubscriptionLabel | None = None
 
     @model_validator(mode="after")
-    def _stored_input_present(self) -> "CreateSubscriptionRequest":
+    def _input_matches_its_source(self) -> "CreateSubscriptionRequest":
         if self.input_source == "stored" and self.input is None:
             raise ValueError("input is required when input_source is 'stored'")
         if self.input_source == "trigger_output" and self.input is not None:

@@ -18,7 +18,7 @@ from shared.domain.errors import (
     ConcurrentUpdateError,
     EntityVersionMismatchError,
     ModelNotFoundError,
-    RequestInvalidError,
+    SubscriptionInputError,
     SubscriptionNotFoundError,
     TargetModelUnknownError,
 )
@@ -108,9 +108,9 @@ class SubscriptionService:
             changes: dict = {}
             if "input" in request.model_fields_set:
                 if current.input_source == "stored" and request.input is None:
-                    raise RequestInvalidError("input is required for a subscription whose input_source is 'stored'")
+                    raise SubscriptionInputError("input is required for a subscription whose input_source is 'stored'")
                 if current.input_source == "trigger_output" and request.input is not None:
-                    raise RequestInvalidError("a trigger_output subscription takes its input from the trigger")
+                    raise SubscriptionInputError("a trigger_output subscription takes its input from the trigger")
                 changes["input"] = request.input
             if "label" in request.model_fields_set:
                 changes["label"] = request.label

@@ -12,11 +12,14 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_type_hints
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel
@@ -41,12 +44,17 @@ LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (1-100)")
 PageTokenQuery = Annotated[
     str | None, Query(max_length=4096, description="Opaque token from the previous page")
 ]
+IF_MATCH_PATTERN = r'^\s*(W/)?"?[0-9]{1,18}"?\s*$'
 IfMatchHeader = Annotated[
     str | None,
-    Header(alias="If-Match", description="Make the write conditional on this entity_version"),
+    Header(
+        alias="If-Match",
+        pattern=IF_MATCH_PATTERN,
+        description='Make the write conditional on this entity_version (an ETag: 3, "3" or W/"3")',
+    ),
 ]
 
-_ETAG = re.compile(r'^\s*(W/)?"?(?P<version>\d{1,18})"?\s*$')
+_ETAG = re.compile(r'^\s*(W/)?"?(?P<version>[0-9]{1,18})"?\s*$')
 
 
 @dataclass(frozen=True)
@@ -94,24 +102,42 @@ def no_content() -> Response:
     return Response(204, body="")
 
 
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 
 def _unreadable_body(event: dict[str, Any]) -> str | None:
-    """Why the body cannot be read as JSON text, or None. Checked before Powertools parses it:
-    it would read a form-encoded body as form fields, and fail on bytes that are not UTF-8."""
+    """Why the body cannot be read as PIE's JSON, or None. Checked before Powertools parses it,
+    which would read a form as fields, fail on bytes that are not UTF-8 or on an unknown content
+    type, and recurse without bound into deeply nested JSON."""
     body = event.get("body")
     if not body:
         return None
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-    if headers.get("content-type", "").split(";")[0].strip().lower() in _FORM_TYPES:
+    media_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
         return "send the body as JSON with Content-Type: application/json"
     if event.get("isBase64Encoded"):
         try:
-            base64.b64decode(body, validate=True).decode("utf-8")
+            body = base64.b64decode(body, validate=True).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
             return "request body is not valid UTF-8 JSON"
+    if _nesting_depth(body) > MAX_JSON_DEPTH:
+        return f"request body nests JSON deeper than {MAX_JSON_DEPTH} levels"
     return None
+
+
+def _nesting_depth(text: str) -> int:
+    """How deep arrays and objects nest in JSON text (strings skipped), without parsing it."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub("", text)):
+        if bracket in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
 
 
 def _error_response(status: int, message: str, **extra: Any) -> Response:
@@ -157,6 +183,16 @@ def _describe(endpoint: Callable[..., Any]) -> tuple[str, str]:
     return summary[:1].upper() + summary[1:], text
 
 
+def _query_names(endpoint: Callable[..., Any]) -> frozenset[str]:
+    """The query parameters an endpoint declares; any other is refused, like unknown body fields."""
+    names = set()
+    for name, hint in get_type_hints(endpoint, include_extras=True).items():
+        for marker in getattr(hint, "__metadata__", ()):
+            if isinstance(marker, Query):
+                names.add(marker.alias or name)
+    return frozenset(names)
+
+
 def _tag(route: Route) -> str:
     for segment, tag in (("event-subscriptions", "subscriptions"), ("jobs", "jobs"), ("inference", "jobs"),
                          ("training", "jobs"), ("version", "versions")):
@@ -174,7 +210,8 @@ class RouteApi:
         self.route: Route = route_for(function)
         self.resolver = APIGatewayHttpResolver(enable_validation=True)
         self.remembers_idempotency_keys = self.route.method == "POST" and writes
-        middlewares = [self._authorize]
+        self._query_names: frozenset[str] = frozenset()
+        middlewares = [self._authorize, self._reject_unknown_query]
         if self.remembers_idempotency_keys:
             # Imported here so read routes never load the idempotency utility at cold start.
             from shared.http.idempotency import idempotency_middleware
@@ -185,6 +222,7 @@ class RouteApi:
         self.resolver.exception_handler(RequestValidationError)(self._invalid_request)
         self.resolver.exception_handler(PieError)(self._domain_error)
         self.resolver.exception_handler(NotFoundError)(self._no_such_route)
+        self.resolver.exception_handler(RequestUnsupportedContentType)(self._unsupported_body)
         self.resolver.exception_handler(Exception)(self._unexpected_error)
         self.lambda_handler = self._entrypoint()
 
@@ -202,6 +240,7 @@ class RouteApi:
         """
 
         def register(endpoint: F) -> F:
+            self._query_names = _query_names(endpoint)
             summary, description = _describe(endpoint)
             return self.resolver.route(
                 rule=self.route.resolver_rule,
@@ -223,6 +262,13 @@ class RouteApi:
         resolver.append_context(principal=principal)
         return next_middleware(resolver)
 
+    def _reject_unknown_query(self, resolver: APIGatewayHttpResolver, next_middleware: Callable) -> Response:
+        unknown = sorted(set(resolver.current_event.query_string_parameters or {}) - self._query_names)
+        if unknown:
+            accepted = ", ".join(sorted(self._query_names)) or "none"
+            raise RequestInvalidError(f"unknown query parameter(s) {', '.join(map(repr, unknown))}; accepted: {accepted}")
+        return next_middleware(resolver)
+
     def _invalid_request(self, error: RequestValidationError) -> Response:
         return self._logged(400, describe_validation_errors(list(error.errors())))
 
@@ -230,7 +276,13 @@ class RouteApi:
         return self._logged(status_for(error), error.message)
 
     def _no_such_route(self, _: NotFoundError) -> Response:
-        return self._logged(404, f"no route {self.route.route_key} matches this request")
+        # API Gateway invokes this function only for its route, so a path Powertools cannot match
+        # to it holds characters no identifier may contain.
+        names = ", ".join(self.route.path_parameters) or "path"
+        return self._logged(400, f"the request path has characters no {names} may contain")
+
+    def _unsupported_body(self, _: Exception) -> Response:
+        return self._logged(400, "send the body as JSON with Content-Type: application/json")
 
     def _unexpected_error(self, error: Exception) -> Response:
         request_id = self.resolver.current_event.request_context.request_id

@@ -49,6 +49,10 @@ def build_document() -> dict[str, Any]:
                     for code, response in operation["responses"].items()
                     if "HTTPValidationError" not in json.dumps(response)
                 }
+                for parameter in operation.get("parameters", []):
+                    parameter["schema"] = _without_null(parameter["schema"])
+                if "204" in operation["responses"]:
+                    operation["responses"]["204"].pop("content", None)
                 paths.setdefault(path, {})[method] = operation
         for name, schema in part.get("components", {}).get("schemas", {}).items():
             if schemas.setdefault(name, schema) != schema:
@@ -65,6 +69,16 @@ def build_document() -> dict[str, Any]:
             "securitySchemes": {BEARER_SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional header or query parameter is absent, never null: its schema is the non-null
+    alternative (Python's ``str | None`` default otherwise documents a "null" value)."""
+    alternatives = [option for option in schema.get("anyOf", []) if option != {"type": "null"}]
+    if len(alternatives) != 1 or len(alternatives) == len(schema.get("anyOf", [])):
+        return schema
+    rest = {key: value for key, value in schema.items() if key != "anyOf"}
+    return {**alternatives[0], **rest}
 
 
 def _idempotency_parameter() -> dict[str, Any]:

@@ -88,19 +88,22 @@ class RouteMatch:
 
 
 class Router:
-    """Matches a decoded request path against the route table, as API Gateway does."""
+    """Matches a request path against the route table, as API Gateway does."""
 
     def __init__(self, routes: Iterable[Route] = ROUTES) -> None:
         self._patterns = [(route, _path_pattern(route.path)) for route in routes]
 
-    def match(self, method: str, path: str) -> RouteMatch:
+    def match(self, method: str, encoded_path: str) -> RouteMatch:
+        """Segments are matched as sent (an encoded ``%2F`` stays inside its segment); the path
+        parameters are then URL-decoded."""
+        path = unquote(encoded_path)
         allowed = []
         for route, pattern in self._patterns:
-            found = pattern.fullmatch(path)
+            found = pattern.fullmatch(encoded_path)
             if found is None:
                 continue
             if route.method == method:
-                return RouteMatch(route, found.groupdict())
+                return RouteMatch(route, {name: unquote(value) for name, value in found.groupdict().items()})
             allowed.append(route.method)
         if allowed:
             raise GatewayRejection(
@@ -349,10 +352,10 @@ class LocalGateway:
         return HttpResponse(response.status, [*response.headers, ("Apigw-Requestid", request_id)], response.body)
 
     def _invoke_route(self, request: HttpRequest, request_id: str) -> HttpResponse:
-        path = unquote(request.target.partition("?")[0])
-        if path == OPENAPI_PATH and request.method in ("GET", "HEAD"):
+        encoded_path = request.target.partition("?")[0]
+        if unquote(encoded_path) == OPENAPI_PATH and request.method in ("GET", "HEAD"):
             return HttpResponse(200, [("Content-Type", "application/json")], self._openapi_document())
-        match = self._router.match(request.method, path)
+        match = self._router.match(request.method, encoded_path)
         authorization = next(
             (value for name, value in request.headers if name.lower() == "authorization"), None
         )

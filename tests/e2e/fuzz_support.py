@@ -188,57 +188,7 @@ class OpenBug:
     manifests: Callable[[Case, Response], bool]
 
 
-OPEN_BUGS: dict[str, OpenBug] = {
-    "non_json_body_is_a_500": OpenBug(
-        "BUG: a body sent with a Content-Type other than JSON or a form (text/plain, application/xml) "
-        "answers 500 'internal error': Powertools raises RequestUnsupportedContentType, which RouteApi "
-        "does not map; it should be the 400 form bodies get",
-        lambda case, response: response.status_code == 500 and bool(response.request.body) and not _sent_json(response),
-    ),
-    "undeclared_method_is_an_html_501": OpenBug(
-        "BUG: pie-local serve answers methods it has no do_<METHOD> for (TRACE, QUERY, CONNECT, ...) "
-        "with http.server's 501 HTML page instead of the gateway's 405 + Allow in PIE's error shape",
-        lambda case, response: response.status_code == 501,
-    ),
-    "no_content_documented_as_json": OpenBug(
-        "BUG: docs/openapi.json declares content application/json for the 204 of both DELETE routes; "
-        "a 204 has no body and no Content-Type",
-        lambda case, response: response.status_code == 204 and not response.content,
-    ),
-    "if_match_format_undocumented": OpenBug(
-        "BUG: docs/openapi.json lets If-Match be any string, but anything other than an entity_version "
-        "(3, \"3\", W/\"3\") is a 400; the header's schema should carry that pattern",
-        lambda case, response: _is_positive(case)
-        and response.status_code == 400
-        and (_error_message(response) or "").startswith("If-Match must be"),
-    ),
-    "subscription_input_rule_undocumented": OpenBug(
-        "BUG: docs/openapi.json does not say that a new subscription's input is required when input_source "
-        "is 'stored' and forbidden when it is 'trigger_output'; the server refuses both with a 400 the "
-        "document does not predict (the request schema could say it with if/then)",
-        lambda case, response: _is_positive(case)
-        and response.status_code == 400
-        and any(
-            rule in (_error_message(response) or "")
-            for rule in (
-                "input is required when input_source is 'stored'",
-                "a trigger_output subscription takes its input from the trigger: omit input",
-            )
-        ),
-    ),
-    "subscription_input_conflict_is_a_400": OpenBug(
-        "BUG: PUT on a subscription with an input its input_source forbids (input on trigger_output, "
-        "null input on stored) is a 400 although the body is valid; the refusal depends on the stored "
-        "subscription, which is SPEC's 422 (semantically invalid)",
-        lambda case, response: _is_positive(case)
-        and response.status_code == 400
-        and (_error_message(response) or "")
-        in (
-            "a trigger_output subscription takes its input from the trigger",
-            "input is required for a subscription whose input_source is 'stored'",
-        ),
-    ),
-}
+OPEN_BUGS: dict[str, OpenBug] = {}
 
 
 def open_bug_behind(case: Case, response: Response) -> str | None:

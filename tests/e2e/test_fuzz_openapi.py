@@ -134,7 +134,6 @@ def _request_body_validator(path: str, method: str) -> Draft202012Validator:
     return _document_validator(_operation(path, method)["requestBody"]["content"]["application/json"]["schema"])
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN_BUGS["non_json_body_is_a_500"].title)
 def test_a_json_document_sent_as_text_plain_is_refused_with_a_400(admin: Api):
     body = json.dumps(model_document(unique_id("fuzz"))).encode()
 
@@ -143,7 +142,6 @@ def test_a_json_document_sent_as_text_plain_is_refused_with_a_400(admin: Api):
     assert_error(reply, 400)
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN_BUGS["undeclared_method_is_an_html_501"].title)
 def test_a_trace_request_is_a_405_naming_the_allowed_methods(admin: Api):
     reply = admin.request("TRACE", "/v2/models")
 
@@ -151,7 +149,6 @@ def test_a_trace_request_is_a_405_naming_the_allowed_methods(admin: Api):
     assert reply.headers["Allow"] == "GET, POST"
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN_BUGS["no_content_documented_as_json"].title)
 def test_the_document_declares_no_body_for_a_204(admin: Api):
     model_id = unique_id("fuzz")
     assert admin.post("/v2/models", model_document(model_id)).status == 201
@@ -163,7 +160,6 @@ def test_the_document_declares_no_body_for_a_204(admin: Api):
         assert "content" not in _operation(path, "delete")["responses"]["204"], path
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN_BUGS["if_match_format_undocumented"].title)
 def test_an_if_match_the_document_accepts_is_not_refused_as_malformed(admin: Api, seeded: Seeded):
     path = "/v2/models/{model_id}"
     header = next(p for p in _operation(path, "put")["parameters"] if p["name"].lower() == "if-match")
@@ -175,7 +171,6 @@ def test_an_if_match_the_document_accepts_is_not_refused_as_malformed(admin: Api
     assert (documented_valid, reply.status) != (True, 400), reply.body
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN_BUGS["subscription_input_rule_undocumented"].title)
 @pytest.mark.parametrize(
     "input_fields",
     [{"input_source": "stored"}, {"input_source": "trigger_output", "input": {"rows": 1}}],
@@ -197,7 +192,6 @@ def test_a_subscription_the_server_refuses_as_malformed_is_invalid_in_the_docume
     assert not _request_body_validator("/v2/models/{model_id}/event-subscriptions", "post").is_valid(body)
 
 
-@pytest.mark.xfail(strict=True, reason=OPEN_BUGS["subscription_input_conflict_is_a_400"].title)
 def test_an_input_for_a_trigger_output_subscription_is_a_422(admin: Api, seeded: Seeded):
     path = f"/v2/models/{seeded.model_id}/event-subscriptions/{seeded.subscription_id}"
 

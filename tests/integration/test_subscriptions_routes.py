@@ -292,7 +292,7 @@ def test_a_malformed_update_is_400_and_changes_nothing(models):
 def test_a_stored_subscription_cannot_lose_its_input(models):
     created = create_subscription("a", "b")
 
-    message = assert_error(update_subscription_call("a", created["id"], {"input": None}), 400)
+    message = assert_error(update_subscription_call("a", created["id"], {"input": None}), 422)
 
     assert "input" in message
     assert get_subscription("a", created["id"]) == created
@@ -301,7 +301,7 @@ def test_a_stored_subscription_cannot_lose_its_input(models):
 def test_a_trigger_output_subscription_takes_no_stored_input(models):
     created = create_subscription("a", "b", input_source="trigger_output", input=None)
 
-    assert_error(update_subscription_call("a", created["id"], {"input": {"features": [1]}}), 400)
+    assert_error(update_subscription_call("a", created["id"], {"input": {"features": [1]}}), 422)
 
     assert get_subscription("a", created["id"]) == created
 
