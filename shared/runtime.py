@@ -157,7 +157,7 @@ def dispatcher() -> Dispatcher:
         job_service(),
         outbox(),
         LambdaStarter(_client("lambda"), backoff),
-        EcsStarter(_client("ecs"), backoff, settings.ecs_run_task_defaults),
+        EcsStarter(lambda: _client("ecs"), backoff, settings.ecs_run_task_defaults),
         InProcessRunner(IMPLEMENTATIONS),
     )
 

@@ -103,9 +103,13 @@ class LambdaStarter:
 
 
 class EcsStarter:
-    def __init__(self, client: Any, backoff: Backoff, run_task_defaults: Mapping[str, Any] | None = None) -> None:
-        """``run_task_defaults`` are added to every RunTask (e.g. launchType, networkConfiguration)."""
-        self._client = client
+    def __init__(
+        self, client: Callable[[], Any], backoff: Backoff, run_task_defaults: Mapping[str, Any] | None = None
+    ) -> None:
+        """``client`` makes the ECS client on first use (most dispatchers never start a task);
+        ``run_task_defaults`` are added to every RunTask (e.g. launchType, networkConfiguration)."""
+        self._make_client = client
+        self._ecs: Any = None
         self._backoff = backoff
         self._defaults = dict(run_task_defaults or {})
         self._containers: dict[str, str] = {}
@@ -130,7 +134,7 @@ class EcsStarter:
                     ]
                 },
             }
-            response = _aws_call("ECS RunTask", RETRYABLE_ECS_ERRORS, self._client.run_task, request)
+            response = _aws_call("ECS RunTask", RETRYABLE_ECS_ERRORS, self._client().run_task, request)
             failures = response.get("failures") or []
             if failures or not response.get("tasks"):
                 reasons = "; ".join(f"{f.get('reason')} ({f.get('detail') or f.get('arn', '')})" for f in failures)
@@ -141,13 +145,18 @@ class EcsStarter:
 
         self._backoff.run(run_task)
 
+    def _client(self) -> Any:
+        if self._ecs is None:
+            self._ecs = self._make_client()
+        return self._ecs
+
     def _container_of(self, task_definition: str) -> str:
         """The first container of the task definition receives the envelope."""
         if task_definition not in self._containers:
             described = _aws_call(
                 "ECS DescribeTaskDefinition",
                 RETRYABLE_ECS_ERRORS,
-                self._client.describe_task_definition,
+                self._client().describe_task_definition,
                 {"taskDefinition": task_definition},
             )
             self._containers[task_definition] = described["taskDefinition"]["containerDefinitions"][0]["name"]

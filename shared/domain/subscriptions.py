@@ -52,8 +52,7 @@ class SubscriptionService:
         self._max_depth = max_chain_depth
 
     def create(self, source_model_id: str, request: CreateSubscriptionRequest) -> Subscription:
-        source = self._models.get_model(source_model_id).model
-        target = self._target(request.target_model_id, source)
+        source, target = self._source_and_target(source_model_id, request.target_model_id)
         if target is None:
             raise TargetModelUnknownError(request.target_model_id)
         now = self._clock()
@@ -216,6 +215,13 @@ class SubscriptionService:
 
     # Helpers ------------------------------------------------------------------------------------
 
+    def _source_and_target(self, source_model_id: str, target_model_id: str) -> tuple[Model, Model | None]:
+        """Both models in one round trip; the source must exist, the target may be gone."""
+        found = self._models.get_models({source_model_id, target_model_id})
+        if source_model_id not in found:
+            raise ModelNotFoundError(source_model_id)
+        return found[source_model_id], found.get(target_model_id)
+
     def _target(self, target_model_id: str, source: Model) -> Model | None:
         if target_model_id == source.id:
             return source
@@ -225,8 +231,7 @@ class SubscriptionService:
             return None
 
     def _revalidated(self, subscription: Subscription) -> Subscription:
-        source = self._models.get_model(subscription.source_model_id).model
-        target = self._target(subscription.target_model_id, source)
+        source, target = self._source_and_target(subscription.source_model_id, subscription.target_model_id)
         if target is None:
             raise TargetModelUnknownError(subscription.target_model_id)
         return subscription.model_copy(update={"warnings": self._contract_warnings(subscription, source, target)})

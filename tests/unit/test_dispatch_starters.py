@@ -201,7 +201,7 @@ class FakeEcs:
 def test_ecs_jobs_run_one_task_named_by_the_job_with_the_envelope_in_the_first_container():
     client = FakeEcs()
 
-    EcsStarter(client, Backoff(sleep=Sleeps()), {"launchType": "FARGATE", "count": 1}).start(job(ECS))
+    EcsStarter(lambda: client, Backoff(sleep=Sleeps()), {"launchType": "FARGATE", "count": 1}).start(job(ECS))
 
     (call,) = client.calls
     assert call["cluster"] == "ml-cluster"
@@ -218,7 +218,7 @@ def test_ecs_jobs_run_one_task_named_by_the_job_with_the_envelope_in_the_first_c
 
 def test_the_first_container_of_a_task_definition_is_looked_up_once():
     client = FakeEcs()
-    starter = EcsStarter(client, Backoff(sleep=Sleeps()))
+    starter = EcsStarter(lambda: client, Backoff(sleep=Sleeps()))
 
     starter.start(job(ECS))
     starter.start(job(ECS, id="2b4e28ba-2fa1-11d2-883f-0016d3cca427"))
@@ -239,7 +239,7 @@ def test_transient_ecs_failures_are_retried_with_the_same_client_token(transient
     client = FakeEcs(transient)
     sleeps = Sleeps()
 
-    EcsStarter(client, Backoff(sleep=sleeps)).start(job(ECS))
+    EcsStarter(lambda: client, Backoff(sleep=sleeps)).start(job(ECS))
 
     assert [call["clientToken"] for call in client.calls] == [JOB_ID, JOB_ID]
     assert len(sleeps) == 1
@@ -261,7 +261,7 @@ def test_permanent_ecs_failures_fail_at_once_with_the_reason(response: Any, reas
     client = FakeEcs(response)
 
     with pytest.raises(DispatchFailed) as failed:
-        EcsStarter(client, Backoff(sleep=Sleeps())).start(job(ECS))
+        EcsStarter(lambda: client, Backoff(sleep=Sleeps())).start(job(ECS))
 
     assert len(client.calls) == 1
     assert reason in failed.value.reason
