@@ -108,7 +108,7 @@ class AwsCompletions:
             )
             return "foreign source"
         try:
-            self._jobs.complete(job.model_id, job.id, reported.result, actor=COMPLETION_ACTOR)
+            self._jobs.complete(job.model_id, job.id, reported.result, actor=COMPLETION_ACTOR, known=job)
         except JobAlreadyFinishedError:
             return "already finished"
         return reported.result.status

@@ -91,7 +91,7 @@ class Dispatcher:
         return "dispatched"
 
     def _finish(self, job: Job, result: CompleteJobRequest) -> None:
-        self._jobs.complete(job.model_id, job.id, result, actor=DISPATCHER_ACTOR)
+        self._jobs.complete(job.model_id, job.id, result, actor=DISPATCHER_ACTOR, known=job)
 
 
 class ParallelBatchProcessor(BatchProcessor):

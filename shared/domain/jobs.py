@@ -195,9 +195,14 @@ class JobService:
 
     # Completing -------------------------------------------------------------------------------
 
-    def complete(self, model_id: str, job_id: str, request: CompleteJobRequest, actor: str) -> CompletionResponse:
+    def complete(
+        self, model_id: str, job_id: str, request: CompleteJobRequest, actor: str, known: Job | None = None
+    ) -> CompletionResponse:
+        """``known`` is the job as the caller just read or wrote it, which saves reading it again;
+        a conflict re-reads it."""
         for _ in range(WRITE_ATTEMPTS):
-            job = self._jobs.get(model_id, job_id)
+            job = known if known is not None else self._jobs.get(model_id, job_id)
+            known = None
             if job.status in FINISHED:
                 raise JobAlreadyFinishedError(job_id, job.status)
             now = self._clock()

@@ -137,7 +137,7 @@ class SubscriptionService:
     def dry_run(self, source_model_id: str, subscription_id: str, trigger_output: dict | None) -> DryRunResult:
         """The job the subscription would create if its event happened now; writes nothing."""
         subscription = self._subscriptions.get(source_model_id, subscription_id)
-        source = self._models.get_model(source_model_id).model
+        source, target = self._source_and_target(source_model_id, subscription.target_model_id)
 
         def refused(error: str, warnings: list[str] | None = None) -> DryRunResult:
             return DryRunResult(
@@ -146,7 +146,6 @@ class SubscriptionService:
 
         if subscription.status != "active":
             return refused(f"the subscription is {subscription.status}: it does not fire")
-        target = self._target(subscription.target_model_id, source)
         if target is None:
             return refused(f"target model '{subscription.target_model_id}' no longer exists")
         version = target.active_version if subscription.target_action == "inference" else target.latest_version

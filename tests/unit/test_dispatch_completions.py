@@ -175,7 +175,9 @@ class FakeJobs:
             raise JobNotFoundError(model_id, job_id)
         return JobResponse(job=self.job)
 
-    def complete(self, model_id: str, job_id: str, request: CompleteJobRequest, actor: str) -> None:
+    def complete(
+        self, model_id: str, job_id: str, request: CompleteJobRequest, actor: str, known: Job | None = None
+    ) -> None:
         if self.finished:
             raise JobAlreadyFinishedError(job_id, "succeeded")
         self.completed.append((model_id, job_id, request, actor))

@@ -32,7 +32,9 @@ class FakeJobs:
             return None
         return Claim(job.model_copy(update={"status": "dispatched", "attempts": job.attempts + 1}), self.refusal)
 
-    def complete(self, model_id: str, job_id: str, request: CompleteJobRequest, actor: str) -> None:
+    def complete(
+        self, model_id: str, job_id: str, request: CompleteJobRequest, actor: str, known: Job | None = None
+    ) -> None:
         self.completed.append((job_id, request, actor))
 
     def refuse(self, job: Job, reason: str) -> None:
