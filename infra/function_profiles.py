@@ -1,8 +1,8 @@
 """What each kind of function may do and how it is sized: the one place that decides a function's
 table permissions, secrets, timeout and memory.
 
-A route's kind comes from its row in the route table: a ``GET`` only reads, every other method
-writes (writes include Powertools idempotency records, which live in the same table), and a
+A route's kind comes from its row in the route table: a ``GET`` only reads, and so does a route
+marked ``writes=False`` (the dry run); every other route writes (writes include Powertools idempotency records, which live in the same table), and a
 ``GET`` whose path does not end in a ``{parameter}`` is a list, which alone reads the page-token
 signing key. The two job functions that are not routes have their own profiles.
 """
@@ -65,6 +65,6 @@ def is_list_route(route: Route) -> bool:
 
 
 def route_profile(route: Route) -> FunctionProfile:
-    if route.method != "GET":
+    if not route.read_only:
         return WRITE_ROUTE
     return LIST_ROUTE if is_list_route(route) else READ_ROUTE

@@ -27,6 +27,13 @@ class Route:
     path: str
     function: str
     scope: Scope
+    # False for a POST that changes nothing (a dry run): it keeps no Idempotency-Key records and
+    # is deployed with read-only table permissions. GET routes never write.
+    writes: bool = True
+
+    @property
+    def read_only(self) -> bool:
+        return self.method == "GET" or not self.writes
 
     @property
     def route_key(self) -> str:
@@ -83,6 +90,7 @@ ROUTES: tuple[Route, ...] = (
         "/v2/models/{model_id}/event-subscriptions/{subscription_id}/test",
         "test_subscription",
         MODELS_WRITE,
+        writes=False,
     ),
     Route("POST", "/v2/models/{model_id}/inference", "start_inference", MODELS_WRITE),
     Route("POST", "/v2/models/{model_id}/training", "start_training", MODELS_WRITE),

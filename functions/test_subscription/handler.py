@@ -5,7 +5,7 @@ from shared.domain.resources import DryRunRequest, DryRunResult
 from shared.http.api import ModelIdPath, RouteApi, SubscriptionIdPath, json_response
 from shared.runtime import subscription_service
 
-api = RouteApi("test_subscription", writes=False)
+api = RouteApi("test_subscription")
 
 
 @api.handler(DryRunResult)

@@ -204,12 +204,11 @@ def _tag(route: Route) -> str:
 class RouteApi:
     """The resolver of ``functions/<function>``; its route comes from the route table."""
 
-    def __init__(self, function: str, writes: bool = True) -> None:
-        """``writes=False`` marks a POST that changes nothing (a dry run): it keeps no
-        Idempotency-Key records, since repeating it is harmless by nature."""
+    def __init__(self, function: str) -> None:
         self.route: Route = route_for(function)
         self.resolver = APIGatewayHttpResolver(enable_validation=True)
-        self.remembers_idempotency_keys = self.route.method == "POST" and writes
+        # A POST that writes nothing keeps no Idempotency-Key records: repeating it is harmless.
+        self.remembers_idempotency_keys = self.route.method == "POST" and not self.route.read_only
         self._query_names: frozenset[str] = frozenset()
         middlewares = [self._authorize, self._reject_unknown_query]
         if self.remembers_idempotency_keys:

@@ -126,7 +126,7 @@ def test_every_function_has_a_role_of_its_own(job_template: Template):
 
 def test_read_routes_can_only_read_the_table_and_its_indexes(template: Template):
     table_id, _ = only(template, "AWS::DynamoDB::Table")
-    for route in (route for route in ROUTES if route.method == "GET"):
+    for route in (route for route in ROUTES if route.read_only):
         granted = function_statements(template, route.function)
         assert _dynamodb_actions(template, route.function) == READ_ACTIONS, route.function
         for statement in statements_with(granted, "dynamodb:Query"):
@@ -139,7 +139,7 @@ def test_read_routes_can_only_read_the_table_and_its_indexes(template: Template)
 
 def test_write_routes_write_only_the_table_itself(template: Template):
     table_id, _ = only(template, "AWS::DynamoDB::Table")
-    for route in (route for route in ROUTES if route.method != "GET"):
+    for route in (route for route in ROUTES if not route.read_only):
         assert _dynamodb_actions(template, route.function) == READ_ACTIONS | WRITE_ACTIONS, route.function
         for statement in statements_with(function_statements(template, route.function), "dynamodb:PutItem"):
             assert statement["Resource"] == get_att(table_id, "Arn")
