@@ -8,7 +8,7 @@ from typing import Any
 
 from shared.data import keys
 from shared.data.items import key, s
-from shared.data.outbox import job_from_item, job_item
+from shared.data.outbox import job_from_item
 from shared.data.page_tokens import PageTokenCodec
 from shared.data.queries import query_page
 from shared.data.store import Page

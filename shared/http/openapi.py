@@ -14,7 +14,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from shared.http.api import BEARER_SCHEME
-from shared.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from shared.routes import ROUTES
 
 TITLE = "PIE"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.api_events import assert_error, call, create_model, create_version
+from tests.integration.api_events import call, create_model, create_version
 from tests.integration.lifecycle_helpers import subscribe, walk_to
 from tests.integration.subscription_helpers import (
     FEATURES_INPUT,
