@@ -1,6 +1,6 @@
 """Starting, completing and dispatching jobs for the job, dispatcher and completion tests.
 
-``TableStream`` reads the embedded table's stream (moto's DynamoDB Streams) and hands back new
+``table_stream()`` reads the embedded table's stream (moto's DynamoDB Streams) and hands back new
 records in the format Lambda's event source mapping delivers them, so the dispatcher is driven by
 what PIE really wrote. The stand-in clients record what the dispatcher asked AWS to do.
 """
@@ -15,6 +15,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from shared.local.settings import LOCAL_TABLE_NAME
+from shared.local.stream import TableStream
 from tests.conftest import invoke
 from tests.integration.api_events import Response, call, event_for, with_claims
 
@@ -66,42 +67,9 @@ def get_version(model_id: str, version: str) -> dict[str, Any]:
 # The stream ---------------------------------------------------------------------------------------
 
 
-class TableStream:
-    """New records of the table's stream, each call returning only what appeared since the last."""
-
-    def __init__(self, table_name: str = LOCAL_TABLE_NAME) -> None:
-        dynamodb = boto3.client("dynamodb")
-        self._streams = boto3.client("dynamodbstreams")
-        self._arn = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
-        self._iterators: dict[str, str] = {}
-
-    def read(self) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = []
-        for shard in self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"]:
-            shard_id = shard["ShardId"]
-            if shard_id not in self._iterators:
-                self._iterators[shard_id] = self._streams.get_shard_iterator(
-                    StreamArn=self._arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-            response = self._streams.get_records(ShardIterator=self._iterators[shard_id])
-            self._iterators[shard_id] = response["NextShardIterator"]
-            records += [self._as_lambda_record(record) for record in response["Records"]]
-        return records
-
-    def _as_lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
-        stream = dict(record["dynamodb"])
-        created = stream.get("ApproximateCreationDateTime")
-        if created is not None and not isinstance(created, (int, float)):
-            stream["ApproximateCreationDateTime"] = created.timestamp()
-        return {
-            "eventID": record["eventID"],
-            "eventName": record["eventName"],
-            "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb",
-            "awsRegion": record.get("awsRegion", "us-east-1"),
-            "dynamodb": stream,
-            "eventSourceARN": self._arn,
-        }
+def table_stream(table_name: str = LOCAL_TABLE_NAME) -> TableStream:
+    """The embedded table's stream, read as the dispatcher's event source delivers it."""
+    return TableStream(boto3.client("dynamodb"), boto3.client("dynamodbstreams"), table_name)
 
 
 def job_inserts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ from tests.integration.job_helpers import (
     TRAINING_ARN,
     RecordingEcs,
     RecordingLambda,
-    TableStream,
+    table_stream,
     client_error,
     dispatch,
     drain,
@@ -100,7 +100,7 @@ def test_the_sample_stream_event_starts_its_job(seed_model: dict[str, Any], lamb
 
 def test_a_batch_delivered_three_times_starts_each_job_once(active_model: str, lambda_client: RecordingLambda):
     ids = sorted(started_job(start_inference(active_model, {"n": n}))["id"] for n in range(3))
-    records = TableStream().read()
+    records = table_stream().read()
     assert len(job_inserts(records)) == 3
 
     for _ in range(3):
@@ -114,7 +114,7 @@ def test_a_batch_delivered_three_times_starts_each_job_once(active_model: str, l
 
 def test_concurrent_deliveries_of_one_batch_start_each_job_once(active_model: str, lambda_client: RecordingLambda):
     ids = sorted(started_job(start_inference(active_model, {"n": n}))["id"] for n in range(3))
-    records = TableStream().read()
+    records = table_stream().read()
     start = threading.Barrier(3)
     responses: list[dict[str, Any]] = []
 
@@ -148,7 +148,7 @@ def test_a_poison_record_fails_alone_and_the_others_are_dispatched(
     active_model: str, lambda_client: RecordingLambda, kind: str
 ):
     ids = sorted(started_job(start_inference(active_model, {"n": n}))["id"] for n in range(2))
-    good = job_inserts(TableStream().read())
+    good = job_inserts(table_stream().read())
 
     response = dispatch([good[0], _poisoned(good[0], kind), good[1]])
 
@@ -174,7 +174,7 @@ def test_a_fan_out_left_by_a_crashed_request_is_materialized_once_however_often_
         crash.setattr(outbox_module.OutboxWriter, "materialize", lambda self, overflow: None)
         outbox().commit([], jobs, active_model, "crashed-change")
     assert len(jobs_of(table, active_model)) == 2
-    stream = TableStream()
+    stream = table_stream()
     records = stream.read()
     (fanout,) = [r for r in records if r["dynamodb"]["NewImage"]["entity_type"]["S"] == "FANOUT"]
 
@@ -196,7 +196,7 @@ def test_a_lambda_job_is_invoked_asynchronously_on_its_qualifier_with_the_job_en
 ):
     job = started_job(start_training(SEED_MODEL_ID, {"epochs": 3}, version="1"))
 
-    assert dispatch(job_inserts(TableStream().read())) == {"batchItemFailures": []}
+    assert dispatch(job_inserts(table_stream().read())) == {"batchItemFailures": []}
 
     (invoked,) = lambda_client.calls
     assert (invoked["FunctionName"], invoked["Qualifier"], invoked["InvocationType"]) == (TRAINING_ARN, "1", "Event")
@@ -235,7 +235,7 @@ def test_a_throttled_invoke_is_retried_with_backoff_until_it_is_accepted(
     job = started_job(start_training(SEED_MODEL_ID, {}))
 
     with stubber:
-        assert dispatch(job_inserts(TableStream().read())) == {"batchItemFailures": []}
+        assert dispatch(job_inserts(table_stream().read())) == {"batchItemFailures": []}
         stubber.assert_no_pending_responses()
 
     assert status_of(SEED_MODEL_ID, job["id"]) == "dispatched"
@@ -250,7 +250,7 @@ def test_a_job_still_throttled_after_every_attempt_fails_with_the_reason(
     use_stand_in("lambda", client)
     job = started_job(start_inference(active_model, {}))
 
-    assert dispatch(job_inserts(TableStream().read())) == {"batchItemFailures": []}
+    assert dispatch(job_inserts(table_stream().read())) == {"batchItemFailures": []}
 
     assert len(client.calls) == 5
     assert len(sleeps) == 4
@@ -269,7 +269,7 @@ def test_an_unknown_function_fails_the_job_at_once_and_its_training_version_with
     use_stand_in("lambda", client)
     job = started_job(start_training(SEED_MODEL_ID, {}))
 
-    assert dispatch(job_inserts(TableStream().read())) == {"batchItemFailures": []}
+    assert dispatch(job_inserts(table_stream().read())) == {"batchItemFailures": []}
 
     assert len(client.calls) == 1
     assert sleeps == []
@@ -301,7 +301,7 @@ def test_an_ecs_job_runs_one_task_named_by_the_job_with_the_envelope_in_its_firs
     use_stand_in("ecs", ecs)
     job = started_job(start_training(ecs_model, {"epochs": 3}))
 
-    assert dispatch(job_inserts(TableStream().read())) == {"batchItemFailures": []}
+    assert dispatch(job_inserts(table_stream().read())) == {"batchItemFailures": []}
 
     (run,) = ecs.calls
     assert run["cluster"] == "ml-cluster"
@@ -332,7 +332,7 @@ def test_run_task_failures_fail_the_job_with_their_reason(ecs_model: str, sleeps
     use_stand_in("ecs", ecs)
     job = started_job(start_training(ecs_model, {}))
 
-    dispatch(job_inserts(TableStream().read()))
+    dispatch(job_inserts(table_stream().read()))
 
     assert len(ecs.calls) == 1
     assert sleeps == []
@@ -349,7 +349,7 @@ def test_a_capacity_failure_is_retried_with_the_same_client_token(ecs_model: str
     use_stand_in("ecs", ecs)
     job = started_job(start_training(ecs_model, {}))
 
-    dispatch(job_inserts(TableStream().read()))
+    dispatch(job_inserts(table_stream().read()))
 
     assert [call["clientToken"] for call in ecs.calls] == [job["id"]] * 3
     assert len(sleeps) == 2
@@ -369,7 +369,7 @@ def test_an_echo_job_succeeds_with_its_input_and_its_chain_continues_on_the_next
     _in_process_model("second", ECHO)
     subscription = subscribe("first", "second", event="inference_complete", input_source="trigger_output")
     job = started_job(start_inference("first", {"x": 1}))
-    stream = TableStream()
+    stream = table_stream()
 
     assert dispatch(stream.read()) == {"batchItemFailures": []}
 
@@ -395,7 +395,7 @@ def test_a_cyclic_in_process_chain_stops_at_the_configured_depth_limit(
     subscribe("loop", "loop", event="inference_complete", input_source="trigger_output")
     started_job(start_inference("loop", {"x": 1}))
 
-    drain(TableStream())
+    drain(table_stream())
 
     jobs = jobs_of(table, "loop")
     assert all(job["status"] == "succeeded" for job in jobs)
@@ -408,7 +408,7 @@ def test_a_failing_in_process_job_fails_with_the_reason_it_gives(table: Any):
     subscribe("broken", "broken", event="inference_complete", input_source="trigger_output")
     job = started_job(start_inference("broken", {"message": "weights are missing"}))
 
-    assert dispatch(TableStream().read()) == {"batchItemFailures": []}
+    assert dispatch(table_stream().read()) == {"batchItemFailures": []}
 
     failed = get_job("broken", job["id"])
     assert (failed["status"], failed["error"], failed["output"]) == ("failed", "weights are missing", None)
@@ -432,7 +432,7 @@ def test_a_triggered_training_moves_a_pending_version_to_training_when_it_is_cla
 ):
     started_job(start_inference("source", {"data_path": "s3://d/"}))
 
-    drain(TableStream())
+    drain(table_stream())
 
     (invoked,) = lambda_client.calls
     assert (invoked["FunctionName"], invoked["Qualifier"]) == (TRAINING_ARN, "1")
@@ -448,7 +448,7 @@ def test_a_triggered_training_of_an_active_version_fails_and_says_why(
     walk_to(trains_on_inference, "1", "active")
     started_job(start_inference("source", {}))
 
-    drain(TableStream())
+    drain(table_stream())
 
     assert lambda_client.calls == []
     (job,) = jobs_of(table, trains_on_inference)
@@ -466,7 +466,7 @@ def test_a_triggered_training_of_a_version_already_training_fails_and_says_why(
     users_job = started_job(start_training(trains_on_inference, {}))
     started_job(start_inference("source", {}))
 
-    drain(TableStream())
+    drain(table_stream())
 
     assert [json.loads(call["Payload"])["job_id"] for call in lambda_client.calls] == [users_job["id"]]
     (triggered,) = [job for job in jobs_of(table, trains_on_inference) if job["id"] != users_job["id"]]
