@@ -13,23 +13,24 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from shared.data.keys import IDEMPOTENCY_PARTITION
 from shared.data.page_tokens import PageTokenCodec
 from shared.data.store import RegistryStore
+from shared.data.subscriptions import SubscriptionStore
 from shared.dispatch.implementations import IMPLEMENTATIONS
 from shared.domain.handler_policy import HandlerPolicy
-from shared.data.jobs import JobStore
-from shared.data.keys import IDEMPOTENCY_PARTITION
-from shared.data.outbox import OutboxWriter
-from shared.data.subscriptions import SubscriptionStore
-from shared.domain.jobs import JobService
 from shared.domain.registry import ModelRegistry, utc_now
 from shared.domain.subscriptions import SubscriptionService
-from shared.domain.transitions import Firing, VersionLifecycle
 from shared.settings import ApiSettings, DispatcherSettings, SettingsError
 
+# Imported by the factories that use them, so a model or subscription route does not load the
+# job, outbox and dispatch modules at cold start.
 if TYPE_CHECKING:
+    from shared.data.outbox import OutboxWriter
     from shared.dispatch.completions import AwsCompletions
     from shared.dispatch.dispatcher import Dispatcher
+    from shared.domain.jobs import JobService
+    from shared.domain.transitions import Firing, VersionLifecycle
 
 
 @cache
@@ -86,16 +87,22 @@ def subscription_store() -> SubscriptionStore:
 
 @cache
 def outbox() -> OutboxWriter:
+    from shared.data.outbox import OutboxWriter
+
     return OutboxWriter(dynamodb_client(), api_settings().table_name, registry_store())
 
 
 @cache
 def firing() -> Firing:
+    from shared.domain.transitions import Firing
+
     return Firing(registry_store(), subscription_store(), api_settings().max_chain_depth)
 
 
 @cache
 def version_lifecycle() -> VersionLifecycle:
+    from shared.domain.transitions import VersionLifecycle
+
     return VersionLifecycle(registry_store(), firing(), outbox(), clock=utc_now)
 
 
@@ -115,6 +122,9 @@ def idempotency_store():
 
 @cache
 def job_service() -> JobService:
+    from shared.data.jobs import JobStore
+    from shared.domain.jobs import JobService
+
     jobs = JobStore(dynamodb_client(), api_settings().table_name, page_tokens)
     return JobService(registry_store(), jobs, version_lifecycle(), firing(), outbox(), clock=utc_now)
 
