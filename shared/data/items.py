@@ -6,6 +6,9 @@ attributes, which keeps arbitrary user JSON (floats, deep nesting) out of Dynamo
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -66,3 +69,20 @@ def cancellation_reasons(error: ClientError) -> list[dict[str, Any]] | None:
 
 def failed_conditions(reasons: list[dict[str, Any]]) -> list[int]:
     return [index for index, reason in enumerate(reasons) if reason.get("Code") == "ConditionalCheckFailed"]
+
+
+def until_processed(
+    call: Callable[..., dict[str, Any]], request: dict[str, Any], unprocessed: str, sleep: Callable[[float], None] = time.sleep
+) -> list[dict[str, Any]]:
+    """Repeat a batch call (BatchGetItem, BatchWriteItem) on what DynamoDB left unprocessed, with
+    jittered exponential backoff as AWS advises; returns every response."""
+    responses = []
+    attempt = 0
+    while request:
+        if attempt:
+            sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
+        response = call(RequestItems=request)
+        responses.append(response)
+        request = response.get(unprocessed) or {}
+        attempt += 1
+    return responses

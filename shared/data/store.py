@@ -13,7 +13,19 @@ from typing import Any, Generic, TypeVar
 from botocore.exceptions import ClientError
 
 from shared.data import keys
-from shared.data.items import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, doc_text, cancellation_reasons, document, error_code, key as _key, n as _n, number, s as _s
+from shared.data.items import (
+    BATCH_GET_LIMIT,
+    BATCH_WRITE_LIMIT,
+    cancellation_reasons,
+    doc_text,
+    document,
+    error_code,
+    number,
+    until_processed,
+)
+from shared.data.items import key as _key
+from shared.data.items import n as _n
+from shared.data.items import s as _s
 from shared.data.page_tokens import PageTokenCodec
 from shared.data.queries import query_page
 from shared.data.table import GSI1, GSI2, LSI1
@@ -133,12 +145,7 @@ class RegistryStore:
     def get_model_and_version(self, model_id: str, version: str) -> tuple[ModelRecord, Version]:
         """Both items in one round trip (they share a partition but are not adjacent)."""
         wanted = [_key(keys.model_key(model_id)), _key(keys.version_key(model_id, version))]
-        found: list[dict[str, Any]] = []
-        request: dict[str, Any] = {self._table: {"Keys": wanted, "ConsistentRead": True}}
-        while request:
-            response = self._client.batch_get_item(RequestItems=request)
-            found.extend(response["Responses"].get(self._table, []))
-            request = response.get("UnprocessedKeys") or {}
+        found = self._batch_get(wanted)
         by_type = {item["entity_type"]["S"]: item for item in found}
         if keys.MODEL_ENTITY not in by_type:
             raise ModelNotFoundError(model_id)
@@ -151,19 +158,15 @@ class RegistryStore:
         wanted = sorted(model_ids)
         found: dict[str, Model] = {}
         for start in range(0, len(wanted), BATCH_GET_LIMIT):
-            request: dict[str, Any] = {
-                self._table: {
-                    "Keys": [_key(keys.model_key(i)) for i in wanted[start : start + BATCH_GET_LIMIT]],
-                    "ConsistentRead": True,
-                }
-            }
-            while request:
-                response = self._client.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self._table, []):
-                    model = Model.model_validate_json(doc_text(item))
-                    found[model.id] = model
-                request = response.get("UnprocessedKeys") or {}
+            for item in self._batch_get([_key(keys.model_key(i)) for i in wanted[start : start + BATCH_GET_LIMIT]]):
+                model = Model.model_validate_json(doc_text(item))
+                found[model.id] = model
         return found
+
+    def _batch_get(self, item_keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        request = {self._table: {"Keys": item_keys, "ConsistentRead": True}}
+        responses = until_processed(self._client.batch_get_item, request, "UnprocessedKeys")
+        return [item for response in responses for item in response["Responses"].get(self._table, [])]
 
     def list_models(self, limit: int, page_token: str | None, status: str | None) -> Page[Model]:
         if status is None:
@@ -307,7 +310,5 @@ class RegistryStore:
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _batch_delete(self, item_keys: list[dict[str, Any]]) -> None:
-        requests: dict[str, Any] = {self._table: [{"DeleteRequest": {"Key": key}} for key in item_keys]}
-        while requests:
-            response = self._client.batch_write_item(RequestItems=requests)
-            requests = response.get("UnprocessedItems") or {}
+        requests = {self._table: [{"DeleteRequest": {"Key": key}} for key in item_keys]}
+        until_processed(self._client.batch_write_item, requests, "UnprocessedItems")
