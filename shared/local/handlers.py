@@ -32,10 +32,11 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,7 +48,6 @@ from shared.domain.resources import CompleteJobRequest
 from shared.local import handler_runner
 from shared.local.gateway import LocalLambdaContext, load_handler, local_function_name
 from shared.local.handler_mappings import EcsMapping, HandlerMappings, LambdaMapping
-from shared.local.settings import local_environment
 from shared.local.targets import LocalEcs, LocalLambda, LocalTargets
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,11 @@ class Exit:
 
     def describe(self) -> str:
         """How the process ended, in the words Lambda uses for a runtime that exited."""
-        if self.returncode < 0:
-            return f"signal: {signal.Signals(-self.returncode).name.removeprefix('SIG').lower()}"
-        return f"exit status {self.returncode}"
+        if self.returncode >= 0:
+            return f"exit status {self.returncode}"
+        # As Lambda's runtime interface words it: "signal: killed", "signal: segmentation fault".
+        description = signal.strsignal(-self.returncode)
+        return f"signal: {description.lower() if description else -self.returncode}"
 
     @property
     def container_exit_code(self) -> int:
@@ -91,7 +93,11 @@ class Processes:
         self._stopping = False
 
     def submit(self, work: Callable[[], None], job_id: str) -> None:
-        self._pool.submit(work).add_done_callback(lambda done: _log_crash(done, job_id))
+        with self._lock:
+            if self._stopping:
+                log.warning("job %s not started: the server is stopping", job_id)
+                return
+            self._pool.submit(work).add_done_callback(lambda done: _log_crash(done, job_id))
 
     def run(
         self, command: list[str], *, env: dict[str, str], cwd: Path | None, stdout: int | IO[bytes], timeout: float
@@ -144,8 +150,11 @@ class Completions:
     """Hands results to the completion code one at a time, as one warm Lambda environment would."""
 
     def __init__(self) -> None:
-        self._function = load_handler("complete_job_events")
         self._lock = threading.Lock()
+
+    @cached_property
+    def _function(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        return load_handler("complete_job_events")
 
     def lambda_invocation_result(self, event: dict[str, Any]) -> str:
         with self._lock:
@@ -155,14 +164,6 @@ class Completions:
     def reported(self, result: ReportedResult) -> str:
         with self._lock:
             return runtime.aws_completions().complete(result)
-
-
-def handler_environment() -> dict[str, str]:
-    """What a handler process inherits: the server's environment without PIE's own settings."""
-    own = local_environment()
-    return {
-        name: value for name, value in os.environ.items() if not name.startswith("PIE_") and name not in own
-    }
 
 
 def _utc_now() -> str:
@@ -459,10 +460,12 @@ class RunningEcs:
 class LocalHandlers:
     """The Lambda and ECS clients of the local stack; ``close`` kills handlers still running."""
 
-    def __init__(self, mappings: HandlerMappings, targets: LocalTargets) -> None:
+    def __init__(self, mappings: HandlerMappings, targets: LocalTargets, environment: Mapping[str, str]) -> None:
+        """``environment`` is what handler processes start with: the one ``pie-local`` was started
+        in, not the fake credentials and settings the embedded backend gives PIE's functions."""
         self._processes = Processes()
         completions = Completions()
-        environment = handler_environment()
+        environment = dict(environment)
         self.lambda_client = RunningLambda(mappings, LocalLambda(targets), self._processes, completions, environment)
         self.ecs_client = RunningEcs(mappings, LocalEcs(targets), self._processes, completions, environment)
 

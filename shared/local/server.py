@@ -244,8 +244,9 @@ class LocalApi:
 
     def start(self) -> "LocalApi":
         try:
+            environment = dict(os.environ)
             dynamodb = self._resources.enter_context(local_backend(self._table_name, self._dynamodb_endpoint))
-            handlers = self._resources.enter_context(LocalHandlers(self._handlers, self.targets))
+            handlers = self._resources.enter_context(LocalHandlers(self._handlers, self.targets, environment))
             runtime.use_stand_in("lambda", handlers.lambda_client)
             runtime.use_stand_in("ecs", handlers.ecs_client)
             self._resources.callback(runtime.clear_stand_ins)

@@ -41,7 +41,9 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     home = tmp_path_factory.mktemp("pie-local-handlers") / ".pie-local"
     options = [option for name, target in MAPPED.items() for option in ("--lambda", f"{name}={HANDLERS / target}")]
     options += ["--ecs", f"ml-cluster/e2e-task={TASK_COMMAND}", "--handler-timeout", str(TIMEOUT_SECONDS)]
-    running = start_server(home, home.parent / "serve.log", *options)
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("E2E_TEAM_SETTING", "from-the-shell")
+        running = start_server(home, home.parent / "serve.log", *options)
     yield running
     stop_server(running)
 
@@ -116,6 +118,7 @@ def test_model_a_s_training_handler_feeds_model_b_s_inference_handler(api: Api):
     assert a_job["output"] == {
         "model_uri": f"s3://models/{a}/1",
         "epochs": 3,
+        "environment": {"E2E_TEAM_SETTING": "from-the-shell", "PIE_TABLE_NAME": None},
         "context": {
             "function_name": "e2e-train",
             "invoked_function_arn": ARN.format("e2e-train") + ":$LATEST",
@@ -164,7 +167,7 @@ def test_a_handler_that_hangs_is_killed_at_the_timeout_without_holding_up_other_
     quick_job = finished(api, quick, train(api, quick, {}))
 
     assert quick_job["status"] == "failed"
-    assert api.get(f"/v2/models/{hanging}/jobs/{hung_job}").json["job"]["status"] == "dispatched"
+    assert api.get(f"/v2/models/{hanging}/jobs/{hung_job}").json["job"]["status"] in ("queued", "dispatched")
     job = finished(api, hanging, hung_job)
     assert job["status"] == "failed"
     assert job["error"].startswith("Sandbox.Timedout: RequestId: ")

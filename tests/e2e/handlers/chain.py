@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 
@@ -9,6 +10,7 @@ def train(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {
         "model_uri": f"s3://models/{event['model_id']}/{event['version']}",
         "epochs": event["input"]["epochs"],
+        "environment": {name: os.environ.get(name) for name in ("E2E_TEAM_SETTING", "PIE_TABLE_NAME")},
         "context": {
             "function_name": context.function_name,
             "invoked_function_arn": context.invoked_function_arn,
