@@ -97,6 +97,11 @@ class AwsCompletions:
         if reported is None:
             logger.info("event is not a result of a PIE job; ignored")
             return "ignored"
+        return self.complete(reported)
+
+    def complete(self, reported: ReportedResult) -> str:
+        """Completes the job with what its handler reported (``pie-local`` reports ECS commands'
+        printed output this way, which a task state change cannot carry)."""
         try:
             job = self._jobs.get(reported.model_id, reported.job_id).job
         except JobNotFoundError:

@@ -14,11 +14,18 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
 from urllib.parse import urlparse
 
+from shared.local.handler_mappings import (
+    DEFAULT_HANDLER_TIMEOUT_SECONDS,
+    EcsMapping,
+    HandlerMappings,
+    LambdaMapping,
+)
 from shared.local.tokens import (
     AUDIENCE,
     DEFAULT_LIFETIME_SECONDS,
@@ -77,6 +84,33 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="use the DynamoDB at URL (e.g. DynamoDB Local) instead of the embedded one; the table is created if missing",
     )
+    serve.add_argument(
+        "--lambda",
+        dest="lambdas",
+        action="append",
+        default=[],
+        type=_parsed_by(LambdaMapping.parse),
+        metavar="NAME=FILE.py:FUNCTION",
+        help="run FUNCTION of FILE.py, in a subprocess, for jobs whose Lambda ARN names function NAME (repeatable)",
+    )
+    serve.add_argument(
+        "--ecs",
+        action="append",
+        default=[],
+        type=_parsed_by(EcsMapping.parse),
+        metavar="CLUSTER/FAMILY='COMMAND ...'",
+        help=(
+            "run COMMAND for ECS jobs of that task family (any revision, or the one given as FAMILY:REVISION), "
+            "with the job envelope as JSON in $PIE_JOB (repeatable)"
+        ),
+    )
+    serve.add_argument(
+        "--handler-timeout",
+        type=float,
+        default=DEFAULT_HANDLER_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="kill a --lambda or --ecs handler running longer, and fail its job (default: %(default)g)",
+    )
     serve.set_defaults(command=_serve, parser=serve)
 
     token = commands.add_parser(
@@ -119,6 +153,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    try:
+        handlers = HandlerMappings(tuple(arguments.lambdas), tuple(arguments.ecs), arguments.handler_timeout)
+    except ValueError as error:
+        parser.error(str(error))
+
     from botocore.exceptions import BotoCoreError, ClientError
 
     from shared.local.server import LocalApi
@@ -126,7 +165,11 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     _send_function_logs_to_stderr()
     signal.signal(signal.SIGTERM, _interrupt)
     api = LocalApi(
-        arguments.host, arguments.port, home=arguments.home, dynamodb_endpoint=arguments.dynamodb_endpoint
+        arguments.host,
+        arguments.port,
+        home=arguments.home,
+        dynamodb_endpoint=arguments.dynamodb_endpoint,
+        handlers=handlers,
     )
     try:
         api.start()
@@ -148,6 +191,18 @@ def _endpoint_url(value: str) -> str:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) URL, e.g. http://localhost:8001")
     return value
+
+
+def _parsed_by(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type from a parser that raises ValueError with the reason."""
+
+    def parsed(value: str) -> Any:
+        try:
+            return parse(value)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parsed
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -40,9 +40,11 @@ from shared.local.gateway import (
     load_handler,
     local_function_name,
 )
+from shared.local.handler_mappings import HandlerMappings
+from shared.local.handlers import LocalHandlers
 from shared.local.settings import LOCAL_TABLE_NAME, local_environment
 from shared.local.stream import StreamReplayer
-from shared.local.targets import LocalEcs, LocalLambda, LocalTargets
+from shared.local.targets import LocalTargets
 from shared.local.tokens import SigningKeys, TokenVerifier, local_home
 
 DEFAULT_HOST = "127.0.0.1"
@@ -216,11 +218,13 @@ class LocalApi:
         home: str | os.PathLike[str] | None = None,
         dynamodb_endpoint: str | None = None,
         table_name: str = LOCAL_TABLE_NAME,
+        handlers: HandlerMappings | None = None,
     ) -> None:
         self._address = (host, port)
         self._home = local_home(home)
         self._dynamodb_endpoint = dynamodb_endpoint
         self._table_name = table_name
+        self._handlers = handlers or HandlerMappings()
         self._resources = ExitStack()
         self.targets = LocalTargets()
         self._server: _GatewayHttpServer | None = None
@@ -240,9 +244,11 @@ class LocalApi:
 
     def start(self) -> "LocalApi":
         try:
+            environment = dict(os.environ)
             dynamodb = self._resources.enter_context(local_backend(self._table_name, self._dynamodb_endpoint))
-            runtime.use_stand_in("lambda", LocalLambda(self.targets))
-            runtime.use_stand_in("ecs", LocalEcs(self.targets))
+            handlers = self._resources.enter_context(LocalHandlers(self._handlers, self.targets, environment))
+            runtime.use_stand_in("lambda", handlers.lambda_client)
+            runtime.use_stand_in("ecs", handlers.ecs_client)
             self._resources.callback(runtime.clear_stand_ins)
             self._start_stream_replay(dynamodb)
             authorizer = JwtAuthorizer(TokenVerifier(self.keys.public_key))

@@ -1,4 +1,5 @@
-"""Stand-ins for the AWS services jobs run on: the local stack has no Lambda or ECS to start them.
+"""Stand-ins for the AWS services jobs run on, for handlers ``pie-local serve`` has no code for
+(``--lambda`` and ``--ecs`` map handlers to code: ``shared.local.handlers``).
 
 They record each dispatch and log how to finish the job; the job stays ``dispatched`` until someone
 calls ``POST /v2/models/{model_id}/jobs/{job_id}/complete``. In-process jobs need no stand-in.
