@@ -35,6 +35,11 @@ def key(attributes: dict[str, str]) -> dict[str, dict[str, str]]:
     return {name: s(value) for name, value in attributes.items()}
 
 
+def document_bytes(resource: BaseModel) -> int:
+    """How many bytes the resource's stored document takes."""
+    return len(resource.model_dump_json().encode())
+
+
 def document(resource: BaseModel) -> dict[str, str]:
     text = resource.model_dump_json()
     size = len(text.encode())

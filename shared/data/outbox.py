@@ -31,7 +31,7 @@ from shared.data.items import (
     s,
 )
 from shared.data.store import ModelRecord, RegistryStore, StaleEntityError
-from shared.domain.errors import ConflictError
+from shared.domain.errors import ConflictError, ItemNotStorableError
 from shared.domain.resources import Job, Version
 
 
@@ -74,24 +74,40 @@ class OutboxWriter:
 
     # Guarded writes -----------------------------------------------------------------------------
 
-    def version_update(self, version: Version, previous: Version) -> Guarded:
-        """Move a version, if it is still at the status and entity_version it was read with."""
+    def version_update(self, version: Version, previous: Version, completing_job: str | None = None) -> Guarded:
+        """Move a version, if it is still at the status and entity_version it was read with; for
+        ``completing_job``'s completion, also only while the version is bound to that job or to none.
+
+        The binding (``training_job_id``) is kept beside the document too, so that condition is
+        checked by DynamoDB in the same write.
+        """
+        update = "SET #doc = :doc, #status = :status, entity_version = :next, updated_at = :updated"
+        condition = "entity_version = :expected AND #status = :previous"
+        values = {
+            ":doc": document(version),
+            ":status": s(version.status),
+            ":next": n(version.entity_version),
+            ":updated": s(version.updated_at.isoformat()),
+            ":expected": n(previous.entity_version),
+            ":previous": s(previous.status),
+        }
+        if version.training_job_id is None:
+            update += " REMOVE training_job_id"
+        else:
+            update += ", training_job_id = :bound"
+            values[":bound"] = s(version.training_job_id)
+        if completing_job is not None:
+            condition += " AND (attribute_not_exists(training_job_id) OR training_job_id = :job)"
+            values[":job"] = s(completing_job)
         return Guarded(
             {
                 "Update": {
                     "TableName": self._table,
                     "Key": key(keys.version_key(version.model_id, version.version)),
-                    "UpdateExpression": "SET #doc = :doc, #status = :status, entity_version = :next, updated_at = :updated",
-                    "ConditionExpression": "entity_version = :expected AND #status = :previous",
+                    "UpdateExpression": update,
+                    "ConditionExpression": condition,
                     "ExpressionAttributeNames": {"#doc": "doc", "#status": "status"},
-                    "ExpressionAttributeValues": {
-                        ":doc": document(version),
-                        ":status": s(version.status),
-                        ":next": n(version.entity_version),
-                        ":updated": s(version.updated_at.isoformat()),
-                        ":expected": n(previous.entity_version),
-                        ":previous": s(previous.status),
-                    },
+                    "ExpressionAttributeValues": values,
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }
             },
@@ -176,6 +192,8 @@ class OutboxWriter:
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
                 raise StaleEntityError(number(error.response.get("Item"), "entity_version"), entity) from None
+            if error_code(error) == "ValidationException":
+                raise _not_storable(entity, error.response.get("Error", {}).get("Message", "")) from None
             raise
 
     def _put_new_job(self, job: Job) -> dict[str, Any]:
@@ -214,15 +232,28 @@ class OutboxWriter:
 
     @staticmethod
     def _raise_cancellation(error: ClientError, guarded: list[Guarded]) -> None:
+        """A lost condition first (re-read and decide again), then an item DynamoDB refuses to
+        store: an item over 400 KB is a ValidationException of the request, or in real DynamoDB
+        a ``ValidationError`` cancellation reason of the item."""
+        if error_code(error) == "ValidationException":
+            raise _not_storable("change", error.response.get("Error", {}).get("Message", "")) from None
         reasons = cancellation_reasons(error)
         if not reasons:
             raise error
         for index, write in enumerate(guarded):
             if reasons[index].get("Code") == "ConditionalCheckFailed":
                 raise StaleEntityError(number(reasons[index].get("Item"), "entity_version"), write.entity) from None
+        for index, reason in enumerate(reasons):
+            if reason.get("Code") == "ValidationError":
+                entity = guarded[index].entity if index < len(guarded) else "job it fires"
+                raise _not_storable(entity, reason.get("Message", "")) from None
         if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
             raise JobWriteConflictError() from None
         raise error
+
+
+def _not_storable(entity: str, reason: str) -> ItemNotStorableError:
+    return ItemNotStorableError(f"DynamoDB refused to store the {entity}: {reason}")
 
 
 def _pack(documents: list[str]) -> list[list[str]]:

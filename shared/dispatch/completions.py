@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from shared.dispatch.envelope import ECS_ENVIRONMENT_VARIABLE
 from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError
 from shared.domain.jobs import JobService
@@ -46,7 +48,13 @@ def lambda_destination_result(record: dict[str, Any]) -> ReportedResult | None:
     succeeded = context.get("condition") == "Success" and not (record.get("responseContext") or {}).get("functionError")
     if succeeded:
         output = response if isinstance(response, dict) else {"result": response}
-        result = CompleteJobRequest(status="succeeded", output=output)
+        try:
+            result = CompleteJobRequest(status="succeeded", output=output)
+        except ValidationError as invalid:
+            # An output PIE cannot store (NaN or Infinity, which Python's JSON accepts) fails the job
+            # rather than failing this record, whose retries would run out with the job dispatched.
+            reason = f"the handler's output cannot be stored: {invalid.errors()[0]['msg']}"
+            result = CompleteJobRequest(status="failed", error=reason[:4096])
     else:
         if isinstance(response, dict):
             reason = f"{response.get('errorType', 'Error')}: {response.get('errorMessage', '')}"
@@ -113,10 +121,10 @@ class AwsCompletions:
             )
             return "foreign source"
         try:
-            self._jobs.complete(job.model_id, job.id, reported.result, actor=COMPLETION_ACTOR, known=job)
+            completion = self._jobs.finish(job, reported.result, actor=COMPLETION_ACTOR)
         except JobAlreadyFinishedError:
             return "already finished"
-        return reported.result.status
+        return completion.job.status
 
     @staticmethod
     def _read(event: dict[str, Any]) -> ReportedResult | None:

@@ -77,21 +77,20 @@ class Dispatcher:
         if claimed.handler.type == "in_process":
             result = self._in_process.run(claimed)
             if result.error is None:
-                self._finish(claimed, CompleteJobRequest(status="succeeded", output=result.output))
-                return "succeeded"
-            self._finish(claimed, CompleteJobRequest(status="failed", error=result.error))
-            return "failed"
+                return self._finish(claimed, CompleteJobRequest(status="succeeded", output=result.output))
+            return self._finish(claimed, CompleteJobRequest(status="failed", error=result.error))
         starter = self._lambda if claimed.handler.type == "lambda" else self._ecs
         try:
             starter.start(claimed)
         except DispatchFailed as failure:
             logger.warning("job could not be started", extra={"job_id": claimed.id, "reason": failure.reason})
-            self._finish(claimed, CompleteJobRequest(status="failed", error=failure.reason))
-            return "failed"
+            return self._finish(claimed, CompleteJobRequest(status="failed", error=failure.reason))
         return "dispatched"
 
-    def _finish(self, job: Job, result: CompleteJobRequest) -> None:
-        self._jobs.complete(job.model_id, job.id, result, actor=DISPATCHER_ACTOR, known=job)
+    def _finish(self, job: Job, result: CompleteJobRequest) -> str:
+        """Completes the job in this delivery (a redelivered record finds it claimed): a result that
+        cannot be stored fails it instead. Returns the status it ended in."""
+        return self._jobs.finish(job, result, actor=DISPATCHER_ACTOR).job.status
 
 
 class ParallelBatchProcessor(BatchProcessor):

@@ -25,8 +25,20 @@ class PageTokenInvalidError(RequestInvalidError):
         super().__init__("next_token is not a token this list issued")
 
 
-class ItemTooLargeError(RequestInvalidError):
+class ItemNotStorableError(RequestInvalidError):
+    """DynamoDB cannot store an item of the change (too large, or refused by its validation)."""
+
+
+class ItemTooLargeError(ItemNotStorableError):
     pass
+
+
+class JobOutputTooLargeError(ItemTooLargeError):
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"output too large to store: the job with its output would take {size} bytes, over the "
+            f"{limit}-byte limit of a stored job"
+        )
 
 
 # 401 / 403 — who is calling.

@@ -5,6 +5,10 @@ succeeded|failed``, so a finished job stays finished), the version's transition 
 and the jobs its subscriptions fire. A succeeded training job moves its version training→active and
 fires ``training_complete``; a failed one moves it to ``failed`` with the error as its message; a
 succeeded inference job fires ``inference_complete``.
+
+A version in ``training`` is bound to the job training it (``training_job_id``): only that job's
+completion moves it. A job whose version was moved meanwhile (failed by hand, trained again by
+another job) still completes, with a warning, but leaves the version alone and fires nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shared.data.items import MAX_DOCUMENT_BYTES, document_bytes
 from shared.data.jobs import JobStore
 from shared.data.outbox import Guarded, OutboxWriter
 from shared.data.store import RegistryStore, StaleEntityError
@@ -22,8 +27,10 @@ from shared.domain import contracts
 from shared.domain.errors import (
     ConcurrentUpdateError,
     ContractViolationError,
+    ItemNotStorableError,
     JobAlreadyFinishedError,
     JobNotFoundError,
+    JobOutputTooLargeError,
     NoActiveVersionError,
     VersionBusyError,
     VersionNotFoundError,
@@ -56,6 +63,7 @@ class Claim:
 DISPATCHER_ACTOR = "pie-dispatcher"
 TRIGGERED_BY = {"training": "training_complete", "inference": "inference_complete"}
 STATUS_MESSAGE_MAX = 1000  # a version's status_message; a job's error may be longer
+ERROR_MAX = 4096  # a job's error, as CompleteJobRequest bounds it
 
 
 def _status_message(error: str | None) -> str | None:
@@ -109,7 +117,7 @@ class JobService:
             check_transition(version.status, "training")
             job = self._new_job(record.model, version.version, "training", request.input)
             now = self._clock()
-            moved = moved_version(version, "training", f"training job {job.id}", actor, now)
+            moved = moved_version(version, "training", f"training job {job.id}", actor, now, training_job_id=job.id)
             try:
                 self._outbox.commit([self._outbox.version_update(moved, version)], [job], model_id, f"job:{job.id}")
             except StaleEntityError:
@@ -159,7 +167,9 @@ class JobService:
                     refusal = f"version '{job.version}' of model '{job.model_id}' no longer exists"
                 else:
                     if version.status in ("pending", "failed"):
-                        moved = moved_version(version, "training", f"training job {job.id}", DISPATCHER_ACTOR, now)
+                        moved = moved_version(
+                            version, "training", f"training job {job.id}", DISPATCHER_ACTOR, now, training_job_id=job.id
+                        )
                         guarded.append(self._outbox.version_update(moved, version))
                     else:
                         refusal = (
@@ -175,9 +185,9 @@ class JobService:
             return Claim(claimed, refusal)
         raise ConcurrentUpdateError(f"job '{job.id}'")
 
-    def refuse(self, job: Job, reason: str) -> None:
+    def refuse(self, job: Job, reason: str) -> Job:
         """Fail a claimed job that must not start: only the job changes (its version is not its to
-        move), and nothing fires."""
+        move), and nothing fires. Returns the job as it is stored now."""
         now = self._clock()
         failed = job.model_copy(
             update={
@@ -192,6 +202,8 @@ class JobService:
             self._outbox.commit([self._outbox.job_put(failed, job)], [], job.model_id, f"refuse:{job.id}")
         except StaleEntityError:
             logger.warning("refused job changed meanwhile; left as it is", extra={"job_id": job.id})
+            return self._jobs.get(job.model_id, job.id)
+        return failed
 
     # Completing -------------------------------------------------------------------------------
 
@@ -216,6 +228,9 @@ class JobService:
                     "completed_at": now,
                 }
             )
+            size = document_bytes(finished)
+            if size > MAX_DOCUMENT_BYTES:
+                raise JobOutputTooLargeError(size, MAX_DOCUMENT_BYTES)
             guarded = [self._outbox.job_put(finished, job)]
             warnings: list[str] = []
             plan = self._completion_effects(finished, actor, now, guarded, warnings)
@@ -227,6 +242,24 @@ class JobService:
                 continue
             return CompletionResponse(job=finished, warnings=warnings, triggered_events=plan.events)
         raise ConcurrentUpdateError(f"job '{job_id}'")
+
+    def finish(self, job: Job, result: CompleteJobRequest, actor: str) -> CompletionResponse:
+        """Complete a job from what its handler reported with nobody to answer (the dispatcher, AWS
+        events): a result that cannot be stored fails the job with the reason instead, in the same
+        call, so the job is never left ``dispatched`` (a caller of the route gets a 400 and can
+        retry with a smaller output instead)."""
+        try:
+            return self.complete(job.model_id, job.id, result, actor=actor, known=job)
+        except ItemNotStorableError as refused:
+            reason = refused.message[:ERROR_MAX]
+            logger.warning("job result cannot be stored; the job fails", extra={"job_id": job.id, "reason": reason})
+        failed = CompleteJobRequest(status="failed", error=reason)
+        try:
+            return self.complete(job.model_id, job.id, failed, actor=actor, known=job)
+        except ItemNotStorableError:
+            # Not even its version's move can be stored: the job alone records why it failed.
+            logger.warning("job failed alone: its version cannot be stored", extra={"job_id": job.id})
+            return CompletionResponse(job=self.refuse(job, reason), triggered_events=[])
 
     def _completion_effects(
         self, job: Job, actor: str, now: datetime, guarded: list[Guarded], warnings: list[str]
@@ -251,12 +284,19 @@ class JobService:
         if record is not None and version is not None:
             if version.status != "training":
                 warnings.append(
-                    f"version '{version.version}' is '{version.status}', not 'training': its status was left as is"
+                    f"version '{version.version}' is '{version.status}', not 'training' by this job: "
+                    "the version was not changed"
+                )
+                return FiringPlan()
+            if version.training_job_id not in (None, job.id):
+                warnings.append(
+                    f"version '{version.version}' is now trained by job '{version.training_job_id}', no longer by "
+                    "this job: the version was not changed"
                 )
                 return FiringPlan()
             moved = moved_version(version, "active" if succeeded else "failed", _status_message(job.error), actor, now)
             new_record = model_after(record, version, moved, now)
-            guarded.append(self._outbox.version_update(moved, version))
+            guarded.append(self._outbox.version_update(moved, version, completing_job=job.id))
             if new_record is not None:
                 guarded.append(self._outbox.model_put(new_record, record.model.entity_version))
                 model = new_record.model

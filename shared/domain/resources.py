@@ -187,6 +187,11 @@ class Version(BaseModel):
     status: VersionStatus
     status_message: str | None
     status_history: list[StatusChange]
+    training_job_id: str | None = Field(
+        default=None,
+        description="While the version is `training` through a job: that job, the only one whose completion "
+        "moves the version. Null in any other status, and for a version set to `training` by hand.",
+    )
     handlers: Handlers
     handler_contracts: HandlerContracts | None
     entity_version: int

@@ -23,13 +23,23 @@ from shared.domain.triggers import DEFAULT_MAX_CHAIN_DEPTH, FiringPlan, TriggerS
 WRITE_ATTEMPTS = 5
 
 
-def moved_version(version: Version, status: str, message: str | None, actor: str, now: datetime) -> Version:
+def moved_version(
+    version: Version,
+    status: str,
+    message: str | None,
+    actor: str,
+    now: datetime,
+    training_job_id: str | None = None,
+) -> Version:
+    """The version after a move; ``training_job_id`` binds a version going ``training`` to the job
+    training it, and every other move (by a job's completion or by hand) unbinds it."""
     change = StatusChange(status=status, status_message=message, at=now, by=actor)
     return version.model_copy(
         update={
             "status": status,
             "status_message": message,
             "status_history": [*version.status_history, change],
+            "training_job_id": training_job_id,
             "entity_version": version.entity_version + 1,
             "updated_at": now,
         }

@@ -11,7 +11,7 @@ import pytest
 
 from shared.dispatch.completions import COMPLETION_ACTOR, AwsCompletions, ecs_task_result, lambda_destination_result
 from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError
-from shared.domain.resources import CompleteJobRequest, Job, JobResponse
+from shared.domain.resources import CompleteJobRequest, CompletionResponse, Job, JobResponse
 from tests.conftest import load_event
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -51,6 +51,18 @@ def test_a_response_that_is_not_an_object_is_wrapped_as_the_result(payload: Any)
 
     assert reported is not None
     assert reported.result.output == {"result": payload}
+
+
+def test_a_success_record_whose_output_cannot_be_stored_reports_a_failure_saying_why():
+    record = json.loads(json.dumps(lambda_record(responsePayload={"loss": float("nan")})))
+
+    reported = lambda_destination_result(record)
+
+    assert reported is not None
+    assert reported.result.status == "failed"
+    assert reported.result.error is not None
+    assert reported.result.error.startswith("the handler's output cannot be stored")
+    assert "NaN" in reported.result.error
 
 
 def test_a_failure_record_reports_the_error_type_and_message():
@@ -175,12 +187,11 @@ class FakeJobs:
             raise JobNotFoundError(model_id, job_id)
         return JobResponse(job=self.job)
 
-    def complete(
-        self, model_id: str, job_id: str, request: CompleteJobRequest, actor: str, known: Job | None = None
-    ) -> None:
+    def finish(self, job: Job, request: CompleteJobRequest, actor: str) -> CompletionResponse:
         if self.finished:
-            raise JobAlreadyFinishedError(job_id, "succeeded")
-        self.completed.append((model_id, job_id, request, actor))
+            raise JobAlreadyFinishedError(job.id, "succeeded")
+        self.completed.append((job.model_id, job.id, request, actor))
+        return CompletionResponse(job=job.model_copy(update={"status": request.status}), triggered_events=[])
 
 
 def job_with(handler: dict[str, Any], job_id: str = "1b4e28ba-2fa1-11d2-883f-0016d3cca427") -> Job:

@@ -13,7 +13,7 @@ from shared.dispatch.dispatcher import Dispatcher, MalformedRecordError
 from shared.dispatch.implementations import IMPLEMENTATIONS
 from shared.dispatch.starters import DispatchFailed, InProcessRunner
 from shared.domain.jobs import Claim
-from shared.domain.resources import CompleteJobRequest, Job
+from shared.domain.resources import CompleteJobRequest, CompletionResponse, Job
 from tests.conftest import load_event
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -32,10 +32,9 @@ class FakeJobs:
             return None
         return Claim(job.model_copy(update={"status": "dispatched", "attempts": job.attempts + 1}), self.refusal)
 
-    def complete(
-        self, model_id: str, job_id: str, request: CompleteJobRequest, actor: str, known: Job | None = None
-    ) -> None:
-        self.completed.append((job_id, request, actor))
+    def finish(self, job: Job, request: CompleteJobRequest, actor: str) -> CompletionResponse:
+        self.completed.append((job.id, request, actor))
+        return CompletionResponse(job=job.model_copy(update={"status": request.status}), triggered_events=[])
 
     def refuse(self, job: Job, reason: str) -> None:
         self.completed.append((job.id, CompleteJobRequest(status="failed", error=reason), "refused"))
