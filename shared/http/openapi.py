@@ -1,7 +1,8 @@
 """PIE's OpenAPI 3.1 document, merged from the per-route functions' Powertools resolvers.
 
 Each route function describes its one operation from the same pydantic models it validates with;
-this module asks every function of the route table for its part and merges them into one document.
+this module asks every function of the route table for its part and merges them into one document,
+adding the refusals the deployed API Gateway answers itself in front of the functions.
 ``docs/openapi.json`` is this document, checked in; a test fails when the two disagree.
 """
 
@@ -131,7 +132,7 @@ def _add_gateway_errors(route: Route, operation: dict[str, Any]) -> None:
             continue
         content = existing["content"]["application/json"]
         content["schema"] = {"oneOf": [content["schema"], gateway]}
-        existing["description"] += " (deployed, API Gateway may answer it first, as GatewayErrorResponse)"
+        existing["description"] += " (deployed, API Gateway may answer this status itself, as GatewayErrorResponse)"
     operation["responses"] = dict(sorted(responses.items()))
 
 
