@@ -113,9 +113,11 @@ def test_the_document_lints_clean_with_spectral_oas(published: dict):
         timeout=120,
         cwd=ROOT,
     )
-    findings = json.loads(result.stdout or "[]")
+    assert result.stdout.strip(), f"Spectral printed no report: {result.stderr}"
+    findings = json.loads(result.stdout)
     errors = [finding for finding in findings if finding["severity"] == 0]
     assert not errors, json.dumps(errors, indent=1)
+    assert result.returncode == 0, result.stderr
     warnings = {finding["code"] for finding in findings if finding["severity"] == 1}
     assert warnings <= ACCEPTED_LINT_WARNINGS, json.dumps(
         [finding for finding in findings if finding["code"] not in ACCEPTED_LINT_WARNINGS], indent=1
