@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+NODE_TOOLS := node_modules/.installed
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
@@ -18,10 +19,16 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 
 install: $(INSTALLED)
 
+# The Node tools the tests run (Spectral, which lints docs/openapi.json), pinned by
+# package-lock.json into node_modules/; install scripts stay off.
+$(NODE_TOOLS): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $(NODE_TOOLS)
+
 dev: install
 	$(BIN)/pie-local serve
 
-test: install
+test: install $(NODE_TOOLS)
 	$(BIN)/python -m pytest
 
 # docs/openapi.json is generated from the route functions' models; a test fails when it drifts.
@@ -34,7 +41,7 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache .pie-local
+	rm -rf $(VENV) cdk.out .pytest_cache .pie-local node_modules
 
 # cdk.out/ offline: no AWS account, no Node CLI. Example identity-provider values unless
 # PIE_JWT_ISSUER / PIE_JWT_AUDIENCE are set (docs/deploy.md).

@@ -65,6 +65,7 @@ MINIMUMS: dict[str, Minimum] = {
         "read the job; then BatchGetItem of model + its version (named by the job); query the source's "
         "subscriptions; BatchGetItem of their targets; one transaction",
     ),
+    "get_openapi": Minimum(0, "serves the document packaged with the code; reads no table"),
     "complete_job_events": Minimum(5, "as complete_job: the record names the job, which must be read once"),
     "dispatch_jobs (lambda job)": Minimum(1, "conditional claim queued -> dispatched; then Lambda Invoke"),
     "dispatch_jobs (in_process job)": Minimum(

@@ -1,7 +1,8 @@
 """Packages the functions' code and dependencies without Docker.
 
-- The **code asset** holds the ``shared`` and ``functions`` packages, nothing else (no tests, no
-  ``infra``, no local stack).
+- The **code asset** holds the ``shared`` and ``functions`` packages and the published
+  ``docs/openapi.json`` (``functions/get_openapi`` serves it), nothing else (no tests, no ``infra``,
+  no local stack).
 - The **dependency layer** holds ``[project].dependencies`` from ``pyproject.toml``, installed by
   pip for the Lambda platform (``--platform manylinux…_aarch64 --only-binary=:all:`` and the
   runtime's Python version), so no compiler and no container are needed. It is cached under
@@ -28,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / "build" / "lambda"
 PACKAGED = ("shared", "functions")
+# Single files the functions read, at the same path relative to the code root as in the checkout.
+PACKAGED_FILES = ("docs/openapi.json",)
 # Development-only code that never runs in Lambda (the local server on moto).
 EXCLUDED = ("shared/local",)
 # Lambda's Python runtimes run on Amazon Linux 2023 (glibc 2.34): any wheel up to manylinux_2_34.
@@ -114,6 +117,7 @@ def code_asset(root: Path = ROOT, build_dir: Path = BUILD_DIR) -> Path:
 
 
 def _packaged_files(root: Path) -> Iterable[Path]:
+    yield from (root / name for name in PACKAGED_FILES)
     excluded = [root / name for name in EXCLUDED]
     for package in PACKAGED:
         for path in (root / package).rglob("*"):

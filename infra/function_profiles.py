@@ -4,7 +4,8 @@ table permissions, secrets, timeout and memory.
 A route's kind comes from its row in the route table: a ``GET`` only reads, and so does a route
 marked ``writes=False`` (the dry run); every other route writes (writes include Powertools idempotency records, which live in the same table), and a
 ``GET`` whose path does not end in a ``{parameter}`` is a list, which alone reads the page-token
-signing key. The two job functions that are not routes have their own profiles.
+signing key. A public route (no token) gets no access to the table or the key at all. The two job
+functions that are not routes have their own profiles.
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ class FunctionProfile:
     timeout_seconds: int
     writes_table: bool
     reads_page_token_key: bool = False
+    reads_table: bool = True
 
     @property
     def table_read_actions(self) -> tuple[str, ...]:
-        return TABLE_READ_ACTIONS
+        return TABLE_READ_ACTIONS if self.reads_table else ()
 
     @property
     def table_write_actions(self) -> tuple[str, ...]:
@@ -54,6 +56,8 @@ READ_ROUTE = FunctionProfile("read", memory_mb=512, timeout_seconds=10, writes_t
 LIST_ROUTE = FunctionProfile(
     "list", memory_mb=512, timeout_seconds=10, writes_table=False, reads_page_token_key=True
 )
+# Anyone may call a public route, so its function can reach nothing a token protects.
+PUBLIC_ROUTE = FunctionProfile("public", memory_mb=256, timeout_seconds=5, writes_table=False, reads_table=False)
 WRITE_ROUTE = FunctionProfile("write", memory_mb=1024, timeout_seconds=20, writes_table=True)
 # The dispatcher runs in-process implementations and retries throttled starts with backoff.
 DISPATCHER = FunctionProfile("dispatcher", memory_mb=1024, timeout_seconds=120, writes_table=True)
@@ -61,10 +65,12 @@ JOB_COMPLETION = FunctionProfile("job_completion", memory_mb=512, timeout_second
 
 
 def is_list_route(route: Route) -> bool:
-    return route.method == "GET" and not route.path.endswith("}")
+    return not route.public and route.method == "GET" and not route.path.endswith("}")
 
 
 def route_profile(route: Route) -> FunctionProfile:
+    if route.public:
+        return PUBLIC_ROUTE
     if not route.read_only:
         return WRITE_ROUTE
     return LIST_ROUTE if is_list_route(route) else READ_ROUTE

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -45,6 +46,7 @@ class PieStack(Stack):
         api = RegistryApi(self, "Api", routes=routes, functions=route_functions.functions, config=config)
 
         dead_letter_queues: dict[str, sqs.IQueue] = {}
+        asynchronous_functions: dict[str, lambda_.IFunction] = {}
         dispatcher = None
         if DISPATCHER_FUNCTION in function_folders:
             dispatcher = JobDispatcher(self, "Dispatcher", factory=factory, table=table, config=config)
@@ -52,6 +54,7 @@ class PieStack(Stack):
         if JOB_COMPLETION_FUNCTION in function_folders:
             completion = JobCompletion(self, "JobCompletion", factory=factory, config=config)
             dead_letter_queues["JobCompletion"] = completion.dead_letter_queue
+            asynchronous_functions["JobCompletion"] = completion.function
             CfnOutput(
                 self,
                 "JobCompletionFunctionArn",
@@ -65,6 +68,7 @@ class PieStack(Stack):
             api=api,
             dead_letter_queues=dead_letter_queues,
             stream_consumer=dispatcher.function if dispatcher else None,
+            asynchronous_functions=asynchronous_functions,
             alarm_email=config.alarm_email,
         )
         CfnOutput(self, "ApiUrl", value=api.url, description="Base URL; routes live under /v2")

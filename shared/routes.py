@@ -26,10 +26,15 @@ class Route:
     method: str
     path: str
     function: str
-    scope: Scope
+    # The scope a caller's token must hold; None makes the route public: no token, no authorizer.
+    scope: Scope | None
     # False for a POST that changes nothing (a dry run): it keeps no Idempotency-Key records and
     # is deployed with read-only table permissions. GET routes never write.
     writes: bool = True
+
+    @property
+    def public(self) -> bool:
+        return self.scope is None
 
     @property
     def read_only(self) -> bool:
@@ -97,6 +102,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v2/models/{model_id}/jobs", "list_jobs", MODELS_READ),
     Route("GET", "/v2/models/{model_id}/jobs/{job_id}", "get_job", MODELS_READ),
     Route("POST", "/v2/models/{model_id}/jobs/{job_id}/complete", "complete_job", JOBS_WRITE),
+    # The published contract (docs/openapi.json), readable before a client has a token.
+    Route("GET", "/v2/openapi.json", "get_openapi", scope=None),
 )
 
 _BY_FUNCTION = {route.function: route for route in ROUTES}

@@ -1,4 +1,5 @@
-"""The HTTP API: one route per row of the route table, each behind the JWT authorizer with its scope."""
+"""The HTTP API: one route per row of the route table, each behind the JWT authorizer with its scope
+(a public row, the OpenAPI document, has none)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from infra.config import DeploymentConfig
@@ -90,7 +92,7 @@ class RegistryApi(Construct):
         )
         for route in routes:
             name = construct_name(route.function)
-            apigwv2.HttpRoute(
+            http_route = apigwv2.HttpRoute(
                 self,
                 f"{name}Route",
                 http_api=self.http_api,
@@ -98,9 +100,24 @@ class RegistryApi(Construct):
                 integration=integrations.HttpLambdaIntegration(
                     f"{name}Integration", functions[route.function]
                 ),
-                authorizer=self.authorizer,
-                authorization_scopes=[route.scope],
+                authorizer=apigwv2.HttpNoneAuthorizer() if route.public else self.authorizer,
+                authorization_scopes=None if route.public else [route.scope],
             )
+            if route.public:
+                NagSuppressions.add_resource_suppressions(
+                    http_route,
+                    [
+                        NagPackSuppression(
+                            id="AwsSolutions-APIG4",
+                            reason=(
+                                f"{route.route_key} is public by design: it serves the published "
+                                "OpenAPI document, which clients read before they hold a token. Its "
+                                "function reads no table and no secret; every other route requires "
+                                "the JWT authorizer with its scope."
+                            ),
+                        )
+                    ],
+                )
 
     @property
     def url(self) -> str:

@@ -5,7 +5,14 @@
   through a rule that admits only functions inside the handler allow-list.
 - **ECS handlers**: the "Task State Change" events of stopped tasks on the allowed clusters.
 
-Deliveries the function keeps failing land in a dead-letter queue after EventBridge's retries.
+Both reach the function as asynchronous invocations, so two retry layers guard a result, and both
+end in the same dead-letter queue instead of dropping it:
+
+- **delivery**: EventBridge retries a rule target it cannot invoke, then sends the event itself;
+- **the function failing**: Lambda retries an invocation that throws (twice), then sends its
+  invocation record (the event under ``requestPayload``, the error under ``responsePayload``).
+  Without this on-failure destination Lambda would drop the event and the job would stay
+  ``dispatched``; it also covers handlers that name the function as their destination directly.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda_destinations as destinations
 from constructs import Construct
 
 from infra.config import DeploymentConfig
@@ -28,6 +36,9 @@ LAMBDA_RESULT_DETAIL_TYPES = (
 ECS_TASK_STATE_CHANGE = "ECS Task State Change"
 DELIVERY_RETRY_ATTEMPTS = 8
 DELIVERY_MAX_EVENT_AGE = Duration.hours(6)
+# Lambda's own retries of an invocation that failed, and how long it keeps an event (at most 6 h).
+INVOCATION_RETRY_ATTEMPTS = 2
+INVOCATION_MAX_EVENT_AGE = Duration.hours(6)
 
 
 class JobCompletion(Construct):
@@ -48,6 +59,11 @@ class JobCompletion(Construct):
             JOB_COMPLETION_FUNCTION,
             JOB_COMPLETION,
             description="job completion (Lambda destinations, ECS task state changes)",
+        )
+        self.function.configure_async_invoke(
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+            retry_attempts=INVOCATION_RETRY_ATTEMPTS,
+            max_event_age=INVOCATION_MAX_EVENT_AGE,
         )
         target = targets.LambdaFunction(
             self.function,

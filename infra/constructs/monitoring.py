@@ -2,6 +2,8 @@
 
 - every dead-letter queue holding a message (a stream batch or a job result that was given up on);
 - the dispatcher failing, or falling behind the stream (iterator age);
+- every asynchronously invoked function failing (the completion function): its first error, before
+  Lambda's retries give the event up to a dead-letter queue;
 - the API answering 5xx (PIE never answers 500 to bad input, so any 5xx is a defect or an outage).
 """
 
@@ -35,6 +37,7 @@ class Monitoring(Construct):
         api: RegistryApi,
         dead_letter_queues: Mapping[str, sqs.IQueue],
         stream_consumer: lambda_.IFunction | None,
+        asynchronous_functions: Mapping[str, lambda_.IFunction],
         alarm_email: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -76,6 +79,14 @@ class Monitoring(Construct):
                 threshold=ITERATOR_AGE_THRESHOLD.to_milliseconds(),
                 evaluation_periods=5,
                 description="PIE: the dispatcher is falling behind the table stream",
+            )
+        for name, function in asynchronous_functions.items():
+            self._alarm(
+                f"{name}Errors",
+                function.metric_errors(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
+                threshold=1,
+                description=f"PIE: the {name} function failed invocations; Lambda retries them, then "
+                "sends them to its dead-letter queue",
             )
         self._alarm(
             "ApiServerErrors",

@@ -30,6 +30,8 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 SERVICE_NAME = "pie"
 METRICS_NAMESPACE = "PIE"
+# The resource metadata the SAM CLI identifies a function by, before its CDK path or logical id.
+SAM_RESOURCE_ID = "SamResourceId"
 
 _UNSCOPED_REASON = (
     "Resource '*' appears only for actions that have no resource-level permissions in IAM: X-Ray "
@@ -123,8 +125,10 @@ class FunctionFactory(Construct):
     ) -> lambda_.Function:
         """``functions/<function>`` as a Lambda function with its own role, log group and grants.
 
-        The function's construct id is its name in PascalCase (``GetModel``): ``sam local invoke``
-        identifies a CDK function by that id.
+        The function's construct id is its name in PascalCase (``GetModel``), and so is its
+        ``SamResourceId``: ``sam local invoke GetModel`` finds it by that metadata, because SAM
+        derives an id from a CDK path only for a function directly under its stack, and PIE's
+        functions sit inside constructs (``Pie/RouteFunctions/GetModel``).
         """
         name = construct_name(function)
         log_group = logs.LogGroup(scope, f"{name}Logs", retention=LOG_RETENTION)
@@ -141,12 +145,13 @@ class FunctionFactory(Construct):
             )
         )
         table = self._table.table
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=list(profile.table_read_actions),
-                resources=[table.table_arn, *self._table.index_arns],
+        if profile.table_read_actions:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=list(profile.table_read_actions),
+                    resources=[table.table_arn, *self._table.index_arns],
+                )
             )
-        )
         if profile.table_write_actions:
             role.add_to_policy(
                 iam.PolicyStatement(
@@ -165,7 +170,7 @@ class FunctionFactory(Construct):
             [NagPackSuppression(id="AwsSolutions-IAM5", reason=_UNSCOPED_REASON, applies_to=["Resource::*"])],
             apply_to_children=True,
         )
-        return lambda_.Function(
+        lambda_function = lambda_.Function(
             scope,
             name,
             description=f"PIE {description}",
@@ -190,6 +195,8 @@ class FunctionFactory(Construct):
                 "PIE_PAGE_TOKEN_SECRET_ARN": self.page_token_key.secret_arn,
             },
         )
+        lambda_function.node.default_child.add_metadata(SAM_RESOURCE_ID, name)
+        return lambda_function
 
 
 class RouteFunctionsMissingError(ValueError):

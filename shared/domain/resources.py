@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -34,6 +35,8 @@ IMPLEMENTATION_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 ModelId = Annotated[str, StringConstraints(pattern=MODEL_ID_PATTERN)]
 VersionId = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
+# Subscription and job ids, which PIE generates as UUIDs; published as such so clients may type them.
+UuidString = Annotated[str, WithJsonSchema({"type": "string", "format": "uuid"})]
 
 
 def _finite_json(value: Any) -> Any:
@@ -221,7 +224,10 @@ SEED_CONTRACTS = {
             "type": "object",
             "properties": {"features": {"type": "array", "items": {"type": "number"}}},
         },
-        "output_schema": {"type": "object", "properties": {"predictions": {"type": "array"}}},
+        "output_schema": {
+            "type": "object",
+            "properties": {"predictions": {"type": "array", "items": {"type": "number"}}},
+        },
     },
 }
 
@@ -341,7 +347,7 @@ SubscriptionLabel = Annotated[str, StringConstraints(max_length=256)]
 
 
 class Subscription(BaseModel):
-    id: str
+    id: UuidString
     source_model_id: ModelId
     trigger_event: TriggerEvent
     target_model_id: ModelId
@@ -430,7 +436,7 @@ class DryRunJob(BaseModel):
 class DryRunResult(BaseModel):
     """What the subscription would do if its event happened now. Nothing is written."""
 
-    subscription_id: str
+    subscription_id: UuidString
     would_fire: bool
     job: DryRunJob | None
     error: str | None
@@ -440,15 +446,15 @@ class DryRunResult(BaseModel):
 class JobTrigger(BaseModel):
     """Why a job exists: the subscription that fired it and what fired that subscription."""
 
-    subscription_id: str
+    subscription_id: UuidString
     source_model_id: ModelId
     source_version: VersionId | None = None
-    source_job_id: str | None = None
+    source_job_id: UuidString | None = None
     depth: int = Field(ge=1)
 
 
 class Job(BaseModel):
-    id: str
+    id: UuidString
     model_id: ModelId
     version: VersionId
     action: Action
@@ -469,8 +475,8 @@ class Job(BaseModel):
 class TriggeredEvent(BaseModel):
     """One fired subscription: ``job_id`` when a job was queued, ``error`` when it could not be."""
 
-    subscription_id: str
-    job_id: str | None = Field(default=None, description="Present when a job was queued", exclude_if=_absent)
+    subscription_id: UuidString
+    job_id: UuidString | None = Field(default=None, description="Present when a job was queued", exclude_if=_absent)
     error: str | None = Field(default=None, description="Present when it could not fire", exclude_if=_absent)
 
 

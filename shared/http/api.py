@@ -37,9 +37,12 @@ VersionPath = Annotated[
     str, Path(pattern=VERSION_PATTERN, description="Version, or `latest` for the newest")
 ]
 SubscriptionIdPath = Annotated[
-    str, Path(pattern=UUID_PATTERN, description="Event subscription id (a UUID)")
+    str,
+    Path(pattern=UUID_PATTERN, description="Event subscription id (a UUID)", json_schema_extra={"format": "uuid"}),
 ]
-JobIdPath = Annotated[str, Path(pattern=UUID_PATTERN, description="Job id (a UUID)")]
+JobIdPath = Annotated[
+    str, Path(pattern=UUID_PATTERN, description="Job id (a UUID)", json_schema_extra={"format": "uuid"})
+]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (1-100)")]
 PageTokenQuery = Annotated[
     str | None, Query(max_length=4096, description="Opaque token from the previous page")
@@ -158,6 +161,26 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+ETAG_HEADER = {
+    "description": 'The entity_version of the entity answered (e.g. "3"): send it back as If-Match',
+    "required": True,
+    "schema": {"type": "string", "pattern": '^"[0-9]{1,18}"$'},
+}
+
+
+def sends_etag(response: type[BaseModel]) -> bool:
+    """Whether a response answers one entity, whose entity_version ``json_response`` sends as its
+    ETag: the model has an entity_version, or holds a model that has one (lists hold many)."""
+    if "entity_version" in response.model_fields:
+        return True
+    return any(
+        isinstance(field.annotation, type)
+        and issubclass(field.annotation, BaseModel)
+        and "entity_version" in field.annotation.model_fields
+        for field in response.model_fields.values()
+    )
+
+
 def operation_responses(
     route: Route, response: type[BaseModel] | None, status: int, errors: tuple[int, ...], idempotent: bool
 ) -> dict[int, dict[str, Any]]:
@@ -166,6 +189,8 @@ def operation_responses(
         responses[status] = {"description": "Done; no content"}
     else:
         responses[status] = {"description": "Success", "content": {"application/json": {"model": response}}}
+        if sends_etag(response):
+            responses[status]["headers"] = {"ETag": ETAG_HEADER}
     refusals = set(COMMON_ERRORS) | set(errors) | (set(IDEMPOTENCY_ERRORS) if idempotent else set())
     if route.path_parameters:
         refusals.add(404)

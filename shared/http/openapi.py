@@ -1,12 +1,14 @@
 """PIE's OpenAPI 3.1 document, merged from the per-route functions' Powertools resolvers.
 
 Each route function describes its one operation from the same pydantic models it validates with;
-this module asks every function of the route table for its part and merges them into one document.
+this module asks every function of the route table for its part and merges them into one document,
+adding the refusals the deployed API Gateway answers itself in front of the functions.
 ``docs/openapi.json`` is this document, checked in; a test fails when the two disagree.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 from typing import Any
@@ -14,15 +16,38 @@ from typing import Any
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from shared.http.api import BEARER_SCHEME
-from shared.routes import ROUTES
+from shared.routes import ROUTES, Route
 
 TITLE = "PIE"
 VERSION = "2.0.0"
 DESCRIPTION = (
-    "A model registry with event-driven orchestration. Every route needs a JWT bearer token with "
-    "the scope its operation lists; every error answers {success: false, message}."
+    "A model registry with event-driven orchestration. Every route but this document needs a JWT "
+    "bearer token with the scope its operation lists. PIE's errors answer {success: false, message}; "
+    "API Gateway answers the refusals it makes itself (no or a bad token, a missing scope, "
+    "throttling, limits, timeouts) with {message} alone."
 )
+TAGS = [
+    {"name": "models", "description": "Register, read, update and delete models."},
+    {"name": "versions", "description": "Cut versions and move them through their lifecycle."},
+    {"name": "subscriptions", "description": "Chain models: run or retrain one when another finishes."},
+    {"name": "jobs", "description": "Training and inference jobs: start, follow, complete."},
+    {"name": "contract", "description": "This document."},
+]
 _POWERTOOLS_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
+
+GATEWAY_ERROR_SCHEMA = "GatewayErrorResponse"
+# What API Gateway answers itself, before or instead of the route function, in its own shape.
+GATEWAY_ERRORS = {
+    "401": "API Gateway's JWT authorizer: missing, invalid or expired bearer token",
+    "403": "API Gateway's JWT authorizer: the token lacks the route's scope",
+    "413": "API Gateway: the request body is over the 10 MB payload limit",
+    "429": "API Gateway: throttled (the stage's rate or burst limit)",
+    "500": "API Gateway: the function failed or answered malformed",
+    "503": "API Gateway: the function could not be invoked (e.g. Lambda throttling)",
+    "504": "API Gateway: the function did not answer within the 30 s integration timeout",
+}
+_AUTHORIZER_ERRORS = ("401", "403")
+_BODY_ERRORS = ("413",)
 
 
 def build_document() -> dict[str, Any]:
@@ -30,6 +55,12 @@ def build_document() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     for route in ROUTES:
         handler = importlib.import_module(f"functions.{route.function}.handler")
+        if route.public:
+            # A public route's function has no resolver; it describes its operation itself.
+            operation = copy.deepcopy(handler.OPERATION)
+            _add_gateway_errors(route, operation)
+            paths.setdefault(route.path, {})[route.method.lower()] = operation
+            continue
         part = json.loads(
             handler.api.resolver.get_openapi_json_schema(
                 title=TITLE,
@@ -52,22 +83,57 @@ def build_document() -> dict[str, Any]:
                     parameter["schema"] = _without_null(parameter["schema"])
                 if "204" in operation["responses"]:
                     operation["responses"]["204"].pop("content", None)
+                _add_gateway_errors(route, operation)
                 paths.setdefault(path, {})[method] = operation
         for name, schema in part.get("components", {}).get("schemas", {}).items():
             if schemas.setdefault(name, schema) != schema:
                 raise ValueError(f"two route functions describe the schema {name} differently")
     for name in _POWERTOOLS_VALIDATION_SCHEMAS:
         schemas.pop(name, None)
+    schemas[GATEWAY_ERROR_SCHEMA] = _gateway_error_schema()
     return {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},
         "servers": [{"url": "/"}],
+        "tags": TAGS,
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": dict(sorted(schemas.items())),
             "securitySchemes": {BEARER_SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }
+
+
+def _gateway_error_schema() -> dict[str, Any]:
+    return {
+        "title": GATEWAY_ERROR_SCHEMA,
+        "description": "A refusal API Gateway makes itself, e.g. {\"message\": \"Unauthorized\"}; "
+        "it never reaches PIE, so it has no success field.",
+        "type": "object",
+        "properties": {"message": {"type": "string"}},
+        "required": ["message"],
+        "additionalProperties": False,
+    }
+
+
+def _add_gateway_errors(route: Route, operation: dict[str, Any]) -> None:
+    """Declare the statuses API Gateway answers itself: where PIE answers the same status, a
+    client may receive either body (``oneOf``: PIE's has ``success``, the gateway's only
+    ``message``)."""
+    statuses = [status for status in GATEWAY_ERRORS if status not in _AUTHORIZER_ERRORS or not route.public]
+    if "requestBody" not in operation:
+        statuses = [status for status in statuses if status not in _BODY_ERRORS]
+    gateway = {"$ref": f"#/components/schemas/{GATEWAY_ERROR_SCHEMA}"}
+    responses = operation["responses"]
+    for status in statuses:
+        existing = responses.get(status)
+        if existing is None:
+            responses[status] = {"description": GATEWAY_ERRORS[status], "content": {"application/json": {"schema": gateway}}}
+            continue
+        content = existing["content"]["application/json"]
+        content["schema"] = {"oneOf": [content["schema"], gateway]}
+        existing["description"] += " (deployed, API Gateway may answer this status itself, as GatewayErrorResponse)"
+    operation["responses"] = dict(sorted(responses.items()))
 
 
 def _without_null(schema: dict[str, Any]) -> dict[str, Any]:

@@ -315,9 +315,6 @@ def response_from_result(result: Any) -> HttpResponse:
     return HttpResponse(int(result["statusCode"]), headers, payload)
 
 
-OPENAPI_PATH = "/v2/openapi.json"
-
-
 class LocalGateway:
     """Routes, authorizes and invokes: the deployed API's request path, in one method."""
 
@@ -328,20 +325,11 @@ class LocalGateway:
         load: Callable[[str], LambdaHandler] = load_handler,
     ) -> None:
         routes = tuple(routes)
-        self._openapi: bytes | None = None
         self._authorizer = authorizer
         self._router = Router(routes)
         self._environments = {
             route.function: _ExecutionEnvironment(route.function, load(route.function)) for route in routes
         }
-
-    def _openapi_document(self) -> bytes:
-        """PIE's published contract, served without a token (built once, from the route functions)."""
-        if self._openapi is None:
-            from shared.http.openapi import build_document, render
-
-            self._openapi = render(build_document()).encode()
-        return self._openapi
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         request_id = str(uuid.uuid4())
@@ -353,13 +341,12 @@ class LocalGateway:
 
     def _invoke_route(self, request: HttpRequest, request_id: str) -> HttpResponse:
         encoded_path = request.target.partition("?")[0]
-        if unquote(encoded_path) == OPENAPI_PATH and request.method in ("GET", "HEAD"):
-            return HttpResponse(200, [("Content-Type", "application/json")], self._openapi_document())
         match = self._router.match(request.method, encoded_path)
         authorization = next(
             (value for name, value in request.headers if name.lower() == "authorization"), None
         )
-        authorizer = self._authorizer.authorize(authorization, match.route)
+        # A public route has no authorizer: API Gateway passes the request on untouched.
+        authorizer = {} if match.route.public else self._authorizer.authorize(authorization, match.route)
         event = build_event(request, match, authorizer, request_id, time.time())
         environment = self._environments[match.route.function]
         try:

@@ -21,7 +21,7 @@ from shared.local.gateway import HttpRequest, JwtAuthorizer, LocalGateway
 from shared.local.server import LocalApi
 from shared.local.settings import LOCAL_TABLE_NAME
 from shared.local.tokens import SigningKeys, TokenVerifier, local_home, mint_token
-from shared.routes import ROUTES
+from shared.routes import ROUTES, route_for
 from tests.e2e.documents import model_document
 
 pytestmark = pytest.mark.e2e
@@ -212,11 +212,21 @@ def test_every_route_of_the_route_table_reaches_its_function():
     gateway = LocalGateway(JwtAuthorizer(TokenVerifier(KEYS.public_key)), load=load)
     for route in ROUTES:
         target = re.sub(r"\{[a-z_]+\}", "p1", route.path)
-        token = mint_token(KEYS, scopes=[route.scope])
-        request = HttpRequest(route.method, target, [("Authorization", f"Bearer {token}")])
+        headers = [] if route.public else [("Authorization", f"Bearer {mint_token(KEYS, scopes=[route.scope])}")]
+        request = HttpRequest(route.method, target, headers)
         assert gateway.handle(request).status == 204, route.route_key
 
     assert calls == [route.function for route in ROUTES]
+
+
+def test_the_openapi_document_is_served_without_a_token_by_its_route_function():
+    gateway = LocalGateway(JwtAuthorizer(TokenVerifier(KEYS.public_key)), routes=[route_for("get_openapi")])
+
+    response = gateway.handle(HttpRequest("GET", "/v2/openapi.json", headers=[]))
+
+    assert response.status == 200
+    assert response.header("Content-Type") == "application/json"
+    assert response.body == (Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_bytes()
 
 
 # LocalApi in a thread -----------------------------------------------------------------------------

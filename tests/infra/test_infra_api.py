@@ -25,11 +25,21 @@ def test_the_api_serves_exactly_the_routes_of_the_route_table(template: Template
 def test_every_route_requires_a_jwt_with_the_routes_scope(template: Template):
     authorizer_id, _ = only(template, "AWS::ApiGatewayV2::Authorizer")
     routes = _routes_by_key(template)
-    for route in ROUTES:
+    for route in (route for route in ROUTES if not route.public):
         deployed = routes[route.route_key]
         assert deployed["AuthorizationType"] == "JWT", route.route_key
         assert deployed["AuthorizerId"] == ref(authorizer_id), route.route_key
         assert deployed["AuthorizationScopes"] == [route.scope], route.route_key
+
+
+def test_only_the_public_routes_of_the_route_table_are_open_and_only_the_document_is_public(template: Template):
+    routes = _routes_by_key(template)
+    public = [route for route in ROUTES if route.public]
+    assert [route.route_key for route in public] == ["GET /v2/openapi.json"]
+    for route in public:
+        deployed = routes[route.route_key]
+        assert deployed.get("AuthorizationType", "NONE") == "NONE"
+        assert "AuthorizerId" not in deployed and "AuthorizationScopes" not in deployed
 
 
 def test_the_authorizer_checks_the_configured_issuer_and_audience_on_the_bearer_token(template: Template):

@@ -239,3 +239,25 @@ def test_allowing_ecs_clusters_without_task_roles_warns_at_synth(tmp_path):
     policy = stack.resolve(dispatcher_role.node.find_child("DefaultPolicy").document.to_json())
     assert "ecs:RunTask" in str(policy)
     assert "iam:PassRole" not in str(policy)
+
+
+def test_a_completion_that_keeps_failing_is_retried_then_sent_to_the_dead_letter_queue(job_template: Template):
+    """EventBridge's retries cover delivery only: an invocation that throws is Lambda's to retry,
+    and without an on-failure destination Lambda drops it and the job stays dispatched."""
+    completion_id, _ = function(job_template, JOB_COMPLETION_FUNCTION)
+    (config,) = [
+        config["Properties"]
+        for config in resources(job_template, "AWS::Lambda::EventInvokeConfig").values()
+        if config["Properties"]["FunctionName"] == ref(completion_id)
+    ]
+    assert config["Qualifier"] == "$LATEST"
+    assert 1 <= config["MaximumRetryAttempts"] <= 2
+    assert 60 <= config["MaximumEventAgeInSeconds"] <= 6 * 3600
+    queue_id = config["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert queue_id in resources(job_template, "AWS::SQS::Queue")
+    sends = statements_with(function_statements(job_template, JOB_COMPLETION_FUNCTION), "sqs:SendMessage")
+    assert [statement["Resource"] for statement in sends] == [get_att(queue_id, "Arn")]
+    # One queue holds every job result given up on, whichever retry layer gave it up.
+    for rule in _rules_targeting_completion(job_template).values():
+        (target,) = rule["Targets"]
+        assert target["DeadLetterConfig"]["Arn"] == get_att(queue_id, "Arn")

@@ -1,4 +1,5 @@
-"""Alarms: dead letters, a failing or lagging dispatcher, and API server errors reach an operator."""
+"""Alarms: dead letters, a failing or lagging dispatcher, failing asynchronously invoked functions and
+API server errors reach an operator."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from aws_cdk.assertions import Template
 from stack_queries import function, only, ref, resources
 
-from infra.function_profiles import DISPATCHER_FUNCTION
+from infra.function_profiles import DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION
 
 
 def _alarms(template: Template) -> list[dict[str, Any]]:
@@ -70,3 +71,47 @@ def test_the_alarm_topic_is_encrypted_with_a_rotated_key_cloudwatch_may_use(temp
         if statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     ]
     assert cloudwatch and set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+
+
+ASYNCHRONOUS_INVOKERS = {"events.amazonaws.com", "sns.amazonaws.com", "s3.amazonaws.com"}
+
+
+def _asynchronously_invoked_functions(template: Template) -> set[str]:
+    """Logical ids of the functions an AWS service invokes asynchronously: rule targets and
+    functions the services above may invoke."""
+    functions = set(resources(template, "AWS::Lambda::Function"))
+    invoked = set()
+    for rule in resources(template, "AWS::Events::Rule").values():
+        for target in rule["Properties"].get("Targets", []):
+            arn = target["Arn"]
+            if isinstance(arn, dict) and "Fn::GetAtt" in arn and arn["Fn::GetAtt"][0] in functions:
+                invoked.add(arn["Fn::GetAtt"][0])
+    for permission in resources(template, "AWS::Lambda::Permission").values():
+        if permission["Properties"]["Principal"] in ASYNCHRONOUS_INVOKERS:
+            invoked.add(permission["Properties"]["FunctionName"]["Fn::GetAtt"][0])
+    return invoked
+
+
+def test_every_asynchronously_invoked_function_has_an_on_failure_queue_and_an_errors_alarm(
+    job_template: Template,
+):
+    """SPEC: every asynchronously invoked function (the completion function included) has an
+    on-failure destination or dead-letter queue and an alarm."""
+    completion_id, _ = function(job_template, JOB_COMPLETION_FUNCTION)
+    invoked = _asynchronously_invoked_functions(job_template)
+    assert completion_id in invoked
+    queues = resources(job_template, "AWS::SQS::Queue")
+    configs = {
+        config["Properties"]["FunctionName"]["Ref"]: config["Properties"]
+        for config in resources(job_template, "AWS::Lambda::EventInvokeConfig").values()
+    }
+    for function_id in invoked:
+        on_failure = configs[function_id]["DestinationConfig"]["OnFailure"]["Destination"]
+        assert on_failure["Fn::GetAtt"][0] in queues, function_id
+        errors = [
+            alarm
+            for alarm in _alarms(job_template)
+            if _dimension(alarm, "FunctionName") == ref(function_id) and alarm["MetricName"] == "Errors"
+        ]
+        assert len(errors) == 1, function_id
+        assert errors[0]["Statistic"] == "Sum" and errors[0]["Threshold"] == 1, function_id

@@ -4,6 +4,7 @@ by pip for the Lambda platform."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 from pathlib import Path
 
 from infra import bundling
@@ -21,9 +22,10 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def test_the_code_asset_holds_exactly_the_shared_and_functions_packages(tmp_path: Path):
+def test_the_code_asset_holds_exactly_the_shared_and_functions_packages_and_the_document(tmp_path: Path):
     code = bundling.code_asset(build_dir=tmp_path)
-    assert {path.name for path in code.iterdir()} == {"shared", "functions"}
+    assert {path.name for path in code.iterdir()} == {"shared", "functions", "docs"}
+    assert [path.name for path in (code / "docs").iterdir()] == ["openapi.json"]
     assert not (code / "shared" / "local").exists()
     assert not list(code.rglob("__pycache__"))
     assert (code / "functions" / "get_model" / "handler.py").is_file()
@@ -64,3 +66,18 @@ def test_dependencies_are_installed_as_binary_wheels_for_the_lambda_runtime_and_
 def test_a_synth_that_skips_bundling_gets_a_layer_marked_undeployable(tmp_path: Path):
     layer = bundling.placeholder_layer(tmp_path)
     assert "not deployable" in (layer / "python" / "PLACEHOLDER.txt").read_text()
+
+
+def test_the_packaged_openapi_function_serves_the_checked_in_document(tmp_path: Path):
+    """Loaded from the asset, as Lambda would: the document sits where the function looks for it."""
+    code = bundling.code_asset(build_dir=tmp_path)
+    spec = importlib.util.spec_from_file_location(
+        "packaged_get_openapi", code / "functions" / "get_openapi" / "handler.py"
+    )
+    handler = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(handler)
+
+    response = handler.lambda_handler({}, None)
+
+    assert response["statusCode"] == 200
+    assert response["body"] == (bundling.ROOT / "docs" / "openapi.json").read_text()

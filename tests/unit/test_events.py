@@ -21,6 +21,8 @@ from shared.routes import ROUTES, Route
 from tests.conftest import EVENTS, ROOT, load_event
 
 ROUTE_IDS = [route.function for route in ROUTES]
+PROTECTED_ROUTES = [route for route in ROUTES if not route.public]
+PUBLIC_ROUTES = [route for route in ROUTES if route.public]
 FUNCTIONS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/handler.py"))
 SAMPLES = sorted(path.stem for path in Path(EVENTS).glob("*.json"))
 
@@ -66,7 +68,7 @@ def test_the_sample_event_is_a_payload_2_0_request_for_its_route(route: Route):
     assert set(event.get("pathParameters") or {}) == set(route.path_parameters)
 
 
-@pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)
+@pytest.mark.parametrize("route", PROTECTED_ROUTES, ids=[route.function for route in PROTECTED_ROUTES])
 def test_the_sample_event_carries_a_bearer_token_and_string_jwt_claims(route: Route):
     event = load_event(route.function)
     jwt = event["requestContext"]["authorizer"]["jwt"]
@@ -78,6 +80,14 @@ def test_the_sample_event_carries_a_bearer_token_and_string_jwt_claims(route: Ro
     assert {"sub", "iss", "aud", "exp", "iat", "scope"} <= set(jwt["claims"])
     assert route.scope in jwt["claims"]["scope"].split()
     assert event["requestContext"]["accountId"] == "123456789012"
+
+
+@pytest.mark.parametrize("route", PUBLIC_ROUTES, ids=[route.function for route in PUBLIC_ROUTES])
+def test_a_public_route_sample_carries_no_token_and_no_authorizer(route: Route):
+    event = load_event(route.function)
+
+    assert "authorization" not in event["headers"]
+    assert "authorizer" not in event["requestContext"]
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)
