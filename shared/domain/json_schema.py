@@ -95,11 +95,17 @@ def check_schema(schema: dict[str, Any]) -> None:
         return
     for error in errors:
         # A refused pattern fails the "regex" format (or, as a patternProperties key, propertyNames).
-        names = [error.instance] if isinstance(error.instance, str) else error.instance if isinstance(error.instance, dict) else []
-        refused = next((name for name in names if name in check.problems), None)
+        refused = next((name for name in _strings_in(error.instance) if name in check.problems), None)
         if refused is not None:
             raise ValueError(f"at {_location(error)}: {check.problems[refused]}")
-    raise ValueError(f"not a valid JSON Schema Draft 2020-12 document at {_location(errors[0])}: {errors[0].message}")
+    first = errors[0]
+    raise ValueError(f"not a valid JSON Schema Draft 2020-12 document at {_location(first)}: {first.message}")
+
+
+def _strings_in(instance: Any) -> list[str]:
+    if isinstance(instance, str):
+        return [instance]
+    return list(instance) if isinstance(instance, dict) else []
 
 
 def _location(error: Any) -> str:
@@ -113,6 +119,7 @@ class _PatternCheck:
 
     def __init__(self) -> None:
         self.program_sizes: dict[str, int] = {}
+        self.total = 0
         self.problems: dict[str, str] = {}
 
     def __call__(self, pattern: str) -> bool:
@@ -122,7 +129,8 @@ class _PatternCheck:
             return pattern not in self.problems  # one refusal is enough: compile nothing more
         if len(self.program_sizes) == MAX_SCHEMA_PATTERNS:
             self.problems[pattern] = (
-                f"the pattern {pattern!r} is one more than the {MAX_SCHEMA_PATTERNS} distinct patterns a schema may have"
+                f"the pattern {pattern!r} is one more than the {MAX_SCHEMA_PATTERNS} distinct patterns "
+                "a schema may have"
             )
             return False
         try:
@@ -130,14 +138,14 @@ class _PatternCheck:
         except UnusablePatternError as unusable:
             self.problems[pattern] = str(unusable)
             return False
-        total = sum(self.program_sizes.values()) + size
-        if total > MAX_SCHEMA_PROGRAM:
+        if self.total + size > MAX_SCHEMA_PROGRAM:
             self.problems[pattern] = (
-                f"the pattern {pattern!r} brings the schema's patterns to {total:,} RE2 instructions; "
+                f"the pattern {pattern!r} brings the schema's patterns to {self.total + size:,} RE2 instructions; "
                 f"the limit is {MAX_SCHEMA_PROGRAM:,} (shorten counted repetitions such as {{1,100}})"
             )
             return False
         self.program_sizes[pattern] = size
+        self.total += size
         return True
 
 
@@ -146,6 +154,7 @@ _pattern_check: contextvars.ContextVar[_PatternCheck] = contextvars.ContextVar("
 
 @functools.cache
 def _meta_validator() -> Any:
+    # Imported here: only registering a contract needs it, not the routes that validate payloads.
     import jsonschema_rs
 
     def refuse_remote(uri: str) -> Any:
@@ -155,7 +164,11 @@ def _meta_validator() -> Any:
         Draft202012Validator.META_SCHEMA,
         validate_formats=True,
         # As before: "regex" is checked, on RE2; the URI formats are not (jsonschema skips them too).
-        formats={"regex": lambda pattern: _pattern_check.get()(pattern), "uri": _anything, "uri-reference": _anything},
+        formats={
+            "regex": lambda pattern: _pattern_check.get()(pattern),
+            "uri": _anything,
+            "uri-reference": _anything,
+        },
         retriever=refuse_remote,
     )
 
@@ -172,7 +185,8 @@ def validate(instance: Any, schema: dict[str, Any], registry: Registry) -> Outco
     errors: list[ValidationError] = []
     token = _deadline.set(time.monotonic() + VALIDATION_SECONDS)
     try:
-        errors.extend(ContractValidator(schema, registry=registry).iter_errors(instance))
+        for error in ContractValidator(schema, registry=registry).iter_errors(instance):
+            errors.append(error)
     except _OutOfTime:
         return Outcome(
             errors,
@@ -240,7 +254,9 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterat
         yield ValidationError(str(unusable))
 
 
-def _pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any, schema: Any) -> Iterator[ValidationError]:
+def _pattern_properties(
+    validator: Any, patterns: dict[str, Any], instance: Any, schema: Any
+) -> Iterator[ValidationError]:
     if not validator.is_type(instance, "object"):
         return
     for pattern, subschema in patterns.items():
@@ -254,7 +270,9 @@ def _pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any,
                 yield from validator.descend(value, subschema, path=name, schema_path=pattern)
 
 
-def _additional_properties(validator: Any, additional: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+def _additional_properties(
+    validator: Any, additional: Any, instance: Any, schema: Any
+) -> Iterator[ValidationError]:
     if not validator.is_type(instance, "object"):
         return
     try:
@@ -283,7 +301,9 @@ def _declared(name: str, schema: dict[str, Any]) -> bool:
     return any(pattern_matches(pattern, name) for pattern in schema.get("patternProperties", {}))
 
 
-def _unevaluated_properties(validator: Any, unevaluated: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+def _unevaluated_properties(
+    validator: Any, unevaluated: Any, instance: Any, schema: Any
+) -> Iterator[ValidationError]:
     if not validator.is_type(instance, "object"):
         return
     try:

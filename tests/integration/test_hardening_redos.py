@@ -1,6 +1,6 @@
 """A contract's regular expressions cannot stall PIE: each route that checks a payload against a
-contract gives the right answer after well under a second of validation, and a pattern PIE's linear-time engine (RE2) cannot
-run is refused when the contract is registered, naming it.
+contract gives the right answer after well under a second of validation, and a pattern PIE's
+linear-time engine (RE2) cannot run is refused when the contract is registered, naming it.
 
 ``^(a+)+$`` against 29 ``a``s and a ``!`` took Python's backtracking ``re`` (through jsonschema) over
 a minute, on every route below: inference (422), a subscription's stored input (a warning), a
@@ -130,7 +130,8 @@ def test_the_dispatcher_completes_an_in_process_job_against_a_catastrophic_patte
 ):
     logged: list[dict[str, Any]] = []
     monkeypatch.setattr(jobs.logger, "warning", lambda message, **kwargs: logged.append({"message": message, **kwargs}))
-    create_model("echo", handlers={"training": ECHO, "inference": ECHO}, handler_contracts={"inference": {"output_schema": NAMED}})
+    handlers = {"training": ECHO, "inference": ECHO}
+    create_model("echo", handlers=handlers, handler_contracts={"inference": {"output_schema": NAMED}})
     walk_to("echo", "1", "active")
     job = started_job(start_inference("echo", {"name": HOSTILE}))
     records = table_stream().read()
@@ -189,7 +190,7 @@ def test_updating_a_model_with_a_pattern_re2_cannot_run_is_a_400_naming_it(table
 
 
 def test_a_contract_with_patterns_re2_runs_is_registered_as_given(table: Any):
-    schema = {"type": "object", "patternProperties": {r"^x-[a-z]+$": {"type": "string"}}, "properties": {"id": {"pattern": CATASTROPHIC}}}
+    schema = {"patternProperties": {r"^x-[a-z]+$": {"type": "string"}}, "properties": {"id": {"pattern": CATASTROPHIC}}}
 
     created = create_model("fine", handler_contracts={"inference": {"input_schema": schema}})
 

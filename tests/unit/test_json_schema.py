@@ -16,6 +16,7 @@ from shared.domain import contracts, json_schema
 from shared.domain.json_schema import check_schema
 
 CATASTROPHIC = "^(a+)+$"
+DRAFT_7 = "http://json-schema.org/draft-07/schema#"
 HOSTILE = "a" * 29 + "!"  # Python's re takes about a minute on this (it doubles with every 'a')
 # One request's validation may take no more than a second; most of these take a few milliseconds.
 SECOND = 1.0
@@ -142,8 +143,9 @@ def test_catastrophic_property_name_patterns_answer_at_once(schema: dict[str, An
 
 
 def test_a_subschema_naming_another_dialect_is_still_evaluated_on_re2():
-    for dialect in ("http://json-schema.org/draft-07/schema#", "https://json-schema.org/draft/2020-12/schema"):
-        schema = {"$schema": dialect, "properties": {"name": {"$schema": dialect, "pattern": CATASTROPHIC}, "child": {"$ref": "#"}}}
+    for dialect in (DRAFT_7, "https://json-schema.org/draft/2020-12/schema"):
+        name = {"$schema": dialect, "pattern": CATASTROPHIC}
+        schema = {"$schema": dialect, "properties": {"name": name, "child": {"$ref": "#"}}}
         with within(AT_ONCE):
             assert contracts.schema_violations({"child": {"name": HOSTILE}}, schema) != []
 
@@ -201,7 +203,9 @@ def test_references_that_multiply_stop_within_the_budget_with_a_reason():
     assert reasons == [reasons[-1]] and "too costly to check" in reasons[-1]
 
 
-@pytest.mark.parametrize("schema", [{"$ref": "#"}, {"allOf": [{"$ref": "#"}]}, {"$ref": "#", "unevaluatedProperties": False}])
+@pytest.mark.parametrize(
+    "schema", [{"$ref": "#"}, {"allOf": [{"$ref": "#"}]}, {"$ref": "#", "unevaluatedProperties": False}]
+)
 def test_a_schema_that_refers_to_itself_without_end_is_a_reason_not_an_error(schema: dict[str, Any]):
     with within(SECOND):
         assert contracts.schema_violations({"a": 1}, schema) == [
@@ -210,7 +214,8 @@ def test_a_schema_that_refers_to_itself_without_end_is_a_reason_not_an_error(sch
 
 
 def test_a_recursive_schema_that_follows_the_payload_still_works():
-    tree = {"type": "object", "properties": {"name": {"pattern": "^[a-z]+$"}, "children": {"type": "array", "items": {"$ref": "#"}}}}
+    children = {"type": "array", "items": {"$ref": "#"}}
+    tree = {"type": "object", "properties": {"name": {"pattern": "^[a-z]+$"}, "children": children}}
     payload: dict[str, Any] = {"name": "leaf"}
     for _ in range(30):
         payload = {"name": "node", "children": [payload]}
@@ -231,10 +236,10 @@ def test_multiple_of_with_extreme_numbers_answers_at_once():
     ("schema", "pattern", "location"),
     [
         ({"pattern": r"(a)\1"}, r"(a)\1", "at pattern"),
-        ({"properties": {"code": {"pattern": "^(?=.*[0-9])[a-z0-9]+$"}}}, "^(?=.*[0-9])[a-z0-9]+$", "at properties/code/pattern"),
+        ({"properties": {"code": {"pattern": "^(?=.*[0-9])"}}}, "^(?=.*[0-9])", "at properties/code/pattern"),
         ({"patternProperties": {"(?<!x)y": {}}}, "(?<!x)y", "at patternProperties"),
         ({"$defs": {"n": {"items": {"pattern": "(?!a)b"}}}}, "(?!a)b", "at $defs/n/items/pattern"),
-        ({"properties": {"n": {"$schema": "http://json-schema.org/draft-07/schema#", "pattern": r"(x)\1"}}}, r"(x)\1", "at properties/n/pattern"),
+        ({"properties": {"n": {"$schema": DRAFT_7, "pattern": r"(x)\1"}}}, r"(x)\1", "at properties/n/pattern"),
     ],
     ids=["backreference", "lookahead", "lookbehind-key", "negative-lookahead-in-defs", "in-another-dialect"],
 )
@@ -270,7 +275,7 @@ def test_a_large_schema_is_checked_against_the_meta_schema_quickly():
 
 
 def test_ordinary_schemas_are_accepted_and_invalid_ones_refused():
-    check_schema({"type": "object", "patternProperties": {"^x-": {"type": "string"}}, "properties": {"id": {"pattern": r"^\u0041\d+$"}}})
+    check_schema({"patternProperties": {"^x-": {"type": "string"}}, "properties": {"id": {"pattern": r"^\u0041\d+$"}}})
     check_schema({"$ref": "not a uri, as before"})
     with pytest.raises(ValueError, match="not a valid JSON Schema Draft 2020-12 document at type"):
         check_schema({"type": "nope"})
