@@ -99,7 +99,10 @@ def check_schema(schema: dict[str, Any]) -> None:
         # A refused pattern fails the "regex" format (or, as a patternProperties key, propertyNames).
         refused = next((name for name in _strings_in(error.instance) if name in check.problems), None)
         if refused is not None:
-            raise ValueError(f"at {_location(error)}: {check.problems[refused]}")
+            raise ValueError(
+                f"not a JSON Schema Draft 2020-12 document PIE can evaluate, at {_location(error)}: "
+                f"{check.problems[refused]}"
+            )
     first = errors[0]
     raise ValueError(f"not a valid JSON Schema Draft 2020-12 document at {_location(first)}: {first.message}")
 
