@@ -35,7 +35,6 @@ from typing import Any
 import attrs
 import re2
 from jsonschema import Draft202012Validator, validators
-from jsonschema._utils import extras_msg
 from jsonschema.exceptions import ValidationError
 from referencing import Registry
 
@@ -295,9 +294,12 @@ def _additional_properties(
             patterns = ", ".join(repr(each) for each in sorted(schema["patternProperties"]))
             yield ValidationError(f"{joined} {verb} not match any of the regexes: {patterns}")
         else:
-            yield ValidationError(
-                "Additional properties are not allowed (%s %s unexpected)" % extras_msg(sorted(extras, key=str))
-            )
+            yield ValidationError("Additional properties are not allowed (%s %s unexpected)" % _listed(sorted(extras)))
+
+
+def _listed(names: list[str]) -> tuple[str, str]:
+    """Property names and their verb, worded as jsonschema words them."""
+    return ", ".join(repr(name) for name in names), "was" if len(names) == 1 else "were"
 
 
 def _declared(name: str, schema: dict[str, Any]) -> bool:
@@ -326,10 +328,10 @@ def _unevaluated_properties(
         return
     if unevaluated is False:
         message = "Unevaluated properties are not allowed (%s %s unexpected)"
-        yield ValidationError(message % extras_msg(sorted(invalid, key=str)))
+        yield ValidationError(message % _listed(sorted(invalid)))
     else:
         message = "Unevaluated properties are not valid under the given schema (%s %s unevaluated and invalid)"
-        yield ValidationError(message % extras_msg(invalid))
+        yield ValidationError(message % _listed(invalid))
 
 
 def _evaluated_property_names(validator: Any, instance: dict[str, Any], schema: Any) -> set[str]:
