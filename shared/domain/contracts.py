@@ -33,24 +33,27 @@ def schema_violations(instance: Any, schema: dict[str, Any] | None) -> list[str]
     """Readable reasons why ``instance`` does not satisfy ``schema`` (empty when it does)."""
     if schema is None:
         return []
-    from jsonschema import Draft202012Validator
     from referencing import Registry
     from referencing.exceptions import NoSuchResource, Unresolvable
+
+    from shared.domain.json_schema import validate
 
     def refuse_remote(uri: str):
         raise NoSuchResource(ref=uri)
 
-    validator = Draft202012Validator(schema, registry=Registry(retrieve=refuse_remote))
     try:
-        errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+        outcome = validate(instance, schema, Registry(retrieve=refuse_remote))
     except Unresolvable as unresolved:
         return [f"the schema references {unresolved.ref!r}, which PIE does not fetch"]
+    errors = sorted(outcome.errors, key=lambda e: list(e.absolute_path))
     reasons = []
     for error in errors[:_MAX_REPORTED]:
         where = "/".join(str(part) for part in error.absolute_path)
         reasons.append(f"{'at /' + where + ': ' if where else ''}{error.message}")
     if len(errors) > _MAX_REPORTED:
         reasons.append(f"... and {len(errors) - _MAX_REPORTED} more")
+    if outcome.unfinished:
+        reasons.append(outcome.unfinished)
     return reasons
 
 

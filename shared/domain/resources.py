@@ -131,15 +131,10 @@ class Handlers(_Strict):
 def _check_json_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
     if schema is None:
         return None
-    # Imported here: only the routes that accept contracts pay for jsonschema at cold start.
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
+    # Imported here: only the routes that accept contracts pay for jsonschema and RE2 at cold start.
+    from shared.domain.json_schema import check_schema
 
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as error:
-        location = "/".join(str(part) for part in error.absolute_path) or "(root)"
-        raise ValueError(f"not a valid JSON Schema Draft 2020-12 document at {location}: {error.message}") from None
+    check_schema(schema)
     return schema
 
 
