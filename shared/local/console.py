@@ -31,8 +31,10 @@ _CONTENT_TYPES = {
 _SECURITY_HEADERS = (
     (
         "Content-Security-Policy",
-        "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
-        "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        (
+            "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
+            "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        ),
     ),
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
@@ -86,5 +88,9 @@ class ConsoleSite:
 
     @staticmethod
     def _json(document: object) -> HttpResponse:
-        headers = [("Content-Type", _CONTENT_TYPES["json"]), ("Cache-Control", "no-store"), *_SECURITY_HEADERS]
+        headers = [
+            ("Content-Type", _CONTENT_TYPES["json"]),
+            ("Cache-Control", "no-store"),
+            *_SECURITY_HEADERS,
+        ]
         return HttpResponse(200, headers, json.dumps(document).encode())

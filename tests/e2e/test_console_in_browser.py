@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -113,7 +113,7 @@ def wait_for(browser: WebDriver, css: str, text: str | None = None) -> WebElemen
 
     try:
         return WebDriverWait(browser, WAIT_SECONDS, poll_frequency=0.1).until(found)
-    except Exception:
+    except TimeoutException:
         main = browser.find_element(By.ID, "main").text
         pytest.fail(f"no {css!r}{f' with {text!r}' if text else ''} on the page; it shows:\n{main}")
 
@@ -188,7 +188,9 @@ def test_the_models_list_filters_by_status(browser, console_server, pie):
 def test_a_model_page_shows_the_status_timeline_and_moves_a_version(browser, console_server, pie):
     model_id = unique_id("timeline")
     create_model(pie, model_id)
-    moved = pie.post(f"/v2/models/{model_id}/versions/1/new_status", {"status": "failed", "status_message": "bad data"})
+    moved = pie.post(
+        f"/v2/models/{model_id}/versions/1/new_status", {"status": "failed", "status_message": "bad data"}
+    )
     assert moved.status == 200, moved.body
 
     open_page(browser, console_server, f"/models/{model_id}")
@@ -214,7 +216,10 @@ def chain(pie: Api) -> dict[str, str]:
     for model_id in (a, b, c):
         create_model(pie, model_id, handlers=IN_PROCESS_HANDLERS)
     edges = {"ab": subscribe(pie, a, b), "bc": subscribe(pie, b, c), "ca": subscribe(pie, c, a)}
-    changed = {"training": {"type": "in_process", "implementation": "fail"}, "inference": IN_PROCESS_HANDLERS["inference"]}
+    changed = {
+        "training": {"type": "in_process", "implementation": "fail"},
+        "inference": IN_PROCESS_HANDLERS["inference"],
+    }
     update = {key: value for key, value in model_document(c, handlers=changed).items() if key != "id"}
     reply = pie.put(f"/v2/models/{c}", update)
     assert reply.status == 200, reply.body
@@ -233,10 +238,14 @@ def test_the_trigger_graph_marks_the_stale_edge_and_the_cycle(browser, console_s
     assert line.value_of_css_property("stroke-dasharray") not in ("none", "")
     assert active.find_element(By.CLASS_NAME, "edge-line").value_of_css_property("stroke-dasharray") == "none"
     for edge in ("ab", "bc", "ca"):
-        edge_class = browser.find_element(By.CSS_SELECTOR, f'g.edge[data-subscription="{chain[edge]}"]').get_attribute("class")
+        edge_class = browser.find_element(
+            By.CSS_SELECTOR, f'g.edge[data-subscription="{chain[edge]}"]'
+        ).get_attribute("class")
         assert "in-cycle" in edge_class
     for model in ("a", "b", "c"):
-        assert "in-cycle" in browser.find_element(By.CSS_SELECTOR, f'a.node[data-model="{chain[model]}"]').get_attribute("class")
+        assert "in-cycle" in browser.find_element(
+            By.CSS_SELECTOR, f'a.node[data-model="{chain[model]}"]'
+        ).get_attribute("class")
     assert "training_complete → training" in active.text
     note = browser.find_element(By.CLASS_NAME, "cycle-note").text
     assert all(chain[model] in note for model in ("a", "b", "c"))
@@ -281,7 +290,13 @@ def test_pausing_a_subscription_from_the_graph_redraws_it_paused(browser, consol
 
 def test_training_started_from_the_page_succeeds_in_the_delivery_log(browser, console_server, pie):
     model_id = unique_id("trained")
-    contract = {"input_schema": {"type": "object", "required": ["epochs"], "properties": {"epochs": {"type": "integer", "minimum": 1}}}}
+    contract = {
+        "input_schema": {
+            "type": "object",
+            "required": ["epochs"],
+            "properties": {"epochs": {"type": "integer", "minimum": 1}},
+        }
+    }
     create_model(pie, model_id, handlers=IN_PROCESS_HANDLERS, handler_contracts={"training": contract})
     open_page(browser, console_server, f"/models/{model_id}")
     editor = wait_for(browser, "textarea.json-editor")
@@ -323,7 +338,10 @@ def test_a_refused_action_shows_pies_message(browser, console_server, pie):
 
 def test_a_failed_job_shows_its_error_in_the_log_and_on_its_page(browser, console_server, pie):
     model_id = unique_id("failing")
-    failing = {"training": {"type": "in_process", "implementation": "fail"}, "inference": IN_PROCESS_HANDLERS["inference"]}
+    failing = {
+        "training": {"type": "in_process", "implementation": "fail"},
+        "inference": IN_PROCESS_HANDLERS["inference"],
+    }
     create_model(pie, model_id, handlers=failing)
     started = pie.post(f"/v2/models/{model_id}/training", {"input": {"message": "out of memory at epoch 3"}})
     assert started.status == 202, started.body
@@ -343,7 +361,10 @@ def test_a_failed_job_is_retried_from_the_delivery_log(browser, console_server, 
     if "/v2/models/{model_id}/jobs/{job_id}/retry" not in paths:
         pytest.skip("POST /v2/models/{model_id}/jobs/{job_id}/retry is not in this API yet (issue 11)")
     model_id = unique_id("retried")
-    failing = {"training": {"type": "in_process", "implementation": "fail"}, "inference": IN_PROCESS_HANDLERS["inference"]}
+    failing = {
+        "training": {"type": "in_process", "implementation": "fail"},
+        "inference": IN_PROCESS_HANDLERS["inference"],
+    }
     create_model(pie, model_id, handlers=failing)
     job_id = pie.post(f"/v2/models/{model_id}/training", {"input": {}}).json["job"]["id"]
     open_page(browser, console_server, f"/jobs?model={model_id}")

@@ -9,7 +9,9 @@ from shared.local.gateway import HttpRequest
 
 
 def _get(site: ConsoleSite, target: str, host: str = "127.0.0.1:8000", method: str = "GET"):
-    request = HttpRequest(method=method, target=target, headers=[("Host", host)], body=b"", source_ip="127.0.0.1")
+    request = HttpRequest(
+        method=method, target=target, headers=[("Host", host)], body=b"", source_ip="127.0.0.1"
+    )
     return site.answer(request, target)
 
 
@@ -36,7 +38,12 @@ def test_the_bare_path_redirects_to_the_folder_so_relative_assets_resolve():
 
 def test_only_the_consoles_own_files_are_served():
     site = _minting()
-    for target in ("/console/__init__.py", "/console/../shared/settings.py", "/console/%2e%2e/cdk.json", "/console/nope.js"):
+    for target in (
+        "/console/__init__.py",
+        "/console/../shared/settings.py",
+        "/console/%2e%2e/cdk.json",
+        "/console/nope.js",
+    ):
         assert _get(site, target).status == 404, target
 
 
