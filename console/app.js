@@ -54,7 +54,9 @@ function empty(text) {
 }
 
 function problem(error) {
-  return h("p", { class: "error", role: "alert" }, error.message || String(error));
+  // A refused token (expired, say) has been forgotten by api.call: offer to sign in again.
+  return h("p", { class: "error", role: "alert" }, error.message || String(error),
+    error.status === 401 ? [" ", h("button", { type: "button", onclick: () => render() }, "Sign in again")] : null);
 }
 
 // A button that runs an action and reports PIE's answer (or its refusal) in `outlet`.
@@ -298,6 +300,13 @@ async function modelPage(modelId) {
     h("td", {}, badge(item.status)),
     h("td", {}, h("button", { type: "button", onclick: () => panel.replaceChildren(subscriptionPanel(item, reload)) }, "Details"))));
   const jobOutlet = h("div", { class: "outlet", "aria-live": "polite" });
+  const versionList = h("div", {});
+  const showVersions = (items) => versionList.replaceChildren(items.length
+    ? h("ul", { class: "versions" }, items.map((version) => versionCard(model, version, reload)))
+    : empty("No versions."));
+  // Starting a training moves its version: show that without losing the "started" message.
+  const reloadVersions = () => api.all(`/v2/models/${api.enc(modelId)}/versions`, "versions", 200).then(showVersions).catch(() => {});
+  showVersions(versions);
   const contracts = model.handler_contracts || {};
   show(
     h("h1", {}, model.name, " ", h("small", { class: "muted" }, model.id)),
@@ -311,10 +320,8 @@ async function modelPage(modelId) {
       h("dt", {}, "Inference handler"), h("dd", {}, handlerText(model.handlers?.inference)),
       h("dt", {}, "Created"), h("dd", {}, `${when(model.created_at)} by ${model.created_by || "—"}`),
       h("dt", {}, "Jobs"), h("dd", {}, h("a", { href: `#/jobs?model=${api.enc(model.id)}` }, "Delivery log for this model"))),
-    h("section", { "aria-labelledby": "run-heading" }, h("h2", { id: "run-heading" }, "Run"), jobForm(model, versions, jobOutlet, () => {}), jobOutlet),
-    h("section", { "aria-labelledby": "versions-heading" },
-      h("h2", { id: "versions-heading" }, "Versions"),
-      versions.length ? h("ul", { class: "versions" }, versions.map((version) => versionCard(model, version, reload))) : empty("No versions.")),
+    h("section", { "aria-labelledby": "run-heading" }, h("h2", { id: "run-heading" }, "Run"), jobForm(model, versions, jobOutlet, reloadVersions), jobOutlet),
+    h("section", { "aria-labelledby": "versions-heading" }, h("h2", { id: "versions-heading" }, "Versions"), versionList),
     h("section", { "aria-labelledby": "contracts-heading" },
       h("h2", { id: "contracts-heading" }, "Contracts"),
       Object.keys(contracts).length

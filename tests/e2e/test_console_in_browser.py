@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -112,7 +112,10 @@ def wait_for(browser: WebDriver, css: str, text: str | None = None) -> WebElemen
         return False
 
     try:
-        return WebDriverWait(browser, WAIT_SECONDS, poll_frequency=0.1).until(found)
+        # A page re-renders as its data arrives: an element seen mid-render is looked up again.
+        return WebDriverWait(
+            browser, WAIT_SECONDS, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
+        ).until(found)
     except TimeoutException:
         main = browser.find_element(By.ID, "main").text
         pytest.fail(f"no {css!r}{f' with {text!r}' if text else ''} on the page; it shows:\n{main}")
@@ -195,18 +198,35 @@ def test_a_model_page_shows_the_status_timeline_and_moves_a_version(browser, con
 
     open_page(browser, console_server, f"/models/{model_id}")
 
-    timeline = wait_for(browser, 'li.version[data-version="1"] ol.timeline')
-    entries = timeline.find_elements(By.TAG_NAME, "li")
-    assert [entry.find_element(By.CLASS_NAME, "badge").text for entry in entries] == ["pending", "failed"]
-    assert "bad data" in entries[1].text
+    timeline_of(browser, "1", ["pending", "failed"])
+    assert "bad data" in wait_for(browser, 'li.version[data-version="1"] ol.timeline li.status-failed').text
     Select(browser.find_element(By.ID, "new-status-1")).select_by_value("pending")
     browser.find_element(By.ID, "status-message-1").send_keys("data fixed")
     browser.find_element(By.CSS_SELECTOR, 'li.version[data-version="1"] button.move-status').click()
 
-    timeline = wait_for(browser, 'li.version[data-version="1"] ol.timeline', "data fixed")
-    assert len(timeline.find_elements(By.TAG_NAME, "li")) == 3
+    timeline_of(browser, "1", ["pending", "failed", "pending"])
+    wait_for(browser, 'li.version[data-version="1"] ol.timeline', "data fixed")
     assert pie.get(f"/v2/models/{model_id}/versions/1").json["version"]["status"] == "pending"
     save(browser, "model")
+
+
+def timeline_of(browser: WebDriver, version: str, statuses: list[str]) -> list[str]:
+    """Waits until the version's timeline lists ``statuses`` (oldest first); returns the entries' text."""
+    css = f'li.version[data-version="{version}"] ol.timeline > li'
+
+    def shown(driver: WebDriver) -> list[str] | bool:
+        entries = driver.find_elements(By.CSS_SELECTOR, css)
+        badges = [entry.find_element(By.CLASS_NAME, "badge").text for entry in entries]
+        return [entry.text for entry in entries] if badges == statuses else False
+
+    try:
+        return WebDriverWait(
+            browser, WAIT_SECONDS, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
+        ).until(shown)
+    except TimeoutException:
+        pytest.fail(
+            f"the timeline never showed {statuses}; the page shows:\n{browser.find_element(By.ID, 'main').text}"
+        )
 
 
 @pytest.fixture(scope="module")

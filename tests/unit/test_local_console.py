@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import tomllib
+from fnmatch import fnmatch
+from pathlib import Path
 
 from shared.local.console import ConsoleSite
 from shared.local.gateway import HttpRequest
@@ -71,3 +74,15 @@ def test_a_server_listening_beyond_loopback_hands_out_no_token_and_asks_for_one(
 
     assert config["auth"]["mode"] == "paste"
     assert _get(site, "/console/local-token").status == 404
+
+
+def test_every_console_file_ships_in_the_package_so_an_installed_pie_serves_it():
+    root = Path(__file__).resolve().parents[2]
+    setuptools = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = setuptools["package-data"]["console"]
+    site_files = [path.name for path in (root / "console").iterdir() if path.suffix != ".py" and path.is_file()]
+
+    assert "console" in setuptools["packages"]["find"]["include"]
+    assert {"index.html", "app.js", "styles.css"} <= set(site_files)
+    for name in site_files:
+        assert any(fnmatch(name, pattern) for pattern in patterns), name
