@@ -408,3 +408,22 @@ def test_the_console_serves_every_asset_itself(browser, console_server):
 
 def test_chromium_is_debians(browser):
     assert shutil.which("chromium") == str(CHROMIUM) or CHROMIUM.exists()
+
+
+def test_a_job_page_shows_the_chain_it_belongs_to(browser, console_server, pie):
+    source, target = unique_id("chain-src"), unique_id("chain-dst")
+    create_model(pie, source, handlers=IN_PROCESS_HANDLERS)
+    create_model(pie, target, handlers=IN_PROCESS_HANDLERS)
+    subscribe(pie, source, target, input_source="trigger_output", input=None)
+    source_job = pie.post(f"/v2/models/{source}/training", {"input": {"rows": 10}}).json["job"]["id"]
+
+    open_page(browser, console_server, f"/jobs/{source}/{source_job}")
+
+    fired = wait_for(browser, "ol.chain li", f"Fired training of {target}")
+    fired.find_element(By.TAG_NAME, "a").click()
+    source_link = wait_for(browser, "ol.chain li", "Source job")
+    assert source in source_link.text
+    assert '"rows": 10' in wait_for(browser, "pre.json").text
+    save(browser, "job-chain")
+    source_link.find_element(By.TAG_NAME, "a").click()
+    wait_for(browser, "ol.chain li", f"Fired training of {target}")
