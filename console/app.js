@@ -383,12 +383,11 @@ async function graphPage() {
 
 async function listJobs(filters, features, models) {
   if (features.jobsList) {
-    const query = new URLSearchParams({ limit: "100" });
+    const query = new URLSearchParams();
     if (filters.status) query.set("status", filters.status);
     if (filters.model) query.set("model_id", filters.model);
     if (filters.since) query.set("since", new Date(filters.since).toISOString());
-    const page = await api.get(`/v2/jobs?${query}`);
-    return page.jobs;
+    return api.all(query.size ? `/v2/jobs?${query}` : "/v2/jobs", "jobs", 300);
   }
   // Before GET /v2/jobs: each model's own list, merged here.
   const ids = filters.model ? [filters.model] : models.map((model) => model.id);
@@ -547,7 +546,8 @@ function signInPage(reason) {
 
 function sessionBar() {
   const bar = document.getElementById("session");
-  bar.replaceChildren(api.token()
+  // Locally the server signs the page in again at once, so signing out would mean nothing.
+  bar.replaceChildren(api.token() && api.authMode() !== "local"
     ? h("button", { type: "button", class: "link", onclick: () => { api.setToken(null); render(); } }, "Sign out")
     : "");
 }
@@ -556,6 +556,7 @@ function sessionBar() {
 
 async function render() {
   clearTimeout(refreshTimer);
+  if (!api.token() && api.authMode() === "local") await api.signInLocally().catch(() => false);
   sessionBar();
   if (!api.token()) {
     signInPage();
@@ -585,7 +586,6 @@ async function start() {
   try {
     await api.loadConfig();
     if (api.authMode() === "oidc") await api.completeOidcSignIn();
-    if (!api.token() && api.authMode() === "local") await api.signInLocally();
   } catch (error) {
     show(problem(error));
     return;
