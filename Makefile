@@ -7,7 +7,7 @@ NODE_TOOLS := node_modules/.installed
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test install synth bench openapi clean
+.PHONY: dev test install browser synth bench openapi clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,20 @@ $(NODE_TOOLS): package.json package-lock.json
 dev: install
 	$(BIN)/pie-local serve
 
-test: install $(NODE_TOOLS)
+test: install $(NODE_TOOLS) browser
 	$(BIN)/python -m pytest
+
+# The console's browser tests drive Debian's Chromium through its ChromeDriver. As root, a missing
+# browser is installed here; otherwise those tests fail and say what to install (docs/decisions.md).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update && apt-get install -y chromium chromium-driver; \
+		else \
+			echo "make: Chromium is missing; the console's browser tests will fail until you run" \
+				"'sudo apt-get install -y chromium chromium-driver'" >&2; \
+		fi; \
+	fi
 
 # docs/openapi.json is generated from the route functions' models; a test fails when it drifts.
 openapi: install

@@ -27,6 +27,11 @@ API_BURST_LIMIT = "apiBurstLimit"
 BUNDLE_DEPENDENCIES = "bundleDependencies"
 STACK_NAME = "stackName"
 MAX_CHAIN_DEPTH = "maxChainDepth"
+CONSOLE_CLIENT_ID = "consoleClientId"
+CONSOLE_REDIRECT_URL = "consoleRedirectUrl"
+CONSOLE_SCOPES = "consoleScopes"
+CONSOLE_IDENTITY_ORIGINS = "consoleIdentityOrigins"
+DEFAULT_CONSOLE_SCOPES = "openid models:read models:write"
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _EXAMPLE = (
@@ -52,6 +57,10 @@ class DeploymentConfig:
     bundle_dependencies: bool = True
     stack_name: str = "Pie"
     max_chain_depth: int = 8
+    console_client_id: str | None = None
+    console_redirect_url: str | None = None
+    console_scopes: str = DEFAULT_CONSOLE_SCOPES
+    console_identity_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> "DeploymentConfig":
@@ -68,6 +77,13 @@ class DeploymentConfig:
             bundle_dependencies=_flag(BUNDLE_DEPENDENCIES, get(BUNDLE_DEPENDENCIES), True),
             stack_name=get(STACK_NAME) or "Pie",
             max_chain_depth=_positive_int(MAX_CHAIN_DEPTH, get(MAX_CHAIN_DEPTH), 8),
+            console_client_id=get(CONSOLE_CLIENT_ID) or None,
+            console_redirect_url=_https_url(CONSOLE_REDIRECT_URL, get(CONSOLE_REDIRECT_URL)),
+            console_scopes=get(CONSOLE_SCOPES) or DEFAULT_CONSOLE_SCOPES,
+            console_identity_origins=tuple(
+                _https_url(CONSOLE_IDENTITY_ORIGINS, origin) or ""
+                for origin in _string_list(CONSOLE_IDENTITY_ORIGINS, get(CONSOLE_IDENTITY_ORIGINS))
+            ),
         )
 
     @property
@@ -126,6 +142,14 @@ def _string_list(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise DeploymentConfigError(f"context '{key}' must be a list of strings, got {value!r}")
     return tuple(item.strip() for item in value if item.strip())
+
+
+def _https_url(key: str, value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not value.startswith("https://"):
+        raise DeploymentConfigError(f"context '{key}' must be an https:// URL, got {value!r}")
+    return value
 
 
 def _log_level(value: Any) -> str:

@@ -7,6 +7,7 @@ completion) are deployed once their ``functions/<name>/handler.py`` exists.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from pathlib import Path
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_lambda as lambda_
@@ -15,6 +16,7 @@ from constructs import Construct
 
 from infra.config import DeploymentConfig
 from infra.constructs.api import RegistryApi
+from infra.constructs.console import ConsoleSite
 from infra.constructs.dispatcher import JobDispatcher
 from infra.constructs.job_completion import JobCompletion
 from infra.constructs.monitoring import Monitoring
@@ -22,6 +24,10 @@ from infra.constructs.route_functions import FunctionAssets, FunctionFactory, Ro
 from infra.constructs.table import RegistryTable
 from infra.function_profiles import DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION
 from shared.routes import Route
+
+ROOT = Path(__file__).resolve().parent.parent
+CONSOLE_DIR = ROOT / "console"
+OPENAPI_DOCUMENT = ROOT / "docs" / "openapi.json"
 
 
 class PieStack(Stack):
@@ -44,6 +50,14 @@ class PieStack(Stack):
             self, "RouteFunctions", factory=factory, routes=routes, function_folders=function_folders
         )
         api = RegistryApi(self, "Api", routes=routes, functions=route_functions.functions, config=config)
+        console = ConsoleSite(
+            self,
+            "Console",
+            config=config,
+            api_endpoint=api.http_api.api_endpoint,
+            site_dir=CONSOLE_DIR,
+            openapi_document=OPENAPI_DOCUMENT,
+        )
 
         dead_letter_queues: dict[str, sqs.IQueue] = {}
         asynchronous_functions: dict[str, lambda_.IFunction] = {}
@@ -72,5 +86,6 @@ class PieStack(Stack):
             alarm_email=config.alarm_email,
         )
         CfnOutput(self, "ApiUrl", value=api.url, description="Base URL; routes live under /v2")
+        CfnOutput(self, "ConsoleUrl", value=console.url, description="The console (register it as a redirect URL)")
         CfnOutput(self, "TableName", value=table.table.table_name, description="The single table")
         CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn, description="Subscribe to alarms")

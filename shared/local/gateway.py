@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
 import functions
@@ -31,6 +31,9 @@ from shared.http.errors import error_body
 from shared.local.dynamodb import LOCAL_REGION
 from shared.local.tokens import TokenRejectedError, TokenVerifier, token_scopes
 from shared.routes import ROUTES, Route
+
+if TYPE_CHECKING:
+    from shared.local.console import ConsoleSite
 
 MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 LOCAL_ACCOUNT_ID = "123456789012"
@@ -285,21 +288,26 @@ def load_handler(function: str) -> LambdaHandler:
     return importlib.import_module(f"functions.{function}.handler").lambda_handler
 
 
+# Powertools keeps the request being resolved on a class attribute (``BaseRouter.current_event``),
+# shared by every route function in this process: two functions running at once would read each
+# other's path and query. Deployed, each runs in its own process; here they take turns.
+_ROUTE_FUNCTION_TURN = threading.Lock()
+
+
 class _ExecutionEnvironment:
     """One warm execution environment of a function: it serves one invocation at a time.
 
     Lambda never runs two invocations in one environment at once, and the handlers keep
-    per-invocation state (the current event, the caller) on module-level objects, so concurrent
-    requests to one function queue here instead of sharing that state.
+    per-invocation state (the current event, the caller) on module-level and class-level objects,
+    so concurrent requests queue here instead of sharing that state.
     """
 
     def __init__(self, function: str, handler: LambdaHandler) -> None:
         self.function = function
         self._handler = handler
-        self._busy = threading.Lock()
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        with self._busy:
+        with _ROUTE_FUNCTION_TURN:
             return self._handler(event, LocalLambdaContext(local_function_name(self.function)))
 
 
@@ -323,8 +331,10 @@ class LocalGateway:
         authorizer: JwtAuthorizer,
         routes: Iterable[Route] = ROUTES,
         load: Callable[[str], LambdaHandler] = load_handler,
+        console: ConsoleSite | None = None,
     ) -> None:
         routes = tuple(routes)
+        self._console = console
         self._authorizer = authorizer
         self._router = Router(routes)
         self._environments = {
@@ -341,6 +351,8 @@ class LocalGateway:
 
     def _invoke_route(self, request: HttpRequest, request_id: str) -> HttpResponse:
         encoded_path = request.target.partition("?")[0]
+        if self._console is not None and self._console.serves(encoded_path):
+            return self._console.answer(request, encoded_path)
         match = self._router.match(request.method, encoded_path)
         authorization = next(
             (value for name, value in request.headers if name.lower() == "authorization"), None

@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 
 from shared import runtime
 from shared.data.table import create_table
+from shared.local.console import CONSOLE_PATH, ConsoleSite, is_loopback
 from shared.local.dynamodb import LOCAL_REGION, embedded_dynamodb, use_fake_credentials
 from shared.local.gateway import (
     MAX_REQUEST_BODY_BYTES,
@@ -45,7 +46,7 @@ from shared.local.handlers import LocalHandlers
 from shared.local.settings import LOCAL_TABLE_NAME, local_environment
 from shared.local.stream import StreamReplayer
 from shared.local.targets import LocalTargets
-from shared.local.tokens import SigningKeys, TokenVerifier, local_home
+from shared.local.tokens import SigningKeys, TokenVerifier, local_home, mint_token
 
 DEFAULT_HOST = "127.0.0.1"
 # An oversized body is read and thrown away up to this much, so the client gets its 413 instead of
@@ -252,7 +253,7 @@ class LocalApi:
             self._resources.callback(runtime.clear_stand_ins)
             self._start_stream_replay(dynamodb)
             authorizer = JwtAuthorizer(TokenVerifier(self.keys.public_key))
-            self._server = _GatewayHttpServer(self._address, LocalGateway(authorizer))
+            self._server = _GatewayHttpServer(self._address, LocalGateway(authorizer, console=self._console()))
             self._resources.callback(self._server.server_close)
         except BaseException:
             self._resources.close()
@@ -267,7 +268,15 @@ class LocalApi:
         log.info(
             "PIE local API on %s (DynamoDB: %s)", self.url, self._dynamodb_endpoint or "embedded moto"
         )
+        log.info("PIE console on %s%s/", self.url, CONSOLE_PATH)
         return self
+
+    def _console(self) -> ConsoleSite:
+        # Whoever can reach a loopback server can already run `pie-local token` here; nobody else can.
+        if not is_loopback(self._address[0]):
+            return ConsoleSite(mint=None)
+        keys = self.keys
+        return ConsoleSite(mint=lambda: mint_token(keys))
 
     def _start_stream_replay(self, dynamodb: Any) -> None:
         """Feed the table's stream to the dispatcher, as the deployed event source mapping does."""

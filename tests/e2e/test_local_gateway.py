@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import sys
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -301,3 +302,25 @@ def test_a_server_and_a_token_command_starting_together_agree_on_one_key_pair(tm
     for keys in loaded:
         assert TokenVerifier(keys.public_key).verify(token)["sub"] == "local-developer"
     assert [path.name for path in tmp_path.iterdir()] == ["jwt-signing-key.pem"]
+
+
+def test_requests_to_different_functions_at_once_each_get_their_own_answer(tmp_path: Path):
+    """A browser fires a model's page requests together; none may see another's query or path."""
+    # Threads switch often, so requests overlap inside the functions as they do under load.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        statuses, paths = _concurrent_reads(tmp_path)
+    finally:
+        sys.setswitchinterval(switch_interval)
+
+    assert statuses == [200] * len(paths)
+
+
+def _concurrent_reads(tmp_path: Path) -> tuple[list[int], list[str]]:
+    with LocalApi(home=tmp_path / ".pie-local") as api:
+        token = mint_token(api.keys)
+        _call(f"{api.url}/v2/models", "POST", token, model_document("together"))
+        paths = ["/v2/models/together", "/v2/models/together/versions?limit=5", "/v2/models?limit=5"] * 20
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            return list(pool.map(lambda path: _call(f"{api.url}{path}", token=token)[0], paths)), paths

@@ -14,6 +14,7 @@ from stack_queries import (
     functions_by_name,
     get_att,
     only,
+    pie_resources,
     ref,
     rendered,
     resources,
@@ -72,7 +73,7 @@ def test_the_stack_deploys_exactly_the_route_functions_and_the_job_functions_who
 
 
 def test_every_function_is_built_alike_by_the_factory(job_template: Template):
-    layer_id, _ = only(job_template, "AWS::Lambda::LayerVersion")
+    (layer_id,) = pie_resources(job_template, "AWS::Lambda::LayerVersion")
     log_groups = resources(job_template, "AWS::Logs::LogGroup")
     for name, (_, resource) in functions_by_name(job_template).items():
         properties = resource["Properties"]

@@ -1,0 +1,597 @@
+// The console: hash routes, one render function per page, built with DOM calls (never innerHTML
+// with API data, so a model's text cannot inject markup).
+import * as api from "./api.js";
+import { drawGraph } from "./graph.js";
+import { validate } from "./schema.js";
+
+const main = document.getElementById("main");
+
+// The version lifecycle (SPEC): the states a version may move to from each state.
+const NEXT_STATES = {
+  pending: ["training", "failed"],
+  training: ["active", "failed", "pending"],
+  failed: ["pending", "training"],
+  active: ["failed"],
+};
+const JOB_STATUSES = ["queued", "dispatched", "succeeded", "failed"];
+const REFRESH_MS = 1500;
+const IDLE_REFRESH_MS = 5000;
+let refreshTimer = null;
+
+// DOM helpers -----------------------------------------------------------------------------------
+
+function h(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "class") node.className = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
+const badge = (status) => h("span", { class: `badge status-${status}` }, status);
+const pretty = (value) => h("pre", { class: "json" }, JSON.stringify(value, null, 2));
+const modelLink = (id) => h("a", { href: `#/models/${api.enc(id)}` }, id);
+const jobLink = (modelId, jobId, text) => h("a", { href: `#/jobs/${api.enc(modelId)}/${api.enc(jobId)}` }, text || jobId);
+
+function show(...nodes) {
+  main.replaceChildren(...nodes);
+}
+
+function loading(text = "Loading…") {
+  return h("p", { class: "loading", role: "status" }, text);
+}
+
+function empty(text) {
+  return h("p", { class: "empty" }, text);
+}
+
+function problem(error) {
+  // A refused token (expired, say) has been forgotten by api.call: offer to sign in again.
+  return h("p", { class: "error", role: "alert" }, error.message || String(error),
+    error.status === 401 ? [" ", h("button", { type: "button", onclick: () => render() }, "Sign in again")] : null);
+}
+
+// A button that runs an action and reports PIE's answer (or its refusal) in `outlet`.
+function actionButton(label, outlet, action, attributes = {}) {
+  const button = h("button", { type: "button", ...attributes }, label);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    outlet.replaceChildren(h("span", { role: "status" }, "Working…"));
+    try {
+      const result = await action();
+      outlet.replaceChildren(result instanceof Node ? result : h("span", { class: "ok", role: "status" }, result || "Done."));
+    } catch (error) {
+      outlet.replaceChildren(problem(error));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
+function table(headers, rows, attributes = {}) {
+  return h("div", { class: "table-wrap" },
+    h("table", attributes,
+      h("thead", {}, h("tr", {}, headers.map((header) => h("th", { scope: "col" }, header)))),
+      h("tbody", {}, rows)));
+}
+
+function select(name, label, options, value) {
+  const id = `filter-${name}`;
+  return h("label", { for: id },
+    label,
+    h("select", { id, name },
+      options.map(([optionValue, text]) => h("option", { value: optionValue, selected: optionValue === value }, text))));
+}
+
+function routeQuery() {
+  const [, query = ""] = location.hash.split("?");
+  return new URLSearchParams(query);
+}
+
+function setQuery(path, values) {
+  const query = new URLSearchParams(Object.entries(values).filter(([, value]) => value));
+  location.hash = query.toString() ? `${path}?${query}` : path;
+}
+
+// Readable contracts: a JSON Schema as a list of fields.
+function schemaView(schema) {
+  if (!schema) return h("p", { class: "muted" }, "No schema.");
+  const properties = schema.properties || {};
+  const required = new Set(schema.required || []);
+  const rows = Object.entries(properties).map(([name, property]) => {
+    const rules = [];
+    if (property.enum) rules.push(`one of ${property.enum.map((option) => JSON.stringify(option)).join(", ")}`);
+    for (const key of ["minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems"]) {
+      if (property[key] !== undefined) rules.push(`${key} ${property[key]}`);
+    }
+    if (property.items?.type) rules.push(`items: ${property.items.type}`);
+    return h("tr", {},
+      h("td", {}, h("code", {}, name)),
+      h("td", {}, [].concat(property.type || "any").join(" | ")),
+      h("td", {}, required.has(name) ? "required" : "optional"),
+      h("td", {}, rules.join("; ") || property.description || ""));
+  });
+  return h("div", {},
+    rows.length ? table(["Field", "Type", "", "Rules"], rows) : h("p", {}, `A value of type ${schema.type || "any"}.`),
+    h("details", {}, h("summary", {}, "JSON Schema"), pretty(schema)));
+}
+
+function handlerText(handler) {
+  if (!handler) return "—";
+  if (handler.type === "lambda") return `Lambda ${handler.arn}${handler.version ? ` (${handler.version})` : ""}`;
+  if (handler.type === "ecs") return `ECS task ${handler.task}`;
+  if (handler.type === "in_process") return `in-process implementation ${handler.implementation}`;
+  if (handler.type === "step_functions") return `Step Functions ${handler.state_machine_arn}`;
+  return JSON.stringify(handler);
+}
+
+// Shared loaders ---------------------------------------------------------------------------------
+
+async function loadGraph() {
+  const models = await api.all("/v2/models", "models");
+  const lists = await Promise.all(models.map((model) =>
+    api.all(`/v2/models/${api.enc(model.id)}/event-subscriptions`, "subscriptions").catch(() => [])));
+  return { models, subscriptions: lists.flat() };
+}
+
+const subscriptionLabel = (subscription) => `${subscription.trigger_event} → ${subscription.target_action}`;
+
+// The subscription panel: details, dry run, pause/activate. Used by the graph and the model page.
+function subscriptionPanel(subscription, onChange) {
+  const outlet = h("div", { class: "outlet", "aria-live": "polite" });
+  const path = `/v2/models/${api.enc(subscription.source_model_id)}/event-subscriptions/${api.enc(subscription.id)}`;
+  const toggleTo = subscription.status === "active" ? "paused" : "active";
+  const toggleLabel = subscription.status === "active" ? "Pause" : subscription.status === "stale" ? "Re-validate and activate" : "Activate";
+  return h("section", { class: "panel subscription-panel", "aria-label": "Subscription" },
+    h("h3", {}, `${subscription.source_model_id} → ${subscription.target_model_id}`),
+    h("dl", {},
+      h("dt", {}, "Fires on"), h("dd", {}, subscription.trigger_event),
+      h("dt", {}, "Runs"), h("dd", {}, `${subscription.target_action} of `, modelLink(subscription.target_model_id)),
+      h("dt", {}, "Status"), h("dd", {}, badge(subscription.status)),
+      h("dt", {}, "Input"), h("dd", {}, subscription.input_source === "stored" ? pretty(subscription.input) : "the trigger's output"),
+      subscription.label ? [h("dt", {}, "Label"), h("dd", {}, subscription.label)] : null,
+      h("dt", {}, "Id"), h("dd", {}, h("code", {}, subscription.id)),
+      h("dt", {}, "Updated"), h("dd", {}, when(subscription.updated_at))),
+    subscription.warnings?.length ? h("ul", { class: "warnings" }, subscription.warnings.map((warning) => h("li", {}, warning))) : null,
+    h("div", { class: "actions" },
+      actionButton("Dry run", outlet, async () => {
+        const result = await api.post(`${path}/test`, {});
+        return h("div", { class: `dry-run ${result.would_fire ? "would-fire" : "would-not-fire"}` },
+          h("p", {}, h("strong", {}, result.would_fire ? "Would fire" : "Would not fire"),
+            result.error ? `: ${result.error}` : ""),
+          result.job ? pretty(result.job) : null,
+          result.warnings?.length ? h("ul", { class: "warnings" }, result.warnings.map((warning) => h("li", {}, warning))) : null);
+      }, { class: "dry-run-button" }),
+      actionButton(toggleLabel, outlet, async () => {
+        const updated = await api.put(path, { status: toggleTo });
+        onChange?.(updated);
+        return `Subscription is now ${updated.status}.`;
+      }, { class: "toggle-subscription" })),
+    outlet);
+}
+
+// Pages ------------------------------------------------------------------------------------------
+
+async function modelsPage() {
+  show(h("h1", {}, "Models"), loading());
+  const query = routeQuery();
+  const status = query.get("status") || "";
+  const workspace = query.get("workspace") || "";
+  let models;
+  try {
+    models = await api.all(status ? `/v2/models?status=${api.enc(status)}` : "/v2/models", "models");
+  } catch (error) {
+    show(h("h1", {}, "Models"), problem(error));
+    return;
+  }
+  // Workspaces arrive with a later release: the filter appears once models carry one.
+  const workspaces = [...new Set(models.map((model) => model.workspace).filter(Boolean))].sort();
+  const shown = workspace ? models.filter((model) => model.workspace === workspace) : models;
+  const filters = h("form", { class: "filters", onsubmit: (event) => event.preventDefault() },
+    select("status", "Status", [["", "any"], ["pending", "pending"], ["active", "active"]], status),
+    workspaces.length ? select("workspace", "Workspace", [["", "any"], ...workspaces.map((name) => [name, name])], workspace) : null);
+  filters.addEventListener("change", () => setQuery("#/models", Object.fromEntries(new FormData(filters))));
+  const rows = shown.map((model) => h("tr", { "data-model": model.id },
+    h("td", {}, modelLink(model.id)),
+    h("td", {}, model.name),
+    workspaces.length ? h("td", {}, model.workspace || "—") : null,
+    h("td", {}, badge(model.status)),
+    h("td", {}, model.latest_version),
+    h("td", {}, model.active_version || "—"),
+    h("td", {}, when(model.updated_at))));
+  show(h("h1", {}, "Models"), filters,
+    rows.length
+      ? table(["Model", "Name", workspaces.length ? "Workspace" : null, "Status", "Latest", "Active", "Updated"].filter(Boolean), rows, { class: "models" })
+      : empty(models.length ? "No model matches these filters." : "No models yet. Create one with POST /v2/models."));
+}
+
+function jobForm(model, versions, outlet, refresh) {
+  const id = `job-input-${model.id}`;
+  const action = h("select", { id: "job-action", name: "action" },
+    h("option", { value: "training" }, "training"), h("option", { value: "inference" }, "inference"));
+  const version = h("select", { id: "job-version", name: "version" },
+    h("option", { value: "" }, "default"), versions.map((item) => h("option", { value: item.version }, item.version)));
+  const editor = h("textarea", { id, rows: 6, spellcheck: "false", class: "json-editor", "aria-describedby": `${id}-help` }, "{}");
+  const help = h("p", { id: `${id}-help`, class: "muted" }, "The job's input as a JSON object, checked against the contract's input schema before it is sent.");
+  const start = actionButton("Start job", outlet, async () => {
+    let input;
+    try {
+      input = JSON.parse(editor.value);
+    } catch (error) {
+      throw new Error(`The input is not valid JSON: ${error.message}`);
+    }
+    if (input === null || typeof input !== "object" || Array.isArray(input)) throw new Error("The input must be a JSON object.");
+    const schema = model.handler_contracts?.[action.value]?.input_schema;
+    const errors = validate(input, schema);
+    if (errors.length) throw new Error(`The input does not match the ${action.value} contract: ${errors.join("; ")}`);
+    const body = { input };
+    if (version.value) body.version = version.value;
+    const { job } = await api.post(`/v2/models/${api.enc(model.id)}/${action.value}`, body);
+    refresh();
+    return h("span", { class: "ok", role: "status" }, `Started ${job.action} job `, jobLink(job.model_id, job.id), ` (${job.status}).`);
+  }, { class: "start-job" });
+  return h("form", { class: "job-form", onsubmit: (event) => event.preventDefault() },
+    h("div", { class: "row" }, h("label", { for: "job-action" }, "Action", action), h("label", { for: "job-version" }, "Version", version)),
+    h("label", { for: id }, "Input (JSON)"), editor, help, start);
+}
+
+function versionCard(model, version, reload) {
+  const outlet = h("div", { class: "outlet", "aria-live": "polite" });
+  const next = NEXT_STATES[version.status] || [];
+  const selectId = `new-status-${version.version}`;
+  const messageId = `status-message-${version.version}`;
+  const target = h("select", { id: selectId }, next.map((state) => h("option", { value: state }, state)));
+  const message = h("input", { id: messageId, type: "text", maxlength: 1000, placeholder: "why (optional)" });
+  const move = actionButton("Move", outlet, async () => {
+    const body = { status: target.value };
+    if (message.value) body.status_message = message.value;
+    const result = await api.post(`/v2/models/${api.enc(model.id)}/versions/${api.enc(version.version)}/new_status`, body);
+    reload();
+    const fired = result.triggered_events?.length ? ` Fired ${result.triggered_events.length} subscription(s).` : "";
+    return `Version ${version.version} is now ${result.version.status}.${fired}`;
+  }, { class: "move-status" });
+  return h("li", { class: "version", "data-version": version.version },
+    h("h3", {}, `Version ${version.version} `, badge(version.status),
+      model.active_version === version.version ? h("span", { class: "tag" }, "active version") : null),
+    version.description ? h("p", {}, version.description) : null,
+    h("ol", { class: "timeline", "aria-label": `Status history of version ${version.version}` },
+      (version.status_history || []).map((change) => h("li", { class: `status-${change.status}` },
+        badge(change.status), " ",
+        h("time", { datetime: change.at }, when(change.at)),
+        change.by ? h("span", { class: "muted" }, ` by ${change.by}`) : null,
+        change.status_message ? h("div", { class: "message" }, change.status_message) : null))),
+    next.length ? h("div", { class: "row move" },
+      h("label", { for: selectId }, "New status", target),
+      h("label", { for: messageId }, "Message", message), move) : null,
+    outlet);
+}
+
+async function modelPage(modelId) {
+  show(h("h1", {}, modelId), loading());
+  let model;
+  let versions;
+  let graph;
+  try {
+    [{ model }, versions, graph] = await Promise.all([
+      api.get(`/v2/models/${api.enc(modelId)}`),
+      api.all(`/v2/models/${api.enc(modelId)}/versions`, "versions", 200),
+      loadGraph(),
+    ]);
+  } catch (error) {
+    show(h("h1", {}, modelId), problem(error));
+    return;
+  }
+  const reload = () => modelPage(modelId);
+  const outgoing = graph.subscriptions.filter((item) => item.source_model_id === modelId);
+  const incoming = graph.subscriptions.filter((item) => item.target_model_id === modelId);
+  const panel = h("div", { class: "panel-slot" });
+  const subscriptionRows = (items, other) => items.map((item) => h("tr", { "data-subscription": item.id },
+    h("td", {}, modelLink(item[other])),
+    h("td", {}, subscriptionLabel(item)),
+    h("td", {}, badge(item.status)),
+    h("td", {}, h("button", { type: "button", onclick: () => panel.replaceChildren(subscriptionPanel(item, reload)) }, "Details"))));
+  const jobOutlet = h("div", { class: "outlet", "aria-live": "polite" });
+  const versionList = h("div", {});
+  const showVersions = (items) => versionList.replaceChildren(items.length
+    ? h("ul", { class: "versions" }, items.map((version) => versionCard(model, version, reload)))
+    : empty("No versions."));
+  // Starting a training moves its version: show that without losing the "started" message.
+  const reloadVersions = () => api.all(`/v2/models/${api.enc(modelId)}/versions`, "versions", 200).then(showVersions).catch(() => {});
+  showVersions(versions);
+  const contracts = model.handler_contracts || {};
+  show(
+    h("h1", {}, model.name, " ", h("small", { class: "muted" }, model.id)),
+    h("p", {}, model.description),
+    h("dl", { class: "facts" },
+      h("dt", {}, "Status"), h("dd", {}, badge(model.status)),
+      model.workspace ? [h("dt", {}, "Workspace"), h("dd", {}, model.workspace)] : null,
+      h("dt", {}, "Latest version"), h("dd", {}, model.latest_version),
+      h("dt", {}, "Active version"), h("dd", {}, model.active_version || "—"),
+      h("dt", {}, "Training handler"), h("dd", {}, handlerText(model.handlers?.training)),
+      h("dt", {}, "Inference handler"), h("dd", {}, handlerText(model.handlers?.inference)),
+      h("dt", {}, "Created"), h("dd", {}, `${when(model.created_at)} by ${model.created_by || "—"}`),
+      h("dt", {}, "Jobs"), h("dd", {}, h("a", { href: `#/jobs?model=${api.enc(model.id)}` }, "Delivery log for this model"))),
+    h("section", { "aria-labelledby": "run-heading" }, h("h2", { id: "run-heading" }, "Run"), jobForm(model, versions, jobOutlet, reloadVersions), jobOutlet),
+    h("section", { "aria-labelledby": "versions-heading" }, h("h2", { id: "versions-heading" }, "Versions"), versionList),
+    h("section", { "aria-labelledby": "contracts-heading" },
+      h("h2", { id: "contracts-heading" }, "Contracts"),
+      Object.keys(contracts).length
+        ? ["training", "inference"].filter((kind) => contracts[kind]).map((kind) => h("div", { class: "contract" },
+          h("h3", {}, `${kind} input`), schemaView(contracts[kind].input_schema),
+          h("h3", {}, `${kind} output`), schemaView(contracts[kind].output_schema)))
+        : empty("This model declares no handler contracts.")),
+    h("section", { "aria-labelledby": "subs-heading" },
+      h("h2", { id: "subs-heading" }, "Subscriptions"),
+      h("h3", {}, "Out (this model triggers)"),
+      outgoing.length ? table(["Target", "On → action", "Status", ""], subscriptionRows(outgoing, "target_model_id"), { class: "subs-out" }) : empty("None."),
+      h("h3", {}, "In (triggers this model)"),
+      incoming.length ? table(["Source", "On → action", "Status", ""], subscriptionRows(incoming, "source_model_id"), { class: "subs-in" }) : empty("None."),
+      panel));
+}
+
+async function graphPage() {
+  show(h("h1", {}, "Trigger graph"), loading());
+  let graph;
+  try {
+    graph = await loadGraph();
+  } catch (error) {
+    show(h("h1", {}, "Trigger graph"), problem(error));
+    return;
+  }
+  if (!graph.models.length) {
+    show(h("h1", {}, "Trigger graph"), empty("No models yet."));
+    return;
+  }
+  const panel = h("div", { class: "panel-slot", "aria-live": "polite" });
+  const select = (edge) => {
+    const subscription = graph.subscriptions.find((item) => item.id === edge.id);
+    panel.replaceChildren(subscriptionPanel(subscription, () => graphPage()));
+    panel.querySelector("button")?.focus();
+  };
+  const { svg, cycleModels } = drawGraph(
+    graph.models.map((model) => ({ id: model.id, status: model.status })),
+    graph.subscriptions.map((item) => ({ id: item.id, source: item.source_model_id, target: item.target_model_id, label: subscriptionLabel(item), status: item.status })),
+    select);
+  const rows = graph.subscriptions.map((item) => h("tr", { "data-subscription": item.id },
+    h("td", {}, modelLink(item.source_model_id)),
+    h("td", {}, subscriptionLabel(item)),
+    h("td", {}, modelLink(item.target_model_id)),
+    h("td", {}, badge(item.status)),
+    h("td", {}, h("button", { type: "button", onclick: () => select({ id: item.id }) }, "Details"))));
+  show(
+    h("h1", {}, "Trigger graph"),
+    h("ul", { class: "legend", "aria-label": "Legend" },
+      h("li", {}, h("span", { class: "swatch active" }), "active"),
+      h("li", {}, h("span", { class: "swatch stale" }), "stale (never fires)"),
+      h("li", {}, h("span", { class: "swatch paused" }), "paused"),
+      h("li", {}, h("span", { class: "swatch cycle" }), "in a cycle (bounded by the chain depth limit)")),
+    cycleModels.size ? h("p", { class: "cycle-note", role: "note" }, `Cycle through: ${[...cycleModels].join(", ")}`) : null,
+    h("div", { class: "graph-wrap" }, svg),
+    panel,
+    h("h2", {}, "Subscriptions"),
+    rows.length ? table(["Source", "On → action", "Target", "Status", ""], rows, { class: "subscriptions" }) : empty("No subscriptions yet."));
+}
+
+async function listJobs(filters, features, models) {
+  if (features.jobsList) {
+    const query = new URLSearchParams();
+    if (filters.status) query.set("status", filters.status);
+    if (filters.model) query.set("model_id", filters.model);
+    if (filters.since) query.set("since", new Date(filters.since).toISOString());
+    return api.all(query.size ? `/v2/jobs?${query}` : "/v2/jobs", "jobs", 300);
+  }
+  // Before GET /v2/jobs: each model's own list, merged here.
+  const ids = filters.model ? [filters.model] : models.map((model) => model.id);
+  const lists = await Promise.all(ids.map((id) => api.all(`/v2/models/${api.enc(id)}/jobs`, "jobs", 300)));
+  const since = filters.since ? new Date(filters.since) : null;
+  return lists.flat()
+    .filter((job) => !filters.status || job.status === filters.status)
+    .filter((job) => !since || new Date(job.updated_at) >= since)
+    .sort((a, b) => (b.updated_at || "").localeCompare(a.updated_at || ""));
+}
+
+function jobActions(job, features, outlet, refresh) {
+  const path = `/v2/models/${api.enc(job.model_id)}/jobs/${api.enc(job.id)}`;
+  return [
+    features.retry && job.status === "failed"
+      ? actionButton("Retry", outlet, async () => { await api.post(`${path}/retry`, {}); refresh(); return "Queued again."; }, { class: "retry-job" })
+      : null,
+    features.cancel && (job.status === "queued" || job.status === "dispatched")
+      ? actionButton("Cancel", outlet, async () => { await api.post(`${path}/cancel`, {}); refresh(); return "Cancelled."; }, { class: "cancel-job" })
+      : null,
+  ];
+}
+
+function attemptHistory(job) {
+  if (!job.attempt_history?.length) return null;
+  return table(["Attempt", "Dispatched", "Ended", "Outcome", "Error"], job.attempt_history.map((attempt) => h("tr", {},
+    h("td", {}, attempt.attempt), h("td", {}, when(attempt.dispatched_at)), h("td", {}, when(attempt.ended_at)),
+    h("td", {}, badge(attempt.outcome)), h("td", {}, attempt.error || ""))), { class: "attempts" });
+}
+
+async function jobsPage() {
+  const query = routeQuery();
+  const filters = { status: query.get("status") || "", model: query.get("model") || "", since: query.get("since") || "" };
+  const heading = h("h1", {}, "Delivery log");
+  const results = h("div", { class: "jobs-results" }, loading());
+  let features;
+  let models;
+  try {
+    [features, models] = await Promise.all([api.detectFeatures(), api.all("/v2/models", "models")]);
+  } catch (error) {
+    show(heading, problem(error));
+    return;
+  }
+  const form = h("form", { class: "filters", onsubmit: (event) => event.preventDefault() },
+    select("status", "Status", [["", "any"], ...JOB_STATUSES.map((status) => [status, status])], filters.status),
+    select("model", "Model", [["", "any"], ...models.map((model) => [model.id, model.id])], filters.model),
+    h("label", { for: "filter-since" }, "Changed since", h("input", { id: "filter-since", name: "since", type: "datetime-local", value: filters.since })));
+  form.addEventListener("change", () => setQuery("#/jobs", Object.fromEntries(new FormData(form))));
+  const refreshButton = h("button", { type: "button", class: "refresh" }, "Refresh");
+  show(heading, form, refreshButton, results);
+  const route = location.hash;
+  const refresh = async () => {
+    clearTimeout(refreshTimer);
+    let jobs;
+    try {
+      jobs = await listJobs(filters, features, models);
+    } catch (error) {
+      results.replaceChildren(problem(error));
+      return;
+    }
+    if (location.hash !== route) return;
+    const outlet = h("div", { class: "outlet", "aria-live": "polite" });
+    const rows = jobs.map((job) => h("tr", { "data-job": job.id, class: `job status-${job.status}` },
+      h("td", {}, h("time", { datetime: job.updated_at }, when(job.updated_at))),
+      h("td", {}, modelLink(job.model_id)),
+      h("td", {}, job.version),
+      h("td", {}, job.action),
+      h("td", {}, badge(job.status)),
+      h("td", {}, job.attempt ?? job.attempts ?? ""),
+      h("td", { class: "job-error" }, job.error || "",
+        job.attempt_history?.length ? h("details", {}, h("summary", {}, "Attempts"), attemptHistory(job)) : null),
+      h("td", {}, jobLink(job.model_id, job.id, "Open"), " ", jobActions(job, features, outlet, refresh))));
+    results.replaceChildren(
+      rows.length ? table(["Changed", "Model", "Version", "Action", "Status", "Attempt", "Error", ""], rows, { class: "jobs" }) : empty("No jobs match these filters."),
+      outlet);
+    // A log is watched: quickly while something shown is on its way, slowly otherwise (a filter
+    // may hide the jobs still running).
+    const busy = jobs.some((job) => job.status === "queued" || job.status === "dispatched");
+    refreshTimer = setTimeout(() => { if (location.hash === route) refresh(); }, busy ? REFRESH_MS : IDLE_REFRESH_MS);
+  };
+  refreshButton.addEventListener("click", refresh);
+  await refresh();
+}
+
+async function firedBy(job) {
+  // The jobs this job fired: jobs of its subscriptions' targets whose trigger names this job.
+  const event = job.action === "training" ? "training_complete" : "inference_complete";
+  const subscriptions = await api.all(`/v2/models/${api.enc(job.model_id)}/event-subscriptions`, "subscriptions");
+  const targets = [...new Set(subscriptions.filter((item) => item.trigger_event === event).map((item) => item.target_model_id))];
+  const lists = await Promise.all(targets.map((id) => api.all(`/v2/models/${api.enc(id)}/jobs`, "jobs", 300).catch(() => [])));
+  return lists.flat().filter((other) => other.trigger?.source_job_id === job.id);
+}
+
+async function jobPage(modelId, jobId) {
+  show(h("h1", {}, "Job"), loading());
+  let job;
+  let features;
+  try {
+    [{ job }, features] = await Promise.all([api.get(`/v2/models/${api.enc(modelId)}/jobs/${api.enc(jobId)}`), api.detectFeatures()]);
+  } catch (error) {
+    show(h("h1", {}, "Job"), problem(error));
+    return;
+  }
+  const outlet = h("div", { class: "outlet", "aria-live": "polite" });
+  const fired = await firedBy(job).catch(() => []);
+  const trigger = job.trigger;
+  const source = !trigger ? h("li", {}, "Started directly (no subscription)")
+    : trigger.source_job_id ? h("li", {}, "Source job ", jobLink(trigger.source_model_id, trigger.source_job_id), ` of ${trigger.source_model_id}`)
+      : h("li", {}, `Version ${trigger.source_version} of `, modelLink(trigger.source_model_id), " became active");
+  show(
+    h("h1", {}, `${job.action} job `, badge(job.status)),
+    h("dl", { class: "facts" },
+      h("dt", {}, "Model"), h("dd", {}, modelLink(job.model_id), ` version ${job.version}`),
+      h("dt", {}, "Id"), h("dd", {}, h("code", {}, job.id)),
+      h("dt", {}, "Created"), h("dd", {}, when(job.created_at)),
+      h("dt", {}, "Dispatched"), h("dd", {}, when(job.dispatched_at)),
+      h("dt", {}, "Completed"), h("dd", {}, when(job.completed_at)),
+      h("dt", {}, "Attempts"), h("dd", {}, job.attempt ? `${job.attempt} of ${job.max_attempts ?? "?"}` : job.attempts ?? "—"),
+      h("dt", {}, "Handler"), h("dd", {}, handlerText(job.handler))),
+    h("div", { class: "actions" }, jobActions(job, features, outlet, () => jobPage(modelId, jobId))), outlet,
+    job.error ? h("section", {}, h("h2", {}, "Error"), h("p", { class: "error job-error" }, job.error)) : null,
+    attemptHistory(job) ? h("section", {}, h("h2", {}, "Attempts"), attemptHistory(job)) : null,
+    h("section", { "aria-labelledby": "chain-heading" },
+      h("h2", { id: "chain-heading" }, "Chain"),
+      h("ol", { class: "chain" },
+        source,
+        h("li", { class: "current" }, `This job (depth ${trigger?.depth ?? 0})`),
+        fired.length ? fired.map((other) => h("li", {}, "Fired ", jobLink(other.model_id, other.id, `${other.action} of ${other.model_id}`), " ", badge(other.status)))
+          : h("li", { class: "muted" }, "Fired nothing (yet)"))),
+    h("section", {}, h("h2", {}, "Input"), pretty(job.input)),
+    h("section", {}, h("h2", {}, "Output"), job.output === null || job.output === undefined ? empty("No output.") : pretty(job.output)));
+  if (job.status === "queued" || job.status === "dispatched") {
+    const route = location.hash;
+    refreshTimer = setTimeout(() => { if (location.hash === route) jobPage(modelId, jobId); }, REFRESH_MS);
+  }
+}
+
+// Sign-in ----------------------------------------------------------------------------------------
+
+function signInPage(reason) {
+  const field = h("textarea", { id: "token", rows: 4, spellcheck: "false", autocomplete: "off" });
+  const form = h("form", { class: "sign-in" },
+    h("h1", {}, "Sign in"),
+    reason ? h("p", { class: "error", role: "alert" }, reason) : null,
+    api.authMode() === "oidc" ? h("p", {}, h("button", { type: "button", onclick: () => api.beginOidcSignIn().catch((error) => show(problem(error))) }, "Sign in with your identity provider")) : null,
+    h("label", { for: "token" }, "Or paste a bearer token (pie-local token prints one)"), field,
+    h("button", { type: "submit" }, "Use this token"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    api.setToken(field.value);
+    render();
+  });
+  show(form);
+  field.focus();
+}
+
+function sessionBar() {
+  const bar = document.getElementById("session");
+  // Locally the server signs the page in again at once, so signing out would mean nothing.
+  bar.replaceChildren(api.token() && api.authMode() !== "local"
+    ? h("button", { type: "button", class: "link", onclick: () => { api.setToken(null); render(); } }, "Sign out")
+    : "");
+}
+
+// Router -----------------------------------------------------------------------------------------
+
+async function render() {
+  clearTimeout(refreshTimer);
+  if (!api.token() && api.authMode() === "local") await api.signInLocally().catch(() => false);
+  sessionBar();
+  if (!api.token()) {
+    signInPage();
+    return;
+  }
+  const [path] = location.hash.replace(/^#/, "").split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  for (const link of document.querySelectorAll("nav a")) {
+    if (link.dataset.section === (parts[0] || "models")) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  try {
+    if (parts[0] === "models" && parts[1]) await modelPage(parts[1]);
+    else if (parts[0] === "graph") await graphPage();
+    else if (parts[0] === "jobs" && parts[2]) await jobPage(parts[1], parts[2]);
+    else if (parts[0] === "jobs") await jobsPage();
+    else await modelsPage();
+  } catch (error) {
+    if (error.status === 401) signInPage(error.message);
+    else show(problem(error));
+    return;
+  }
+  document.title = `${main.querySelector("h1")?.textContent || "PIE"} · PIE console`;
+}
+
+async function start() {
+  try {
+    await api.loadConfig();
+    if (api.authMode() === "oidc") await api.completeOidcSignIn();
+  } catch (error) {
+    show(problem(error));
+    return;
+  }
+  window.addEventListener("hashchange", () => { render(); main.focus({ preventScroll: true }); });
+  await render();
+}
+
+start();
