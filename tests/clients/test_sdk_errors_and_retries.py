@@ -272,3 +272,33 @@ def _subscription() -> dict:
         "created_at": "2026-01-01T00:00:00Z",
         "updated_at": "2026-01-01T00:00:00Z",
     }
+
+
+def test_supervision_operations_call_their_routes_with_an_idempotency_key():
+    """cancel, retry and the delivery log need a server with job supervision (SPEC part two);
+    until pie-local has them, this checks only the requests the SDK sends."""
+    sent: list[tuple[str, str, str | None]] = []
+    job = {
+        "id": "j1", "model_id": "m1", "version": "1", "action": "training", "status": "failed", "input": {},
+        "handler": {"type": "in_process", "implementation": "echo"}, "trigger": None,
+        "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append((request.method, str(request.url), request.headers.get("Idempotency-Key")))
+        if request.url.path == "/v2/jobs":
+            return httpx.Response(200, json={"jobs": [job], "next_token": None})
+        return httpx.Response(202, json={"job": job})
+
+    pie = client(answer)
+    pie.cancel_job("m1", "j1")
+    pie.retry_job("m1", "j1")
+    logged = list(pie.iter_all_jobs(status="failed", model_id="m1"))
+
+    assert [(method, url) for method, url, _ in sent] == [
+        ("POST", "https://pie.example.com/v2/models/m1/jobs/j1/cancel"),
+        ("POST", "https://pie.example.com/v2/models/m1/jobs/j1/retry"),
+        ("GET", "https://pie.example.com/v2/jobs?status=failed&model_id=m1"),
+    ]
+    assert sent[0][2] and sent[1][2] and sent[0][2] != sent[1][2] and sent[2][2] is None
+    assert [item.id for item in logged] == ["j1"]

@@ -516,7 +516,7 @@ def subscriptions_test(session: Session, model_id: str, subscription: str, trigg
 
 @cli.group()
 def jobs() -> None:
-    """Jobs: list, get, watch, complete."""
+    """Jobs: list, get, watch, complete; cancel, retry and log where the server has them."""
 
 
 @jobs.command("list")
@@ -548,6 +548,39 @@ def jobs_get(session: Session, model_id: str, job_id: str) -> None:
 def jobs_watch(session: Session, model_id: str, job_id: str, timeout: float, poll: float) -> None:
     """Follow a job's status live until it ends; exit 1 if it failed."""
     _wait(session, model_id, job_id, timeout, poll)
+
+
+@jobs.command("cancel")
+@click.argument("model_id")
+@click.argument("job_id")
+@output_option
+@pass_session
+def jobs_cancel(session: Session, model_id: str, job_id: str) -> None:
+    """End a queued or dispatched job (needs a PIE with job supervision)."""
+    emit(session, session.client.cancel_job(model_id, job_id))
+
+
+@jobs.command("retry")
+@click.argument("model_id")
+@click.argument("job_id")
+@output_option
+@pass_session
+def jobs_retry(session: Session, model_id: str, job_id: str) -> None:
+    """Queue a failed job again as its next attempt (needs a PIE with job supervision)."""
+    emit(session, session.client.retry_job(model_id, job_id))
+
+
+@jobs.command("log")
+@click.option("--status", type=click.Choice(["queued", "dispatched", "succeeded", "failed"]))
+@click.option("--model", "model_id")
+@click.option("--since", help="ISO 8601 time: only jobs changed since then")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@output_option
+@pass_session
+def jobs_log(session: Session, status: str | None, model_id: str | None, since: str | None, limit: int) -> None:
+    """The delivery log across models, newest change first (needs a PIE with GET /v2/jobs)."""
+    jobs_found = session.client.iter_all_jobs(status=status, model_id=model_id, since=since, page_size=min(limit, 100))
+    emit(session, _first(jobs_found, limit), {"MODEL": lambda job: job.model_id, **JOB_COLUMNS})
 
 
 @jobs.command("complete")
