@@ -244,6 +244,20 @@ def test_every_resource_command_works_and_json_output_parses(server: LocalServer
     assert cli("models", "get", model).returncode == 1
 
 
+def test_a_waited_for_job_that_fails_exits_1_with_its_reason(tmp_path: Path, cli):
+    model = f"fails-{uuid.uuid4().hex[:8]}"
+    handlers = {"training": {"type": "in_process", "implementation": "fail"},
+                "inference": {"type": "in_process", "implementation": "echo"}}
+    assert cli("models", "create", model, "--name", "Fails", "--handlers", json.dumps(handlers)).returncode == 0
+
+    trained = cli("train", model, "--input", '{"message": "no data for today"}', "--wait", "--poll", "0.1")
+
+    assert trained.returncode == 1, trained.stderr
+    assert "Traceback" not in trained.stderr
+    last = trained.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: job ") and last.endswith("failed: no data for today")
+
+
 def test_an_unknown_model_is_a_one_line_api_error_with_exit_code_1(server: LocalServer):
     """Also: no PIE_TOKEN against the local server works (the CLI mints one with pie-local)."""
     completed = pie(server, "models", "get", "no-such-model")

@@ -77,3 +77,29 @@ def test_errors_are_typed_with_status_and_the_servers_message(server: LocalServe
     for error in (exists, illegal, unknown_kind, tampered, no_token, scope):
         assert error.value.message and "Traceback" not in error.value.message
     assert "pending" in illegal.value.message  # the lifecycle error names the state it is in
+
+
+def test_apply_reports_a_change_made_after_its_plan_instead_of_overwriting_it(pie: PieClient, server, token, tmp_path):
+    from pie_client import apply
+
+    model_id = new_id("apply")
+    declaration_file = tmp_path / "pie.yaml"
+    declaration_file.write_text(
+        f"models:\n  - id: {model_id}\n    name: Declared\n    handlers:\n"
+        "      training: {type: in_process, implementation: echo}\n"
+        "      inference: {type: in_process, implementation: echo}\n"
+    )
+    pie.create_model(model_id, name="Original", handlers=ECHO)
+    plan = apply.plan(pie, apply.load(declaration_file))
+    with PieClient(server.url, token) as colleague:
+        colleague.update_model(model_id, name="Colleague's", handlers=ECHO, description="", metadata={})
+
+    with pytest.raises(apply.ApplyConflict) as conflict:
+        apply.execute(pie, plan)
+
+    assert conflict.value.status == 409 and f"model {model_id} changed since the plan" in conflict.value.message
+    assert pie.get_model(model_id).name == "Colleague's"
+    replanned = apply.plan(pie, apply.load(declaration_file))
+    apply.execute(pie, replanned)
+    assert pie.get_model(model_id).name == "Declared"
+    assert not apply.plan(pie, apply.load(declaration_file)).has_changes

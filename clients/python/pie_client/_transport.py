@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from pie_client.errors import ConnectionFailed, PieError, error_for
+from pie_client.errors import ConnectionFailed, error_for
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -78,22 +78,22 @@ class Transport:
         if token:
             all_headers["Authorization"] = f"Bearer {token}"
         query = {name: value for name, value in (params or {}).items() if value is not None}
-        for attempt in range(1, self._retry.max_attempts + 1):
-            last = attempt == self._retry.max_attempts
+        attempt = 1
+        while True:
             try:
                 response = self._http.request(method, path, json=json, params=query, headers=all_headers)
             except httpx.TransportError as error:
-                if last:
+                if attempt >= self._retry.max_attempts:
                     raise ConnectionFailed(f"no answer from {self._http.base_url}: {_describe(error)}") from None
-                self._sleep(self._retry.delay(attempt - 1))
-                continue
-            if response.is_success:
-                return response
-            if response.status_code in RETRYABLE_STATUSES and not last:
-                self._sleep(self._retry.delay(attempt - 1, _retry_after(response)))
-                continue
-            raise error_for(response.status_code, response.content, response.headers)
-        raise PieError("unreachable: the retry loop always returns or raises")
+                delay = self._retry.delay(attempt - 1)
+            else:
+                if response.is_success:
+                    return response
+                if response.status_code not in RETRYABLE_STATUSES or attempt >= self._retry.max_attempts:
+                    raise error_for(response.status_code, response.content, response.headers)
+                delay = self._retry.delay(attempt - 1, _retry_after(response))
+            self._sleep(delay)
+            attempt += 1
 
 
 def _retry_after(response: httpx.Response) -> float | None:
