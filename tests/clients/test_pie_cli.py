@@ -281,6 +281,13 @@ def test_invalid_yaml_is_a_one_line_usage_error_with_exit_code_2(server: LocalSe
     assert "cannot read" in missing_line
 
 
+def test_a_local_token_from_another_home_is_refused_with_a_hint(server: LocalServer, tmp_path: Path):
+    completed = pie(server, "models", "list", PIE_LOCAL_HOME=str(tmp_path / "elsewhere"))
+
+    line = assert_one_line_error(completed, 1)
+    assert "401" in line and str(tmp_path / "elsewhere") in line and "PIE_LOCAL_HOME" in line
+
+
 def test_no_token_against_a_remote_url_is_a_one_line_usage_error(server: LocalServer):
     completed = pie(server, "models", "list", PIE_API_URL="https://pie.example.com")
 

@@ -41,7 +41,7 @@ from pydantic import ValidationError
 
 from pie_client import apply as declared
 from pie_client.client import DEFAULT_URL, PieClient
-from pie_client.errors import PieError, WaitTimeout
+from pie_client.errors import PieError, Unauthorized, WaitTimeout
 from pie_client.graph import TriggerGraph
 from pie_client.models import Job
 
@@ -81,6 +81,9 @@ class Session:
         return self._client
 
 
+_minted_in: Path | None = None  # where `pie-local token` found its key, when it made ours
+
+
 def _token_for(url: str) -> str:
     token = os.environ.get("PIE_TOKEN")
     if token:
@@ -89,6 +92,8 @@ def _token_for(url: str) -> str:
     if command:
         return _run_token_command(command, "PIE_TOKEN_COMMAND")
     if _is_loopback(url):
+        global _minted_in  # noqa: PLW0603 - read by main() to explain a 401
+        _minted_in = Path(os.environ.get("PIE_LOCAL_HOME") or Path.cwd() / ".pie-local")
         pie_local = _pie_local()
         if pie_local is None:
             raise ConfigurationError(
@@ -721,6 +726,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigurationError, declared.ApplyFileError, ValidationError) as problem:
         _fail(problem, "error")
         return 2
+    except Unauthorized as refused:
+        if _minted_in is not None:
+            refused.message += (
+                f" (the token was signed with the key in {_minted_in}: run pie where pie-local serve runs, "
+                "or set PIE_LOCAL_HOME to its directory)"
+            )
+        _fail(refused, "error")
+        return 1
     except (PieError, JobFailed) as failure:
         _fail(failure, "timed out" if isinstance(failure, WaitTimeout) else "error")
         return 1
