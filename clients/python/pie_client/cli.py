@@ -68,6 +68,7 @@ class Session:
         self.output = output
         self.url = os.environ.get("PIE_API_URL") or DEFAULT_URL
         self._client: PieClient | None = None
+        self.local_key_home: Path | None = None  # set when the token came from `pie-local token`
         self.out = Console(soft_wrap=True, highlight=False, width=None if sys.stdout.isatty() else 200)
         self.err = Console(stderr=True, highlight=False)
 
@@ -77,30 +78,32 @@ class Session:
             parsed = urlparse(self.url)
             if parsed.scheme not in ("http", "https") or not parsed.netloc:
                 raise ConfigurationError(f"PIE_API_URL={self.url!r} is not an http(s) URL")
-            self._client = PieClient(self.url, _token_for(self.url))
+            self._client = PieClient(self.url, self._token())
         return self._client
 
-
-_minted_in: Path | None = None  # where `pie-local token` found its key, when it made ours
-
-
-def _token_for(url: str) -> str:
-    token = os.environ.get("PIE_TOKEN")
-    if token:
-        return token.strip()
-    command = os.environ.get("PIE_TOKEN_COMMAND")
-    if command:
-        return _run_token_command(command, "PIE_TOKEN_COMMAND")
-    if _is_loopback(url):
-        global _minted_in  # noqa: PLW0603 - read by main() to explain a 401
-        _minted_in = Path(os.environ.get("PIE_LOCAL_HOME") or Path.cwd() / ".pie-local")
-        pie_local = _pie_local()
-        if pie_local is None:
+    def _token(self) -> str:
+        token = os.environ.get("PIE_TOKEN")
+        if token:
+            return token.strip()
+        command = os.environ.get("PIE_TOKEN_COMMAND")
+        if command:
+            return _run_token_command(command, "PIE_TOKEN_COMMAND")
+        if not _is_loopback(self.url):
             raise ConfigurationError(
-                f"no token for {url}: set PIE_TOKEN or PIE_TOKEN_COMMAND (pie-local, which mints local tokens, is not installed)"
+                f"no token for {self.url}: set PIE_TOKEN, or PIE_TOKEN_COMMAND to a command that prints one"
             )
-        return _run_token_command([pie_local, "token"], "pie-local token")
-    raise ConfigurationError(f"no token for {url}: set PIE_TOKEN, or PIE_TOKEN_COMMAND to a command that prints one")
+        self.local_key_home = Path(os.environ.get("PIE_LOCAL_HOME") or Path.cwd() / ".pie-local")
+        return _local_token(self.url)
+
+
+def _local_token(url: str) -> str:
+    """A token from ``pie-local token``, which signs with the key where ``pie-local serve`` looks."""
+    pie_local = _pie_local()
+    if pie_local is None:
+        raise ConfigurationError(
+            f"no token for {url}: set PIE_TOKEN or PIE_TOKEN_COMMAND (pie-local, which mints local tokens, is not installed)"
+        )
+    return _run_token_command([pie_local, "token"], "pie-local token")
 
 
 def _run_token_command(command: str | list[str], name: str) -> str:
@@ -288,7 +291,21 @@ pass_session = click.make_pass_decorator(Session)
 # Commands --------------------------------------------------------------------------------------
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class PieCommands(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Unauthorized as refused:
+            home = ctx.find_object(Session).local_key_home
+            if home is not None:
+                refused.message += (
+                    f" (the token was signed with the key in {home}: run pie where pie-local serve runs, "
+                    "or set PIE_LOCAL_HOME to its directory)"
+                )
+            raise
+
+
+@click.group(cls=PieCommands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--output", "-o", type=click.Choice(OUTPUT_FORMATS), default="table", show_default=True)
 @click.version_option(package_name="pie-client")
 @click.pass_context
@@ -726,14 +743,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigurationError, declared.ApplyFileError, ValidationError) as problem:
         _fail(problem, "error")
         return 2
-    except Unauthorized as refused:
-        if _minted_in is not None:
-            refused.message += (
-                f" (the token was signed with the key in {_minted_in}: run pie where pie-local serve runs, "
-                "or set PIE_LOCAL_HOME to its directory)"
-            )
-        _fail(refused, "error")
-        return 1
     except (PieError, JobFailed) as failure:
         _fail(failure, "timed out" if isinstance(failure, WaitTimeout) else "error")
         return 1
