@@ -33,6 +33,7 @@ try:
     import click
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 except ImportError as missing:  # the SDK installed without the `cli` extra
     sys.stderr.write(f"error: the pie command needs the cli extra: pip install 'pie-client[cli]' ({missing})\n")
     raise SystemExit(2) from None
@@ -69,8 +70,9 @@ class Session:
         self.url = os.environ.get("PIE_API_URL") or DEFAULT_URL
         self._client: PieClient | None = None
         self.local_key_home: Path | None = None  # set when the token came from `pie-local token`
-        self.out = Console(soft_wrap=True, highlight=False, width=None if sys.stdout.isatty() else 200)
-        self.err = Console(stderr=True, highlight=False)
+        # No markup: names, labels and messages are users' text, and "[/x]" in one must print as is.
+        self.out = Console(soft_wrap=True, highlight=False, markup=False, width=None if sys.stdout.isatty() else 200)
+        self.err = Console(stderr=True, highlight=False, markup=False)
 
     @property
     def client(self) -> PieClient:
@@ -171,12 +173,12 @@ def emit(session: Session, value: Any, columns: dict[str, Callable[[Any], Any]] 
     session.out.print(table)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
     if value is None:
-        return "-"
+        return Text("-")
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+        return Text(json.dumps(value, ensure_ascii=False))
+    return Text(str(value))
 
 
 def _handler(handler: Any) -> str:
@@ -697,19 +699,19 @@ def apply_command(session: Session, path: str, plan_only: bool, reactivate: bool
         click.echo(json.dumps(plan.to_json(), indent=2, ensure_ascii=False))
         return
     for line in declared.render(plan):
-        session.out.print(line, markup=False)
+        session.out.print(line)
     counts = plan.counts()
     summary = ", ".join(f"{counts[action]} to {action}" for action in ("create", "update", "replace", "reactivate") if counts[action])
     if not plan.has_changes:
-        session.out.print(f"No changes: {counts['unchanged']} declared resources match {path}.", markup=False)
+        session.out.print(f"No changes: {counts['unchanged']} declared resources match {path}.")
         return
     if plan_only:
-        session.out.print(f"Plan: {summary}, {counts['unchanged']} unchanged.", markup=False)
+        session.out.print(f"Plan: {summary}, {counts['unchanged']} unchanged.")
         return
-    declared.execute(session.client, plan, report=lambda line: session.err.print(line, markup=False))
+    declared.execute(session.client, plan, report=lambda line: session.err.print(line))
     done = {"create": "created", "update": "updated", "replace": "replaced", "reactivate": "re-activated"}
     applied = ", ".join(f"{counts[action]} {verb}" for action, verb in done.items() if counts[action])
-    session.out.print(f"Applied: {applied}; {counts['unchanged']} unchanged.", markup=False)
+    session.out.print(f"Applied: {applied}; {counts['unchanged']} unchanged.")
 
 
 @cli.command("graph")
