@@ -13,8 +13,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(INSTALLED): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# The SDK and the `pie` CLI (clients/python) are their own distribution; tests/clients uses both.
+$(INSTALLED): pyproject.toml clients/python/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e './clients/python[cli]'
 	touch $(INSTALLED)
 
 install: $(INSTALLED)

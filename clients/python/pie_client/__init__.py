@@ -1,0 +1,37 @@
+"""The PIE SDK: ``PieClient``, its wire types (``pie_client.models``) and typed errors."""
+
+from pie_client._transport import NO_RETRIES, RetryPolicy
+from pie_client.client import AUTO, DEFAULT_URL, PieClient, __version__
+from pie_client.errors import (
+    BadRequest,
+    Conflict,
+    ConnectionFailed,
+    Forbidden,
+    NotFound,
+    PieError,
+    ServerError,
+    TooManyRequests,
+    Unauthorized,
+    Unprocessable,
+    WaitTimeout,
+)
+
+__all__ = [
+    "AUTO",
+    "DEFAULT_URL",
+    "NO_RETRIES",
+    "BadRequest",
+    "Conflict",
+    "ConnectionFailed",
+    "Forbidden",
+    "NotFound",
+    "PieClient",
+    "PieError",
+    "RetryPolicy",
+    "ServerError",
+    "TooManyRequests",
+    "Unauthorized",
+    "Unprocessable",
+    "WaitTimeout",
+    "__version__",
+]

@@ -1,0 +1,477 @@
+"""``pie apply``: make PIE match a file of declared models and subscriptions.
+
+The file (YAML or JSON, validated against ``apply.schema.json``) declares models and, under each,
+the subscriptions it is the source of. A subscription is identified by its ``name``, stored as its
+label: that is how a second apply finds the subscription the first one created.
+
+``plan`` compares the file with what the API answers and says, for each declared thing, whether it
+would be created, changed (field by field), replaced (a subscription whose event, target, action
+or input source changed: those cannot be updated in place) or left alone; and which existing
+subscriptions a model change would make ``stale`` under PIE's rules. ``execute`` carries a plan
+out, each update conditional on the ``entity_version`` the plan read (If-Match), so a change made
+by someone else in between is a ``Conflict``, not overwritten.
+
+Nothing is deleted that the file does not mention: models and subscriptions (or labels) it does
+not declare are left alone. Stale subscriptions stay stale unless ``reactivate`` is asked for,
+because re-activating re-validates a subscription someone should have looked at.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from pie_client.client import PieClient
+from pie_client.errors import Conflict, NotFound, PieError
+from pie_client.models import (
+    CreateModelRequest,
+    CreateSubscriptionRequest,
+    Model,
+    Subscription,
+)
+
+Action = Literal["create", "update", "replace", "reactivate", "unchanged"]
+MODEL_FIELDS = ("name", "description", "handlers", "handler_contracts", "metadata")
+IMMUTABLE_SUBSCRIPTION_FIELDS = ("trigger_event", "target_model_id", "target_action", "input_source")
+TRIGGERING_ACTION = {"training_complete": "training", "inference_complete": "inference"}
+
+
+class ApplyFileError(Exception):
+    """The file cannot be read, is not YAML/JSON, or does not match the schema."""
+
+
+class ApplyConflict(PieError):
+    """Something the plan read changed before it was applied; nothing of it was overwritten."""
+
+
+# The file --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeclaredSubscription:
+    source_model_id: str
+    name: str
+    request: CreateSubscriptionRequest
+    status: Literal["active", "paused"]
+
+
+@dataclass(frozen=True)
+class Declaration:
+    models: list[CreateModelRequest]
+    subscriptions: list[DeclaredSubscription]
+
+
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("pie_client").joinpath("apply.schema.json").read_text())
+
+
+def load(path: str | Path) -> Declaration:
+    import jsonschema
+    import yaml
+
+    try:
+        text = Path(path).read_text() if str(path) != "-" else _stdin()
+    except OSError as error:
+        raise ApplyFileError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise ApplyFileError(f"{path} is not valid YAML{where}: {problem}") from None
+    problems = sorted(
+        jsonschema.Draft202012Validator(schema()).iter_errors(document), key=lambda error: list(error.absolute_path)
+    )
+    if problems:
+        first = problems[0]
+        where = "/".join(str(part) for part in first.absolute_path) or "(top level)"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ApplyFileError(f"{path}: {where}: {first.message}{more}")
+    return _declaration(document, path)
+
+
+def _declaration(document: dict[str, Any], path: str | Path) -> Declaration:
+    models: list[CreateModelRequest] = []
+    subscriptions: list[DeclaredSubscription] = []
+    seen_models: set[str] = set()
+    for index, entry in enumerate(document["models"]):
+        if entry["id"] in seen_models:
+            raise ApplyFileError(f"{path}: model {entry['id']!r} is declared twice")
+        seen_models.add(entry["id"])
+        declared_subscriptions = entry.get("subscriptions", [])
+        body = {name: value for name, value in entry.items() if name != "subscriptions"}
+        try:
+            models.append(CreateModelRequest.model_validate(body))
+        except ValidationError as invalid:
+            first = invalid.errors()[0]
+            where = "/".join(str(part) for part in first["loc"])
+            raise ApplyFileError(f"{path}: models/{index}/{where}: {first['msg']}") from None
+        names: set[str] = set()
+        for subscription in declared_subscriptions:
+            if subscription["name"] in names:
+                raise ApplyFileError(
+                    f"{path}: model {entry['id']!r} declares subscription {subscription['name']!r} twice"
+                )
+            names.add(subscription["name"])
+            fields = {name: value for name, value in subscription.items() if name not in ("name", "status")}
+            subscriptions.append(
+                DeclaredSubscription(
+                    source_model_id=entry["id"],
+                    name=subscription["name"],
+                    request=CreateSubscriptionRequest(**fields, label=subscription["name"]),
+                    status=subscription.get("status", "active"),
+                )
+            )
+    return Declaration(models, subscriptions)
+
+
+def _stdin() -> str:
+    import sys
+
+    return sys.stdin.read()
+
+
+# The plan --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass
+class ModelStep:
+    action: Action
+    desired: CreateModelRequest
+    current: Model | None
+    changes: list[FieldChange] = field(default_factory=list)
+
+    @property
+    def model_id(self) -> str:
+        return self.desired.id
+
+    @property
+    def cuts_version(self) -> bool:
+        """Updating an active model makes PIE cut a new pending version."""
+        return self.action == "update" and self.current is not None and self.current.status == "active"
+
+
+@dataclass
+class SubscriptionStep:
+    action: Action
+    declared: DeclaredSubscription
+    current: Subscription | None
+    changes: list[FieldChange] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return f"{self.declared.source_model_id}/{self.declared.name}"
+
+
+@dataclass(frozen=True)
+class StaleningEffect:
+    """An existing subscription that a planned model update will make stale, and why."""
+
+    subscription: Subscription
+    caused_by: str
+    reason: str
+
+
+@dataclass
+class Plan:
+    models: list[ModelStep]
+    subscriptions: list[SubscriptionStep]
+    made_stale: list[StaleningEffect]
+    already_stale: list[SubscriptionStep]
+
+    @property
+    def steps(self) -> list[ModelStep | SubscriptionStep]:
+        return [*self.models, *self.subscriptions]
+
+    @property
+    def has_changes(self) -> bool:
+        return any(step.action != "unchanged" for step in self.steps)
+
+    def counts(self) -> dict[str, int]:
+        counted = {"create": 0, "update": 0, "replace": 0, "reactivate": 0, "unchanged": 0}
+        for step in self.steps:
+            counted[step.action] += 1
+        return counted
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "models": [
+                {
+                    "id": step.model_id,
+                    "action": step.action,
+                    "changes": [_change_json(change) for change in step.changes],
+                    "cuts_version": step.cuts_version,
+                }
+                for step in self.models
+            ],
+            "subscriptions": [
+                {
+                    "source_model_id": step.declared.source_model_id,
+                    "name": step.declared.name,
+                    "id": step.current.id if step.current else None,
+                    "action": step.action,
+                    "changes": [_change_json(change) for change in step.changes],
+                }
+                for step in self.subscriptions
+            ],
+            "made_stale": [
+                {
+                    "source_model_id": effect.subscription.source_model_id,
+                    "id": effect.subscription.id,
+                    "label": effect.subscription.label,
+                    "caused_by": effect.caused_by,
+                    "reason": effect.reason,
+                }
+                for effect in self.made_stale
+            ],
+            "already_stale": [step.address for step in self.already_stale],
+            "counts": self.counts(),
+        }
+
+
+def plan(client: PieClient, declaration: Declaration, *, reactivate: bool = False) -> Plan:
+    model_steps = [_plan_model(client, desired) for desired in declaration.models]
+    existing_by_source: dict[str, list[Subscription]] = {}
+    for step in model_steps:
+        if step.current is not None:
+            existing_by_source[step.model_id] = list(client.iter_subscriptions(step.model_id, page_size=100))
+    subscription_steps = [
+        _plan_subscription(declared, existing_by_source.get(declared.source_model_id, []), reactivate)
+        for declared in declaration.subscriptions
+    ]
+    updates = [step for step in model_steps if step.action == "update"]
+    made_stale = _staleness(client, updates, existing_by_source) if updates else []
+    already_stale = [
+        step
+        for step in subscription_steps
+        if step.current is not None and step.current.status == "stale" and step.action in ("unchanged", "update")
+    ]
+    return Plan(model_steps, subscription_steps, made_stale, already_stale)
+
+
+def _plan_model(client: PieClient, desired: CreateModelRequest) -> ModelStep:
+    try:
+        current = client.get_model(desired.id)
+    except NotFound:
+        return ModelStep("create", desired, None)
+    wanted = desired.model_dump(mode="json")
+    have = current.model_dump(mode="json")
+    changes = [FieldChange(name, have[name], wanted[name]) for name in MODEL_FIELDS if have[name] != wanted[name]]
+    return ModelStep("update" if changes else "unchanged", desired, current, changes)
+
+
+def _plan_subscription(
+    declared: DeclaredSubscription, existing: list[Subscription], reactivate: bool
+) -> SubscriptionStep:
+    matches = [subscription for subscription in existing if subscription.label == declared.name]
+    if len(matches) > 1:
+        raise ApplyFileError(
+            f"model {declared.source_model_id!r} has {len(matches)} subscriptions labelled {declared.name!r}; "
+            "rename or delete all but one so the file names one subscription"
+        )
+    if not matches:
+        return SubscriptionStep("create", declared, None)
+    current = matches[0]
+    wanted = declared.request.model_dump(mode="json")
+    have = current.model_dump(mode="json")
+    immutable = [
+        FieldChange(name, have[name], wanted[name]) for name in IMMUTABLE_SUBSCRIPTION_FIELDS if have[name] != wanted[name]
+    ]
+    if immutable:
+        return SubscriptionStep("replace", declared, current, immutable)
+    changes = []
+    if (have["input"] or None) != (wanted["input"] or None):
+        changes.append(FieldChange("input", have["input"], wanted["input"]))
+    if declared.status == "paused" and current.status != "paused":
+        changes.append(FieldChange("status", current.status, "paused"))
+    elif declared.status == "active" and current.status == "paused":
+        changes.append(FieldChange("status", "paused", "active"))
+    elif declared.status == "active" and current.status == "stale" and reactivate:
+        return SubscriptionStep("reactivate", declared, current, [*changes, FieldChange("status", "stale", "active")])
+    return SubscriptionStep("update" if changes else "unchanged", declared, current, changes)
+
+
+def _staleness(
+    client: PieClient, updates: list[ModelStep], existing_by_source: dict[str, list[Subscription]]
+) -> list[StaleningEffect]:
+    """PIE's staleness rules, applied to the planned updates (see SPEC "Event subscription")."""
+    every_subscription = list(existing_by_source.values())
+    for model in client.iter_models(page_size=100):
+        if model.id not in existing_by_source:
+            every_subscription.append(list(client.iter_subscriptions(model.id, page_size=100)))
+    subscriptions = [subscription for page in every_subscription for subscription in page]
+    effects: list[StaleningEffect] = []
+    for step in updates:
+        before, after = step.current.model_dump(mode="json"), step.desired.model_dump(mode="json")
+        contract_driven = before["handler_contracts"] is not None or after["handler_contracts"] is not None
+        for subscription in subscriptions:
+            if subscription.status == "stale":
+                continue
+            if subscription.target_model_id == step.model_id:
+                action = subscription.target_action
+                if contract_driven:
+                    if _schema(before, action, "input") != _schema(after, action, "input"):
+                        effects.append(
+                            StaleningEffect(subscription, step.model_id, f"the {action} input_schema of {step.model_id} changes")
+                        )
+                elif before["handlers"] != after["handlers"]:
+                    effects.append(
+                        StaleningEffect(
+                            subscription, step.model_id, f"the handlers of {step.model_id} change (it has no contracts)"
+                        )
+                    )
+            elif subscription.source_model_id == step.model_id and subscription.input_source == "trigger_output":
+                action = TRIGGERING_ACTION[subscription.trigger_event]
+                if _schema(before, action, "output") != _schema(after, action, "output"):
+                    effects.append(
+                        StaleningEffect(
+                            subscription, step.model_id, f"the {action} output_schema of {step.model_id} changes"
+                        )
+                    )
+    return effects
+
+
+def _schema(model: dict[str, Any], action: str, direction: str) -> Any:
+    contract = (model["handler_contracts"] or {}).get(action) or {}
+    return contract.get(f"{direction}_schema")
+
+
+# Applying --------------------------------------------------------------------------------------
+
+
+def execute(client: PieClient, plan: Plan, report: Callable[[str], None] = lambda line: None) -> None:
+    """Carry the plan out in order: models first (targets must exist), then subscriptions."""
+    for step in plan.models:
+        _guarded(lambda: _apply_model(client, step), f"model {step.model_id}")
+        if step.action != "unchanged":
+            report(f"{_VERB[step.action]} model {step.model_id}")
+    for sub in plan.subscriptions:
+        _guarded(lambda: _apply_subscription(client, sub), f"subscription {sub.address}")
+        if sub.action != "unchanged":
+            report(f"{_VERB[sub.action]} subscription {sub.address}")
+
+
+_VERB = {"create": "created", "update": "updated", "replace": "replaced", "reactivate": "re-activated"}
+
+
+def _guarded(action: Callable[[], object], what: str) -> None:
+    try:
+        action()
+    except Conflict as conflict:
+        raise ApplyConflict(
+            f"{what} changed since the plan read it ({conflict.message}); nothing was overwritten: run pie apply again",
+            status=409,
+        ) from None
+
+
+def _apply_model(client: PieClient, step: ModelStep) -> None:
+    desired = step.desired
+    if step.action == "create":
+        client.create_model(
+            desired.id,
+            name=desired.name,
+            description=desired.description,
+            handlers=desired.handlers,
+            handler_contracts=desired.handler_contracts,
+            metadata=desired.metadata,
+        )
+    elif step.action == "update":
+        assert step.current is not None
+        client.update_model(
+            desired.id,
+            name=desired.name,
+            description=desired.description,
+            handlers=desired.handlers,
+            handler_contracts=desired.handler_contracts,
+            metadata=desired.metadata,
+            if_match=step.current.entity_version,
+        )
+
+
+def _apply_subscription(client: PieClient, step: SubscriptionStep) -> None:
+    declared, current = step.declared, step.current
+    if step.action == "replace":
+        assert current is not None
+        client.delete_subscription(current.source_model_id, current.id)
+    if step.action in ("create", "replace"):
+        request = declared.request
+        created = client.create_subscription(declared.source_model_id, **request.model_dump(exclude_unset=True))
+        if declared.status == "paused":
+            client.update_subscription(declared.source_model_id, created.id, status="paused")
+    elif step.action in ("update", "reactivate"):
+        assert current is not None
+        changes = {change.field: change.after for change in step.changes}
+        client.update_subscription(
+            current.source_model_id, current.id, if_match=current.entity_version, **changes
+        )
+
+
+def render(plan: Plan) -> Iterable[str]:
+    """The plan as lines: ``+`` create, ``~`` update, ``-/+`` replace, ``=`` unchanged, ``!`` notes."""
+    for step in plan.models:
+        if step.action == "create":
+            yield f"+ model {step.model_id}: create"
+        elif step.action == "unchanged":
+            yield f"= model {step.model_id}: no changes"
+        else:
+            note = " (active: PIE cuts a new pending version)" if step.cuts_version else ""
+            yield f"~ model {step.model_id}: update{note}"
+            yield from (f"    {line}" for change in step.changes for line in _describe_change(change))
+    for sub in plan.subscriptions:
+        request = sub.declared.request
+        what = f"{request.trigger_event} -> {request.target_model_id} {request.target_action}"
+        if sub.action == "create":
+            yield f"+ subscription {sub.address}: create ({what})"
+        elif sub.action == "unchanged":
+            yield f"= subscription {sub.address}: no changes"
+        else:
+            symbol = {"replace": "-/+", "update": "~", "reactivate": "~"}[sub.action]
+            suffix = " (event, target, action and input source cannot be updated in place)" if sub.action == "replace" else ""
+            yield f"{symbol} subscription {sub.address}: {sub.action}{suffix}"
+            yield from (f"    {line}" for change in sub.changes for line in _describe_change(change))
+    for effect in plan.made_stale:
+        subscription = effect.subscription
+        name = subscription.label or subscription.id
+        yield (
+            f"! subscription {subscription.source_model_id}/{name} -> {subscription.target_model_id} "
+            f"will become stale: {effect.reason}"
+        )
+    for sub in plan.already_stale:
+        yield (
+            f"! subscription {sub.address} is stale and will not fire: re-activate it with "
+            "`pie apply --reactivate` or `pie subscriptions update ... --status active`"
+        )
+
+
+def _describe_change(change: FieldChange) -> list[str]:
+    before, after = change.before, change.after
+    if isinstance(before, dict) and isinstance(after, dict):
+        lines = []
+        for key in sorted(set(before) | set(after)):
+            if before.get(key) != after.get(key):
+                lines.extend(_describe_change(FieldChange(f"{change.field}.{key}", before.get(key), after.get(key))))
+        return lines
+    return [f"{change.field}: {_short(before)} => {_short(after)}"]
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _change_json(change: FieldChange) -> dict[str, Any]:
+    return {"field": change.field, "before": change.before, "after": change.after}

@@ -1,0 +1,773 @@
+"""``pie``: the PIE command line, on the SDK.
+
+Configuration comes from the environment:
+
+- ``PIE_API_URL`` (default ``http://127.0.0.1:8000``, where ``pie-local serve`` listens);
+- ``PIE_TOKEN``, or ``PIE_TOKEN_COMMAND``, a shell command that prints a token (run once per
+  invocation: ``aws cognito-idp ...``, ``vault read ...``);
+- neither, against a loopback URL: the token comes from ``pie-local token``, run in this
+  directory and environment, so it finds the same ``PIE_LOCAL_HOME`` (or ``./.pie-local``) as the
+  ``pie-local serve`` started here.
+
+Exit codes: 0 success; 1 the API refused or failed (or a waited-for job failed, or the wait timed
+out); 2 a usage or configuration problem. Errors are one line on stderr, never a traceback
+(``PIE_DEBUG=1`` shows it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+try:
+    import click
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+except ImportError as missing:  # the SDK installed without the `cli` extra
+    sys.stderr.write(f"error: the pie command needs the cli extra: pip install 'pie-client[cli]' ({missing})\n")
+    raise SystemExit(2) from None
+
+from pydantic import ValidationError
+
+from pie_client import apply as declared
+from pie_client.client import DEFAULT_URL, PieClient
+from pie_client.errors import PieError, Unauthorized, WaitTimeout
+from pie_client.graph import TriggerGraph
+from pie_client.models import Job
+
+OUTPUT_FORMATS = ("table", "json")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+class ConfigurationError(Exception):
+    """No usable URL or token: exit 2, like any other usage problem."""
+
+
+class JobFailed(Exception):
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"job {job.id} of model {job.model_id} failed: {job.error or 'no reason given'}")
+
+
+# Settings --------------------------------------------------------------------------------------
+
+
+class Session:
+    """What every command shares: the API's address, a lazily built client, the output format."""
+
+    def __init__(self, output: str) -> None:
+        self.output = output
+        self.url = os.environ.get("PIE_API_URL") or DEFAULT_URL
+        self._client: PieClient | None = None
+        self.local_key_home: Path | None = None  # set when the token came from `pie-local token`
+        # No markup: names, labels and messages are users' text, and "[/x]" in one must print as is.
+        self.out = Console(soft_wrap=True, highlight=False, markup=False, width=None if sys.stdout.isatty() else 200)
+        self.err = Console(stderr=True, highlight=False, markup=False)
+
+    @property
+    def client(self) -> PieClient:
+        if self._client is None:
+            parsed = urlparse(self.url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ConfigurationError(f"PIE_API_URL={self.url!r} is not an http(s) URL")
+            self._client = PieClient(self.url, self._token())
+        return self._client
+
+    def _token(self) -> str:
+        token = os.environ.get("PIE_TOKEN")
+        if token:
+            return token.strip()
+        command = os.environ.get("PIE_TOKEN_COMMAND")
+        if command:
+            return _run_token_command(command, "PIE_TOKEN_COMMAND")
+        if not _is_loopback(self.url):
+            raise ConfigurationError(
+                f"no token for {self.url}: set PIE_TOKEN, or PIE_TOKEN_COMMAND to a command that prints one"
+            )
+        self.local_key_home = Path(os.environ.get("PIE_LOCAL_HOME") or Path.cwd() / ".pie-local")
+        return _local_token(self.url)
+
+
+def _local_token(url: str) -> str:
+    """A token from ``pie-local token``, which signs with the key where ``pie-local serve`` looks."""
+    pie_local = _pie_local()
+    if pie_local is None:
+        raise ConfigurationError(
+            f"no token for {url}: set PIE_TOKEN or PIE_TOKEN_COMMAND (pie-local, which mints local tokens, is not installed)"
+        )
+    return _run_token_command([pie_local, "token"], "pie-local token")
+
+
+def _run_token_command(command: str | list[str], name: str) -> str:
+    try:
+        completed = subprocess.run(
+            command, shell=isinstance(command, str), capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ConfigurationError(f"{name} could not run: {error}") from None
+    if completed.returncode != 0:
+        reason = (completed.stderr.strip().splitlines() or ["no message"])[-1]
+        raise ConfigurationError(f"{name} exited with {completed.returncode}: {reason}")
+    token = completed.stdout.strip()
+    if not token:
+        raise ConfigurationError(f"{name} printed no token")
+    return token
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _pie_local() -> str | None:
+    beside = Path(sys.executable).parent / "pie-local"
+    return str(beside) if beside.exists() else shutil.which("pie-local")
+
+
+# Output ----------------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", exclude_none=False)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def emit(session: Session, value: Any, columns: dict[str, Callable[[Any], Any]] | None = None) -> None:
+    """One resource (a field table) or a list of them (one row each), as a table or as JSON."""
+    if session.output == "json":
+        click.echo(json.dumps(_plain(value), indent=2, ensure_ascii=False))
+        return
+    if isinstance(value, list):
+        table = Table(show_edge=False, header_style="bold")
+        for title in columns or {}:
+            table.add_column(title, overflow="fold")
+        for item in value:
+            table.add_row(*(_cell(getter(item)) for getter in (columns or {}).values()))
+        session.out.print(table)
+        if not value:
+            session.err.print("(none)")
+        return
+    table = Table(show_header=False, show_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for name, field_value in _plain(value).items():
+        table.add_row(name, _cell(field_value))
+    session.out.print(table)
+
+
+def _cell(value: Any) -> Text:
+    if value is None:
+        return Text("-")
+    if isinstance(value, (dict, list)):
+        return Text(json.dumps(value, ensure_ascii=False))
+    return Text(str(value))
+
+
+def _handler(handler: Any) -> str:
+    data = handler.model_dump(mode="json")
+    kind = data.pop("type")
+    return f"{kind}:{next(iter(data.values()), '')}" if data else kind
+
+
+def _first(items: Iterable[Any], limit: int) -> list[Any]:
+    found: list[Any] = []
+    for item in items:
+        if len(found) == limit:
+            break
+        found.append(item)
+    return found
+
+
+MODEL_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    "ID": lambda model: model.id,
+    "NAME": lambda model: model.name,
+    "STATUS": lambda model: model.status,
+    "LATEST": lambda model: model.latest_version,
+    "ACTIVE": lambda model: model.active_version,
+    "TRAINING": lambda model: _handler(model.handlers.training),
+    "INFERENCE": lambda model: _handler(model.handlers.inference),
+}
+VERSION_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    "VERSION": lambda version: version.version,
+    "STATUS": lambda version: version.status,
+    "MESSAGE": lambda version: version.status_message,
+    "UPDATED": lambda version: version.updated_at.isoformat(timespec="seconds"),
+}
+SUBSCRIPTION_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    "ID": lambda sub: sub.id,
+    "LABEL": lambda sub: sub.label,
+    "EVENT": lambda sub: sub.trigger_event,
+    "TARGET": lambda sub: sub.target_model_id,
+    "ACTION": lambda sub: sub.target_action,
+    "INPUT": lambda sub: sub.input_source,
+    "STATUS": lambda sub: sub.status,
+}
+JOB_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    "ID": lambda job: job.id,
+    "VERSION": lambda job: job.version,
+    "ACTION": lambda job: job.action,
+    "STATUS": lambda job: job.status,
+    "TRIGGER": lambda job: job.trigger.source_model_id if job.trigger else None,
+    "UPDATED": lambda job: job.updated_at.isoformat(timespec="seconds"),
+    "ERROR": lambda job: job.error,
+}
+
+
+# Parameters ------------------------------------------------------------------------------------
+
+
+class JsonValue(click.ParamType):
+    """Inline JSON, ``@file.json``, or ``-`` for standard input."""
+
+    name = "JSON|@FILE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        source = "standard input" if value == "-" else value
+        try:
+            if value == "-":
+                text = sys.stdin.read()
+            elif value.startswith("@"):
+                source = value[1:]
+                text = Path(source).read_text()
+            else:
+                text = value
+        except OSError as error:
+            self.fail(f"cannot read {source}: {error.strerror}", param, ctx)
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            self.fail(f"{source} is not JSON: {error.msg} (line {error.lineno}, column {error.colno})", param, ctx)
+
+
+class JsonObjectValue(JsonValue):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        parsed = super().convert(value, param, ctx)
+        if not isinstance(parsed, dict):
+            self.fail("must be a JSON object", param, ctx)
+        return parsed
+
+
+JSON_OBJECT = JsonObjectValue()
+
+
+def output_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--output`` on every command, so it can come after the command name too."""
+
+    def remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            ctx.find_object(Session).output = value
+
+    return click.option(
+        "--output",
+        "-o",
+        type=click.Choice(OUTPUT_FORMATS),
+        expose_value=False,
+        callback=remember,
+        help="table (default) or json",
+    )(command)
+
+
+pass_session = click.make_pass_decorator(Session)
+
+
+# Commands --------------------------------------------------------------------------------------
+
+
+class PieCommands(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Unauthorized as refused:
+            home = ctx.find_object(Session).local_key_home
+            if home is not None:
+                refused.message += (
+                    f" (the token was signed with the key in {home}: run pie where pie-local serve runs, "
+                    "or set PIE_LOCAL_HOME to its directory)"
+                )
+            raise
+
+
+@click.group(cls=PieCommands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--output", "-o", type=click.Choice(OUTPUT_FORMATS), default="table", show_default=True)
+@click.version_option(package_name="pie-client")
+@click.pass_context
+def cli(ctx: click.Context, output: str) -> None:
+    """PIE from the command line. PIE_API_URL and PIE_TOKEN (or PIE_TOKEN_COMMAND) say where and
+    who; against a local `pie-local serve` neither is needed."""
+    ctx.obj = Session(output)
+
+
+@cli.group()
+def models() -> None:
+    """Models: list, get, create, update, delete."""
+
+
+@models.command("list")
+@click.option("--status", type=click.Choice(["pending", "active"]))
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help="at most this many")
+@output_option
+@pass_session
+def models_list(session: Session, status: str | None, limit: int) -> None:
+    emit(session, _first(session.client.iter_models(status=status, page_size=100), limit), MODEL_COLUMNS)
+
+
+@models.command("get")
+@click.argument("model_id")
+@output_option
+@pass_session
+def models_get(session: Session, model_id: str) -> None:
+    emit(session, session.client.get_model(model_id))
+
+
+@models.command("create")
+@click.argument("model_id")
+@click.option("--name", required=True)
+@click.option("--handlers", type=JSON_OBJECT, required=True, help='{"training": {...}, "inference": {...}}')
+@click.option("--description", default="")
+@click.option("--metadata", type=JSON_OBJECT, default="{}")
+@click.option("--contracts", type=JSON_OBJECT, help="handler_contracts")
+@output_option
+@pass_session
+def models_create(session: Session, model_id: str, **fields: Any) -> None:
+    created = session.client.create_model(
+        model_id,
+        name=fields["name"],
+        handlers=fields["handlers"],
+        description=fields["description"],
+        metadata=fields["metadata"],
+        handler_contracts=fields["contracts"],
+    )
+    emit(session, created.model)
+
+
+@models.command("update")
+@click.argument("model_id")
+@click.option("--name")
+@click.option("--handlers", type=JSON_OBJECT)
+@click.option("--description")
+@click.option("--metadata", type=JSON_OBJECT)
+@click.option("--contracts", type=JSON_OBJECT, help="handler_contracts")
+@click.option("--clear-contracts", is_flag=True, help="remove the handler contracts")
+@output_option
+@pass_session
+def models_update(session: Session, model_id: str, clear_contracts: bool, **changes: Any) -> None:
+    """Change the given fields (the rest stay), conditional on the model read just before."""
+    current = session.client.get_model(model_id)
+    contracts = None if clear_contracts else (changes["contracts"] or current.handler_contracts)
+    updated = session.client.update_model(
+        model_id,
+        name=changes["name"] or current.name,
+        handlers=changes["handlers"] or current.handlers,
+        description=current.description if changes["description"] is None else changes["description"],
+        metadata=current.metadata if changes["metadata"] is None else changes["metadata"],
+        handler_contracts=contracts,
+    )
+    emit(session, updated.model)
+
+
+@models.command("delete")
+@click.argument("model_id")
+@pass_session
+def models_delete(session: Session, model_id: str) -> None:
+    session.client.delete_model(model_id)
+    session.err.print(f"deleted model {model_id}")
+
+
+@cli.group()
+def versions() -> None:
+    """Versions: list, get, create, status."""
+
+
+@versions.command("list")
+@click.argument("model_id")
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True)
+@output_option
+@pass_session
+def versions_list(session: Session, model_id: str, limit: int) -> None:
+    emit(session, _first(session.client.iter_versions(model_id, page_size=100), limit), VERSION_COLUMNS)
+
+
+@versions.command("get")
+@click.argument("model_id")
+@click.argument("version", default="latest")
+@output_option
+@pass_session
+def versions_get(session: Session, model_id: str, version: str) -> None:
+    emit(session, session.client.get_version(model_id, version).version)
+
+
+@versions.command("create")
+@click.argument("model_id")
+@click.argument("version")
+@click.option("--description", default="")
+@click.option("--metadata", type=JSON_OBJECT, default="{}")
+@output_option
+@pass_session
+def versions_create(session: Session, model_id: str, version: str, description: str, metadata: dict) -> None:
+    emit(session, session.client.create_version(model_id, version, description=description, metadata=metadata).version)
+
+
+@versions.command("status")
+@click.argument("model_id")
+@click.argument("version")
+@click.argument("status", type=click.Choice(["pending", "training", "active", "failed"]))
+@click.option("--message", help="status_message")
+@output_option
+@pass_session
+def versions_status(session: Session, model_id: str, version: str, status: str, message: str | None) -> None:
+    """Move VERSION to STATUS; prints the version and the subscriptions it fired."""
+    changed = session.client.set_version_status(model_id, version, status, status_message=message)
+    if session.output == "json":
+        emit(session, changed)
+        return
+    emit(session, changed.version)
+    for event in changed.triggered_events:
+        outcome = f"job {event.job_id}" if event.job_id else f"not fired: {event.error}"
+        session.err.print(f"fired subscription {event.subscription_id}: {outcome}")
+
+
+@cli.group()
+def subscriptions() -> None:
+    """Event subscriptions: list, get, create, update, delete, test (a dry run).
+
+    SUBSCRIPTION is an id or a label."""
+
+
+def _subscription_id(session: Session, model_id: str, reference: str) -> str:
+    if _UUID.match(reference):
+        return reference
+    labelled = [sub.id for sub in session.client.iter_subscriptions(model_id, page_size=100) if sub.label == reference]
+    if len(labelled) != 1:
+        problem = "no" if not labelled else f"{len(labelled)}"
+        raise click.UsageError(f"model {model_id} has {problem} subscriptions labelled {reference!r}; give its id")
+    return labelled[0]
+
+
+@subscriptions.command("list")
+@click.argument("model_id")
+@output_option
+@pass_session
+def subscriptions_list(session: Session, model_id: str) -> None:
+    emit(session, list(session.client.iter_subscriptions(model_id, page_size=100)), SUBSCRIPTION_COLUMNS)
+
+
+@subscriptions.command("get")
+@click.argument("model_id")
+@click.argument("subscription")
+@output_option
+@pass_session
+def subscriptions_get(session: Session, model_id: str, subscription: str) -> None:
+    emit(session, session.client.get_subscription(model_id, _subscription_id(session, model_id, subscription)))
+
+
+@subscriptions.command("create")
+@click.argument("model_id")
+@click.option("--event", "trigger_event", type=click.Choice(["training_complete", "inference_complete"]), required=True)
+@click.option("--target", "target_model_id", required=True)
+@click.option("--action", "target_action", type=click.Choice(["inference", "training"]), required=True)
+@click.option("--input", "input_", type=JSON_OBJECT, help="stored input (else the trigger's output is forwarded)")
+@click.option("--label")
+@output_option
+@pass_session
+def subscriptions_create(session: Session, model_id: str, input_: dict | None, **fields: Any) -> None:
+    created = session.client.create_subscription(
+        model_id, input_source="stored" if input_ is not None else "trigger_output", input=input_, **fields
+    )
+    emit(session, created)
+    for warning in created.warnings:
+        session.err.print(f"warning: {warning}")
+
+
+@subscriptions.command("update")
+@click.argument("model_id")
+@click.argument("subscription")
+@click.option("--input", "input_", type=JSON_OBJECT)
+@click.option("--label")
+@click.option("--status", type=click.Choice(["active", "paused"]), help="active re-validates a stale subscription")
+@output_option
+@pass_session
+def subscriptions_update(session: Session, model_id: str, subscription: str, input_: dict | None, **fields: Any) -> None:
+    changes = {name: value for name, value in {"input": input_, **fields}.items() if value is not None}
+    if not changes:
+        raise click.UsageError("nothing to change: give --input, --label or --status")
+    subscription_id = _subscription_id(session, model_id, subscription)
+    session.client.get_subscription(model_id, subscription_id)  # the version the update is conditional on
+    updated = session.client.update_subscription(model_id, subscription_id, **changes)
+    emit(session, updated)
+
+
+@subscriptions.command("delete")
+@click.argument("model_id")
+@click.argument("subscription")
+@pass_session
+def subscriptions_delete(session: Session, model_id: str, subscription: str) -> None:
+    subscription_id = _subscription_id(session, model_id, subscription)
+    session.client.delete_subscription(model_id, subscription_id)
+    session.err.print(f"deleted subscription {subscription_id}")
+
+
+@subscriptions.command("test")
+@click.argument("model_id")
+@click.argument("subscription")
+@click.option("--trigger-output", type=JSON_OBJECT, help="the output to pretend the trigger produced")
+@output_option
+@pass_session
+def subscriptions_test(session: Session, model_id: str, subscription: str, trigger_output: dict | None) -> None:
+    """A dry run: the job the subscription would create now, or what would stop it."""
+    subscription_id = _subscription_id(session, model_id, subscription)
+    emit(session, session.client.test_subscription(model_id, subscription_id, trigger_output=trigger_output))
+
+
+@cli.group()
+def jobs() -> None:
+    """Jobs: list, get, watch, complete; cancel, retry and log where the server has them."""
+
+
+@jobs.command("list")
+@click.argument("model_id")
+@click.option("--status", type=click.Choice(["queued", "dispatched", "succeeded", "failed"]))
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True)
+@output_option
+@pass_session
+def jobs_list(session: Session, model_id: str, status: str | None, limit: int) -> None:
+    emit(session, _first(session.client.iter_jobs(model_id, status=status, page_size=100), limit), JOB_COLUMNS)
+
+
+@jobs.command("get")
+@click.argument("model_id")
+@click.argument("job_id")
+@output_option
+@pass_session
+def jobs_get(session: Session, model_id: str, job_id: str) -> None:
+    emit(session, session.client.get_job(model_id, job_id))
+
+
+@jobs.command("watch")
+@click.argument("model_id")
+@click.argument("job_id")
+@click.option("--timeout", type=click.FloatRange(min=0), default=600, show_default=True, help="seconds")
+@click.option("--poll", type=click.FloatRange(min=0.05), default=1.0, show_default=True, help="seconds between reads")
+@output_option
+@pass_session
+def jobs_watch(session: Session, model_id: str, job_id: str, timeout: float, poll: float) -> None:
+    """Follow a job's status live until it ends; exit 1 if it failed."""
+    _wait(session, model_id, job_id, timeout, poll)
+
+
+@jobs.command("cancel")
+@click.argument("model_id")
+@click.argument("job_id")
+@output_option
+@pass_session
+def jobs_cancel(session: Session, model_id: str, job_id: str) -> None:
+    """End a queued or dispatched job (needs a PIE with job supervision)."""
+    emit(session, session.client.cancel_job(model_id, job_id))
+
+
+@jobs.command("retry")
+@click.argument("model_id")
+@click.argument("job_id")
+@output_option
+@pass_session
+def jobs_retry(session: Session, model_id: str, job_id: str) -> None:
+    """Queue a failed job again as its next attempt (needs a PIE with job supervision)."""
+    emit(session, session.client.retry_job(model_id, job_id))
+
+
+@jobs.command("log")
+@click.option("--status", type=click.Choice(["queued", "dispatched", "succeeded", "failed"]))
+@click.option("--model", "model_id")
+@click.option("--since", help="ISO 8601 time: only jobs changed since then")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@output_option
+@pass_session
+def jobs_log(session: Session, status: str | None, model_id: str | None, since: str | None, limit: int) -> None:
+    """The delivery log across models, newest change first (needs a PIE with GET /v2/jobs)."""
+    jobs_found = session.client.iter_all_jobs(status=status, model_id=model_id, since=since, page_size=min(limit, 100))
+    emit(session, _first(jobs_found, limit), {"MODEL": lambda job: job.model_id, **JOB_COLUMNS})
+
+
+@jobs.command("complete")
+@click.argument("model_id")
+@click.argument("job_id")
+@click.option("--status", type=click.Choice(["succeeded", "failed"]), required=True)
+@click.option("--output", "job_output", type=JSON_OBJECT, help="the job's output (JSON)")
+@click.option("--error", help="why it failed")
+@click.option("--format", "-o", "output_format", type=click.Choice(OUTPUT_FORMATS), help="table or json")
+@pass_session
+def jobs_complete(
+    session: Session, model_id: str, job_id: str, status: str, job_output: dict | None, error: str | None,
+    output_format: str | None,
+) -> None:
+    """Report a job's result, as its handler would. (--output is the job's output here; -o/--format
+    chooses how to print.)"""
+    session.output = output_format or session.output
+    completion = session.client.complete_job(model_id, job_id, status, output=job_output, error=error)
+    emit(session, completion.job)
+    for warning in completion.warnings:
+        session.err.print(f"warning: {warning}")
+
+
+def _start(action: str) -> Callable[..., None]:
+    def start(
+        session: Session, model_id: str, input_: dict, version: str | None, wait: bool, timeout: float, poll: float
+    ) -> None:
+        starter = session.client.start_training if action == "training" else session.client.start_inference
+        job = starter(model_id, input_, version=version)
+        if not wait:
+            emit(session, job)
+            return
+        session.err.print(f"{action} job {job.id} queued on {model_id} version {job.version}")
+        _wait(session, model_id, job.id, timeout, poll)
+
+    return start
+
+
+def _job_start_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for decorator in reversed(
+        [
+            click.argument("model_id"),
+            click.option("--input", "input_", type=JSON_OBJECT, required=True, help="inline JSON, @file.json or -"),
+            click.option("--version", help="the version to run (default: training the newest, inference the active)"),
+            click.option("--wait", is_flag=True, help="follow the job until it ends; exit 1 if it failed"),
+            click.option("--timeout", type=click.FloatRange(min=0), default=600, show_default=True, help="seconds"),
+            click.option("--poll", type=click.FloatRange(min=0.05), default=1.0, show_default=True),
+            output_option,
+            pass_session,
+        ]
+    ):
+        command = decorator(command)
+    return command
+
+
+cli.command("train", help="Start a training job (the version goes to training).")(_job_start_options(_start("training")))
+cli.command("infer", help="Start an inference job (input checked against the contract).")(
+    _job_start_options(_start("inference"))
+)
+
+
+def _wait(session: Session, model_id: str, job_id: str, timeout: float, poll: float) -> None:
+    started = time.monotonic()
+    last_status: list[str] = []
+
+    with session.err.status(f"job {job_id}: reading") as progress:
+
+        def show(job: Job) -> None:
+            elapsed = time.monotonic() - started
+            if not last_status or last_status[-1] != job.status:
+                last_status.append(job.status)
+                session.err.print(f"{elapsed:6.1f}s  {job.status}")
+            progress.update(f"job {job_id}: {job.status} ({elapsed:.0f} s)")
+
+        job = session.client.wait_for_job(model_id, job_id, timeout=timeout, poll=poll, on_poll=show)
+    emit(session, job)
+    if job.status == "failed":
+        raise JobFailed(job)
+
+
+@cli.command("apply")
+@click.option("-f", "--file", "path", required=True, help="the declaration (YAML or JSON; - for stdin)")
+@click.option("--plan", "plan_only", is_flag=True, help="only show what would change")
+@click.option("--reactivate", is_flag=True, help="re-activate declared subscriptions that went stale")
+@output_option
+@pass_session
+def apply_command(session: Session, path: str, plan_only: bool, reactivate: bool) -> None:
+    """Make PIE match a file of models and subscriptions (see pie_client/apply.schema.json)."""
+    declaration = declared.load(path)  # before any request: a bad file needs no server
+    plan = declared.plan(session.client, declaration, reactivate=reactivate)
+    if session.output == "json" and plan_only:
+        click.echo(json.dumps(plan.to_json(), indent=2, ensure_ascii=False))
+        return
+    for line in declared.render(plan):
+        session.out.print(line)
+    counts = plan.counts()
+    summary = ", ".join(f"{counts[action]} to {action}" for action in ("create", "update", "replace", "reactivate") if counts[action])
+    if not plan.has_changes:
+        session.out.print(f"No changes: {counts['unchanged']} declared resources match {path}.")
+        return
+    if plan_only:
+        session.out.print(f"Plan: {summary}, {counts['unchanged']} unchanged.")
+        return
+    declared.execute(session.client, plan, report=lambda line: session.err.print(line))
+    done = {"create": "created", "update": "updated", "replace": "replaced", "reactivate": "re-activated"}
+    applied = ", ".join(f"{counts[action]} {verb}" for action, verb in done.items() if counts[action])
+    session.out.print(f"Applied: {applied}; {counts['unchanged']} unchanged.")
+
+
+@cli.command("graph")
+@click.option("--format", "output_format", type=click.Choice(["text", "dot", "mermaid"]), default="text", show_default=True)
+@pass_session
+def graph_command(session: Session, output_format: str) -> None:
+    """The trigger graph: models, subscriptions (event, action, status) and the cycles they close."""
+    graph = TriggerGraph.from_api(session.client)
+    rendered = {"text": graph.to_text, "dot": graph.to_dot, "mermaid": graph.to_mermaid}[output_format]()
+    click.echo(rendered)
+
+
+# Entry point -----------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="pie", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.UsageError as problem:
+        hint = f" (see '{problem.ctx.command_path} --help')" if problem.ctx is not None else ""
+        sys.stderr.write(f"error: {problem.format_message()}{hint}\n")
+        return problem.exit_code
+    except click.ClickException as problem:
+        problem.show()
+        return problem.exit_code
+    except click.Abort:
+        sys.stderr.write("aborted\n")
+        return 130
+    except (ConfigurationError, declared.ApplyFileError, ValidationError) as problem:
+        _fail(problem, "error")
+        return 2
+    except (PieError, JobFailed) as failure:
+        _fail(failure, "timed out" if isinstance(failure, WaitTimeout) else "error")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except Exception as bug:  # noqa: BLE001 - the promise is one line, never a traceback (PIE_DEBUG shows it)
+        _fail(bug, f"error: unexpected {type(bug).__name__}")
+        return 1
+    return 0
+
+
+def _fail(failure: Exception, kind: str) -> None:
+    if os.environ.get("PIE_DEBUG"):
+        raise failure
+    if isinstance(failure, ValidationError):
+        first = failure.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        detail = f"{where}: {first['msg']}" if where else first["msg"]
+    else:
+        detail = " ".join(str(failure).split())
+    sys.stderr.write(f"{kind}: {detail}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

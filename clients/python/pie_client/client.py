@@ -1,0 +1,510 @@
+"""``PieClient``: every operation of the PIE API as one small method.
+
+    from pie_client import PieClient
+
+    pie = PieClient("https://pie.example.com", token=os.environ["PIE_TOKEN"])
+    for model in pie.iter_models(status="active"):
+        print(model.id, model.active_version)
+
+Each operation is one ``_call`` naming its method, path, body and response type; adding a route
+is adding such a method. What every call gets for free:
+
+- **Idempotency-Key** on every POST: a fresh UUID per call (or the ``idempotency_key`` given),
+  reused by that call's retries, so a POST whose answer was lost is replayed, not repeated.
+- **If-Match** on updates (``update_model``, ``update_subscription``, ``set_version_status``): the
+  ``entity_version`` this client last saw for that resource (PIE's ETag is the entity_version; the
+  client remembers it from every model, version and subscription in any answer, lists included).
+  A write over someone else's change is then a ``Conflict`` instead of a silent overwrite. Pass
+  ``if_match=N`` to choose the version, ``if_match=None`` for an unconditional write, or build the
+  client with ``auto_if_match=False`` to make unconditional writes the default. A resource this
+  client has not seen yet is written unconditionally.
+- **Retries** on 429, 5xx and lost connections, with exponential backoff and full jitter
+  (``RetryPolicy``); the typed error of the last try otherwise (``pie_client.errors``).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel
+
+from pie_client._transport import RetryPolicy, Transport
+from pie_client.errors import WaitTimeout
+from pie_client.models import (
+    CompleteJobRequest,
+    CompletionResponse,
+    CompletionStatus,
+    CreateModelRequest,
+    CreateSubscriptionRequest,
+    CreateVersionRequest,
+    DryRunRequest,
+    DryRunResult,
+    HandlerContracts,
+    Handlers,
+    InputSource,
+    Job,
+    JobAction,
+    JobList,
+    JobResponse,
+    JobStatus,
+    JsonObject,
+    Model,
+    ModelList,
+    ModelResponse,
+    ModelStatus,
+    ModelVersionResponse,
+    NewStatusRequest,
+    StartJobRequest,
+    StatusChangeResponse,
+    Subscription,
+    SubscriptionList,
+    SubscriptionStatus,
+    TriggerEvent,
+    UpdateModelRequest,
+    UpdateSubscriptionRequest,
+    Version,
+    VersionList,
+    VersionStatus,
+)
+
+__version__ = "0.1.0"
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+Answer = TypeVar("Answer", bound=BaseModel)
+Item = TypeVar("Item")
+
+
+class _Auto:
+    """``if_match`` left to the client: the entity_version it last saw, if any."""
+
+    def __repr__(self) -> str:
+        return "AUTO"
+
+
+AUTO: Any = _Auto()
+_UNSET: Any = object()
+IfMatch = int | str | None
+
+
+class PieClient:
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        token: str | Callable[[], str | None] | None = None,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy = RetryPolicy(),
+        auto_if_match: bool = True,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """``token`` is a bearer token, or a function returning one (called before every request,
+        so it can refresh). ``transport`` replaces httpx's network transport (tests, proxies)."""
+        self.base_url = base_url.rstrip("/")
+        self.auto_if_match = auto_if_match
+        self._sleep = sleep
+        self._etags: dict[str, int] = {}
+        token_source = token if callable(token) else (lambda: token)
+        self._transport = Transport(
+            self.base_url,
+            token_source,
+            timeout=timeout,
+            retry=retry,
+            http=transport,
+            sleep=sleep,
+            user_agent=f"pie-client/{__version__}",
+        )
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> "PieClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # Models ------------------------------------------------------------------------------------
+
+    def create_model(
+        self,
+        id: str,
+        *,
+        name: str,
+        handlers: Handlers | JsonObject,
+        description: str = "",
+        handler_contracts: HandlerContracts | JsonObject | None = None,
+        metadata: JsonObject | None = None,
+        idempotency_key: str | None = None,
+    ) -> ModelVersionResponse:
+        """A new model with version "1" (pending)."""
+        body = CreateModelRequest(
+            id=id,
+            name=name,
+            description=description,
+            handlers=handlers,
+            handler_contracts=handler_contracts,
+            metadata=metadata or {},
+        )
+        return self._call("POST", "/v2/models", ModelVersionResponse, body=body, idempotency_key=idempotency_key)
+
+    def list_models(
+        self, *, status: ModelStatus | None = None, limit: int | None = None, next_token: str | None = None
+    ) -> ModelList:
+        params = {"status": status, "limit": limit, "next_token": next_token}
+        return self._call("GET", "/v2/models", ModelList, params=params)
+
+    def iter_models(self, *, status: ModelStatus | None = None, page_size: int | None = None) -> Iterator[Model]:
+        """Every model, page after page (one request per page, as the iteration needs it)."""
+        return _pages(lambda token: self.list_models(status=status, limit=page_size, next_token=token), "models")
+
+    def get_model(self, model_id: str) -> Model:
+        return self._call("GET", _path("models", model_id), ModelResponse).model
+
+    def update_model(
+        self,
+        model_id: str,
+        *,
+        name: str,
+        handlers: Handlers | JsonObject,
+        description: str,
+        metadata: JsonObject,
+        handler_contracts: HandlerContracts | JsonObject | None = None,
+        if_match: IfMatch = AUTO,
+    ) -> ModelVersionResponse:
+        """Replace the model (all fields); an active model also gets a new pending version."""
+        body = UpdateModelRequest(
+            name=name,
+            description=description,
+            handlers=handlers,
+            handler_contracts=handler_contracts,
+            metadata=metadata,
+        )
+        path = _path("models", model_id)
+        return self._call("PUT", path, ModelVersionResponse, body=body, if_match=self._if_match(path, if_match))
+
+    def delete_model(self, model_id: str) -> None:
+        """Delete the model, its versions and its own subscriptions."""
+        self._call("DELETE", _path("models", model_id), None)
+        self._forget(_path("models", model_id))
+
+    # Versions ----------------------------------------------------------------------------------
+
+    def create_version(
+        self,
+        model_id: str,
+        version: str,
+        *,
+        description: str = "",
+        metadata: JsonObject | None = None,
+        idempotency_key: str | None = None,
+    ) -> ModelVersionResponse:
+        body = CreateVersionRequest(version=version, description=description, metadata=metadata or {})
+        path = _path("models", model_id, "new_version")
+        return self._call("POST", path, ModelVersionResponse, body=body, idempotency_key=idempotency_key)
+
+    def list_versions(
+        self, model_id: str, *, limit: int | None = None, next_token: str | None = None
+    ) -> VersionList:
+        params = {"limit": limit, "next_token": next_token}
+        return self._call("GET", _path("models", model_id, "versions"), VersionList, params=params)
+
+    def iter_versions(self, model_id: str, *, page_size: int | None = None) -> Iterator[Version]:
+        """The model's versions, newest first."""
+        return _pages(lambda token: self.list_versions(model_id, limit=page_size, next_token=token), "versions")
+
+    def get_version(self, model_id: str, version: str = "latest") -> ModelVersionResponse:
+        """One version (``latest``: the newest) and its model."""
+        return self._call("GET", _path("models", model_id, "versions", version), ModelVersionResponse)
+
+    def set_version_status(
+        self,
+        model_id: str,
+        version: str,
+        status: VersionStatus,
+        *,
+        status_message: str | None = None,
+        if_match: IfMatch = AUTO,
+        idempotency_key: str | None = None,
+    ) -> StatusChangeResponse:
+        """Move a version through its lifecycle; ``triggered_events`` lists the subscriptions fired."""
+        body = NewStatusRequest(status=status, status_message=status_message)
+        path = _path("models", model_id, "versions", version, "new_status")
+        return self._call(
+            "POST",
+            path,
+            StatusChangeResponse,
+            body=body,
+            if_match=self._if_match(_path("models", model_id, "versions", version), if_match),
+            idempotency_key=idempotency_key,
+        )
+
+    # Event subscriptions -----------------------------------------------------------------------
+
+    def create_subscription(
+        self,
+        model_id: str,
+        *,
+        trigger_event: TriggerEvent,
+        target_model_id: str,
+        target_action: JobAction,
+        input_source: InputSource,
+        input: JsonObject | None = None,
+        label: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Subscription:
+        """When ``model_id``'s ``trigger_event`` happens, run ``target_action`` on the target."""
+        body = CreateSubscriptionRequest(
+            trigger_event=trigger_event,
+            target_model_id=target_model_id,
+            target_action=target_action,
+            input_source=input_source,
+            input=input,
+            label=label,
+        )
+        path = _path("models", model_id, "event-subscriptions")
+        return self._call("POST", path, Subscription, body=body, idempotency_key=idempotency_key)
+
+    def list_subscriptions(
+        self, model_id: str, *, limit: int | None = None, next_token: str | None = None
+    ) -> SubscriptionList:
+        params = {"limit": limit, "next_token": next_token}
+        return self._call("GET", _path("models", model_id, "event-subscriptions"), SubscriptionList, params=params)
+
+    def iter_subscriptions(self, model_id: str, *, page_size: int | None = None) -> Iterator[Subscription]:
+        return _pages(
+            lambda token: self.list_subscriptions(model_id, limit=page_size, next_token=token), "subscriptions"
+        )
+
+    def get_subscription(self, model_id: str, subscription_id: str) -> Subscription:
+        return self._call("GET", _path("models", model_id, "event-subscriptions", subscription_id), Subscription)
+
+    def update_subscription(
+        self,
+        model_id: str,
+        subscription_id: str,
+        *,
+        input: JsonObject | None = _UNSET,
+        label: str | None = _UNSET,
+        status: SubscriptionStatus | None = _UNSET,
+        if_match: IfMatch = AUTO,
+    ) -> Subscription:
+        """Change only what is given; ``label=None`` clears the label, ``status="active"``
+        re-validates a stale subscription and re-activates it."""
+        changes = {
+            name: value
+            for name, value in (("input", input), ("label", label), ("status", status))
+            if value is not _UNSET
+        }
+        body = UpdateSubscriptionRequest(**changes)
+        path = _path("models", model_id, "event-subscriptions", subscription_id)
+        return self._call("PUT", path, Subscription, body=body, if_match=self._if_match(path, if_match))
+
+    def delete_subscription(self, model_id: str, subscription_id: str) -> None:
+        path = _path("models", model_id, "event-subscriptions", subscription_id)
+        self._call("DELETE", path, None)
+        self._forget(path)
+
+    def test_subscription(
+        self, model_id: str, subscription_id: str, *, trigger_output: JsonObject | None = None
+    ) -> DryRunResult:
+        """A dry run: the job the subscription would create now, or what would stop it."""
+        path = _path("models", model_id, "event-subscriptions", subscription_id, "test")
+        return self._call("POST", path, DryRunResult, body=DryRunRequest(trigger_output=trigger_output))
+
+    # Jobs --------------------------------------------------------------------------------------
+
+    def start_training(
+        self, model_id: str, input: JsonObject, *, version: str | None = None, idempotency_key: str | None = None
+    ) -> Job:
+        """Queue a training job (default: the newest version, which goes to ``training``)."""
+        return self._start(model_id, "training", input, version, idempotency_key)
+
+    def start_inference(
+        self, model_id: str, input: JsonObject, *, version: str | None = None, idempotency_key: str | None = None
+    ) -> Job:
+        """Queue an inference job (default: the active version), checked against the contract."""
+        return self._start(model_id, "inference", input, version, idempotency_key)
+
+    def list_jobs(
+        self,
+        model_id: str,
+        *,
+        status: JobStatus | None = None,
+        limit: int | None = None,
+        next_token: str | None = None,
+    ) -> JobList:
+        params = {"status": status, "limit": limit, "next_token": next_token}
+        return self._call("GET", _path("models", model_id, "jobs"), JobList, params=params)
+
+    def iter_jobs(
+        self, model_id: str, *, status: JobStatus | None = None, page_size: int | None = None
+    ) -> Iterator[Job]:
+        return _pages(
+            lambda token: self.list_jobs(model_id, status=status, limit=page_size, next_token=token), "jobs"
+        )
+
+    def get_job(self, model_id: str, job_id: str) -> Job:
+        return self._call("GET", _path("models", model_id, "jobs", job_id), JobResponse).job
+
+    def complete_job(
+        self,
+        model_id: str,
+        job_id: str,
+        status: CompletionStatus,
+        *,
+        output: JsonObject | None = None,
+        error: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> CompletionResponse:
+        """Report a job's result (what a Lambda or ECS handler does when it is done)."""
+        body = CompleteJobRequest(status=status, output=output, error=error)
+        path = _path("models", model_id, "jobs", job_id, "complete")
+        return self._call("POST", path, CompletionResponse, body=body, idempotency_key=idempotency_key)
+
+    # Job supervision (SPEC part two). These routes need a server that has them; an older PIE
+    # answers 404 (NotFound). They are here so the CLI and scripts can use them as soon as it does.
+
+    def cancel_job(self, model_id: str, job_id: str, *, idempotency_key: str | None = None) -> Job:
+        """End a queued or dispatched job as failed (outcome ``cancelled``). Needs server support."""
+        path = _path("models", model_id, "jobs", job_id, "cancel")
+        return self._call("POST", path, JobResponse, idempotency_key=idempotency_key).job
+
+    def retry_job(self, model_id: str, job_id: str, *, idempotency_key: str | None = None) -> Job:
+        """Put a failed job back in the queue as its next attempt. Needs server support."""
+        path = _path("models", model_id, "jobs", job_id, "retry")
+        return self._call("POST", path, JobResponse, idempotency_key=idempotency_key).job
+
+    def list_all_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        model_id: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+        next_token: str | None = None,
+    ) -> JobList:
+        """The delivery log: jobs across models, newest change first. Needs server support."""
+        params = {"status": status, "model_id": model_id, "since": since, "limit": limit, "next_token": next_token}
+        return self._call("GET", "/v2/jobs", JobList, params=params)
+
+    def iter_all_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        model_id: str | None = None,
+        since: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Job]:
+        return _pages(
+            lambda token: self.list_all_jobs(
+                status=status, model_id=model_id, since=since, limit=page_size, next_token=token
+            ),
+            "jobs",
+        )
+
+    def wait_for_job(
+        self,
+        model_id: str,
+        job_id: str,
+        *,
+        timeout: float = 300.0,
+        poll: float = 1.0,
+        on_poll: Callable[[Job], None] | None = None,
+    ) -> Job:
+        """Poll until the job has succeeded or failed and return it; ``WaitTimeout`` after
+        ``timeout`` seconds. ``on_poll`` sees every state read (for progress displays)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.get_job(model_id, job_id)
+            if on_poll is not None:
+                on_poll(job)
+            if job.finished:
+                return job
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(
+                    f"job {job_id} of model {model_id} is still {job.status} after {timeout:g} s", job
+                )
+            self._sleep(min(poll, remaining))
+
+    # Plumbing ----------------------------------------------------------------------------------
+
+    def last_seen_version(self, path: str) -> int | None:
+        """The entity_version last seen for a resource path, e.g. ``/v2/models/m1``."""
+        return self._etags.get(path)
+
+    def _start(
+        self, model_id: str, action: JobAction, input: JsonObject, version: str | None, key: str | None
+    ) -> Job:
+        body = StartJobRequest(input=input, version=version)
+        return self._call("POST", _path("models", model_id, action), JobResponse, body=body, idempotency_key=key).job
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        answer: type[Answer] | None,
+        *,
+        body: BaseModel | None = None,
+        params: dict[str, Any] | None = None,
+        if_match: int | str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        headers: dict[str, str] = {}
+        if method == "POST":
+            headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
+        if if_match is not None:
+            headers["If-Match"] = f'"{if_match}"' if isinstance(if_match, int) else if_match
+        # Only the fields the caller set: an update of a subscription's status must not clear its label.
+        payload = body.model_dump(mode="json", exclude_unset=True) if body is not None else None
+        response = self._transport.request(method, path, json=payload, params=params, headers=headers)
+        if answer is None:
+            return None
+        parsed = answer.model_validate_json(response.content)
+        self._remember(parsed)
+        return parsed
+
+    def _if_match(self, path: str, requested: IfMatch) -> int | str | None:
+        if requested is AUTO:
+            return self._etags.get(path) if self.auto_if_match else None
+        return requested
+
+    def _remember(self, value: Any) -> None:
+        """Note the entity_version of every model, version and subscription in an answer."""
+        if isinstance(value, Model):
+            self._etags[_path("models", value.id)] = value.entity_version
+        elif isinstance(value, Version):
+            self._etags[_path("models", value.model_id, "versions", value.version)] = value.entity_version
+        elif isinstance(value, Subscription):
+            path = _path("models", value.source_model_id, "event-subscriptions", value.id)
+            self._etags[path] = value.entity_version
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                self._remember(getattr(value, name))
+        elif isinstance(value, list):
+            for item in value:
+                self._remember(item)
+
+    def _forget(self, prefix: str) -> None:
+        for path in [path for path in self._etags if path == prefix or path.startswith(prefix + "/")]:
+            del self._etags[path]
+
+
+def _path(*segments: str) -> str:
+    return "/v2/" + "/".join(quote(segment, safe="") for segment in segments)
+
+
+def _pages(fetch: Callable[[str | None], BaseModel], field: str) -> Iterator[Any]:
+    token: str | None = None
+    while True:
+        page = fetch(token)
+        yield from getattr(page, field)
+        token = page.next_token  # type: ignore[attr-defined]
+        if not token:
+            return

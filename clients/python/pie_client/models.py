@@ -1,0 +1,335 @@
+"""PIE's wire types, written against ``docs/openapi.json`` (its component schemas, by name).
+
+A test compares every class here that is named like a component schema with that schema (fields,
+required fields, enum values), so the SDK and the published contract cannot drift apart silently.
+
+Resources the server returns accept fields this SDK does not know yet (``extra="allow"``), and a
+handler of a kind it does not know parses as ``UnknownHandler``: a newer server does not break an
+older client. Request bodies are strict, so a typo fails here rather than as a 400; handlers and
+contracts, which travel both ways, pass unknown fields through (a newer server's settings).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+JsonObject = dict[str, Any]
+
+ModelStatus = Literal["pending", "active"]
+VersionStatus = Literal["pending", "training", "active", "failed"]
+JobAction = Literal["inference", "training"]
+JobStatus = Literal["queued", "dispatched", "succeeded", "failed"]
+TriggerEvent = Literal["training_complete", "inference_complete"]
+InputSource = Literal["stored", "trigger_output"]
+SubscriptionStatus = Literal["active", "paused", "stale"]
+CompletionStatus = Literal["succeeded", "failed"]
+
+FINAL_JOB_STATUSES: frozenset[str] = frozenset({"succeeded", "failed"})
+
+
+class Resource(BaseModel):
+    """Something the server returned."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Request(BaseModel):
+    """Something the client sends."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# Handlers --------------------------------------------------------------------------------------
+
+
+class LambdaHandler(Resource):
+    type: Literal["lambda"] = "lambda"
+    arn: str
+    version: str | None = None
+
+
+class EcsHandler(Resource):
+    type: Literal["ecs"] = "ecs"
+    task: str
+
+
+class InProcessHandler(Resource):
+    type: Literal["in_process"] = "in_process"
+    implementation: str
+
+
+class UnknownHandler(BaseModel):
+    """A handler kind this SDK predates: kept as it came, so it round-trips unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+
+_KNOWN_HANDLER_KINDS = {"lambda", "ecs", "in_process"}
+
+
+def _handler_kind(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if kind in _KNOWN_HANDLER_KINDS else "unknown"
+
+
+Handler = Annotated[
+    Union[
+        Annotated[LambdaHandler, Tag("lambda")],
+        Annotated[EcsHandler, Tag("ecs")],
+        Annotated[InProcessHandler, Tag("in_process")],
+        Annotated[UnknownHandler, Tag("unknown")],
+    ],
+    Discriminator(_handler_kind),
+]
+
+
+class Handlers(Resource):
+    training: Handler
+    inference: Handler
+
+
+class HandlerContract(Resource):
+    input_schema: JsonObject | None = None
+    output_schema: JsonObject | None = None
+
+
+class HandlerContracts(Resource):
+    training: HandlerContract | None = None
+    inference: HandlerContract | None = None
+
+
+# Resources -------------------------------------------------------------------------------------
+
+
+class Model(Resource):
+    id: str
+    name: str
+    description: str
+    handlers: Handlers
+    handler_contracts: HandlerContracts | None
+    metadata: JsonObject
+    status: ModelStatus
+    latest_version: str | None
+    active_version: str | None
+    entity_version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+
+
+class StatusChange(Resource):
+    status: VersionStatus
+    status_message: str | None
+    at: datetime
+    by: str
+
+
+class Version(Resource):
+    model_id: str
+    version: str
+    description: str
+    metadata: JsonObject
+    status: VersionStatus
+    status_message: str | None
+    status_history: list[StatusChange]
+    handlers: Handlers
+    handler_contracts: HandlerContracts | None
+    entity_version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+
+
+class Subscription(Resource):
+    id: str
+    source_model_id: str
+    trigger_event: TriggerEvent
+    target_model_id: str
+    target_action: JobAction
+    input_source: InputSource
+    input: JsonObject | None = None
+    label: str | None = None
+    status: SubscriptionStatus
+    entity_version: int = 1
+    created_at: datetime
+    updated_at: datetime
+    warnings: list[str] = Field(default_factory=list)
+
+
+class JobTrigger(Resource):
+    subscription_id: str
+    source_model_id: str
+    source_version: str | None = None
+    source_job_id: str | None = None
+    depth: int
+
+
+class Job(Resource):
+    id: str
+    model_id: str
+    version: str
+    action: JobAction
+    status: JobStatus
+    input: JsonObject
+    output: JsonObject | None = None
+    error: str | None = None
+    handler: Handler
+    trigger: JobTrigger | None
+    attempts: int = 0
+    entity_version: int = 1
+    created_at: datetime
+    updated_at: datetime
+    dispatched_at: datetime | None = None
+    completed_at: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINAL_JOB_STATUSES
+
+
+class TriggeredEvent(Resource):
+    subscription_id: str
+    job_id: str | None = None
+    error: str | None = None
+
+
+class DryRunJob(Resource):
+    model_id: str
+    version: str
+    action: JobAction
+    input: JsonObject
+    handler: Handler
+
+
+class DryRunResult(Resource):
+    subscription_id: str
+    would_fire: bool
+    job: DryRunJob | None
+    error: str | None
+    warnings: list[str]
+
+
+# Responses -------------------------------------------------------------------------------------
+
+
+class ModelResponse(Resource):
+    model: Model
+
+
+class ModelVersionResponse(Resource):
+    version: Version
+    model: Model
+
+
+class StatusChangeResponse(Resource):
+    model: Model
+    version: Version
+    triggered_events: list[TriggeredEvent]
+
+
+class JobResponse(Resource):
+    job: Job
+
+
+class CompletionResponse(Resource):
+    job: Job
+    warnings: list[str] = Field(default_factory=list)
+    triggered_events: list[TriggeredEvent]
+
+
+class ModelList(Resource):
+    models: list[Model]
+    next_token: str | None
+
+
+class VersionList(Resource):
+    versions: list[Version]
+    next_token: str | None
+
+
+class SubscriptionList(Resource):
+    subscriptions: list[Subscription]
+    next_token: str | None
+
+
+class JobList(Resource):
+    jobs: list[Job]
+    next_token: str | None
+
+
+# Requests --------------------------------------------------------------------------------------
+
+
+class CreateModelRequest(Request):
+    id: str
+    name: str
+    description: str = ""
+    handlers: Handlers
+    handler_contracts: HandlerContracts | None = None
+    metadata: JsonObject = Field(default_factory=dict)
+
+
+class UpdateModelRequest(Request):
+    """A full replacement: an omitted ``handler_contracts`` clears the contracts."""
+
+    name: str
+    description: str
+    handlers: Handlers
+    handler_contracts: HandlerContracts | None = None
+    metadata: JsonObject
+
+
+class CreateVersionRequest(Request):
+    version: str
+    description: str = ""
+    metadata: JsonObject = Field(default_factory=dict)
+
+
+class NewStatusRequest(Request):
+    status: VersionStatus
+    status_message: str | None = None
+
+
+class CreateSubscriptionRequest(Request):
+    trigger_event: TriggerEvent
+    target_model_id: str
+    target_action: JobAction
+    input_source: InputSource
+    input: JsonObject | None = None
+    label: str | None = None
+
+
+class UpdateSubscriptionRequest(Request):
+    input: JsonObject | None = None
+    label: str | None = None
+    status: SubscriptionStatus | None = None
+
+
+class DryRunRequest(Request):
+    trigger_output: JsonObject | None = None
+
+
+class StartJobRequest(Request):
+    input: JsonObject
+    version: str | None = None
+
+
+class CompleteJobRequest(Request):
+    status: CompletionStatus
+    output: JsonObject | None = None
+    error: str | None = None
+
+
+class ErrorResponse(Resource):
+    success: Literal[False] = False
+    message: str
+
+
+class InternalErrorResponse(Resource):
+    success: Literal[False] = False
+    message: str
+    request_id: str
