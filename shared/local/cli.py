@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import contextlib
 import logging
+import os
+import shlex
 import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlparse
 
 from shared.local.tokens import (
     AUDIENCE,
+    DEFAULT_HOME_DIRECTORY,
     DEFAULT_LIFETIME_SECONDS,
     DEFAULT_SUBJECT,
     HOME_ENVIRONMENT_VARIABLE,
@@ -134,13 +138,51 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         parser.error(f"cannot use the DynamoDB at {arguments.dynamodb_endpoint}: {error}")
     except OSError as error:
         parser.error(f"cannot listen on {arguments.host}:{arguments.port}: {error.strerror}")
+    _print_banner(api, arguments)
     try:
         api.wait()
     except KeyboardInterrupt:
         log.info("stopping")
     finally:
+        # A second Ctrl-C or SIGTERM must not cut the flush short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         api.stop()
-    return 0
+    _exit_without_teardown(0)
+
+
+def _print_banner(api: Any, arguments: argparse.Namespace) -> None:
+    """What a developer needs next: where the API is, how to get a token, where the data lives."""
+    home = local_home(arguments.home)
+    token_command = "pie-local token"
+    if home.resolve() != (Path.cwd() / DEFAULT_HOME_DIRECTORY).resolve():
+        token_command += f" --home {shlex.quote(str(home))}"
+    if arguments.dynamodb_endpoint:
+        data = f"the DynamoDB at {arguments.dynamodb_endpoint}"
+    elif getattr(arguments, "ephemeral", False):
+        data = "in memory, discarded on exit (--ephemeral)"
+    elif getattr(arguments, "data_dir", None):
+        data = str(arguments.data_dir)
+    else:
+        data = "in memory, discarded on exit"
+    sys.stderr.write(
+        f"\n  PIE local API  {api.url}\n"
+        f"  token          {token_command}\n"
+        f"  keys           {home}\n"
+        f"  data           {data}\n"
+        "  stop           Ctrl-C\n\n"
+    )
+    sys.stderr.flush()
+
+
+def _exit_without_teardown(code: int) -> NoReturn:
+    """Exit once the server has stopped and its writes are flushed, skipping the interpreter's
+    teardown: freeing the embedded table object by object took seconds after a few writes and over
+    a minute after a working session, while nothing of it is needed any more."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _endpoint_url(value: str) -> str:
@@ -177,7 +219,9 @@ def _invoke(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     event = _read_event(arguments.event, parser)
     handler = load_handler(arguments.function)
     _send_function_logs_to_stderr()
-    with local_backend():
+    # stdout carries the response alone (for `| jq`): what the function prints itself, such as
+    # Powertools' metrics, joins its logs on stderr.
+    with local_backend(), contextlib.redirect_stdout(sys.stderr):
         response = handler(event, LocalLambdaContext(local_function_name(arguments.function)))
     sys.stdout.write(json.dumps(response, indent=2) + "\n")
     return 0
