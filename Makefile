@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test install synth bench openapi clean
+.PHONY: dev test install synth bench bench-mlflow openapi clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,11 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 
 install: $(INSTALLED)
 
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
 dev: install
-	$(BIN)/pie-local serve
+	$(BIN)/pie-local serve --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest
@@ -32,6 +35,18 @@ openapi: install
 # each against a baseline from the same run: one table on stdout, bench/results.json (docs/performance.md).
 bench: install
 	$(BIN)/python -m bench
+
+# PIE's local stack against MLflow's registry server, same workload over REST (docs/performance.md).
+# MLflow goes into its own virtualenv under bench/, never into the project's.
+MLFLOW_VENV := bench/.mlflow-venv
+
+$(MLFLOW_VENV)/bin/mlflow:
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet 'mlflow>=3,<4'
+
+bench-mlflow: install $(MLFLOW_VENV)/bin/mlflow
+	$(BIN)/python -m bench.mlflow_peer --mlflow $(MLFLOW_VENV)/bin/mlflow
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .pie-local
