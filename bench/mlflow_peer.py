@@ -47,6 +47,8 @@ STARTUP_SECONDS = 180
 RSS_CAP_BYTES = 3 * 1024**3
 PHASE_SECONDS = 900
 PAGE_SIZE = 50
+SETTLE_SECONDS = 90
+WARM_UP_CALLS = 10
 CLIENTS = 8
 _PIE_LISTENING = re.compile(r"PIE local API on (http://\S+)")
 
@@ -395,14 +397,27 @@ def concurrent_gets(peer: Peer, model: str, seconds: float) -> dict[str, float]:
     return {"requests_per_second": sum(counts) / elapsed, "requests": sum(counts), "errors": len(errors)}
 
 
-def page_all(peer: Peer) -> tuple[float, int]:
+def page_all(peer: Peer) -> tuple[float, int, int]:
+    """Seconds to read every model a page at a time; models and pages read."""
     began = time.perf_counter()
-    seen, token = 0, None
+    seen, pages, token = 0, 0, None
     while True:
         count, token = peer.page(token)
-        seen += count
+        seen, pages = seen + count, pages + 1
         if not token:
-            return time.perf_counter() - began, seen
+            return time.perf_counter() - began, seen, pages
+
+
+def settle(peer: Peer, limit: float = SETTLE_SECONDS) -> float:
+    """Wait until the server's process tree is idle (MLflow starts background workers after it
+    first answers); seconds waited."""
+    began = time.monotonic()
+    while time.monotonic() - began < limit:
+        before = tree_cpu_seconds(peer.process.pid)
+        time.sleep(1)
+        if tree_cpu_seconds(peer.process.pid) - before < 0.15:
+            break
+    return round(time.monotonic() - began, 1)
 
 
 def idle_cpu(peers: list[Peer], seconds: float = 5.0) -> dict[str, float]:
@@ -446,22 +461,27 @@ def run(workload: Workload, mlflow: Path, log: Callable[[str], None]) -> list[Re
         log(f"PIE answered after {pie.started_seconds:.1f} s")
         peers: list[Peer] = [pie, ml]
         results.append(Result("start: spawn to first answer", pie.started_seconds, ml.started_seconds, "s", "lower"))
+        settled = {peer.name: settle(peer) for peer in peers}
+        log(f"settled (seconds until idle): {settled}")
         rss_start = {peer.name: peer.sample_rss() / 2**20 for peer in peers}
         results.append(Result("memory at start (RSS of the process tree)", rss_start["PIE"], rss_start["MLflow"], "MB", "lower"))
         cpu = idle_cpu(peers)
         results.append(Result("idle CPU (cores, 5 s)", cpu["PIE"], cpu["MLflow"], "cores", "lower"))
 
         n = workload.sequential
+        # PIE's model starts at version 1; MLflow's first created version is 1.
+        first = {"PIE": 2, "MLflow": 1}
         log(f"sequential operations, {n} each ...")
-        for peer in peers:  # warm each route once, outside the figures
+        for peer in peers:  # warm each route, outside the figures
             peer.create_model("warm-up")
-            peer.get_model("warm-up")
+            for version in range(WARM_UP_CALLS):
+                peer.get_model("warm-up")
+                peer.create_version("warm-up", first[peer.name] + version)
+                peer.change_status("warm-up", first[peer.name] + version)
         creates = alternate(peers, n, lambda peer, i: peer.create_model(f"seq-{i:04d}"))
         gets = alternate(peers, n, lambda peer, i: peer.get_model(f"seq-{i % n:04d}"))
         for peer in peers:
             peer.create_model("versions")
-        # PIE's model starts at version 1; MLflow's first created version is 1.
-        first = {"PIE": 2, "MLflow": 1}
         versions = alternate(peers, n, lambda peer, i: peer.create_version("versions", first[peer.name] + i))
         statuses = alternate(peers, n, lambda peer, i: peer.change_status("versions", first[peer.name] + i))
         for label, timings in [("create model", creates), ("get model", gets), ("create version", versions), ("status change", statuses)]:
@@ -507,12 +527,12 @@ def run(workload: Workload, mlflow: Path, log: Callable[[str], None]) -> list[Re
 
         log("paging every model, 50 a page ...")
         pages: dict[str, list[float]] = {peer.name: [] for peer in peers}
-        counted: dict[str, int] = {}
+        counted: dict[str, tuple[int, int]] = {}
         for round_index in range(workload.paging_rounds):
             for peer in peers if round_index % 2 == 0 else peers[::-1]:
-                seconds, seen = page_all(peer)
+                seconds, seen, read = page_all(peer)
                 pages[peer.name].append(seconds)
-                counted[peer.name] = seen
+                counted[peer.name] = (seen, read)
         results.append(
             Result(
                 "paging all models, 50 a page",
@@ -520,9 +540,11 @@ def run(workload: Workload, mlflow: Path, log: Callable[[str], None]) -> list[Re
                 _p50(pages["MLflow"]),
                 "s",
                 "lower",
-                note=f"models: PIE {counted['PIE']}, MLflow {counted['MLflow']}",
+                note=f"models: PIE {counted['PIE'][0]}, MLflow {counted['MLflow'][0]}",
             )
         )
+        per_page = {name: _p50(pages[name]) * 1000 / counted[name][1] for name in pages}
+        results.append(Result("paging: time per page of 50", per_page["PIE"], per_page["MLflow"], "ms", "lower"))
         rss_end = {peer.name: peer.sample_rss() / 2**20 for peer in peers}
         results.append(Result("memory after the workload", rss_end["PIE"], rss_end["MLflow"], "MB", "lower"))
         results.append(Result("peak memory seen", pie.peak_rss / 2**20, ml.peak_rss / 2**20, "MB", "lower"))
