@@ -173,12 +173,22 @@ class Peer:
     def headers(self) -> dict[str, str]:
         return {}
 
-    # The workload's operations, each one call.
-    def create_model(self, name: str) -> None: ...
-    def get_model(self, name: str) -> None: ...
-    def create_version(self, name: str, version: int) -> None: ...
-    def change_status(self, name: str, version: int) -> None: ...
-    def page(self, token: str | None) -> tuple[int, str | None]: ...
+    # The workload's operations, one call each; every peer implements them.
+    def create_model(self, name: str) -> None:
+        raise NotImplementedError
+
+    def get_model(self, name: str) -> None:
+        raise NotImplementedError
+
+    def create_version(self, name: str, version: int) -> None:
+        raise NotImplementedError
+
+    def change_status(self, name: str, version: int) -> None:
+        raise NotImplementedError
+
+    def page(self, token: str | None) -> tuple[int, str | None]:
+        """One page of models after ``token``: how many it held, and the next page's token."""
+        raise NotImplementedError
 
 
 class Pie(Peer):

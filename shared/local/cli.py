@@ -10,8 +10,8 @@ Logs go to stderr; stdout carries only what a command prints (a token, a functio
 from __future__ import annotations
 
 import argparse
-import json
 import contextlib
+import json
 import logging
 import os
 import shlex
@@ -19,7 +19,7 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlparse
 
 from shared.local.tokens import (
@@ -34,6 +34,9 @@ from shared.local.tokens import (
     mint_token,
 )
 from shared.routes import ALL_SCOPES
+
+if TYPE_CHECKING:
+    from shared.local.server import LocalApi
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +154,7 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     _exit_without_teardown(0)
 
 
-def _print_banner(api: Any, arguments: argparse.Namespace) -> None:
+def _print_banner(api: LocalApi, arguments: argparse.Namespace) -> None:
     """What a developer needs next: where the API is, how to get a token, where the data lives."""
     home = local_home(arguments.home)
     token_command = "pie-local token"
@@ -209,7 +212,12 @@ def _token(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
 
 def _invoke(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from shared.local.gateway import LocalLambdaContext, available_functions, load_handler, local_function_name
+    from shared.local.gateway import (
+        LocalLambdaContext,
+        available_functions,
+        load_handler,
+        local_function_name,
+    )
     from shared.local.server import local_backend
 
     if arguments.function not in available_functions():

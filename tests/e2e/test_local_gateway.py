@@ -21,7 +21,13 @@ from shared.data.keys import model_partition
 from shared.local.gateway import HttpRequest, JwtAuthorizer, LocalGateway
 from shared.local.server import LocalApi
 from shared.local.settings import LOCAL_TABLE_NAME
-from shared.local.tokens import SigningKeys, TokenRejectedError, TokenVerifier, local_home, mint_token
+from shared.local.tokens import (
+    SigningKeys,
+    TokenRejectedError,
+    TokenVerifier,
+    local_home,
+    mint_token,
+)
 from shared.routes import ROUTES
 from tests.e2e.documents import model_document
 
@@ -295,7 +301,7 @@ def test_a_server_and_a_token_command_starting_together_agree_on_one_key_pair(tm
 
 
 def test_a_token_is_verified_once_and_then_remembered_until_it_expires(monkeypatch: pytest.MonkeyPatch):
-    import shared.local.tokens as tokens
+    from shared.local import tokens
 
     decoded: list[str] = []
     real_decode = tokens.jwt.decode
