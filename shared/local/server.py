@@ -202,6 +202,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(response.body)
 
+    def handle_expect_100(self) -> bool:
+        # The interim "100 Continue" must leave now, not with the response: the client is waiting
+        # for it before it sends the body.
+        proceed = super().handle_expect_100()
+        self.wfile.flush()
+        return proceed
+
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own refusals (a bad request line, oversize headers, ...) in PIE's error shape."""
         text = message or self.responses.get(code, ("", "the request was refused"))[1]

@@ -235,3 +235,22 @@ def test_an_idle_server_uses_almost_no_cpu(own_server: LocalServer):
     busy = (_cpu_seconds(own_server.process.pid) - before) / (time.monotonic() - began)
 
     assert busy < 0.02, f"{busy:.3f} of a core while idle"
+
+
+def test_a_client_expecting_100_continue_is_told_to_send_its_body_at_once(own_server: LocalServer, token: str):
+    body = json.dumps(model_document(unique_id("expect"))).encode()
+    sock = socket.create_connection(_address(own_server), timeout=10)
+    sock.sendall(
+        b"POST /v2/models HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n".encode()
+        + b"Expect: 100-continue\r\n\r\n"
+    )
+    sock.settimeout(0.9)  # curl sends the body anyway after waiting 1 s
+    interim = sock.recv(1024)
+    sock.settimeout(10)
+    sock.sendall(body)
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+
+    assert interim.startswith(b"HTTP/1.1 100")
+    assert response.status == 201
