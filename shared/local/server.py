@@ -108,8 +108,8 @@ def _remote_table(table_name: str, endpoint: str) -> Any:
 
 class _GatewayHttpServer(ThreadingHTTPServer):
     daemon_threads = True
-    # socketserver's default backlog of 5 resets connections once a handful of clients arrive at
-    # once; a laptop's worth of clients (tests, a console, scripts) must queue instead.
+    # socketserver's default backlog of 5 drops (or resets) connections once a handful of clients
+    # arrive at once; a laptop's worth of clients (tests, a console, scripts) must queue instead.
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], gateway: LocalGateway) -> None:
