@@ -7,7 +7,7 @@ NODE_TOOLS := node_modules/.installed
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test install browser synth bench openapi clean
+.PHONY: dev test install browser synth bench bench-mlflow openapi clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,11 @@ $(NODE_TOOLS): package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts
 	touch $(NODE_TOOLS)
 
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
 dev: install
-	$(BIN)/pie-local serve
+	$(BIN)/pie-local serve --host $(HOST) --port $(PORT)
 
 test: install $(NODE_TOOLS) browser
 	$(BIN)/python -m pytest
@@ -52,6 +55,18 @@ openapi: install
 # each against a baseline from the same run: one table on stdout, bench/results.json (docs/performance.md).
 bench: install
 	$(BIN)/python -m bench
+
+# PIE's local stack against MLflow's registry server, same workload over REST (docs/performance.md).
+# MLflow goes into its own virtualenv under bench/, never into the project's.
+MLFLOW_VENV := bench/.mlflow-venv
+
+$(MLFLOW_VENV)/bin/mlflow:
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet 'mlflow>=3,<4'
+
+bench-mlflow: install $(MLFLOW_VENV)/bin/mlflow
+	$(BIN)/python -m bench.mlflow_peer --mlflow $(MLFLOW_VENV)/bin/mlflow
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .pie-local node_modules

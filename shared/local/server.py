@@ -111,6 +111,9 @@ def _remote_table(table_name: str, endpoint: str) -> Any:
 
 class _GatewayHttpServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops (or resets) connections once a handful of clients
+    # arrive at once; a laptop's worth of clients (tests, a console, scripts) must queue instead.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], gateway: LocalGateway) -> None:
         super().__init__(address, _RequestHandler)
@@ -126,6 +129,11 @@ class _GatewayHttpServer(ThreadingHTTPServer):
 class _RequestHandler(BaseHTTPRequestHandler):
     server: _GatewayHttpServer
     protocol_version = "HTTP/1.1"
+    # Each response leaves in one write (status, headers and body are buffered until
+    # handle_one_request flushes), with Nagle off: written in pieces, a kept-alive connection waits
+    # out the client's delayed ACK (~40 ms) on every request.
+    wbufsize = -1
+    disable_nagle_algorithm = True
 
     def version_string(self) -> str:
         return "pie-local"
@@ -196,6 +204,28 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+
+    def handle_expect_100(self) -> bool:
+        # The interim "100 Continue" must leave now, not with the response: the client is waiting
+        # for it before it sends the body.
+        proceed = super().handle_expect_100()
+        self.wfile.flush()
+        return proceed
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a bad request line, oversize headers, ...) in PIE's error shape."""
+        text = message or self.responses.get(code, ("", "the request was refused"))[1]
+        if message and explain:
+            text = f"{message}: {explain}"
+        log.warning("%s %d %s", self.requestline or "-", code, text)
+        self.close_connection = True
+        # A request line that did not parse leaves http.server assuming HTTP/0.9, which would send
+        # the body without a status line; every client PIE serves speaks HTTP/1.x.
+        if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
+            self.request_version = self.protocol_version
+        self._write(error_response(code, text))
+        # http.server returns without flushing after refusing a request line or its headers.
+        self.wfile.flush()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
         # Requests are logged once by _serve; this only sees malformed requests and socket errors.

@@ -33,6 +33,7 @@ DEFAULT_HOME_DIRECTORY = ".pie-local"
 PRIVATE_KEY_FILE = "jwt-signing-key.pem"
 
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "nbf")
+VERIFIED_TOKENS_KEPT = 1024
 
 
 class TokenRejectedError(Exception):
@@ -114,12 +115,37 @@ def mint_token(
 
 
 class TokenVerifier:
-    """What API Gateway's JWT authorizer checks: signature, issuer, audience, expiry, not-before."""
+    """What API Gateway's JWT authorizer checks: signature, issuer, audience, expiry, not-before.
+
+    A client sends the same token on every request, and checking an RS256 signature is the costliest
+    step of a cheap request; so a token that verified is remembered (by its exact text) until it
+    expires, and checked in full again after that. API Gateway caches its JWKS the same way.
+    """
 
     def __init__(self, public_key: rsa.RSAPublicKey) -> None:
         self._public_key = public_key
+        self._verified: dict[str, dict[str, Any]] = {}
 
     def verify(self, token: str) -> dict[str, Any]:
+        claims = self._verified.get(token)
+        if claims is not None and time.time() < claims["exp"]:
+            return dict(claims)
+        claims = self._decode(token)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            self._forget_expired()
+        self._verified[token] = claims
+        return dict(claims)
+
+    def _forget_expired(self) -> None:
+        now = time.time()
+        # A copy: request threads may add tokens meanwhile.
+        for token, claims in list(self._verified.items()):
+            if now >= claims["exp"]:
+                self._verified.pop(token, None)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            self._verified.clear()
+
+    def _decode(self, token: str) -> dict[str, Any]:
         try:
             return jwt.decode(
                 token,
@@ -128,6 +154,7 @@ class TokenVerifier:
                 audience=AUDIENCE,
                 issuer=ISSUER,
                 options={"require": list(REQUIRED_CLAIMS)},
+                leeway=0,  # as the cache above: a token expires at exactly its ``exp``
             )
         except jwt.PyJWTError as error:
             raise TokenRejectedError(_describe(error)) from error

@@ -7,6 +7,7 @@ import base64
 import json
 import re
 import sys
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,13 @@ from shared.data.keys import model_partition
 from shared.local.gateway import HttpRequest, JwtAuthorizer, LocalGateway
 from shared.local.server import LocalApi
 from shared.local.settings import LOCAL_TABLE_NAME
-from shared.local.tokens import SigningKeys, TokenVerifier, local_home, mint_token
+from shared.local.tokens import (
+    SigningKeys,
+    TokenRejectedError,
+    TokenVerifier,
+    local_home,
+    mint_token,
+)
 from shared.routes import ROUTES, route_for
 from tests.e2e.documents import model_document
 
@@ -324,3 +331,41 @@ def _concurrent_reads(tmp_path: Path) -> tuple[list[int], list[str]]:
         paths = ["/v2/models/together", "/v2/models/together/versions?limit=5", "/v2/models?limit=5"] * 20
         with ThreadPoolExecutor(max_workers=6) as pool:
             return list(pool.map(lambda path: _call(f"{api.url}{path}", token=token)[0], paths)), paths
+
+
+def test_a_token_is_verified_once_and_then_remembered_until_it_expires(monkeypatch: pytest.MonkeyPatch):
+    from shared.local import tokens
+
+    decoded: list[str] = []
+    real_decode = tokens.jwt.decode
+
+    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(tokens.jwt, "decode", counting_decode)
+    verifier = TokenVerifier(KEYS.public_key)
+    token = mint_token(KEYS, subject="dev", expires_in=2)
+    other = mint_token(KEYS, subject="someone-else")
+
+    assert [verifier.verify(token)["sub"] for _ in range(3)] == ["dev"] * 3
+    assert verifier.verify(other)["sub"] == "someone-else"
+    assert decoded == [token, other]
+
+    expires = verifier.verify(token)["exp"]
+    deadline = time.monotonic() + 5
+    while time.time() < expires and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with pytest.raises(TokenRejectedError, match="expired"):
+        verifier.verify(token)
+
+
+def test_a_remembered_token_edited_by_one_character_is_verified_again_and_refused():
+    verifier = TokenVerifier(KEYS.public_key)
+    token = mint_token(KEYS, subject="dev")
+    verifier.verify(token)
+    header, payload, signature = token.split(".")
+    edited = ".".join([header, payload, ("A" if signature[0] != "A" else "B") + signature[1:]])
+
+    with pytest.raises(TokenRejectedError):
+        verifier.verify(edited)

@@ -74,6 +74,16 @@ def test_invoke_starts_from_an_empty_table(tmp_path: Path):
     assert json.loads(completed.stdout)["statusCode"] == 404
 
 
+@pytest.mark.parametrize("function", ["get_model", "dispatch_jobs"])
+def test_invoke_prints_only_the_response_on_stdout_so_it_can_be_piped_to_jq(tmp_path: Path, function: str):
+    completed = run_pie_local(tmp_path / ".pie-local", "invoke", function, str(EVENTS / f"{function}.json"))
+
+    assert completed.returncode == 0, completed.stderr
+    assert isinstance(json.loads(completed.stdout), dict), completed.stdout
+    if function == "dispatch_jobs":
+        assert '"CloudWatchMetrics"' in completed.stderr  # the function's metrics, with its logs
+
+
 def test_invoke_of_an_unknown_function_exits_2_naming_the_known_ones(tmp_path: Path):
     completed = run_pie_local(tmp_path / ".pie-local", "invoke", "launch_rockets", str(EVENTS / "create_model.json"))
 

@@ -1,0 +1,256 @@
+"""``pie-local serve`` as an HTTP server: kept-alive connections, many clients at once, http.server's
+own refusals in PIE's error shape, a startup banner, and a prompt exit on SIGTERM.
+
+Each test here uses a server of its own module (or its own process), so the suite's shared server
+and its state play no part.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.e2e.client import Api, assert_error, mint
+from tests.e2e.documents import model_document, unique_id
+from tests.e2e.local_server import LocalServer, start_server, stop_server
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    home = tmp_path_factory.mktemp("pie-http") / ".pie-local"
+    running = start_server(home, home.parent / "serve.log")
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(scope="module")
+def token(own_server: LocalServer) -> str:
+    return mint(own_server.home)
+
+
+def _address(server: LocalServer) -> tuple[str, int]:
+    parts = urlsplit(server.url)
+    return parts.hostname or "127.0.0.1", parts.port or 80
+
+
+def _timed_get(connection: http.client.HTTPConnection, path: str, token: str) -> float:
+    began = time.perf_counter()
+    connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 404
+    return (time.perf_counter() - began) * 1000
+
+
+def _raw_exchange(server: LocalServer, request: bytes) -> http.client.HTTPResponse:
+    """Send bytes as they are (no client library would send them) and parse the answer."""
+    sock = socket.create_connection(_address(server), timeout=10)
+    sock.sendall(request)
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    return response
+
+
+def _assert_json_error(response: http.client.HTTPResponse, status: int) -> str:
+    assert response.status == status
+    assert response.getheader("Content-Type") == "application/json"
+    body = json.loads(response.read())
+    assert set(body) == {"success", "message"}, body
+    assert body["success"] is False and body["message"]
+    return body["message"]
+
+
+# Kept-alive connections ----------------------------------------------------------------------------
+
+
+def test_a_kept_alive_connection_answers_without_waiting_for_a_delayed_ack(own_server: LocalServer, token: str):
+    """Written in pieces, each response on a reused connection waited ~40 ms for the client's
+    delayed ACK; a fresh connection never did. Alternating the two, the reused one must not be
+    slower by anything like that stall."""
+    path = f"/v2/models/{unique_id('ghost')}"
+    kept = http.client.HTTPConnection(*_address(own_server), timeout=10)
+    _timed_get(kept, path, token)
+    kept_ms, fresh_ms = [], []
+    for _ in range(20):
+        kept_ms.append(_timed_get(kept, path, token))
+        fresh = http.client.HTTPConnection(*_address(own_server), timeout=10)
+        fresh_ms.append(_timed_get(fresh, path, token))
+        fresh.close()
+    kept.close()
+
+    assert statistics.median(kept_ms) < statistics.median(fresh_ms) + 20, (kept_ms, fresh_ms)
+
+
+# Many clients at once ------------------------------------------------------------------------------
+
+
+def test_fifty_concurrent_clients_are_all_answered_without_a_refused_or_retried_connection(
+    own_server: LocalServer, token: str
+):
+    """The kernel completes a handshake at once while the listen backlog has room; past it the
+    SYN is dropped (or the connection reset) and the client retries after a second."""
+    api = Api(own_server.url, token)
+    model_id = unique_id("busy")
+    assert api.post("/v2/models", model_document(model_id)).status == 201
+    clients, requests_each = 50, 4
+    start = threading.Barrier(clients)
+    statuses: list[int] = []
+    connect_seconds: list[float] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        start.wait()
+        for _ in range(requests_each):
+            try:
+                connection = http.client.HTTPConnection(*_address(own_server), timeout=60)
+                began = time.perf_counter()
+                connection.connect()
+                connected = time.perf_counter() - began
+                connection.request("GET", f"/v2/models/{model_id}", headers={"Authorization": f"Bearer {token}"})
+                status = connection.getresponse().status
+                connection.close()
+            except OSError as error:
+                with lock:
+                    errors.append(error)
+            else:
+                with lock:
+                    statuses.append(status)
+                    connect_seconds.append(connected)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert statuses == [200] * clients * requests_each
+    assert max(connect_seconds) < 0.9, sorted(connect_seconds)[-5:]
+
+
+# http.server's own refusals --------------------------------------------------------------------------
+
+
+def test_an_oversize_header_is_a_431_in_pies_error_shape(own_server: LocalServer):
+    request = b"GET /v2/models HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n"
+
+    message = _assert_json_error(_raw_exchange(own_server, request), 431)
+
+    assert "too long" in message.lower()
+
+
+def test_too_many_headers_is_a_431_in_pies_error_shape(own_server: LocalServer):
+    headers = b"".join(b"X-H%d: v\r\n" % index for index in range(150))
+
+    message = _assert_json_error(_raw_exchange(own_server, b"GET /v2/models HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n"), 431)
+
+    assert "headers" in message.lower()
+
+
+def test_a_request_target_over_64_kib_is_a_414_in_pies_error_shape(own_server: LocalServer):
+    request = b"GET /v2/models/" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    _assert_json_error(_raw_exchange(own_server, request), 414)
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status"),
+    [(b"NONSENSE\r\n", 400), (b"GET /v2/models HTTP/x.y\r\n", 400), (b"GET /v2/models HTTP/2.0\r\n", 505)],
+)
+def test_a_malformed_request_line_is_refused_in_pies_error_shape(own_server: LocalServer, request_line: bytes, status: int):
+    _assert_json_error(_raw_exchange(own_server, request_line + b"Host: x\r\n\r\n"), status)
+
+
+def test_the_server_still_answers_after_refusing_malformed_requests(own_server: LocalServer, token: str):
+    _raw_exchange(own_server, b"NONSENSE\r\n\r\n").read()
+
+    assert_error(Api(own_server.url, token).get(f"/v2/models/{unique_id('ghost')}"), 404)
+
+
+# Starting and stopping -----------------------------------------------------------------------------
+
+
+def test_the_banner_says_where_the_api_is_how_to_get_a_token_and_where_data_lives(tmp_path: Path):
+    home = tmp_path / "elsewhere"
+    server = start_server(home, tmp_path / "serve.log")
+    try:
+        log = server.log.read_text()
+    finally:
+        stop_server(server)
+
+    assert f"PIE local API on {server.url}" in log  # the log line scripts wait for
+    assert re.search(rf"^  PIE local API +{re.escape(server.url)}$", log, re.MULTILINE)
+    assert re.search(rf"^  token +pie-local token --home {re.escape(str(home))}$", log, re.MULTILINE)
+    assert re.search(r"^  data +\S", log, re.MULTILINE)
+
+
+def test_serve_exits_promptly_on_sigterm_after_work(tmp_path: Path):
+    server = start_server(tmp_path / ".pie-local", tmp_path / "serve.log")
+    api = Api(server.url, mint(server.home))
+    for _ in range(20):
+        assert api.post("/v2/models", model_document(unique_id("stop"))).status == 201
+
+    began = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    returncode = server.process.wait(timeout=30)
+    elapsed = time.monotonic() - began
+
+    log = server.log.read_text()
+    assert returncode == 0, log
+    assert elapsed < 2, f"took {elapsed:.1f} s to exit"
+    assert "Traceback" not in log
+    # Started from the default home: the token command needs no --home.
+    assert re.search(r"^  token +pie-local token$", log, re.MULTILINE)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process CPU time from /proc")
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the stream replayer (shared/local/stream.py) polls the embedded stream every 50 ms, "
+    "about 0.09 of a core; it should sleep until a write wakes it",
+)
+def test_an_idle_server_uses_almost_no_cpu(own_server: LocalServer):
+    before, began = _cpu_seconds(own_server.process.pid), time.monotonic()
+    time.sleep(5)  # measuring idleness: there is no condition to poll for
+    busy = (_cpu_seconds(own_server.process.pid) - before) / (time.monotonic() - began)
+
+    assert busy < 0.02, f"{busy:.3f} of a core while idle"
+
+
+def test_a_client_expecting_100_continue_is_told_to_send_its_body_at_once(own_server: LocalServer, token: str):
+    body = json.dumps(model_document(unique_id("expect"))).encode()
+    sock = socket.create_connection(_address(own_server), timeout=10)
+    sock.sendall(
+        b"POST /v2/models HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n".encode()
+        + b"Expect: 100-continue\r\n\r\n"
+    )
+    sock.settimeout(0.9)  # curl sends the body anyway after waiting 1 s
+    interim = sock.recv(1024)
+    sock.settimeout(10)
+    sock.sendall(body)
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+
+    assert interim.startswith(b"HTTP/1.1 100")
+    assert response.status == 201
