@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from shared.domain.errors import HandlerNotAllowedError
-from shared.domain.handler_policy import HandlerAllowList, HandlerPolicy
+from shared.domain.handler_policy import HandlerPolicy
+from shared.kinds.allow_list import HandlerAllowList
 from shared.domain.resources import Handlers
 
 ALLOW_LIST = HandlerAllowList(
