@@ -24,8 +24,8 @@ from infra.constructs.dead_letter_queue import dead_letter_queue
 from infra.constructs.route_functions import FunctionFactory
 from infra.constructs.table import RegistryTable
 from infra.function_profiles import DISPATCHER, DISPATCHER_FUNCTION
-from shared.data import keys
 from infra.kinds import policy_statement, stack_arn
+from shared.data import keys
 from shared.kinds import KINDS
 
 # Records the dispatcher acts on: new queued jobs, and the outbox overflow of a change that fired

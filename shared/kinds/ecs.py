@@ -11,7 +11,13 @@ from pydantic import Field, StringConstraints
 
 from shared.domain.errors import HandlerNotAllowedError
 from shared.kinds.allow_list import HandlerAllowList
-from shared.kinds.base import EventRule, HandlerKind, HandlerModel, IamStatement, ReportedResult
+from shared.kinds.base import (
+    EventRule,
+    HandlerKind,
+    HandlerModel,
+    IamStatement,
+    ReportedResult,
+)
 
 ECS_TASK_PATTERN = r"^[A-Za-z0-9_-]{1,255}/[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?$"
 ECS_ENVIRONMENT_VARIABLE = "PIE_JOB"
@@ -125,8 +131,10 @@ def dispatcher_statements(allow: HandlerAllowList, pass_roles: tuple[str, ...]) 
 def deploy_warnings(allow: HandlerAllowList, pass_roles: tuple[str, ...]) -> list[str]:
     if allow.ecs_clusters and not pass_roles:
         return [
-            "ECS clusters are allowed but context 'ecsPassRoleArns' is empty: the dispatcher "
-            "cannot start task definitions that have a task or execution role."
+            (
+                "ECS clusters are allowed but context 'ecsPassRoleArns' is empty: the dispatcher "
+                "cannot start task definitions that have a task or execution role."
+            )
         ]
     return []
 

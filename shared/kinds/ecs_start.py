@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from shared.dispatch.envelope import JobEnvelope
-from shared.dispatch.starters import DispatchFailed, LazyClient, Retry, StartContext, aws_call
+from shared.dispatch.starters import (
+    DispatchFailed,
+    LazyClient,
+    Retry,
+    StartContext,
+    aws_call,
+)
 from shared.domain.resources import Job
 from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from shared.data.outbox import job_item
+from shared.dispatch.envelope import JobEnvelope
+from shared.domain.resources import Job
+from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
 from shared.kinds.ecs import task_result as ecs_task_result
 from shared.kinds.lambda_ import destination_result as lambda_destination_result
-from shared.dispatch.envelope import JobEnvelope
-from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
-from shared.domain.resources import Job
 from shared.routes import ROUTES, Route
 from tests.conftest import EVENTS, ROOT, load_event
 

@@ -9,8 +9,8 @@ import pytest
 
 from shared.domain.errors import HandlerNotAllowedError
 from shared.domain.handler_policy import HandlerPolicy
-from shared.kinds.allow_list import HandlerAllowList
 from shared.domain.resources import Handlers
+from shared.kinds.allow_list import HandlerAllowList
 
 ALLOW_LIST = HandlerAllowList(
     lambda_accounts=["123456789012"],
