@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.domain.handler_policy import HandlerAllowList
+from shared.kinds.allow_list import HandlerAllowList
 
 JWT_ISSUER = "jwtIssuer"
 JWT_AUDIENCE = "jwtAudience"
@@ -123,7 +123,7 @@ def _handler_allow_list(value: Any) -> HandlerAllowList:
     except (json.JSONDecodeError, ValidationError) as error:
         raise DeploymentConfigError(
             f"context '{HANDLER_ALLOW_LIST}' must be a JSON object shaped like "
-            f"shared.domain.handler_policy.HandlerAllowList: {error}"
+            f"shared.kinds.allow_list.HandlerAllowList: {error}"
         ) from error
 
 

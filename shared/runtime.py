@@ -134,7 +134,7 @@ _stand_ins: dict[str, Any] = {}
 
 
 def use_stand_in(service: str, client: Any) -> None:
-    """Use ``client`` instead of a boto3 client for ``service`` ("lambda" or "ecs")."""
+    """Use ``client`` instead of a boto3 client for ``service`` (a handler kind's ``client_service``)."""
     _stand_ins[service] = client
     reset()
 
@@ -159,17 +159,16 @@ def dispatcher_settings() -> DispatcherSettings:
 def dispatcher() -> Dispatcher:
     # Imported here: route functions never load the dispatcher or Powertools batch processing.
     from shared.dispatch.dispatcher import Dispatcher
-    from shared.dispatch.starters import Backoff, EcsStarter, InProcessRunner, LambdaStarter
+    from shared.dispatch.starters import Backoff, StartContext, build_starters
 
     settings = dispatcher_settings()
-    backoff = Backoff(attempts=settings.dispatch_attempts)
-    return Dispatcher(
-        job_service(),
-        outbox(),
-        LambdaStarter(_client("lambda"), backoff),
-        EcsStarter(lambda: _client("ecs"), backoff, settings.ecs_run_task_defaults),
-        InProcessRunner(IMPLEMENTATIONS),
+    context = StartContext(
+        client=_client,
+        backoff=Backoff(attempts=settings.dispatch_attempts),
+        implementations=IMPLEMENTATIONS,
+        ecs_run_task_defaults=settings.ecs_run_task_defaults,
     )
+    return Dispatcher(job_service(), outbox(), build_starters(context))
 
 
 @cache

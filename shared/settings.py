@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
-from shared.domain.handler_policy import HandlerAllowList
+from shared.kinds.allow_list import HandlerAllowList
 
 
 class SettingsError(Exception):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -20,18 +20,12 @@ from pydantic import (
     model_validator,
 )
 
+from shared.kinds import Handler
+
 MODEL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 LATEST = "latest"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-
-# Plain (ECMA-compatible) patterns: they are published in the OpenAPI document.
-LAMBDA_ARN_PATTERN = (
-    r"^arn:aws[a-z-]*:lambda:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}$"
-)
-LAMBDA_QUALIFIER_PATTERN = r"^(\$LATEST|[A-Za-z0-9_-]{1,128})$"
-ECS_TASK_PATTERN = r"^[A-Za-z0-9_-]{1,255}/[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?$"
-IMPLEMENTATION_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 ModelId = Annotated[str, StringConstraints(pattern=MODEL_ID_PATTERN)]
 VersionId = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
@@ -65,62 +59,6 @@ def _absent(value: Any) -> bool:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class LambdaHandler(_Strict):
-    type: Literal["lambda"]
-    arn: Annotated[str, StringConstraints(pattern=LAMBDA_ARN_PATTERN)] = Field(
-        examples=["arn:aws:lambda:us-west-2:123456789012:function:train"]
-    )
-    version: Annotated[str, StringConstraints(pattern=LAMBDA_QUALIFIER_PATTERN)] | None = Field(
-        default=None,
-        description="Qualifier (version or alias) to invoke; unqualified when absent.",
-        exclude_if=_absent,
-    )
-
-    @property
-    def region(self) -> str:
-        return self.arn.split(":")[3]
-
-    @property
-    def account(self) -> str:
-        return self.arn.split(":")[4]
-
-    @property
-    def function_name(self) -> str:
-        return self.arn.split(":")[6]
-
-
-
-class EcsHandler(_Strict):
-    type: Literal["ecs"]
-    task: Annotated[str, StringConstraints(pattern=ECS_TASK_PATTERN)] = Field(
-        description="<cluster>/<task_definition>: cluster short name, task family[:revision].",
-        examples=["ml-cluster/train-price-model:3"],
-    )
-
-    @property
-    def cluster(self) -> str:
-        return self.task.split("/", 1)[0]
-
-    @property
-    def task_definition(self) -> str:
-        """The family, with its revision when one is given."""
-        return self.task.split("/", 1)[1]
-
-    @property
-    def family(self) -> str:
-        return self.task_definition.split(":", 1)[0]
-
-
-class InProcessHandler(_Strict):
-    type: Literal["in_process"]
-    implementation: Annotated[str, StringConstraints(pattern=IMPLEMENTATION_PATTERN)] = Field(
-        description="Name of an implementation registered in PIE's code base.", examples=["echo"]
-    )
-
-
-Handler = Annotated[Union[LambdaHandler, EcsHandler, InProcessHandler], Field(discriminator="type")]
 
 
 class Handlers(_Strict):

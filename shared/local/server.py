@@ -278,8 +278,8 @@ class LocalApi:
             environment = dict(os.environ)
             dynamodb = self._resources.enter_context(local_backend(self._table_name, self._dynamodb_endpoint))
             handlers = self._resources.enter_context(LocalHandlers(self._handlers, self.targets, environment))
-            runtime.use_stand_in("lambda", handlers.lambda_client)
-            runtime.use_stand_in("ecs", handlers.ecs_client)
+            for service, client in handlers.clients.items():
+                runtime.use_stand_in(service, client)
             self._resources.callback(runtime.clear_stand_ins)
             self._start_stream_replay(dynamodb)
             authorizer = JwtAuthorizer(TokenVerifier(self.keys.public_key))

@@ -40,6 +40,14 @@ ALLOWED_CLUSTERS = {
     f"arn:${{AWS::Partition}}:ecs:${{AWS::Region}}:${{AWS::AccountId}}:cluster/{cluster}"
     for cluster in HANDLER_ALLOW_LIST["ecs_clusters"]
 }
+ALLOWED_STATE_MACHINE_PREFIXES = {
+    f"arn:${{AWS::Partition}}:states:{region}:{account}:stateMachine:{prefix}"
+    for account, region, prefix in product(
+        HANDLER_ALLOW_LIST["step_functions_accounts"],
+        HANDLER_ALLOW_LIST["step_functions_regions"],
+        HANDLER_ALLOW_LIST["step_functions_name_prefixes"],
+    )
+}
 MAX_STREAM_RETENTION_SECONDS = 24 * 3600
 
 
@@ -194,6 +202,35 @@ def test_stopped_ecs_tasks_on_allowed_clusters_reach_the_completion_function(job
     assert pattern["detail-type"] == ["ECS Task State Change"]
     assert pattern["detail"]["lastStatus"] == ["STOPPED"]
     assert {rendered(cluster) for cluster in pattern["detail"]["clusterArn"]} == ALLOWED_CLUSTERS
+
+
+def test_the_dispatcher_may_start_executions_only_of_the_allowed_state_machines(job_template: Template):
+    (start,) = statements_with(function_statements(job_template, DISPATCHER_FUNCTION), "states:StartExecution")
+    assert start["Action"] == "states:StartExecution" and "Condition" not in start
+    assert {rendered(resource) for resource in as_list(start["Resource"])} == {
+        f"{prefix}*" for prefix in ALLOWED_STATE_MACHINE_PREFIXES
+    }
+    assert not statements_with(function_statements(job_template, JOB_COMPLETION_FUNCTION), "states:StartExecution")
+
+
+def test_finished_executions_of_allowed_state_machines_reach_the_completion_function(job_template: Template):
+    pattern = _rules_targeting_completion(job_template)["aws.states"]["EventPattern"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert set(pattern["detail"]["status"]) == {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+    matchers = pattern["detail"]["stateMachineArn"]
+    assert {rendered(matcher["prefix"]) for matcher in matchers} == ALLOWED_STATE_MACHINE_PREFIXES
+
+
+def test_every_completion_rule_is_declared_by_a_handler_kind(job_template: Template):
+    from shared.kinds import KINDS
+    from shared.kinds.allow_list import HandlerAllowList
+
+    declared = {
+        rule.pattern["source"][0]
+        for kind in KINDS.values()
+        for rule in kind.completion_rules(HandlerAllowList.model_validate(HANDLER_ALLOW_LIST))
+    }
+    assert set(_rules_targeting_completion(job_template)) == declared == {"lambda", "aws.ecs", "aws.states"}
 
 
 def test_undeliverable_job_results_are_retried_then_dead_lettered(job_template: Template):

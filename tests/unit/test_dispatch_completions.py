@@ -9,9 +9,16 @@ from typing import Any
 
 import pytest
 
-from shared.dispatch.completions import COMPLETION_ACTOR, AwsCompletions, ecs_task_result, lambda_destination_result
+from shared.dispatch.completions import COMPLETION_ACTOR, AwsCompletions
 from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError
-from shared.domain.resources import CompleteJobRequest, CompletionResponse, Job, JobResponse
+from shared.domain.resources import (
+    CompleteJobRequest,
+    CompletionResponse,
+    Job,
+    JobResponse,
+)
+from shared.kinds.ecs import task_result as ecs_task_result
+from shared.kinds.lambda_ import destination_result as lambda_destination_result
 from tests.conftest import load_event
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
