@@ -68,7 +68,8 @@ def principal_from_event(event: dict[str, Any]) -> Principal:
     """The caller, from the HTTP API JWT authorizer's context (payload 2.0).
 
     Claims arrive as strings; ``scopes`` is null unless the authorizer matched scopes, so the
-    space-separated ``scope`` claim (or ``scp``) is read too.
+    ``scope`` claim (or ``scp``) is read too, split on plain spaces only as API Gateway splits it
+    (RFC 6749's scope-token separator): a tab, newline or no-break space is part of a scope.
     """
     jwt = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt") or {}
     claims = jwt.get("claims") or {}
@@ -79,7 +80,7 @@ def principal_from_event(event: dict[str, Any]) -> Principal:
     for claim in ("scope", "scp"):
         value = claims.get(claim)
         if isinstance(value, str):
-            scopes.update(value.replace(",", " ").split())
+            scopes.update(scope for scope in value.split(" ") if scope)
         elif isinstance(value, list):
             scopes.update(str(item) for item in value)
     return Principal(subject=str(subject), scopes=frozenset(scopes))
