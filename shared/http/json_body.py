@@ -40,7 +40,7 @@ def nesting_depth(text: str) -> int:
     outside_strings = "".join(unescaped.split('"')[::2])
     brackets = outside_strings.translate(_ONLY_BRACKETS)
     # Characters past ASCII outside strings (not JSON) are left in, and count as no step.
-    return max(accumulate(map(_BRACKET_STEP.get, brackets, repeat(0))), default=0)
+    return max(accumulate(map(_BRACKET_STEP.get, brackets, repeat(0)), initial=0))
 
 
 def parse_json_body(text: str) -> Any:
