@@ -24,7 +24,9 @@ MAX_JSON_DEPTH = 64
 _ONLY_BRACKETS = {code: None for code in range(128) if chr(code) not in "[]{}"}
 _BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 # A UTF-16 surrogate, escaped (\uD800-\uDFFF) or raw: only then can the parsed body hold one alone.
-_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|[\ud800-\udfff]")
+# Two searches, not one alternation: a pattern starting with a literal is scanned for far faster.
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+_RAW_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def nesting_depth(text: str) -> int:
@@ -57,7 +59,7 @@ def parse_json_body(text: str) -> Any:
         raise RequestInvalidError(
             f"request body has an integer of more than {sys.get_int_max_str_digits()} digits"
         ) from None
-    if _SURROGATE.search(text) is not None and _holds_lone_surrogate(document):
+    if _may_hold_a_surrogate(text) and _holds_lone_surrogate(document):
         raise RequestInvalidError(
             "request body has a lone UTF-16 surrogate (\\ud800-\\udfff) that is not half of a pair"
         )
@@ -76,6 +78,12 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _may_hold_a_surrogate(text: str) -> bool:
+    if _ESCAPED_SURROGATE.search(text) is not None:
+        return True
+    return not text.isascii() and _RAW_SURROGATE.search(text) is not None
 
 
 def _holds_lone_surrogate(document: Any) -> bool:

@@ -62,6 +62,11 @@ def test_the_parse_refuses_a_lone_surrogate(text: str):
         parse_json_body(text)
 
 
+def test_the_parse_refuses_a_raw_lone_surrogate_in_the_text():
+    with pytest.raises(RequestInvalidError, match="surrogate"):
+        parse_json_body('{"a": "é\ud800"}')
+
+
 def test_the_parse_reads_a_surrogate_pair_as_its_character():
     assert parse_json_body('{"\\ud83d\\ude00": "\\uD83D\\uDE00"}') == {"\U0001f600": "\U0001f600"}
 
