@@ -25,7 +25,7 @@ from bench.moto_transactions import one_backup_per_transaction
 from bench.report import Figure, print_table, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("cold_start", "round_trips", "warm", "fanout", "dispatch", "local_api")
+SECTIONS = ("cold_start", "round_trips", "warm", "fanout", "dispatch", "local_api", "hostile_input")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _runners(quick: bool) -> dict[str, Callable[[], tuple[list[Figure], dict[str, Any]]]]:
-    from bench import cold_start, dispatch, fanout, local_api, round_trips, warm
+    from bench import cold_start, dispatch, fanout, hostile_input, local_api, round_trips, warm
 
     return {
         "cold_start": lambda: cold_start.measure(runs=2 if quick else cold_start.RUNS),
@@ -73,6 +73,7 @@ def _runners(quick: bool) -> dict[str, Callable[[], tuple[list[Figure], dict[str
         "fanout": lambda: fanout.measure(repeats=1 if quick else fanout.REPEATS),
         "dispatch": lambda: dispatch.measure(rounds=1 if quick else dispatch.ROUNDS),
         "local_api": lambda: local_api.measure(seconds=2 if quick else local_api.SECONDS),
+        "hostile_input": lambda: hostile_input.measure(runs=2 if quick else hostile_input.RUNS),
     }
 
 

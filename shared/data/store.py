@@ -274,10 +274,19 @@ class RegistryStore:
                 raise VersionAlreadyExistsError(new_version.model_id, new_version.version) from None
             raise
 
-    def delete_model(self, model_id: str) -> None:
-        """Delete the model's whole partition (versions, its subscriptions, its jobs), then the
-        model item itself, so an interrupted delete can be finished by repeating it."""
+    def delete_model(self, model_id: str, expected_entity_version: int | None = None) -> None:
+        """Delete the model's whole partition (versions, its subscriptions, its jobs) and the model
+        item itself, so that an interrupted delete can be finished by repeating it.
+
+        Unconditionally, the partition goes first and the model item last. With
+        ``expected_entity_version`` the model item goes first, under that condition, so a model
+        that moved on loses nothing (``StaleEntityError``; its ``current`` is None when the model
+        is gone, after any orphans of an interrupted delete were purged)."""
         partition = keys.model_partition(model_id)
+        if expected_entity_version is not None:
+            self._delete_model_item_at(model_id, partition, expected_entity_version)
+            self._purge_partition(partition, keep=None)
+            return
         self._purge_partition(partition, keep=keys.model_key(model_id))
         try:
             self._client.delete_item(
@@ -291,6 +300,23 @@ class RegistryStore:
             raise
         # A version created while the partition was being purged would otherwise be orphaned.
         self._purge_partition(partition, keep=None)
+
+    def _delete_model_item_at(self, model_id: str, partition: str, expected_entity_version: int) -> None:
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=_key(keys.model_key(model_id)),
+                ConditionExpression="entity_version = :expected",
+                ExpressionAttributeValues={":expected": _n(expected_entity_version)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            current = error.response.get("Item")
+            if current is None:
+                self._purge_partition(partition, keep=None)
+            raise StaleEntityError(number(current, "entity_version")) from None
 
     def _purge_partition(self, partition: str, keep: dict[str, str] | None) -> None:
         query: dict[str, Any] = {

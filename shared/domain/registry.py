@@ -151,8 +151,17 @@ class ModelRegistry:
             return ModelVersionResponse(version=version, model=model)
         raise ConcurrentUpdateError(f"model '{model_id}'")
 
-    def delete_model(self, model_id: str) -> None:
-        self._store.delete_model(model_id)
+    def delete_model(self, model_id: str, if_match: int | None = None) -> None:
+        """With ``if_match`` the delete is conditional on that ``entity_version`` (409 otherwise)."""
+        if if_match is None:
+            self._store.delete_model(model_id)
+        else:
+            try:
+                self._store.delete_model(model_id, if_match)
+            except StaleEntityError as stale:
+                if stale.current is None:
+                    raise ModelNotFoundError(model_id) from None
+                raise EntityVersionMismatchError("model", if_match, stale.current) from None
         self._staleness.mark_stale_targeting(model_id)
 
     # Versions -----------------------------------------------------------------------------------

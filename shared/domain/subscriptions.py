@@ -131,8 +131,15 @@ class SubscriptionService:
             return updated
         raise ConcurrentUpdateError(f"event subscription '{subscription_id}'")
 
-    def delete(self, source_model_id: str, subscription_id: str) -> None:
-        self._subscriptions.delete(source_model_id, subscription_id)
+    def delete(self, source_model_id: str, subscription_id: str, if_match: int | None = None) -> None:
+        """With ``if_match`` the delete is conditional on that ``entity_version`` (409 otherwise)."""
+        if if_match is None:
+            self._subscriptions.delete(source_model_id, subscription_id)
+            return
+        try:
+            self._subscriptions.delete(source_model_id, subscription_id, if_match)
+        except StaleEntityError as stale:
+            raise EntityVersionMismatchError("event subscription", if_match, stale.current or 0) from None
 
     def dry_run(self, source_model_id: str, subscription_id: str, trigger_output: dict | None) -> DryRunResult:
         """The job the subscription would create if its event happened now; writes nothing."""

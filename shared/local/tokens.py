@@ -173,12 +173,13 @@ def _describe(error: jwt.PyJWTError) -> str:
 
 
 def token_scopes(claims: Mapping[str, Any]) -> list[str]:
-    """The token's scopes, from the space-separated ``scope`` claim (or Cognito-style ``scp`` list)."""
+    """The token's scopes, from the ``scope`` claim (or Cognito-style ``scp`` list). Like API
+    Gateway's JWT authorizer, only a plain space separates scopes in a string."""
     scopes: list[str] = []
     for claim in ("scope", "scp"):
         value = claims.get(claim)
         if isinstance(value, str):
-            scopes.extend(value.split())
+            scopes.extend(scope for scope in value.split(" ") if scope)
         elif isinstance(value, list):
             scopes.extend(str(item) for item in value)
     return scopes
