@@ -61,6 +61,11 @@ class InProcessHandler(Resource):
     implementation: str
 
 
+class StepFunctionsHandler(Resource):
+    type: Literal["step_functions"] = "step_functions"
+    state_machine_arn: str
+
+
 class UnknownHandler(BaseModel):
     """A handler kind this SDK predates: kept as it came, so it round-trips unchanged."""
 
@@ -68,7 +73,7 @@ class UnknownHandler(BaseModel):
     type: str
 
 
-_KNOWN_HANDLER_KINDS = {"lambda", "ecs", "in_process"}
+_KNOWN_HANDLER_KINDS = {"lambda", "ecs", "in_process", "step_functions"}
 
 
 def _handler_kind(value: Any) -> str:
@@ -81,6 +86,7 @@ Handler = Annotated[
         Annotated[LambdaHandler, Tag("lambda")],
         Annotated[EcsHandler, Tag("ecs")],
         Annotated[InProcessHandler, Tag("in_process")],
+        Annotated[StepFunctionsHandler, Tag("step_functions")],
         Annotated[UnknownHandler, Tag("unknown")],
     ],
     Discriminator(_handler_kind),
@@ -138,6 +144,7 @@ class Version(Resource):
     status_history: list[StatusChange]
     handlers: Handlers
     handler_contracts: HandlerContracts | None
+    training_job_id: str | None = None
     entity_version: int
     created_at: datetime
     updated_at: datetime
@@ -326,6 +333,12 @@ class CompleteJobRequest(Request):
 
 class ErrorResponse(Resource):
     success: Literal[False] = False
+    message: str
+
+
+class GatewayErrorResponse(Resource):
+    """API Gateway's own refusal (401/403 from the authorizer, 429, 413, 5xx): no ``success``."""
+
     message: str
 
 
