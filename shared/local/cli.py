@@ -33,6 +33,8 @@ from shared.routes import ALL_SCOPES
 
 log = logging.getLogger(__name__)
 
+DATA_DIRECTORY = "data"
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
@@ -65,8 +67,9 @@ def _parser() -> argparse.ArgumentParser:
         help="serve the HTTP API locally",
         description=(
             "Serve every route of the route table the way API Gateway does: JWT authorizer, payload "
-            "format 2.0 events, one Lambda handler per route. DynamoDB is an embedded, in-memory moto "
-            "unless --dynamodb-endpoint is given. Stop with Ctrl-C."
+            "format 2.0 events, one Lambda handler per route. DynamoDB is an embedded moto whose data is "
+            "kept in --data-dir (rm -rf that directory to start empty), unless --ephemeral or "
+            "--dynamodb-endpoint is given. Stop with Ctrl-C."
         ),
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
@@ -76,6 +79,20 @@ def _parser() -> argparse.ArgumentParser:
         type=_endpoint_url,
         metavar="URL",
         help="use the DynamoDB at URL (e.g. DynamoDB Local) instead of the embedded one; the table is created if missing",
+    )
+    data = serve.add_mutually_exclusive_group()
+    data.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help=f"where the embedded table keeps its data (default: {DATA_DIRECTORY} under the --home directory)",
+    )
+    data.add_argument(
+        "--ephemeral", action="store_true", help="keep the embedded table in memory only: nothing is written to disk"
+    )
+    serve.add_argument(
+        "--fsync",
+        action="store_true",
+        help="also fsync each write before answering (survives a power cut, not only a crash; slower)",
     )
     serve.set_defaults(command=_serve, parser=serve)
 
@@ -125,8 +142,15 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     _send_function_logs_to_stderr()
     signal.signal(signal.SIGTERM, _interrupt)
+    if arguments.dynamodb_endpoint and arguments.data_dir:
+        parser.error("--data-dir is for the embedded table; with --dynamodb-endpoint the data lives there")
     api = LocalApi(
-        arguments.host, arguments.port, home=arguments.home, dynamodb_endpoint=arguments.dynamodb_endpoint
+        arguments.host,
+        arguments.port,
+        home=arguments.home,
+        dynamodb_endpoint=arguments.dynamodb_endpoint,
+        data_dir=None if arguments.ephemeral else arguments.data_dir or local_home(arguments.home) / DATA_DIRECTORY,
+        fsync=arguments.fsync,
     )
     try:
         api.start()

@@ -32,11 +32,11 @@ class LocalServer:
     home: Path
 
 
-def start_server(home: Path, log: Path) -> LocalServer:
-    """``pie-local serve --port 0`` as a subprocess; returns once it answers HTTP."""
+def start_server(home: Path, log: Path, *options: str) -> LocalServer:
+    """``pie-local serve --port 0 [options]`` as a subprocess; returns once it answers HTTP."""
     with log.open("wb") as output:
         process = subprocess.Popen(
-            pie_local_command("serve", "--port", "0"),
+            pie_local_command("serve", "--port", "0", *options),
             env=pie_local_environment(home),
             cwd=home.parent,
             stdout=output,
