@@ -107,15 +107,15 @@ class ChangeLog:
         self._records.extend(loaded.pending)
         return loaded.items
 
-    def open(self, snapshot: Callable[[], Iterable[Image]]) -> None:
-        """Start appending to the data directory, compacting it first from ``snapshot()``.
+    def open(self, snapshot: Callable[[], Iterable[Image]], live: Iterable[Image] = ()) -> None:
+        """Start appending to the data directory, compacting it first to the ``live`` items.
 
-        ``snapshot`` yields the table's live items; it is called with the table quiet (at start, and
-        from ``append``, which runs under the embedded table's request lock).
+        ``snapshot`` yields the table's live items for later compactions; it is called with the
+        table quiet (from ``append``, which runs under the embedded table's request lock).
         """
         self._snapshot = snapshot
         if self._data_dir is not None:
-            self._compact()
+            self._compact(live)
 
     def close(self) -> None:
         with self._condition:
@@ -123,14 +123,14 @@ class ChangeLog:
                 self._file.close()
                 self._file = None
 
-    def _compact(self) -> None:
+    def _compact(self, live_items: Iterable[Image] | None = None) -> None:
         assert self._data_dir is not None and self._snapshot is not None
         path = self._data_dir / LOG_FILE
         temporary = path.with_suffix(".compacting")
         live = 0
         with self._condition, temporary.open("w", encoding="utf-8") as output:
             output.write(json.dumps({"sequence": self._last_sequence}) + "\n")
-            for item in self._snapshot():
+            for item in self._snapshot() if live_items is None else live_items:
                 output.write(json.dumps({"item": item}) + "\n")
                 live += 1
             for record in self._records:
@@ -255,7 +255,7 @@ class ChangeLog:
         expired = now - self._retention
         while self._records:
             oldest = self._records[0]["dynamodb"]
-            if int(oldest["SequenceNumber"]) <= consumed or oldest["ApproximateCreationDateTime"] < expired:
+            if int(oldest["SequenceNumber"]) <= consumed or oldest["ApproximateCreationDateTime"] <= expired:
                 self._records.popleft()
             else:
                 break

@@ -42,8 +42,54 @@ _patched = False
 # The outermost request in progress; only read and written while holding _serialize_requests.
 _request: _Request | None = None
 _change_logs: dict[str, ChangeLog] = {}
-# Set on the moto table whose changes a ChangeLog records.
+# Set on the moto table whose changes a ChangeLog records, with its _PartitionIndex.
 _CHANGES_ATTRIBUTE = "_pie_changes"
+_INDEX_ATTRIBUTE = "_pie_index"
+
+
+class _PartitionIndex:
+    """Which items are in each partition of the table's global secondary indexes.
+
+    Moto answers every query by sorting the whole table and filtering it, so a query's cost grows
+    with the table. DynamoDB reads only the partition asked for; with this map (and the table's own
+    items, which moto keeps by partition key) the embedded table does the same. It reflects
+    committed items: ``_Request.commit`` moves an item between partitions, ``_load`` adds them.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self._attributes = [
+            key["AttributeName"] for index in table.global_indexes for key in index.schema if key["KeyType"] == "HASH"
+        ]
+        self._global = {index.name for index in table.global_indexes}
+        self._members: dict[tuple[str, str, Any], set[tuple[Any, Any]]] = {}
+
+    def move(self, hash_key: Any, range_key: Any, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        for name in self._attributes:
+            if old is not None and name in old:
+                self._members.get(_partition(name, old[name]), set()).discard((hash_key, range_key))
+            if new is not None and name in new:
+                self._members.setdefault(_partition(name, new[name]), set()).add((hash_key, range_key))
+
+    def candidates(self, table: Any, index_name: str | None, hash_key: Any, conditions: list[Any]) -> list[Any] | None:
+        """The items a query can match, or None when the query is not one this map narrows."""
+        if index_name not in self._global:
+            if hash_key is None or hash_key not in table.items:
+                return None if hash_key is None else []
+            return list(table.items[hash_key].values())
+        if len(conditions) != 1 or conditions[0][0] not in self._attributes:
+            return None
+        name, value = conditions[0]
+        found = []
+        for item_hash, item_range in self._members.get((name, value.type, value.value), ()):
+            item = table.items.get(item_hash, {}).get(item_range)
+            if item is not None:
+                found.append(item)
+        return found
+
+
+def _partition(name: str, value: dict[str, Any]) -> tuple[str, str, Any]:
+    ((kind, content),) = value.items()
+    return name, kind, content
 
 
 class _Request:
@@ -75,6 +121,7 @@ class _Request:
             new_image = current.to_json()["Attributes"] if current is not None else None
             if old_image == new_image:
                 continue
+            getattr(table, _INDEX_ATTRIBUTE).move(hash_key, range_key, old_image, new_image)
             keys = {table.hash_key_attr: hash_key.to_json()}
             if range_key is not None:
                 keys[table.range_key_attr] = range_key.to_json()
@@ -151,6 +198,29 @@ def _make_moto_atomic() -> None:
                 return value
             return copy.deepcopy(value, memo)
 
+    original_query = Table.query
+    original_all_items = Table.all_items
+
+    def query(self: Any, hash_key: Any, *arguments: Any, **options: Any) -> Any:
+        index = getattr(self, _INDEX_ATTRIBUTE, None)
+        if index is None:
+            return original_query(self, hash_key, *arguments, **options)
+        index_name = arguments[6] if len(arguments) > 6 else options.get("index_name")
+        self._pie_candidates = index.candidates(self, index_name, hash_key, options.get("hash_key_conditions") or [])
+        try:
+            return original_query(self, hash_key, *arguments, **options)
+        finally:
+            self._pie_candidates = None
+
+    def all_items(self: Any) -> Any:
+        # Inside a query, the items of the partition it reads (moto filters and sorts them again).
+        candidates = getattr(self, "_pie_candidates", None)
+        if candidates is None:
+            return original_all_items(self)
+        return sorted(candidates, key=lambda item: (item.hash_key, item.range_key))
+
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
     BotocoreStubber.__call__ = atomic_call  # type: ignore[method-assign]
     StreamShard.add = add  # type: ignore[method-assign]
     models.copy = _TablesAreNotCopied()  # type: ignore[attr-defined]
@@ -177,8 +247,9 @@ def embedded_dynamodb(
         table = _moto_table(description["TableArn"], table_name)
         changes = ChangeLog(description["LatestStreamArn"], client.meta.region_name, data_dir=data_dir, fsync=fsync)
         with _serialize_requests:
-            _load(table, changes.load())
-            changes.open(lambda: _live_items(table))
+            setattr(table, _INDEX_ATTRIBUTE, _PartitionIndex(table))
+            loaded = _load(table, changes.load())
+            changes.open(lambda: _live_items(table), loaded)
             setattr(table, _CHANGES_ATTRIBUTE, changes)
         _change_logs[table_name] = changes
         try:
@@ -200,18 +271,31 @@ def _moto_table(table_arn: str, table_name: str) -> Any:
     return dynamodb_backends[account][region].tables[table_name]
 
 
-def _load(table: Any, items: list[dict[str, Any]]) -> None:
-    """Put stored items straight into moto's table: no request, so no stream record."""
-    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+def _load(table: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Put stored items straight into moto's table (no request, so no stream record); returns them.
+
+    Each item passed moto's size check when it was written, so it is not checked again (moto's
+    check is quadratic in an item's attributes, and would make a restart slow).
+    """
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 
     now = time.time()
+    kept = []
     for image in items:
         expires = image.get(TTL_ATTRIBUTE, {}).get("N")
         if expires is not None and float(expires) < now:
             continue  # DynamoDB deletes items past their time to live.
-        hash_key = DynamoType(image[table.hash_key_attr])
-        range_key = DynamoType(image[table.range_key_attr])
-        table.items[hash_key][range_key] = Item(hash_key, range_key, image)
+        item = Item.__new__(Item)
+        item.hash_key = DynamoType(image[table.hash_key_attr])
+        item.range_key = DynamoType(image[table.range_key_attr])
+        attributes = LimitedSizeDict.__new__(LimitedSizeDict)
+        for name, value in image.items():
+            dict.__setitem__(attributes, name, DynamoType(value))
+        item.attrs = attributes
+        table.items[item.hash_key][item.range_key] = item
+        getattr(table, _INDEX_ATTRIBUTE).move(item.hash_key, item.range_key, None, image)
+        kept.append(image)
+    return kept
 
 
 def _live_items(table: Any) -> Iterator[dict[str, Any]]:

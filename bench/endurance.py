@@ -1,0 +1,174 @@
+"""Local stack endurance: does ``pie-local serve`` cost the same after a working day's writes?
+
+One ``pie-local serve`` subprocess with a data directory of its own. A round creates fresh models
+and moves each version pending→training→active, timing both transitions; one round runs at the
+start (within the first 100 writes), then filler writes (new models and versions) bring the total
+to ``WRITES``, and a second round runs. Then the peak RSS of the server, and the time a restart
+takes on the data directory the run left (``kill -9``, start, first answer).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bench.local_api import ROOT, STARTUP_SECONDS, _environment, _pie_local_command
+from bench.report import Figure, ratio
+from bench.world import load_event
+from shared.local.tokens import SigningKeys, mint_token
+
+SECTION = "local stack endurance"
+WRITES = 2_000
+ROUND_MODELS = 25
+GROWTH_BUDGET = 1.3
+RSS_BUDGET_MB = 400
+RESTART_BUDGET_SECONDS = 5.0
+_LISTENING = re.compile(r"PIE local API on (http://\S+)")
+
+
+def measure(writes: int = WRITES) -> tuple[list[Figure], dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="pie-bench-endurance-") as directory:
+        root = Path(directory)
+        home = root / ".pie-local"
+        data = root / "data"
+        command = [*_pie_local_command(), "--data-dir", str(data)]
+        with _server(command, home, root / "serve.log") as (url, process):
+            client = _Client(url, mint_token(SigningKeys.load_or_create(home)))
+            first = _round(client, "first")
+            while client.writes < writes - 3 * ROUND_MODELS:
+                _filler(client)
+            last = _round(client, "last")
+            peak_rss_mb = _peak_rss_mb(process.pid)
+            total_writes = client.writes
+            process.kill()
+            process.wait()
+        items = sum(1 for line in (data / "table.jsonl").open() if line.startswith('{"item"'))
+        began = time.perf_counter()
+        with _server(command, home, root / "restart.log") as (url, _):
+            _Client(url, mint_token(SigningKeys.load_or_create(home))).get("/v2/models?limit=1")
+            restart_seconds = time.perf_counter() - began
+            restarted_items = sum(1 for line in (data / "table.jsonl").open() if line.startswith('{"item"'))
+    growth = {name: last[name] / first[name] for name in first}
+    details = {
+        "writes": total_writes,
+        "first_round_ms": first,
+        "last_round_ms": last,
+        "growth": growth,
+        "peak_rss_mb": peak_rss_mb,
+        "items_at_restart": items,
+        "items_after_restart": restarted_items,
+        "restart_seconds": restart_seconds,
+    }
+    figures = [
+        Figure(
+            SECTION,
+            f"training→active p50 after {total_writes} writes / first 100",
+            f"{ratio(growth['training_to_active'])} ({first['training_to_active']:.1f} → {last['training_to_active']:.1f} ms)",
+            f"≤ {GROWTH_BUDGET}×",
+            growth["training_to_active"] <= GROWTH_BUDGET,
+            data=details,
+        ),
+        Figure(
+            SECTION,
+            f"pending→training p50 after {total_writes} writes / first 100",
+            f"{ratio(growth['pending_to_training'])} ({first['pending_to_training']:.1f} → {last['pending_to_training']:.1f} ms)",
+            f"≤ {GROWTH_BUDGET}×",
+            growth["pending_to_training"] <= GROWTH_BUDGET,
+        ),
+        Figure(
+            SECTION,
+            f"peak RSS of pie-local serve after {total_writes} writes",
+            f"{peak_rss_mb:.0f} MB",
+            f"< {RSS_BUDGET_MB} MB",
+            peak_rss_mb < RSS_BUDGET_MB,
+        ),
+        Figure(
+            SECTION,
+            f"restart (kill -9, start, first answer) with {items} items",
+            f"{restart_seconds:.2f} s",
+            f"< {RESTART_BUDGET_SECONDS:.0f} s",
+            restart_seconds < RESTART_BUDGET_SECONDS,
+        ),
+    ]
+    return figures, details
+
+
+class _Client:
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.writes = 0
+        self._models = 0
+
+    def get(self, path: str) -> Any:
+        return self._send("GET", path, None)
+
+    def post(self, path: str, body: Any) -> float:
+        began = time.perf_counter()
+        self._send("POST", path, body)
+        self.writes += 1
+        return (time.perf_counter() - began) * 1000
+
+    def new_model(self) -> str:
+        self._models += 1
+        model_id = f"endurance-{self._models}"
+        document = {**json.loads(load_event("create_model")["body"]), "id": model_id}
+        self.post("/v2/models", document)
+        return model_id
+
+    def _send(self, method: str, path: str, body: Any) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=self.headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            raise RuntimeError(f"{method} {path}: {error.code} {error.read()[:300]!r}") from None
+
+
+def _round(client: _Client, name: str) -> dict[str, float]:
+    models = [client.new_model() for _ in range(ROUND_MODELS)]
+    to_training = [
+        client.post(f"/v2/models/{model}/versions/1/new_status", {"status": "training"}) for model in models
+    ]
+    to_active = [client.post(f"/v2/models/{model}/versions/1/new_status", {"status": "active"}) for model in models]
+    return {"pending_to_training": statistics.median(to_training), "training_to_active": statistics.median(to_active)}
+
+
+def _filler(client: _Client) -> None:
+    model = client.new_model()
+    client.post(f"/v2/models/{model}/new_version", {"version": "2", "metadata": {"filler": True}})
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@contextmanager
+def _server(command: list[str], home: Path, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=_environment(home), cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not (found := _LISTENING.search(log.read_text(errors="replace"))):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"pie-local serve did not start:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.01)
+        yield found[1], process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
