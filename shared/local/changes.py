@@ -40,8 +40,8 @@ log = logging.getLogger(__name__)
 RETENTION_SECONDS = 24 * 60 * 60
 # The file is rewritten once its change lines outnumber the live items by this much (and this
 # many at least), so it stays within a small multiple of the table's size.
-COMPACT_AFTER_LINES = 20_000
-COMPACT_RATIO = 4
+COMPACT_AFTER_LINES = 5_000
+COMPACT_RATIO = 2
 LOG_FILE = "table.jsonl"
 CHECKPOINT_FILE = "stream-checkpoints.json"
 
@@ -90,6 +90,7 @@ class ChangeLog:
         self._checkpoints: dict[str, int] = {}
         self._readers: set[str] = set()
         self._file: Any = None
+        self._closed = False
         self._change_lines = 0
         self._live_items = 0
         self._snapshot: Callable[[], Iterable[Image]] | None = None
@@ -118,10 +119,13 @@ class ChangeLog:
             self._compact(live)
 
     def close(self) -> None:
+        """Stop keeping changes: a write after this fails rather than go unrecorded."""
         with self._condition:
+            self._closed = True
             if self._file is not None:
                 self._file.close()
                 self._file = None
+            self._condition.notify_all()
 
     def _compact(self, live_items: Iterable[Image] | None = None) -> None:
         assert self._data_dir is not None and self._snapshot is not None
@@ -152,6 +156,8 @@ class ChangeLog:
             return
         now = time.time()
         with self._condition:
+            if self._closed:
+                raise RuntimeError("the local table is shut down; the write was not kept")
             lines = []
             for change in changes:
                 self._last_sequence += 1

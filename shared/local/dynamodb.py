@@ -256,7 +256,8 @@ def embedded_dynamodb(
             yield client
         finally:
             _change_logs.pop(table_name, None)
-            changes.close()
+            with _serialize_requests:  # a request in flight finishes and is kept first
+                changes.close()
 
 
 def table_changes(table_name: str) -> ChangeLog:
