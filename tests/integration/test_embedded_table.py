@@ -157,3 +157,22 @@ def test_every_write_survives_a_restart_and_undelivered_records_are_delivered_ag
         put(client, "d")
         (new,) = TableStream(table_changes(NAME)).read(1000)[-1:]
         assert int(new["dynamodb"]["SequenceNumber"]) > max(sequence_numbers)
+
+
+def test_the_data_file_is_compacted_as_it_grows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("shared.local.changes.COMPACT_AFTER_LINES", 10)
+    data = tmp_path / "data"
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        reader = TableStream(table_changes(NAME), reader="dispatcher")
+        for round_number in range(30):
+            put(client, "a", state=str(round_number))
+            put(client, "b", state=str(round_number))
+            reader.read()
+            reader.acknowledge()
+        lines = (data / LOG_FILE).read_text().splitlines()
+        assert len(lines) <= 1 + 2 + 10 + 2
+
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        assert get(client, "a") == {**key("a"), "state": {"S": "29"}}
+        assert get(client, "b") == {**key("b"), "state": {"S": "29"}}
+        assert TableStream(table_changes(NAME), reader="dispatcher").read() == []
