@@ -311,6 +311,8 @@ def _read_data(data_dir: Path) -> Loaded:
                 records.append(record)
         elif "sequence" in entry:
             last_sequence = max(last_sequence, int(entry["sequence"]))
+    # A checkpoint past the log's end (the log was removed, the checkpoint not) would hide new records.
+    checkpoints = {reader: min(sequence, last_sequence) for reader, sequence in checkpoints.items()}
     return Loaded(list(items.values()), records, last_sequence, checkpoints)
 
 
