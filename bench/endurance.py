@@ -72,7 +72,7 @@ def measure(writes: int = WRITES) -> tuple[list[Figure], dict[str, Any]]:
         Figure(
             SECTION,
             f"training→active p50 after {total_writes} writes / first 100",
-            f"{ratio(growth['training_to_active'])} ({first['training_to_active']:.1f} → {last['training_to_active']:.1f} ms)",
+            _growth(growth, first, last, "training_to_active"),
             f"≤ {GROWTH_BUDGET}×",
             growth["training_to_active"] <= GROWTH_BUDGET,
             data=details,
@@ -80,7 +80,7 @@ def measure(writes: int = WRITES) -> tuple[list[Figure], dict[str, Any]]:
         Figure(
             SECTION,
             f"pending→training p50 after {total_writes} writes / first 100",
-            f"{ratio(growth['pending_to_training'])} ({first['pending_to_training']:.1f} → {last['pending_to_training']:.1f} ms)",
+            _growth(growth, first, last, "pending_to_training"),
             f"≤ {GROWTH_BUDGET}×",
             growth["pending_to_training"] <= GROWTH_BUDGET,
         ),
@@ -101,7 +101,8 @@ def measure(writes: int = WRITES) -> tuple[list[Figure], dict[str, Any]]:
         Figure(
             SECTION,
             "start of an --ephemeral server, empty table (baseline)",
-            f"{empty_start_seconds:.2f} s (the data's share of the restart: {restart_seconds - empty_start_seconds:.2f} s)",
+            f"{empty_start_seconds:.2f} s (the data's share of the restart: "
+            f"{restart_seconds - empty_start_seconds:.2f} s)",
         ),
     ]
     return figures, details
@@ -138,6 +139,10 @@ class _Client:
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
             raise RuntimeError(f"{method} {path}: {error.code} {error.read()[:300]!r}") from None
+
+
+def _growth(growth: dict[str, float], first: dict[str, float], last: dict[str, float], name: str) -> str:
+    return f"{ratio(growth[name])} ({first[name]:.1f} → {last[name]:.1f} ms)"
 
 
 def _time_to_answer(command: list[str], home: Path, log: Path) -> float:

@@ -109,9 +109,8 @@ class DynamoDBStreamsReader:
             position: dict[str, str] = {"ShardIteratorType": "TRIM_HORIZON"}
             if shard_id in self._last_read:
                 position = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self._last_read[shard_id]}
-            self._iterators[shard_id] = self._streams.get_shard_iterator(StreamArn=self.arn, ShardId=shard_id, **position)[
-                "ShardIterator"
-            ]
+            issued = self._streams.get_shard_iterator(StreamArn=self.arn, ShardId=shard_id, **position)
+            self._iterators[shard_id] = issued["ShardIterator"]
         return self._iterators[shard_id]
 
     def acknowledge(self) -> None:

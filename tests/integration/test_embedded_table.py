@@ -54,7 +54,13 @@ def test_a_cancelled_transaction_changes_nothing_and_puts_nothing_on_the_stream(
                         "ExpressionAttributeValues": {":two": {"S": "two"}},
                     }
                 },
-                {"ConditionCheck": {"TableName": NAME, "Key": key("z"), "ConditionExpression": "attribute_not_exists(PK)"}},
+                {
+                    "ConditionCheck": {
+                        "TableName": NAME,
+                        "Key": key("z"),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
             ]
         )
 
