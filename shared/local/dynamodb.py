@@ -87,6 +87,17 @@ class _PartitionIndex:
         return found
 
 
+# Moto's own limit (DynamoDB's 400 KB, measured the way moto measures).
+_ITEM_SIZE_LIMIT = 405_000
+
+
+def _attribute_size(value: Any) -> int:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import bytesize
+
+    return value.size() if type(value) is DynamoType else bytesize(str(value))
+
+
 def _partition(name: str, value: dict[str, Any]) -> tuple[str, str, Any]:
     ((kind, content),) = value.items()
     return name, kind, content
@@ -151,7 +162,10 @@ def _make_moto_atomic() -> None:
 
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.dynamodb import models
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
     from moto.dynamodb.models.table import StreamShard, Table
+    from moto.dynamodb.models.utilities import bytesize
 
     original_call = BotocoreStubber.__call__
     original_add = StreamShard.add
@@ -219,6 +233,15 @@ def _make_moto_atomic() -> None:
             return original_all_items(self)
         return sorted(candidates, key=lambda item: (item.hash_key, item.range_key))
 
+    def set_attribute(self: Any, name: str, value: Any) -> None:
+        # Moto counts the value being replaced as well as its replacement, so SET on a large
+        # attribute fails at half DynamoDB's item size limit; DynamoDB counts the resulting item.
+        others = sum(bytesize(key) + _attribute_size(held) for key, held in self.items() if key != name)
+        if others + bytesize(name) + _attribute_size(value) > _ITEM_SIZE_LIMIT:
+            raise ItemSizeTooLarge
+        dict.__setitem__(self, name, value)
+
+    LimitedSizeDict.__setitem__ = set_attribute  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
     BotocoreStubber.__call__ = atomic_call  # type: ignore[method-assign]
