@@ -91,13 +91,6 @@ class _PartitionIndex:
 _ITEM_SIZE_LIMIT = 405_000
 
 
-def _attribute_size(value: Any) -> int:
-    from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.utilities import bytesize
-
-    return value.size() if type(value) is DynamoType else bytesize(str(value))
-
-
 def _partition(name: str, value: dict[str, Any]) -> tuple[str, str, Any]:
     ((kind, content),) = value.items()
     return name, kind, content
@@ -163,7 +156,7 @@ def _make_moto_atomic() -> None:
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.dynamodb import models
     from moto.dynamodb.exceptions import ItemSizeTooLarge
-    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
     from moto.dynamodb.models.table import StreamShard, Table
     from moto.dynamodb.models.utilities import bytesize
 
@@ -233,11 +226,14 @@ def _make_moto_atomic() -> None:
             return original_all_items(self)
         return sorted(candidates, key=lambda item: (item.hash_key, item.range_key))
 
+    def attribute_size(value: Any) -> int:
+        return value.size() if type(value) is DynamoType else bytesize(str(value))
+
     def set_attribute(self: Any, name: str, value: Any) -> None:
         # Moto counts the value being replaced as well as its replacement, so SET on a large
         # attribute fails at half DynamoDB's item size limit; DynamoDB counts the resulting item.
-        others = sum(bytesize(key) + _attribute_size(held) for key, held in self.items() if key != name)
-        if others + bytesize(name) + _attribute_size(value) > _ITEM_SIZE_LIMIT:
+        others = sum(bytesize(key) + attribute_size(held) for key, held in self.items() if key != name)
+        if others + bytesize(name) + attribute_size(value) > _ITEM_SIZE_LIMIT:
             raise ItemSizeTooLarge
         dict.__setitem__(self, name, value)
 
