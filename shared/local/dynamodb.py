@@ -5,6 +5,8 @@ threads could interleave inside one conditional write or transaction; the embedd
 therefore serializes requests, which restores the atomicity the code relies on. Each request's
 item changes are published to the table's ``ChangeLog`` (``shared.local.changes``) when it succeeds
 and undone when it fails, which also makes moto's whole-table transaction backups unnecessary.
+Queries read only the partition they ask for. Together these keep a request's cost independent of
+how much the table holds, as it is in DynamoDB.
 """
 
 from __future__ import annotations
@@ -147,7 +149,7 @@ class _Request:
                 table.items[hash_key][range_key] = old
 
 
-def _make_moto_atomic() -> None:
+def _patch_moto() -> None:
     global _patched
     if _patched:
         return
@@ -258,7 +260,7 @@ def embedded_dynamodb(
     from moto import mock_aws
 
     use_fake_credentials()
-    _make_moto_atomic()
+    _patch_moto()
     with mock_aws():
         client = boto3.client("dynamodb", region_name=os.environ["AWS_REGION"])
         create_table(client, table_name)
