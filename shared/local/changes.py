@@ -38,8 +38,9 @@ from shared.data.table import PARTITION_KEY, SORT_KEY
 log = logging.getLogger(__name__)
 
 RETENTION_SECONDS = 24 * 60 * 60
-# The file is rewritten once its change lines outnumber the live items by this much (and this
-# many at least), so it stays within a small multiple of the table's size.
+# The file is rewritten once the change lines appended since it was last rewritten outnumber the
+# live items by this much (and this many at least), so it stays within a small multiple of the
+# table's size plus the records not yet delivered.
 COMPACT_AFTER_LINES = 5_000
 COMPACT_RATIO = 2
 LOG_FILE = "table.jsonl"
@@ -146,7 +147,7 @@ class ChangeLog:
             os.replace(temporary, path)
             self._file = path.open("a", encoding="utf-8")
             self._live_items = live
-            self._change_lines = len(self._records)
+            self._change_lines = 0
 
     # Writing -------------------------------------------------------------------------------------
 
