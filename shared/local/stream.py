@@ -8,7 +8,8 @@ real DynamoDB Streams API instead (``--dynamodb-endpoint``, e.g. DynamoDB Local)
 ``StreamReplayer`` hands each batch to ``functions/dispatch_jobs`` on a background thread, waking
 when a change is committed rather than polling. Records reported in ``batchItemFailures`` are
 retried from the first failed one, as Lambda does, a bounded number of times before they are
-dropped with a log line (the deployed stack sends them to its dead-letter queue). After each batch
+dropped with a log line (the deployed stack sends them to its dead-letter queue); a handler that
+raises fails the whole batch. After each batch
 the reader's position is acknowledged: on a durable table that is where delivery resumes after a
 restart (the dispatcher claims each job conditionally, so a record delivered twice starts nothing
 twice).
@@ -182,7 +183,11 @@ class StreamReplayer:
 
     def _deliver(self, records: list[dict[str, Any]]) -> None:
         for attempt in range(MAX_RETRIES + 1):
-            response = self._handler({"Records": records}, self._context()) or {}
+            try:
+                response = self._handler({"Records": records}, self._context()) or {}
+            except Exception:  # noqa: BLE001 — a function error fails the whole batch, as in Lambda
+                log.exception("stream batch failed; retrying", extra={"attempt": attempt + 1})
+                continue
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
             if not failed:
                 return

@@ -1,5 +1,6 @@
-"""Reading a real DynamoDB Streams API (``--dynamodb-endpoint``): an iterator that expires is
-replaced by one just after the last record read, so nothing is skipped or read twice."""
+"""The local stream readers and replayer: reading a real DynamoDB Streams API
+(``--dynamodb-endpoint``), an iterator that expires is replaced by one just after the last record
+read, so nothing is skipped or read twice; a batch whose handler raises is retried whole."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared.local.stream import DynamoDBStreamsReader
+from shared.local.stream import DynamoDBStreamsReader, StreamReplayer
 
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/pie-local/stream/1"
 
@@ -58,3 +59,39 @@ def test_an_expired_iterator_resumes_after_the_last_record_read():
     assert seen == ["1", "2", "3", "4", "5"]
     assert streams.positions[-1] == {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": "2"}
     assert all(r["eventSourceARN"] == ARN for r in reader.read())
+
+
+class ListStream:
+    """A reader over a fixed list of records, recording acknowledgements."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.pending = records
+        self.acknowledged = 0
+
+    def read(self, limit: int = 100) -> list[dict[str, Any]]:
+        records, self.pending = self.pending, []
+        return records
+
+    def acknowledge(self) -> None:
+        self.acknowledged += 1
+
+    def wait(self, timeout: float) -> None: ...
+
+    def wake(self) -> None: ...
+
+
+def test_a_batch_whose_handler_raises_is_retried_whole_then_acknowledged():
+    calls: list[list[str]] = []
+
+    def flaky(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        calls.append([r["dynamodb"]["SequenceNumber"] for r in event["Records"]])
+        if len(calls) == 1:
+            raise RuntimeError("the function crashed")
+        return {"batchItemFailures": []}
+
+    stream = ListStream([record("1"), record("2")])
+    replayer = StreamReplayer(stream, flaky, lambda: None)
+
+    assert replayer.drain() == 2
+    assert calls == [["1", "2"], ["1", "2"]]
+    assert stream.acknowledged == 1
