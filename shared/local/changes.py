@@ -22,6 +22,7 @@ a small checkpoint file beside it.
 from __future__ import annotations
 
 import collections
+import fcntl
 import json
 import logging
 import os
@@ -45,6 +46,11 @@ COMPACT_AFTER_LINES = 5_000
 COMPACT_RATIO = 2
 LOG_FILE = "table.jsonl"
 CHECKPOINT_FILE = "stream-checkpoints.json"
+LOCK_FILE = "lock"
+
+
+class DataDirectoryInUseError(RuntimeError):
+    """Another process keeps its table in this data directory; two writers would corrupt it."""
 
 Image = dict[str, Any]
 
@@ -91,6 +97,7 @@ class ChangeLog:
         self._checkpoints: dict[str, int] = {}
         self._readers: set[str] = set()
         self._file: Any = None
+        self._lock: Any = None
         self._closed = False
         self._change_lines = 0
         self._live_items = 0
@@ -103,6 +110,15 @@ class ChangeLog:
         if self._data_dir is None:
             return []
         self._data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = (self._data_dir / LOCK_FILE).open("w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            self._lock = None
+            raise DataDirectoryInUseError(
+                f"{self._data_dir} is in use by another pie-local; stop it, or choose another --data-dir"
+            ) from None
         loaded = _read_data(self._data_dir)
         self._last_sequence = loaded.last_sequence
         self._checkpoints = loaded.checkpoints
@@ -126,6 +142,9 @@ class ChangeLog:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+            if self._lock is not None:
+                self._lock.close()  # releases the lock
+                self._lock = None
             self._condition.notify_all()
 
     def _compact(self, live_items: Iterable[Image] | None = None) -> None:

@@ -138,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from shared.local.changes import DataDirectoryInUseError
     from shared.local.server import LocalApi
 
     _send_function_logs_to_stderr()
@@ -156,6 +157,8 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         api.start()
     except (BotoCoreError, ClientError) as error:
         parser.error(f"cannot use the DynamoDB at {arguments.dynamodb_endpoint}: {error}")
+    except DataDirectoryInUseError as error:
+        parser.error(str(error))
     except OSError as error:
         parser.error(f"cannot listen on {arguments.host}:{arguments.port}: {error.strerror}")
     try:

@@ -267,13 +267,13 @@ def embedded_dynamodb(
         description = client.describe_table(TableName=table_name)["Table"]
         table = _moto_table(description["TableArn"], table_name)
         changes = ChangeLog(description["LatestStreamArn"], client.meta.region_name, data_dir=data_dir, fsync=fsync)
-        with _serialize_requests:
-            setattr(table, _INDEX_ATTRIBUTE, _PartitionIndex(table))
-            loaded = _load(table, changes.load())
-            changes.open(lambda: _live_items(table), loaded)
-            setattr(table, _CHANGES_ATTRIBUTE, changes)
-        _change_logs[table_name] = changes
         try:
+            with _serialize_requests:
+                setattr(table, _INDEX_ATTRIBUTE, _PartitionIndex(table))
+                loaded = _load(table, changes.load())
+                changes.open(lambda: _live_items(table), loaded)
+                setattr(table, _CHANGES_ATTRIBUTE, changes)
+            _change_logs[table_name] = changes
             yield client
         finally:
             _change_logs.pop(table_name, None)

@@ -13,7 +13,7 @@ import pytest
 
 from shared.local.server import local_backend
 from tests.e2e.chains import activate, create, jobs_of, run_three_model_chain, settled, subscribe
-from tests.e2e.client import Api, mint
+from tests.e2e.client import Api, mint, run_pie_local
 from tests.e2e.documents import IN_PROCESS_HANDLERS, model_document, unique_id
 from tests.e2e.local_server import LocalServer, start_server, stop_server
 from tests.integration.api_events import call
@@ -91,6 +91,8 @@ def test_every_acknowledged_write_survives_kill_9_and_a_restart(servers: Servers
         f"/v2/models/{source}/event-subscriptions/{subscription}",
     ]
     before = {path: api.get(path).json for path in paths}
+    second = run_pie_local(servers.home, "serve", "--port", "0", "--data-dir", str(servers.data))
+    assert second.returncode == 2 and "in use by another pie-local" in second.stderr, second.stderr
 
     kill_9(first)
     _, api = servers.start("--data-dir", str(servers.data))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from shared.local.changes import LOG_FILE, Change, ChangeLog
+from shared.local.changes import LOG_FILE, Change, ChangeLog, DataDirectoryInUseError
 from shared.local.dynamodb import embedded_dynamodb, table_changes
 from shared.local.settings import LOCAL_TABLE_NAME
 from shared.local.stream import TableStream
@@ -182,3 +182,16 @@ def test_the_data_file_is_compacted_as_it_grows(tmp_path: Path, monkeypatch: pyt
         assert get(client, "a") == {**key("a"), "state": {"S": "29"}}
         assert get(client, "b") == {**key("b"), "state": {"S": "29"}}
         assert TableStream(table_changes(NAME), reader="dispatcher").read() == []
+
+
+def test_a_data_directory_in_use_is_refused(tmp_path: Path):
+    keeper = ChangeLog("arn:stream", "us-east-1", data_dir=tmp_path)
+    keeper.load()
+
+    with pytest.raises(DataDirectoryInUseError, match="in use"):
+        ChangeLog("arn:stream", "us-east-1", data_dir=tmp_path).load()
+
+    keeper.close()
+    successor = ChangeLog("arn:stream", "us-east-1", data_dir=tmp_path)
+    successor.load()
+    successor.close()
