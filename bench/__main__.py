@@ -4,9 +4,7 @@
     python -m bench --only round_trips,fanout
     python -m bench --quick                # fewer runs and calls: for working on the bench itself
 
-Progress goes to stderr; what the functions themselves print (EMF metrics) is discarded. The
-in-process sections run with moto's transaction backups reduced to what a transaction touches
-(``bench.moto_transactions``); ``pie-local serve`` runs as shipped.
+Progress goes to stderr; what the functions themselves print (EMF metrics) is discarded.
 """
 
 from __future__ import annotations
@@ -21,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.environment import discard_function_logs, use_function_environment
-from bench.moto_transactions import one_backup_per_transaction
 from bench.report import Figure, print_table, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("cold_start", "round_trips", "warm", "fanout", "dispatch", "local_api", "hostile_input")
+SECTIONS = ("cold_start", "round_trips", "warm", "fanout", "dispatch", "local_api", "hostile_input", "endurance")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"bench: {section} ...")
         sys.stderr.flush()
         started = time.perf_counter()
-        with open(os.devnull, "w") as discarded, contextlib.redirect_stdout(discarded), one_backup_per_transaction():
+        with open(os.devnull, "w") as discarded, contextlib.redirect_stdout(discarded):
             section_figures, section_details = runners[section]()
         sys.stderr.write(f" {time.perf_counter() - started:.0f} s\n")
         figures += section_figures
@@ -64,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _runners(quick: bool) -> dict[str, Callable[[], tuple[list[Figure], dict[str, Any]]]]:
-    from bench import cold_start, dispatch, fanout, hostile_input, local_api, round_trips, warm
+    from bench import cold_start, dispatch, endurance, fanout, hostile_input, local_api, round_trips, warm
 
     return {
         "cold_start": lambda: cold_start.measure(runs=2 if quick else cold_start.RUNS),
@@ -74,6 +71,7 @@ def _runners(quick: bool) -> dict[str, Callable[[], tuple[list[Figure], dict[str
         "dispatch": lambda: dispatch.measure(rounds=1 if quick else dispatch.ROUNDS),
         "local_api": lambda: local_api.measure(seconds=2 if quick else local_api.SECONDS),
         "hostile_input": lambda: hostile_input.measure(runs=2 if quick else hostile_input.RUNS),
+        "endurance": lambda: endurance.measure(writes=500 if quick else endurance.WRITES),
     }
 
 

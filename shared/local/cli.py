@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+DATA_DIRECTORY = "data"
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
@@ -79,8 +81,9 @@ def _parser() -> argparse.ArgumentParser:
         help="serve the HTTP API locally",
         description=(
             "Serve every route of the route table the way API Gateway does: JWT authorizer, payload "
-            "format 2.0 events, one Lambda handler per route. DynamoDB is an embedded, in-memory moto "
-            "unless --dynamodb-endpoint is given. Stop with Ctrl-C."
+            "format 2.0 events, one Lambda handler per route. DynamoDB is an embedded moto whose data is "
+            "kept in --data-dir (rm -rf that directory to start empty), unless --ephemeral or "
+            "--dynamodb-endpoint is given. Stop with Ctrl-C."
         ),
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
@@ -117,6 +120,20 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_HANDLER_TIMEOUT_SECONDS,
         metavar="SECONDS",
         help="kill a --lambda or --ecs handler running longer, and fail its job (default: %(default)g)",
+    )
+    data = serve.add_mutually_exclusive_group()
+    data.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help=f"where the embedded table keeps its data (default: {DATA_DIRECTORY} under the --home directory)",
+    )
+    data.add_argument(
+        "--ephemeral", action="store_true", help="keep the embedded table in memory only: nothing is written to disk"
+    )
+    serve.add_argument(
+        "--fsync",
+        action="store_true",
+        help="also fsync each write before answering (survives a power cut, not only a crash; slower)",
     )
     serve.set_defaults(command=_serve, parser=serve)
 
@@ -167,21 +184,28 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from shared.local.changes import DataDirectoryInUseError
     from shared.local.server import LocalApi
 
     _send_function_logs_to_stderr()
     signal.signal(signal.SIGTERM, _interrupt)
+    if arguments.dynamodb_endpoint and arguments.data_dir:
+        parser.error("--data-dir is for the embedded table; with --dynamodb-endpoint the data lives there")
     api = LocalApi(
         arguments.host,
         arguments.port,
         home=arguments.home,
         dynamodb_endpoint=arguments.dynamodb_endpoint,
         handlers=handlers,
+        data_dir=None if arguments.ephemeral else arguments.data_dir or local_home(arguments.home) / DATA_DIRECTORY,
+        fsync=arguments.fsync,
     )
     try:
         api.start()
     except (BotoCoreError, ClientError) as error:
         parser.error(f"cannot use the DynamoDB at {arguments.dynamodb_endpoint}: {error}")
+    except DataDirectoryInUseError as error:
+        parser.error(str(error))
     except OSError as error:
         parser.error(f"cannot listen on {arguments.host}:{arguments.port}: {error.strerror}")
     _print_banner(api, arguments)
@@ -207,12 +231,10 @@ def _print_banner(api: LocalApi, arguments: argparse.Namespace) -> None:
         token_command += f" --home {shlex.quote(str(home))}"
     if arguments.dynamodb_endpoint:
         data = f"the DynamoDB at {arguments.dynamodb_endpoint}"
-    elif getattr(arguments, "ephemeral", False):
-        data = "in memory, discarded on exit (--ephemeral)"
-    elif getattr(arguments, "data_dir", None):
-        data = str(arguments.data_dir)
+    elif api.data_dir is not None:
+        data = f"{api.data_dir} (wipe: rm -rf {shlex.quote(str(api.data_dir))})"
     else:
-        data = "in memory, discarded on exit"
+        data = "in memory, discarded on exit (--ephemeral)"
     sys.stderr.write(
         f"\n  PIE local API  {api.url}\n"
         f"  console        {api.url}{CONSOLE_PATH}/\n"
