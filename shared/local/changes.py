@@ -92,6 +92,7 @@ class ChangeLog:
         self._fsync = fsync
         self._retention = retention_seconds
         self._condition = threading.Condition()
+        self._wakeups = 0
         self._records: collections.deque[dict[str, Any]] = collections.deque()
         self._last_sequence = 0
         self._checkpoints: dict[str, int] = {}
@@ -250,11 +251,15 @@ class ChangeLog:
     def wait(self, after: int, timeout: float) -> bool:
         """Block until a record after ``after`` exists, or ``timeout`` passes; True if one does."""
         with self._condition:
-            return self._condition.wait_for(lambda: self._last_sequence > after, timeout)
+            woken = self._wakeups
+            self._condition.wait_for(lambda: self._last_sequence > after or self._wakeups != woken, timeout)
+            return self._last_sequence > after
 
     def wake(self) -> None:
         """Release every reader blocked in ``wait`` (they see no new record and may stop)."""
         with self._condition:
+            # wait_for re-checks its predicate on every notification: only a new count ends it.
+            self._wakeups += 1
             self._condition.notify_all()
 
     def acknowledge(self, reader: str, sequence: int) -> None:
