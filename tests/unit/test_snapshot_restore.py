@@ -45,7 +45,7 @@ def test_services_built_before_the_snapshot_are_rebuilt_after_a_restore():
     assert runtime.dispatcher_settings() is not before
 
 
-def test_without_the_snapshot_library_no_hook_is_registered_and_import_still_works(monkeypatch):
+def test_without_the_snapshot_library_registering_the_hooks_does_nothing(monkeypatch):
     registered = list(snapshot_restore_py.get_after_restore())
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)  # as outside Lambda, not installed
     runtime._register_snapshot_hooks()
