@@ -3,6 +3,7 @@
     python -m bench                        # everything (a few minutes)
     python -m bench --only round_trips,fanout
     python -m bench --quick                # fewer runs and calls: for working on the bench itself
+    python -m bench --only cold_start --functions get_model,dispatch_jobs   # some functions' cold starts
 
 Progress goes to stderr; what the functions themselves print (EMF metrics) is discarded.
 """
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
     parser.add_argument("--quick", action="store_true", help="fewer runs and calls (figures are rougher)")
+    parser.add_argument("--functions", help="comma-separated functions whose cold start to measure (default: all)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write the JSON (default: %(default)s)")
     arguments = parser.parse_args(argv)
     chosen = arguments.only.split(",") if arguments.only else list(SECTIONS)
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     use_function_environment()
     discard_function_logs()
-    runners = _runners(arguments.quick)
+    runners = _runners(arguments.quick, arguments.functions.split(",") if arguments.functions else None)
     figures: list[Figure] = []
     details: dict[str, Any] = {}
     began = time.perf_counter()
@@ -60,11 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _runners(quick: bool) -> dict[str, Callable[[], tuple[list[Figure], dict[str, Any]]]]:
+def _runners(
+    quick: bool, cold_start_functions: list[str] | None = None
+) -> dict[str, Callable[[], tuple[list[Figure], dict[str, Any]]]]:
     from bench import cold_start, dispatch, endurance, fanout, hostile_input, local_api, round_trips, warm
 
     return {
-        "cold_start": lambda: cold_start.measure(runs=2 if quick else cold_start.RUNS),
+        "cold_start": lambda: cold_start.measure(
+            runs=2 if quick else cold_start.RUNS, only=cold_start_functions
+        ),
         "round_trips": round_trips.measure,
         "warm": lambda: warm.measure(calls=100 if quick else warm.CALLS),
         "fanout": lambda: fanout.measure(repeats=1 if quick else fanout.REPEATS),

@@ -3,11 +3,16 @@
 Nothing is built at import time: the first invocation reads the settings and creates the clients,
 and later invocations of the same warm environment reuse them. ``reset()`` forgets them (tests and
 the local stack use it after changing the environment).
+
+Deployed functions run with Lambda SnapStart: many execution environments resume from one snapshot
+taken after init, so ``after_restore`` gives each its own random state and forgets anything built
+before the snapshot (see docs/decisions.md, "Cold start: SnapStart").
 """
 
 from __future__ import annotations
 
 import os
+import random
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -197,3 +202,28 @@ def reset() -> None:
         aws_completions,
     ):
         built.cache_clear()
+
+
+def after_restore() -> None:
+    """Run in each execution environment Lambda resumes from a snapshot.
+
+    ``random`` was seeded once, before the snapshot: without a new seed every resumed environment
+    would draw the same retry and backoff jitter, so throttled environments would retry in step.
+    (Job and subscription ids come from ``uuid4``, which reads the OS's entropy at each call.)
+    Clients built before the snapshot would carry its sockets and credentials; none is built at
+    init today, and ``reset()`` keeps it so if one ever is.
+    """
+    random.seed()
+    reset()
+
+
+def _register_snapshot_hooks() -> None:
+    try:
+        # Part of Lambda's managed Python runtimes (the ``snapshot-restore-py`` package elsewhere).
+        from snapshot_restore_py import register_after_restore
+    except ImportError:  # not in Lambda and not installed: nothing is ever restored from a snapshot
+        return
+    register_after_restore(after_restore)
+
+
+_register_snapshot_hooks()
