@@ -5,7 +5,7 @@ Request models forbid unknown fields so a typo is a 400, not a silently ignored 
 
 from __future__ import annotations
 
-import math
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -34,16 +34,20 @@ UuidString = Annotated[str, WithJsonSchema({"type": "string", "format": "uuid"})
 
 
 def _finite_json(value: Any) -> Any:
-    """JSON has no NaN or Infinity; Python's parser accepts them, so refuse them here."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("NaN and Infinity are not JSON numbers")
-    if isinstance(value, dict):
-        for item in value.values():
-            _finite_json(item)
-    elif isinstance(value, list):
-        for item in value:
-            _finite_json(item)
+    """JSON has no NaN or Infinity; Python's parser accepts them, so refuse them here.
+
+    The walk is the JSON encoder's, in C: a Python recursion over a megabyte of small values took
+    half a second, three times per request. Values the encoder does not know pass, as before.
+    """
+    try:
+        json.dumps(value, allow_nan=False, default=_unknown_as_null)
+    except ValueError:
+        raise ValueError("NaN and Infinity are not JSON numbers") from None
     return value
+
+
+def _unknown_as_null(_: Any) -> None:
+    return None
 
 
 Metadata = Annotated[dict[str, Any], AfterValidator(_finite_json)]
