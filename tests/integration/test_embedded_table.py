@@ -195,3 +195,53 @@ def test_a_data_directory_in_use_is_refused(tmp_path: Path):
     successor = ChangeLog("arn:stream", "us-east-1", data_dir=tmp_path)
     successor.load()
     successor.close()
+
+
+def test_reads_are_answered_exactly_as_moto_would_serialize_them(table, monkeypatch):
+    """Reads skip moto's model-driven serializer (the cost of a page of models); what they send must
+    be what that serializer would have sent, for every kind of attribute value a read can carry."""
+    import json
+
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.responses import DynamoResult
+
+    fast = DynamoResult.execute_result
+    compared: list[str] = []
+
+    def both(self: Any, context: Any) -> Any:
+        answer = fast(self, context)
+        generic = ActionResult.execute_result(self, context)
+        assert json.loads(answer[2]) == json.loads(generic[2]), context.operation_model.name
+        assert answer[0] == generic[0]
+        compared.append(context.operation_model.name)
+        return answer
+
+    monkeypatch.setattr(DynamoResult, "execute_result", both)
+    item = {
+        **key("typed"),
+        "text": {"S": "é\u2028"},
+        "number": {"N": "12.50"},
+        "flag": {"BOOL": False},
+        "nothing": {"NULL": True},
+        "list": {"L": [{"S": "a"}, {"N": "1"}, {"M": {"k": {"S": "v"}}}]},
+        "map": {"M": {"nested": {"L": []}}},
+        "strings": {"SS": ["x", "y"]},
+        "numbers": {"NS": ["1", "2.5"]},
+    }
+    table.put_item(TableName=NAME, Item=item)
+    put(table, "plain", state="one")
+
+    table.get_item(TableName=NAME, Key=key("typed"))
+    table.batch_get_item(RequestItems={NAME: {"Keys": [key("typed"), key("plain"), key("missing")]}})
+    table.query(TableName=NAME, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": "typed"}})
+    table.query(
+        TableName=NAME,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": "plain"}},
+        Limit=1,
+        ProjectionExpression="PK, #s",
+        ExpressionAttributeNames={"#s": "state"},
+    )
+    table.scan(TableName=NAME, Limit=1)
+
+    assert {"BatchGetItem", "GetItem", "Query", "Scan"} <= set(compared)
