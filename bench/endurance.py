@@ -16,6 +16,7 @@ import re
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -35,6 +36,8 @@ ROUND_MODELS = 20
 GROWTH_BUDGET = 1.3
 RSS_BUDGET_MB = 400
 RESTART_BUDGET_SECONDS = 5.0
+CONCURRENT_CLIENTS = 50
+CONCURRENT_SECONDS = 5.0
 _LISTENING = re.compile(r"PIE local API on (http://\S+)")
 
 
@@ -57,6 +60,7 @@ def measure(writes: int = WRITES) -> tuple[list[Figure], dict[str, Any]]:
                 _round([fresh], count=3)
                 # Alternating between the two servers, both see the same load from the machine.
                 last, first = _round([worked, fresh])
+            throughput, errors = _concurrent_gets(worked, f"/v2/models/{worked.new_model()}")
             peak_rss_mb = _peak_rss_mb(process.pid)
             total_writes, fresh_writes = worked.writes, fresh.writes
             process.kill()
@@ -71,6 +75,9 @@ def measure(writes: int = WRITES) -> tuple[list[Figure], dict[str, Any]]:
         "after_writes_ms": last,
         "growth": growth,
         "peak_rss_mb": peak_rss_mb,
+        "concurrent_clients": CONCURRENT_CLIENTS,
+        "concurrent_get_per_second": throughput,
+        "concurrent_get_errors": errors,
         "items_at_restart": items,
         "restart_seconds": restart_seconds,
         "empty_start_seconds": empty_start_seconds,
@@ -97,6 +104,13 @@ def measure(writes: int = WRITES) -> tuple[list[Figure], dict[str, Any]]:
             f"{peak_rss_mb:.0f} MB",
             f"< {RSS_BUDGET_MB} MB",
             peak_rss_mb < RSS_BUDGET_MB,
+        ),
+        Figure(
+            SECTION,
+            f"{CONCURRENT_CLIENTS} clients at once, GET /v2/models/{{id}} for {CONCURRENT_SECONDS:.0f} s, after the writes",
+            f"{throughput:.0f} req/s, {errors} errors",
+            "0 errors",
+            errors == 0,
         ),
         Figure(
             SECTION,
@@ -170,6 +184,32 @@ def _round(clients: list[_Client], count: int = ROUND_MODELS) -> list[dict[str, 
                 elapsed = client.post(f"/v2/models/{model}/versions/1/new_status", {"status": status})
                 timing.setdefault(transition, []).append(elapsed)
     return [{name: statistics.median(values) for name, values in timing.items()} for timing in timings]
+
+
+def _concurrent_gets(client: _Client, path: str) -> tuple[float, int]:
+    """Requests per second and failed requests (refused, reset, timed out or not 200) of
+    ``CONCURRENT_CLIENTS`` threads, each on its own connection, for ``CONCURRENT_SECONDS``."""
+    deadline = time.monotonic() + CONCURRENT_SECONDS
+    counts = {"answered": 0, "errors": 0}
+    lock = threading.Lock()
+
+    def one_client() -> None:
+        while time.monotonic() < deadline:
+            try:
+                client.get(path)
+                outcome = "answered"
+            except (OSError, RuntimeError):
+                outcome = "errors"
+            with lock:
+                counts[outcome] += 1
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=one_client) for _ in range(CONCURRENT_CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return counts["answered"] / (time.monotonic() - began), counts["errors"]
 
 
 def _filler(client: _Client) -> None:
