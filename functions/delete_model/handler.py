@@ -8,7 +8,7 @@ api = RouteApi("delete_model")
 
 @api.handler(None, status=204)
 def delete_model(model_id: ModelIdPath):
-    model_registry().delete_model(model_id)
+    model_registry().delete_model(model_id, api.access)
     return no_content()
 
 

@@ -8,7 +8,7 @@ api = RouteApi("delete_subscription")
 
 @api.handler(None, status=204)
 def delete_subscription(model_id: ModelIdPath, subscription_id: SubscriptionIdPath):
-    subscription_service().delete(model_id, subscription_id)
+    subscription_service().delete(model_id, subscription_id, api.access)
     return no_content()
 
 

@@ -40,6 +40,8 @@ from shared.local.tokens import (
     local_home,
     mint_token,
 )
+from shared.domain.access import ADMIN_SCOPE, DEFAULT_WORKSPACES_CLAIM, is_workspace_name
+from shared.domain.resources import DEFAULT_WORKSPACE
 from shared.routes import ALL_SCOPES
 
 if TYPE_CHECKING:
@@ -134,6 +136,15 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         choices=ALL_SCOPES,
         help="a scope to grant; repeat for several (default: all of them)",
+    )
+    token.add_argument(
+        "--workspace",
+        action="append",
+        type=_workspace_name,
+        help=f"a workspace the caller acts in; repeat for several (default: {DEFAULT_WORKSPACE})",
+    )
+    token.add_argument(
+        "--admin", action="store_true", help=f"add the {ADMIN_SCOPE} scope: act in every workspace"
     )
     token.add_argument("--sub", default=DEFAULT_SUBJECT, help="the caller's identity (default: %(default)s)")
     token.add_argument(
@@ -257,11 +268,21 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _workspace_name(value: str) -> str:
+    if not is_workspace_name(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a workspace name (letters, digits, _ . -; at most 64)")
+    return value
+
+
 def _token(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     keys = SigningKeys.load_or_create(local_home(arguments.home))
+    scopes = [*(arguments.scope or ALL_SCOPES), *([ADMIN_SCOPE] if arguments.admin else [])]
     token = mint_token(
         keys,
-        scopes=arguments.scope or ALL_SCOPES,
+        scopes=scopes,
+        workspaces=arguments.workspace or [DEFAULT_WORKSPACE],
+        # The claim the server reads, when it is started with another one.
+        workspaces_claim=os.environ.get("PIE_WORKSPACES_CLAIM") or DEFAULT_WORKSPACES_CLAIM,
         subject=arguments.sub,
         expires_in=arguments.expires_in,
     )
