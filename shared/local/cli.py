@@ -114,6 +114,12 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     serve.add_argument(
+        "--private-reads",
+        action="store_true",
+        help="callers see only their workspaces' models; others answer 404 (default: reads are open; "
+        "PIE_PRIVATE_READS=true does the same)",
+    )
+    serve.add_argument(
         "--handler-timeout",
         type=float,
         default=DEFAULT_HANDLER_TIMEOUT_SECONDS,
@@ -180,6 +186,8 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     from shared.local.server import LocalApi
 
+    if arguments.private_reads:
+        os.environ["PIE_PRIVATE_READS"] = "true"  # read by the route functions, as when deployed
     _send_function_logs_to_stderr()
     signal.signal(signal.SIGTERM, _interrupt)
     api = LocalApi(
