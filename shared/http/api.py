@@ -173,7 +173,7 @@ IDEMPOTENCY_ERRORS = (409, 422)  # Idempotency-Key: a request still in progress,
 ERROR_DESCRIPTIONS = {
     400: "Malformed request: invalid JSON, or a body, path or query that fails validation",
     401: "Missing, invalid or expired bearer token",
-    403: "The token lacks the route's scope",
+    403: "The token lacks the route's scope, or the model's workspace is not among the caller's",
     404: "No such model, version, subscription or job",
     409: "Conflict: it already exists, If-Match does not match, or the same Idempotency-Key is in flight",
     422: "Semantically invalid: illegal transition, unknown target, contract mismatch, handler not allowed",
