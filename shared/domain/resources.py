@@ -255,7 +255,7 @@ class CreateModelRequest(_Strict):
     workspace: WorkspaceName | None = Field(
         default=None,
         description="The team that will own the model; default: the caller's only workspace.",
-        examples=["pricing"],
+        examples=["default"],
     )
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)] = Field(
         examples=["Price recommendation"]
