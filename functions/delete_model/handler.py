@@ -8,7 +8,7 @@ api = RouteApi("delete_model")
 
 @api.handler(None, status=204, errors=(409,))
 def delete_model(model_id: ModelIdPath, if_match: IfMatchHeader = None):
-    model_registry().delete_model(model_id, if_match=parse_if_match(if_match))
+    model_registry().delete_model(model_id, api.access, if_match=parse_if_match(if_match))
     return no_content()
 
 

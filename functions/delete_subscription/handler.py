@@ -8,7 +8,7 @@ api = RouteApi("delete_subscription")
 
 @api.handler(None, status=204, errors=(409,))
 def delete_subscription(model_id: ModelIdPath, subscription_id: SubscriptionIdPath, if_match: IfMatchHeader = None):
-    subscription_service().delete(model_id, subscription_id, if_match=parse_if_match(if_match))
+    subscription_service().delete(model_id, subscription_id, api.access, if_match=parse_if_match(if_match))
     return no_content()
 
 

@@ -207,6 +207,8 @@ class FunctionFactory(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "LOG_LEVEL": self._config.log_level,
                 "PIE_MAX_CHAIN_DEPTH": str(self._config.max_chain_depth),
+                "PIE_WORKSPACES_CLAIM": self._config.workspaces_claim,
+                "PIE_PRIVATE_READS": "true" if self._config.private_reads else "false",
                 # Every function's settings name the key; only list functions may read it.
                 "PIE_PAGE_TOKEN_SECRET_ARN": self.page_token_key.secret_arn,
                 **LIBRARY_ENVIRONMENT,

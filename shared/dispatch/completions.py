@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.domain.access import Access
 from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError
 from shared.domain.jobs import JobService
 from shared.kinds import KINDS, kind_of
@@ -45,7 +46,7 @@ class AwsCompletions:
         """Completes the job with what its handler reported (``pie-local`` reports ECS commands'
         printed output this way, which a task state change cannot carry)."""
         try:
-            job = self._jobs.get(reported.model_id, reported.job_id).job
+            job = self._jobs.get(reported.model_id, reported.job_id, Access.service(COMPLETION_ACTOR)).job
         except JobNotFoundError:
             logger.warning("result for an unknown job; ignored", extra={"job_id": reported.job_id})
             return "unknown job"

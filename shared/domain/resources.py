@@ -24,11 +24,15 @@ from shared.kinds import Handler
 
 MODEL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+WORKSPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# Where models created before workspaces existed belong: stored items without one read as this.
+DEFAULT_WORKSPACE = "default"
 LATEST = "latest"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 ModelId = Annotated[str, StringConstraints(pattern=MODEL_ID_PATTERN)]
 VersionId = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
+WorkspaceName = Annotated[str, StringConstraints(pattern=WORKSPACE_PATTERN)]
 # Subscription and job ids, which PIE generates as UUIDs; published as such so clients may type them.
 UuidString = Annotated[str, WithJsonSchema({"type": "string", "format": "uuid"})]
 
@@ -104,6 +108,9 @@ class HandlerContracts(_Strict):
 
 class Model(_Resource):
     id: ModelId
+    workspace: WorkspaceName = Field(
+        default=DEFAULT_WORKSPACE, description="The team that owns the model; never changes."
+    )
     name: str
     description: str
     handlers: Handlers
@@ -127,6 +134,7 @@ class StatusChange(_Resource):
 
 class Version(_Resource):
     model_id: ModelId
+    workspace: WorkspaceName = Field(default=DEFAULT_WORKSPACE, description="Its model's workspace.")
     version: VersionId
     description: str
     metadata: Metadata
@@ -192,6 +200,11 @@ class CreateModelRequest(_Strict):
     )
 
     id: ModelId = Field(examples=["model_price_reco_v1"])
+    workspace: WorkspaceName | None = Field(
+        default=None,
+        description="The team that will own the model; default: the caller's only workspace.",
+        examples=["default"],
+    )
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)] = Field(
         examples=["Price recommendation"]
     )
@@ -218,6 +231,9 @@ class UpdateModelRequest(_Strict):
         }
     )
 
+    workspace: WorkspaceName | None = Field(
+        default=None, description="May repeat the model's workspace; a model never changes workspace."
+    )
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     description: Annotated[str, StringConstraints(max_length=4096)]
     handlers: Handlers
@@ -291,6 +307,7 @@ SubscriptionLabel = Annotated[str, StringConstraints(max_length=256)]
 
 class Subscription(_Resource):
     id: UuidString
+    workspace: WorkspaceName = Field(default=DEFAULT_WORKSPACE, description="Its source model's workspace.")
     source_model_id: ModelId
     trigger_event: TriggerEvent
     target_model_id: ModelId
@@ -399,6 +416,7 @@ class JobTrigger(_Resource):
 class Job(_Resource):
     id: UuidString
     model_id: ModelId
+    workspace: WorkspaceName = Field(default=DEFAULT_WORKSPACE, description="Its model's workspace.")
     version: VersionId
     action: Action
     status: JobStatus

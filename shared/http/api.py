@@ -24,6 +24,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel
 
+from shared.domain.access import ADMIN_SCOPE, DEFAULT_WORKSPACES_CLAIM, Access, is_workspace_name
 from shared.domain.errors import AuthenticationRequiredError, PieError, RequestInvalidError, ScopeMissingError
 from shared.domain.resources import MODEL_ID_PATTERN, UUID_PATTERN, VERSION_PATTERN, ErrorResponse, InternalErrorResponse
 from shared.http.errors import describe_validation_errors, error_body, status_for
@@ -65,14 +66,17 @@ _ETAG = re.compile(r'^\s*(W/)?"?(?P<version>[0-9]{1,18})"?\s*$')
 class Principal:
     subject: str
     scopes: frozenset[str]
+    workspaces: frozenset[str] = frozenset()
 
 
-def principal_from_event(event: dict[str, Any]) -> Principal:
+def principal_from_event(event: dict[str, Any], workspaces_claim: str = DEFAULT_WORKSPACES_CLAIM) -> Principal:
     """The caller, from the HTTP API JWT authorizer's context (payload 2.0).
 
     Claims arrive as strings; ``scopes`` is null unless the authorizer matched scopes, so the
     ``scope`` claim (or ``scp``) is read too, split on plain spaces only as API Gateway splits it
     (RFC 6749's scope-token separator): a tab, newline or no-break space is part of a scope.
+    The workspaces claim may be a space-separated string or a list, which API Gateway hands over
+    as the string ``[a b]``.
     """
     jwt = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt") or {}
     claims = jwt.get("claims") or {}
@@ -86,7 +90,24 @@ def principal_from_event(event: dict[str, Any]) -> Principal:
             scopes.update(scope for scope in value.split(" ") if scope)
         elif isinstance(value, list):
             scopes.update(str(item) for item in value)
-    return Principal(subject=str(subject), scopes=frozenset(scopes))
+    return Principal(
+        subject=str(subject), scopes=frozenset(scopes), workspaces=claimed_workspaces(claims.get(workspaces_claim))
+    )
+
+
+def claimed_workspaces(value: Any) -> frozenset[str]:
+    """The workspace names in a claim: ``"a b"``, ``"a,b"``, ``"[a b]"`` or ``["a", "b"]``.
+    Anything that is not a workspace name is ignored: no model can belong to it."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("[") and text.endswith("]"):
+            text = text[1:-1]
+        names = text.replace(",", " ").split()
+    elif isinstance(value, list):
+        names = [str(item) for item in value]
+    else:
+        return frozenset()
+    return frozenset(name for name in names if is_workspace_name(name))
 
 
 def parse_if_match(value: str | None) -> int | None:
@@ -138,7 +159,7 @@ IDEMPOTENCY_ERRORS = (409, 422)  # Idempotency-Key: a request still in progress,
 ERROR_DESCRIPTIONS = {
     400: "Malformed request: invalid JSON, or a body, path or query that fails validation",
     401: "Missing, invalid or expired bearer token",
-    403: "The token lacks the route's scope",
+    403: "The token lacks the route's scope, or the model's workspace is not among the caller's",
     404: "No such model, version, subscription or job",
     409: "Conflict: it already exists, If-Match does not match, or the same Idempotency-Key is in flight",
     422: "Semantically invalid: illegal transition, unknown target, contract mismatch, handler not allowed",
@@ -249,6 +270,11 @@ class RouteApi:
     def principal(self) -> Principal:
         return self.resolver.context["principal"]
 
+    @property
+    def access(self) -> Access:
+        """The caller's reach over workspaces, which the services check."""
+        return self.resolver.context["access"]
+
     def handler(
         self, response: type[BaseModel] | None, status: int = 200, errors: tuple[int, ...] = ()
     ) -> Callable[[F], F]:
@@ -275,10 +301,20 @@ class RouteApi:
         return register
 
     def _authorize(self, resolver: APIGatewayHttpResolver, next_middleware: Callable) -> Response:
-        principal = principal_from_event(resolver.current_event.raw_event)
+        # Imported here, as the services are: the settings are read at the first request.
+        from shared.runtime import api_settings
+
+        settings = api_settings()
+        principal = principal_from_event(resolver.current_event.raw_event, settings.workspaces_claim)
         if self.route.scope not in principal.scopes:
             raise ScopeMissingError(self.route.scope)
-        resolver.append_context(principal=principal)
+        access = Access(
+            subject=principal.subject,
+            workspaces=principal.workspaces,
+            admin=ADMIN_SCOPE in principal.scopes,
+            private_reads=settings.private_reads,
+        )
+        resolver.append_context(principal=principal, access=access)
         return next_middleware(resolver)
 
     def _reject_unknown_query(self, resolver: APIGatewayHttpResolver, next_middleware: Callable) -> Response:

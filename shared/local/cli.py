@@ -40,6 +40,8 @@ from shared.local.tokens import (
     local_home,
     mint_token,
 )
+from shared.domain.access import ADMIN_SCOPE, DEFAULT_WORKSPACES_CLAIM, is_workspace_name
+from shared.domain.resources import DEFAULT_WORKSPACE
 from shared.routes import ALL_SCOPES
 
 if TYPE_CHECKING:
@@ -115,6 +117,12 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     serve.add_argument(
+        "--private-reads",
+        action="store_true",
+        help="callers see only their workspaces' models; others answer 404 (default: reads are open; "
+        "PIE_PRIVATE_READS=true does the same)",
+    )
+    serve.add_argument(
         "--handler-timeout",
         type=float,
         default=DEFAULT_HANDLER_TIMEOUT_SECONDS,
@@ -152,6 +160,15 @@ def _parser() -> argparse.ArgumentParser:
         choices=ALL_SCOPES,
         help="a scope to grant; repeat for several (default: all of them)",
     )
+    token.add_argument(
+        "--workspace",
+        action="append",
+        type=_workspace_name,
+        help=f"a workspace the caller acts in; repeat for several (default: {DEFAULT_WORKSPACE})",
+    )
+    token.add_argument(
+        "--admin", action="store_true", help=f"add the {ADMIN_SCOPE} scope: act in every workspace"
+    )
     token.add_argument("--sub", default=DEFAULT_SUBJECT, help="the caller's identity (default: %(default)s)")
     token.add_argument(
         "--expires-in",
@@ -187,6 +204,8 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     from shared.local.changes import DataDirectoryInUseError
     from shared.local.server import LocalApi
 
+    if arguments.private_reads:
+        os.environ["PIE_PRIVATE_READS"] = "true"  # read by the route functions, as when deployed
     _send_function_logs_to_stderr()
     signal.signal(signal.SIGTERM, _interrupt)
     if arguments.dynamodb_endpoint and arguments.data_dir:
@@ -279,11 +298,21 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _workspace_name(value: str) -> str:
+    if not is_workspace_name(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a workspace name (letters, digits, _ . -; at most 64)")
+    return value
+
+
 def _token(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     keys = SigningKeys.load_or_create(local_home(arguments.home))
+    scopes = [*(arguments.scope or ALL_SCOPES), *([ADMIN_SCOPE] if arguments.admin else [])]
     token = mint_token(
         keys,
-        scopes=arguments.scope or ALL_SCOPES,
+        scopes=scopes,
+        workspaces=arguments.workspace or [DEFAULT_WORKSPACE],
+        # The claim the server reads, when it is started with another one.
+        workspaces_claim=os.environ.get("PIE_WORKSPACES_CLAIM") or DEFAULT_WORKSPACES_CLAIM,
         subject=arguments.sub,
         expires_in=arguments.expires_in,
     )

@@ -20,6 +20,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from shared.domain.access import DEFAULT_WORKSPACES_CLAIM
+from shared.domain.resources import DEFAULT_WORKSPACE
 from shared.routes import ALL_SCOPES
 
 ISSUER = "pie-local"
@@ -96,6 +98,8 @@ def mint_token(
     keys: SigningKeys,
     *,
     scopes: Iterable[str] = ALL_SCOPES,
+    workspaces: Iterable[str] = (DEFAULT_WORKSPACE,),
+    workspaces_claim: str = DEFAULT_WORKSPACES_CLAIM,
     subject: str = DEFAULT_SUBJECT,
     expires_in: int = DEFAULT_LIFETIME_SECONDS,
     now: int | None = None,
@@ -110,6 +114,8 @@ def mint_token(
         "nbf": min(issued_at, issued_at + expires_in),
         "exp": issued_at + expires_in,
         "scope": " ".join(scopes),
+        # A list, as identity providers send groups: the gateway hands it over as "[a b]".
+        workspaces_claim: list(workspaces),
     }
     return jwt.encode(claims, keys.private_key, algorithm=ALGORITHM)
 

@@ -90,6 +90,8 @@ def test_every_function_is_built_alike_by_the_factory(job_template: Template):
         assert environment["POWERTOOLS_SERVICE_NAME"] == SERVICE, name
         assert {"POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL", "PIE_HANDLER_ALLOW_LIST"} <= set(environment)
         assert "PIE_PAGE_TOKEN_KEY" not in environment, "the signing key never sits in the environment"
+        # Every function that checks a caller reads the same workspace settings.
+        assert (environment["PIE_WORKSPACES_CLAIM"], environment["PIE_PRIVATE_READS"]) == ("pie:workspaces", "false")
 
 
 def test_every_function_reads_the_table_name_and_the_allow_list_the_api_validates_against(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from shared.dispatch.completions import COMPLETION_ACTOR, AwsCompletions
+from shared.domain.access import Access
 from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError
 from shared.domain.resources import (
     CompleteJobRequest,
@@ -189,7 +190,8 @@ class FakeJobs:
         self.finished = finished
         self.completed: list[tuple[str, str, CompleteJobRequest, str]] = []
 
-    def get(self, model_id: str, job_id: str) -> JobResponse:
+    def get(self, model_id: str, job_id: str, access: Access) -> JobResponse:
+        assert access.can_write(self.job.workspace if self.job else "any"), "AWS results act for every team"
         if self.job is None:
             raise JobNotFoundError(model_id, job_id)
         return JobResponse(job=self.job)

@@ -113,6 +113,7 @@ class HandlerContracts(Resource):
 
 class Model(Resource):
     id: str
+    workspace: str = "default"
     name: str
     description: str
     handlers: Handlers
@@ -136,6 +137,7 @@ class StatusChange(Resource):
 
 class Version(Resource):
     model_id: str
+    workspace: str = "default"
     version: str
     description: str
     metadata: JsonObject
@@ -153,6 +155,7 @@ class Version(Resource):
 
 class Subscription(Resource):
     id: str
+    workspace: str = "default"
     source_model_id: str
     trigger_event: TriggerEvent
     target_model_id: str
@@ -178,6 +181,7 @@ class JobTrigger(Resource):
 class Job(Resource):
     id: str
     model_id: str
+    workspace: str = "default"
     version: str
     action: JobAction
     status: JobStatus
@@ -273,6 +277,7 @@ class JobList(Resource):
 
 class CreateModelRequest(Request):
     id: str
+    workspace: str | None = None
     name: str
     description: str = ""
     handlers: Handlers
@@ -283,6 +288,7 @@ class CreateModelRequest(Request):
 class UpdateModelRequest(Request):
     """A full replacement: an omitted ``handler_contracts`` clears the contracts."""
 
+    workspace: str | None = None
     name: str
     description: str
     handlers: Handlers
