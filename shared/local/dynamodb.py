@@ -160,6 +160,15 @@ def _sort_value(value: Any) -> Any:
     return value.value if value.type == "S" else value.cast_value
 
 
+def _raw_sort_value(value: dict[str, Any] | None) -> Any:
+    """``_sort_value`` of a key attribute as the wire holds it (``{"S": "..."}``)."""
+    if value is not None and "S" in value:
+        return value["S"]
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    return _sort_value(DynamoType(value)) if value is not None else ""
+
+
 def _patch_moto() -> None:
     global _patched
     if _patched:
@@ -247,6 +256,22 @@ def _patch_moto() -> None:
         items.sort(key=lambda item: tuple(_sort_value(item.attrs[name]) for name in attributes))
         return items
 
+    def comes_before(
+        self: Any,
+        item: Any,
+        start: dict[str, Any],
+        hash_key_attrs: list[str],
+        range_key_attrs: list[str | None],
+        scan_index_forward: bool,
+    ) -> bool:
+        # A page's ExclusiveStartKey is compared with every item before it: without conversions.
+        for name in self._generate_attr_to_sort_by(hash_key_attrs, range_key_attrs):
+            if name in item.attrs:
+                held, given = _sort_value(item.attrs[name]), _raw_sort_value(start.get(name))
+                if held != given:
+                    return (held < given) == scan_index_forward
+        return True
+
     original_equal, original_unequal = DynamoType.__eq__, DynamoType.__ne__
 
     def equal(self: Any, other: Any) -> bool:
@@ -288,6 +313,7 @@ def _patch_moto() -> None:
     Table.query = query  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.sorted_items = sorted_items  # type: ignore[method-assign]
+    Table._item_comes_before_dct = comes_before  # type: ignore[method-assign]
     DynamoType.__eq__ = equal  # type: ignore[method-assign]
     DynamoType.__ne__ = unequal  # type: ignore[method-assign]
     BotocoreStubber.__call__ = atomic_call  # type: ignore[method-assign]
