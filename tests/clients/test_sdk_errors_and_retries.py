@@ -38,7 +38,7 @@ MODEL = {
     "description": "",
     "handlers": {
         "training": {"type": "in_process", "implementation": "echo"},
-        "inference": {"type": "step_functions", "state_machine_arn": "arn:aws:states:us-east-1:1:stateMachine:x"},
+        "inference": {"type": "batch_queue", "queue_arn": "arn:aws:batch:us-east-1:1:job-queue/x"},
     },
     "handler_contracts": None,
     "metadata": {},
@@ -50,6 +50,7 @@ MODEL = {
     "updated_at": "2026-01-01T00:00:00Z",
     "created_by": "me",
     "workspace": "default",
+    "lineage": {"parent": "m0"},
 }
 
 
@@ -197,9 +198,9 @@ def test_resources_from_a_newer_server_still_parse():
 
     model = pie.get_model("m1")
 
-    assert model.handlers.inference.type == "step_functions"
-    assert model.model_extra == {"workspace": "default"}
-    assert model.model_dump(mode="json")["handlers"]["inference"]["state_machine_arn"].endswith(":x")
+    assert model.handlers.inference.type == "batch_queue"
+    assert model.model_extra == {"lineage": {"parent": "m0"}}
+    assert model.model_dump(mode="json")["handlers"]["inference"]["queue_arn"].endswith("/x")
 
 
 def test_if_match_is_sent_from_the_version_seen_and_can_be_overridden_or_dropped():
