@@ -1,5 +1,5 @@
 """Jobs in the single table: in the partition of the model they run, newest first through LSI1,
-by status through GSI2."""
+by status through GSI2, live ones by when they are due through GSI3 (the sweeper's)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from shared.data.outbox import job_from_item
 from shared.data.page_tokens import PageTokenCodec
 from shared.data.queries import query_page
 from shared.data.store import Page
-from shared.data.table import GSI2, LSI1
+from shared.data.table import GSI2, GSI3, LSI1
 from shared.domain.errors import JobNotFoundError
 from shared.domain.resources import Job
 
@@ -55,3 +55,18 @@ class JobStore:
             ScanIndexForward=False,
         )
         return Page([job_from_item(item) for item in items], next_token)
+
+    def overdue(self, shard: int, now: str, limit: int, start_key: dict[str, Any] | None) -> tuple[list[Job], dict[str, Any] | None]:
+        """One page (one Query) of a due shard's live jobs due by ``now``, most overdue first."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": GSI3.name,
+            "KeyConditionExpression": "GSI3PK = :pk AND GSI3SK < :after",
+            # "$" sorts after the "#" that ends the due time in a key: a job due exactly now is due.
+            "ExpressionAttributeValues": {":pk": s(keys.jobs_due_partition(shard)), ":after": s(now + "$")},
+            "Limit": limit,
+        }
+        if start_key is not None:
+            request["ExclusiveStartKey"] = start_key
+        response = self._client.query(**request)
+        return [job_from_item(item) for item in response.get("Items", [])], response.get("LastEvaluatedKey")

@@ -6,6 +6,10 @@
 - ECS "Task State Change" events of stopped tasks PIE started: the job is named by ``startedBy``
   and the envelope in the container's ``PIE_JOB`` variable; exit code 0 everywhere is success.
 
+Both carry the envelope PIE sent, so its ``attempt`` says which attempt the result is for: a result
+for an attempt that is no longer in flight (timed out, cancelled, retried) is acknowledged and
+changes nothing.
+
 A record only completes the job if it comes from the job's own handler (the function ARN, or the
 cluster and task family), so an event from elsewhere cannot finish somebody's job. Records for jobs
 that no longer exist or are already finished are acknowledged and ignored: AWS delivers at least
@@ -22,7 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.dispatch.envelope import ECS_ENVIRONMENT_VARIABLE
-from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError
+from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError, StaleAttemptError
 from shared.domain.jobs import JobService
 from shared.domain.resources import CompleteJobRequest, EcsHandler, Job, LambdaHandler
 from shared.observability import logger
@@ -61,6 +65,7 @@ def lambda_destination_result(record: dict[str, Any]) -> ReportedResult | None:
         else:
             reason = f"invocation {context.get('condition', 'failed')}"
         result = CompleteJobRequest(status="failed", error=reason[:4096])
+    result = result.model_copy(update={"attempt": _attempt_of(payload)})
     return ReportedResult(str(payload["model_id"]), str(payload["job_id"]), result, str(context.get("functionArn", "")))
 
 
@@ -80,9 +85,16 @@ def ecs_task_result(detail: dict[str, Any]) -> ReportedResult | None:
         result = CompleteJobRequest(status="failed", error=f"{detail.get('stoppedReason', 'task stopped')}: {reasons}"[:4096])
     else:
         result = CompleteJobRequest(status="succeeded", output={})
+    result = result.model_copy(update={"attempt": _attempt_of(envelope)})
     cluster = str(detail.get("clusterArn", "")).rsplit("/", 1)[-1]
     family = str(detail.get("taskDefinitionArn", "")).rsplit("/", 1)[-1]
     return ReportedResult(str(envelope["model_id"]), str(envelope["job_id"]), result, f"{cluster}/{family}")
+
+
+def _attempt_of(envelope: dict[str, Any]) -> int | None:
+    """The envelope's attempt; None for envelopes sent before attempts existed."""
+    attempt = envelope.get("attempt")
+    return attempt if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt >= 1 else None
 
 
 def _reported_by_handler(job: Job, source: str) -> bool:
@@ -124,6 +136,9 @@ class AwsCompletions:
             completion = self._jobs.finish(job, reported.result, actor=COMPLETION_ACTOR)
         except JobAlreadyFinishedError:
             return "already finished"
+        except StaleAttemptError:
+            logger.info("result for an attempt no longer in flight; ignored", extra={"job_id": job.id})
+            return "stale attempt"
         return completion.job.status
 
     @staticmethod

@@ -89,6 +89,7 @@ class LambdaStarter:
         self._backoff = backoff
 
     def start(self, job: Job) -> None:
+        """Lambda accepted the asynchronous invocation (there is no task to record)."""
         handler = job.handler
         assert isinstance(handler, LambdaHandler)
         request: dict[str, Any] = {
@@ -114,13 +115,14 @@ class EcsStarter:
         self._defaults = dict(run_task_defaults or {})
         self._containers: dict[str, str] = {}
 
-    def start(self, job: Job) -> None:
+    def start(self, job: Job) -> str | None:
+        """Returns the started task's ARN (cancel stops it)."""
         handler = job.handler
         assert isinstance(handler, EcsHandler)
         task_definition = handler.task_definition
         envelope = JobEnvelope.of(job).model_dump_json()
 
-        def run_task() -> None:
+        def run_task() -> str | None:
             container = self._container_of(task_definition)
             request = {
                 **self._defaults,
@@ -142,8 +144,9 @@ class EcsStarter:
                 if any(str(f.get("reason", "")).startswith(RETRYABLE_ECS_FAILURE_PREFIXES) for f in failures):
                     raise _Retry(reason)
                 raise DispatchFailed(reason)
+            return response["tasks"][0].get("taskArn")
 
-        self._backoff.run(run_task)
+        return self._backoff.run(run_task)
 
     def _client(self) -> Any:
         if self._ecs is None:

@@ -67,7 +67,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class LambdaHandler(_Strict):
+class _Deadline(_Strict):
+    """What every handler kind shares: how long one attempt may run (defaults per kind in
+    ``shared.domain.supervision.default_timeout_seconds``)."""
+
+    timeout_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=86400,
+        description="Seconds one attempt may run before it ends as timed_out; the kind's default when absent.",
+        exclude_if=_absent,
+    )
+
+
+class LambdaHandler(_Deadline):
     type: Literal["lambda"]
     arn: Annotated[str, StringConstraints(pattern=LAMBDA_ARN_PATTERN)] = Field(
         examples=["arn:aws:lambda:us-west-2:123456789012:function:train"]
@@ -92,7 +105,7 @@ class LambdaHandler(_Strict):
 
 
 
-class EcsHandler(_Strict):
+class EcsHandler(_Deadline):
     type: Literal["ecs"]
     task: Annotated[str, StringConstraints(pattern=ECS_TASK_PATTERN)] = Field(
         description="<cluster>/<task_definition>: cluster short name, task family[:revision].",
@@ -113,7 +126,7 @@ class EcsHandler(_Strict):
         return self.task_definition.split(":", 1)[0]
 
 
-class InProcessHandler(_Strict):
+class InProcessHandler(_Deadline):
     type: Literal["in_process"]
     implementation: Annotated[str, StringConstraints(pattern=IMPLEMENTATION_PATTERN)] = Field(
         description="Name of an implementation registered in PIE's code base.", examples=["echo"]
@@ -438,6 +451,25 @@ class DryRunResult(BaseModel):
     warnings: list[str]
 
 
+class RetryPolicy(_Strict):
+    """How often a job is tried, and how long it waits between tries (doubling, with jitter, at
+    most an hour)."""
+
+    max_attempts: int = Field(ge=1, le=10)
+    backoff_seconds: int = Field(default=30, ge=1, le=3600)
+
+
+AttemptOutcome = Literal["succeeded", "failed", "timed_out", "not_started", "cancelled"]
+
+
+class AttemptRecord(BaseModel):
+    attempt: int = Field(ge=1)
+    dispatched_at: datetime | None = None
+    ended_at: datetime
+    outcome: AttemptOutcome
+    error: str | None = None
+
+
 class JobTrigger(BaseModel):
     """Why a job exists: the subscription that fired it and what fired that subscription."""
 
@@ -459,7 +491,17 @@ class Job(BaseModel):
     error: str | None = None
     handler: Handler
     trigger: JobTrigger | None
-    attempts: int = 0
+    attempt: int = Field(default=1, ge=1, description="The attempt in flight, or the next or last one.")
+    max_attempts: int = Field(default=1, ge=1)
+    backoff_seconds: int = Field(default=30, ge=1)
+    deadline_at: datetime | None = Field(
+        default=None, description="When the attempt in flight ends as timed_out (or not_started) if not completed."
+    )
+    not_before: datetime | None = Field(default=None, description="A retry is not dispatched before this.")
+    attempt_history: list[AttemptRecord] = Field(default_factory=list)
+    started_at: datetime | None = Field(default=None, description="When the handler accepted the attempt in flight.")
+    task_arn: str | None = Field(default=None, description="The ECS task running the attempt in flight.", exclude_if=_absent)
+    requeues: int = Field(default=0, description="Times the sweeper re-queued it because nothing dispatched it.")
     entity_version: int = 1
     created_at: datetime
     updated_at: datetime
@@ -499,6 +541,7 @@ class StartJobRequest(_Strict):
         default=None,
         description="Version to run; inference defaults to the active version, training to the newest.",
     )
+    retry: RetryPolicy | None = Field(default=None, description="Default: one attempt.")
 
 
 class JobResponse(BaseModel):
@@ -514,6 +557,10 @@ class CompleteJobRequest(_Strict):
     status: Literal["succeeded", "failed"]
     output: Metadata | None = None
     error: Annotated[str, StringConstraints(max_length=4096)] | None = None
+    attempt: int | None = Field(
+        default=None, ge=1, description="The attempt this result is for (the envelope's); another than the one in flight is a 409."
+    )
+    retryable: bool = Field(default=True, description="false: a failure is final, whatever attempts are left.")
 
 
 class CompletionResponse(BaseModel):

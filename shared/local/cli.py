@@ -40,6 +40,7 @@ from shared.local.tokens import (
     local_home,
     mint_token,
 )
+from shared.local.settings import DEFAULT_SWEEP_SECONDS
 from shared.routes import ALL_SCOPES
 
 if TYPE_CHECKING:
@@ -118,6 +119,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="kill a --lambda or --ecs handler running longer, and fail its job (default: %(default)g)",
     )
+    serve.add_argument(
+        "--sweep-seconds",
+        type=float,
+        default=DEFAULT_SWEEP_SECONDS,
+        metavar="SECONDS",
+        help="how often the job sweeper ends overdue attempts and releases due retries (default: %(default)g)",
+    )
     serve.set_defaults(command=_serve, parser=serve)
 
     token = commands.add_parser(
@@ -177,6 +185,7 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         home=arguments.home,
         dynamodb_endpoint=arguments.dynamodb_endpoint,
         handlers=handlers,
+        sweep_seconds=arguments.sweep_seconds,
     )
     try:
         api.start()

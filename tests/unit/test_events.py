@@ -47,7 +47,7 @@ def test_each_route_function_has_exactly_one_sample_named_after_it():
 
 
 def test_the_functions_without_a_route_are_the_job_functions():
-    assert set(FUNCTIONS) - {route.function for route in ROUTES} == {"dispatch_jobs", "complete_job_events"}
+    assert set(FUNCTIONS) - {route.function for route in ROUTES} == {"dispatch_jobs", "complete_job_events", "sweep_jobs"}
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)

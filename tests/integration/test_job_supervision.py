@@ -1,0 +1,271 @@
+"""Job supervision under moto: deadlines, the sweeper, retries, stale attempts, cancel and redrive.
+
+Time is a fake clock every PIE component reads (``runtime.utc_now``), moved by the tests: nothing
+sleeps.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from shared import runtime
+from shared.dispatch import starters
+from shared.domain import supervision
+from tests.integration.api_events import SEED_MODEL_ID, call
+from tests.integration.job_helpers import (
+    RecordingEcs,
+    RecordingLambda,
+    complete,
+    drain,
+    get_job,
+    get_version,
+    start_inference,
+    start_training,
+    started_job,
+    table_stream,
+)
+from tests.integration.lifecycle_helpers import walk_to
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+LAMBDA_TIMEOUT = supervision.DEFAULT_TIMEOUT_SECONDS["lambda"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch, table: Any) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(runtime, "utc_now", fake)
+    monkeypatch.setattr(runtime, "_stand_ins", {})
+    monkeypatch.setattr(starters.Backoff, "__init__", _no_sleep_backoff(starters.Backoff.__init__))
+    runtime.reset()
+    # The jitter draws 1.0: a retry waits exactly base x 2^(attempt-1).
+    monkeypatch.setattr("random.random", lambda: 1.0)
+    return fake
+
+
+def _no_sleep_backoff(init: Any) -> Any:
+    def patched(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs["sleep"] = lambda _: None
+        init(self, *args, **kwargs)
+
+    return patched
+
+
+@pytest.fixture
+def lambdas(clock: Clock) -> RecordingLambda:
+    client = RecordingLambda()
+    runtime.use_stand_in("lambda", client)
+    return client
+
+
+@pytest.fixture
+def stream(seed_model: dict[str, Any]):
+    stream = table_stream()
+    stream.read()  # past the model's creation
+    return stream
+
+
+def sweep() -> dict[str, int]:
+    report = runtime.sweeper().sweep()
+    return dict(report.outcomes)
+
+
+def retry_body(attempts: int, backoff: int = 30) -> dict[str, Any]:
+    return {"retry": {"max_attempts": attempts, "backoff_seconds": backoff}}
+
+
+def test_a_lambda_job_nobody_completes_times_out_is_retried_then_fails_and_its_version_goes_failed(
+    lambdas: RecordingLambda, stream: Any, clock: Clock
+):
+    job = started_job(start_training(SEED_MODEL_ID, {}, **retry_body(2)))
+    drain(stream)
+    running = get_job(SEED_MODEL_ID, job["id"])
+    assert running["status"] == "dispatched" and running["started_at"] is not None
+    assert running["deadline_at"] == (clock.now + timedelta(seconds=LAMBDA_TIMEOUT)).isoformat().replace("+00:00", "Z")
+
+    clock.advance(LAMBDA_TIMEOUT - 1)
+    assert sweep() == {}  # not due yet
+    clock.advance(2)
+    assert sweep() == {"timed_out, retried": 1}
+    waiting = get_job(SEED_MODEL_ID, job["id"])
+    assert (waiting["status"], waiting["attempt"]) == ("queued", 2)
+    assert waiting["attempt_history"][0]["outcome"] == "timed_out"
+    assert get_version(SEED_MODEL_ID, "1")["version"]["status"] == "training"  # still bound to the job
+
+    drain(stream)
+    assert len(lambdas.calls) == 1, "no attempt before not_before"
+    clock.advance(30)
+    assert sweep() == {"released": 1}
+    drain(stream)
+    assert [e["attempt"] for e in lambdas.envelopes()] == [1, 2]
+
+    clock.advance(LAMBDA_TIMEOUT + 1)
+    assert sweep() == {"timed_out": 1}
+    failed = get_job(SEED_MODEL_ID, job["id"])
+    assert failed["status"] == "failed"
+    assert [a["outcome"] for a in failed["attempt_history"]] == ["timed_out", "timed_out"]
+    assert "timed out" in failed["error"]
+    version = get_version(SEED_MODEL_ID, "1")["version"]
+    assert version["status"] == "failed"
+    assert "timed out" in version["status_message"]
+    assert version["status_history"][-1]["status_message"] == version["status_message"]
+
+
+def test_a_late_completion_of_a_timed_out_attempt_is_a_409_that_changes_nothing(
+    lambdas: RecordingLambda, stream: Any, clock: Clock
+):
+    job = started_job(start_training(SEED_MODEL_ID, {}, **retry_body(2)))
+    drain(stream)
+    clock.advance(LAMBDA_TIMEOUT + 1)
+    sweep()
+    before = get_job(SEED_MODEL_ID, job["id"])
+
+    for body in ({"status": "succeeded", "output": {}, "attempt": 1}, {"status": "succeeded", "output": {}}):
+        status, answer, _ = complete(SEED_MODEL_ID, job["id"], body)
+        assert status == 409, answer
+        assert answer["success"] is False
+    assert get_job(SEED_MODEL_ID, job["id"]) == before
+
+
+def test_a_completion_for_the_attempt_in_flight_counts(lambdas: RecordingLambda, stream: Any, clock: Clock):
+    walk_to(SEED_MODEL_ID, "1", "active")
+    job = started_job(start_inference(SEED_MODEL_ID, {"features": [0.1]}, **retry_body(3)))
+    drain(stream)
+
+    status, answer, _ = complete(SEED_MODEL_ID, job["id"], {"status": "succeeded", "output": {"y": 1}, "attempt": 1})
+
+    assert status == 200, answer
+    assert answer["job"]["attempt_history"][0]["outcome"] == "succeeded"
+
+
+def test_a_reported_failure_is_retried_after_its_backoff_unless_it_says_it_is_not_retryable(
+    lambdas: RecordingLambda, stream: Any, clock: Clock
+):
+    walk_to(SEED_MODEL_ID, "1", "active")
+    stream.read()
+    retried = started_job(start_inference(SEED_MODEL_ID, {"features": [0.1]}, **retry_body(3, backoff=10)))
+    final = started_job(start_inference(SEED_MODEL_ID, {"features": [0.2]}, **retry_body(3, backoff=10)))
+    drain(stream)
+
+    assert complete(SEED_MODEL_ID, retried["id"], {"status": "failed", "error": "flaky", "attempt": 1})[0] == 200
+    assert complete(SEED_MODEL_ID, final["id"], {"status": "failed", "error": "bad", "retryable": False})[0] == 200
+
+    waiting = get_job(SEED_MODEL_ID, retried["id"])
+    assert (waiting["status"], waiting["attempt"]) == ("queued", 2)
+    assert waiting["not_before"] == (clock.now + timedelta(seconds=10)).isoformat().replace("+00:00", "Z")
+    assert get_job(SEED_MODEL_ID, final["id"])["status"] == "failed"
+    clock.advance(9)
+    assert sweep() == {}
+    drain(stream)
+    assert len(lambdas.calls) == 2
+    clock.advance(1)
+    assert sweep() == {"released": 1}
+    drain(stream)
+    assert len(lambdas.calls) == 3
+    # The second failure waits twice as long.
+    complete(SEED_MODEL_ID, retried["id"], {"status": "failed", "error": "flaky", "attempt": 2})
+    again = get_job(SEED_MODEL_ID, retried["id"])
+    assert again["not_before"] == (clock.now + timedelta(seconds=20)).isoformat().replace("+00:00", "Z")
+
+
+def test_a_job_claimed_by_a_dispatcher_that_died_before_starting_it_is_recovered(
+    lambdas: RecordingLambda, stream: Any, clock: Clock
+):
+    job = started_job(start_training(SEED_MODEL_ID, {}, **retry_body(2)))
+    stream.read()  # the dispatcher got the record ...
+    claim = runtime.job_service().claim(runtime.job_service().get(SEED_MODEL_ID, job["id"]).job)
+    assert claim is not None  # ... claimed the job, and died before Invoke
+    clock.advance(supervision.START_DEADLINE_SECONDS + 1)
+
+    assert sweep() == {"not_started, retried": 1}
+    clock.advance(30)
+    assert sweep() == {"released": 1}
+    drain(stream)
+
+    recovered = get_job(SEED_MODEL_ID, job["id"])
+    assert (recovered["status"], recovered["attempt"]) == ("dispatched", 2)
+    assert recovered["attempt_history"][0]["outcome"] == "not_started"
+    assert [e["attempt"] for e in lambdas.envelopes()] == [2]
+
+
+def test_a_queued_job_whose_stream_record_was_dropped_is_dispatched_by_the_sweeper(
+    lambdas: RecordingLambda, stream: Any, clock: Clock
+):
+    job = started_job(start_training(SEED_MODEL_ID, {}))
+    stream.read()  # the record is lost
+    clock.advance(supervision.QUEUE_GRACE_SECONDS + 1)
+
+    assert sweep() == {"requeued": 1}
+    drain(stream)
+
+    assert get_job(SEED_MODEL_ID, job["id"])["status"] == "dispatched"
+    assert lambdas.invoked_job_ids() == [job["id"]]
+
+
+def test_a_queued_job_nothing_ever_dispatches_fails_with_the_reason_after_bounded_requeues(
+    lambdas: RecordingLambda, stream: Any, clock: Clock
+):
+    job = started_job(start_training(SEED_MODEL_ID, {}))
+    for _ in range(supervision.MAX_REQUEUES):
+        clock.advance(supervision.QUEUE_GRACE_SECONDS + 1)
+        assert sweep() == {"requeued": 1}
+        stream.read()  # dropped again
+    clock.advance(supervision.QUEUE_GRACE_SECONDS + 1)
+    assert sweep() == {"not_started": 1}
+
+    failed = get_job(SEED_MODEL_ID, job["id"])
+    assert failed["status"] == "failed" and "never dispatched" in failed["error"]
+    assert get_version(SEED_MODEL_ID, "1")["version"]["status"] == "failed"
+
+
+def test_two_sweepers_racing_end_each_attempt_once(lambdas: RecordingLambda, stream: Any, clock: Clock):
+    walk_to(SEED_MODEL_ID, "1", "active")
+    jobs = [started_job(start_inference(SEED_MODEL_ID, {"features": [i]}, **retry_body(2))) for i in range(12)]
+    drain(stream)
+    clock.advance(LAMBDA_TIMEOUT + 1)
+    a, b = runtime.sweeper(), runtime.sweeper()
+    reports: list[Any] = []
+    threads = [threading.Thread(target=lambda s=s: reports.append(s.sweep())) for s in (a, b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(r.count("timed_out") for r in reports) == len(jobs)
+    for job in jobs:
+        stored = get_job(SEED_MODEL_ID, job["id"])
+        assert [h["attempt"] for h in stored["attempt_history"]] == [1]
+        assert stored["attempt"] == 2
+
+
+def test_a_sweep_with_nothing_due_costs_one_query_per_shard_and_grows_with_pages_of_100(
+    lambdas: RecordingLambda, stream: Any, clock: Clock
+):
+    from shared.data.keys import DUE_SHARDS
+
+    assert runtime.sweeper().sweep().queries == DUE_SHARDS
+
+
+# Cancel and redrive -------------------------------------------------------------------------------
+
+
+def cancel(job_id: str, **headers: str) -> Any:
+    return call("cancel_job", model_id=SEED_MODEL_ID, job_id=job_id, headers=headers or None)
+
+
+def redrive(job_id: str, **headers: str) -> Any:
+    return call("retry_job", model_id=SEED_MODEL_ID, job_id=job_id, headers=headers or None)
