@@ -186,6 +186,13 @@ def dispatcher() -> Dispatcher:
 
 
 @cache
+def task_stopper():
+    from shared.dispatch.starters import TaskStopper
+
+    return TaskStopper(lambda: _client("ecs"))
+
+
+@cache
 def aws_completions() -> AwsCompletions:
     from shared.dispatch.completions import AwsCompletions
 
@@ -211,5 +218,6 @@ def reset() -> None:
         dispatcher_settings,
         dispatcher,
         aws_completions,
+        task_stopper,
     ):
         built.cache_clear()

@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from shared.dispatch.envelope import ECS_ENVIRONMENT_VARIABLE, JobEnvelope
 from shared.dispatch.implementations import ImplementationFailed, JsonObject
 from shared.domain.resources import EcsHandler, InProcessHandler, Job, LambdaHandler
+from shared.observability import logger
 
 RETRYABLE_LAMBDA_ERRORS = frozenset(
     {
@@ -193,3 +194,23 @@ class InProcessRunner:
         if not isinstance(output, dict):
             output = {"result": output}
         return InProcessResult(output, None)
+
+
+class TaskStopper:
+    """Stops the ECS task of a cancelled job (the one its start recorded); a Lambda invocation
+    cannot be stopped, its later completion is refused instead."""
+
+    def __init__(self, client: Callable[[], Any]) -> None:
+        self._make_client = client
+
+    def stop(self, job: Job) -> bool:
+        handler = job.handler
+        if not isinstance(handler, EcsHandler) or job.task_arn is None:
+            return False
+        try:
+            self._make_client().stop_task(cluster=handler.cluster, task=job.task_arn, reason=f"PIE job {job.id} cancelled")
+        except (ClientError, BotoCoreError) as error:
+            # The job is cancelled either way; a task that already stopped or cannot be reached is logged.
+            logger.warning("could not stop the cancelled job's task", extra={"job_id": job.id, "error": str(error)})
+            return False
+        return True

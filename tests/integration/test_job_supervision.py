@@ -269,3 +269,98 @@ def cancel(job_id: str, **headers: str) -> Any:
 
 def redrive(job_id: str, **headers: str) -> Any:
     return call("retry_job", model_id=SEED_MODEL_ID, job_id=job_id, headers=headers or None)
+
+
+def test_cancel_ends_a_dispatched_training_job_its_version_goes_failed_and_a_later_completion_is_a_409(
+    lambdas: RecordingLambda, stream: Any, clock: Clock
+):
+    job = started_job(start_training(SEED_MODEL_ID, {}, **retry_body(3)))
+    drain(stream)
+
+    status, body, headers = cancel(job["id"], **{"Idempotency-Key": "cancel-1"})
+    assert status == 200, body
+    assert body["job"]["status"] == "failed"
+    assert body["job"]["attempt_history"][-1]["outcome"] == "cancelled"
+    version = get_version(SEED_MODEL_ID, "1")["version"]
+    assert version["status"] == "failed" and "cancelled" in version["status_message"]
+    # The same request again is a replay of the first answer; a new one is a 409.
+    assert cancel(job["id"], **{"Idempotency-Key": "cancel-1"})[:2] == (status, body)
+    assert cancel(job["id"])[0] == 409
+    late = complete(SEED_MODEL_ID, job["id"], {"status": "succeeded", "output": {}, "attempt": 1})
+    assert late[0] == 409
+    assert get_job(SEED_MODEL_ID, job["id"]) == body["job"]
+
+
+def test_cancel_stops_the_ecs_task_its_start_recorded(clock: Clock, seed_model: dict[str, Any]):
+    ecs = RecordingEcs()
+    stopped: list[dict[str, Any]] = []
+    ecs.stop_task = lambda **request: stopped.append(request) or {}  # type: ignore[attr-defined]
+    runtime.use_stand_in("ecs", ecs)
+    stream = table_stream()
+    stream.read()
+    status, _, _ = call(
+        "update_model",
+        model_id=SEED_MODEL_ID,
+        body={**_model_body(), "handlers": {**_model_body()["handlers"], "training": {"type": "ecs", "task": "ml-cluster/train-price-model:3"}}},
+    )
+    assert status == 200
+    job = started_job(start_training(SEED_MODEL_ID, {}))
+    drain(stream)
+    task_arn = get_job(SEED_MODEL_ID, job["id"])["task_arn"]
+
+    assert cancel(job["id"])[0] == 200
+
+    assert stopped == [{"cluster": "ml-cluster", "task": task_arn, "reason": f"PIE job {job['id']} cancelled"}]
+
+
+def _model_body() -> dict[str, Any]:
+    from tests.integration.api_events import sample_body
+
+    body = sample_body("create_model")
+    return {key: value for key, value in body.items() if key != "id"}
+
+
+def test_if_match_guards_cancel_and_retry(lambdas: RecordingLambda, stream: Any, clock: Clock):
+    job = started_job(start_training(SEED_MODEL_ID, {}))
+
+    assert cancel(job["id"], **{"If-Match": '"99"'})[0] == 409
+    status, body, headers = cancel(job["id"], **{"If-Match": f'"{job["entity_version"]}"'})
+    assert status == 200, body
+    answer = redrive(job["id"], **{"If-Match": "\"1\""})
+    assert answer[0] == 409, answer
+
+
+def test_redrive_puts_a_failed_job_back_as_its_next_attempt_and_its_version_back_in_training(
+    lambdas: RecordingLambda, stream: Any, clock: Clock
+):
+    job = started_job(start_training(SEED_MODEL_ID, {}))
+    drain(stream)
+    complete(SEED_MODEL_ID, job["id"], {"status": "failed", "error": "out of memory"})
+
+    status, body, _ = redrive(job["id"], **{"Idempotency-Key": "redrive-1"})
+    assert status == 202, body
+    assert (body["job"]["id"], body["job"]["status"], body["job"]["attempt"], body["job"]["max_attempts"]) == (
+        job["id"], "queued", 2, 2,
+    )
+    assert get_version(SEED_MODEL_ID, "1")["version"]["status"] == "training"
+    assert redrive(job["id"], **{"Idempotency-Key": "redrive-1"})[:2] == (status, body)  # a replay
+    assert redrive(job["id"])[0] == 409  # not failed any more
+    drain(stream)
+    assert [e["attempt"] for e in lambdas.envelopes()] == [1, 2]
+    assert complete(SEED_MODEL_ID, job["id"], {"status": "succeeded", "output": {}, "attempt": 2})[0] == 200
+    assert get_version(SEED_MODEL_ID, "1")["version"]["status"] == "active"
+
+
+def test_redriving_a_training_job_whose_version_cannot_train_again_is_a_422(
+    lambdas: RecordingLambda, stream: Any, clock: Clock
+):
+    job = started_job(start_training(SEED_MODEL_ID, {}))
+    drain(stream)
+    complete(SEED_MODEL_ID, job["id"], {"status": "failed", "error": "boom"})
+    walk_to(SEED_MODEL_ID, "1", "pending")
+    walk_to(SEED_MODEL_ID, "1", "active")
+
+    status, body, _ = redrive(job["id"])
+
+    assert status == 422, body
+    assert get_job(SEED_MODEL_ID, job["id"])["status"] == "failed"
