@@ -354,6 +354,15 @@ JobStatus = Literal["queued", "dispatched", "succeeded", "failed"]
 SubscriptionLabel = Annotated[str, StringConstraints(max_length=256)]
 
 
+class RetryPolicy(_Strict):
+    """How often a job is tried, and how long it waits between tries (doubling, with jitter, at
+    most an hour)."""
+
+    max_attempts: int = Field(ge=1, le=10)
+    backoff_seconds: int = Field(default=30, ge=1, le=3600)
+
+
+
 class Subscription(BaseModel):
     id: UuidString
     source_model_id: ModelId
@@ -363,6 +372,7 @@ class Subscription(BaseModel):
     input_source: InputSource
     input: Metadata | None = None
     label: str | None = None
+    retry: RetryPolicy | None = Field(default=None, description="The jobs it fires; default 3 attempts.", exclude_if=_absent)
     status: SubscriptionStatus
     entity_version: int = 1
     created_at: datetime
@@ -402,6 +412,7 @@ class CreateSubscriptionRequest(_Strict):
     input_source: InputSource
     input: Metadata | None = Field(default=None, description="Required when input_source is stored.")
     label: SubscriptionLabel | None = None
+    retry: RetryPolicy | None = Field(default=None, description="For the jobs it fires; default 3 attempts, 30 s backoff.")
 
     @model_validator(mode="after")
     def _input_matches_its_source(self) -> "CreateSubscriptionRequest":
@@ -449,14 +460,6 @@ class DryRunResult(BaseModel):
     job: DryRunJob | None
     error: str | None
     warnings: list[str]
-
-
-class RetryPolicy(_Strict):
-    """How often a job is tried, and how long it waits between tries (doubling, with jitter, at
-    most an hour)."""
-
-    max_attempts: int = Field(ge=1, le=10)
-    backoff_seconds: int = Field(default=30, ge=1, le=3600)
 
 
 AttemptOutcome = Literal["succeeded", "failed", "timed_out", "not_started", "cancelled"]

@@ -364,3 +364,33 @@ def test_redriving_a_training_job_whose_version_cannot_train_again_is_a_422(
 
     assert status == 422, body
     assert get_job(SEED_MODEL_ID, job["id"])["status"] == "failed"
+
+
+def test_a_subscription_fires_jobs_with_its_retry_policy_or_three_attempts(clock: Clock, seed_model: dict[str, Any]):
+    from tests.integration.api_events import create_model
+
+    create_model("model_target")
+    walk_to("model_target", "1", "active")
+    for label, retry in (("default", None), ("custom", {"max_attempts": 5, "backoff_seconds": 7})):
+        body = {
+            "trigger_event": "inference_complete",
+            "target_model_id": "model_target",
+            "target_action": "inference",
+            "input_source": "stored",
+            "input": {"features": [1]},
+            "label": label,
+        }
+        if retry:
+            body["retry"] = retry
+        status, answer, _ = call("create_subscription", model_id=SEED_MODEL_ID, body=body)
+        assert status == 201, answer
+    walk_to(SEED_MODEL_ID, "1", "active")
+    job = started_job(start_inference(SEED_MODEL_ID, {"features": [0]}))
+
+    fired = complete(SEED_MODEL_ID, job["id"], {"status": "succeeded", "output": {}})[1]["triggered_events"]
+
+    policies = sorted(
+        (get_job("model_target", e["job_id"])["max_attempts"], get_job("model_target", e["job_id"])["backoff_seconds"])
+        for e in fired
+    )
+    assert policies == [(3, 30), (5, 7)]
