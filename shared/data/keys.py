@@ -123,6 +123,20 @@ def jobs_due_partition(shard: int) -> str:
     return f"{_DUE_PREFIX}{shard}"
 
 
+# The delivery log (every job, newest change first) is GSI1 over this many write shards, picked by
+# the job id like the due shards: one page reads each shard once (LOG_SHARDS queries per page).
+LOG_SHARDS = 4
+_LOG_PREFIX = "JOBLOG#"
+
+
+def job_log_keys(model_id: str, job_id: str, updated_at: str) -> dict[str, str]:
+    return {"GSI1PK": job_log_partition(sum(job_id.encode()) % LOG_SHARDS), "GSI1SK": f"{updated_at}#{model_id}#{job_id}"}
+
+
+def job_log_partition(shard: int) -> str:
+    return f"{_LOG_PREFIX}{shard}"
+
+
 def fanout_key(source_model_id: str, transition: str, part: int) -> dict[str, str]:
     """Outbox overflow: the fired jobs a transition could not fit in its own transaction."""
     return {"PK": model_partition(source_model_id), "SK": f"{_FANOUT_PREFIX}{transition}#{part:04d}"}

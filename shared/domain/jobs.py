@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 import random
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from shared.data.items import MAX_DOCUMENT_BYTES, document_bytes
@@ -155,6 +155,15 @@ class JobService:
         page = self._jobs.list_page(model_id, limit, page_token, status)
         if not page.items and page_token is None:
             self._registry.get_model(model_id)  # 404 for a model that does not exist
+        return JobList(jobs=page.items, next_token=page.next_token)
+
+    def log(
+        self, limit: int, page_token: str | None, status: str | None, model_id: str | None, since: datetime | None
+    ) -> JobList:
+        """The delivery log: jobs across models, newest change first."""
+        if since is not None:
+            since = since.astimezone(timezone.utc) if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        page = self._jobs.log_page(limit, page_token, status, model_id, since.isoformat() if since else None)
         return JobList(jobs=page.items, next_token=page.next_token)
 
     # Dispatching --------------------------------------------------------------------------------

@@ -394,3 +394,66 @@ def test_a_subscription_fires_jobs_with_its_retry_policy_or_three_attempts(clock
         for e in fired
     )
     assert policies == [(3, 30), (5, 7)]
+
+
+# The delivery log ---------------------------------------------------------------------------------
+
+
+def test_the_delivery_log_pages_500_jobs_across_20_models_exactly_once_and_filters(clock: Clock, table: Any):
+    from shared.data.keys import LOG_SHARDS
+    from tests.integration.api_events import create_model
+
+    models = [f"model_{n:02d}" for n in range(20)]
+    for model_id in models:
+        create_model(model_id)
+        walk_to(model_id, "1", "active")
+    started: list[tuple[str, str]] = []
+    for n in range(500):
+        model_id = models[n % 20]
+        clock.advance(1)
+        started.append((model_id, started_job(start_inference(model_id, {"features": [n]}))["id"]))
+    for model_id, job_id in started[:50]:
+        clock.advance(1)
+        complete(model_id, job_id, {"status": "failed", "error": "x", "retryable": False})
+
+    calls = _counting_queries()
+    seen, token, pages = [], None, 0
+    while True:
+        query = {"limit": "100", **({"next_token": token} if token else {})}
+        status, body, _ = call("list_all_jobs", query=query)
+        assert status == 200, body
+        seen += [(j["model_id"], j["id"], j["updated_at"]) for j in body["jobs"]]
+        pages += 1
+        token = body["next_token"]
+        if token is None:
+            break
+    assert sorted((m, j) for m, j, _ in seen) == sorted(started)
+    assert [u for _, _, u in seen] == sorted((u for _, _, u in seen), reverse=True)
+    assert pages <= 6 and len(calls) <= pages * LOG_SHARDS
+
+    failed = all_pages({"status": "failed"})
+    assert sorted(j["id"] for j in failed) == sorted(job_id for _, job_id in started[:50])
+    one_model = all_pages({"model_id": "model_03"})
+    assert sorted(j["id"] for j in one_model) == sorted(j for m, j in started if m == "model_03")
+    since = (clock.now - timedelta(seconds=9)).isoformat()
+    recent = all_pages({"since": since})
+    assert [j["id"] for j in recent] == [job_id for _, job_id in reversed(started[40:50])]
+
+
+def all_pages(query: dict[str, str]) -> list[dict[str, Any]]:
+    jobs: list[dict[str, Any]] = []
+    token = None
+    while True:
+        status, body, _ = call("list_all_jobs", query={**query, "limit": "100", **({"next_token": token} if token else {})})
+        assert status == 200, body
+        jobs += body["jobs"]
+        token = body["next_token"]
+        if token is None:
+            return jobs
+
+
+def _counting_queries() -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = []
+    client = runtime.dynamodb_client()
+    client.meta.events.register("before-call.dynamodb.Query", lambda params, **_: calls.append(params))
+    return calls
