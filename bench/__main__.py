@@ -25,7 +25,7 @@ from bench.moto_transactions import one_backup_per_transaction
 from bench.report import Figure, print_table, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("cold_start", "round_trips", "warm", "fanout", "dispatch", "local_api")
+SECTIONS = ("cold_start", "round_trips", "warm", "fanout", "dispatch", "supervision", "local_api")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _runners(quick: bool) -> dict[str, Callable[[], tuple[list[Figure], dict[str, Any]]]]:
-    from bench import cold_start, dispatch, fanout, local_api, round_trips, warm
+    from bench import cold_start, dispatch, fanout, local_api, round_trips, supervision, warm
 
     return {
         "cold_start": lambda: cold_start.measure(runs=2 if quick else cold_start.RUNS),
@@ -72,6 +72,7 @@ def _runners(quick: bool) -> dict[str, Callable[[], tuple[list[Figure], dict[str
         "warm": lambda: warm.measure(calls=100 if quick else warm.CALLS),
         "fanout": lambda: fanout.measure(repeats=1 if quick else fanout.REPEATS),
         "dispatch": lambda: dispatch.measure(rounds=1 if quick else dispatch.ROUNDS),
+        "supervision": lambda: supervision.measure(sizes=(0, 100, 250) if quick else supervision.SIZES),
         "local_api": lambda: local_api.measure(seconds=2 if quick else local_api.SECONDS),
     }
 

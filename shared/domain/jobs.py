@@ -35,6 +35,7 @@ from shared.domain.errors import (
     JobNotFailedError,
     JobNotFoundError,
     JobOutputTooLargeError,
+    ResourceNotFoundError,
     StaleAttemptError,
     NoActiveVersionError,
     VersionBusyError,
@@ -356,7 +357,7 @@ class JobService:
             now = self._clock()
             cancelled = self._after_attempt(job, "cancelled", f"cancelled by {actor}", now, retryable=False)
             guarded = [self._outbox.job_put(cancelled, job)]
-            self._completion_effects(cancelled, actor, now, guarded, [])
+            self._version_after_failure(cancelled, actor, now, guarded)
             try:
                 self._outbox.commit(guarded, [], model_id, f"cancel:{job.id}")
             except StaleEntityError:
@@ -414,12 +415,22 @@ class JobService:
         ended = self._after_attempt(job, outcome, error, now, retryable=retryable)
         guarded = [self._outbox.job_put(ended, job)]
         if ended.status in FINISHED:
-            self._completion_effects(ended, actor, now, guarded, [])
+            self._version_after_failure(ended, actor, now, guarded)
         try:
             self._outbox.commit(guarded, [], job.model_id, f"end:{job.id}:{job.attempt}")
         except StaleEntityError:
             return "changed meanwhile"
         return outcome if ended.status in FINISHED else f"{outcome}, retried"
+
+    def _version_after_failure(self, job: Job, actor: str, now: datetime, guarded: list[Guarded]) -> None:
+        """A training job that ended for good moves its version to ``failed``; a failure fires
+        nothing, and a job whose model was deleted meanwhile still ends."""
+        if job.action != "training":
+            return
+        try:
+            self._completion_effects(job, actor, now, guarded, [])
+        except ResourceNotFoundError:
+            logger.info("the ended job's model no longer exists", extra={"job_id": job.id})
 
     def _after_attempt(
         self, job: Job, outcome: str, error: str | None, now: datetime, retryable: bool = True

@@ -457,3 +457,14 @@ def _counting_queries() -> list[dict[str, Any]]:
     client = runtime.dynamodb_client()
     client.meta.events.register("before-call.dynamodb.Query", lambda params, **_: calls.append(params))
     return calls
+
+
+def test_an_overdue_job_of_a_model_deleted_meanwhile_still_ends(clock: Clock, table: Any):
+    from bench.supervision import _overdue_jobs
+    from shared.data.outbox import job_item
+
+    (job,) = _overdue_jobs(1)
+    table.put_item(TableName="pie-local", Item=job_item(job.model_copy(update={"deadline_at": clock.now - timedelta(seconds=1)})))
+
+    assert sweep() == {"timed_out": 1}
+    assert runtime.job_service().get(job.model_id, job.id).job.status == "failed"
