@@ -86,3 +86,18 @@ def test_a_lambda_job_nobody_completes_times_out_is_retried_then_fails_and_its_v
     while log["next_token"] and not log["jobs"]:
         log = api.get(f"/v2/jobs?model_id={model_id}&status=failed&limit=10&next_token={log['next_token']}").json
     assert [j["id"] for j in log["jobs"]] == [job_id]
+
+
+def test_an_ecs_job_is_cancelled_on_pie_local(fast_sweeping: Api):
+    api = fast_sweeping
+    model_id = unique_id("ecs-cancel")
+    document = model_document(model_id)
+    document["handlers"]["training"] = {"type": "ecs", "task": "ml-cluster/train-price-model:3"}
+    assert api.post("/v2/models", document).status == 201
+    job_id = api.post(f"/v2/models/{model_id}/training", {"input": {}}).json["job"]["id"]
+    eventually(lambda: api.get(f"/v2/models/{model_id}/jobs/{job_id}").json["job"].get("task_arn"), "the task to start")
+
+    cancelled = api.post(f"/v2/models/{model_id}/jobs/{job_id}/cancel")
+
+    assert cancelled.status == 200, cancelled.body
+    assert api.get(f"/v2/models/{model_id}/versions/1").json["version"]["status"] == "failed"
