@@ -2,7 +2,14 @@
 `cancelled`); its ECS task is stopped, and a Lambda's later completion is refused with 409."""
 
 from shared.domain.resources import JobResponse
-from shared.http.api import IfMatchHeader, JobIdPath, ModelIdPath, RouteApi, json_response, parse_if_match
+from shared.http.api import (
+    IfMatchHeader,
+    JobIdPath,
+    ModelIdPath,
+    RouteApi,
+    json_response,
+    parse_if_match,
+)
 from shared.runtime import job_service, task_stopper
 
 api = RouteApi("cancel_job")

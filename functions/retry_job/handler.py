@@ -2,7 +2,14 @@
 attempt (same id); a training job's version goes `training` with it."""
 
 from shared.domain.resources import JobResponse
-from shared.http.api import IfMatchHeader, JobIdPath, ModelIdPath, RouteApi, json_response, parse_if_match
+from shared.http.api import (
+    IfMatchHeader,
+    JobIdPath,
+    ModelIdPath,
+    RouteApi,
+    json_response,
+    parse_if_match,
+)
 from shared.runtime import job_service
 
 api = RouteApi("retry_job")

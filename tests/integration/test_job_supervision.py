@@ -277,7 +277,7 @@ def test_cancel_ends_a_dispatched_training_job_its_version_goes_failed_and_a_lat
     job = started_job(start_training(SEED_MODEL_ID, {}, **retry_body(3)))
     drain(stream)
 
-    status, body, headers = cancel(job["id"], **{"Idempotency-Key": "cancel-1"})
+    status, body, _ = cancel(job["id"], **{"Idempotency-Key": "cancel-1"})
     assert status == 200, body
     assert body["job"]["status"] == "failed"
     assert body["job"]["attempt_history"][-1]["outcome"] == "cancelled"
@@ -324,7 +324,7 @@ def test_if_match_guards_cancel_and_retry(lambdas: RecordingLambda, stream: Any,
     job = started_job(start_training(SEED_MODEL_ID, {}))
 
     assert cancel(job["id"], **{"If-Match": '"99"'})[0] == 409
-    status, body, headers = cancel(job["id"], **{"If-Match": f'"{job["entity_version"]}"'})
+    status, body, _ = cancel(job["id"], **{"If-Match": f"\"{job['entity_version']}\""})
     assert status == 200, body
     answer = redrive(job["id"], **{"If-Match": "\"1\""})
     assert answer[0] == 409, answer
