@@ -468,3 +468,11 @@ def test_an_overdue_job_of_a_model_deleted_meanwhile_still_ends(clock: Clock, ta
 
     assert sweep() == {"timed_out": 1}
     assert runtime.job_service().get(job.model_id, job.id).job.status == "failed"
+
+
+@pytest.mark.parametrize("since", ["0.5", "yesterday", "2026-13-01T00:00:00Z"])
+def test_the_delivery_log_refuses_a_since_that_is_not_an_iso_date_time(table: Any, since: str):
+    status, body, _ = call("list_all_jobs", query={"since": since})
+
+    assert status in (400, 422), body
+    assert body["success"] is False
