@@ -56,11 +56,14 @@ def functions() -> list[str]:
     return [route.function for route in ROUTES] + list(NON_ROUTE_FUNCTIONS)
 
 
-def measure(runs: int = RUNS, workers: int | None = None) -> tuple[list[Figure], dict[str, Any]]:
-    names = functions()
+def measure(
+    runs: int = RUNS, workers: int | None = None, only: list[str] | None = None
+) -> tuple[list[Figure], dict[str, Any]]:
+    names = [name for name in functions() if only is None or name in only]
     plan: list[str] = []
     for _ in range(runs):
-        order = names[:]
+        # The framework reference (bench/framework_function.py) runs once a round, like a function.
+        order = [*names, "framework"]
         random.shuffle(order)
         for start in range(0, len(order), SEGMENT):
             plan += ["floor", *order[start : start + SEGMENT]]
@@ -95,6 +98,22 @@ def measure(runs: int = RUNS, workers: int | None = None) -> tuple[list[Figure],
             data=details["floor"],
         )
     ]
+    frameworks = by_target["framework"]
+    framework_cpu_ms = statistics.median(r["import_cpu_ms"] for r in frameworks)
+    details["framework"] = {
+        "import_cpu_ms": framework_cpu_ms,
+        "import_ms": statistics.median(r["import_ms"] for r in frameworks),
+        "import_ratio": framework_cpu_ms / floor_cpu_ms,
+        "samples_cpu_ms": [r["import_cpu_ms"] for r in frameworks],
+    }
+    figures.append(
+        Figure(
+            SECTION,
+            "framework alone / floor (boto3, pydantic, Powertools resolver + Logger/Tracer/Metrics; no PIE code)",
+            f"{ratio(framework_cpu_ms / floor_cpu_ms)} ({framework_cpu_ms:.0f} ms CPU, median of {len(frameworks)})",
+            data=details["framework"],
+        )
+    )
     unneeded: dict[str, list[str]] = {}
     for name in names:
         samples = by_target[name]
@@ -135,7 +154,7 @@ def measure(runs: int = RUNS, workers: int | None = None) -> tuple[list[Figure],
                 result,
             )
         )
-    for name in BREAKDOWN_FUNCTIONS:
+    for name in [name for name in BREAKDOWN_FUNCTIONS if name in names]:
         breakdown = _import_breakdown(name)
         details.setdefault("import_beyond_floor_ms", {})[name] = breakdown
         shown = list(breakdown.items())[:BREAKDOWN_SHOWN]

@@ -1,6 +1,7 @@
 """One cold start, in the fresh interpreter ``bench.cold_start`` starts for it.
 
     python -m bench.cold_start_child floor           # import boto3 + create a DynamoDB client
+    python -m bench.cold_start_child framework       # import bench.framework_function (no PIE code)
     python -m bench.cold_start_child get_model       # import the handler, then serve its sample
     python -m bench.cold_start_child get_model import-only   # (with -X importtime: where it goes)
 
@@ -44,6 +45,14 @@ def main(target: str, import_only: bool = False) -> None:
         import boto3
 
         boto3.client("dynamodb")
+        result = {
+            "import_ms": (time.perf_counter() - started) * 1000,
+            "import_cpu_ms": (time.process_time() - cpu_started) * 1000,
+            "peak_rss_kb": _peak_rss_kb(),
+        }
+    elif target == "framework":
+        started, cpu_started = time.perf_counter(), time.process_time()
+        __import__("bench.framework_function")
         result = {
             "import_ms": (time.perf_counter() - started) * 1000,
             "import_cpu_ms": (time.process_time() - cpu_started) * 1000,

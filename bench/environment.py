@@ -9,6 +9,7 @@ from pathlib import Path
 
 from shared.local.dynamodb import LOCAL_REGION
 from shared.local.settings import local_environment
+from shared.settings import LIBRARY_ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +34,8 @@ def function_environment(base: Mapping[str, str] = os.environ) -> dict[str, str]
 
 def deployed_function_environment(function: str) -> dict[str, str]:
     """``function_environment`` as a deployed function sees it: inside Lambda, traced (the stack
-    sets Tracing.ACTIVE) and inside a sampled trace.
+    sets Tracing.ACTIVE) and inside a sampled trace, with the libraries' settings the stack gives
+    every function (``LIBRARY_ENVIRONMENT``).
 
     It matters for cold starts: outside Lambda the X-Ray SDK builds two X-Ray clients for
     centralized sampling when Powertools' Tracer imports it, which Lambda never does; inside
@@ -49,6 +51,7 @@ def deployed_function_environment(function: str) -> dict[str, str]:
             "_X_AMZN_TRACE_ID": "Root=1-6776a5e4-3c4f1e0b2d9a8c7f6e5d4c3b;Parent=53995c3f42cd8ad8;Sampled=1",
             # Segments go to the daemon's address by UDP; nothing listens there, nothing leaves the host.
             "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+            **LIBRARY_ENVIRONMENT,
         }
     )
     return environment

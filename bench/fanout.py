@@ -7,9 +7,8 @@ largest size has every subscription target one shared model, which isolates the 
 
 DynamoDB calls are counted on the runtime's client and the time spent inside them is measured
 apart, so time per subscription is given both as wall time and as PIE's own time (outside the
-calls); the budget applies to both. Moto's transaction backups are reduced to what a transaction
-touches (``bench.moto_transactions``): without that the 250-subscription run alone takes tens of
-seconds, nearly all of it copying the table, a cost DynamoDB does not have.
+calls); the budget applies to both. The embedded table keeps a transaction's cost to what it
+touches (``shared.local.dynamodb``), as DynamoDB does, rather than copying the table.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from typing import Any
 
 from bench.calls import counted_calls
 from bench.environment import LambdaContext
-from bench.moto_transactions import one_backup_per_transaction
 from bench.report import Figure, ratio
 from bench.world import model_items, route_event, subscription, write_items
 from shared import runtime
@@ -44,11 +42,6 @@ TIME_BUDGET = 1.5
 
 
 def measure(sizes: tuple[int, ...] = SIZES, repeats: int = REPEATS) -> tuple[list[Figure], dict[str, Any]]:
-    with one_backup_per_transaction():
-        return _measure(sizes, repeats)
-
-
-def _measure(sizes: tuple[int, ...], repeats: int) -> tuple[list[Figure], dict[str, Any]]:
     handler = importlib.import_module("functions.set_version_status.handler").lambda_handler
     details: dict[str, Any] = {}
     for size in sizes:

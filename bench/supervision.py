@@ -19,6 +19,7 @@ from bench.world import sample_handlers, write_items
 from shared import runtime
 from shared.data.keys import DUE_SHARDS, LOG_SHARDS
 from shared.data.outbox import job_item
+from shared.domain.access import Access
 from shared.domain.resources import Job
 from shared.local.dynamodb import embedded_dynamodb
 from shared.local.settings import LOCAL_TABLE_NAME
@@ -58,7 +59,7 @@ def measure(sizes: tuple[int, ...] = SIZES) -> tuple[list[Figure], dict[str, Any
         pages, token = [], None
         while True:
             with counted_calls(runtime.dynamodb_client()) as calls:
-                page = runtime.job_service().log(PAGE, token, None, None, None)
+                page = runtime.job_service().log(PAGE, token, None, None, None, Access.service("bench"))
             pages.append(calls.operations.get("Query", 0))
             token = page.next_token
             if token is None:

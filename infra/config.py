@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.domain.handler_policy import HandlerAllowList
+from shared.domain.access import DEFAULT_WORKSPACES_CLAIM
+from shared.kinds.allow_list import HandlerAllowList
 
 JWT_ISSUER = "jwtIssuer"
 JWT_AUDIENCE = "jwtAudience"
@@ -27,6 +28,8 @@ API_BURST_LIMIT = "apiBurstLimit"
 BUNDLE_DEPENDENCIES = "bundleDependencies"
 STACK_NAME = "stackName"
 MAX_CHAIN_DEPTH = "maxChainDepth"
+WORKSPACES_CLAIM = "workspacesClaim"
+PRIVATE_READS = "privateReads"
 CONSOLE_CLIENT_ID = "consoleClientId"
 CONSOLE_REDIRECT_URL = "consoleRedirectUrl"
 CONSOLE_SCOPES = "consoleScopes"
@@ -57,6 +60,8 @@ class DeploymentConfig:
     bundle_dependencies: bool = True
     stack_name: str = "Pie"
     max_chain_depth: int = 8
+    workspaces_claim: str = DEFAULT_WORKSPACES_CLAIM
+    private_reads: bool = False
     console_client_id: str | None = None
     console_redirect_url: str | None = None
     console_scopes: str = DEFAULT_CONSOLE_SCOPES
@@ -77,6 +82,8 @@ class DeploymentConfig:
             bundle_dependencies=_flag(BUNDLE_DEPENDENCIES, get(BUNDLE_DEPENDENCIES), True),
             stack_name=get(STACK_NAME) or "Pie",
             max_chain_depth=_positive_int(MAX_CHAIN_DEPTH, get(MAX_CHAIN_DEPTH), 8),
+            workspaces_claim=_claim_name(get(WORKSPACES_CLAIM)),
+            private_reads=_flag(PRIVATE_READS, get(PRIVATE_READS), False),
             console_client_id=get(CONSOLE_CLIENT_ID) or None,
             console_redirect_url=_https_url(CONSOLE_REDIRECT_URL, get(CONSOLE_REDIRECT_URL)),
             console_scopes=get(CONSOLE_SCOPES) or DEFAULT_CONSOLE_SCOPES,
@@ -123,7 +130,7 @@ def _handler_allow_list(value: Any) -> HandlerAllowList:
     except (json.JSONDecodeError, ValidationError) as error:
         raise DeploymentConfigError(
             f"context '{HANDLER_ALLOW_LIST}' must be a JSON object shaped like "
-            f"shared.domain.handler_policy.HandlerAllowList: {error}"
+            f"shared.kinds.allow_list.HandlerAllowList: {error}"
         ) from error
 
 
@@ -157,6 +164,16 @@ def _log_level(value: Any) -> str:
     if level not in _LOG_LEVELS:
         raise DeploymentConfigError(f"context '{LOG_LEVEL}' must be one of {', '.join(_LOG_LEVELS)}")
     return level
+
+
+def _claim_name(value: Any) -> str:
+    if value is None or value == "":
+        return DEFAULT_WORKSPACES_CLAIM
+    if not isinstance(value, str) or not value.strip() or value != value.strip():
+        raise DeploymentConfigError(
+            f"context '{WORKSPACES_CLAIM}' must name a JWT claim (e.g. pie:workspaces or cognito:groups), got {value!r}"
+        )
+    return value
 
 
 def _positive_int(key: str, value: Any, default: int) -> int:

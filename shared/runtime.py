@@ -3,11 +3,16 @@
 Nothing is built at import time: the first invocation reads the settings and creates the clients,
 and later invocations of the same warm environment reuse them. ``reset()`` forgets them (tests and
 the local stack use it after changing the environment).
+
+Deployed functions run with Lambda SnapStart: many execution environments resume from one snapshot
+taken after init, so ``after_restore`` gives each its own random state and forgets anything built
+before the snapshot (see docs/decisions.md, "Cold start: SnapStart").
 """
 
 from __future__ import annotations
 
 import os
+import random
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -147,7 +152,7 @@ _stand_ins: dict[str, Any] = {}
 
 
 def use_stand_in(service: str, client: Any) -> None:
-    """Use ``client`` instead of a boto3 client for ``service`` ("lambda" or "ecs")."""
+    """Use ``client`` instead of a boto3 client for ``service`` (a handler kind's ``client_service``)."""
     _stand_ins[service] = client
     reset()
 
@@ -172,24 +177,23 @@ def dispatcher_settings() -> DispatcherSettings:
 def dispatcher() -> Dispatcher:
     # Imported here: route functions never load the dispatcher or Powertools batch processing.
     from shared.dispatch.dispatcher import Dispatcher
-    from shared.dispatch.starters import Backoff, EcsStarter, InProcessRunner, LambdaStarter
+    from shared.dispatch.starters import Backoff, StartContext, build_starters
 
     settings = dispatcher_settings()
-    backoff = Backoff(attempts=settings.dispatch_attempts)
-    return Dispatcher(
-        job_service(),
-        outbox(),
-        LambdaStarter(_client("lambda"), backoff),
-        EcsStarter(lambda: _client("ecs"), backoff, settings.ecs_run_task_defaults),
-        InProcessRunner(IMPLEMENTATIONS),
+    context = StartContext(
+        client=_client,
+        backoff=Backoff(attempts=settings.dispatch_attempts),
+        implementations=IMPLEMENTATIONS,
+        ecs_run_task_defaults=settings.ecs_run_task_defaults,
     )
+    return Dispatcher(job_service(), outbox(), build_starters(context))
 
 
 @cache
 def task_stopper():
     from shared.dispatch.starters import TaskStopper
 
-    return TaskStopper(lambda: _client("ecs"))
+    return TaskStopper(_client)
 
 
 @cache
@@ -221,3 +225,28 @@ def reset() -> None:
         task_stopper,
     ):
         built.cache_clear()
+
+
+def after_restore() -> None:
+    """Run in each execution environment Lambda resumes from a snapshot.
+
+    ``random`` was seeded once, before the snapshot: without a new seed every resumed environment
+    would draw the same retry and backoff jitter, so throttled environments would retry in step.
+    (Job and subscription ids come from ``uuid4``, which reads the OS's entropy at each call.)
+    Clients built before the snapshot would carry its sockets and credentials; none is built at
+    init today, and ``reset()`` keeps it so if one ever is.
+    """
+    random.seed()
+    reset()
+
+
+def _register_snapshot_hooks() -> None:
+    try:
+        # Part of Lambda's managed Python runtimes (the ``snapshot-restore-py`` package elsewhere).
+        from snapshot_restore_py import register_after_restore
+    except ImportError:  # not in Lambda and not installed: nothing is ever restored from a snapshot
+        return
+    register_after_restore(after_restore)
+
+
+_register_snapshot_hooks()

@@ -12,7 +12,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
-from shared.domain.handler_policy import HandlerAllowList
+from shared.domain.access import DEFAULT_WORKSPACES_CLAIM
+from shared.kinds.allow_list import HandlerAllowList
+
+
+# Environment every deployed function gets for its libraries (the stack sets it; the benchmarks
+# simulate it). PIE uses no pydantic plugin, so pydantic need not scan every installed
+# distribution's entry points when it builds the first model of a cold start.
+LIBRARY_ENVIRONMENT = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 
 
 class SettingsError(Exception):
@@ -29,6 +36,9 @@ class ApiSettings(BaseModel):
     page_token_secret_arn: str | None = None
     handler_allow_list: HandlerAllowList
     max_chain_depth: int = Field(default=8, ge=1, le=100)
+    workspaces_claim: str = Field(default=DEFAULT_WORKSPACES_CLAIM, min_length=1)
+    # True: callers see only their workspaces' models (others answer 404); False: reads are open.
+    private_reads: bool = False
 
     @model_validator(mode="after")
     def _one_page_token_key_source(self) -> "ApiSettings":
@@ -46,6 +56,8 @@ class ApiSettings(BaseModel):
                 page_token_key=environ.get("PIE_PAGE_TOKEN_KEY") or None,
                 page_token_secret_arn=environ.get("PIE_PAGE_TOKEN_SECRET_ARN") or None,
                 max_chain_depth=environ.get("PIE_MAX_CHAIN_DEPTH") or 8,
+                workspaces_claim=environ.get("PIE_WORKSPACES_CLAIM") or DEFAULT_WORKSPACES_CLAIM,
+                private_reads=environ.get("PIE_PRIVATE_READS") or False,
                 handler_allow_list=HandlerAllowList.model_validate(
                     json.loads(environ.get("PIE_HANDLER_ALLOW_LIST", "{}"))
                 ),

@@ -17,7 +17,7 @@ api = RouteApi("cancel_job")
 
 @api.handler(JobResponse, errors=(409,))
 def cancel_job(model_id: ModelIdPath, job_id: JobIdPath, if_match: IfMatchHeader = None):
-    job = job_service().cancel(model_id, job_id, actor=api.principal.subject, if_match=parse_if_match(if_match))
+    job = job_service().cancel(model_id, job_id, actor=api.principal.subject, access=api.access, if_match=parse_if_match(if_match))
     task_stopper().stop(job)
     return json_response(JobResponse(job=job), etag=job.entity_version)
 

@@ -9,7 +9,7 @@ api = RouteApi("complete_job")
 
 @api.handler(CompletionResponse, errors=(409,))
 def complete_job(model_id: ModelIdPath, job_id: JobIdPath, body: CompleteJobRequest):
-    result = job_service().complete(model_id, job_id, body, actor=api.principal.subject)
+    result = job_service().complete(model_id, job_id, body, actor=api.principal.subject, access=api.access)
     return json_response(result, etag=result.job.entity_version)
 
 

@@ -1,5 +1,6 @@
-"""Completes jobs from AWS's own reports: Lambda destination records and ECS task state changes
-(see shared.dispatch.completions). Not an HTTP route: invoked by Lambda destinations and EventBridge."""
+"""Completes jobs from AWS's own reports: Lambda destination records, ECS task state changes and
+Step Functions execution status changes (see shared.dispatch.completions). Not an HTTP route:
+invoked by Lambda destinations and EventBridge."""
 
 from shared.observability import logger, tracer
 from shared.runtime import aws_completions

@@ -9,7 +9,7 @@ api = RouteApi("create_model")
 
 @api.handler(ModelVersionResponse, status=201, errors=(409, 422))
 def create_model(body: CreateModelRequest):
-    result = model_registry().create_model(body, actor=api.principal.subject)
+    result = model_registry().create_model(body, actor=api.principal.subject, access=api.access)
     return json_response(result, status=201, etag=result.model.entity_version)
 
 

@@ -9,7 +9,7 @@ api = RouteApi("create_subscription")
 
 @api.handler(Subscription, status=201, errors=(422,))
 def create_subscription(model_id: ModelIdPath, body: CreateSubscriptionRequest):
-    subscription = subscription_service().create(model_id, body)
+    subscription = subscription_service().create(model_id, body, api.access)
     return json_response(subscription, status=201, etag=subscription.entity_version)
 
 

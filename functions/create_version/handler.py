@@ -9,7 +9,7 @@ api = RouteApi("create_version")
 
 @api.handler(ModelVersionResponse, status=201, errors=(409,))
 def create_version(model_id: ModelIdPath, body: CreateVersionRequest):
-    result = model_registry().create_version(model_id, body, actor=api.principal.subject)
+    result = model_registry().create_version(model_id, body, actor=api.principal.subject, access=api.access)
     return json_response(result, status=201, etag=result.version.entity_version)
 
 

@@ -9,7 +9,7 @@ api = RouteApi("get_job")
 
 @api.handler(JobResponse)
 def get_job(model_id: ModelIdPath, job_id: JobIdPath):
-    result = job_service().get(model_id, job_id)
+    result = job_service().get(model_id, job_id, api.access)
     return json_response(result, etag=result.job.entity_version)
 
 

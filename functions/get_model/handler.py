@@ -9,7 +9,7 @@ api = RouteApi("get_model")
 
 @api.handler(ModelResponse)
 def get_model(model_id: ModelIdPath):
-    result = model_registry().get_model(model_id)
+    result = model_registry().get_model(model_id, api.access)
     return json_response(result, etag=result.model.entity_version)
 
 

@@ -9,7 +9,7 @@ api = RouteApi("get_subscription")
 
 @api.handler(Subscription)
 def get_subscription(model_id: ModelIdPath, subscription_id: SubscriptionIdPath):
-    subscription = subscription_service().get(model_id, subscription_id)
+    subscription = subscription_service().get(model_id, subscription_id, api.access)
     return json_response(subscription, etag=subscription.entity_version)
 
 

@@ -9,7 +9,7 @@ api = RouteApi("get_version")
 
 @api.handler(ModelVersionResponse)
 def get_version(model_id: ModelIdPath, model_version: VersionPath):
-    result = model_registry().get_version(model_id, model_version)
+    result = model_registry().get_version(model_id, model_version, api.access)
     return json_response(result, etag=result.version.entity_version)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BeforeValidator
 
-from shared.domain.resources import MODEL_ID_PATTERN, JobList, JobStatus
+from shared.domain.resources import MODEL_ID_PATTERN, WORKSPACE_PATTERN, JobList, JobStatus
 from shared.http.api import LimitQuery, PageTokenQuery, RouteApi, json_response
 from shared.runtime import job_service
 
@@ -22,7 +22,6 @@ def _iso_8601_only(value: Any) -> Any:
     return value
 
 
-
 @api.handler(JobList)
 def list_all_jobs(
     limit: LimitQuery = 50,
@@ -34,8 +33,11 @@ def list_all_jobs(
         BeforeValidator(_iso_8601_only),
         Query(description="Only jobs changed at or after this time (ISO 8601)"),
     ] = None,
+    workspace: Annotated[
+        str | None, Query(pattern=WORKSPACE_PATTERN, description="Only jobs of this workspace")
+    ] = None,
 ):
-    return json_response(job_service().log(limit, next_token, status, model_id, since))
+    return json_response(job_service().log(limit, next_token, status, model_id, since, api.access, workspace))
 
 
 lambda_handler = api.lambda_handler

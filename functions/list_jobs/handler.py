@@ -18,7 +18,7 @@ def list_jobs(
     next_token: PageTokenQuery = None,
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status")] = None,
 ):
-    return json_response(job_service().list(model_id, limit, next_token, status))
+    return json_response(job_service().list(model_id, limit, next_token, status, api.access))
 
 
 lambda_handler = api.lambda_handler

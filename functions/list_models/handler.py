@@ -4,7 +4,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from shared.domain.resources import ModelList, ModelStatus
+from shared.domain.resources import WORKSPACE_PATTERN, ModelList, ModelStatus
 from shared.http.api import LimitQuery, PageTokenQuery, RouteApi, json_response
 from shared.runtime import model_registry
 
@@ -16,8 +16,11 @@ def list_models(
     limit: LimitQuery = 50,
     next_token: PageTokenQuery = None,
     status: Annotated[ModelStatus | None, Query(description="Only models in this status")] = None,
+    workspace: Annotated[
+        str | None, Query(pattern=WORKSPACE_PATTERN, description="Only models of this workspace")
+    ] = None,
 ):
-    return json_response(model_registry().list_models(limit, next_token, status))
+    return json_response(model_registry().list_models(limit, next_token, status, api.access, workspace))
 
 
 lambda_handler = api.lambda_handler

@@ -9,7 +9,7 @@ api = RouteApi("list_subscriptions")
 
 @api.handler(SubscriptionList)
 def list_subscriptions(model_id: ModelIdPath, limit: LimitQuery = 50, next_token: PageTokenQuery = None):
-    return json_response(subscription_service().list(model_id, limit, next_token))
+    return json_response(subscription_service().list(model_id, limit, next_token, api.access))
 
 
 lambda_handler = api.lambda_handler

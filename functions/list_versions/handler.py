@@ -9,7 +9,7 @@ api = RouteApi("list_versions")
 
 @api.handler(VersionList)
 def list_versions(model_id: ModelIdPath, limit: LimitQuery = 50, next_token: PageTokenQuery = None):
-    return json_response(model_registry().list_versions(model_id, limit, next_token))
+    return json_response(model_registry().list_versions(model_id, limit, next_token, api.access))
 
 
 lambda_handler = api.lambda_handler

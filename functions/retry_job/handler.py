@@ -17,7 +17,7 @@ api = RouteApi("retry_job")
 
 @api.handler(JobResponse, status=202, errors=(409, 422))
 def retry_job(model_id: ModelIdPath, job_id: JobIdPath, if_match: IfMatchHeader = None):
-    job = job_service().redrive(model_id, job_id, actor=api.principal.subject, if_match=parse_if_match(if_match))
+    job = job_service().redrive(model_id, job_id, actor=api.principal.subject, access=api.access, if_match=parse_if_match(if_match))
     return json_response(JobResponse(job=job), status=202, etag=job.entity_version)
 
 

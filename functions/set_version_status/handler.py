@@ -17,6 +17,7 @@ def set_version_status(
         body.status,
         body.status_message,
         actor=api.principal.subject,
+        access=api.access,
         if_match=parse_if_match(if_match),
     )
     return json_response(result, etag=result.version.entity_version)

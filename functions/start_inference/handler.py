@@ -9,7 +9,7 @@ api = RouteApi("start_inference")
 
 @api.handler(JobResponse, status=202, errors=(422,))
 def start_inference(model_id: ModelIdPath, body: StartJobRequest):
-    result = job_service().start_inference(model_id, body)
+    result = job_service().start_inference(model_id, body, api.access)
     return json_response(result, status=202, etag=result.job.entity_version)
 
 

@@ -9,7 +9,7 @@ api = RouteApi("start_training")
 
 @api.handler(JobResponse, status=202, errors=(409, 422))
 def start_training(model_id: ModelIdPath, body: StartJobRequest):
-    result = job_service().start_training(model_id, body, actor=api.principal.subject)
+    result = job_service().start_training(model_id, body, actor=api.principal.subject, access=api.access)
     return json_response(result, status=202, etag=result.job.entity_version)
 
 

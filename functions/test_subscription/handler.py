@@ -13,7 +13,7 @@ def test_subscription(
     model_id: ModelIdPath, subscription_id: SubscriptionIdPath, body: DryRunRequest | None = None
 ):
     trigger_output = body.trigger_output if body else None
-    return json_response(subscription_service().dry_run(model_id, subscription_id, trigger_output))
+    return json_response(subscription_service().dry_run(model_id, subscription_id, trigger_output, api.access))
 
 
 lambda_handler = api.lambda_handler

@@ -10,7 +10,7 @@ api = RouteApi("update_model")
 @api.handler(ModelVersionResponse, errors=(409, 422))
 def update_model(model_id: ModelIdPath, body: UpdateModelRequest, if_match: IfMatchHeader = None):
     result = model_registry().update_model(
-        model_id, body, actor=api.principal.subject, if_match=parse_if_match(if_match)
+        model_id, body, actor=api.principal.subject, if_match=parse_if_match(if_match), access=api.access
     )
     return json_response(result, etag=result.model.entity_version)
 

@@ -15,7 +15,7 @@ def update_subscription(
     if_match: IfMatchHeader = None,
 ):
     subscription = subscription_service().update(
-        model_id, subscription_id, body, if_match=parse_if_match(if_match)
+        model_id, subscription_id, body, api.access, if_match=parse_if_match(if_match)
     )
     return json_response(subscription, etag=subscription.entity_version)
 

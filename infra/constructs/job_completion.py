@@ -4,6 +4,10 @@
   their on-success / on-failure destination, their invocation records reach the completion function
   through a rule that admits only functions inside the handler allow-list.
 - **ECS handlers**: the "Task State Change" events of stopped tasks on the allowed clusters.
+- **Step Functions handlers**: the "Execution Status Change" events of finished executions of the
+  allowed state machines.
+
+Each handler kind declares its rules (``shared.kinds``).
 
 Both reach the function as asynchronous invocations, so two retry layers guard a result, and both
 end in the same dead-letter queue instead of dropping it:
@@ -25,15 +29,11 @@ from constructs import Construct
 
 from infra.config import DeploymentConfig
 from infra.constructs.dead_letter_queue import dead_letter_queue
-from infra.constructs.dispatcher import ecs_cluster_arns, lambda_handler_arn_patterns
 from infra.constructs.route_functions import FunctionFactory
 from infra.function_profiles import JOB_COMPLETION, JOB_COMPLETION_FUNCTION
+from infra.kinds import event_pattern
+from shared.kinds import KINDS
 
-LAMBDA_RESULT_DETAIL_TYPES = (
-    "Lambda Function Invocation Result - Success",
-    "Lambda Function Invocation Result - Failure",
-)
-ECS_TASK_STATE_CHANGE = "ECS Task State Change"
 DELIVERY_RETRY_ATTEMPTS = 8
 DELIVERY_MAX_EVENT_AGE = Duration.hours(6)
 # Lambda's own retries of an invocation that failed, and how long it keeps an event (at most 6 h).
@@ -58,7 +58,7 @@ class JobCompletion(Construct):
             self,
             JOB_COMPLETION_FUNCTION,
             JOB_COMPLETION,
-            description="job completion (Lambda destinations, ECS task state changes)",
+            description="job completion (Lambda destinations, ECS task state changes, Step Functions executions)",
         )
         self.function.configure_async_invoke(
             on_failure=destinations.SqsDestination(self.dead_letter_queue),
@@ -71,37 +71,12 @@ class JobCompletion(Construct):
             retry_attempts=DELIVERY_RETRY_ATTEMPTS,
             max_event_age=DELIVERY_MAX_EVENT_AGE,
         )
-        allow_list = config.handler_allow_list
-
-        function_patterns = [arn.removesuffix("*") for arn in lambda_handler_arn_patterns(allow_list)]
-        if function_patterns:
-            events.Rule(
-                self,
-                "LambdaResults",
-                description="PIE: invocation records of allowed Lambda handlers",
-                event_pattern=events.EventPattern(
-                    source=["lambda"],
-                    detail_type=list(LAMBDA_RESULT_DETAIL_TYPES),
-                    resources=_any_prefix(function_patterns),
-                ),
-                targets=[target],
-            )
-
-        clusters = ecs_cluster_arns(self, allow_list)
-        if clusters:
-            events.Rule(
-                self,
-                "EcsTaskStopped",
-                description="PIE: stopped ECS tasks on allowed clusters",
-                event_pattern=events.EventPattern(
-                    source=["aws.ecs"],
-                    detail_type=[ECS_TASK_STATE_CHANGE],
-                    detail={"lastStatus": ["STOPPED"], "clusterArn": clusters},
-                ),
-                targets=[target],
-            )
-
-
-def _any_prefix(prefixes: list[str]) -> list[str]:
-    matchers = [events.Match.prefix(prefix) for prefix in prefixes]
-    return matchers[0] if len(matchers) == 1 else events.Match.any_of(*matchers)
+        for kind in KINDS.values():
+            for rule in kind.completion_rules(config.handler_allow_list):
+                events.Rule(
+                    self,
+                    rule.construct_id,
+                    description=rule.description,
+                    event_pattern=event_pattern(rule.pattern),
+                    targets=[target],
+                )

@@ -3,6 +3,11 @@
 Every function PIE deploys, route or not, comes out of ``FunctionFactory.build``: the same runtime,
 architecture, packaging, tracing, log group and environment, with its own role that holds only what
 its profile (``infra.function_profiles``) grants.
+
+Every function runs with SnapStart, which applies only to published versions: ``build`` publishes
+the function's current version and returns the ``live`` alias pointing at it, and everything that
+invokes a function (API integrations, the stream's event source mapping, EventBridge rules, handlers'
+destinations) invokes that alias. Invoking the bare function would run ``$LATEST`` without a snapshot.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -23,6 +28,7 @@ from infra.config import DeploymentConfig
 from infra.constructs.table import RegistryTable
 from infra.function_profiles import FunctionProfile, route_profile
 from shared.routes import Route
+from shared.settings import LIBRARY_ENVIRONMENT
 
 # cdk-nag's AwsSolutions-L1 holds the app to the newest Python runtime aws-cdk-lib knows.
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -32,6 +38,8 @@ SERVICE_NAME = "pie"
 METRICS_NAMESPACE = "PIE"
 # The resource metadata the SAM CLI identifies a function by, before its CDK path or logical id.
 SAM_RESOURCE_ID = "SamResourceId"
+# The alias every invoker targets: the version published (and snapshotted) by the latest deploy.
+LIVE_ALIAS = "live"
 
 _UNSCOPED_REASON = (
     "Resource '*' appears only for actions that have no resource-level permissions in IAM: X-Ray "
@@ -122,8 +130,10 @@ class FunctionFactory(Construct):
         profile: FunctionProfile,
         *,
         description: str,
-    ) -> lambda_.Function:
-        """``functions/<function>`` as a Lambda function with its own role, log group and grants.
+    ) -> lambda_.Alias:
+        """``functions/<function>`` as a Lambda function with its own role, log group and grants,
+        behind its ``live`` alias (the alias is what callers wire to; ``alias.version.lambda_`` is
+        the function).
 
         The function's construct id is its name in PascalCase (``GetModel``), and so is its
         ``SamResourceId``: ``sam local invoke GetModel`` finds it by that metadata, because SAM
@@ -182,6 +192,12 @@ class FunctionFactory(Construct):
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
+            # Init (imports, and compiling every module from source: neither the code asset nor the
+            # layer carries bytecode for the runtime's Python, and Lambda's filesystem is read-only)
+            # runs once per published version instead of once per cold start.
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
+            # A superseded version is deleted, not kept: each kept version's snapshot is billed.
+            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY),
             memory_size=profile.memory_mb,
             timeout=Duration.seconds(profile.timeout_seconds),
             environment={
@@ -191,12 +207,15 @@ class FunctionFactory(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "LOG_LEVEL": self._config.log_level,
                 "PIE_MAX_CHAIN_DEPTH": str(self._config.max_chain_depth),
+                "PIE_WORKSPACES_CLAIM": self._config.workspaces_claim,
+                "PIE_PRIVATE_READS": "true" if self._config.private_reads else "false",
                 # Every function's settings name the key; only list functions may read it.
                 "PIE_PAGE_TOKEN_SECRET_ARN": self.page_token_key.secret_arn,
+                **LIBRARY_ENVIRONMENT,
             },
         )
         lambda_function.node.default_child.add_metadata(SAM_RESOURCE_ID, name)
-        return lambda_function
+        return lambda_function.add_alias(LIVE_ALIAS)
 
 
 class RouteFunctionsMissingError(ValueError):
@@ -222,7 +241,7 @@ class RouteFunctions(Construct):
                 "the route table names functions with no functions/<name>/handler.py: "
                 + ", ".join(missing)
             )
-        self.functions: dict[str, lambda_.Function] = {}
+        self.functions: dict[str, lambda_.Alias] = {}
         for route in routes:
             self.functions[route.function] = factory.build(
                 self, route.function, route_profile(route), description=route.route_key

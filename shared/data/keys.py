@@ -5,6 +5,8 @@ Identifiers cannot contain ``#`` (their patterns forbid it), so ``#`` safely sep
 
 from __future__ import annotations
 
+from shared.domain.resources import DEFAULT_WORKSPACE
+
 MODEL_ENTITY = "MODEL"
 VERSION_ENTITY = "VERSION"
 
@@ -13,6 +15,8 @@ _MODEL_SK = "MODEL"
 IDEMPOTENCY_PARTITION = "IDEMPOTENCY"
 _VERSION_PREFIX = "VERSION#"
 _ALL_MODELS = "MODELS"
+_WORKSPACE_MARK = "#"
+_FIRST_ID_CHARACTER = "0"
 
 
 def model_partition(model_id: str) -> str:
@@ -23,14 +27,41 @@ def model_key(model_id: str) -> dict[str, str]:
     return {"PK": model_partition(model_id), "SK": _MODEL_SK}
 
 
-def model_index_keys(model_id: str, status: str) -> dict[str, str]:
-    """GSI1 lists every model by id; GSI2 lists the models of one status by id."""
+def model_index_keys(model_id: str, status: str, workspace: str) -> dict[str, str]:
+    """GSI1 lists every model; GSI2 lists the models of one status. In both, a model sorts by
+    workspace, then id (``model_in_workspace``), so one workspace's models are one key range."""
+    sort_key = model_in_workspace(workspace, model_id)
     return {
         "GSI1PK": _ALL_MODELS,
-        "GSI1SK": model_id,
+        "GSI1SK": sort_key,
         "GSI2PK": models_by_status_partition(status),
-        "GSI2SK": model_id,
+        "GSI2SK": sort_key,
     }
+
+
+def model_in_workspace(workspace: str, model_id: str) -> str:
+    """A model's sort key in the model lists.
+
+    Models of ``default`` keep the bare id, the key every model had before workspaces existed, so
+    old items are in ``default``'s range without being rewritten. Every other workspace's models
+    sort before them under ``#<workspace>#``: ``#`` sorts below every character an id may start
+    with and cannot occur in a workspace name, so each workspace is one contiguous range.
+    """
+    return model_id if workspace == DEFAULT_WORKSPACE else f"{_WORKSPACE_MARK}{workspace}{_WORKSPACE_MARK}{model_id}"
+
+
+def workspace_range(workspace: str) -> tuple[str, str]:
+    """The key condition operator and operand selecting one workspace's models:
+    ``("begins_with", "#w#")``, or for ``default`` ``(">=", "0")`` (every bare id sorts from "0",
+    every marked key below it)."""
+    if workspace == DEFAULT_WORKSPACE:
+        return ">=", _FIRST_ID_CHARACTER
+    return "begins_with", f"{_WORKSPACE_MARK}{workspace}{_WORKSPACE_MARK}"
+
+
+def workspace_order(workspace: str) -> tuple[bool, str]:
+    """Sorts workspaces in the order their ranges appear in the model lists."""
+    return workspace == DEFAULT_WORKSPACE, workspace_range(workspace)[1]
 
 
 def all_models_partition() -> str:

@@ -48,7 +48,24 @@ class PageTokenCodec:
             raise PageTokenInvalidError() from None
         if not hmac.compare_digest(signature, self._sign(raw)):
             raise PageTokenInvalidError()
-        decoded = json.loads(raw)
-        if decoded.get("list") != list_scope:
+        # Signed is not the same as well-formed: a leaked key, or a bug, can sign anything.
+        try:
+            decoded = json.loads(raw)
+        except ValueError:
+            raise PageTokenInvalidError() from None
+        if not isinstance(decoded, dict) or decoded.get("list") != list_scope or not _is_key(decoded.get("key")):
             raise PageTokenInvalidError()
         return decoded["key"]
+
+
+def _is_key(value: Any) -> bool:
+    """A key of PIE's table as the low-level client takes it: attribute names, each with one string
+    value (every key attribute of the table is a string; see ``shared.data.table``)."""
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and all(
+            isinstance(attribute, dict) and list(attribute) == ["S"] and isinstance(attribute["S"], str)
+            for attribute in value.values()
+        )
+    )

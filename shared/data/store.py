@@ -6,6 +6,7 @@ concurrent requests can never overwrite each other; the domain decides what a fa
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -69,6 +70,11 @@ class StaleEntityError(Exception):
         self.entity = entity
 
 
+def _in_range(sort_key: str, workspace: str) -> bool:
+    operator, operand = keys.workspace_range(workspace)
+    return sort_key.startswith(operand) if operator == "begins_with" else sort_key >= operand
+
+
 class RegistryStore:
     """Models and versions. Lists cost one page of reads; nothing here scans."""
 
@@ -86,7 +92,7 @@ class RegistryStore:
         model = record.model
         return {
             **_key(keys.model_key(model.id)),
-            **_key(keys.model_index_keys(model.id, model.status)),
+            **_key(keys.model_index_keys(model.id, model.status, model.workspace)),
             "entity_type": _s(keys.MODEL_ENTITY),
             "entity_version": _n(model.entity_version),
             "status": _s(model.status),
@@ -168,21 +174,63 @@ class RegistryStore:
         responses = until_processed(self._client.batch_get_item, request, "UnprocessedKeys")
         return [item for response in responses for item in response["Responses"].get(self._table, [])]
 
-    def list_models(self, limit: int, page_token: str | None, status: str | None) -> Page[Model]:
+    def list_models(
+        self, limit: int, page_token: str | None, status: str | None, workspaces: tuple[str, ...] | None = None
+    ) -> Page[Model]:
+        """One page of models, of ``status`` when given, of ``workspaces`` when given (None: all).
+
+        Each workspace is one key range of the index, so a page reads its ranges in index order,
+        at most one query each (``limit + 1`` items in all), and the page token's key says which
+        range to resume in: each model is listed exactly once, and nothing is read to be dropped.
+        """
         if status is None:
             index, partition_attribute, partition = GSI1, "GSI1PK", keys.all_models_partition()
         else:
             index, partition_attribute, partition = GSI2, "GSI2PK", keys.models_by_status_partition(status)
-        items, next_token = self._query_page(
-            list_scope=f"models:{status or '*'}",
-            limit=limit,
-            page_token=page_token,
-            IndexName=index.name,
-            KeyConditionExpression="#pk = :pk",
-            ExpressionAttributeNames={"#pk": partition_attribute},
-            ExpressionAttributeValues={":pk": _s(partition)},
-        )
-        return Page([Model.model_validate_json(item["doc"]["S"]) for item in items], next_token)
+        if workspaces is None:
+            items, next_token = self._query_page(
+                list_scope=f"models:{status or '*'}",
+                limit=limit,
+                page_token=page_token,
+                IndexName=index.name,
+                KeyConditionExpression="#pk = :pk",
+                ExpressionAttributeNames={"#pk": partition_attribute},
+                ExpressionAttributeValues={":pk": _s(partition)},
+            )
+            return Page([Model.model_validate_json(item["doc"]["S"]) for item in items], next_token)
+        ordered = sorted(set(workspaces), key=keys.workspace_order)
+        list_scope = f"models:{status or '*'}:" + hashlib.sha256(",".join(ordered).encode()).hexdigest()[:32]
+        key_attributes = ("PK", "SK", index.partition_key, index.sort_key)
+        start = self._page_tokens().decode(page_token, list_scope) if page_token is not None else None
+        if start is not None:
+            resume_at = start[index.sort_key]["S"]
+            ordered = ordered[next((i for i, w in enumerate(ordered) if _in_range(resume_at, w)), len(ordered)) :]
+        found: list[dict[str, Any]] = []
+        for workspace in ordered:
+            operator, operand = keys.workspace_range(workspace)
+            condition = "begins_with(#sk, :sk)" if operator == "begins_with" else f"#sk {operator} :sk"
+            query: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": index.name,
+                "KeyConditionExpression": f"#pk = :pk AND {condition}",
+                "ExpressionAttributeNames": {"#pk": partition_attribute, "#sk": index.sort_key},
+                "ExpressionAttributeValues": {":pk": _s(partition), ":sk": _s(operand)},
+            }
+            if start is not None and _in_range(start[index.sort_key]["S"], workspace):
+                query["ExclusiveStartKey"] = start
+            while len(found) <= limit:
+                response = self._client.query(Limit=limit + 1 - len(found), **query)
+                found.extend(response["Items"])
+                if "LastEvaluatedKey" not in response:
+                    break
+                query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            if len(found) > limit:
+                break
+        next_token = None
+        if len(found) > limit:
+            last = found[limit - 1]
+            next_token = self._page_tokens().encode(list_scope, {name: last[name] for name in key_attributes})
+        return Page([Model.model_validate_json(item["doc"]["S"]) for item in found[:limit]], next_token)
 
     def list_versions(self, model_id: str, limit: int, page_token: str | None) -> Page[Version]:
         """Newest first, by creation order."""
@@ -274,10 +322,19 @@ class RegistryStore:
                 raise VersionAlreadyExistsError(new_version.model_id, new_version.version) from None
             raise
 
-    def delete_model(self, model_id: str) -> None:
-        """Delete the model's whole partition (versions, its subscriptions, its jobs), then the
-        model item itself, so an interrupted delete can be finished by repeating it."""
+    def delete_model(self, model_id: str, expected_entity_version: int | None = None) -> None:
+        """Delete the model's whole partition (versions, its subscriptions, its jobs) and the model
+        item itself, so that an interrupted delete can be finished by repeating it.
+
+        Unconditionally, the partition goes first and the model item last. With
+        ``expected_entity_version`` the model item goes first, under that condition, so a model
+        that moved on loses nothing (``StaleEntityError``; its ``current`` is None when the model
+        is gone, after any orphans of an interrupted delete were purged)."""
         partition = keys.model_partition(model_id)
+        if expected_entity_version is not None:
+            self._delete_model_item_at(model_id, partition, expected_entity_version)
+            self._purge_partition(partition, keep=None)
+            return
         self._purge_partition(partition, keep=keys.model_key(model_id))
         try:
             self._client.delete_item(
@@ -291,6 +348,23 @@ class RegistryStore:
             raise
         # A version created while the partition was being purged would otherwise be orphaned.
         self._purge_partition(partition, keep=None)
+
+    def _delete_model_item_at(self, model_id: str, partition: str, expected_entity_version: int) -> None:
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=_key(keys.model_key(model_id)),
+                ConditionExpression="entity_version = :expected",
+                ExpressionAttributeValues={":expected": _n(expected_entity_version)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            current = error.response.get("Item")
+            if current is None:
+                self._purge_partition(partition, keep=None)
+            raise StaleEntityError(number(current, "entity_version")) from None
 
     def _purge_partition(self, partition: str, keep: dict[str, str] | None) -> None:
         query: dict[str, Any] = {

@@ -76,17 +76,27 @@ class SubscriptionStore:
                 raise StaleEntityError(number(error.response.get("Item"), "entity_version"), "subscription") from None
             raise
 
-    def delete(self, source_model_id: str, subscription_id: str) -> None:
+    def delete(self, source_model_id: str, subscription_id: str, expected_entity_version: int | None = None) -> None:
+        """Delete the subscription; with ``expected_entity_version``, only while it is at that
+        version (``StaleEntityError`` otherwise)."""
+        condition: dict[str, Any] = {"ConditionExpression": "attribute_exists(PK)"}
+        if expected_entity_version is not None:
+            condition = {
+                "ConditionExpression": "entity_version = :expected",
+                "ExpressionAttributeValues": {":expected": n(expected_entity_version)},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
         try:
             self._client.delete_item(
-                TableName=self._table,
-                Key=key(keys.subscription_key(source_model_id, subscription_id)),
-                ConditionExpression="attribute_exists(PK)",
+                TableName=self._table, Key=key(keys.subscription_key(source_model_id, subscription_id)), **condition
             )
         except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            current = number(error.response.get("Item"), "entity_version")
+            if current is None:
                 raise SubscriptionNotFoundError(source_model_id, subscription_id) from None
-            raise
+            raise StaleEntityError(current, "subscription") from None
 
     def list_page(self, source_model_id: str, limit: int, page_token: str | None) -> Page[Subscription]:
         assert self._page_tokens is not None, "listing needs the page token codec"

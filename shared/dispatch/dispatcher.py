@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,9 +21,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
 from shared.data import keys
 from shared.data.outbox import OutboxWriter, jobs_of_fanout
-from shared.dispatch.starters import DispatchFailed, EcsStarter, InProcessRunner, LambdaStarter
+from shared.dispatch.starters import DispatchFailed, Starter
 from shared.domain.jobs import DISPATCHER_ACTOR, JobService
 from shared.domain.resources import CompleteJobRequest, Job
+from shared.kinds import kind_of
 from shared.observability import logger
 
 
@@ -36,15 +37,12 @@ class Dispatcher:
         self,
         jobs: JobService,
         outbox: OutboxWriter,
-        lambda_starter: LambdaStarter,
-        ecs_starter: EcsStarter,
-        in_process: InProcessRunner,
+        starters: Mapping[str, Starter],
     ) -> None:
+        """``starters``: one per registered handler kind, by type (``build_starters``)."""
         self._jobs = jobs
         self._outbox = outbox
-        self._lambda = lambda_starter
-        self._ecs = ecs_starter
-        self._in_process = in_process
+        self._starters = starters
 
     def handle(self, record: dict[str, Any]) -> str:
         """Process one stream record; returns what was done (for logs and tests)."""
@@ -77,18 +75,15 @@ class Dispatcher:
             logger.warning("job refused", extra={"job_id": claimed.id, "reason": claim.refusal})
             self._jobs.refuse(claimed, claim.refusal)
             return "failed"
-        if claimed.handler.type == "in_process":
-            result = self._in_process.run(claimed)
-            if result.error is None:
-                return self._finish(claimed, CompleteJobRequest(status="succeeded", output=result.output))
-            return self._finish(claimed, CompleteJobRequest(status="failed", error=result.error))
-        starter = self._lambda if claimed.handler.type == "lambda" else self._ecs
+        starter = self._starters[kind_of(claimed.handler).type]
         try:
-            task_arn = starter.start(claimed)
+            result = starter.start(claimed)
         except DispatchFailed as failure:
             logger.warning("job could not be started", extra={"job_id": claimed.id, "reason": failure.reason})
             return self._finish(claimed, CompleteJobRequest(status="failed", error=failure.reason))
-        self._jobs.started(claimed, task_arn)
+        if isinstance(result, CompleteJobRequest):  # it ran at once (in-process)
+            return self._finish(claimed, result)
+        self._jobs.started(claimed, result.task_arn if result is not None else None)
         return "dispatched"
 
     def _finish(self, job: Job, result: CompleteJobRequest) -> str:

@@ -14,7 +14,6 @@ from pydantic import BaseModel
 from shared.domain.resources import Action, Job, JobTrigger
 
 ENVELOPE_VERSION = "1"
-ECS_ENVIRONMENT_VARIABLE = "PIE_JOB"
 
 
 class Completion(BaseModel):

@@ -52,6 +52,14 @@ class ScopeMissingError(PieError):
         self.scope = scope
 
 
+class WorkspaceAccessDeniedError(PieError):
+    """The caller may not write in the workspace the resource belongs to (403)."""
+
+    def __init__(self, workspace: str, message: str) -> None:
+        super().__init__(message)
+        self.workspace = workspace
+
+
 # 404 — the thing named does not exist.
 class ResourceNotFoundError(PieError):
     pass
@@ -173,6 +181,20 @@ class ContractViolationError(UnprocessableError):
 class VersionBusyError(ConflictError):
     def __init__(self, model_id: str, version: str) -> None:
         super().__init__(f"version '{version}' of model '{model_id}' is already training")
+
+
+class WorkspaceRequiredError(RequestInvalidError):
+    def __init__(self, workspaces: list[str]) -> None:
+        choices = f"one of {', '.join(workspaces)}" if workspaces else "a workspace"
+        super().__init__(f"name the model's workspace in the body: workspace is {choices}")
+
+
+class WorkspaceImmutableError(UnprocessableError):
+    def __init__(self, model_id: str, workspace: str, requested: str) -> None:
+        super().__init__(
+            f"model '{model_id}' belongs to workspace '{workspace}' and cannot move to '{requested}': "
+            "a model never changes workspace (create a new model there instead)"
+        )
 
 
 class SubscriptionInputError(UnprocessableError):

@@ -13,10 +13,10 @@ another job) still completes, with a warning, but leaves the version alone and f
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -25,6 +25,7 @@ from shared.data.jobs import JobStore
 from shared.data.outbox import Guarded, OutboxWriter
 from shared.data.store import RegistryStore, StaleEntityError
 from shared.domain import contracts
+from shared.domain.access import Access
 from shared.domain.errors import (
     ConcurrentUpdateError,
     ContractViolationError,
@@ -35,9 +36,9 @@ from shared.domain.errors import (
     JobNotFailedError,
     JobNotFoundError,
     JobOutputTooLargeError,
+    NoActiveVersionError,
     ResourceNotFoundError,
     StaleAttemptError,
-    NoActiveVersionError,
     VersionBusyError,
     VersionNotFoundError,
     VersionNotTrainableError,
@@ -114,25 +115,28 @@ class JobService:
 
     # Starting ---------------------------------------------------------------------------------
 
-    def start_inference(self, model_id: str, request: StartJobRequest) -> JobResponse:
+    def start_inference(self, model_id: str, request: StartJobRequest, access: Access) -> JobResponse:
         """Queue an inference of the active (or the named) version, its input checked first."""
         if request.version is None:
             model = self._registry.get_model(model_id).model
+            access.require_write(model.workspace, model_id)
             version = model.active_version
             if version is None:
                 raise NoActiveVersionError(model_id)
         else:
             record, found = self._registry.get_model_and_version(model_id, request.version)
             model, version = record.model, found.version
+            access.require_write(model.workspace, model_id)
         self._check_input(model, "inference", request.input)
         job = self._new_job(model, version, "inference", request.input, request.retry)
         self._outbox.commit([], [job], model_id, f"job:{job.id}")
         return JobResponse(job=job)
 
-    def start_training(self, model_id: str, request: StartJobRequest, actor: str) -> JobResponse:
+    def start_training(self, model_id: str, request: StartJobRequest, actor: str, access: Access) -> JobResponse:
         """Queue a training of the newest (or the named) version, which goes ``training`` with it."""
         for _ in range(WRITE_ATTEMPTS):
             record, version = self._lifecycle.read(model_id, request.version or LATEST)
+            access.require_write(record.model.workspace, model_id)
             self._check_input(record.model, "training", request.input)
             if version.status == "training":
                 raise VersionBusyError(model_id, version.version)
@@ -149,23 +153,43 @@ class JobService:
 
     # Reading ----------------------------------------------------------------------------------
 
-    def get(self, model_id: str, job_id: str) -> JobResponse:
-        return JobResponse(job=self._jobs.get(model_id, job_id))
+    def get(self, model_id: str, job_id: str, access: Access) -> JobResponse:
+        job = self._jobs.get(model_id, job_id)
+        access.require_read(job.workspace, model_id)
+        return JobResponse(job=job)
 
-    def list(self, model_id: str, limit: int, page_token: str | None, status: str | None) -> JobList:
+    def list(
+        self, model_id: str, limit: int, page_token: str | None, status: str | None, access: Access
+    ) -> JobList:
+        if not access.reads_everything:
+            model = self._registry.get_model(model_id).model
+            access.require_read(model.workspace, model_id)
         page = self._jobs.list_page(model_id, limit, page_token, status)
         if not page.items and page_token is None:
             self._registry.get_model(model_id)  # 404 for a model that does not exist
         return JobList(jobs=page.items, next_token=page.next_token)
 
     def log(
-        self, limit: int, page_token: str | None, status: str | None, model_id: str | None, since: datetime | None
+        self,
+        limit: int,
+        page_token: str | None,
+        status: str | None,
+        model_id: str | None,
+        since: datetime | None,
+        access: Access,
+        workspace: str | None = None,
     ) -> JobList:
-        """The delivery log: jobs across models, newest change first."""
+        """The delivery log: jobs across models, newest change first, of the workspaces the caller
+        may read (or the one named). Job items carry no workspace key, so that is a filter on the
+        page as read: a filtered page may be short, its token goes on."""
+        workspaces = access.listed_workspaces(workspace)
+        if workspaces == ():
+            return JobList(jobs=[], next_token=None)
         if since is not None:
             since = since.astimezone(timezone.utc) if since.tzinfo else since.replace(tzinfo=timezone.utc)
         page = self._jobs.log_page(limit, page_token, status, model_id, since.isoformat() if since else None)
-        return JobList(jobs=page.items, next_token=page.next_token)
+        jobs = page.items if workspaces is None else [job for job in page.items if job.workspace in workspaces]
+        return JobList(jobs=jobs, next_token=page.next_token)
 
     # Dispatching --------------------------------------------------------------------------------
 
@@ -260,13 +284,20 @@ class JobService:
     # Completing -------------------------------------------------------------------------------
 
     def complete(
-        self, model_id: str, job_id: str, request: CompleteJobRequest, actor: str, known: Job | None = None
+        self,
+        model_id: str,
+        job_id: str,
+        request: CompleteJobRequest,
+        actor: str,
+        access: Access,
+        known: Job | None = None,
     ) -> CompletionResponse:
         """``known`` is the job as the caller just read or wrote it, which saves reading it again;
-        a conflict re-reads it."""
+        a conflict re-reads it. The caller must be able to write the job's workspace."""
         for _ in range(WRITE_ATTEMPTS):
             job = known if known is not None else self._jobs.get(model_id, job_id)
             known = None
+            access.require_write(job.workspace, model_id)
             self._check_in_flight(job, request.attempt)
             now = self._clock()
             if request.status == "succeeded":
@@ -298,13 +329,13 @@ class JobService:
         call, so the job is never left ``dispatched`` (a caller of the route gets a 400 and can
         retry with a smaller output instead)."""
         try:
-            return self.complete(job.model_id, job.id, result, actor=actor, known=job)
+            return self.complete(job.model_id, job.id, result, actor=actor, access=Access.service(actor), known=job)
         except ItemNotStorableError as refused:
             reason = refused.message[:ERROR_MAX]
             logger.warning("job result cannot be stored; the job fails", extra={"job_id": job.id, "reason": reason})
         failed = CompleteJobRequest(status="failed", error=reason)
         try:
-            return self.complete(job.model_id, job.id, failed, actor=actor, known=job)
+            return self.complete(job.model_id, job.id, failed, actor=actor, access=Access.service(actor), known=job)
         except ItemNotStorableError:
             # Not even its version's move can be stored: the job alone records why it failed.
             logger.warning("job failed alone: its version cannot be stored", extra={"job_id": job.id})
@@ -346,10 +377,13 @@ class JobService:
         error = f"never dispatched: still queued after {MAX_REQUEUES} re-queues (are the dispatcher and its stream running?)"
         return self._end(job, "not_started", error, now, actor=SWEEPER_ACTOR, retryable=False)
 
-    def cancel(self, model_id: str, job_id: str, actor: str, if_match: int | None = None) -> Job:
+    def cancel(
+        self, model_id: str, job_id: str, actor: str, access: Access, if_match: int | None = None
+    ) -> Job:
         """End a queued or dispatched job as failed, outcome ``cancelled``; returns it as stored."""
         for _ in range(WRITE_ATTEMPTS):
             job = self._jobs.get(model_id, job_id)
+            access.require_write(job.workspace, model_id)
             if if_match is not None and if_match != job.entity_version:
                 raise EntityVersionMismatchError("job", if_match, job.entity_version)
             if job.status in FINISHED:
@@ -365,11 +399,14 @@ class JobService:
             return cancelled
         raise ConcurrentUpdateError(f"job '{job_id}'")
 
-    def redrive(self, model_id: str, job_id: str, actor: str, if_match: int | None = None) -> Job:
+    def redrive(
+        self, model_id: str, job_id: str, actor: str, access: Access, if_match: int | None = None
+    ) -> Job:
         """Put a failed job back in ``queued`` as its next attempt (same id); a training job's
         version goes ``training`` with it, bound to it again."""
         for _ in range(WRITE_ATTEMPTS):
             job = self._jobs.get(model_id, job_id)
+            access.require_write(job.workspace, model_id)
             if if_match is not None and if_match != job.entity_version:
                 raise EntityVersionMismatchError("job", if_match, job.entity_version)
             if job.status != "failed":
@@ -541,6 +578,7 @@ class JobService:
             backoff_seconds=retry.backoff_seconds if retry else DEFAULT_BACKOFF_SECONDS,
             id=str(uuid.uuid4()),
             model_id=model.id,
+            workspace=model.workspace,
             version=version,
             action=action,
             status="queued",

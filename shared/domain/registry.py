@@ -13,11 +13,13 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from shared.data.store import ModelRecord, Page, RegistryStore, StaleEntityError
+from shared.domain.access import Access
 from shared.domain.errors import (
     ConcurrentUpdateError,
     EntityVersionMismatchError,
     ModelNotFoundError,
     VersionNumbersExhaustedError,
+    WorkspaceImmutableError,
 )
 from shared.domain.handler_policy import HandlerPolicy
 from shared.domain.resources import (
@@ -71,11 +73,13 @@ class ModelRegistry:
 
     # Models -------------------------------------------------------------------------------------
 
-    def create_model(self, request: CreateModelRequest, actor: str) -> ModelVersionResponse:
+    def create_model(self, request: CreateModelRequest, actor: str, access: Access) -> ModelVersionResponse:
+        workspace = access.workspace_for_new_model(request.workspace)
         self._policy.check(request.handlers)
         now = self._clock()
         model = Model(
             id=request.id,
+            workspace=workspace,
             name=request.name,
             description=request.description,
             handlers=request.handlers,
@@ -95,15 +99,22 @@ class ModelRegistry:
         )
         return ModelVersionResponse(version=version, model=model)
 
-    def get_model(self, model_id: str) -> ModelResponse:
-        return ModelResponse(model=self._store.get_model(model_id).model)
+    def get_model(self, model_id: str, access: Access) -> ModelResponse:
+        return ModelResponse(model=self.readable_model(model_id, access))
 
-    def list_models(self, limit: int, page_token: str | None, status: str | None) -> ModelList:
-        page = self._store.list_models(limit, page_token, status)
+    def readable_model(self, model_id: str, access: Access) -> Model:
+        model = self._store.get_model(model_id).model
+        access.require_read(model.workspace, model_id)
+        return model
+
+    def list_models(
+        self, limit: int, page_token: str | None, status: str | None, access: Access, workspace: str | None = None
+    ) -> ModelList:
+        page = self._store.list_models(limit, page_token, status, access.listed_workspaces(workspace))
         return ModelList(models=page.items, next_token=page.next_token)
 
     def update_model(
-        self, model_id: str, request: UpdateModelRequest, actor: str, if_match: int | None
+        self, model_id: str, request: UpdateModelRequest, actor: str, if_match: int | None, access: Access
     ) -> ModelVersionResponse:
         """Seed 002: replace the model's fields; an ``active`` model also gets a new ``pending``
         version, numbered one past its highest numeric version."""
@@ -111,6 +122,9 @@ class ModelRegistry:
         for _ in range(_WRITE_ATTEMPTS):
             record = self._store.get_model(model_id)
             current = record.model
+            access.require_write(current.workspace, model_id)
+            if request.workspace not in (None, current.workspace):
+                raise WorkspaceImmutableError(model_id, current.workspace, request.workspace)
             _check_if_match("model", if_match, current.entity_version)
             now = self._clock()
             model = current.model_copy(
@@ -151,19 +165,31 @@ class ModelRegistry:
             return ModelVersionResponse(version=version, model=model)
         raise ConcurrentUpdateError(f"model '{model_id}'")
 
-    def delete_model(self, model_id: str) -> None:
-        self._store.delete_model(model_id)
+    def delete_model(self, model_id: str, access: Access, if_match: int | None = None) -> None:
+        """With ``if_match`` the delete is conditional on that ``entity_version`` (409 otherwise)."""
+        model = self._store.get_model(model_id).model
+        access.require_write(model.workspace, model_id)
+        if if_match is None:
+            self._store.delete_model(model_id)
+        else:
+            try:
+                self._store.delete_model(model_id, if_match)
+            except StaleEntityError as stale:
+                if stale.current is None:
+                    raise ModelNotFoundError(model_id) from None
+                raise EntityVersionMismatchError("model", if_match, stale.current) from None
         self._staleness.mark_stale_targeting(model_id)
 
     # Versions -----------------------------------------------------------------------------------
 
     def create_version(
-        self, model_id: str, request: CreateVersionRequest, actor: str
+        self, model_id: str, request: CreateVersionRequest, actor: str, access: Access
     ) -> ModelVersionResponse:
         """Seed 001: cut a new ``pending`` version from the model's current handlers."""
         for _ in range(_WRITE_ATTEMPTS):
             record = self._store.get_model(model_id)
             current = record.model
+            access.require_write(current.workspace, model_id)
             now = self._clock()
             numeric = _numeric(request.version)
             highest = max(record.highest_numeric_version, numeric or 0)
@@ -195,16 +221,20 @@ class ModelRegistry:
             return ModelVersionResponse(version=version, model=model)
         raise ConcurrentUpdateError(f"model '{model_id}'")
 
-    def get_version(self, model_id: str, version: str) -> ModelVersionResponse:
+    def get_version(self, model_id: str, version: str, access: Access) -> ModelVersionResponse:
         if version == LATEST:
-            model = self._store.get_model(model_id).model
+            model = self.readable_model(model_id, access)
             return ModelVersionResponse(
                 version=self._store.get_version(model_id, _latest(model)), model=model
             )
+        if not access.reads_everything:
+            self.readable_model(model_id, access)  # a hidden model's versions are not named either
         record, found = self._store.get_model_and_version(model_id, version)
         return ModelVersionResponse(version=found, model=record.model)
 
-    def list_versions(self, model_id: str, limit: int, page_token: str | None) -> VersionList:
+    def list_versions(self, model_id: str, limit: int, page_token: str | None, access: Access) -> VersionList:
+        if not access.reads_everything:
+            self.readable_model(model_id, access)
         page: Page[Version] = self._store.list_versions(model_id, limit, page_token)
         if not page.items and page_token is None:
             # Every model has at least one version: an empty first page means no such model.
@@ -219,6 +249,7 @@ class ModelRegistry:
     ) -> Version:
         return Version(
             model_id=model.id,
+            workspace=model.workspace,
             version=version,
             description=description,
             metadata=metadata,

@@ -5,9 +5,9 @@ Request models forbid unknown fields so a typo is a 400, not a silently ignored 
 
 from __future__ import annotations
 
-import math
+import json
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -20,36 +20,38 @@ from pydantic import (
     model_validator,
 )
 
+from shared.kinds import Handler
+
 MODEL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+WORKSPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# Where models created before workspaces existed belong: stored items without one read as this.
+DEFAULT_WORKSPACE = "default"
 LATEST = "latest"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
-# Plain (ECMA-compatible) patterns: they are published in the OpenAPI document.
-LAMBDA_ARN_PATTERN = (
-    r"^arn:aws[a-z-]*:lambda:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}$"
-)
-LAMBDA_QUALIFIER_PATTERN = r"^(\$LATEST|[A-Za-z0-9_-]{1,128})$"
-ECS_TASK_PATTERN = r"^[A-Za-z0-9_-]{1,255}/[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?$"
-IMPLEMENTATION_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-
 ModelId = Annotated[str, StringConstraints(pattern=MODEL_ID_PATTERN)]
 VersionId = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
+WorkspaceName = Annotated[str, StringConstraints(pattern=WORKSPACE_PATTERN)]
 # Subscription and job ids, which PIE generates as UUIDs; published as such so clients may type them.
 UuidString = Annotated[str, WithJsonSchema({"type": "string", "format": "uuid"})]
 
 
 def _finite_json(value: Any) -> Any:
-    """JSON has no NaN or Infinity; Python's parser accepts them, so refuse them here."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("NaN and Infinity are not JSON numbers")
-    if isinstance(value, dict):
-        for item in value.values():
-            _finite_json(item)
-    elif isinstance(value, list):
-        for item in value:
-            _finite_json(item)
+    """JSON has no NaN or Infinity; Python's parser accepts them, so refuse them here.
+
+    The walk is the JSON encoder's, in C: a Python recursion over a megabyte of small values took
+    half a second, three times per request. Values the encoder does not know pass, as before.
+    """
+    try:
+        json.dumps(value, allow_nan=False, default=_unknown_as_null)
+    except ValueError:
+        raise ValueError("NaN and Infinity are not JSON numbers") from None
     return value
+
+
+def _unknown_as_null(_: Any) -> None:
+    return None
 
 
 Metadata = Annotated[dict[str, Any], AfterValidator(_finite_json)]
@@ -63,77 +65,14 @@ def _absent(value: Any) -> bool:
     return value is None or value == []
 
 
-class _Strict(BaseModel):
+class _Resource(BaseModel):
+    # Each function uses a few of these models; building the validators of all of them at import
+    # cost every cold start ~25 ms. A model is built the first time it validates or serializes.
+    model_config = ConfigDict(defer_build=True)
+
+
+class _Strict(_Resource):
     model_config = ConfigDict(extra="forbid")
-
-
-class _Deadline(_Strict):
-    """What every handler kind shares: how long one attempt may run (defaults per kind in
-    ``shared.domain.supervision.default_timeout_seconds``)."""
-
-    timeout_seconds: int | None = Field(
-        default=None,
-        ge=1,
-        le=86400,
-        description="Seconds one attempt may run before it ends as timed_out; the kind's default when absent.",
-        exclude_if=_absent,
-    )
-
-
-class LambdaHandler(_Deadline):
-    type: Literal["lambda"]
-    arn: Annotated[str, StringConstraints(pattern=LAMBDA_ARN_PATTERN)] = Field(
-        examples=["arn:aws:lambda:us-west-2:123456789012:function:train"]
-    )
-    version: Annotated[str, StringConstraints(pattern=LAMBDA_QUALIFIER_PATTERN)] | None = Field(
-        default=None,
-        description="Qualifier (version or alias) to invoke; unqualified when absent.",
-        exclude_if=_absent,
-    )
-
-    @property
-    def region(self) -> str:
-        return self.arn.split(":")[3]
-
-    @property
-    def account(self) -> str:
-        return self.arn.split(":")[4]
-
-    @property
-    def function_name(self) -> str:
-        return self.arn.split(":")[6]
-
-
-
-class EcsHandler(_Deadline):
-    type: Literal["ecs"]
-    task: Annotated[str, StringConstraints(pattern=ECS_TASK_PATTERN)] = Field(
-        description="<cluster>/<task_definition>: cluster short name, task family[:revision].",
-        examples=["ml-cluster/train-price-model:3"],
-    )
-
-    @property
-    def cluster(self) -> str:
-        return self.task.split("/", 1)[0]
-
-    @property
-    def task_definition(self) -> str:
-        """The family, with its revision when one is given."""
-        return self.task.split("/", 1)[1]
-
-    @property
-    def family(self) -> str:
-        return self.task_definition.split(":", 1)[0]
-
-
-class InProcessHandler(_Deadline):
-    type: Literal["in_process"]
-    implementation: Annotated[str, StringConstraints(pattern=IMPLEMENTATION_PATTERN)] = Field(
-        description="Name of an implementation registered in PIE's code base.", examples=["echo"]
-    )
-
-
-Handler = Annotated[Union[LambdaHandler, EcsHandler, InProcessHandler], Field(discriminator="type")]
 
 
 class Handlers(_Strict):
@@ -167,8 +106,11 @@ class HandlerContracts(_Strict):
     inference: HandlerContract | None = None
 
 
-class Model(BaseModel):
+class Model(_Resource):
     id: ModelId
+    workspace: WorkspaceName = Field(
+        default=DEFAULT_WORKSPACE, description="The team that owns the model; never changes."
+    )
     name: str
     description: str
     handlers: Handlers
@@ -183,15 +125,16 @@ class Model(BaseModel):
     created_by: str
 
 
-class StatusChange(BaseModel):
+class StatusChange(_Resource):
     status: VersionStatus
     status_message: str | None
     at: datetime
     by: str
 
 
-class Version(BaseModel):
+class Version(_Resource):
     model_id: ModelId
+    workspace: WorkspaceName = Field(default=DEFAULT_WORKSPACE, description="Its model's workspace.")
     version: VersionId
     description: str
     metadata: Metadata
@@ -257,6 +200,11 @@ class CreateModelRequest(_Strict):
     )
 
     id: ModelId = Field(examples=["model_price_reco_v1"])
+    workspace: WorkspaceName | None = Field(
+        default=None,
+        description="The team that will own the model; default: the caller's only workspace.",
+        examples=["default"],
+    )
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)] = Field(
         examples=["Price recommendation"]
     )
@@ -283,6 +231,9 @@ class UpdateModelRequest(_Strict):
         }
     )
 
+    workspace: WorkspaceName | None = Field(
+        default=None, description="May repeat the model's workspace; a model never changes workspace."
+    )
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     description: Annotated[str, StringConstraints(max_length=4096)]
     handlers: Handlers
@@ -310,26 +261,26 @@ class CreateVersionRequest(_Strict):
 # Responses --------------------------------------------------------------------------------------
 
 
-class ModelResponse(BaseModel):
+class ModelResponse(_Resource):
     model: Model
 
 
-class ModelVersionResponse(BaseModel):
+class ModelVersionResponse(_Resource):
     version: Version
     model: Model
 
 
-class ModelList(BaseModel):
+class ModelList(_Resource):
     models: list[Model]
     next_token: str | None
 
 
-class VersionList(BaseModel):
+class VersionList(_Resource):
     versions: list[Version]
     next_token: str | None
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(_Resource):
     model_config = ConfigDict(json_schema_extra={"required": ["success", "message"]})
 
     success: Literal[False] = False
@@ -362,9 +313,9 @@ class RetryPolicy(_Strict):
     backoff_seconds: int = Field(default=30, ge=1, le=3600)
 
 
-
-class Subscription(BaseModel):
+class Subscription(_Resource):
     id: UuidString
+    workspace: WorkspaceName = Field(default=DEFAULT_WORKSPACE, description="Its source model's workspace.")
     source_model_id: ModelId
     trigger_event: TriggerEvent
     target_model_id: ModelId
@@ -433,7 +384,7 @@ class UpdateSubscriptionRequest(_Strict):
     status: SubscriptionStatus | None = None
 
 
-class SubscriptionList(BaseModel):
+class SubscriptionList(_Resource):
     subscriptions: list[Subscription]
     next_token: str | None
 
@@ -444,7 +395,7 @@ class DryRunRequest(_Strict):
     )
 
 
-class DryRunJob(BaseModel):
+class DryRunJob(_Resource):
     model_id: ModelId
     version: VersionId
     action: Action
@@ -452,7 +403,7 @@ class DryRunJob(BaseModel):
     handler: Handler
 
 
-class DryRunResult(BaseModel):
+class DryRunResult(_Resource):
     """What the subscription would do if its event happened now. Nothing is written."""
 
     subscription_id: UuidString
@@ -465,7 +416,7 @@ class DryRunResult(BaseModel):
 AttemptOutcome = Literal["succeeded", "failed", "timed_out", "not_started", "cancelled"]
 
 
-class AttemptRecord(BaseModel):
+class AttemptRecord(_Resource):
     attempt: int = Field(ge=1)
     dispatched_at: datetime | None = None
     ended_at: datetime
@@ -473,7 +424,7 @@ class AttemptRecord(BaseModel):
     error: str | None = None
 
 
-class JobTrigger(BaseModel):
+class JobTrigger(_Resource):
     """Why a job exists: the subscription that fired it and what fired that subscription."""
 
     subscription_id: UuidString
@@ -483,9 +434,10 @@ class JobTrigger(BaseModel):
     depth: int = Field(ge=1)
 
 
-class Job(BaseModel):
+class Job(_Resource):
     id: UuidString
     model_id: ModelId
+    workspace: WorkspaceName = Field(default=DEFAULT_WORKSPACE, description="Its model's workspace.")
     version: VersionId
     action: Action
     status: JobStatus
@@ -512,7 +464,7 @@ class Job(BaseModel):
     completed_at: datetime | None = None
 
 
-class TriggeredEvent(BaseModel):
+class TriggeredEvent(_Resource):
     """One fired subscription: ``job_id`` when a job was queued, ``error`` when it could not be."""
 
     subscription_id: UuidString
@@ -532,7 +484,7 @@ class NewStatusRequest(_Strict):
     status_message: StatusMessage | None = None
 
 
-class StatusChangeResponse(BaseModel):
+class StatusChangeResponse(_Resource):
     model: Model
     version: Version
     triggered_events: list[TriggeredEvent]
@@ -547,11 +499,11 @@ class StartJobRequest(_Strict):
     retry: RetryPolicy | None = Field(default=None, description="Default: one attempt.")
 
 
-class JobResponse(BaseModel):
+class JobResponse(_Resource):
     job: Job
 
 
-class JobList(BaseModel):
+class JobList(_Resource):
     jobs: list[Job]
     next_token: str | None
 
@@ -566,7 +518,7 @@ class CompleteJobRequest(_Strict):
     retryable: bool = Field(default=True, description="false: a failure is final, whatever attempts are left.")
 
 
-class CompletionResponse(BaseModel):
+class CompletionResponse(_Resource):
     job: Job
     warnings: list[str] = Field(
         default_factory=list, description="Omitted when there are none.", exclude_if=_absent

@@ -14,6 +14,7 @@ from datetime import datetime
 from shared.data.store import RegistryStore, StaleEntityError
 from shared.data.subscriptions import SubscriptionStore
 from shared.domain import contracts
+from shared.domain.access import Access
 from shared.domain.errors import (
     ConcurrentUpdateError,
     EntityVersionMismatchError,
@@ -51,13 +52,13 @@ class SubscriptionService:
         self._clock = clock
         self._max_depth = max_chain_depth
 
-    def create(self, source_model_id: str, request: CreateSubscriptionRequest) -> Subscription:
-        source, target = self._source_and_target(source_model_id, request.target_model_id)
-        if target is None:
-            raise TargetModelUnknownError(request.target_model_id)
+    def create(self, source_model_id: str, request: CreateSubscriptionRequest, access: Access) -> Subscription:
+        """A subscription fires into its target: the caller must be able to write both models."""
+        source, target = self._writable_source_and_target(source_model_id, request.target_model_id, access)
         now = self._clock()
         subscription = Subscription(
             id=str(uuid.uuid4()),
+            workspace=source.workspace,
             source_model_id=source.id,
             trigger_event=request.trigger_event,
             target_model_id=target.id,
@@ -81,10 +82,15 @@ class SubscriptionService:
         self._subscriptions.put_new(subscription)
         return subscription
 
-    def get(self, source_model_id: str, subscription_id: str) -> Subscription:
-        return self._subscriptions.get(source_model_id, subscription_id)
+    def get(self, source_model_id: str, subscription_id: str, access: Access) -> Subscription:
+        subscription = self._subscriptions.get(source_model_id, subscription_id)
+        access.require_read(subscription.workspace, source_model_id)
+        return subscription
 
-    def list(self, source_model_id: str, limit: int, page_token: str | None) -> SubscriptionList:
+    def list(self, source_model_id: str, limit: int, page_token: str | None, access: Access) -> SubscriptionList:
+        if not access.reads_everything:
+            source = self._models.get_model(source_model_id).model
+            access.require_read(source.workspace, source_model_id)
         page = self._subscriptions.list_page(source_model_id, limit, page_token)
         if not page.items and page_token is None:
             self._models.get_model(source_model_id)  # 404 for a model that does not exist
@@ -95,6 +101,7 @@ class SubscriptionService:
         source_model_id: str,
         subscription_id: str,
         request: UpdateSubscriptionRequest,
+        access: Access,
         if_match: int | None = None,
     ) -> Subscription:
         """Seed 003. Re-activating (or changing the input of) a subscription re-validates it.
@@ -103,6 +110,7 @@ class SubscriptionService:
         caller's to see); without it a concurrent write is retried on fresh state."""
         for _ in range(_WRITE_ATTEMPTS):
             current = self._subscriptions.get(source_model_id, subscription_id)
+            access.require_write(current.workspace, source_model_id)
             if if_match is not None and if_match != current.entity_version:
                 raise EntityVersionMismatchError("event subscription", if_match, current.entity_version)
             changes: dict = {}
@@ -120,7 +128,7 @@ class SubscriptionService:
                 update={**changes, "entity_version": current.entity_version + 1, "updated_at": self._clock()}
             )
             if "input" in changes or changes.get("status") == "active":
-                updated = self._revalidated(updated)
+                updated = self._revalidated(updated, access)
             try:
                 self._subscriptions.save(updated, current.entity_version)
             except StaleEntityError as stale:
@@ -132,13 +140,30 @@ class SubscriptionService:
             return updated
         raise ConcurrentUpdateError(f"event subscription '{subscription_id}'")
 
-    def delete(self, source_model_id: str, subscription_id: str) -> None:
-        self._subscriptions.delete(source_model_id, subscription_id)
-
-    def dry_run(self, source_model_id: str, subscription_id: str, trigger_output: dict | None) -> DryRunResult:
-        """The job the subscription would create if its event happened now; writes nothing."""
+    def delete(
+        self, source_model_id: str, subscription_id: str, access: Access, if_match: int | None = None
+    ) -> None:
+        """With ``if_match`` the delete is conditional on that ``entity_version`` (409 otherwise)."""
         subscription = self._subscriptions.get(source_model_id, subscription_id)
+        access.require_write(subscription.workspace, source_model_id)
+        if if_match is None:
+            self._subscriptions.delete(source_model_id, subscription_id)
+            return
+        try:
+            self._subscriptions.delete(source_model_id, subscription_id, if_match)
+        except StaleEntityError as stale:
+            raise EntityVersionMismatchError("event subscription", if_match, stale.current or 0) from None
+
+    def dry_run(
+        self, source_model_id: str, subscription_id: str, trigger_output: dict | None, access: Access
+    ) -> DryRunResult:
+        """The job the subscription would create if its event happened now; writes nothing.
+        Like every route under models:write, it needs write access to the source's workspace."""
+        subscription = self._subscriptions.get(source_model_id, subscription_id)
+        access.require_write(subscription.workspace, source_model_id)
         source, target = self._source_and_target(source_model_id, subscription.target_model_id)
+        if target is not None and not access.can_read(target.workspace):
+            target = None  # a target hidden from the caller is one that does not exist for them
 
         def refused(error: str, warnings: list[str] | None = None) -> DryRunResult:
             return DryRunResult(
@@ -230,10 +255,21 @@ class SubscriptionService:
         except ModelNotFoundError:
             return None
 
-    def _revalidated(self, subscription: Subscription) -> Subscription:
-        source, target = self._source_and_target(subscription.source_model_id, subscription.target_model_id)
-        if target is None:
-            raise TargetModelUnknownError(subscription.target_model_id)
+    def _writable_source_and_target(
+        self, source_model_id: str, target_model_id: str, access: Access
+    ) -> tuple[Model, Model]:
+        source, target = self._source_and_target(source_model_id, target_model_id)
+        access.require_write(source.workspace, source.id)
+        if target is None or not access.can_read(target.workspace):
+            raise TargetModelUnknownError(target_model_id)
+        access.require_write(target.workspace, target.id)
+        return source, target
+
+    def _revalidated(self, subscription: Subscription, access: Access) -> Subscription:
+        """Re-activating a subscription, or changing what it sends, re-checks it as creating it does."""
+        source, target = self._writable_source_and_target(
+            subscription.source_model_id, subscription.target_model_id, access
+        )
         return subscription.model_copy(update={"warnings": self._contract_warnings(subscription, source, target)})
 
     @staticmethod

@@ -20,12 +20,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from shared.domain.resources import Job
+from shared.kinds import KINDS
 
-# A Lambda's async invocation may run 15 minutes and is retried twice by Lambda itself (after about
-# 1 and 2 minutes) before its destination reports: 3 x 900 s + 180 s, rounded up to an hour for
-# time spent in Lambda's internal queue. An ECS task gets an hour; in-process code runs in the
-# dispatcher's own invocation, so it ends within that function's timeout.
-DEFAULT_TIMEOUT_SECONDS: dict[str, int] = {"lambda": 3600, "ecs": 3600, "in_process": 300}
+# Each kind declares how long one attempt may run when its handler does not say (a facet of the kind,
+# shared/kinds: e.g. a Lambda's async invocation and Lambda's own two retries fit in an hour).
+DEFAULT_TIMEOUT_SECONDS: dict[str, int] = {type_: kind.default_timeout_seconds for type_, kind in KINDS.items()}
 # A claimed job must be started (Invoke/RunTask accepted) within this, or it was never started.
 START_DEADLINE_SECONDS = 300
 # A queued job nothing has dispatched after this is re-queued; at most MAX_REQUEUES times.

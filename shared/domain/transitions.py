@@ -15,6 +15,7 @@ from datetime import datetime
 from shared.data.outbox import OutboxWriter
 from shared.data.store import ModelRecord, RegistryStore, StaleEntityError
 from shared.data.subscriptions import SubscriptionStore
+from shared.domain.access import Access
 from shared.domain.errors import ConcurrentUpdateError, EntityVersionMismatchError, VersionNotFoundError
 from shared.domain.lifecycle import check_transition, fires_training_complete
 from shared.domain.resources import LATEST, Model, StatusChange, StatusChangeResponse, Version
@@ -113,10 +114,12 @@ class VersionLifecycle:
         status: str,
         status_message: str | None,
         actor: str,
+        access: Access,
         if_match: int | None = None,
     ) -> StatusChangeResponse:
         for _ in range(WRITE_ATTEMPTS):
             record, version = self.read(model_id, version_ref)
+            access.require_write(record.model.workspace, model_id)
             if if_match is not None and if_match != version.entity_version:
                 raise EntityVersionMismatchError("version", if_match, version.entity_version)
             if not check_transition(version.status, status):

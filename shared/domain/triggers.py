@@ -77,6 +77,7 @@ def _fire(
     return Job(
         id=job_id_for(source.transition, subscription.id),
         model_id=target.id,
+        workspace=target.workspace,
         version=version,
         action=subscription.target_action,
         status="queued",

@@ -24,9 +24,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel
 
+from shared.domain.access import ADMIN_SCOPE, DEFAULT_WORKSPACES_CLAIM, Access, is_workspace_name
 from shared.domain.errors import AuthenticationRequiredError, PieError, RequestInvalidError, ScopeMissingError
 from shared.domain.resources import MODEL_ID_PATTERN, UUID_PATTERN, VERSION_PATTERN, ErrorResponse, InternalErrorResponse
 from shared.http.errors import describe_validation_errors, error_body, status_for
+from shared.http.json_body import MAX_JSON_DEPTH, nesting_depth, parse_json_body
 from shared.observability import logger, tracer
 from shared.routes import Route, route_for
 
@@ -64,13 +66,17 @@ _ETAG = re.compile(r'^\s*(W/)?"?(?P<version>[0-9]{1,18})"?\s*$')
 class Principal:
     subject: str
     scopes: frozenset[str]
+    workspaces: frozenset[str] = frozenset()
 
 
-def principal_from_event(event: dict[str, Any]) -> Principal:
+def principal_from_event(event: dict[str, Any], workspaces_claim: str = DEFAULT_WORKSPACES_CLAIM) -> Principal:
     """The caller, from the HTTP API JWT authorizer's context (payload 2.0).
 
     Claims arrive as strings; ``scopes`` is null unless the authorizer matched scopes, so the
-    space-separated ``scope`` claim (or ``scp``) is read too.
+    ``scope`` claim (or ``scp``) is read too, split on plain spaces only as API Gateway splits it
+    (RFC 6749's scope-token separator): a tab, newline or no-break space is part of a scope.
+    The workspaces claim may be a space-separated string or a list, which API Gateway hands over
+    as the string ``[a b]``.
     """
     jwt = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt") or {}
     claims = jwt.get("claims") or {}
@@ -81,16 +87,33 @@ def principal_from_event(event: dict[str, Any]) -> Principal:
     for claim in ("scope", "scp"):
         value = claims.get(claim)
         if isinstance(value, str):
-            scopes.update(value.replace(",", " ").split())
+            scopes.update(scope for scope in value.split(" ") if scope)
         elif isinstance(value, list):
             scopes.update(str(item) for item in value)
-    return Principal(subject=str(subject), scopes=frozenset(scopes))
+    return Principal(
+        subject=str(subject), scopes=frozenset(scopes), workspaces=claimed_workspaces(claims.get(workspaces_claim))
+    )
+
+
+def claimed_workspaces(value: Any) -> frozenset[str]:
+    """The workspace names in a claim: ``"a b"``, ``"a,b"``, ``"[a b]"`` or ``["a", "b"]``.
+    Anything that is not a workspace name is ignored: no model can belong to it."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("[") and text.endswith("]"):
+            text = text[1:-1]
+        names = text.replace(",", " ").split()
+    elif isinstance(value, list):
+        names = [str(item) for item in value]
+    else:
+        return frozenset()
+    return frozenset(name for name in names if is_workspace_name(name))
 
 
 def parse_if_match(value: str | None) -> int | None:
     if value is None:
         return None
-    match = _ETAG.match(value)
+    match = _ETAG.fullmatch(value)
     if match is None:
         raise RequestInvalidError("If-Match must be an entity_version, e.g. If-Match: \"3\"")
     return int(match["version"])
@@ -103,11 +126,6 @@ def json_response(result: BaseModel, status: int = 200, etag: int | None = None)
 
 def no_content() -> Response:
     return Response(204, body="")
-
-
-MAX_JSON_DEPTH = 64
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 
 def _unreadable_body(event: dict[str, Any]) -> str | None:
@@ -126,21 +144,9 @@ def _unreadable_body(event: dict[str, Any]) -> str | None:
             body = base64.b64decode(body, validate=True).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
             return "request body is not valid UTF-8 JSON"
-    if _nesting_depth(body) > MAX_JSON_DEPTH:
+    if nesting_depth(body) > MAX_JSON_DEPTH:
         return f"request body nests JSON deeper than {MAX_JSON_DEPTH} levels"
     return None
-
-
-def _nesting_depth(text: str) -> int:
-    """How deep arrays and objects nest in JSON text (strings skipped), without parsing it."""
-    depth = deepest = 0
-    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub("", text)):
-        if bracket in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
 
 
 def _error_response(status: int, message: str, **extra: Any) -> Response:
@@ -153,7 +159,7 @@ IDEMPOTENCY_ERRORS = (409, 422)  # Idempotency-Key: a request still in progress,
 ERROR_DESCRIPTIONS = {
     400: "Malformed request: invalid JSON, or a body, path or query that fails validation",
     401: "Missing, invalid or expired bearer token",
-    403: "The token lacks the route's scope",
+    403: "The token lacks the route's scope, or the model's workspace is not among the caller's",
     404: "No such model, version, subscription or job",
     409: "Conflict: it already exists, If-Match does not match, or the same Idempotency-Key is in flight",
     422: "Semantically invalid: illegal transition, unknown target, contract mismatch, handler not allowed",
@@ -226,12 +232,22 @@ def _tag(route: Route) -> str:
     return "models"
 
 
+class _WholePathResolver(APIGatewayHttpResolver):
+    """Powertools anchors a route's pattern with ``$``, which also matches before a trailing newline:
+    ``/v2/models/fz%0a`` would reach model ``fz``. ``\\Z`` anchors at the very end, so such a path
+    matches no route (a 400 naming the parameter)."""
+
+    @staticmethod
+    def _compile_regex(rule: str, base_regex: str = r"^{}\Z") -> re.Pattern[str]:
+        return APIGatewayHttpResolver._compile_regex(rule, base_regex)
+
+
 class RouteApi:
     """The resolver of ``functions/<function>``; its route comes from the route table."""
 
     def __init__(self, function: str) -> None:
         self.route: Route = route_for(function)
-        self.resolver = APIGatewayHttpResolver(enable_validation=True)
+        self.resolver = _WholePathResolver(enable_validation=True, json_body_deserializer=parse_json_body)
         # A POST that writes nothing keeps no Idempotency-Key records: repeating it is harmless.
         self.remembers_idempotency_keys = self.route.method == "POST" and not self.route.read_only
         self._query_names: frozenset[str] = frozenset()
@@ -253,6 +269,11 @@ class RouteApi:
     @property
     def principal(self) -> Principal:
         return self.resolver.context["principal"]
+
+    @property
+    def access(self) -> Access:
+        """The caller's reach over workspaces, which the services check."""
+        return self.resolver.context["access"]
 
     def handler(
         self, response: type[BaseModel] | None, status: int = 200, errors: tuple[int, ...] = ()
@@ -280,10 +301,20 @@ class RouteApi:
         return register
 
     def _authorize(self, resolver: APIGatewayHttpResolver, next_middleware: Callable) -> Response:
-        principal = principal_from_event(resolver.current_event.raw_event)
+        # Imported here, as the services are: the settings are read at the first request.
+        from shared.runtime import api_settings
+
+        settings = api_settings()
+        principal = principal_from_event(resolver.current_event.raw_event, settings.workspaces_claim)
         if self.route.scope not in principal.scopes:
             raise ScopeMissingError(self.route.scope)
-        resolver.append_context(principal=principal)
+        access = Access(
+            subject=principal.subject,
+            workspaces=principal.workspaces,
+            admin=ADMIN_SCOPE in principal.scopes,
+            private_reads=settings.private_reads,
+        )
+        resolver.append_context(principal=principal, access=access)
         return next_middleware(resolver)
 
     def _reject_unknown_query(self, resolver: APIGatewayHttpResolver, next_middleware: Callable) -> Response:

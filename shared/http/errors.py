@@ -10,6 +10,7 @@ STATUS_BY_ERROR: dict[type[errors.PieError], int] = {
     errors.RequestInvalidError: 400,
     errors.AuthenticationRequiredError: 401,
     errors.ScopeMissingError: 403,
+    errors.WorkspaceAccessDeniedError: 403,
     errors.ResourceNotFoundError: 404,
     errors.ConflictError: 409,
     errors.UnprocessableError: 422,

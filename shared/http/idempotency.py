@@ -60,7 +60,7 @@ def idempotency_middleware(
         key = event.headers.get(HEADER)
         if key is None:
             return next_middleware(resolver)
-        if not _VALID_KEY.match(key):
+        if not _VALID_KEY.fullmatch(key):
             raise RequestInvalidError("Idempotency-Key must be 1-255 visible ASCII characters")
 
         if resolver.lambda_context is not None:

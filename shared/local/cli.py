@@ -23,12 +23,15 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlparse
 
+from shared.domain.access import ADMIN_SCOPE, DEFAULT_WORKSPACES_CLAIM, is_workspace_name
+from shared.domain.resources import DEFAULT_WORKSPACE
 from shared.local.handler_mappings import (
     DEFAULT_HANDLER_TIMEOUT_SECONDS,
     EcsMapping,
     HandlerMappings,
     LambdaMapping,
 )
+from shared.local.settings import DEFAULT_SWEEP_SECONDS
 from shared.local.tokens import (
     AUDIENCE,
     DEFAULT_HOME_DIRECTORY,
@@ -40,13 +43,14 @@ from shared.local.tokens import (
     local_home,
     mint_token,
 )
-from shared.local.settings import DEFAULT_SWEEP_SECONDS
 from shared.routes import ALL_SCOPES
 
 if TYPE_CHECKING:
     from shared.local.server import LocalApi
 
 log = logging.getLogger(__name__)
+
+DATA_DIRECTORY = "data"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,8 +84,9 @@ def _parser() -> argparse.ArgumentParser:
         help="serve the HTTP API locally",
         description=(
             "Serve every route of the route table the way API Gateway does: JWT authorizer, payload "
-            "format 2.0 events, one Lambda handler per route. DynamoDB is an embedded, in-memory moto "
-            "unless --dynamodb-endpoint is given. Stop with Ctrl-C."
+            "format 2.0 events, one Lambda handler per route. DynamoDB is an embedded moto whose data is "
+            "kept in --data-dir (rm -rf that directory to start empty), unless --ephemeral or "
+            "--dynamodb-endpoint is given. Stop with Ctrl-C."
         ),
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
@@ -113,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     serve.add_argument(
+        "--private-reads",
+        action="store_true",
+        help="callers see only their workspaces' models; others answer 404 (default: reads are open; "
+        "PIE_PRIVATE_READS=true does the same)",
+    )
+    serve.add_argument(
         "--handler-timeout",
         type=float,
         default=DEFAULT_HANDLER_TIMEOUT_SECONDS,
@@ -125,6 +136,20 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_SWEEP_SECONDS,
         metavar="SECONDS",
         help="how often the job sweeper ends overdue attempts and releases due retries (default: %(default)g)",
+    )
+    data = serve.add_mutually_exclusive_group()
+    data.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help=f"where the embedded table keeps its data (default: {DATA_DIRECTORY} under the --home directory)",
+    )
+    data.add_argument(
+        "--ephemeral", action="store_true", help="keep the embedded table in memory only: nothing is written to disk"
+    )
+    serve.add_argument(
+        "--fsync",
+        action="store_true",
+        help="also fsync each write before answering (survives a power cut, not only a crash; slower)",
     )
     serve.set_defaults(command=_serve, parser=serve)
 
@@ -142,6 +167,15 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         choices=ALL_SCOPES,
         help="a scope to grant; repeat for several (default: all of them)",
+    )
+    token.add_argument(
+        "--workspace",
+        action="append",
+        type=_workspace_name,
+        help=f"a workspace the caller acts in; repeat for several (default: {DEFAULT_WORKSPACE})",
+    )
+    token.add_argument(
+        "--admin", action="store_true", help=f"add the {ADMIN_SCOPE} scope: act in every workspace"
     )
     token.add_argument("--sub", default=DEFAULT_SUBJECT, help="the caller's identity (default: %(default)s)")
     token.add_argument(
@@ -175,10 +209,15 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from shared.local.changes import DataDirectoryInUseError
     from shared.local.server import LocalApi
 
+    if arguments.private_reads:
+        os.environ["PIE_PRIVATE_READS"] = "true"  # read by the route functions, as when deployed
     _send_function_logs_to_stderr()
     signal.signal(signal.SIGTERM, _interrupt)
+    if arguments.dynamodb_endpoint and arguments.data_dir:
+        parser.error("--data-dir is for the embedded table; with --dynamodb-endpoint the data lives there")
     api = LocalApi(
         arguments.host,
         arguments.port,
@@ -186,11 +225,15 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         dynamodb_endpoint=arguments.dynamodb_endpoint,
         handlers=handlers,
         sweep_seconds=arguments.sweep_seconds,
+        data_dir=None if arguments.ephemeral else arguments.data_dir or local_home(arguments.home) / DATA_DIRECTORY,
+        fsync=arguments.fsync,
     )
     try:
         api.start()
     except (BotoCoreError, ClientError) as error:
         parser.error(f"cannot use the DynamoDB at {arguments.dynamodb_endpoint}: {error}")
+    except DataDirectoryInUseError as error:
+        parser.error(str(error))
     except OSError as error:
         parser.error(f"cannot listen on {arguments.host}:{arguments.port}: {error.strerror}")
     _print_banner(api, arguments)
@@ -216,12 +259,10 @@ def _print_banner(api: LocalApi, arguments: argparse.Namespace) -> None:
         token_command += f" --home {shlex.quote(str(home))}"
     if arguments.dynamodb_endpoint:
         data = f"the DynamoDB at {arguments.dynamodb_endpoint}"
-    elif getattr(arguments, "ephemeral", False):
-        data = "in memory, discarded on exit (--ephemeral)"
-    elif getattr(arguments, "data_dir", None):
-        data = str(arguments.data_dir)
+    elif api.data_dir is not None:
+        data = f"{api.data_dir} (wipe: rm -rf {shlex.quote(str(api.data_dir))})"
     else:
-        data = "in memory, discarded on exit"
+        data = "in memory, discarded on exit (--ephemeral)"
     sys.stderr.write(
         f"\n  PIE local API  {api.url}\n"
         f"  console        {api.url}{CONSOLE_PATH}/\n"
@@ -266,11 +307,21 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _workspace_name(value: str) -> str:
+    if not is_workspace_name(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a workspace name (letters, digits, _ . -; at most 64)")
+    return value
+
+
 def _token(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     keys = SigningKeys.load_or_create(local_home(arguments.home))
+    scopes = [*(arguments.scope or ALL_SCOPES), *([ADMIN_SCOPE] if arguments.admin else [])]
     token = mint_token(
         keys,
-        scopes=arguments.scope or ALL_SCOPES,
+        scopes=scopes,
+        workspaces=arguments.workspace or [DEFAULT_WORKSPACE],
+        # The claim the server reads, when it is started with another one.
+        workspaces_claim=os.environ.get("PIE_WORKSPACES_CLAIM") or DEFAULT_WORKSPACES_CLAIM,
         subject=arguments.sub,
         expires_in=arguments.expires_in,
     )

@@ -11,7 +11,7 @@ Results come back the way the deployed system receives them:
 - a Lambda handler's return value or exception becomes the invocation record Lambda's
   asynchronous destinations put on EventBridge, handed to ``functions/complete_job_events``;
 - an ECS command's exit becomes the "ECS Task State Change" of its stopped task, read by the same
-  code (``ecs_task_result``); the JSON object it prints last on stdout, which a task state change
+  code (``shared.kinds.ecs.task_result``); the JSON object it prints last on stdout, which a task state change
   cannot carry, is added to the result (the output on success, details of the error on failure),
   and the same completion service completes the job.
 
@@ -21,7 +21,6 @@ not JSON and output over ``MAX_OUTPUT_BYTES``.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -42,9 +41,11 @@ from typing import IO, Any
 
 import shared
 from shared import runtime
-from shared.dispatch.completions import ReportedResult, ecs_task_result
-from shared.dispatch.envelope import ECS_ENVIRONMENT_VARIABLE
 from shared.domain.resources import CompleteJobRequest
+from shared.kinds import KINDS
+from shared.kinds.base import ReportedResult, load
+from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
+from shared.kinds.ecs import task_result as ecs_task_result
 from shared.local import handler_runner
 from shared.local.gateway import LocalLambdaContext, load_handler, local_function_name
 from shared.local.handler_mappings import EcsMapping, HandlerMappings, LambdaMapping
@@ -394,8 +395,7 @@ def _with_printed(reported: ReportedResult, printed: dict[str, Any] | None, prob
     elif printed is not None:
         result = CompleteJobRequest(status="failed", error=f"{result.error}: {json.dumps(printed)}"[:_ERROR_LIMIT])
     # The attempt the task ran for (from its envelope): a late result of an ended attempt is refused.
-    result = result.model_copy(update={"attempt": reported.result.attempt})
-    return dataclasses.replace(reported, result=result)
+    return reported.with_result(result.model_copy(update={"attempt": reported.attempt}))
 
 
 class RunningEcs:
@@ -465,7 +465,7 @@ class RunningEcs:
 
 
 class LocalHandlers:
-    """The Lambda and ECS clients of the local stack; ``close`` kills handlers still running."""
+    """The clients of the local stack, by AWS service; ``close`` kills handlers still running."""
 
     def __init__(self, mappings: HandlerMappings, targets: LocalTargets, environment: Mapping[str, str]) -> None:
         """``environment`` is what handler processes start with: the one ``pie-local`` was started
@@ -473,8 +473,15 @@ class LocalHandlers:
         self._processes = Processes()
         completions = Completions()
         environment = dict(environment)
-        self.lambda_client = RunningLambda(mappings, LocalLambda(targets), self._processes, completions, environment)
-        self.ecs_client = RunningEcs(mappings, LocalEcs(targets), self._processes, completions, environment)
+        # Every kind's record-and-wait stand-in; mapped Lambda and ECS handlers run over theirs.
+        self.clients: dict[str, Any] = {
+            kind.client_service: load(kind.stand_in)(targets)
+            for kind in KINDS.values()
+            if kind.client_service is not None and kind.stand_in is not None
+        }
+        self.lambda_client = RunningLambda(mappings, self.clients["lambda"], self._processes, completions, environment)
+        self.ecs_client = RunningEcs(mappings, self.clients["ecs"], self._processes, completions, environment)
+        self.clients.update({"lambda": self.lambda_client, "ecs": self.ecs_client})
 
     def close(self) -> None:
         self._processes.stop()

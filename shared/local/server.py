@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -29,7 +30,7 @@ from botocore.exceptions import ClientError
 from shared import runtime
 from shared.data.table import create_table
 from shared.local.console import CONSOLE_PATH, ConsoleSite, is_loopback
-from shared.local.dynamodb import LOCAL_REGION, embedded_dynamodb, use_fake_credentials
+from shared.local.dynamodb import LOCAL_REGION, embedded_dynamodb, table_changes, use_fake_credentials
 from shared.local.gateway import (
     MAX_REQUEST_BODY_BYTES,
     HttpRequest,
@@ -44,7 +45,7 @@ from shared.local.gateway import (
 from shared.local.handler_mappings import HandlerMappings
 from shared.local.handlers import LocalHandlers
 from shared.local.settings import DEFAULT_SWEEP_SECONDS, LOCAL_TABLE_NAME, local_environment
-from shared.local.stream import StreamReplayer
+from shared.local.stream import DISPATCHER, DynamoDBStreamsReader, StreamReader, StreamReplayer, TableStream
 from shared.local.targets import LocalTargets
 from shared.local.tokens import SigningKeys, TokenVerifier, local_home, mint_token
 
@@ -63,13 +64,18 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def local_backend(
-    table_name: str = LOCAL_TABLE_NAME, dynamodb_endpoint: str | None = None
+    table_name: str = LOCAL_TABLE_NAME,
+    dynamodb_endpoint: str | None = None,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    fsync: bool = False,
 ) -> Iterator[Any]:
     """Point the route functions at a local table for the duration; yields a DynamoDB client.
 
-    Without ``dynamodb_endpoint`` the table lives in an embedded moto, fresh and empty. With it,
-    the functions use that DynamoDB (DynamoDB Local, say) and the table is created there if
-    missing. The process environment is restored afterwards.
+    Without ``dynamodb_endpoint`` the table lives in an embedded moto: kept in ``data_dir`` (loaded
+    from it at start, every committed change appended to it) or, without one, in memory only. With
+    an endpoint, the functions use that DynamoDB (DynamoDB Local, say) and the table is created
+    there if missing. The process environment is restored afterwards.
     """
     saved = dict(os.environ)
     # An endpoint inherited from the shell would send the functions past the embedded table.
@@ -77,7 +83,8 @@ def local_backend(
     os.environ.update(local_environment(table_name, dynamodb_endpoint))
     try:
         if dynamodb_endpoint is None:
-            with embedded_dynamodb(table_name) as client:
+            directory = Path(data_dir) if data_dir is not None else None
+            with embedded_dynamodb(table_name, data_dir=directory, fsync=fsync) as client:
                 runtime.reset()
                 yield client
         else:
@@ -251,12 +258,16 @@ class LocalApi:
         table_name: str = LOCAL_TABLE_NAME,
         handlers: HandlerMappings | None = None,
         sweep_seconds: float = DEFAULT_SWEEP_SECONDS,
+        data_dir: str | os.PathLike[str] | None = None,
+        fsync: bool = False,
     ) -> None:
         """``sweep_seconds``: how often the job sweeper runs (timeouts, retries, lost records)."""
         self._sweep_seconds = sweep_seconds
         self._address = (host, port)
         self._home = local_home(home)
         self._dynamodb_endpoint = dynamodb_endpoint
+        self.data_dir = Path(data_dir) if data_dir is not None and dynamodb_endpoint is None else None
+        self._fsync = fsync
         self._table_name = table_name
         self._handlers = handlers or HandlerMappings()
         self._resources = ExitStack()
@@ -279,10 +290,12 @@ class LocalApi:
     def start(self) -> "LocalApi":
         try:
             environment = dict(os.environ)
-            dynamodb = self._resources.enter_context(local_backend(self._table_name, self._dynamodb_endpoint))
+            dynamodb = self._resources.enter_context(
+                local_backend(self._table_name, self._dynamodb_endpoint, data_dir=self.data_dir, fsync=self._fsync)
+            )
             handlers = self._resources.enter_context(LocalHandlers(self._handlers, self.targets, environment))
-            runtime.use_stand_in("lambda", handlers.lambda_client)
-            runtime.use_stand_in("ecs", handlers.ecs_client)
+            for service, client in handlers.clients.items():
+                runtime.use_stand_in(service, client)
             self._resources.callback(runtime.clear_stand_ins)
             self._start_stream_replay(dynamodb)
             self._start_sweeper()
@@ -300,7 +313,10 @@ class LocalApi:
         )
         self._thread.start()
         log.info(
-            "PIE local API on %s (DynamoDB: %s)", self.url, self._dynamodb_endpoint or "embedded moto"
+            "PIE local API on %s (DynamoDB: %s)",
+            self.url,
+            self._dynamodb_endpoint
+            or (f"embedded, data in {self.data_dir}" if self.data_dir else "embedded, in memory only"),
         )
         log.info("PIE console on %s%s/", self.url, CONSOLE_PATH)
         return self
@@ -314,14 +330,18 @@ class LocalApi:
 
     def _start_stream_replay(self, dynamodb: Any) -> None:
         """Feed the table's stream to the dispatcher, as the deployed event source mapping does."""
-        streams = boto3.client(
-            "dynamodbstreams", region_name=dynamodb.meta.region_name, endpoint_url=self._dynamodb_endpoint
-        )
+        stream: StreamReader
+        if self._dynamodb_endpoint is None:
+            stream = TableStream(table_changes(self._table_name), reader=DISPATCHER)
+        else:
+            streams = boto3.client(
+                "dynamodbstreams", region_name=dynamodb.meta.region_name, endpoint_url=self._dynamodb_endpoint
+            )
+            stream = DynamoDBStreamsReader(dynamodb, streams, self._table_name)
         replayer = StreamReplayer(
-            dynamodb,
-            streams,
-            self._table_name,
-            load_handler("dispatch_jobs"),
+            stream,
+            # Imported on the replayer's thread at its first batch, so the API answers sooner.
+            lambda event, context: load_handler("dispatch_jobs")(event, context),
             lambda: LocalLambdaContext(local_function_name("dispatch_jobs")),
         )
         replayer.start()

@@ -13,6 +13,9 @@ LOCAL_HANDLER_ALLOW_LIST = {
     "lambda_name_prefixes": [""],
     "ecs_clusters": ["ml-cluster", "default"],
     "in_process_implementations": ["echo", "fail"],
+    "step_functions_accounts": ["123456789012"],
+    "step_functions_regions": ["us-east-1", "us-west-2", "eu-west-1"],
+    "step_functions_name_prefixes": [""],
 }
 
 

@@ -1,5 +1,6 @@
 """Stand-ins for the AWS services jobs run on, for handlers ``pie-local serve`` has no code for
-(``--lambda`` and ``--ecs`` map handlers to code: ``shared.local.handlers``).
+(``--lambda`` and ``--ecs`` map handlers to code: ``shared.local.handlers``); each handler kind
+names its stand-in (``shared.kinds``).
 
 They record each dispatch and log how to finish the job; the job stays ``dispatched`` until someone
 calls ``POST /v2/models/{model_id}/jobs/{job_id}/complete``. In-process jobs need no stand-in.
@@ -72,3 +73,15 @@ class LocalEcs:
     def stop_task(self, **request: Any) -> dict[str, Any]:
         """A cancelled job's task: nothing runs here, so there is nothing to stop."""
         return {"task": {"taskArn": request.get("task"), "lastStatus": "STOPPED"}}
+
+
+class LocalStepFunctions:
+    """Accepts ``StartExecution`` for any state machine, and runs nothing."""
+
+    def __init__(self, targets: LocalTargets) -> None:
+        self._targets = targets
+
+    def start_execution(self, **request: Any) -> dict[str, Any]:
+        self._targets.record("stepfunctions", request, json.loads(request.get("input") or "{}"))
+        execution = request["stateMachineArn"].replace(":stateMachine:", ":execution:", 1)
+        return {"executionArn": f"{execution}:{request.get('name')}"}

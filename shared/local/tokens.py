@@ -20,6 +20,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from shared.domain.access import DEFAULT_WORKSPACES_CLAIM
+from shared.domain.resources import DEFAULT_WORKSPACE
 from shared.routes import ALL_SCOPES
 
 ISSUER = "pie-local"
@@ -96,6 +98,8 @@ def mint_token(
     keys: SigningKeys,
     *,
     scopes: Iterable[str] = ALL_SCOPES,
+    workspaces: Iterable[str] = (DEFAULT_WORKSPACE,),
+    workspaces_claim: str = DEFAULT_WORKSPACES_CLAIM,
     subject: str = DEFAULT_SUBJECT,
     expires_in: int = DEFAULT_LIFETIME_SECONDS,
     now: int | None = None,
@@ -110,6 +114,8 @@ def mint_token(
         "nbf": min(issued_at, issued_at + expires_in),
         "exp": issued_at + expires_in,
         "scope": " ".join(scopes),
+        # A list, as identity providers send groups: the gateway hands it over as "[a b]".
+        workspaces_claim: list(workspaces),
     }
     return jwt.encode(claims, keys.private_key, algorithm=ALGORITHM)
 
@@ -173,12 +179,13 @@ def _describe(error: jwt.PyJWTError) -> str:
 
 
 def token_scopes(claims: Mapping[str, Any]) -> list[str]:
-    """The token's scopes, from the space-separated ``scope`` claim (or Cognito-style ``scp`` list)."""
+    """The token's scopes, from the ``scope`` claim (or Cognito-style ``scp`` list). Like API
+    Gateway's JWT authorizer, only a plain space separates scopes in a string."""
     scopes: list[str] = []
     for claim in ("scope", "scp"):
         value = claims.get(claim)
         if isinstance(value, str):
-            scopes.extend(value.split())
+            scopes.extend(scope for scope in value.split(" ") if scope)
         elif isinstance(value, list):
             scopes.extend(str(item) for item in value)
     return scopes

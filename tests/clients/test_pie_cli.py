@@ -320,3 +320,23 @@ def _poll_jobs(cli: Callable[..., subprocess.CompletedProcess[str]], model_id: s
             return jobs
         assert time.monotonic() < deadline, f"no finished job on {model_id}: {jobs}"
         time.sleep(0.2)
+
+
+def test_a_declared_workspace_is_the_created_models_and_a_foreign_one_is_refused(tmp_path: Path, cli):
+    prefix = f"cli-{uuid.uuid4().hex[:8]}"
+    model = """
+models:
+  - id: {id}
+    name: Owned
+    workspace: {workspace}
+    handlers:
+      training: {{type: in_process, implementation: echo}}
+      inference: {{type: in_process, implementation: echo}}
+"""
+    (tmp_path / "own.yaml").write_text(model.format(id=f"{prefix}-own", workspace="default"))
+    (tmp_path / "foreign.yaml").write_text(model.format(id=f"{prefix}-foreign", workspace="someone-else"))
+
+    assert cli("apply", "-f", str(tmp_path / "own.yaml")).returncode == 0
+    shown = cli("models", "get", f"{prefix}-own", "--output", "json")
+    assert json.loads(shown.stdout)["workspace"] == "default", shown.stdout
+    assert "someone-else" in assert_one_line_error(cli("apply", "-f", str(tmp_path / "foreign.yaml")), 1)

@@ -1,7 +1,13 @@
-"""One ``pie-local serve`` subprocess for the whole end-to-end suite, and tokens it trusts."""
+"""One ``pie-local serve`` subprocess for the whole end-to-end suite, and tokens it trusts.
+
+The suite runs in a shuffled order, so a test that passes only after another fails sooner or later;
+the seed is printed, and ``PIE_E2E_SEED=<seed>`` repeats an order.
+"""
 
 from __future__ import annotations
 
+import os
+import random
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,6 +17,23 @@ import pytest
 from tests.e2e.client import Api, mint
 from tests.e2e.documents import model_document, unique_id
 from tests.e2e.local_server import LocalServer, Tokens, forged_token, start_server, stop_server
+
+
+E2E_DIRECTORY = Path(__file__).resolve().parent
+SEED = int(os.environ.get("PIE_E2E_SEED") or random.SystemRandom().randrange(1_000_000))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    positions = [index for index, item in enumerate(items) if E2E_DIRECTORY in item.path.parents]
+    if not positions:
+        return
+    shuffled = [items[index] for index in positions]
+    random.Random(SEED).shuffle(shuffled)
+    for index, item in zip(positions, shuffled):
+        items[index] = item
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"end-to-end tests shuffled: PIE_E2E_SEED={SEED}")
 
 
 @pytest.fixture(scope="session")

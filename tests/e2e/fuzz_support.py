@@ -22,7 +22,7 @@ PUBLISHED_DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.jso
 
 # Invalid data must be refused with one of PIE's refusals (SPEC "Errors, every one"). 401 is the
 # answer to requests generated without the Authorization header the document requires; 403 cannot
-# happen with a token holding every scope, and a 5xx is never a refusal.
+# happen with a token holding every scope and pie:admin (every workspace), and a 5xx is never a refusal.
 REJECTION_STATUSES = ("400", "401", "404", "409", "422")
 # Valid data may still be refused for what a schema cannot say: the resource does not exist (404),
 # a conflict (409), or it is semantically invalid (422: a handler outside the allow-list, an

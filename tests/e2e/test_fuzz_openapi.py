@@ -2,7 +2,7 @@
 
 Schemathesis generates valid and invalid requests for each operation (its examples, coverage and
 fuzzing phases, a bounded number each so the whole module stays well under a minute and a half
-on two cores), sent with a token holding every scope, many of them aimed at resources that exist.
+on two cores), sent with a token holding every scope (and pie:admin), many of them aimed at resources that exist.
 Every answer must be no 5xx, conform to the document (status code, content type, headers, body
 schema), accept valid data, refuse invalid data with one of PIE's refusals, and read
 ``{success: false, message}`` when it is a refusal.
@@ -70,7 +70,8 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServe
 
 @pytest.fixture(scope="module")
 def admin(fuzz_server: LocalServer) -> Api:
-    return Api(fuzz_server.url, mint(fuzz_server.home))
+    # pie:admin as well: a generated workspace is one this caller may create models in.
+    return Api(fuzz_server.url, mint(fuzz_server.home, "--admin"))
 
 
 @pytest.fixture

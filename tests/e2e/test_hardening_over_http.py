@@ -222,13 +222,6 @@ def test_a_completion_whose_output_would_overflow_the_job_is_refused_and_the_job
     assert completed.json["job"]["status"] == "succeeded"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (pie-local only): moto's UpdateItem counts a replaced attribute's old and new size together, "
-    "so SET #doc on a version document over ~200 KB fails with 'Item size to update has exceeded the "
-    "maximum allowed size' and new_status answers 400 (DynamoDB refused to store the version); real DynamoDB "
-    "counts only the resulting item",
-)
 def test_a_version_under_the_item_limit_moves_through_its_lifecycle(api: Api, model_id: str):
     metadata = {"blob": "x" * 250_000}
     assert api.post(f"/v2/models/{model_id}/new_version", {"version": "2", "metadata": metadata}).status == 201

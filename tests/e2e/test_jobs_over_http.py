@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.e2e.client import Api, assert_error
+from tests.e2e.documents import model_document, unique_id
 from tests.e2e.local_server import LocalServer, Tokens
 
 pytestmark = pytest.mark.e2e
@@ -62,3 +65,28 @@ def test_inference_runs_on_the_active_version(api: Api, model_id: str):
 
 def test_reading_a_job_that_does_not_exist_is_a_404(api: Api, model_id: str):
     assert_error(api.get(f"/v2/models/{model_id}/jobs/00000000-0000-4000-8000-000000000000"), 404)
+
+
+def test_a_step_functions_job_waits_for_its_execution_and_is_completed_by_a_worker(
+    api: Api, worker: Api, server: LocalServer
+):
+    """pie-local's stand-in accepts StartExecution and leaves the job dispatched, as AWS would."""
+    state_machine = {
+        "type": "step_functions",
+        "state_machine_arn": "arn:aws:states:us-west-2:123456789012:stateMachine:train-price-model",
+    }
+    model_id = unique_id("sfn")
+    created = api.post("/v2/models", model_document(model_id, handlers={"training": state_machine, "inference": state_machine}))
+    assert created.status == 201, created.body
+    job_id = api.post(f"/v2/models/{model_id}/training", {"input": {"epochs": 3}}).json["job"]["id"]
+
+    deadline = time.monotonic() + 10
+    while (job := api.get(f"/v2/models/{model_id}/jobs/{job_id}").json["job"])["status"] == "queued":
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+    assert job["status"] == "dispatched", job
+    assert job["handler"] == state_machine
+
+    completed = worker.post(f"/v2/models/{model_id}/jobs/{job_id}/complete", {"status": "succeeded", "output": {"ok": True}})
+    assert completed.status == 200, completed.body
+    assert api.get(f"/v2/models/{model_id}").json["model"]["active_version"] == "1"

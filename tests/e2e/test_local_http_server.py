@@ -224,11 +224,6 @@ def _cpu_seconds(pid: int) -> float:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process CPU time from /proc")
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the stream replayer (shared/local/stream.py) polls the embedded stream every 50 ms, "
-    "about 0.09 of a core; it should sleep until a write wakes it",
-)
 def test_an_idle_server_uses_almost_no_cpu(own_server: LocalServer):
     before, began = _cpu_seconds(own_server.process.pid), time.monotonic()
     time.sleep(5)  # measuring idleness: there is no condition to poll for

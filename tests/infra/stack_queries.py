@@ -119,3 +119,22 @@ def ref(logical_id: str) -> dict[str, str]:
 
 def get_att(logical_id: str, attribute: str) -> dict[str, list[str]]:
     return {"Fn::GetAtt": [logical_id, attribute]}
+
+
+def live_alias(template: Template, name: str) -> str:
+    """The logical id of function ``name``'s ``live`` alias: the SnapStart version every invoker
+    targets."""
+    function_id, _ = function(template, name)
+    found = [
+        alias_id
+        for alias_id, alias in resources(template, "AWS::Lambda::Alias").items()
+        if alias["Properties"]["FunctionName"] == ref(function_id) and alias["Properties"]["Name"] == "live"
+    ]
+    assert len(found) == 1, f"{name}: expected one live alias, found {found}"
+    return found[0]
+
+
+def refers_to(value: Any, logical_id: str) -> bool:
+    """Whether an intrinsic-function value is built from ``logical_id``'s Ref (CDK writes an alias
+    as its ARN, or as ``<function name>:<alias>`` / ``<alias>`` split out of that ARN)."""
+    return json.dumps(ref(logical_id)) in json.dumps(value)

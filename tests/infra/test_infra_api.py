@@ -6,7 +6,7 @@ import json
 
 from aws_cdk.assertions import Template
 from synthesis_context import AUDIENCE, ISSUER
-from stack_queries import function, get_att, only, ref, resources
+from stack_queries import live_alias, only, ref, resources
 
 from shared.routes import ROUTES
 
@@ -56,21 +56,20 @@ def test_every_route_invokes_its_own_function_with_payload_format_2(template: Te
     for route in ROUTES:
         target = routes[route.route_key]["Target"]["Fn::Join"][1][1]["Ref"]
         integration = integrations[target]["Properties"]
-        function_id, _ = function(template, route.function)
         assert integration["IntegrationType"] == "AWS_PROXY"
         assert integration["PayloadFormatVersion"] == "2.0"
-        assert integration["IntegrationUri"] == get_att(function_id, "Arn"), route.route_key
+        # The alias, so requests run the SnapStart version and never $LATEST.
+        assert integration["IntegrationUri"] == ref(live_alias(template, route.function)), route.route_key
 
 
 def test_only_the_api_may_invoke_a_route_function_and_only_through_its_route(template: Template):
     api_id, _ = only(template, "AWS::ApiGatewayV2::Api")
     permissions = resources(template, "AWS::Lambda::Permission").values()
     for route in ROUTES:
-        function_id, _ = function(template, route.function)
         granted = [
             permission["Properties"]
             for permission in permissions
-            if permission["Properties"]["FunctionName"] == get_att(function_id, "Arn")
+            if permission["Properties"]["FunctionName"] == ref(live_alias(template, route.function))
         ]
         assert len(granted) == 1, route.function
         assert granted[0]["Principal"] == "apigateway.amazonaws.com"

@@ -64,3 +64,17 @@ def test_command_line_context_is_parsed_like_the_cdk_cli():
     }
     with pytest.raises(SystemExit):
         parse_context_arguments(["jwtIssuer=https://x"])
+
+
+def test_workspaces_default_to_the_pie_claim_with_open_reads():
+    config = _config(jwtIssuer=ISSUER, jwtAudience="a")
+    assert (config.workspaces_claim, config.private_reads) == ("pie:workspaces", False)
+
+
+def test_the_workspaces_claim_and_private_reads_come_from_context():
+    config = _config(jwtIssuer=ISSUER, jwtAudience="a", workspacesClaim="cognito:groups", privateReads="true")
+    assert (config.workspaces_claim, config.private_reads) == ("cognito:groups", True)
+    with pytest.raises(DeploymentConfigError, match="privateReads"):
+        _config(jwtIssuer=ISSUER, jwtAudience="a", privateReads="sometimes")
+    with pytest.raises(DeploymentConfigError, match="workspacesClaim"):
+        _config(jwtIssuer=ISSUER, jwtAudience="a", workspacesClaim=" ")

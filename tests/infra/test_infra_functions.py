@@ -13,9 +13,11 @@ from stack_queries import (
     function_statements,
     functions_by_name,
     get_att,
+    live_alias,
     only,
     pie_resources,
     ref,
+    refers_to,
     rendered,
     resources,
     role_of,
@@ -88,6 +90,8 @@ def test_every_function_is_built_alike_by_the_factory(job_template: Template):
         assert environment["POWERTOOLS_SERVICE_NAME"] == SERVICE, name
         assert {"POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL", "PIE_HANDLER_ALLOW_LIST"} <= set(environment)
         assert "PIE_PAGE_TOKEN_KEY" not in environment, "the signing key never sits in the environment"
+        # Every function that checks a caller reads the same workspace settings.
+        assert (environment["PIE_WORKSPACES_CLAIM"], environment["PIE_PRIVATE_READS"]) == ("pie:workspaces", "false")
 
 
 def test_every_function_reads_the_table_name_and_the_allow_list_the_api_validates_against(
@@ -200,3 +204,36 @@ def test_resource_star_is_granted_only_for_actions_without_resource_level_permis
         if statement["Resource"] == "*" or "*" in statement["Resource"]:
             assert set(actions(statement)) <= UNSCOPED_ACTIONS, statement
 
+
+
+def test_every_function_runs_with_snapstart_behind_a_live_alias_on_its_published_version(
+    job_template: Template,
+):
+    versions = resources(job_template, "AWS::Lambda::Version")
+    aliases = resources(job_template, "AWS::Lambda::Alias")
+    for name, (function_id, resource) in functions_by_name(job_template).items():
+        assert resource["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}, name
+        alias = aliases[live_alias(job_template, name)]["Properties"]
+        version_id = alias["FunctionVersion"]["Fn::GetAtt"][0]
+        assert versions[version_id]["Properties"]["FunctionName"] == ref(function_id), name
+        # Each kept version keeps a billed snapshot: a superseded one is deleted.
+        assert versions[version_id]["DeletionPolicy"] == "Delete", name
+
+
+def test_only_the_live_alias_is_ever_invoked(job_template: Template):
+    """Invoking the bare function would run $LATEST, which SnapStart never snapshots."""
+    functions = set(resources(job_template, "AWS::Lambda::Function"))
+    for permission in resources(job_template, "AWS::Lambda::Permission").values():
+        target = permission["Properties"]["FunctionName"]
+        assert not (isinstance(target, dict) and "Fn::GetAtt" in target and target["Fn::GetAtt"][0] in functions)
+    aliases = resources(job_template, "AWS::Lambda::Alias")
+    for mapping in resources(job_template, "AWS::Lambda::EventSourceMapping").values():
+        assert any(refers_to(mapping["Properties"]["FunctionName"], alias_id) for alias_id in aliases)
+    for rule in resources(job_template, "AWS::Events::Rule").values():
+        for target in rule["Properties"].get("Targets", []):
+            assert "Fn::GetAtt" not in target["Arn"] or target["Arn"]["Fn::GetAtt"][0] not in functions
+
+
+def test_functions_skip_the_pydantic_plugin_scan(job_template: Template):
+    for name, (_, resource) in functions_by_name(job_template).items():
+        assert resource["Properties"]["Environment"]["Variables"]["PYDANTIC_DISABLE_PLUGINS"] == "__all__", name

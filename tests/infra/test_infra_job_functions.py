@@ -15,8 +15,10 @@ from stack_queries import (
     function_statements,
     functions_by_name,
     get_att,
+    live_alias,
     only,
     ref,
+    refers_to,
     rendered,
     resources,
     statements_with,
@@ -39,6 +41,14 @@ ALLOWED_FUNCTION_PREFIXES = {
 ALLOWED_CLUSTERS = {
     f"arn:${{AWS::Partition}}:ecs:${{AWS::Region}}:${{AWS::AccountId}}:cluster/{cluster}"
     for cluster in HANDLER_ALLOW_LIST["ecs_clusters"]
+}
+ALLOWED_STATE_MACHINE_PREFIXES = {
+    f"arn:${{AWS::Partition}}:states:{region}:{account}:stateMachine:{prefix}"
+    for account, region, prefix in product(
+        HANDLER_ALLOW_LIST["step_functions_accounts"],
+        HANDLER_ALLOW_LIST["step_functions_regions"],
+        HANDLER_ALLOW_LIST["step_functions_name_prefixes"],
+    )
 }
 MAX_STREAM_RETENTION_SECONDS = 24 * 3600
 
@@ -81,10 +91,10 @@ def test_job_functions_are_deployed_exactly_when_their_code_exists(template: Tem
 
 def test_the_dispatcher_consumes_the_table_stream_reporting_partial_batch_failures(job_template: Template):
     table_id, _ = only(job_template, "AWS::DynamoDB::Table")
-    dispatcher_id, _ = function(job_template, DISPATCHER_FUNCTION)
     mapping = _stream_mapping(job_template)
     assert mapping["EventSourceArn"] == get_att(table_id, "StreamArn")
-    assert mapping["FunctionName"] == ref(dispatcher_id)
+    assert refers_to(mapping["FunctionName"], live_alias(job_template, DISPATCHER_FUNCTION))
+    assert rendered(mapping["FunctionName"]).endswith(":live")
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["StartingPosition"] == "TRIM_HORIZON"
 
@@ -173,11 +183,11 @@ def test_dead_letter_queues_are_encrypted_tls_only_and_keep_messages_14_days(job
 
 
 def _rules_targeting_completion(job_template: Template) -> dict[str, dict[str, Any]]:
-    completion_id, _ = function(job_template, JOB_COMPLETION_FUNCTION)
+    alias = ref(live_alias(job_template, JOB_COMPLETION_FUNCTION))
     return {
         rule["Properties"]["EventPattern"]["source"][0]: rule["Properties"]
         for rule in resources(job_template, "AWS::Events::Rule").values()
-        if any(target["Arn"] == get_att(completion_id, "Arn") for target in rule["Properties"]["Targets"])
+        if any(target["Arn"] == alias for target in rule["Properties"]["Targets"])
     }
 
 
@@ -197,6 +207,35 @@ def test_stopped_ecs_tasks_on_allowed_clusters_reach_the_completion_function(job
     assert {rendered(cluster) for cluster in pattern["detail"]["clusterArn"]} == ALLOWED_CLUSTERS
 
 
+def test_the_dispatcher_may_start_executions_only_of_the_allowed_state_machines(job_template: Template):
+    (start,) = statements_with(function_statements(job_template, DISPATCHER_FUNCTION), "states:StartExecution")
+    assert start["Action"] == "states:StartExecution" and "Condition" not in start
+    assert {rendered(resource) for resource in as_list(start["Resource"])} == {
+        f"{prefix}*" for prefix in ALLOWED_STATE_MACHINE_PREFIXES
+    }
+    assert not statements_with(function_statements(job_template, JOB_COMPLETION_FUNCTION), "states:StartExecution")
+
+
+def test_finished_executions_of_allowed_state_machines_reach_the_completion_function(job_template: Template):
+    pattern = _rules_targeting_completion(job_template)["aws.states"]["EventPattern"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert set(pattern["detail"]["status"]) == {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+    matchers = pattern["detail"]["stateMachineArn"]
+    assert {rendered(matcher["prefix"]) for matcher in matchers} == ALLOWED_STATE_MACHINE_PREFIXES
+
+
+def test_every_completion_rule_is_declared_by_a_handler_kind(job_template: Template):
+    from shared.kinds import KINDS
+    from shared.kinds.allow_list import HandlerAllowList
+
+    declared = {
+        rule.pattern["source"][0]
+        for kind in KINDS.values()
+        for rule in kind.completion_rules(HandlerAllowList.model_validate(HANDLER_ALLOW_LIST))
+    }
+    assert set(_rules_targeting_completion(job_template)) == declared == {"lambda", "aws.ecs", "aws.states"}
+
+
 def test_undeliverable_job_results_are_retried_then_dead_lettered(job_template: Template):
     queues = resources(job_template, "AWS::SQS::Queue")
     for rule in _rules_targeting_completion(job_template).values():
@@ -206,7 +245,7 @@ def test_undeliverable_job_results_are_retried_then_dead_lettered(job_template: 
 
 
 def test_eventbridge_may_invoke_the_completion_function_only_from_its_rules(job_template: Template):
-    completion_id, _ = function(job_template, JOB_COMPLETION_FUNCTION)
+    alias = ref(live_alias(job_template, JOB_COMPLETION_FUNCTION))
     rule_ids = {
         rule_id
         for rule_id, rule in resources(job_template, "AWS::Events::Rule").items()
@@ -215,7 +254,7 @@ def test_eventbridge_may_invoke_the_completion_function_only_from_its_rules(job_
     permissions = [
         permission["Properties"]
         for permission in resources(job_template, "AWS::Lambda::Permission").values()
-        if permission["Properties"]["FunctionName"] == get_att(completion_id, "Arn")
+        if permission["Properties"]["FunctionName"] == alias
     ]
     assert {permission["Principal"] for permission in permissions} == {"events.amazonaws.com"}
     assert {permission["SourceArn"]["Fn::GetAtt"][0] for permission in permissions} == rule_ids
@@ -251,7 +290,8 @@ def test_a_completion_that_keeps_failing_is_retried_then_sent_to_the_dead_letter
         for config in resources(job_template, "AWS::Lambda::EventInvokeConfig").values()
         if config["Properties"]["FunctionName"] == ref(completion_id)
     ]
-    assert config["Qualifier"] == "$LATEST"
+    # Destinations and retries belong to the alias the invokers call (SnapStart's version).
+    assert refers_to(config["Qualifier"], live_alias(job_template, JOB_COMPLETION_FUNCTION))
     assert 1 <= config["MaximumRetryAttempts"] <= 2
     assert 60 <= config["MaximumEventAgeInSeconds"] <= 6 * 3600
     queue_id = config["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]

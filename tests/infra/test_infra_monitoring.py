@@ -78,18 +78,28 @@ ASYNCHRONOUS_INVOKERS = {"events.amazonaws.com", "sns.amazonaws.com", "s3.amazon
 
 def _asynchronously_invoked_functions(template: Template) -> set[str]:
     """Logical ids of the functions an AWS service invokes asynchronously: rule targets and
-    functions the services above may invoke."""
+    functions the services above may invoke, directly or through an alias."""
     functions = set(resources(template, "AWS::Lambda::Function"))
+    aliases = {
+        alias_id: alias["Properties"]["FunctionName"]["Ref"]
+        for alias_id, alias in resources(template, "AWS::Lambda::Alias").items()
+    }
+
+    def invoked_function(target: Any) -> str | None:
+        if isinstance(target, dict) and "Fn::GetAtt" in target and target["Fn::GetAtt"][0] in functions:
+            return target["Fn::GetAtt"][0]
+        if isinstance(target, dict) and "Ref" in target:
+            return aliases.get(target["Ref"])
+        return None
+
     invoked = set()
     for rule in resources(template, "AWS::Events::Rule").values():
         for target in rule["Properties"].get("Targets", []):
-            arn = target["Arn"]
-            if isinstance(arn, dict) and "Fn::GetAtt" in arn and arn["Fn::GetAtt"][0] in functions:
-                invoked.add(arn["Fn::GetAtt"][0])
+            invoked.add(invoked_function(target["Arn"]))
     for permission in resources(template, "AWS::Lambda::Permission").values():
         if permission["Properties"]["Principal"] in ASYNCHRONOUS_INVOKERS:
-            invoked.add(permission["Properties"]["FunctionName"]["Fn::GetAtt"][0])
-    return invoked
+            invoked.add(invoked_function(permission["Properties"]["FunctionName"]))
+    return invoked - {None}
 
 
 def test_every_asynchronously_invoked_function_has_an_on_failure_queue_and_an_errors_alarm(

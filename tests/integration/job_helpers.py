@@ -1,6 +1,6 @@
 """Starting, completing and dispatching jobs for the job, dispatcher and completion tests.
 
-``table_stream()`` reads the embedded table's stream (moto's DynamoDB Streams) and hands back new
+``table_stream()`` reads the embedded table's stream (its change log) and hands back new
 records in the format Lambda's event source mapping delivers them, so the dispatcher is driven by
 what PIE really wrote. The stand-in clients record what the dispatcher asked AWS to do.
 """
@@ -11,9 +11,9 @@ import json
 import threading
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from shared.local.dynamodb import table_changes
 from shared.local.settings import LOCAL_TABLE_NAME
 from shared.local.stream import TableStream
 from tests.conftest import invoke
@@ -69,7 +69,7 @@ def get_version(model_id: str, version: str) -> dict[str, Any]:
 
 def table_stream(table_name: str = LOCAL_TABLE_NAME) -> TableStream:
     """The embedded table's stream, read as the dispatcher's event source delivers it."""
-    return TableStream(boto3.client("dynamodb"), boto3.client("dynamodbstreams"), table_name)
+    return TableStream(table_changes(table_name))
 
 
 def job_inserts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -475,3 +475,66 @@ def test_a_triggered_training_of_a_version_already_training_fails_and_says_why(
     assert "new version" in triggered["error"]
     assert status_of(trains_on_inference, users_job["id"]) == "dispatched"
     assert get_version(trains_on_inference, "1")["version"]["status"] == "training"
+
+
+# Step Functions ----------------------------------------------------------------------------------
+
+STATE_MACHINE = "arn:aws:states:us-west-2:123456789012:stateMachine:train-price-model"
+
+
+class RecordingStepFunctions:
+    def __init__(self, *failures: Exception) -> None:
+        self.failures = list(failures)
+        self.calls: list[dict[str, Any]] = []
+
+    def start_execution(self, **request: Any) -> dict[str, Any]:
+        self.calls.append(request)
+        if self.failures:
+            raise self.failures.pop(0)
+        execution = STATE_MACHINE.replace(":stateMachine:", ":execution:") + f":{request['name']}"
+        return {"executionArn": execution, "startDate": datetime.now(timezone.utc)}
+
+
+@pytest.fixture
+def sfn_model(table: Any) -> str:
+    handler = {"type": "step_functions", "state_machine_arn": STATE_MACHINE}
+    create_model("workflow", handlers={"training": handler, "inference": handler})
+    return "workflow"
+
+
+def test_a_step_functions_job_starts_one_execution_named_after_its_attempt_and_completes_from_its_event(
+    sfn_model: str, sleeps: list[float]
+):
+    states = RecordingStepFunctions()
+    use_stand_in("stepfunctions", states)
+    job = started_job(start_training(sfn_model, {"epochs": 3}))
+    records = job_inserts(table_stream().read())
+
+    assert dispatch(records) == {"batchItemFailures": []}
+    assert dispatch(records) == {"batchItemFailures": []}  # redelivered: already claimed
+
+    (started,) = states.calls
+    assert started["stateMachineArn"] == STATE_MACHINE
+    assert started["name"] == f"{job['id']}-1"
+    envelope = json.loads(started["input"])
+    assert (envelope["job_id"], envelope["model_id"], envelope["input"]) == (job["id"], sfn_model, {"epochs": 3})
+    assert status_of(sfn_model, job["id"]) == "dispatched"
+
+    event = load_event("complete_job_events_sfn_succeeded")
+    event["detail"].update(name=started["name"], input=started["input"], stateMachineArn=STATE_MACHINE)
+    assert runtime.aws_completions().handle(event) == "succeeded"
+    assert get_version(sfn_model, "1")["version"]["status"] == "active"
+
+
+def test_a_state_machine_that_cannot_be_started_fails_the_job_with_the_reason(sfn_model: str, sleeps: list[float]):
+    use_stand_in(
+        "stepfunctions",
+        RecordingStepFunctions(client_error("StateMachineDoesNotExist", "State Machine Does Not Exist", "StartExecution")),
+    )
+    job = started_job(start_training(sfn_model, {"epochs": 3}))
+
+    dispatch(job_inserts(table_stream().read()))
+
+    failed = get_job(sfn_model, job["id"])
+    assert failed["status"] == "failed"
+    assert "StateMachineDoesNotExist" in failed["error"]

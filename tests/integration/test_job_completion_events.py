@@ -217,3 +217,61 @@ def test_a_task_event_that_is_not_the_stop_of_the_jobs_task_is_ignored(ecs_stopp
     assert _ecs_job(ecs_stopped)["status"] == "dispatched"
     assert get_version(SEED_MODEL_ID, "1")["version"]["status"] == "training"
     assert handle(ecs_stopped) == "succeeded"  # the real stop still completes it
+
+
+# Step Functions execution status changes ----------------------------------------------------------
+
+STATE_MACHINE_HANDLER = {
+    "type": "step_functions",
+    "state_machine_arn": "arn:aws:states:us-west-2:123456789012:stateMachine:train-price-model",
+}
+
+
+def sfn_event(outcome: str) -> dict[str, Any]:
+    return load_event(f"complete_job_events_sfn_{outcome}")
+
+
+@pytest.fixture
+def sfn_training(table: Any) -> str:
+    """A model trained by a state machine, version 1 training on the samples' job; its job id."""
+    create_model(SEED_MODEL_ID, handlers={"training": STATE_MACHINE_HANDLER, "inference": STATE_MACHINE_HANDLER})
+    walk_to(SEED_MODEL_ID, "1", "training")
+    envelope = JobEnvelope.model_validate_json(sfn_event("succeeded")["detail"]["input"])
+    return dispatched_job(envelope, STATE_MACHINE_HANDLER).id
+
+
+def test_a_succeeded_execution_completes_its_job_with_the_output(sfn_training: str):
+    assert handle(sfn_event("succeeded")) == "succeeded"
+
+    job = get_job(SEED_MODEL_ID, sfn_training)
+    assert job["status"] == "succeeded"
+    assert job["output"] == {"model_uri": "s3://models/price/1", "loss": 0.12}
+    assert get_version(SEED_MODEL_ID, "1")["version"]["status"] == "active"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "words"),
+    [("failed", "failed: States.TaskFailed: Training container"), ("timed_out", "timed out"), ("aborted", "aborted")],
+)
+def test_failed_timed_out_and_aborted_executions_fail_their_job(sfn_training: str, outcome: str, words: str):
+    assert handle(sfn_event(outcome)) == "failed"
+
+    job = get_job(SEED_MODEL_ID, sfn_training)
+    assert job["status"] == "failed"
+    assert words in job["error"]
+    assert get_version(SEED_MODEL_ID, "1")["version"]["status"] == "failed"
+
+
+def test_an_execution_of_another_state_machine_does_not_complete_the_job(sfn_training: str):
+    event = sfn_event("succeeded")
+    event["detail"]["stateMachineArn"] = STATE_MACHINE_HANDLER["state_machine_arn"].replace("train-price", "other")
+
+    assert handle(event) == "foreign source"
+    assert get_job(SEED_MODEL_ID, sfn_training)["status"] == "dispatched"
+
+
+def test_a_redelivered_execution_event_changes_nothing(sfn_training: str):
+    assert handle(sfn_event("succeeded")) == "succeeded"
+    assert handle(sfn_event("failed")) == "already finished"
+
+    assert get_job(SEED_MODEL_ID, sfn_training)["status"] == "succeeded"

@@ -19,6 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from shared import runtime
 from shared.data.keys import DUE_SHARDS
+from shared.domain.access import Access
 from shared.domain.errors import ConflictError, UnprocessableError
 from shared.domain.resources import CompleteJobRequest, RetryPolicy, StartJobRequest
 from shared.local.dynamodb import embedded_dynamodb
@@ -92,7 +93,7 @@ class JobSupervision(RuleBasedStateMachine):
         service = runtime.job_service()
         try:
             if training:
-                job = service.start_training(SEED_MODEL_ID, request, actor="t").job
+                job = service.start_training(SEED_MODEL_ID, request, actor="t", access=Access.service("t")).job
             else:
                 job = service.start_inference(SEED_MODEL_ID, request).job
         except (ConflictError, UnprocessableError):
@@ -135,7 +136,7 @@ class JobSupervision(RuleBasedStateMachine):
     def cancel(self, data: st.DataObject) -> None:
         if self.jobs:
             try:
-                runtime.job_service().cancel(SEED_MODEL_ID, data.draw(st.sampled_from(self.jobs)), actor="t")
+                runtime.job_service().cancel(SEED_MODEL_ID, data.draw(st.sampled_from(self.jobs)), actor="t", access=Access.service("t"))
             except ConflictError:
                 pass
 
@@ -145,7 +146,7 @@ class JobSupervision(RuleBasedStateMachine):
             return
         job_id = data.draw(st.sampled_from(self.jobs))
         try:
-            runtime.job_service().redrive(SEED_MODEL_ID, job_id, actor="t")
+            runtime.job_service().redrive(SEED_MODEL_ID, job_id, actor="t", access=Access.service("t"))
         except (ConflictError, UnprocessableError):
             return
         self.failed.pop(job_id, None)

@@ -9,9 +9,17 @@ from typing import Any
 
 import pytest
 
-from shared.dispatch.completions import COMPLETION_ACTOR, AwsCompletions, ecs_task_result, lambda_destination_result
+from shared.dispatch.completions import COMPLETION_ACTOR, AwsCompletions
+from shared.domain.access import Access
 from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError
-from shared.domain.resources import CompleteJobRequest, CompletionResponse, Job, JobResponse
+from shared.domain.resources import (
+    CompleteJobRequest,
+    CompletionResponse,
+    Job,
+    JobResponse,
+)
+from shared.kinds.ecs import task_result as ecs_task_result
+from shared.kinds.lambda_ import destination_result as lambda_destination_result
 from tests.conftest import load_event
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -182,7 +190,8 @@ class FakeJobs:
         self.finished = finished
         self.completed: list[tuple[str, str, CompleteJobRequest, str]] = []
 
-    def get(self, model_id: str, job_id: str) -> JobResponse:
+    def get(self, model_id: str, job_id: str, access: Access) -> JobResponse:
+        assert access.can_write(self.job.workspace if self.job else "any"), "AWS results act for every team"
         if self.job is None:
             raise JobNotFoundError(model_id, job_id)
         return JobResponse(job=self.job)

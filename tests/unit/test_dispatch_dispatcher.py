@@ -11,9 +11,10 @@ import pytest
 from shared.data.outbox import job_item
 from shared.dispatch.dispatcher import Dispatcher, MalformedRecordError
 from shared.dispatch.implementations import IMPLEMENTATIONS
-from shared.dispatch.starters import DispatchFailed, InProcessRunner
+from shared.dispatch.starters import Backoff, DispatchFailed, StartContext
 from shared.domain.jobs import Claim
 from shared.domain.resources import CompleteJobRequest, CompletionResponse, Job
+from shared.kinds.in_process_start import InProcessStarter
 from tests.conftest import load_event
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -82,13 +83,14 @@ def sample_job(**changes: Any) -> Job:
 
 def dispatcher(jobs: FakeJobs, lambda_starter: FakeStarter | None = None, ecs: FakeStarter | None = None,
                outbox: FakeOutbox | None = None) -> Dispatcher:
-    return Dispatcher(
-        jobs,  # type: ignore[arg-type]
-        outbox or FakeOutbox(),  # type: ignore[arg-type]
-        lambda_starter or FakeStarter(),  # type: ignore[arg-type]
-        ecs or FakeStarter(),  # type: ignore[arg-type]
-        InProcessRunner(IMPLEMENTATIONS),
-    )
+    in_process = InProcessStarter(StartContext(client=lambda _service: None, backoff=Backoff(), implementations=IMPLEMENTATIONS))
+    starters = {
+        "lambda": lambda_starter or FakeStarter(),
+        "ecs": ecs or FakeStarter(),
+        "in_process": in_process,
+        "step_functions": FakeStarter(),
+    }
+    return Dispatcher(jobs, outbox or FakeOutbox(), starters)  # type: ignore[arg-type]
 
 
 def test_a_queued_job_is_claimed_then_started_on_its_handler():

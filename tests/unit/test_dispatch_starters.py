@@ -12,8 +12,11 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from shared.dispatch import starters
 from shared.dispatch.envelope import JobEnvelope
 from shared.dispatch.implementations import IMPLEMENTATIONS, ImplementationFailed
-from shared.dispatch.starters import Backoff, DispatchFailed, EcsStarter, InProcessRunner, LambdaStarter, _Retry
+from shared.dispatch.starters import Backoff, DispatchFailed, Retry, StartContext
 from shared.domain.resources import Job, JobTrigger
+from shared.kinds.ecs_start import EcsStarter
+from shared.kinds.in_process_start import InProcessStarter
+from shared.kinds.lambda_start import LambdaStarter
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 JOB_ID = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
@@ -35,6 +38,15 @@ def job(handler: dict[str, Any], **changes: Any) -> Job:
     return Job.model_validate({**fields, **changes})
 
 
+def on(client: Any, backoff: Backoff, **settings: Any) -> StartContext:
+    """A start context whose every service is ``client``."""
+    return StartContext(client=lambda _service: client, backoff=backoff, **settings)
+
+
+def _no_client(service: str) -> Any:
+    raise AssertionError(f"in-process jobs need no {service} client")
+
+
 def client_error(code: str, message: str = "nope") -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": message}}, "Op")
 
@@ -48,7 +60,7 @@ class Sleeps(list):
 
 
 def test_backoff_returns_the_first_result_that_is_not_a_retry():
-    outcomes = iter([_Retry("busy"), _Retry("busy"), "started"])
+    outcomes = iter([Retry("busy"), Retry("busy"), "started"])
     sleeps = Sleeps()
 
     def attempt() -> str:
@@ -67,7 +79,7 @@ def test_backoff_gives_up_after_its_attempts_with_the_last_reason():
 
     def attempt() -> None:
         calls.append(1)
-        raise _Retry(f"busy {len(calls)}")
+        raise Retry(f"busy {len(calls)}")
 
     with pytest.raises(DispatchFailed) as failed:
         Backoff(attempts=4, sleep=sleeps).run(attempt)
@@ -78,7 +90,7 @@ def test_backoff_gives_up_after_its_attempts_with_the_last_reason():
 
 
 def always_busy() -> None:
-    raise _Retry("busy")
+    raise Retry("busy")
 
 
 def test_backoff_delays_grow_exponentially_up_to_the_cap(monkeypatch: pytest.MonkeyPatch):
@@ -124,7 +136,7 @@ LAMBDA = {"type": "lambda", "arn": "arn:aws:lambda:us-west-2:123456789012:functi
 def test_lambda_jobs_are_invoked_asynchronously_with_their_envelope():
     client = FakeLambda()
 
-    LambdaStarter(client, Backoff(sleep=Sleeps())).start(job(LAMBDA))
+    LambdaStarter(on(client, Backoff(sleep=Sleeps()))).start(job(LAMBDA))
 
     (call,) = client.calls
     assert set(call) == {"FunctionName", "InvocationType", "Payload"}  # no Qualifier without a version
@@ -136,7 +148,7 @@ def test_lambda_jobs_are_invoked_asynchronously_with_their_envelope():
 def test_a_lambda_handlers_version_is_the_qualifier():
     client = FakeLambda()
 
-    LambdaStarter(client, Backoff(sleep=Sleeps())).start(job({**LAMBDA, "version": "live"}))
+    LambdaStarter(on(client, Backoff(sleep=Sleeps()))).start(job({**LAMBDA, "version": "live"}))
 
     assert client.calls[0]["Qualifier"] == "live"
 
@@ -155,7 +167,7 @@ def test_transient_lambda_errors_are_retried(failure: Exception):
     client = FakeLambda(failure)
     sleeps = Sleeps()
 
-    LambdaStarter(client, Backoff(sleep=sleeps)).start(job(LAMBDA))
+    LambdaStarter(on(client, Backoff(sleep=sleeps))).start(job(LAMBDA))
 
     assert len(client.calls) == 2
     assert len(sleeps) == 1
@@ -168,7 +180,7 @@ def test_permanent_lambda_errors_fail_at_once_with_the_code_and_message(code: st
     client = FakeLambda(client_error(code, "it went wrong"))
 
     with pytest.raises(DispatchFailed) as failed:
-        LambdaStarter(client, Backoff(sleep=Sleeps())).start(job(LAMBDA))
+        LambdaStarter(on(client, Backoff(sleep=Sleeps()))).start(job(LAMBDA))
 
     assert len(client.calls) == 1
     assert code in failed.value.reason
@@ -201,7 +213,8 @@ class FakeEcs:
 def test_ecs_jobs_run_one_task_named_by_the_job_with_the_envelope_in_the_first_container():
     client = FakeEcs()
 
-    EcsStarter(lambda: client, Backoff(sleep=Sleeps()), {"launchType": "FARGATE", "count": 1}).start(job(ECS))
+    defaults = {"launchType": "FARGATE", "count": 1}
+    EcsStarter(on(client, Backoff(sleep=Sleeps()), ecs_run_task_defaults=defaults)).start(job(ECS))
 
     (call,) = client.calls
     assert call["cluster"] == "ml-cluster"
@@ -218,7 +231,7 @@ def test_ecs_jobs_run_one_task_named_by_the_job_with_the_envelope_in_the_first_c
 
 def test_the_first_container_of_a_task_definition_is_looked_up_once():
     client = FakeEcs()
-    starter = EcsStarter(lambda: client, Backoff(sleep=Sleeps()))
+    starter = EcsStarter(on(client, Backoff(sleep=Sleeps())))
 
     starter.start(job(ECS))
     starter.start(job(ECS, id="2b4e28ba-2fa1-11d2-883f-0016d3cca427"))
@@ -239,7 +252,7 @@ def test_transient_ecs_failures_are_retried_with_the_same_client_token(transient
     client = FakeEcs(transient)
     sleeps = Sleeps()
 
-    EcsStarter(lambda: client, Backoff(sleep=sleeps)).start(job(ECS))
+    EcsStarter(on(client, Backoff(sleep=sleeps))).start(job(ECS))
 
     assert [call["clientToken"] for call in client.calls] == [JOB_ID, JOB_ID]
     assert len(sleeps) == 1
@@ -261,7 +274,7 @@ def test_permanent_ecs_failures_fail_at_once_with_the_reason(response: Any, reas
     client = FakeEcs(response)
 
     with pytest.raises(DispatchFailed) as failed:
-        EcsStarter(lambda: client, Backoff(sleep=Sleeps())).start(job(ECS))
+        EcsStarter(on(client, Backoff(sleep=Sleeps()))).start(job(ECS))
 
     assert len(client.calls) == 1
     assert reason in failed.value.reason
@@ -272,7 +285,9 @@ def test_permanent_ecs_failures_fail_at_once_with_the_reason(response: Any, reas
 
 def in_process(implementation: str, job_input: dict[str, Any], implementations: Any = IMPLEMENTATIONS):
     handler = {"type": "in_process", "implementation": implementation}
-    return InProcessRunner(implementations).run(job(handler, input=job_input))
+    return InProcessStarter(StartContext(client=_no_client, backoff=Backoff(), implementations=implementations)).start(
+        job(handler, input=job_input)
+    )
 
 
 def test_echo_succeeds_with_its_input():

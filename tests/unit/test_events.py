@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 
 from shared.data.outbox import job_item
-from shared.dispatch.completions import ecs_task_result, lambda_destination_result
-from shared.dispatch.envelope import ECS_ENVIRONMENT_VARIABLE, JobEnvelope
+from shared.dispatch.envelope import JobEnvelope
 from shared.domain.resources import Job
+from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
+from shared.kinds.ecs import task_result as ecs_task_result
+from shared.kinds.lambda_ import destination_result as lambda_destination_result
 from shared.routes import ROUTES, Route
 from tests.conftest import EVENTS, ROOT, load_event
 

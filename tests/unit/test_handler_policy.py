@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from shared.domain.errors import HandlerNotAllowedError
-from shared.domain.handler_policy import HandlerAllowList, HandlerPolicy
+from shared.domain.handler_policy import HandlerPolicy
 from shared.domain.resources import Handlers
+from shared.kinds.allow_list import HandlerAllowList
 
 ALLOW_LIST = HandlerAllowList(
     lambda_accounts=["123456789012"],
@@ -128,3 +129,84 @@ def test_an_empty_prefix_admits_every_function_name_of_allowed_accounts_and_regi
         REGISTERED,
     )
     policy.check(_handlers(_lambda("arn:aws:lambda:us-west-2:123456789012:function:anything")))
+
+
+# Partitions (issue 11, point 7) --------------------------------------------------------------------
+
+STATE_MACHINE = "arn:aws:states:us-west-2:123456789012:stateMachine:pie-train"
+WITH_STATE_MACHINES = ALLOW_LIST.model_copy(
+    update={
+        "step_functions_accounts": ["123456789012"],
+        "step_functions_regions": ["us-west-2"],
+        "step_functions_name_prefixes": ["pie-"],
+    }
+)
+
+
+def _state_machine(arn: str) -> dict[str, Any]:
+    return {"type": "step_functions", "state_machine_arn": arn}
+
+
+@pytest.mark.parametrize("partition", ["aws-cn", "aws-us-gov", "awsevil"])
+@pytest.mark.parametrize(
+    "handler",
+    [
+        lambda partition: _lambda(f"arn:{partition}:lambda:us-west-2:123456789012:function:train"),
+        lambda partition: _state_machine(f"arn:{partition}:states:us-west-2:123456789012:stateMachine:pie-train"),
+    ],
+    ids=["lambda", "step_functions"],
+)
+def test_a_handler_in_another_partition_is_refused_by_default(handler: Any, partition: str):
+    policy = HandlerPolicy(WITH_STATE_MACHINES, REGISTERED)
+    with pytest.raises(HandlerNotAllowedError, match=f"partition {partition} is not in the handler allow-list"):
+        policy.check(_handlers(handler(partition)))
+
+
+def test_the_default_partition_is_aws():
+    assert HandlerAllowList().partitions == ["aws"]
+
+
+def test_a_deployment_in_another_partition_names_its_own_and_refuses_aws():
+    in_china = WITH_STATE_MACHINES.model_copy(update={"partitions": ["aws-cn"]})
+    policy = HandlerPolicy(in_china, REGISTERED)
+
+    policy.check(_handlers(_lambda("arn:aws-cn:lambda:us-west-2:123456789012:function:train"),
+                           inference=_state_machine(STATE_MACHINE.replace(":aws:", ":aws-cn:"))))
+    with pytest.raises(HandlerNotAllowedError, match="partition aws is not"):
+        policy.check(_handlers(_lambda("arn:aws:lambda:us-west-2:123456789012:function:train")))
+
+
+def test_ecs_and_in_process_handlers_name_no_partition_and_are_unaffected():
+    policy = HandlerPolicy(WITH_STATE_MACHINES.model_copy(update={"partitions": ["aws-cn"]}), REGISTERED)
+    ecs = {"type": "ecs", "task": "ml-cluster/train"}
+    policy.check(_handlers(ecs, inference={"type": "in_process", "implementation": "echo"}))
+
+
+# Step Functions ----------------------------------------------------------------------------------
+
+
+def test_an_allowed_state_machine_passes():
+    HandlerPolicy(WITH_STATE_MACHINES, REGISTERED).check(_handlers(_state_machine(STATE_MACHINE)))
+
+
+@pytest.mark.parametrize(
+    ("arn", "named"),
+    [
+        ("arn:aws:states:us-west-2:999999999999:stateMachine:pie-train", "999999999999"),
+        ("arn:aws:states:eu-west-1:123456789012:stateMachine:pie-train", "eu-west-1"),
+        ("arn:aws:states:us-west-2:123456789012:stateMachine:other-train", "other-train"),
+    ],
+    ids=["account", "region", "name-prefix"],
+)
+def test_a_state_machine_outside_the_allow_list_is_refused_naming_what_is_not_allowed(arn: str, named: str):
+    with pytest.raises(HandlerNotAllowedError) as refused:
+        HandlerPolicy(WITH_STATE_MACHINES, REGISTERED).check(_handlers(_state_machine(arn)))
+    assert named in refused.value.message
+
+
+def test_state_machines_are_not_admitted_by_the_lambda_settings():
+    """Each kind has its own allow-list fields: allowing functions allows no workflows."""
+    with pytest.raises(HandlerNotAllowedError):
+        HandlerPolicy(ALLOW_LIST, REGISTERED).check(
+            _handlers(_state_machine("arn:aws:states:us-west-2:123456789012:stateMachine:train"))
+        )

@@ -47,9 +47,13 @@ def test_the_scope_claim_is_space_separated():
     assert principal.scopes == {"models:read", "jobs:write", "openid"}
 
 
-def test_a_comma_separated_scope_claim_is_split_too():
-    principal = principal_from_event(_event({"sub": "u", "scope": "models:read,models:write"}))
-    assert principal.scopes == {"models:read", "models:write"}
+@pytest.mark.parametrize(
+    "separator", [",", "\t", "\n", "\r\n", "\u00a0", "\u2003", "\u3000"],
+    ids=["comma", "tab", "newline", "crlf", "no-break-space", "em-space", "ideographic-space"],
+)
+def test_only_a_plain_space_separates_scopes_as_api_gateway_splits_them(separator: str):
+    principal = principal_from_event(_event({"sub": "u", "scope": f"models:read{separator}models:write"}))
+    assert principal.scopes == {f"models:read{separator}models:write"}
 
 
 def test_scopes_matched_by_the_authorizer_are_used():

@@ -12,8 +12,8 @@ def test_a_model_lives_in_its_own_partition_under_the_model_sort_key():
     assert keys.model_key("model_price_reco_v1") == {"PK": "MODEL#model_price_reco_v1", "SK": "MODEL"}
 
 
-def test_a_model_is_indexed_by_id_in_gsi1_and_by_status_then_id_in_gsi2():
-    assert keys.model_index_keys("model_a", "active") == {
+def test_a_default_workspace_model_is_indexed_by_bare_id_in_gsi1_and_by_status_then_id_in_gsi2():
+    assert keys.model_index_keys("model_a", "active", "default") == {
         "GSI1PK": "MODELS",
         "GSI1SK": "model_a",
         "GSI2PK": "MODELS#STATUS#active",
@@ -24,9 +24,31 @@ def test_a_model_is_indexed_by_id_in_gsi1_and_by_status_then_id_in_gsi2():
 
 
 def test_the_index_partitions_are_the_ones_list_models_queries():
-    index_keys = keys.model_index_keys("model_a", "pending")
+    index_keys = keys.model_index_keys("model_a", "pending", "team-a")
     assert index_keys["GSI1PK"] == keys.all_models_partition()
     assert index_keys["GSI2PK"] == keys.models_by_status_partition("pending")
+
+
+def test_another_workspace_model_sorts_under_its_workspace_mark():
+    index_keys = keys.model_index_keys("model_a", "active", "team-a")
+    assert index_keys["GSI1SK"] == index_keys["GSI2SK"] == "#team-a#model_a"
+
+
+def test_each_workspace_is_one_contiguous_range_in_workspace_order():
+    """Models created before workspaces (bare ids) are exactly ``default``'s range."""
+    rng = random.Random(3)
+    workspaces = ["default", "a", "a.b", "a-b", "a_b", "A", "0", "zz", "a.", "b"]
+    alphabet = "abAB09_.-"
+    ids = [rng.choice("aZ09") + "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 6))) for _ in range(300)]
+    entries = sorted((keys.model_in_workspace(w, i), w) for w in workspaces for i in ids)
+    seen: list[str] = []
+    for sort_key, workspace in entries:
+        operator, operand = keys.workspace_range(workspace)
+        assert sort_key.startswith(operand) if operator == "begins_with" else sort_key >= operand
+        if not seen or seen[-1] != workspace:
+            assert workspace not in seen, f"{workspace} is split into two ranges"
+            seen.append(workspace)
+    assert seen == sorted(workspaces, key=keys.workspace_order)
 
 
 def test_a_version_lives_in_its_models_partition():

@@ -12,15 +12,15 @@ from pydantic import TypeAdapter, ValidationError
 from shared.domain.resources import (
     CreateModelRequest,
     CreateVersionRequest,
-    EcsHandler,
     Handler,
     HandlerContract,
     HandlerContracts,
     Handlers,
-    InProcessHandler,
-    LambdaHandler,
     UpdateModelRequest,
 )
+from shared.kinds.ecs import EcsHandler
+from shared.kinds.in_process import InProcessHandler
+from shared.kinds.lambda_ import LambdaHandler
 
 HANDLER = TypeAdapter(Handler)
 TRAIN_ARN = "arn:aws:lambda:us-west-2:123456789012:function:train"

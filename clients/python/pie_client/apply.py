@@ -383,6 +383,7 @@ def _apply_model(client: PieClient, step: ModelStep) -> None:
     if step.action == "create":
         client.create_model(
             desired.id,
+            workspace=desired.workspace,
             name=desired.name,
             description=desired.description,
             handlers=desired.handlers,

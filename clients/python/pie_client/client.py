@@ -140,11 +140,13 @@ class PieClient:
         description: str = "",
         handler_contracts: HandlerContracts | JsonObject | None = None,
         metadata: JsonObject | None = None,
+        workspace: str | None = None,
         idempotency_key: str | None = None,
     ) -> ModelVersionResponse:
-        """A new model with version "1" (pending)."""
+        """A new model with version "1" (pending), in ``workspace`` (default: the caller's only one)."""
         body = CreateModelRequest(
             id=id,
+            workspace=workspace,
             name=name,
             description=description,
             handlers=handlers,
@@ -154,14 +156,24 @@ class PieClient:
         return self._call("POST", "/v2/models", ModelVersionResponse, body=body, idempotency_key=idempotency_key)
 
     def list_models(
-        self, *, status: ModelStatus | None = None, limit: int | None = None, next_token: str | None = None
+        self,
+        *,
+        status: ModelStatus | None = None,
+        workspace: str | None = None,
+        limit: int | None = None,
+        next_token: str | None = None,
     ) -> ModelList:
-        params = {"status": status, "limit": limit, "next_token": next_token}
+        params = {"status": status, "workspace": workspace, "limit": limit, "next_token": next_token}
         return self._call("GET", "/v2/models", ModelList, params=params)
 
-    def iter_models(self, *, status: ModelStatus | None = None, page_size: int | None = None) -> Iterator[Model]:
+    def iter_models(
+        self, *, status: ModelStatus | None = None, workspace: str | None = None, page_size: int | None = None
+    ) -> Iterator[Model]:
         """Every model, page after page (one request per page, as the iteration needs it)."""
-        return _pages(lambda token: self.list_models(status=status, limit=page_size, next_token=token), "models")
+        return _pages(
+            lambda token: self.list_models(status=status, workspace=workspace, limit=page_size, next_token=token),
+            "models",
+        )
 
     def get_model(self, model_id: str) -> Model:
         return self._call("GET", _path("models", model_id), ModelResponse).model

@@ -34,7 +34,7 @@ class Unauthorized(PieError):
 
 
 class Forbidden(PieError):
-    """403: the token lacks the route's scope."""
+    """403: the token lacks the route's scope, or the model's workspace is not among the caller's."""
 
 
 class NotFound(PieError):

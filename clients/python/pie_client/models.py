@@ -64,6 +64,12 @@ class InProcessHandler(Resource):
     timeout_seconds: int | None = None
 
 
+class StepFunctionsHandler(Resource):
+    type: Literal["step_functions"] = "step_functions"
+    state_machine_arn: str
+    timeout_seconds: int | None = None
+
+
 class UnknownHandler(BaseModel):
     """A handler kind this SDK predates: kept as it came, so it round-trips unchanged."""
 
@@ -71,7 +77,7 @@ class UnknownHandler(BaseModel):
     type: str
 
 
-_KNOWN_HANDLER_KINDS = {"lambda", "ecs", "in_process"}
+_KNOWN_HANDLER_KINDS = {"lambda", "ecs", "in_process", "step_functions"}
 
 
 def _handler_kind(value: Any) -> str:
@@ -84,6 +90,7 @@ Handler = Annotated[
         Annotated[LambdaHandler, Tag("lambda")],
         Annotated[EcsHandler, Tag("ecs")],
         Annotated[InProcessHandler, Tag("in_process")],
+        Annotated[StepFunctionsHandler, Tag("step_functions")],
         Annotated[UnknownHandler, Tag("unknown")],
     ],
     Discriminator(_handler_kind),
@@ -110,6 +117,7 @@ class HandlerContracts(Resource):
 
 class Model(Resource):
     id: str
+    workspace: str = "default"
     name: str
     description: str
     handlers: Handlers
@@ -133,6 +141,7 @@ class StatusChange(Resource):
 
 class Version(Resource):
     model_id: str
+    workspace: str = "default"
     version: str
     description: str
     metadata: JsonObject
@@ -141,6 +150,7 @@ class Version(Resource):
     status_history: list[StatusChange]
     handlers: Handlers
     handler_contracts: HandlerContracts | None
+    training_job_id: str | None = None
     entity_version: int
     created_at: datetime
     updated_at: datetime
@@ -149,6 +159,7 @@ class Version(Resource):
 
 class Subscription(Resource):
     id: str
+    workspace: str = "default"
     source_model_id: str
     trigger_event: TriggerEvent
     target_model_id: str
@@ -188,6 +199,7 @@ class JobTrigger(Resource):
 class Job(Resource):
     id: str
     model_id: str
+    workspace: str = "default"
     version: str
     action: JobAction
     status: JobStatus
@@ -291,6 +303,7 @@ class JobList(Resource):
 
 class CreateModelRequest(Request):
     id: str
+    workspace: str | None = None
     name: str
     description: str = ""
     handlers: Handlers
@@ -301,6 +314,7 @@ class CreateModelRequest(Request):
 class UpdateModelRequest(Request):
     """A full replacement: an omitted ``handler_contracts`` clears the contracts."""
 
+    workspace: str | None = None
     name: str
     description: str
     handlers: Handlers
@@ -355,6 +369,12 @@ class CompleteJobRequest(Request):
 
 class ErrorResponse(Resource):
     success: Literal[False] = False
+    message: str
+
+
+class GatewayErrorResponse(Resource):
+    """API Gateway's own refusal (401/403 from the authorizer, 429, 413, 5xx): no ``success``."""
+
     message: str
 
 

@@ -1,0 +1,192 @@
+"""Hostile input: how long a route function takes to answer requests built to make it work hard.
+
+Three requests, each through a route function's ``lambda_handler`` on an embedded table:
+
+- a 1 MB body of ``"`` followed by ``\\"`` repeated (once quadratic in the pre-parse depth check);
+- a ReDoS contract input: a model whose inference ``input_schema`` gives the (object) input a
+  property ``{"type": "string", "pattern": "^(a+)+$"}``, and an inference on 29 ``a`` and a ``!``;
+- a create body whose metadata nests 10,000 levels deep.
+
+Each case runs in a child process (``python -m bench.hostile_input <case>``) under a timeout, so a
+case that backtracks for minutes is reported as over its timeout instead of hanging the bench. The
+child times the request itself, after one ordinary request has warmed the function.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+from bench.report import Figure
+
+SECTION = "hostile input"
+BUDGET_MS = 100.0
+TIMEOUT_SECONDS = 20.0
+RUNS = 5
+MEGABYTE = 1 << 20
+REDOS_PATTERN = "^(a+)+$"
+REDOS_INPUT = "a" * 29 + "!"
+REDOS_SCHEMA = {
+    "type": "object",
+    "properties": {"text": {"type": "string", "pattern": REDOS_PATTERN}},
+    "required": ["text"],
+}
+CASES = {
+    "escaped_quotes": "1 MB escaped-quote body (create_model)",
+    "redos_contract": f"ReDoS contract input {REDOS_PATTERN!r} on 29 a + '!' (start_inference)",
+    "deep_nesting": "10,000-level nesting (create_model)",
+}
+MODEL_ID = "hostile_bench_model"
+
+
+def measure(runs: int = RUNS) -> tuple[list[Figure], dict[str, Any]]:
+    figures: list[Figure] = []
+    details: dict[str, Any] = {}
+    for case, label in CASES.items():
+        result = _run_child(case, runs)
+        details[case] = result
+        figures.append(Figure(SECTION, label, _shown(result), data=result))
+    slowest_case = max(details, key=lambda case: _slowest_ms(details[case]))
+    slowest = details[slowest_case]
+    figures.append(
+        Figure(
+            SECTION,
+            f"slowest of the three ({slowest_case})",
+            _shown(slowest),
+            budget=f"< {BUDGET_MS:.0f} ms each",
+            holds=not slowest.get("timed_out") and _slowest_ms(slowest) < BUDGET_MS,
+            data={"case": slowest_case, **slowest},
+        )
+    )
+    return figures, details
+
+
+def _slowest_ms(result: dict[str, Any]) -> float:
+    return float("inf") if result.get("timed_out") else float(result["max_ms"])
+
+
+def _shown(result: dict[str, Any]) -> str:
+    if result.get("timed_out"):
+        return f"> {result['timeout_seconds']:.0f} s (timed out)"
+    return f"{result['median_ms']:.1f} ms → {result['status']}"
+
+
+def _run_child(case: str, runs: int) -> dict[str, Any]:
+    command = [sys.executable, "-m", "bench.hostile_input", case, str(runs)]
+    started = time.perf_counter()
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, env=os.environ.copy())
+    except subprocess.TimeoutExpired:
+        return {"timed_out": True, "timeout_seconds": TIMEOUT_SECONDS}
+    if completed.returncode != 0:
+        raise RuntimeError(f"bench.hostile_input {case} failed:\n{completed.stderr[-2000:]}")
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result["child_seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+# The child ------------------------------------------------------------------------------------------
+
+
+def _child(case: str, runs: int) -> dict[str, Any]:
+    from bench.environment import LambdaContext, discard_function_logs, use_function_environment
+
+    use_function_environment()
+    discard_function_logs()
+    from shared import runtime
+    from shared.local.dynamodb import embedded_dynamodb
+    from shared.local.settings import LOCAL_TABLE_NAME
+
+    with embedded_dynamodb(LOCAL_TABLE_NAME):
+        runtime.reset()
+        function, body, path = _request(case)
+        handler = _handler(function)
+        with open(os.devnull, "w") as discarded:
+            stdout, sys.stdout = sys.stdout, discarded
+            try:
+                timings, status, message = [], 0, ""
+                for _ in range(1 if case == "redos_contract" else runs):
+                    event = _event(function, body, path)
+                    started = time.perf_counter()
+                    response = handler(event, LambdaContext())
+                    timings.append((time.perf_counter() - started) * 1000)
+                    status = response["statusCode"]
+                    message = json.loads(response.get("body") or "{}").get("message", "")
+            finally:
+                sys.stdout = stdout
+    return {
+        "status": status,
+        "message": message[:200],
+        "runs": len(timings),
+        "median_ms": round(statistics.median(timings), 2),
+        "max_ms": round(max(timings), 2),
+    }
+
+
+def _request(case: str) -> tuple[str, str, dict[str, str]]:
+    """(function, raw body, path parameters); the model the ReDoS case needs is created first."""
+    from bench.world import load_event
+
+    if case == "escaped_quotes":
+        _warm("create_model")
+        return "create_model", '"' + '\\"' * (MEGABYTE // 2), {}
+    if case == "deep_nesting":
+        _warm("create_model")
+        body = json.loads(load_event("create_model")["body"])
+        text = json.dumps({**body, "id": "deep", "metadata": "NESTED"})
+        return "create_model", text.replace('"NESTED"', '{"a": ' + "[" * 10_000 + "]" * 10_000 + "}"), {}
+    if case == "redos_contract":
+        body = json.loads(load_event("create_model")["body"])
+        body.update(
+            id=MODEL_ID,
+            handler_contracts={"inference": {"input_schema": REDOS_SCHEMA}},
+        )
+        response = _handler("create_model")(_event("create_model", json.dumps(body), {}), _context())
+        if response["statusCode"] != 201:
+            # The contract was refused when registered: the refusal is what an attacker gets.
+            return "create_model", json.dumps(body), {}
+        _warm("start_inference", json.dumps({"input": {"text": "aaa"}, "version": "1"}), {"model_id": MODEL_ID})
+        return "start_inference", json.dumps({"input": {"text": REDOS_INPUT}, "version": "1"}), {"model_id": MODEL_ID}
+    raise ValueError(case)
+
+
+def _warm(function: str, body: str | None = None, path: dict[str, str] | None = None) -> None:
+    from bench.world import load_event
+
+    event = _event(function, body if body is not None else load_event(function)["body"], path or {})
+    with open(os.devnull, "w") as discarded:
+        stdout, sys.stdout = sys.stdout, discarded
+        try:
+            _handler(function)(event, _context())
+        finally:
+            sys.stdout = stdout
+
+
+def _handler(function: str) -> Any:
+    import importlib
+
+    return importlib.import_module(f"functions.{function}.handler").lambda_handler
+
+
+def _context() -> Any:
+    from bench.environment import LambdaContext
+
+    return LambdaContext()
+
+
+def _event(function: str, body: str, path: dict[str, str]) -> dict[str, Any]:
+    from bench.world import route_event
+
+    event = route_event(function, **path)
+    event["body"] = body
+    event["headers"]["content-length"] = str(len(body.encode()))
+    return event
+
+
+if __name__ == "__main__":
+    print(json.dumps(_child(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else RUNS)))

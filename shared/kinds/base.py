@@ -1,0 +1,203 @@
+"""What every handler kind declares, and the plain-data shapes its facets speak in.
+
+Nothing here does I/O or imports boto3 or the CDK: the API validates handlers with these modules,
+and the CDK app turns their IAM statements and event rules (plain data, with ``{partition}``,
+``{region}`` and ``{account}`` standing for the stack's own) into constructs. Starters and local
+stand-ins are named by ``"module:attribute"`` and loaded only by the dispatcher and ``pie-local``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.domain.errors import HandlerNotAllowedError
+from shared.kinds.allow_list import HandlerAllowList
+
+if TYPE_CHECKING:
+    from shared.domain.resources import CompleteJobRequest
+
+ERROR_LIMIT = 4096
+
+
+class HandlerModel(BaseModel):
+    """A handler's stored and wire schema; unknown fields are a 400, not a silently ignored setting.
+
+    Every kind shares how long one attempt may run; absent, the kind's ``default_timeout_seconds``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=86400,
+        description="Seconds one attempt may run before it ends as timed_out; the kind's default when absent.",
+        exclude_if=lambda value: value is None,
+    )
+
+
+@dataclass(frozen=True)
+class ReportedResult:
+    """A job's result as AWS reported it. ``source`` names what reported it (a function ARN, a
+    cluster/family, a state machine ARN), so only the job's own handler can complete the job."""
+
+    model_id: str
+    job_id: str
+    source: str
+    status: str  # "succeeded" | "failed"
+    output: Any = None
+    error: str | None = None
+    # The attempt the envelope PIE sent names; None for envelopes sent before attempts existed.
+    attempt: int | None = None
+
+    @property
+    def result(self) -> CompleteJobRequest:
+        # Imported here: shared.domain.resources builds its Handler union from this package.
+        from pydantic import ValidationError
+
+        from shared.domain.resources import CompleteJobRequest
+
+        if self.status != "succeeded":
+            return CompleteJobRequest(status="failed", error=(self.error or "failed")[:ERROR_LIMIT], attempt=self.attempt)
+        output = self.output if isinstance(self.output, dict) else {"result": self.output}
+        try:
+            return CompleteJobRequest(status="succeeded", output=output, attempt=self.attempt)
+        except ValidationError as invalid:
+            # An output PIE cannot store (NaN or Infinity, which Python's JSON accepts) fails the job
+            # rather than the record, whose retries would run out with the job still dispatched.
+            reason = f"the handler's output cannot be stored: {invalid.errors()[0]['msg']}"
+            return CompleteJobRequest(status="failed", error=reason[:ERROR_LIMIT], attempt=self.attempt)
+
+    def with_result(self, result: CompleteJobRequest) -> ReportedResult:
+        return ReportedResult(
+            self.model_id, self.job_id, self.source, result.status, result.output, result.error, result.attempt
+        )
+
+
+@dataclass(frozen=True)
+class IamStatement:
+    """An Allow statement for a deployed function; ARNs use ``{partition}``/``{region}``/``{account}``."""
+
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    conditions: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class EventRule:
+    """An EventBridge rule sending a kind's completion events to the completion function.
+
+    ``pattern`` is EventBridge's JSON pattern syntax (``{"prefix": ...}`` matchers included), with
+    ``{partition}``/``{region}``/``{account}`` placeholders in its strings."""
+
+    construct_id: str
+    description: str
+    pattern: Mapping[str, Any]
+
+
+def _none(*_: Any) -> list[Any]:
+    return []
+
+
+@dataclass(frozen=True)
+class HandlerKind:
+    """One handler kind: every facet PIE needs to accept, start, complete and deploy it."""
+
+    type: str
+    model: type[HandlerModel]
+    # Raises HandlerNotAllowedError for a handler outside the allow-list; ``role`` is "training" or
+    # "inference", ``implementations`` the in-process implementations the code base registers.
+    check: Callable[[str, Any, HandlerAllowList, Collection[str]], None]
+    # "module:factory"; the factory takes a shared.dispatch.starters.StartContext.
+    starter: str
+    default_timeout_seconds: int
+    # "module:function" ``(client_factory, job) -> bool`` stopping a cancelled job's recorded task;
+    # None for kinds whose work cannot be stopped (their later completion is refused instead).
+    stopper: str | None = None
+    # The boto3 service the starter uses, which pie-local replaces by ``stand_in`` ("module:Class",
+    # constructed with shared.local.targets.LocalTargets).
+    client_service: str | None = None
+    stand_in: str | None = None
+    # Reads an event (EventBridge, or a record sent straight to the completion function) that
+    # reports one of this kind's jobs ending; None for anything else.
+    read_event: Callable[[dict[str, Any]], ReportedResult | None] = lambda _event: None
+    # Whether ``source`` of a ReportedResult is this handler.
+    reported_by: Callable[[Any, str], bool] = lambda _handler, _source: False
+    completion_rules: Callable[[HandlerAllowList], list[EventRule]] = _none
+    # Statements of the dispatcher's role; the second argument is the deployment's iam:PassRole list.
+    dispatcher_statements: Callable[[HandlerAllowList, tuple[str, ...]], list[IamStatement]] = _none
+    # Synth warnings (a setting that leaves the kind half usable).
+    deploy_warnings: Callable[[HandlerAllowList, tuple[str, ...]], list[str]] = _none
+    # Why the wildcard resources in ``dispatcher_statements`` are least privilege (for cdk-nag).
+    iam_wildcard_reason: str = ""
+    docs: str = field(default="", repr=False)
+
+
+def load(reference: str) -> Any:
+    """The attribute a ``"module:attribute"`` reference names."""
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+# ARN kinds (lambda, step_functions) share the allow-list check: partition, account, region, prefix.
+ARN_PARTITION_PATTERN = r"aws[a-z-]*"
+ARN_REGION_PATTERN = r"[a-z]{2}(-[a-z]+)+-[0-9]"
+
+
+def check_arn_target(
+    role: str,
+    what: str,
+    *,
+    partition: str,
+    account: str,
+    region: str,
+    name: str,
+    accounts: Collection[str],
+    regions: Collection[str],
+    prefixes: Collection[str],
+    allow: HandlerAllowList,
+) -> None:
+    if partition not in allow.partitions:
+        raise HandlerNotAllowedError(
+            f"{role} handler: partition {partition} is not in the handler allow-list "
+            f"(allowed: {', '.join(allow.partitions)})"
+        )
+    if account not in accounts:
+        raise HandlerNotAllowedError(f"{role} handler: account {account} is not in the handler allow-list")
+    if region not in regions:
+        raise HandlerNotAllowedError(f"{role} handler: region {region} is not in the handler allow-list")
+    if not any(name.startswith(prefix) for prefix in prefixes):
+        raise HandlerNotAllowedError(f"{role} handler: {what} '{name}' does not start with an allowed prefix")
+
+
+def arn_prefixes(service_resource: str, accounts: Collection[str], regions: Collection[str], prefixes: Collection[str]) -> list[str]:
+    """One ARN prefix per allowed account x region x name prefix, e.g. for
+    ``service_resource="lambda:{region}:{account}:function:"``."""
+    return [
+        "arn:{partition}:" + service_resource.replace("{region}", region).replace("{account}", account) + prefix
+        for account in accounts
+        for region in regions
+        for prefix in prefixes
+    ]
+
+
+def attempt_of(envelope: Mapping[str, Any]) -> int | None:
+    """The envelope's attempt; None for envelopes sent before attempts existed."""
+    attempt = envelope.get("attempt")
+    return attempt if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt >= 1 else None
+
+
+def parsed_json(text: Any) -> Any:
+    """A JSON document carried as a string in an event, or None when it is not one."""
+    import json
+
+    if not isinstance(text, str):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None

@@ -1,0 +1,163 @@
+"""The ``ecs`` kind: RunTask with the envelope in the first container's environment; the stopped
+task's "ECS Task State Change" event completes the job (exit code 0 everywhere is success)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from shared.domain.errors import HandlerNotAllowedError
+from shared.kinds.allow_list import HandlerAllowList
+from shared.kinds.base import (
+    EventRule,
+    HandlerKind,
+    HandlerModel,
+    IamStatement,
+    ReportedResult,
+    attempt_of,
+)
+
+ECS_TASK_PATTERN = r"^[A-Za-z0-9_-]{1,255}/[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?$"
+ECS_ENVIRONMENT_VARIABLE = "PIE_JOB"
+TASK_STATE_CHANGE = "ECS Task State Change"
+TASK_DEFINITIONS = "arn:{partition}:ecs:{region}:{account}:task-definition/*"
+
+
+class EcsHandler(HandlerModel):
+    type: Literal["ecs"]
+    task: Annotated[str, StringConstraints(pattern=ECS_TASK_PATTERN)] = Field(
+        description="<cluster>/<task_definition>: cluster short name, task family[:revision].",
+        examples=["ml-cluster/train-price-model:3"],
+    )
+
+    @property
+    def cluster(self) -> str:
+        return self.task.split("/", 1)[0]
+
+    @property
+    def task_definition(self) -> str:
+        """The family, with its revision when one is given."""
+        return self.task.split("/", 1)[1]
+
+    @property
+    def family(self) -> str:
+        return self.task_definition.split(":", 1)[0]
+
+
+def check(role: str, handler: EcsHandler, allow: HandlerAllowList, _implementations: Collection[str]) -> None:
+    if handler.cluster not in allow.ecs_clusters:
+        raise HandlerNotAllowedError(
+            f"{role} handler: ECS cluster '{handler.cluster}' is not in the handler allow-list"
+        )
+
+
+def cluster_arns(allow: HandlerAllowList) -> list[str]:
+    """Handlers name clusters by short name, so they live in the stack's account and region."""
+    return [f"arn:{{partition}}:ecs:{{region}}:{{account}}:cluster/{cluster}" for cluster in allow.ecs_clusters]
+
+
+def task_result(detail: dict[str, Any]) -> ReportedResult | None:
+    """A stopped task PIE started: named by ``startedBy``, carrying the envelope in ``PIE_JOB``."""
+    if detail.get("lastStatus") != "STOPPED":
+        return None
+    envelope = None
+    for override in (detail.get("overrides") or {}).get("containerOverrides", []):
+        for variable in override.get("environment", []):
+            if variable.get("name") == ECS_ENVIRONMENT_VARIABLE:
+                envelope = json.loads(variable.get("value") or "{}")
+    if not envelope or envelope.get("job_id") != detail.get("startedBy"):
+        return None
+    cluster = str(detail.get("clusterArn", "")).rsplit("/", 1)[-1]
+    family = str(detail.get("taskDefinitionArn", "")).rsplit("/", 1)[-1]
+    reported = (str(envelope["model_id"]), str(envelope["job_id"]), f"{cluster}/{family}")
+    failed = [c for c in detail.get("containers", []) if c.get("exitCode") != 0]
+    if failed:
+        reasons = ", ".join(f"{c.get('name')} exited {c.get('exitCode')} {c.get('reason', '')}".strip() for c in failed)
+        return ReportedResult(*reported, attempt=attempt_of(envelope), status="failed", error=f"{detail.get('stoppedReason', 'task stopped')}: {reasons}")
+    return ReportedResult(*reported, attempt=attempt_of(envelope), status="succeeded", output={})
+
+
+def read_event(event: dict[str, Any]) -> ReportedResult | None:
+    if event.get("source") == "aws.ecs" and event.get("detail-type") == TASK_STATE_CHANGE:
+        return task_result(event.get("detail") or {})
+    return None
+
+
+def reported_by(handler: EcsHandler, source: str) -> bool:
+    cluster, _, family_revision = source.partition("/")
+    return cluster == handler.cluster and family_revision.split(":", 1)[0] == handler.family
+
+
+def completion_rules(allow: HandlerAllowList) -> list[EventRule]:
+    clusters = cluster_arns(allow)
+    if not clusters:
+        return []
+    return [
+        EventRule(
+            "EcsTaskStopped",
+            "PIE: stopped ECS tasks on allowed clusters",
+            {
+                "source": ["aws.ecs"],
+                "detail-type": [TASK_STATE_CHANGE],
+                "detail": {"lastStatus": ["STOPPED"], "clusterArn": clusters},
+            },
+        )
+    ]
+
+
+def dispatcher_statements(allow: HandlerAllowList, pass_roles: tuple[str, ...]) -> list[IamStatement]:
+    clusters = cluster_arns(allow)
+    if not clusters:
+        return []
+    statements = [
+        IamStatement(("ecs:RunTask",), (TASK_DEFINITIONS,), {"ArnEquals": {"ecs:cluster": clusters}}),
+        # The envelope goes to the task definition's first container, whose name RunTask's
+        # overrides need; DescribeTaskDefinition has no resource-level permissions.
+        IamStatement(("ecs:DescribeTaskDefinition",), ("*",)),
+    ]
+    if pass_roles:
+        statements.append(
+            IamStatement(
+                ("iam:PassRole",),
+                tuple(pass_roles),
+                {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            )
+        )
+    return statements
+
+
+def deploy_warnings(allow: HandlerAllowList, pass_roles: tuple[str, ...]) -> list[str]:
+    if allow.ecs_clusters and not pass_roles:
+        return [
+            (
+                "ECS clusters are allowed but context 'ecsPassRoleArns' is empty: the dispatcher "
+                "cannot start task definitions that have a task or execution role."
+            )
+        ]
+    return []
+
+
+KIND = HandlerKind(
+    type="ecs",
+    model=EcsHandler,
+    check=check,
+    starter="shared.kinds.ecs_start:EcsStarter",
+    # Training tasks run for hours; a task still running after six is presumed lost.
+    default_timeout_seconds=6 * 3600,
+    stopper="shared.kinds.ecs_start:stop_task",
+    client_service="ecs",
+    stand_in="shared.local.targets:LocalEcs",
+    read_event=read_event,
+    reported_by=reported_by,
+    completion_rules=completion_rules,
+    dispatcher_statements=dispatcher_statements,
+    deploy_warnings=deploy_warnings,
+    iam_wildcard_reason=(
+        "task definitions run only on the allowed clusters (ecs:cluster condition); "
+        "ecs:DescribeTaskDefinition supports no resource-level permissions (it is read-only and names "
+        "the container that receives the job envelope)"
+    ),
+)

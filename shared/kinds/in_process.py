@@ -1,0 +1,45 @@
+"""The ``in_process`` kind: a Python implementation registered in the code base, run inside the
+dispatcher; the job completes in the same delivery, so no AWS event or IAM is involved."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from shared.domain.errors import HandlerNotAllowedError
+from shared.kinds.allow_list import HandlerAllowList
+from shared.kinds.base import HandlerKind, HandlerModel
+
+IMPLEMENTATION_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+class InProcessHandler(HandlerModel):
+    type: Literal["in_process"]
+    implementation: Annotated[str, StringConstraints(pattern=IMPLEMENTATION_PATTERN)] = Field(
+        description="Name of an implementation registered in PIE's code base.", examples=["echo"]
+    )
+
+
+def check(role: str, handler: InProcessHandler, allow: HandlerAllowList, implementations: Collection[str]) -> None:
+    if handler.implementation not in implementations:
+        raise HandlerNotAllowedError(
+            f"{role} handler: no in-process implementation named '{handler.implementation}' "
+            f"(registered: {', '.join(sorted(implementations))})"
+        )
+    if handler.implementation not in allow.in_process_implementations:
+        raise HandlerNotAllowedError(
+            f"{role} handler: in-process implementation '{handler.implementation}' is not in the "
+            "handler allow-list"
+        )
+
+
+KIND = HandlerKind(
+    type="in_process",
+    model=InProcessHandler,
+    check=check,
+    starter="shared.kinds.in_process_start:InProcessStarter",
+    # Runs inside the dispatcher, so the dispatcher function's own timeout bounds it.
+    default_timeout_seconds=900,
+)

@@ -1,0 +1,27 @@
+"""Runs ``in_process`` jobs inside the dispatcher: the job's result is known when ``start`` returns."""
+
+from __future__ import annotations
+
+from shared.dispatch.implementations import ImplementationFailed
+from shared.dispatch.starters import StartContext
+from shared.domain.resources import CompleteJobRequest, Job
+
+
+class InProcessStarter:
+    def __init__(self, context: StartContext) -> None:
+        self._implementations = context.implementations
+
+    def start(self, job: Job) -> CompleteJobRequest:
+        name = job.handler.implementation
+        implementation = self._implementations.get(name)
+        if implementation is None:
+            return CompleteJobRequest(status="failed", error=f"no in-process implementation named '{name}'")
+        try:
+            output = implementation(job.input)
+        except ImplementationFailed as failure:
+            return CompleteJobRequest(status="failed", error=str(failure))
+        except Exception as error:  # noqa: BLE001 — the implementation's own bug fails its job, not the batch
+            return CompleteJobRequest(status="failed", error=f"implementation '{name}' raised {type(error).__name__}: {error}")
+        if not isinstance(output, dict):
+            output = {"result": output}
+        return CompleteJobRequest(status="succeeded", output=output)

@@ -1,0 +1,361 @@
+"""The embedded table's change log: its stream, owned by PIE, and optionally its data on disk.
+
+DynamoDB emits one stream record per item a *successful* request changed, in order. Moto's own
+stream does not hold to that: a cancelled transaction briefly leaves records behind and then swaps
+the whole table (and its stream) for a deep copy, so an iterator into it goes dead. The embedded
+table (``shared.local.dynamodb``) therefore hands every committed request's item changes to a
+``ChangeLog``, and nothing else: a refused or cancelled request appends nothing.
+
+Each record gets a sequence number and the Lambda DynamoDB-stream format the dispatcher reads.
+Readers (``shared.local.stream.TableStream``) read after a sequence number and acknowledge what they
+delivered; records every registered reader acknowledged, or older than 24 hours (DynamoDB's stream
+retention), are dropped from memory.
+
+With a ``path``, the log is also the table's durable copy. Each committed change is appended as one
+JSON line and flushed to the operating system before the request returns (so it survives
+``kill -9``; ``fsync`` also survives a power cut). At start the file is folded into the items it
+describes, the table is loaded from them, and the file is rewritten compacted: the live items, then
+the records no reader has acknowledged yet, which are delivered again. Acknowledgements are kept in
+a small checkpoint file beside it.
+"""
+
+from __future__ import annotations
+
+import collections
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared.data.table import PARTITION_KEY, SORT_KEY
+
+log = logging.getLogger(__name__)
+
+RETENTION_SECONDS = 24 * 60 * 60
+# The file is rewritten once the change lines appended since it was last rewritten outnumber the
+# live items by this much (and this many at least), so it stays within a small multiple of the
+# table's size plus the records not yet delivered.
+COMPACT_AFTER_LINES = 5_000
+COMPACT_RATIO = 2
+LOG_FILE = "table.jsonl"
+CHECKPOINT_FILE = "stream-checkpoints.json"
+LOCK_FILE = "lock"
+
+
+class DataDirectoryInUseError(RuntimeError):
+    """Another process keeps its table in this data directory; two writers would corrupt it."""
+
+Image = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One item a committed request changed: its key and its images before and after."""
+
+    keys: Image
+    old: Image | None
+    new: Image | None
+
+
+@dataclass
+class Loaded:
+    """What a data directory holds: the live items and the records still to be delivered."""
+
+    items: list[Image] = field(default_factory=list)
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    last_sequence: int = 0
+    checkpoints: dict[str, int] = field(default_factory=dict)
+
+
+class ChangeLog:
+    """Committed item changes of one table, in order, as Lambda stream records."""
+
+    def __init__(
+        self,
+        stream_arn: str,
+        region: str,
+        *,
+        data_dir: Path | None = None,
+        fsync: bool = False,
+        retention_seconds: float = RETENTION_SECONDS,
+    ) -> None:
+        self.stream_arn = stream_arn
+        self._region = region
+        self._data_dir = data_dir
+        self._fsync = fsync
+        self._retention = retention_seconds
+        self._condition = threading.Condition()
+        self._wakeups = 0
+        self._records: collections.deque[dict[str, Any]] = collections.deque()
+        self._last_sequence = 0
+        self._checkpoints: dict[str, int] = {}
+        self._readers: set[str] = set()
+        self._file: Any = None
+        self._lock: Any = None
+        self._closed = False
+        self._change_lines = 0
+        self._live_items = 0
+        self._snapshot: Callable[[], Iterable[Image]] | None = None
+
+    # Persistence ---------------------------------------------------------------------------------
+
+    def load(self) -> list[Image]:
+        """Read the data directory (if any): returns the live items; keeps undelivered records."""
+        if self._data_dir is None:
+            return []
+        self._data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = (self._data_dir / LOCK_FILE).open("w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            self._lock = None
+            raise DataDirectoryInUseError(
+                f"{self._data_dir} is in use by another pie-local; stop it, or choose another --data-dir"
+            ) from None
+        loaded = _read_data(self._data_dir)
+        self._last_sequence = loaded.last_sequence
+        self._checkpoints = loaded.checkpoints
+        self._records.extend(loaded.pending)
+        return loaded.items
+
+    def open(self, snapshot: Callable[[], Iterable[Image]], live: Iterable[Image] = ()) -> None:
+        """Start appending to the data directory, compacting it first to the ``live`` items.
+
+        ``snapshot`` yields the table's live items for later compactions; it is called with the
+        table quiet (from ``append``, which runs under the embedded table's request lock).
+        """
+        self._snapshot = snapshot
+        if self._data_dir is not None:
+            self._compact(live)
+
+    def close(self) -> None:
+        """Stop keeping changes: a write after this fails rather than go unrecorded."""
+        with self._condition:
+            self._closed = True
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+            if self._lock is not None:
+                self._lock.close()  # releases the lock
+                self._lock = None
+            self._condition.notify_all()
+
+    def _compact(self, live_items: Iterable[Image] | None = None) -> None:
+        assert self._data_dir is not None and self._snapshot is not None
+        path = self._data_dir / LOG_FILE
+        temporary = path.with_suffix(".compacting")
+        live = 0
+        with self._condition, temporary.open("w", encoding="utf-8") as output:
+            output.write(json.dumps({"sequence": self._last_sequence}) + "\n")
+            for item in self._snapshot() if live_items is None else live_items:
+                output.write(json.dumps({"item": item}) + "\n")
+                live += 1
+            for record in self._records:
+                output.write(json.dumps({"record": record}) + "\n")
+            output.flush()
+            os.fsync(output.fileno())
+            if self._file is not None:
+                self._file.close()
+            os.replace(temporary, path)
+            self._file = path.open("a", encoding="utf-8")
+            self._live_items = live
+            self._change_lines = 0
+
+    # Writing -------------------------------------------------------------------------------------
+
+    def append(self, changes: list[Change]) -> None:
+        """Record one committed request's changes; on disk before this returns, when persistent."""
+        if not changes:
+            return
+        now = time.time()
+        with self._condition:
+            if self._closed:
+                raise RuntimeError("the local table is shut down; the write was not kept")
+            lines = []
+            for change in changes:
+                self._last_sequence += 1
+                record = self._record(change, self._last_sequence, now)
+                line = json.dumps({"record": record})
+                lines.append(line)
+                # Readers get their own copy, decoded from the line, so nothing they hold shares
+                # structure with the table's items.
+                self._records.append(json.loads(line)["record"])
+            if self._file is not None:
+                self._file.write("\n".join(lines) + "\n")
+                self._file.flush()
+                if self._fsync:
+                    os.fsync(self._file.fileno())
+                self._change_lines += len(lines)
+            self._trim(now)
+            self._condition.notify_all()
+        if self._file is not None and self._change_lines > max(COMPACT_AFTER_LINES, COMPACT_RATIO * self._live_items):
+            self._compact()
+
+    def _record(self, change: Change, sequence: int, now: float) -> dict[str, Any]:
+        if change.old is None:
+            event_name = "INSERT"
+        elif change.new is None:
+            event_name = "REMOVE"
+        else:
+            event_name = "MODIFY"
+        dynamodb: dict[str, Any] = {
+            "ApproximateCreationDateTime": now,
+            "Keys": change.keys,
+            "SequenceNumber": sequence_number(sequence),
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        }
+        if change.new is not None:
+            dynamodb["NewImage"] = change.new
+        if change.old is not None:
+            dynamodb["OldImage"] = change.old
+        dynamodb["SizeBytes"] = len(json.dumps(dynamodb))
+        return {
+            "eventID": uuid.uuid4().hex,
+            "eventName": event_name,
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": self._region,
+            "dynamodb": dynamodb,
+            "eventSourceARN": self.stream_arn,
+        }
+
+    # Reading -------------------------------------------------------------------------------------
+
+    def register(self, reader: str) -> int:
+        """Make ``reader`` one whose acknowledgements hold records; returns where it left off."""
+        with self._condition:
+            self._readers.add(reader)
+            return self._checkpoints.get(reader, self._first_sequence() - 1)
+
+    def horizon(self) -> int:
+        """The sequence number just before the oldest record still held (TRIM_HORIZON)."""
+        with self._condition:
+            return self._first_sequence() - 1
+
+    def read(self, after: int, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` records with sequence numbers above ``after``, oldest first."""
+        with self._condition:
+            if not self._records:
+                return []
+            start = max(0, after + 1 - self._first_sequence())
+            return [self._records[index] for index in range(start, min(len(self._records), start + limit))]
+
+    def wait(self, after: int, timeout: float) -> bool:
+        """Block until a record after ``after`` exists, or ``timeout`` passes; True if one does."""
+        with self._condition:
+            woken = self._wakeups
+            self._condition.wait_for(lambda: self._last_sequence > after or self._wakeups != woken, timeout)
+            return self._last_sequence > after
+
+    def wake(self) -> None:
+        """Release every reader blocked in ``wait`` (they see no new record and may stop)."""
+        with self._condition:
+            # wait_for re-checks its predicate on every notification: only a new count ends it.
+            self._wakeups += 1
+            self._condition.notify_all()
+
+    def acknowledge(self, reader: str, sequence: int) -> None:
+        """``reader`` has delivered everything up to ``sequence``; persisted when durable."""
+        with self._condition:
+            if sequence <= self._checkpoints.get(reader, 0):
+                return
+            self._checkpoints[reader] = sequence
+            if self._data_dir is not None:
+                _write_checkpoints(self._data_dir, self._checkpoints)
+            self._trim(time.time())
+
+    def __len__(self) -> int:
+        with self._condition:
+            return len(self._records)
+
+    def _first_sequence(self) -> int:
+        if self._records:
+            return int(self._records[0]["dynamodb"]["SequenceNumber"])
+        return self._last_sequence + 1
+
+    def _trim(self, now: float) -> None:
+        consumed = min((self._checkpoints.get(reader, 0) for reader in self._readers), default=0)
+        expired = now - self._retention
+        while self._records:
+            oldest = self._records[0]["dynamodb"]
+            if int(oldest["SequenceNumber"]) <= consumed or oldest["ApproximateCreationDateTime"] <= expired:
+                self._records.popleft()
+            else:
+                break
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ChangeLog:
+        # Moto deep-copies tables for backups; the copy shares the one log, it does not fork it.
+        return self
+
+
+def sequence_number(sequence: int) -> str:
+    """DynamoDB-like: a decimal string whose string order is its numeric order."""
+    return f"{sequence:021d}"
+
+
+def _read_data(data_dir: Path) -> Loaded:
+    checkpoints = _read_checkpoints(data_dir)
+    delivered = min(checkpoints.values(), default=0)
+    items: dict[str, Image] = {}
+    records: list[dict[str, Any]] = []
+    last_sequence = 0
+    path = data_dir / LOG_FILE
+    lines = path.read_text(encoding="utf-8").split("\n") if path.exists() else []
+    for number, line in enumerate(lines, start=1):
+        if not line:
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                # A write cut short by a crash: never acknowledged, so it is dropped.
+                log.warning("ignoring the incomplete last line of %s", path)
+                continue
+            raise ValueError(f"{path}:{number} is not a JSON line; the data directory is damaged") from None
+        if "item" in entry:
+            items[_identity(entry["item"], None)] = entry["item"]
+        elif "record" in entry:
+            record = entry["record"]
+            change = record["dynamodb"]
+            identity = _identity(None, change["Keys"])
+            if "NewImage" in change:
+                items[identity] = change["NewImage"]
+            else:
+                items.pop(identity, None)
+            sequence = int(change["SequenceNumber"])
+            last_sequence = max(last_sequence, sequence)
+            if sequence > delivered:
+                records.append(record)
+        elif "sequence" in entry:
+            last_sequence = max(last_sequence, int(entry["sequence"]))
+    # A checkpoint past the log's end (the log was removed, the checkpoint not) would hide new records.
+    checkpoints = {reader: min(sequence, last_sequence) for reader, sequence in checkpoints.items()}
+    return Loaded(list(items.values()), records, last_sequence, checkpoints)
+
+
+def _identity(item: Image | None, keys: Image | None) -> str:
+    source = keys if keys is not None else item
+    assert source is not None
+    return json.dumps([source.get(name) for name in (PARTITION_KEY, SORT_KEY)])
+
+
+def _read_checkpoints(data_dir: Path) -> dict[str, int]:
+    path = data_dir / CHECKPOINT_FILE
+    if not path.exists():
+        return {}
+    return {reader: int(sequence) for reader, sequence in json.loads(path.read_text(encoding="utf-8")).items()}
+
+
+def _write_checkpoints(data_dir: Path, checkpoints: dict[str, int]) -> None:
+    path = data_dir / CHECKPOINT_FILE
+    temporary = path.with_suffix(".writing")
+    temporary.write_text(json.dumps(checkpoints), encoding="utf-8")
+    os.replace(temporary, path)

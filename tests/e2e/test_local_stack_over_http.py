@@ -1,0 +1,126 @@
+"""``pie-local serve`` through a working day: refused writes, ``kill -9`` and restarts.
+
+Each test starts its own server (and data directory), so nothing another test did can help or
+hurt it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.local.server import local_backend
+from tests.e2e.chains import activate, create, jobs_of, run_three_model_chain, settled, subscribe
+from tests.e2e.client import Api, mint, run_pie_local
+from tests.e2e.documents import IN_PROCESS_HANDLERS, model_document, unique_id
+from tests.e2e.local_server import LocalServer, start_server, stop_server
+from tests.integration.api_events import call
+
+pytestmark = pytest.mark.e2e
+
+
+class Servers:
+    """Starts servers on one home; stops (or has already killed) every one at the end."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.home = root / ".pie-local"
+        self.data = root / "data"
+        self._started: list[LocalServer] = []
+
+    def start(self, *options: str) -> tuple[LocalServer, Api]:
+        log = self.root / f"serve-{len(self._started)}.log"
+        server = start_server(self.home, log, *options)
+        self._started.append(server)
+        return server, Api(server.url, mint(self.home))
+
+    def stop_all(self) -> None:
+        for server in self._started:
+            if server.process.poll() is None:
+                stop_server(server)
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[Servers]:
+    started = Servers(tmp_path)
+    yield started
+    started.stop_all()
+
+
+def kill_9(server: LocalServer) -> None:
+    server.process.kill()
+    server.process.wait()
+
+
+def test_refused_writes_do_not_stop_the_stream(servers: Servers):
+    _, api = servers.start("--ephemeral")
+    model_id = create(api)
+    document = model_document(model_id)
+    update = {name: value for name, value in document.items() if name != "id"}
+
+    assert api.post("/v2/models", document).status == 409
+    assert api.post(f"/v2/models/{model_id}/new_version", {"version": "1"}).status == 409
+    assert api.put(f"/v2/models/{model_id}", update, headers={"If-Match": '"7"'}).status == 409
+    assert api.post(f"/v2/models/{model_id}/versions/1/new_status", {"status": "active"}).status == 422
+
+    run_three_model_chain(api)
+
+
+def test_every_acknowledged_write_survives_kill_9_and_a_restart(servers: Servers):
+    first, api = servers.start("--data-dir", str(servers.data))
+    source = create(api, handlers=IN_PROCESS_HANDLERS)
+    target = create(api)
+    activate(api, target)
+    subscription = subscribe(api, source, target, input_source="trigger_output")
+    assert api.post(f"/v2/models/{target}/new_version", {"version": "2", "metadata": {"run": 7}}).status == 201
+    assert api.post(f"/v2/models/{source}/training", {"input": {"rows": 3}}).status == 202
+    settled(api, source, 1, {"succeeded"})
+    (waiting,) = settled(api, target, 1, {"dispatched"})
+    paths = [
+        "/v2/models?limit=100",
+        f"/v2/models/{source}",
+        f"/v2/models/{target}",
+        f"/v2/models/{source}/versions",
+        f"/v2/models/{target}/versions",
+        f"/v2/models/{target}/versions/2",
+        f"/v2/models/{source}/jobs",
+        f"/v2/models/{target}/jobs",
+        f"/v2/models/{source}/event-subscriptions",
+        f"/v2/models/{source}/event-subscriptions/{subscription}",
+    ]
+    before = {path: api.get(path).json for path in paths}
+    second = run_pie_local(servers.home, "serve", "--port", "0", "--data-dir", str(servers.data))
+    assert second.returncode == 2 and "in use by another pie-local" in second.stderr, second.stderr
+
+    kill_9(first)
+    _, api = servers.start("--data-dir", str(servers.data))
+
+    assert {path: api.get(path).json for path in paths} == before
+    completed = api.post(
+        f"/v2/models/{target}/jobs/{waiting['id']}/complete", {"status": "succeeded", "output": {"y": 1}}
+    )
+    assert completed.status == 200, completed.body
+    assert api.post(f"/v2/models/{source}/new_version", {"version": "2"}).status == 201
+    assert api.post(f"/v2/models/{source}/training", {"input": {"rows": 4}}).status == 202
+    settled(api, source, 2, {"succeeded"})
+    settled(api, target, 2, {"succeeded", "dispatched"})
+
+
+def test_a_job_queued_when_the_server_died_runs_after_the_restart(servers: Servers):
+    model_id = unique_id()
+    # Written by a process with no stream reader, as if the server died before dispatching.
+    with local_backend(data_dir=servers.data):
+        status, body, _ = call("create_model", body=model_document(model_id, handlers=IN_PROCESS_HANDLERS))
+        assert status == 201, body
+        status, body, _ = call("start_training", body={"input": {"rows": 5}}, model_id=model_id)
+        assert status == 202, body
+        assert body is not None and body["job"]["status"] == "queued"
+
+    _, api = servers.start("--data-dir", str(servers.data))
+
+    (job,) = settled(api, model_id, 1, {"succeeded"})
+    assert job["output"] == {"rows": 5}
+    assert [job["id"] for job in jobs_of(api, model_id)] == [body["job"]["id"]]
+    assert api.get(f"/v2/models/{model_id}").json["model"]["status"] == "active"

@@ -1,0 +1,247 @@
+"""The embedded table behaves like DynamoDB where the local stack relies on it: a request applies
+whole or not at all, its stream carries only committed changes, and with a data directory every
+acknowledged write survives a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from shared.local.changes import LOG_FILE, Change, ChangeLog, DataDirectoryInUseError
+from shared.local.dynamodb import embedded_dynamodb, table_changes
+from shared.local.settings import LOCAL_TABLE_NAME
+from shared.local.stream import TableStream
+
+NAME = LOCAL_TABLE_NAME
+
+
+def key(pk: str, sk: str = "A") -> dict[str, Any]:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+def put(client: Any, pk: str, **attributes: str) -> None:
+    item = {**key(pk), **{name: {"S": value} for name, value in attributes.items()}}
+    client.put_item(TableName=NAME, Item=item)
+
+
+def get(client: Any, pk: str) -> dict[str, Any] | None:
+    return client.get_item(TableName=NAME, Key=key(pk), ConsistentRead=True).get("Item")
+
+
+def changes_seen(stream: TableStream) -> list[tuple[str, str]]:
+    return [(r["eventName"], r["dynamodb"]["Keys"]["PK"]["S"]) for r in stream.read(1000)]
+
+
+def test_a_cancelled_transaction_changes_nothing_and_puts_nothing_on_the_stream(table):
+    put(table, "a", state="one")
+    put(table, "z")
+    stream = TableStream(table_changes(NAME))
+    assert changes_seen(stream) == [("INSERT", "a"), ("INSERT", "z")]
+
+    with pytest.raises(ClientError) as refused:
+        table.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": NAME, "Item": {**key("b"), "state": {"S": "new"}}}},
+                {
+                    "Update": {
+                        "TableName": NAME,
+                        "Key": key("a"),
+                        "UpdateExpression": "SET #s = :two",
+                        "ExpressionAttributeNames": {"#s": "state"},
+                        "ExpressionAttributeValues": {":two": {"S": "two"}},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": NAME,
+                        "Key": key("z"),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+            ]
+        )
+
+    assert refused.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert get(table, "b") is None
+    assert get(table, "a") == {**key("a"), "state": {"S": "one"}}
+    assert changes_seen(stream) == []
+    put(table, "c")
+    assert changes_seen(stream) == [("INSERT", "c")]
+
+
+def test_a_committed_transaction_puts_one_record_per_item_on_the_stream(table):
+    put(table, "a", state="one")
+    stream = TableStream(table_changes(NAME))
+    stream.read()
+
+    table.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": NAME, "Item": {**key("b"), "state": {"S": "new"}}}},
+            {"Delete": {"TableName": NAME, "Key": key("a")}},
+        ]
+    )
+
+    records = stream.read()
+    assert [(r["eventName"], r["dynamodb"]["Keys"]["PK"]["S"]) for r in records] == [("INSERT", "b"), ("REMOVE", "a")]
+    assert records[1]["dynamodb"]["OldImage"] == {**key("a"), "state": {"S": "one"}}
+    assert [int(r["dynamodb"]["SequenceNumber"]) for r in records] == sorted(
+        int(r["dynamodb"]["SequenceNumber"]) for r in records
+    )
+
+
+def test_an_update_that_creates_an_item_is_one_insert_of_the_whole_item(table):
+    stream = TableStream(table_changes(NAME))
+
+    table.update_item(
+        TableName=NAME,
+        Key=key("a"),
+        UpdateExpression="SET #s = :one",
+        ExpressionAttributeNames={"#s": "state"},
+        ExpressionAttributeValues={":one": {"S": "one"}},
+    )
+    put(table, "a", state="one")  # changes nothing, so DynamoDB writes no record
+
+    (record,) = stream.read()
+    assert record["eventName"] == "INSERT"
+    assert record["dynamodb"]["NewImage"] == {**key("a"), "state": {"S": "one"}}
+    assert "OldImage" not in record["dynamodb"]
+
+
+def test_records_every_reader_acknowledged_are_dropped(table):
+    changes = table_changes(NAME)
+    reader = TableStream(changes, reader="dispatcher")
+    for name in ("a", "b", "c"):
+        put(table, name)
+
+    assert len(reader.read()) == 3
+    assert len(changes) == 3
+    reader.acknowledge()
+
+    assert len(changes) == 0
+    put(table, "d")
+    assert changes_seen(reader) == [("INSERT", "d")]
+
+
+def test_records_older_than_the_retention_are_dropped():
+    changes = ChangeLog("arn:stream", "us-east-1", retention_seconds=0)
+    changes.append([Change(key("a"), None, key("a"))])
+    changes.append([Change(key("b"), None, key("b"))])
+
+    assert len(changes) == 0
+
+
+def test_every_write_survives_a_restart_and_undelivered_records_are_delivered_again(tmp_path: Path):
+    data = tmp_path / "data"
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        reader = TableStream(table_changes(NAME), reader="dispatcher")
+        put(client, "a", state="one")
+        put(client, "b", state="one")
+        assert len(reader.read()) == 2
+        reader.acknowledge()
+        put(client, "a", state="two")
+        client.delete_item(TableName=NAME, Key=key("b"))
+
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        assert get(client, "a") == {**key("a"), "state": {"S": "two"}}
+        assert get(client, "b") is None
+        reader = TableStream(table_changes(NAME), reader="dispatcher")
+        assert changes_seen(reader) == [("MODIFY", "a"), ("REMOVE", "b")]
+        put(client, "c")
+        assert changes_seen(reader) == [("INSERT", "c")]
+
+    with (data / LOG_FILE).open("a") as log:
+        log.write('{"record": {"eventName": "INS')  # a write cut short by kill -9
+
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        assert get(client, "c") == key("c")
+        records = TableStream(table_changes(NAME), reader="dispatcher").read()
+        assert [r["dynamodb"]["Keys"]["PK"]["S"] for r in records] == ["a", "b", "c"]
+        sequence_numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+        put(client, "d")
+        (new,) = TableStream(table_changes(NAME)).read(1000)[-1:]
+        assert int(new["dynamodb"]["SequenceNumber"]) > max(sequence_numbers)
+
+
+def test_the_data_file_is_compacted_as_it_grows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("shared.local.changes.COMPACT_AFTER_LINES", 10)
+    data = tmp_path / "data"
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        reader = TableStream(table_changes(NAME), reader="dispatcher")
+        for round_number in range(30):
+            put(client, "a", state=str(round_number))
+            put(client, "b", state=str(round_number))
+            reader.read()
+            reader.acknowledge()
+        lines = (data / LOG_FILE).read_text().splitlines()
+        assert len(lines) <= 1 + 2 + 10 + 2
+
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        assert get(client, "a") == {**key("a"), "state": {"S": "29"}}
+        assert get(client, "b") == {**key("b"), "state": {"S": "29"}}
+        assert TableStream(table_changes(NAME), reader="dispatcher").read() == []
+
+
+def test_a_data_directory_in_use_is_refused(tmp_path: Path):
+    keeper = ChangeLog("arn:stream", "us-east-1", data_dir=tmp_path)
+    keeper.load()
+
+    with pytest.raises(DataDirectoryInUseError, match="in use"):
+        ChangeLog("arn:stream", "us-east-1", data_dir=tmp_path).load()
+
+    keeper.close()
+    successor = ChangeLog("arn:stream", "us-east-1", data_dir=tmp_path)
+    successor.load()
+    successor.close()
+
+
+def test_reads_are_answered_exactly_as_moto_would_serialize_them(table, monkeypatch):
+    """Reads skip moto's model-driven serializer (the cost of a page of models); what they send must
+    be what that serializer would have sent, for every kind of attribute value a read can carry."""
+    import json
+
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.responses import DynamoResult
+
+    fast = DynamoResult.execute_result
+    compared: list[str] = []
+
+    def both(self: Any, context: Any) -> Any:
+        answer = fast(self, context)
+        generic = ActionResult.execute_result(self, context)
+        assert json.loads(answer[2]) == json.loads(generic[2]), context.operation_model.name
+        assert answer[0] == generic[0]
+        compared.append(context.operation_model.name)
+        return answer
+
+    monkeypatch.setattr(DynamoResult, "execute_result", both)
+    item = {
+        **key("typed"),
+        "text": {"S": "é\u2028"},
+        "number": {"N": "12.50"},
+        "flag": {"BOOL": False},
+        "nothing": {"NULL": True},
+        "list": {"L": [{"S": "a"}, {"N": "1"}, {"M": {"k": {"S": "v"}}}]},
+        "map": {"M": {"nested": {"L": []}}},
+        "strings": {"SS": ["x", "y"]},
+        "numbers": {"NS": ["1", "2.5"]},
+    }
+    table.put_item(TableName=NAME, Item=item)
+    put(table, "plain", state="one")
+
+    table.get_item(TableName=NAME, Key=key("typed"))
+    table.batch_get_item(RequestItems={NAME: {"Keys": [key("typed"), key("plain"), key("missing")]}})
+    table.query(TableName=NAME, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": "typed"}})
+    table.query(
+        TableName=NAME,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": "plain"}},
+        Limit=1,
+        ProjectionExpression="PK, #s",
+        ExpressionAttributeNames={"#s": "state"},
+    )
+    table.scan(TableName=NAME, Limit=1)
+
+    assert {"BatchGetItem", "GetItem", "Query", "Scan"} <= set(compared)

@@ -1,0 +1,101 @@
+"""The handler-kind registry: every kind declares every facet, the Handler union is exactly the
+registered kinds, and nothing dispatches on a kind it does not know."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import typing
+from dataclasses import fields
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from shared.dispatch.starters import Backoff, StartContext, build_starters
+from shared.domain.resources import Handler
+from shared.kinds import KINDS, UnknownHandlerKindError, kind_of
+from shared.kinds.allow_list import HandlerAllowList
+from shared.kinds.base import HandlerKind, load
+from tests.conftest import ROOT
+
+KIND_TYPES = sorted(KINDS)
+
+
+def test_the_registry_holds_the_four_kinds():
+    assert KIND_TYPES == ["ecs", "in_process", "lambda", "step_functions"]
+
+
+@pytest.mark.parametrize("type_", KIND_TYPES)
+def test_each_kind_is_registered_under_its_models_type_literal(type_: str):
+    kind = KINDS[type_]
+    (literal,) = typing.get_args(kind.model.model_fields["type"].annotation)
+    assert literal == kind.type == type_
+
+
+def test_the_handler_union_is_exactly_the_registered_kinds():
+    (union, _discriminator) = typing.get_args(Handler)
+    assert list(typing.get_args(union)) == [kind.model for kind in KINDS.values()]
+
+
+def test_a_handler_of_an_unregistered_type_does_not_validate():
+    with pytest.raises(ValidationError):
+        TypeAdapter(Handler).validate_python({"type": "batch", "job_queue": "q"})
+
+
+def test_looking_up_an_unregistered_kind_raises_instead_of_falling_through():
+    class Stray:
+        type = "batch"
+
+    with pytest.raises(UnknownHandlerKindError, match="batch"):
+        kind_of(Stray())
+
+
+@pytest.mark.parametrize("type_", KIND_TYPES)
+def test_each_kind_declares_every_facet(type_: str):
+    kind = KINDS[type_]
+    for facet in fields(HandlerKind):
+        assert getattr(kind, facet.name) is not None or facet.name in {"client_service", "stand_in", "stopper"}, facet.name
+    assert kind.default_timeout_seconds > 0
+    assert callable(load(kind.starter))
+    # Optional: only kinds whose started work can be stopped on cancel (ECS tasks) have a stopper.
+    assert kind.stopper is None or callable(load(kind.stopper))
+    # A kind started through an AWS client has a local stand-in for it, and the reverse.
+    assert (kind.client_service is None) == (kind.stand_in is None)
+    if kind.stand_in is not None:
+        assert callable(load(kind.stand_in))
+
+
+@pytest.mark.parametrize("type_", KIND_TYPES)
+def test_a_kind_that_grants_iam_declares_why_its_wildcards_are_least_privilege(type_: str):
+    kind = KINDS[type_]
+    allow = HandlerAllowList(
+        lambda_accounts=["1"], lambda_regions=["r"], lambda_name_prefixes=["p"], ecs_clusters=["c"],
+        step_functions_accounts=["1"], step_functions_regions=["r"], step_functions_name_prefixes=["p"],
+    )
+    if kind.dispatcher_statements(allow, ()):
+        assert kind.iam_wildcard_reason
+    # An empty allow-list grants nothing and routes no events.
+    assert kind.dispatcher_statements(HandlerAllowList(), ()) == []
+    assert kind.completion_rules(HandlerAllowList()) == []
+
+
+def test_the_lambda_default_timeout_covers_its_asynchronous_retries():
+    # Three attempts of a 15-minute function, with Lambda's 1 and 2 minute waits between them.
+    assert KINDS["lambda"].default_timeout_seconds >= 3 * 15 * 60 + 3 * 60
+
+
+def test_every_kind_has_a_starter_in_the_dispatcher():
+    starters = build_starters(StartContext(client=lambda service: None, backoff=Backoff()))
+    assert sorted(starters) == KIND_TYPES
+
+
+def test_the_model_layer_of_the_kinds_imports_no_aws_sdk():
+    """The API validates handlers with the kinds' models; boto3 stays with the starters."""
+    code = (
+        "import sys, shared.kinds, shared.domain.resources;"
+        "loaded = [m for m in ('boto3', 'botocore', 'aws_cdk') if m in sys.modules];"
+        "starters = [m for m in sys.modules if m.endswith('_start')];"
+        "print(loaded + starters)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
