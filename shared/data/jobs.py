@@ -4,17 +4,18 @@ them by their last change through GSI1's write-sharded delivery log."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 from shared.data import keys
 from shared.data.items import key, s
 from shared.data.outbox import job_from_item
-from shared.data.page_tokens import PageTokenCodec
+from shared.data.page_tokens import PageTokenCodec, is_table_key
 from shared.data.queries import query_page
 from shared.data.store import Page
 from shared.data.table import GSI1, GSI2, GSI3, LSI1
-from shared.domain.errors import JobNotFoundError
+from shared.domain.errors import JobNotFoundError, PageTokenInvalidError
 from shared.domain.resources import Job
 
 
@@ -81,9 +82,7 @@ class JobStore:
         (a filtered page may be short, its token goes on); ``since`` bounds the sort key.
         """
         scope = f"joblog:{status or '*'}:{model_id or '*'}:{since or '*'}"
-        cursors: list[Any] = (
-            self._page_tokens().decode(page_token, scope)["shards"] if page_token else ["start"] * keys.LOG_SHARDS
-        )
+        cursors = self._log_cursors(page_token, scope) if page_token else ["start"] * keys.LOG_SHARDS
         candidates: list[tuple[str, int, dict[str, Any]]] = []
         ends: dict[int, Any] = {}
         for shard, cursor in enumerate(cursors):
@@ -108,8 +107,22 @@ class JobStore:
                 next_cursors[shard] = cursors[shard]  # nothing of it was taken: read it again next page
         token = None
         if any(c != "done" for c in next_cursors):
-            token = self._page_tokens().encode(scope, {"shards": next_cursors})
+            # A page token holds a key of string attributes: the shards' positions go in one, as JSON.
+            token = self._page_tokens().encode(scope, {"shards": s(json.dumps(next_cursors, separators=(",", ":")))})
         return Page([job_from_item(item) for _, _, item in taken], token)
+
+    def _log_cursors(self, page_token: str, scope: str) -> list[Any]:
+        """Each shard's position from a delivery-log token: "start", "done" or a key to resume after."""
+        encoded = self._page_tokens().decode(page_token, scope).get("shards", {}).get("S", "")
+        try:
+            cursors = json.loads(encoded)
+        except ValueError:
+            raise PageTokenInvalidError() from None
+        if not isinstance(cursors, list) or len(cursors) != keys.LOG_SHARDS:
+            raise PageTokenInvalidError()
+        if not all(cursor in ("start", "done") or is_table_key(cursor) for cursor in cursors):
+            raise PageTokenInvalidError()
+        return cursors
 
     def _log_query(
         self, shard: int, limit: int, status: str | None, model_id: str | None, since: str | None

@@ -15,6 +15,7 @@ import pytest
 from shared import runtime
 from shared.dispatch import starters
 from shared.domain import supervision
+from shared.domain.access import Access
 from tests.integration.api_events import SEED_MODEL_ID, call
 from tests.integration.job_helpers import (
     RecordingEcs,
@@ -32,6 +33,7 @@ from tests.integration.lifecycle_helpers import walk_to
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 LAMBDA_TIMEOUT = supervision.DEFAULT_TIMEOUT_SECONDS["lambda"]
+SERVICE = Access.service("test")
 
 
 class Clock:
@@ -187,7 +189,7 @@ def test_a_job_claimed_by_a_dispatcher_that_died_before_starting_it_is_recovered
 ):
     job = started_job(start_training(SEED_MODEL_ID, {}, **retry_body(2)))
     stream.read()  # the dispatcher got the record ...
-    claim = runtime.job_service().claim(runtime.job_service().get(SEED_MODEL_ID, job["id"]).job)
+    claim = runtime.job_service().claim(runtime.job_service().get(SEED_MODEL_ID, job["id"], SERVICE).job)
     assert claim is not None  # ... claimed the job, and died before Invoke
     clock.advance(supervision.START_DEADLINE_SECONDS + 1)
 
@@ -467,7 +469,7 @@ def test_an_overdue_job_of_a_model_deleted_meanwhile_still_ends(clock: Clock, ta
     table.put_item(TableName="pie-local", Item=job_item(job.model_copy(update={"deadline_at": clock.now - timedelta(seconds=1)})))
 
     assert sweep() == {"timed_out": 1}
-    assert runtime.job_service().get(job.model_id, job.id).job.status == "failed"
+    assert runtime.job_service().get(job.model_id, job.id, SERVICE).job.status == "failed"
 
 
 @pytest.mark.parametrize("since", ["0.5", "yesterday", "2026-13-01T00:00:00Z"])

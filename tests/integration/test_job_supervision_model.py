@@ -74,7 +74,7 @@ class JobSupervision(RuleBasedStateMachine):
     # Helpers ------------------------------------------------------------------------------------
 
     def _job(self, job_id: str):
-        return runtime.job_service().get(SEED_MODEL_ID, job_id).job
+        return runtime.job_service().get(SEED_MODEL_ID, job_id, Access.service("t")).job
 
     def _deliver(self, twice: bool) -> None:
         for _ in range(10):
@@ -95,7 +95,7 @@ class JobSupervision(RuleBasedStateMachine):
             if training:
                 job = service.start_training(SEED_MODEL_ID, request, actor="t", access=Access.service("t")).job
             else:
-                job = service.start_inference(SEED_MODEL_ID, request).job
+                job = service.start_inference(SEED_MODEL_ID, request, Access.service("t")).job
         except (ConflictError, UnprocessableError):
             return  # the version is busy training, or cannot train again
         self.jobs.append(job.id)
@@ -112,7 +112,7 @@ class JobSupervision(RuleBasedStateMachine):
         attempt = {"current": job.attempt, "stale": max(1, job.attempt - 1) if job.attempt > 1 else job.attempt + 1, "none": None}[which]
         request = CompleteJobRequest(status=status, output={} if status == "succeeded" else None, error="e", attempt=attempt, retryable=retryable)
         try:
-            runtime.job_service().complete(SEED_MODEL_ID, job.id, request, actor="worker")
+            runtime.job_service().complete(SEED_MODEL_ID, job.id, request, actor="worker", access=Access.service("worker"))
         except ConflictError:
             assert self._job(job.id) == job  # refused: nothing changed
 
