@@ -200,7 +200,7 @@ def test_a_succeeded_execution_reports_its_parsed_output():
         sample_envelope()["model_id"], sample_envelope()["job_id"], STATE_MACHINE
     )
     assert reported.result == CompleteJobRequest(
-        status="succeeded", output={"model_uri": "s3://models/price/1", "loss": 0.12}
+        status="succeeded", output={"model_uri": "s3://models/price/1", "loss": 0.12}, attempt=1
     )
 
 
