@@ -9,8 +9,9 @@ from infra.function_profiles import SWEEPER_FUNCTION
 from tests.infra.stack_queries import (
     function,
     function_statements,
-    get_att,
+    live_alias,
     ref,
+    refers_to,
     rendered,
     resources,
     statements_with,
@@ -19,10 +20,11 @@ from tests.infra.stack_queries import (
 
 def test_the_sweeper_runs_every_minute_with_a_dead_letter_queue(job_template: Template):
     sweeper_id, _ = function(job_template, SWEEPER_FUNCTION)
+    alias_id = live_alias(job_template, SWEEPER_FUNCTION)
     (rule,) = [
         r["Properties"]
         for r in resources(job_template, "AWS::Events::Rule").values()
-        if any(t["Arn"] == get_att(sweeper_id, "Arn") for t in r["Properties"].get("Targets", []))
+        if any(refers_to(t["Arn"], alias_id) for t in r["Properties"].get("Targets", []))
     ]
     assert rule["ScheduleExpression"] == "rate(1 minute)"
     assert "DeadLetterConfig" in rule["Targets"][0]
@@ -31,6 +33,8 @@ def test_the_sweeper_runs_every_minute_with_a_dead_letter_queue(job_template: Te
         for c in resources(job_template, "AWS::Lambda::EventInvokeConfig").values()
         if c["Properties"]["FunctionName"] == ref(sweeper_id)
     ]
+    # Destinations belong to the alias EventBridge invokes (SnapStart's version).
+    assert refers_to(config["Qualifier"], alias_id)
     assert "OnFailure" in config["DestinationConfig"]
 
 
