@@ -23,7 +23,17 @@ from bench.environment import discard_function_logs, use_function_environment
 from bench.report import Figure, print_table, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("cold_start", "round_trips", "warm", "fanout", "dispatch", "local_api", "hostile_input", "endurance")
+SECTIONS = (
+    "cold_start",
+    "round_trips",
+    "warm",
+    "fanout",
+    "dispatch",
+    "supervision",
+    "local_api",
+    "hostile_input",
+    "endurance",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +75,17 @@ def main(argv: list[str] | None = None) -> int:
 def _runners(
     quick: bool, cold_start_functions: list[str] | None = None
 ) -> dict[str, Callable[[], tuple[list[Figure], dict[str, Any]]]]:
-    from bench import cold_start, dispatch, endurance, fanout, hostile_input, local_api, round_trips, warm
+    from bench import (
+        cold_start,
+        dispatch,
+        endurance,
+        fanout,
+        hostile_input,
+        local_api,
+        round_trips,
+        supervision,
+        warm,
+    )
 
     return {
         "cold_start": lambda: cold_start.measure(
@@ -75,6 +95,7 @@ def _runners(
         "warm": lambda: warm.measure(calls=100 if quick else warm.CALLS),
         "fanout": lambda: fanout.measure(repeats=1 if quick else fanout.REPEATS),
         "dispatch": lambda: dispatch.measure(rounds=1 if quick else dispatch.ROUNDS),
+        "supervision": lambda: supervision.measure(sizes=(0, 100, 250) if quick else supervision.SIZES),
         "local_api": lambda: local_api.measure(seconds=2 if quick else local_api.SECONDS),
         "hostile_input": lambda: hostile_input.measure(runs=2 if quick else hostile_input.RUNS),
         "endurance": lambda: endurance.measure(writes=500 if quick else endurance.WRITES),

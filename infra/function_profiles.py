@@ -16,6 +16,7 @@ from shared.routes import Route
 
 DISPATCHER_FUNCTION = "dispatch_jobs"
 JOB_COMPLETION_FUNCTION = "complete_job_events"
+SWEEPER_FUNCTION = "sweep_jobs"
 
 # Transactions need no actions of their own: IAM checks each item of a TransactWriteItems against
 # PutItem/UpdateItem/DeleteItem/ConditionCheckItem and each of a TransactGetItems against GetItem.
@@ -41,6 +42,8 @@ class FunctionProfile:
     writes_table: bool
     reads_page_token_key: bool = False
     reads_table: bool = True
+    # The indexes it may query; None: all of them.
+    read_indexes: tuple[str, ...] | None = None
 
     @property
     def table_read_actions(self) -> tuple[str, ...]:
@@ -62,6 +65,9 @@ WRITE_ROUTE = FunctionProfile("write", memory_mb=1024, timeout_seconds=20, write
 # The dispatcher runs in-process implementations and retries throttled starts with backoff.
 DISPATCHER = FunctionProfile("dispatcher", memory_mb=1024, timeout_seconds=120, writes_table=True)
 JOB_COMPLETION = FunctionProfile("job_completion", memory_mb=512, timeout_seconds=30, writes_table=True)
+# The sweeper reads the due index only (plus the items it moves: versions and models of training
+# jobs, by key) and finishes a run of a few pages well inside a minute, before the next one.
+SWEEPER = FunctionProfile("sweeper", memory_mb=512, timeout_seconds=50, writes_table=True, read_indexes=("GSI3",))
 
 
 def is_list_route(route: Route) -> bool:

@@ -20,9 +20,20 @@ from infra.constructs.console import ConsoleSite
 from infra.constructs.dispatcher import JobDispatcher
 from infra.constructs.job_completion import JobCompletion
 from infra.constructs.monitoring import Monitoring
-from infra.constructs.route_functions import FunctionAssets, FunctionFactory, RouteFunctions
+from infra.constructs.route_functions import (
+    METRICS_NAMESPACE,
+    SERVICE_NAME,
+    FunctionAssets,
+    FunctionFactory,
+    RouteFunctions,
+)
+from infra.constructs.sweeper import JobSweeper, allow_stopping_tasks
 from infra.constructs.table import RegistryTable
-from infra.function_profiles import DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION
+from infra.function_profiles import (
+    DISPATCHER_FUNCTION,
+    JOB_COMPLETION_FUNCTION,
+    SWEEPER_FUNCTION,
+)
 from shared.routes import Route
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +87,13 @@ class PieStack(Stack):
                 description="Destination for Lambda handlers that report results directly",
             )
 
+        if SWEEPER_FUNCTION in function_folders:
+            sweeper = JobSweeper(self, "JobSweeper", factory=factory)
+            dead_letter_queues["JobSweeper"] = sweeper.dead_letter_queue
+            asynchronous_functions["JobSweeper"] = sweeper.function
+        if "cancel_job" in route_functions.functions:
+            allow_stopping_tasks(route_functions.functions["cancel_job"], config)
+
         monitoring = Monitoring(
             self,
             "Monitoring",
@@ -84,6 +102,9 @@ class PieStack(Stack):
             stream_consumer=dispatcher.function if dispatcher else None,
             asynchronous_functions=asynchronous_functions,
             alarm_email=config.alarm_email,
+            job_metrics={"namespace": METRICS_NAMESPACE, "service": SERVICE_NAME}
+            if SWEEPER_FUNCTION in function_folders
+            else None,
         )
         CfnOutput(self, "ApiUrl", value=api.url, description="Base URL; routes live under /v2")
         CfnOutput(self, "ConsoleUrl", value=console.url, description="The console (register it as a redirect URL)")

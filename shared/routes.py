@@ -100,8 +100,11 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v2/models/{model_id}/inference", "start_inference", MODELS_WRITE),
     Route("POST", "/v2/models/{model_id}/training", "start_training", MODELS_WRITE),
     Route("GET", "/v2/models/{model_id}/jobs", "list_jobs", MODELS_READ),
+    Route("GET", "/v2/jobs", "list_all_jobs", MODELS_READ),
     Route("GET", "/v2/models/{model_id}/jobs/{job_id}", "get_job", MODELS_READ),
     Route("POST", "/v2/models/{model_id}/jobs/{job_id}/complete", "complete_job", JOBS_WRITE),
+    Route("POST", "/v2/models/{model_id}/jobs/{job_id}/cancel", "cancel_job", MODELS_WRITE),
+    Route("POST", "/v2/models/{model_id}/jobs/{job_id}/retry", "retry_job", MODELS_WRITE),
     # The published contract (docs/openapi.json), readable before a client has a token.
     Route("GET", "/v2/openapi.json", "get_openapi", scope=None),
 )

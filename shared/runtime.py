@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from shared.data.outbox import OutboxWriter
     from shared.dispatch.completions import AwsCompletions
     from shared.dispatch.dispatcher import Dispatcher
+    from shared.dispatch.sweeper import Sweeper
     from shared.domain.jobs import JobService
     from shared.domain.transitions import Firing, VersionLifecycle
 
@@ -126,12 +127,24 @@ def idempotency_store():
 
 
 @cache
-def job_service() -> JobService:
+def job_store():
     from shared.data.jobs import JobStore
+
+    return JobStore(dynamodb_client(), api_settings().table_name, page_tokens)
+
+
+@cache
+def job_service() -> JobService:
     from shared.domain.jobs import JobService
 
-    jobs = JobStore(dynamodb_client(), api_settings().table_name, page_tokens)
-    return JobService(registry_store(), jobs, version_lifecycle(), firing(), outbox(), clock=utc_now)
+    return JobService(registry_store(), job_store(), version_lifecycle(), firing(), outbox(), clock=utc_now)
+
+
+@cache
+def sweeper() -> Sweeper:
+    from shared.dispatch.sweeper import Sweeper
+
+    return Sweeper(job_service(), job_store(), clock=utc_now)
 
 
 # Clients the local stack replaces with stand-ins (it has no Lambda or ECS to start jobs on).
@@ -177,6 +190,13 @@ def dispatcher() -> Dispatcher:
 
 
 @cache
+def task_stopper():
+    from shared.dispatch.starters import TaskStopper
+
+    return TaskStopper(_client)
+
+
+@cache
 def aws_completions() -> AwsCompletions:
     from shared.dispatch.completions import AwsCompletions
 
@@ -195,11 +215,14 @@ def reset() -> None:
         outbox,
         firing,
         version_lifecycle,
+        job_store,
         job_service,
+        sweeper,
         idempotency_store,
         dispatcher_settings,
         dispatcher,
         aws_completions,
+        task_stopper,
     ):
         built.cache_clear()
 

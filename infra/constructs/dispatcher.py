@@ -32,9 +32,10 @@ from shared.kinds import KINDS
 # more jobs than one transaction holds. A job's later changes (claimed, finished) are MODIFY
 # records the dispatcher has no business with, so they never invoke it.
 STREAM_FILTERS = (
+    # A new job, and one put back in the queue: re-queued by the sweeper, retried, redriven.
     lambda_.FilterCriteria.filter(
         {
-            "eventName": ["INSERT"],
+            "eventName": ["INSERT", "MODIFY"],
             "dynamodb": {"NewImage": {"entity_type": {"S": [keys.JOB_ENTITY]}, "status": {"S": ["queued"]}}},
         }
     ),

@@ -4,7 +4,9 @@
 - the dispatcher failing, or falling behind the stream (iterator age);
 - every asynchronously invoked function failing (the completion function): its first error, before
   Lambda's retries give the event up to a dead-letter queue;
-- the API answering 5xx (PIE never answers 500 to bad input, so any 5xx is a defect or an outage).
+- the API answering 5xx (PIE never answers 500 to bad input, so any 5xx is a defect or an outage);
+- jobs: attempts timing out, jobs failing for good, and the oldest queued job waiting too long
+  (the sweeper publishes them; with no sweeper deployed there are no job alarms).
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ from constructs import Construct
 from infra.constructs.api import RegistryApi
 
 ITERATOR_AGE_THRESHOLD = Duration.minutes(5)
+# Job metrics the sweeper publishes (shared.dispatch.sweeper.SweepReport), and when they alarm.
+JOB_ALARMS = (
+    ("JobsTimedOut", 10, "attempts timed out in 15 minutes: handlers are not completing their jobs"),
+    ("JobsFailed", 10, "jobs ended as failed by the sweeper in 15 minutes (out of attempts or never dispatched)"),
+    ("OldestQueuedJobAge", 900, "a queued job has waited over 15 minutes: is the dispatcher running?"),
+)
 API_SERVER_ERRORS_THRESHOLD = 5
 
 
@@ -39,7 +47,9 @@ class Monitoring(Construct):
         stream_consumer: lambda_.IFunction | None,
         asynchronous_functions: Mapping[str, lambda_.IFunction],
         alarm_email: str | None,
+        job_metrics: Mapping[str, str] | None = None,
     ) -> None:
+        """``job_metrics``: the namespace and service dimension the sweeper publishes under."""
         super().__init__(scope, construct_id)
         # CloudWatch cannot publish to a topic under the AWS-managed SNS key, hence a key of our own.
         key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="PIE alarm topic")
@@ -88,6 +98,21 @@ class Monitoring(Construct):
                 description=f"PIE: the {name} function failed invocations; Lambda retries them, then "
                 "sends them to its dead-letter queue",
             )
+        if job_metrics is not None:
+            for metric_name, threshold, what in JOB_ALARMS:
+                statistic = cloudwatch.Stats.MAXIMUM if metric_name == "OldestQueuedJobAge" else cloudwatch.Stats.SUM
+                self._alarm(
+                    metric_name,
+                    cloudwatch.Metric(
+                        namespace=job_metrics["namespace"],
+                        metric_name=metric_name,
+                        dimensions_map={"service": job_metrics["service"]},
+                        period=Duration.minutes(15),
+                        statistic=statistic,
+                    ),
+                    threshold=threshold,
+                    description=f"PIE: {what}",
+                )
         self._alarm(
             "ApiServerErrors",
             api.http_api.metric_server_error(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),

@@ -159,7 +159,7 @@ class FunctionFactory(Construct):
             role.add_to_policy(
                 iam.PolicyStatement(
                     actions=list(profile.table_read_actions),
-                    resources=[table.table_arn, *self._table.index_arns],
+                    resources=[table.table_arn, *self._table.index_arns_of(profile.read_indexes)],
                 )
             )
         if profile.table_write_actions:

@@ -55,4 +55,12 @@ class RegistryTable(Construct):
     @property
     def index_arns(self) -> list[str]:
         """One ARN per declared index, so read grants name each index instead of ``index/*``."""
-        return [f"{self.table.table_arn}/index/{index.name}" for index in definition.INDEXES]
+        return self.index_arns_of(None)
+
+    def index_arns_of(self, names: tuple[str, ...] | None) -> list[str]:
+        """The ARNs of the named indexes (all of them for None)."""
+        return [
+            f"{self.table.table_arn}/index/{index.name}"
+            for index in definition.INDEXES
+            if names is None or index.name in names
+        ]

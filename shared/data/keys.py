@@ -134,6 +134,40 @@ def jobs_by_status_partition(model_id: str, status: str) -> str:
     return f"JOBS#{model_id}#{status}"
 
 
+# Live jobs are spread over this many partitions of GSI3 by a hash of their id, so a burst of job
+# writes never lands on one index partition; the sweeper reads each shard's overdue head.
+DUE_SHARDS = 4
+_DUE_PREFIX = "DUE#"
+
+
+def due_shard(job_id: str) -> int:
+    """Stable across processes (unlike ``hash``): the sum of the id's bytes."""
+    return sum(job_id.encode()) % DUE_SHARDS
+
+
+def job_due_keys(model_id: str, job_id: str, due_at: str) -> dict[str, str]:
+    """GSI3 (sparse: live jobs only) orders live jobs by when the sweeper must look at them."""
+    return {"GSI3PK": jobs_due_partition(due_shard(job_id)), "GSI3SK": f"{due_at}#{model_id}#{job_id}"}
+
+
+def jobs_due_partition(shard: int) -> str:
+    return f"{_DUE_PREFIX}{shard}"
+
+
+# The delivery log (every job, newest change first) is GSI1 over this many write shards, picked by
+# the job id like the due shards: one page reads each shard once (LOG_SHARDS queries per page).
+LOG_SHARDS = 4
+_LOG_PREFIX = "JOBLOG#"
+
+
+def job_log_keys(model_id: str, job_id: str, updated_at: str) -> dict[str, str]:
+    return {"GSI1PK": job_log_partition(sum(job_id.encode()) % LOG_SHARDS), "GSI1SK": f"{updated_at}#{model_id}#{job_id}"}
+
+
+def job_log_partition(shard: int) -> str:
+    return f"{_LOG_PREFIX}{shard}"
+
+
 def fanout_key(source_model_id: str, transition: str, part: int) -> dict[str, str]:
     """Outbox overflow: the fired jobs a transition could not fit in its own transaction."""
     return {"PK": model_partition(source_model_id), "SK": f"{_FANOUT_PREFIX}{transition}#{part:04d}"}

@@ -33,13 +33,17 @@ from shared.data.items import (
 from shared.data.store import ModelRecord, RegistryStore, StaleEntityError
 from shared.domain.errors import ConflictError, ItemNotStorableError
 from shared.domain.resources import Job, Version
+from shared.domain.supervision import due_at
 
 
 def job_item(job: Job) -> dict[str, Any]:
     created = job.created_at.isoformat()
+    due = due_at(job)
     return {
         **key(keys.job_key(job.model_id, job.id)),
         **key(keys.job_index_keys(job.model_id, job.id, job.status, created)),
+        **(key(keys.job_due_keys(job.model_id, job.id, due.isoformat())) if due is not None else {}),
+        **key(keys.job_log_keys(job.model_id, job.id, job.updated_at.isoformat())),
         "entity_type": s(keys.JOB_ENTITY),
         "entity_version": n(job.entity_version),
         "status": s(job.status),

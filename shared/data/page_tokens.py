@@ -53,12 +53,12 @@ class PageTokenCodec:
             decoded = json.loads(raw)
         except ValueError:
             raise PageTokenInvalidError() from None
-        if not isinstance(decoded, dict) or decoded.get("list") != list_scope or not _is_key(decoded.get("key")):
+        if not isinstance(decoded, dict) or decoded.get("list") != list_scope or not is_table_key(decoded.get("key")):
             raise PageTokenInvalidError()
         return decoded["key"]
 
 
-def _is_key(value: Any) -> bool:
+def is_table_key(value: Any) -> bool:
     """A key of PIE's table as the low-level client takes it: attribute names, each with one string
     value (every key attribute of the table is a string; see ``shared.data.table``)."""
     return (

@@ -5,6 +5,7 @@ Everything PIE stores lives in one table keyed by ``PK``/``SK`` (built in ``shar
 - ``LSI1`` (``PK`` + ``LSI1SK``): creation order inside a model's partition (versions, jobs).
 - ``GSI1`` (``GSI1PK`` + ``GSI1SK``): every model by id; subscriptions by target model.
 - ``GSI2`` (``GSI2PK`` + ``GSI2SK``): models by status; jobs by status.
+- ``GSI3`` (``GSI3PK`` + ``GSI3SK``): live jobs by when they are due, for the sweeper (sparse).
 
 Idempotency records written by Powertools share the table and expire through TTL on
 ``expiration``.
@@ -32,8 +33,9 @@ INDEXES: tuple[IndexDefinition, ...] = (
     IndexDefinition("LSI1", PARTITION_KEY, "LSI1SK", local=True),
     IndexDefinition("GSI1", "GSI1PK", "GSI1SK"),
     IndexDefinition("GSI2", "GSI2PK", "GSI2SK"),
+    IndexDefinition("GSI3", "GSI3PK", "GSI3SK"),
 )
-LSI1, GSI1, GSI2 = INDEXES
+LSI1, GSI1, GSI2, GSI3 = INDEXES
 
 
 def create_table_request(table_name: str) -> dict[str, Any]:

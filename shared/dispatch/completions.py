@@ -6,6 +6,10 @@ Status Change" events. A report only completes the job if it comes from the job'
 function ARN, the cluster and task family, the state machine), so an event from elsewhere cannot
 finish somebody's job. Reports for jobs that no longer exist or are already finished are
 acknowledged and ignored: AWS delivers at least once.
+
+Each report carries the envelope PIE sent, so its ``attempt`` says which attempt the result is for:
+a result for an attempt that is no longer in flight (timed out, cancelled, retried) is acknowledged
+and changes nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.domain.access import Access
-from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError
+from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError, StaleAttemptError
 from shared.domain.jobs import JobService
 from shared.kinds import KINDS, kind_of
 from shared.kinds.base import ReportedResult
@@ -59,4 +63,7 @@ class AwsCompletions:
             completion = self._jobs.finish(job, reported.result, actor=COMPLETION_ACTOR)
         except JobAlreadyFinishedError:
             return "already finished"
+        except StaleAttemptError:
+            logger.info("result for an attempt no longer in flight; ignored", extra={"job_id": job.id})
+            return "stale attempt"
         return completion.job.status

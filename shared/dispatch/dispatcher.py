@@ -1,8 +1,9 @@
 """The stream dispatcher: starts each new job exactly once, and finishes interrupted fan-outs.
 
-For every stream record of a new ``queued`` job it claims the job (conditional ``queued →
-dispatched``: a redelivered record finds it claimed and does nothing), then starts it on its
-handler. A job that cannot be started is completed as ``failed`` with the reason, never left
+For every stream record of a ``queued`` job — new, re-queued by the sweeper (a MODIFY), or
+redriven — it claims the job (conditional ``queued → dispatched``: a redelivered record finds it
+claimed and does nothing; a retry whose ``not_before`` is still ahead waits for the sweeper), then
+starts it on its handler and records that it started (the handler's deadline begins). A job that cannot be started is completed as ``failed`` with the reason, never left
 queued. For a new fan-out item (outbox overflow) it materializes the jobs it carries, each at most
 once. Other records are not its business.
 """
@@ -45,7 +46,7 @@ class Dispatcher:
 
     def handle(self, record: dict[str, Any]) -> str:
         """Process one stream record; returns what was done (for logs and tests)."""
-        if record.get("eventName") != "INSERT":
+        if record.get("eventName") not in ("INSERT", "MODIFY"):
             return "ignored"
         try:
             image = record["dynamodb"]["NewImage"]
@@ -53,6 +54,8 @@ class Dispatcher:
         except (KeyError, TypeError, AttributeError) as error:
             raise MalformedRecordError(f"stream record without a new image: {error}") from None
         if entity == keys.FANOUT_ENTITY:
+            if record["eventName"] != "INSERT":
+                return "ignored"
             self._outbox.materialize(jobs_of_fanout(image))
             return "materialized"
         if entity != keys.JOB_ENTITY or image.get("status", {}).get("S") != "queued":
@@ -66,7 +69,7 @@ class Dispatcher:
     def dispatch(self, job: Job) -> str:
         claim = self._jobs.claim(job)
         if claim is None:
-            return "already claimed"
+            return "already claimed"  # or a retry not due yet
         claimed = claim.job
         if claim.refusal is not None:
             logger.warning("job refused", extra={"job_id": claimed.id, "reason": claim.refusal})
@@ -78,14 +81,17 @@ class Dispatcher:
         except DispatchFailed as failure:
             logger.warning("job could not be started", extra={"job_id": claimed.id, "reason": failure.reason})
             return self._finish(claimed, CompleteJobRequest(status="failed", error=failure.reason))
-        if result is not None:
+        if isinstance(result, CompleteJobRequest):  # it ran at once (in-process)
             return self._finish(claimed, result)
+        self._jobs.started(claimed, result.task_arn if result is not None else None)
         return "dispatched"
 
     def _finish(self, job: Job, result: CompleteJobRequest) -> str:
         """Completes the job in this delivery (a redelivered record finds it claimed): a result that
         cannot be stored fails it instead. Returns the status it ended in."""
-        return self._jobs.finish(job, result, actor=DISPATCHER_ACTOR).job.status
+        result = result.model_copy(update={"attempt": job.attempt})
+        status = self._jobs.finish(job, result, actor=DISPATCHER_ACTOR).job.status
+        return "retried" if status == "queued" else status
 
 
 class ParallelBatchProcessor(BatchProcessor):
@@ -108,6 +114,7 @@ OUTCOME_METRICS = {
     "dispatched": "JobsDispatched",
     "succeeded": "JobsSucceeded",
     "failed": "JobsFailed",
+    "retried": "JobsRetried",
     "already claimed": "JobRecordsRedelivered",
     "materialized": "FanOutItemsMaterialized",
 }

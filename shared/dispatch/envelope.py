@@ -29,6 +29,7 @@ class JobEnvelope(BaseModel):
     model_id: str
     version: str
     action: Action
+    attempt: int
     input: dict[str, Any]
     trigger: JobTrigger | None
     completion: Completion
@@ -40,6 +41,7 @@ class JobEnvelope(BaseModel):
             model_id=job.model_id,
             version=job.version,
             action=job.action,
+            attempt=job.attempt,
             input=job.input,
             trigger=job.trigger,
             completion=Completion(path=f"/v2/models/{job.model_id}/jobs/{job.id}/complete"),

@@ -1,7 +1,8 @@
 """Starting a claimed job on its handler, with the starter its kind registers (``shared.kinds``).
 
-A starter's ``start(job)`` returns None when the job is running (its result comes later), or the
-job's result when it ran at once (in-process). Throttling and capacity errors are retried with
+A starter's ``start(job)`` returns None or ``Started`` (with the ECS task's ARN, which cancel stops)
+when the job is running (its result comes later), or the job's result when it ran at once
+(in-process). Throttling and capacity errors are retried with
 capped, jittered exponential backoff; when the attempts run out, or the error cannot be retried
 (unknown function, access denied), ``start`` raises ``DispatchFailed`` with the reason, and the
 dispatcher marks the job failed with it.
@@ -74,8 +75,18 @@ def aws_call(operation: str, retryable: frozenset[str], call: Callable[..., Any]
         raise Retry(f"{operation}: {error}") from None
 
 
+@dataclass(frozen=True)
+class Started:
+    """A job now running elsewhere, with what cancel needs to stop it (an ECS task's ARN)."""
+
+    task_arn: str | None = None
+
+
 class Starter(Protocol):
-    def start(self, job: Job) -> CompleteJobRequest | None: ...
+    def start(self, job: Job) -> Started | CompleteJobRequest | None:
+        """None or ``Started``: the job runs elsewhere and completes later; a ``CompleteJobRequest``:
+        it ran at once (in-process)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -107,3 +118,18 @@ class LazyClient:
 def build_starters(context: StartContext) -> dict[str, Starter]:
     """One starter per registered kind."""
     return {kind.type: load(kind.starter)(context) for kind in KINDS.values()}
+
+
+class TaskStopper:
+    """Stops what a cancelled job's start recorded, through its kind's ``stopper`` facet; kinds
+    without one (a Lambda invocation cannot be stopped) have their later completion refused instead."""
+
+    def __init__(self, client: Callable[[str], Any]) -> None:
+        self._client = client
+        self._stoppers = {kind.type: load(kind.stopper) for kind in KINDS.values() if kind.stopper}
+
+    def stop(self, job: Job) -> bool:
+        stop = self._stoppers.get(job.handler.type)
+        if stop is None or job.task_arn is None:
+            return False
+        return bool(stop(self._client, job))

@@ -148,6 +148,25 @@ class JobAlreadyFinishedError(ConflictError):
         super().__init__(f"job '{job_id}' already {status}: a finished job stays finished")
 
 
+class StaleAttemptError(ConflictError):
+    def __init__(self, job_id: str, reported: int | None, in_flight: int | None) -> None:
+        now = f"attempt {in_flight} is in flight" if in_flight is not None else "no attempt is in flight"
+        said = f"attempt {reported}" if reported is not None else "a result"
+        super().__init__(f"job '{job_id}': {said} is not the attempt in flight ({now}): nothing changed")
+
+
+class JobNotFailedError(ConflictError):
+    def __init__(self, job_id: str, status: str) -> None:
+        super().__init__(f"job '{job_id}' is '{status}': only a failed job can be retried")
+
+
+class VersionNotTrainableError(UnprocessableError):
+    def __init__(self, model_id: str, version: str, status: str) -> None:
+        super().__init__(
+            f"version '{version}' of model '{model_id}' is '{status}' and cannot go to 'training': the job was not retried"
+        )
+
+
 class NoActiveVersionError(UnprocessableError):
     def __init__(self, model_id: str) -> None:
         super().__init__(f"model '{model_id}' has no active version: name a version or activate one")

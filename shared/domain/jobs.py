@@ -13,10 +13,11 @@ another job) still completes, with a warning, but leaves the version alone and f
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from shared.data.items import MAX_DOCUMENT_BYTES, document_bytes
@@ -28,24 +29,41 @@ from shared.domain.access import Access
 from shared.domain.errors import (
     ConcurrentUpdateError,
     ContractViolationError,
+    EntityVersionMismatchError,
+    IllegalTransitionError,
     ItemNotStorableError,
     JobAlreadyFinishedError,
+    JobNotFailedError,
     JobNotFoundError,
     JobOutputTooLargeError,
     NoActiveVersionError,
+    ResourceNotFoundError,
+    StaleAttemptError,
     VersionBusyError,
     VersionNotFoundError,
+    VersionNotTrainableError,
 )
 from shared.domain.lifecycle import check_transition
 from shared.domain.resources import (
     LATEST,
+    AttemptRecord,
     CompleteJobRequest,
     CompletionResponse,
     Job,
     JobList,
     JobResponse,
     Model,
+    RetryPolicy,
     StartJobRequest,
+)
+from shared.domain.supervision import (
+    DEFAULT_BACKOFF_SECONDS,
+    DEFAULT_DIRECT_ATTEMPTS,
+    MAX_REQUEUES,
+    START_DEADLINE_SECONDS,
+    backoff,
+    due_at,
+    timeout_of,
 )
 from shared.domain.transitions import WRITE_ATTEMPTS, Firing, VersionLifecycle, model_after, moved_version
 from shared.domain.triggers import FiringPlan, TriggerSource
@@ -62,6 +80,7 @@ class Claim:
     refusal: str | None = None
 
 DISPATCHER_ACTOR = "pie-dispatcher"
+SWEEPER_ACTOR = "pie-sweeper"
 TRIGGERED_BY = {"training": "training_complete", "inference": "inference_complete"}
 STATUS_MESSAGE_MAX = 1000  # a version's status_message; a job's error may be longer
 ERROR_MAX = 4096  # a job's error, as CompleteJobRequest bounds it
@@ -83,7 +102,10 @@ class JobService:
         firing: Firing,
         outbox: OutboxWriter,
         clock: Callable[[], datetime],
+        rng: Callable[[], float] | None = None,
     ) -> None:
+        """``rng`` draws the jitter of retry backoffs (tests pass a fixed one)."""
+        self._rng = rng or random.random
         self._registry = registry
         self._jobs = jobs
         self._lifecycle = lifecycle
@@ -106,7 +128,7 @@ class JobService:
             model, version = record.model, found.version
             access.require_write(model.workspace, model_id)
         self._check_input(model, "inference", request.input)
-        job = self._new_job(model, version, "inference", request.input)
+        job = self._new_job(model, version, "inference", request.input, request.retry)
         self._outbox.commit([], [job], model_id, f"job:{job.id}")
         return JobResponse(job=job)
 
@@ -119,7 +141,7 @@ class JobService:
             if version.status == "training":
                 raise VersionBusyError(model_id, version.version)
             check_transition(version.status, "training")
-            job = self._new_job(record.model, version.version, "training", request.input)
+            job = self._new_job(record.model, version.version, "training", request.input, request.retry)
             now = self._clock()
             moved = moved_version(version, "training", f"training job {job.id}", actor, now, training_job_id=job.id)
             try:
@@ -147,11 +169,36 @@ class JobService:
             self._registry.get_model(model_id)  # 404 for a model that does not exist
         return JobList(jobs=page.items, next_token=page.next_token)
 
+    def log(
+        self,
+        limit: int,
+        page_token: str | None,
+        status: str | None,
+        model_id: str | None,
+        since: datetime | None,
+        access: Access,
+        workspace: str | None = None,
+    ) -> JobList:
+        """The delivery log: jobs across models, newest change first, of the workspaces the caller
+        may read (or the one named). Job items carry no workspace key, so that is a filter on the
+        page as read: a filtered page may be short, its token goes on."""
+        workspaces = access.listed_workspaces(workspace)
+        if workspaces == ():
+            return JobList(jobs=[], next_token=None)
+        if since is not None:
+            since = since.astimezone(timezone.utc) if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        page = self._jobs.log_page(limit, page_token, status, model_id, since.isoformat() if since else None)
+        jobs = page.items if workspaces is None else [job for job in page.items if job.workspace in workspaces]
+        return JobList(jobs=jobs, next_token=page.next_token)
+
     # Dispatching --------------------------------------------------------------------------------
 
     def claim(self, job: Job) -> Claim | None:
         """Take a queued job for dispatch (``queued → dispatched``); None when it was not queued
-        any more, which makes a redelivered stream record a no-op.
+        any more (a redelivered stream record is a no-op) or its retry is not due yet.
+
+        The claim gives the attempt a short start deadline: if nothing starts it (the dispatcher
+        died), the sweeper ends it as ``not_started``. ``started`` sets the handler's deadline.
 
         A training job fired by a subscription moves its version to ``training`` in the same
         write when the version is ``pending`` or ``failed``. Any other version (active, or being
@@ -160,13 +207,18 @@ class JobService:
         """
         for _ in range(WRITE_ATTEMPTS):
             now = self._clock()
+            if job.not_before is not None and job.not_before > now:
+                return None
             claimed = job.model_copy(
                 update={
                     "status": "dispatched",
-                    "attempts": job.attempts + 1,
                     "entity_version": job.entity_version + 1,
                     "updated_at": now,
                     "dispatched_at": now,
+                    "deadline_at": now + timedelta(seconds=START_DEADLINE_SECONDS),
+                    "not_before": None,
+                    "started_at": None,
+                    "task_arn": None,
                 }
             )
             guarded = [self._outbox.job_put(claimed, job)]
@@ -182,6 +234,8 @@ class JobService:
                             version, "training", f"training job {job.id}", DISPATCHER_ACTOR, now, training_job_id=job.id
                         )
                         guarded.append(self._outbox.version_update(moved, version))
+                    elif version.status == "training" and version.training_job_id == job.id:
+                        pass  # a retry of the job the version is already bound to
                     else:
                         refusal = (
                             f"version '{job.version}' of model '{job.model_id}' is '{version.status}': a "
@@ -196,19 +250,30 @@ class JobService:
             return Claim(claimed, refusal)
         raise ConcurrentUpdateError(f"job '{job.id}'")
 
+    def started(self, job: Job, task_arn: str | None = None) -> Job | None:
+        """Record that the handler accepted the claimed attempt: its deadline is now the handler's
+        timeout. None when the job moved on meanwhile (a fast handler already completed it)."""
+        now = self._clock()
+        running = job.model_copy(
+            update={
+                "started_at": now,
+                "deadline_at": now + timeout_of(job),
+                "task_arn": task_arn,
+                "entity_version": job.entity_version + 1,
+                "updated_at": now,
+            }
+        )
+        try:
+            self._outbox.commit([self._outbox.job_put(running, job)], [], job.model_id, f"start:{job.id}")
+        except StaleEntityError:
+            return None
+        return running
+
     def refuse(self, job: Job, reason: str) -> Job:
         """Fail a claimed job that must not start: only the job changes (its version is not its to
         move), and nothing fires. Returns the job as it is stored now."""
         now = self._clock()
-        failed = job.model_copy(
-            update={
-                "status": "failed",
-                "error": reason,
-                "entity_version": job.entity_version + 1,
-                "updated_at": now,
-                "completed_at": now,
-            }
-        )
+        failed = self._after_attempt(job, "failed", reason, now, retryable=False)
         try:
             self._outbox.commit([self._outbox.job_put(failed, job)], [], job.model_id, f"refuse:{job.id}")
         except StaleEntityError:
@@ -233,25 +298,22 @@ class JobService:
             job = known if known is not None else self._jobs.get(model_id, job_id)
             known = None
             access.require_write(job.workspace, model_id)
-            if job.status in FINISHED:
-                raise JobAlreadyFinishedError(job_id, job.status)
+            self._check_in_flight(job, request.attempt)
             now = self._clock()
-            finished = job.model_copy(
-                update={
-                    "status": request.status,
-                    "output": request.output,
-                    "error": request.error if request.status == "failed" else None,
-                    "entity_version": job.entity_version + 1,
-                    "updated_at": now,
-                    "completed_at": now,
-                }
-            )
+            if request.status == "succeeded":
+                finished = self._after_attempt(job, "succeeded", None, now)
+            else:
+                finished = self._after_attempt(job, "failed", request.error, now, retryable=request.retryable)
+            if finished.status in FINISHED:
+                finished = finished.model_copy(update={"output": request.output})
             size = document_bytes(finished)
             if size > MAX_DOCUMENT_BYTES:
                 raise JobOutputTooLargeError(size, MAX_DOCUMENT_BYTES)
             guarded = [self._outbox.job_put(finished, job)]
             warnings: list[str] = []
-            plan = self._completion_effects(finished, actor, now, guarded, warnings)
+            plan = FiringPlan()
+            if finished.status in FINISHED:
+                plan = self._completion_effects(finished, actor, now, guarded, warnings)
             try:
                 self._outbox.commit(guarded, plan.jobs, model_id, f"job:{job.id}")
             except StaleEntityError as stale:
@@ -278,6 +340,174 @@ class JobService:
             # Not even its version's move can be stored: the job alone records why it failed.
             logger.warning("job failed alone: its version cannot be stored", extra={"job_id": job.id})
             return CompletionResponse(job=self.refuse(job, reason), triggered_events=[])
+
+    # Supervision ------------------------------------------------------------------------------
+
+    def supervise(self, job: Job) -> str:
+        """What the sweeper does with a job the due index says is due (as the index read it).
+
+        Every write is conditional on the job's entity_version, so of two sweepers racing on the
+        same job one acts and the other finds it changed; returns what was done.
+        """
+        now = self._clock()
+        due = due_at(job)
+        if due is None or due > now:
+            return "not due"
+        if job.status == "dispatched":
+            if job.started_at is None:
+                outcome = "not_started"
+                error = f"attempt {job.attempt} was claimed for dispatch but never started (the dispatcher stopped)"
+            else:
+                outcome = "timed_out"
+                seconds = int(timeout_of(job).total_seconds())
+                error = f"attempt {job.attempt} timed out: its handler did not complete it within {seconds} s"
+            return self._end(job, outcome, error, now, actor=SWEEPER_ACTOR)
+        if job.not_before is not None or job.requeues < MAX_REQUEUES:
+            # Re-put the queued job: its stream record (a MODIFY of a queued job) dispatches it.
+            update: dict[str, Any] = {"not_before": None, "entity_version": job.entity_version + 1, "updated_at": now}
+            label = "released"
+            if job.not_before is None:
+                update["requeues"] = job.requeues + 1
+                label = "requeued"
+            try:
+                self._outbox.commit([self._outbox.job_put(job.model_copy(update=update), job)], [], job.model_id, f"sweep:{job.id}")
+            except StaleEntityError:
+                return "changed meanwhile"
+            return label
+        error = f"never dispatched: still queued after {MAX_REQUEUES} re-queues (are the dispatcher and its stream running?)"
+        return self._end(job, "not_started", error, now, actor=SWEEPER_ACTOR, retryable=False)
+
+    def cancel(
+        self, model_id: str, job_id: str, actor: str, access: Access, if_match: int | None = None
+    ) -> Job:
+        """End a queued or dispatched job as failed, outcome ``cancelled``; returns it as stored."""
+        for _ in range(WRITE_ATTEMPTS):
+            job = self._jobs.get(model_id, job_id)
+            access.require_write(job.workspace, model_id)
+            if if_match is not None and if_match != job.entity_version:
+                raise EntityVersionMismatchError("job", if_match, job.entity_version)
+            if job.status in FINISHED:
+                raise JobAlreadyFinishedError(job_id, job.status)
+            now = self._clock()
+            cancelled = self._after_attempt(job, "cancelled", f"cancelled by {actor}", now, retryable=False)
+            guarded = [self._outbox.job_put(cancelled, job)]
+            self._version_after_failure(cancelled, actor, now, guarded)
+            try:
+                self._outbox.commit(guarded, [], model_id, f"cancel:{job.id}")
+            except StaleEntityError:
+                continue
+            return cancelled
+        raise ConcurrentUpdateError(f"job '{job_id}'")
+
+    def redrive(
+        self, model_id: str, job_id: str, actor: str, access: Access, if_match: int | None = None
+    ) -> Job:
+        """Put a failed job back in ``queued`` as its next attempt (same id); a training job's
+        version goes ``training`` with it, bound to it again."""
+        for _ in range(WRITE_ATTEMPTS):
+            job = self._jobs.get(model_id, job_id)
+            access.require_write(job.workspace, model_id)
+            if if_match is not None and if_match != job.entity_version:
+                raise EntityVersionMismatchError("job", if_match, job.entity_version)
+            if job.status != "failed":
+                raise JobNotFailedError(job_id, job.status)
+            now = self._clock()
+            again = job.model_copy(
+                update={
+                    "status": "queued",
+                    "attempt": job.attempt + 1,
+                    "max_attempts": max(job.max_attempts, job.attempt + 1),
+                    "error": None,
+                    "output": None,
+                    "not_before": None,
+                    "requeues": 0,
+                    "deadline_at": None,
+                    "dispatched_at": None,
+                    "started_at": None,
+                    "completed_at": None,
+                    "entity_version": job.entity_version + 1,
+                    "updated_at": now,
+                }
+            )
+            guarded = [self._outbox.job_put(again, job)]
+            if job.action == "training":
+                version = self._registry.get_version(model_id, job.version)
+                try:
+                    trainable = check_transition(version.status, "training")
+                except IllegalTransitionError:
+                    trainable = False
+                if not trainable:
+                    raise VersionNotTrainableError(model_id, version.version, version.status)
+                moved = moved_version(version, "training", f"training job {job.id} retried", actor, now, training_job_id=job.id)
+                guarded.append(self._outbox.version_update(moved, version))
+            try:
+                self._outbox.commit(guarded, [], model_id, f"redrive:{job.id}:{again.attempt}")
+            except StaleEntityError:
+                continue
+            return again
+        raise ConcurrentUpdateError(f"job '{job_id}'")
+
+    def _end(self, job: Job, outcome: str, error: str, now: datetime, actor: str, retryable: bool = True) -> str:
+        """End the attempt in flight (or a queued job); a final ending moves a training job's version."""
+        ended = self._after_attempt(job, outcome, error, now, retryable=retryable)
+        guarded = [self._outbox.job_put(ended, job)]
+        if ended.status in FINISHED:
+            self._version_after_failure(ended, actor, now, guarded)
+        try:
+            self._outbox.commit(guarded, [], job.model_id, f"end:{job.id}:{job.attempt}")
+        except StaleEntityError:
+            return "changed meanwhile"
+        return outcome if ended.status in FINISHED else f"{outcome}, retried"
+
+    def _version_after_failure(self, job: Job, actor: str, now: datetime, guarded: list[Guarded]) -> None:
+        """A training job that ended for good moves its version to ``failed``; a failure fires
+        nothing, and a job whose model was deleted meanwhile still ends."""
+        if job.action != "training":
+            return
+        try:
+            self._completion_effects(job, actor, now, guarded, [])
+        except ResourceNotFoundError:
+            logger.info("the ended job's model no longer exists", extra={"job_id": job.id})
+
+    def _after_attempt(
+        self, job: Job, outcome: str, error: str | None, now: datetime, retryable: bool = True
+    ) -> Job:
+        """The job once its attempt ended: queued for the next one after a backoff while it has
+        attempts left (and the ending allows it), else finished."""
+        record = AttemptRecord(
+            attempt=job.attempt, dispatched_at=job.dispatched_at, ended_at=now, outcome=outcome, error=error
+        )
+        common: dict[str, Any] = {
+            "attempt_history": [*job.attempt_history, record],
+            "error": error,
+            "deadline_at": None,
+            "entity_version": job.entity_version + 1,
+            "updated_at": now,
+        }
+        if outcome == "succeeded":
+            return job.model_copy(update={**common, "status": "succeeded", "not_before": None, "completed_at": now})
+        if retryable and outcome != "cancelled" and job.attempt < job.max_attempts:
+            return job.model_copy(
+                update={
+                    **common,
+                    "status": "queued",
+                    "attempt": job.attempt + 1,
+                    "not_before": now + backoff(job, self._rng),
+                    "requeues": 0,
+                    "dispatched_at": None,
+                    "started_at": None,
+                }
+            )
+        return job.model_copy(update={**common, "status": "failed", "not_before": None, "completed_at": now})
+
+    def _check_in_flight(self, job: Job, attempt: int | None) -> None:
+        """A result counts only for the attempt in flight: a finished job, another attempt's
+        number, or a job waiting for its next attempt (the last one ended) is a 409."""
+        if job.status in FINISHED:
+            raise JobAlreadyFinishedError(job.id, job.status)
+        waiting = job.status == "queued" and bool(job.attempt_history)
+        if waiting or (attempt is not None and attempt != job.attempt):
+            raise StaleAttemptError(job.id, attempt, None if waiting else job.attempt)
 
     def _completion_effects(
         self, job: Job, actor: str, now: datetime, guarded: list[Guarded], warnings: list[str]
@@ -339,9 +569,13 @@ class JobService:
         if violations:
             raise ContractViolationError(f"the {action} input", violations)
 
-    def _new_job(self, model: Model, version: str, action: str, job_input: dict[str, Any]) -> Job:
+    def _new_job(
+        self, model: Model, version: str, action: str, job_input: dict[str, Any], retry: RetryPolicy | None
+    ) -> Job:
         now = self._clock()
         return Job(
+            max_attempts=retry.max_attempts if retry else DEFAULT_DIRECT_ATTEMPTS,
+            backoff_seconds=retry.backoff_seconds if retry else DEFAULT_BACKOFF_SECONDS,
             id=str(uuid.uuid4()),
             model_id=model.id,
             workspace=model.workspace,

@@ -305,6 +305,14 @@ JobStatus = Literal["queued", "dispatched", "succeeded", "failed"]
 SubscriptionLabel = Annotated[str, StringConstraints(max_length=256)]
 
 
+class RetryPolicy(_Strict):
+    """How often a job is tried, and how long it waits between tries (doubling, with jitter, at
+    most an hour)."""
+
+    max_attempts: int = Field(ge=1, le=10)
+    backoff_seconds: int = Field(default=30, ge=1, le=3600)
+
+
 class Subscription(_Resource):
     id: UuidString
     workspace: WorkspaceName = Field(default=DEFAULT_WORKSPACE, description="Its source model's workspace.")
@@ -315,6 +323,7 @@ class Subscription(_Resource):
     input_source: InputSource
     input: Metadata | None = None
     label: str | None = None
+    retry: RetryPolicy | None = Field(default=None, description="The jobs it fires; default 3 attempts.", exclude_if=_absent)
     status: SubscriptionStatus
     entity_version: int = 1
     created_at: datetime
@@ -354,6 +363,7 @@ class CreateSubscriptionRequest(_Strict):
     input_source: InputSource
     input: Metadata | None = Field(default=None, description="Required when input_source is stored.")
     label: SubscriptionLabel | None = None
+    retry: RetryPolicy | None = Field(default=None, description="For the jobs it fires; default 3 attempts, 30 s backoff.")
 
     @model_validator(mode="after")
     def _input_matches_its_source(self) -> "CreateSubscriptionRequest":
@@ -403,6 +413,17 @@ class DryRunResult(_Resource):
     warnings: list[str]
 
 
+AttemptOutcome = Literal["succeeded", "failed", "timed_out", "not_started", "cancelled"]
+
+
+class AttemptRecord(_Resource):
+    attempt: int = Field(ge=1)
+    dispatched_at: datetime | None = None
+    ended_at: datetime
+    outcome: AttemptOutcome
+    error: str | None = None
+
+
 class JobTrigger(_Resource):
     """Why a job exists: the subscription that fired it and what fired that subscription."""
 
@@ -425,7 +446,17 @@ class Job(_Resource):
     error: str | None = None
     handler: Handler
     trigger: JobTrigger | None
-    attempts: int = 0
+    attempt: int = Field(default=1, ge=1, description="The attempt in flight, or the next or last one.")
+    max_attempts: int = Field(default=1, ge=1)
+    backoff_seconds: int = Field(default=30, ge=1)
+    deadline_at: datetime | None = Field(
+        default=None, description="When the attempt in flight ends as timed_out (or not_started) if not completed."
+    )
+    not_before: datetime | None = Field(default=None, description="A retry is not dispatched before this.")
+    attempt_history: list[AttemptRecord] = Field(default_factory=list)
+    started_at: datetime | None = Field(default=None, description="When the handler accepted the attempt in flight.")
+    task_arn: str | None = Field(default=None, description="The ECS task running the attempt in flight.", exclude_if=_absent)
+    requeues: int = Field(default=0, description="Times the sweeper re-queued it because nothing dispatched it.")
     entity_version: int = 1
     created_at: datetime
     updated_at: datetime
@@ -465,6 +496,7 @@ class StartJobRequest(_Strict):
         default=None,
         description="Version to run; inference defaults to the active version, training to the newest.",
     )
+    retry: RetryPolicy | None = Field(default=None, description="Default: one attempt.")
 
 
 class JobResponse(_Resource):
@@ -480,6 +512,10 @@ class CompleteJobRequest(_Strict):
     status: Literal["succeeded", "failed"]
     output: Metadata | None = None
     error: Annotated[str, StringConstraints(max_length=4096)] | None = None
+    attempt: int | None = Field(
+        default=None, ge=1, description="The attempt this result is for (the envelope's); another than the one in flight is a 409."
+    )
+    retryable: bool = Field(default=True, description="false: a failure is final, whatever attempts are left.")
 
 
 class CompletionResponse(_Resource):

@@ -66,6 +66,7 @@ class SubscriptionService:
             input_source=request.input_source,
             input=request.input if request.input_source == "stored" else None,
             label=request.label,
+            retry=request.retry,
             status="active",
             created_at=now,
             updated_at=now,

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.resources import Job, JobTrigger, Model, Subscription, TriggeredEvent
+from shared.domain.supervision import DEFAULT_BACKOFF_SECONDS, DEFAULT_SUBSCRIPTION_ATTEMPTS
 
 DEFAULT_MAX_CHAIN_DEPTH = 8
 _JOB_ID_NAMESPACE = uuid.UUID("5b0f7f3e-6c1e-4b8e-9a53-2f2b1c7d9e10")
@@ -82,6 +83,8 @@ def _fire(
         status="queued",
         input=job_input or {},
         handler=getattr(target.handlers, subscription.target_action),
+        max_attempts=subscription.retry.max_attempts if subscription.retry else DEFAULT_SUBSCRIPTION_ATTEMPTS,
+        backoff_seconds=subscription.retry.backoff_seconds if subscription.retry else DEFAULT_BACKOFF_SECONDS,
         trigger=JobTrigger(
             subscription_id=subscription.id,
             source_model_id=source.model_id,

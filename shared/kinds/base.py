@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.errors import HandlerNotAllowedError
 from shared.kinds.allow_list import HandlerAllowList
@@ -25,9 +25,19 @@ ERROR_LIMIT = 4096
 
 
 class HandlerModel(BaseModel):
-    """A handler's stored and wire schema; unknown fields are a 400, not a silently ignored setting."""
+    """A handler's stored and wire schema; unknown fields are a 400, not a silently ignored setting.
+
+    Every kind shares how long one attempt may run; absent, the kind's ``default_timeout_seconds``."""
 
     model_config = ConfigDict(extra="forbid")
+
+    timeout_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=86400,
+        description="Seconds one attempt may run before it ends as timed_out; the kind's default when absent.",
+        exclude_if=lambda value: value is None,
+    )
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,8 @@ class ReportedResult:
     status: str  # "succeeded" | "failed"
     output: Any = None
     error: str | None = None
+    # The attempt the envelope PIE sent names; None for envelopes sent before attempts existed.
+    attempt: int | None = None
 
     @property
     def result(self) -> CompleteJobRequest:
@@ -50,19 +62,19 @@ class ReportedResult:
         from shared.domain.resources import CompleteJobRequest
 
         if self.status != "succeeded":
-            return CompleteJobRequest(status="failed", error=(self.error or "failed")[:ERROR_LIMIT])
+            return CompleteJobRequest(status="failed", error=(self.error or "failed")[:ERROR_LIMIT], attempt=self.attempt)
         output = self.output if isinstance(self.output, dict) else {"result": self.output}
         try:
-            return CompleteJobRequest(status="succeeded", output=output)
+            return CompleteJobRequest(status="succeeded", output=output, attempt=self.attempt)
         except ValidationError as invalid:
             # An output PIE cannot store (NaN or Infinity, which Python's JSON accepts) fails the job
             # rather than the record, whose retries would run out with the job still dispatched.
             reason = f"the handler's output cannot be stored: {invalid.errors()[0]['msg']}"
-            return CompleteJobRequest(status="failed", error=reason[:ERROR_LIMIT])
+            return CompleteJobRequest(status="failed", error=reason[:ERROR_LIMIT], attempt=self.attempt)
 
     def with_result(self, result: CompleteJobRequest) -> ReportedResult:
         return ReportedResult(
-            self.model_id, self.job_id, self.source, result.status, result.output, result.error
+            self.model_id, self.job_id, self.source, result.status, result.output, result.error, result.attempt
         )
 
 
@@ -103,6 +115,9 @@ class HandlerKind:
     # "module:factory"; the factory takes a shared.dispatch.starters.StartContext.
     starter: str
     default_timeout_seconds: int
+    # "module:function" ``(client_factory, job) -> bool`` stopping a cancelled job's recorded task;
+    # None for kinds whose work cannot be stopped (their later completion is refused instead).
+    stopper: str | None = None
     # The boto3 service the starter uses, which pie-local replaces by ``stand_in`` ("module:Class",
     # constructed with shared.local.targets.LocalTargets).
     client_service: str | None = None
@@ -168,6 +183,12 @@ def arn_prefixes(service_resource: str, accounts: Collection[str], regions: Coll
         for region in regions
         for prefix in prefixes
     ]
+
+
+def attempt_of(envelope: Mapping[str, Any]) -> int | None:
+    """The envelope's attempt; None for envelopes sent before attempts existed."""
+    attempt = envelope.get("attempt")
+    return attempt if isinstance(attempt, int) and not isinstance(attempt, bool) and attempt >= 1 else None
 
 
 def parsed_json(text: Any) -> Any:

@@ -17,6 +17,7 @@ from shared.kinds.base import (
     HandlerModel,
     IamStatement,
     ReportedResult,
+    attempt_of,
 )
 
 ECS_TASK_PATTERN = r"^[A-Za-z0-9_-]{1,255}/[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?$"
@@ -75,8 +76,8 @@ def task_result(detail: dict[str, Any]) -> ReportedResult | None:
     failed = [c for c in detail.get("containers", []) if c.get("exitCode") != 0]
     if failed:
         reasons = ", ".join(f"{c.get('name')} exited {c.get('exitCode')} {c.get('reason', '')}".strip() for c in failed)
-        return ReportedResult(*reported, status="failed", error=f"{detail.get('stoppedReason', 'task stopped')}: {reasons}")
-    return ReportedResult(*reported, status="succeeded", output={})
+        return ReportedResult(*reported, attempt=attempt_of(envelope), status="failed", error=f"{detail.get('stoppedReason', 'task stopped')}: {reasons}")
+    return ReportedResult(*reported, attempt=attempt_of(envelope), status="succeeded", output={})
 
 
 def read_event(event: dict[str, Any]) -> ReportedResult | None:
@@ -146,6 +147,7 @@ KIND = HandlerKind(
     starter="shared.kinds.ecs_start:EcsStarter",
     # Training tasks run for hours; a task still running after six is presumed lost.
     default_timeout_seconds=6 * 3600,
+    stopper="shared.kinds.ecs_start:stop_task",
     client_service="ecs",
     stand_in="shared.local.targets:LocalEcs",
     read_event=read_event,

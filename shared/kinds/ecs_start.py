@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
 from shared.dispatch.envelope import JobEnvelope
 from shared.dispatch.starters import (
     DispatchFailed,
     LazyClient,
     Retry,
     StartContext,
+    Started,
     aws_call,
 )
 from shared.domain.resources import Job
 from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
+from shared.observability import logger
 
 RETRYABLE_ECS_ERRORS = frozenset({"ThrottlingException", "ServerException", "LimitExceededException"})
 # RunTask answers 200 with failures[] for capacity problems; these clear up when retried.
@@ -27,12 +34,13 @@ class EcsStarter:
         self._defaults = dict(context.ecs_run_task_defaults)
         self._containers: dict[str, str] = {}
 
-    def start(self, job: Job) -> None:
+    def start(self, job: Job) -> Started:
+        """The started task's ARN is recorded on the job (cancel stops it)."""
         handler = job.handler
         task_definition = handler.task_definition
         envelope = JobEnvelope.of(job).model_dump_json()
 
-        def run_task() -> None:
+        def run_task() -> Started:
             container = self._container_of(task_definition)
             request = {
                 **self._defaults,
@@ -54,8 +62,9 @@ class EcsStarter:
                 if any(str(f.get("reason", "")).startswith(RETRYABLE_ECS_FAILURE_PREFIXES) for f in failures):
                     raise Retry(reason)
                 raise DispatchFailed(reason)
+            return Started(task_arn=response["tasks"][0].get("taskArn"))
 
-        self._backoff.run(run_task)
+        return self._backoff.run(run_task)
 
     def _container_of(self, task_definition: str) -> str:
         """The first container of the task definition receives the envelope."""
@@ -68,3 +77,14 @@ class EcsStarter:
             )
             self._containers[task_definition] = described["taskDefinition"]["containerDefinitions"][0]["name"]
         return self._containers[task_definition]
+
+
+def stop_task(client: Callable[[str], Any], job: Job) -> bool:
+    """The ``ecs`` kind's stopper: StopTask on the task a cancelled job's start recorded."""
+    try:
+        client("ecs").stop_task(cluster=job.handler.cluster, task=job.task_arn, reason=f"PIE job {job.id} cancelled")
+    except (ClientError, BotoCoreError) as error:
+        # The job is cancelled either way; a task that already stopped or cannot be reached is logged.
+        logger.warning("could not stop the cancelled job's task", extra={"job_id": job.id, "error": str(error)})
+        return False
+    return True

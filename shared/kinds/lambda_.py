@@ -16,6 +16,7 @@ from shared.kinds.base import (
     IamStatement,
     ReportedResult,
     arn_prefixes,
+    attempt_of,
     check_arn_target,
 )
 
@@ -96,12 +97,12 @@ def destination_result(record: dict[str, Any]) -> ReportedResult | None:
     reported = (str(payload["model_id"]), str(payload["job_id"]), source)
     succeeded = context.get("condition") == "Success" and not (record.get("responseContext") or {}).get("functionError")
     if succeeded:
-        return ReportedResult(*reported, status="succeeded", output=response)
+        return ReportedResult(*reported, attempt=attempt_of(payload), status="succeeded", output=response)
     if isinstance(response, dict):
         reason = f"{response.get('errorType', 'Error')}: {response.get('errorMessage', '')}"
     else:
         reason = f"invocation {context.get('condition', 'failed')}"
-    return ReportedResult(*reported, status="failed", error=reason)
+    return ReportedResult(*reported, attempt=attempt_of(payload), status="failed", error=reason)
 
 
 def read_event(event: dict[str, Any]) -> ReportedResult | None:

@@ -21,6 +21,7 @@ from shared.kinds.base import (
     IamStatement,
     ReportedResult,
     arn_prefixes,
+    attempt_of,
     check_arn_target,
     parsed_json,
 )
@@ -105,15 +106,15 @@ def execution_result(detail: dict[str, Any]) -> ReportedResult | None:
         return None
     reported = (str(envelope["model_id"]), str(envelope["job_id"]), str(detail.get("stateMachineArn", "")))
     if status != "SUCCEEDED":
-        return ReportedResult(*reported, status="failed", error=_failure(status, detail))
+        return ReportedResult(*reported, attempt=attempt_of(envelope), status="failed", error=_failure(status, detail))
     if (detail.get("outputDetails") or {}).get("included") is False:
         return ReportedResult(
-            *reported, status="failed", error="the execution's output is over EventBridge's event size limit"
+            *reported, attempt=attempt_of(envelope), status="failed", error="the execution's output is over EventBridge's event size limit"
         )
     output = parsed_json(detail.get("output"))
     if output is None and detail.get("output") not in (None, "null"):
-        return ReportedResult(*reported, status="failed", error="the execution's output is not JSON")
-    return ReportedResult(*reported, status="succeeded", output=output)
+        return ReportedResult(*reported, attempt=attempt_of(envelope), status="failed", error="the execution's output is not JSON")
+    return ReportedResult(*reported, attempt=attempt_of(envelope), status="succeeded", output=output)
 
 
 def read_event(event: dict[str, Any]) -> ReportedResult | None:

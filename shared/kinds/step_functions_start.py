@@ -30,7 +30,7 @@ class StepFunctionsStarter:
     def start(self, job: Job) -> None:
         request = {
             "stateMachineArn": job.handler.state_machine_arn,
-            "name": execution_name(job.id, job.attempts),
+            "name": execution_name(job.id, job.attempt),
             "input": JobEnvelope.of(job).model_dump_json(),
         }
 

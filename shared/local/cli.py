@@ -23,12 +23,15 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlparse
 
+from shared.domain.access import ADMIN_SCOPE, DEFAULT_WORKSPACES_CLAIM, is_workspace_name
+from shared.domain.resources import DEFAULT_WORKSPACE
 from shared.local.handler_mappings import (
     DEFAULT_HANDLER_TIMEOUT_SECONDS,
     EcsMapping,
     HandlerMappings,
     LambdaMapping,
 )
+from shared.local.settings import DEFAULT_SWEEP_SECONDS
 from shared.local.tokens import (
     AUDIENCE,
     DEFAULT_HOME_DIRECTORY,
@@ -40,8 +43,6 @@ from shared.local.tokens import (
     local_home,
     mint_token,
 )
-from shared.domain.access import ADMIN_SCOPE, DEFAULT_WORKSPACES_CLAIM, is_workspace_name
-from shared.domain.resources import DEFAULT_WORKSPACE
 from shared.routes import ALL_SCOPES
 
 if TYPE_CHECKING:
@@ -128,6 +129,13 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_HANDLER_TIMEOUT_SECONDS,
         metavar="SECONDS",
         help="kill a --lambda or --ecs handler running longer, and fail its job (default: %(default)g)",
+    )
+    serve.add_argument(
+        "--sweep-seconds",
+        type=float,
+        default=DEFAULT_SWEEP_SECONDS,
+        metavar="SECONDS",
+        help="how often the job sweeper ends overdue attempts and releases due retries (default: %(default)g)",
     )
     data = serve.add_mutually_exclusive_group()
     data.add_argument(
@@ -216,6 +224,7 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         home=arguments.home,
         dynamodb_endpoint=arguments.dynamodb_endpoint,
         handlers=handlers,
+        sweep_seconds=arguments.sweep_seconds,
         data_dir=None if arguments.ephemeral else arguments.data_dir or local_home(arguments.home) / DATA_DIRECTORY,
         fsync=arguments.fsync,
     )

@@ -394,7 +394,8 @@ def _with_printed(reported: ReportedResult, printed: dict[str, Any] | None, prob
             result = CompleteJobRequest(status="succeeded", output=printed or {})
     elif printed is not None:
         result = CompleteJobRequest(status="failed", error=f"{result.error}: {json.dumps(printed)}"[:_ERROR_LIMIT])
-    return reported.with_result(result)
+    # The attempt the task ran for (from its envelope): a late result of an ended attempt is refused.
+    return reported.with_result(result.model_copy(update={"attempt": reported.attempt}))
 
 
 class RunningEcs:
@@ -424,6 +425,11 @@ class RunningEcs:
         task_arn = f"arn:aws:ecs:local:000000000000:task/{request['cluster']}/{uuid.uuid4().hex}"
         self._processes.submit(lambda: self._run(mapping, request, task_arn), str(request.get("startedBy")))
         return {"tasks": [{"taskArn": task_arn, "startedBy": request.get("startedBy")}], "failures": []}
+
+    def stop_task(self, **request: Any) -> dict[str, Any]:
+        """A cancelled job's task. A mapped command runs on to its end; its result is then refused
+        (the job is finished), as a real task's late stop event would be."""
+        return self._fallback.stop_task(**request)
 
     def _run(self, mapping: EcsMapping, request: dict[str, Any], task_arn: str) -> None:
         overrides = (request.get("overrides") or {}).get("containerOverrides") or []

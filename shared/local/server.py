@@ -44,7 +44,7 @@ from shared.local.gateway import (
 )
 from shared.local.handler_mappings import HandlerMappings
 from shared.local.handlers import LocalHandlers
-from shared.local.settings import LOCAL_TABLE_NAME, local_environment
+from shared.local.settings import DEFAULT_SWEEP_SECONDS, LOCAL_TABLE_NAME, local_environment
 from shared.local.stream import DISPATCHER, DynamoDBStreamsReader, StreamReader, StreamReplayer, TableStream
 from shared.local.targets import LocalTargets
 from shared.local.tokens import SigningKeys, TokenVerifier, local_home, mint_token
@@ -257,9 +257,12 @@ class LocalApi:
         dynamodb_endpoint: str | None = None,
         table_name: str = LOCAL_TABLE_NAME,
         handlers: HandlerMappings | None = None,
+        sweep_seconds: float = DEFAULT_SWEEP_SECONDS,
         data_dir: str | os.PathLike[str] | None = None,
         fsync: bool = False,
     ) -> None:
+        """``sweep_seconds``: how often the job sweeper runs (timeouts, retries, lost records)."""
+        self._sweep_seconds = sweep_seconds
         self._address = (host, port)
         self._home = local_home(home)
         self._dynamodb_endpoint = dynamodb_endpoint
@@ -295,6 +298,7 @@ class LocalApi:
                 runtime.use_stand_in(service, client)
             self._resources.callback(runtime.clear_stand_ins)
             self._start_stream_replay(dynamodb)
+            self._start_sweeper()
             authorizer = JwtAuthorizer(TokenVerifier(self.keys.public_key))
             self._server = _GatewayHttpServer(self._address, LocalGateway(authorizer, console=self._console()))
             self._resources.callback(self._server.server_close)
@@ -342,6 +346,28 @@ class LocalApi:
         )
         replayer.start()
         self._resources.callback(replayer.stop)
+
+    def _start_sweeper(self) -> None:
+        """Run functions/sweep_jobs on a timer, as the deployed EventBridge schedule does."""
+        handler = load_handler("sweep_jobs")
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(self._sweep_seconds):
+                try:
+                    handler({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}},
+                            LocalLambdaContext(local_function_name("sweep_jobs")))
+                except Exception:  # noqa: BLE001 — like a failed scheduled invocation: the next run tries again
+                    log.exception("job sweep failed; the next one retries")
+
+        thread = threading.Thread(target=run, name="pie-local-sweeper", daemon=True)
+        thread.start()
+
+        def halt() -> None:
+            stop.set()
+            thread.join()
+
+        self._resources.callback(halt)
 
     def wait(self) -> None:
         """Block until the server stops (Ctrl-C raises KeyboardInterrupt here)."""

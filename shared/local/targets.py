@@ -70,6 +70,10 @@ class LocalEcs:
         arn = f"arn:aws:ecs:local:000000000000:task/{request.get('cluster')}/{uuid.uuid4().hex}"
         return {"tasks": [{"taskArn": arn, "startedBy": request.get("startedBy")}], "failures": []}
 
+    def stop_task(self, **request: Any) -> dict[str, Any]:
+        """A cancelled job's task: nothing runs here, so there is nothing to stop."""
+        return {"task": {"taskArn": request.get("task"), "lastStatus": "STOPPED"}}
+
 
 class LocalStepFunctions:
     """Accepts ``StartExecution`` for any state machine, and runs nothing."""

@@ -195,3 +195,17 @@ def test_each_post_gets_its_own_idempotency_key(server: LocalServer, token: str)
 
     assert len(seen) == 3 and seen[2] == ""  # GET carries none
     assert seen[0] and seen[1] and seen[0] != seen[1]
+
+
+def test_a_job_is_cancelled_redriven_and_found_in_the_delivery_log(pie: PieClient):
+    model_id = new_id()
+    pie.create_model(model_id, name="Supervised", handlers=WAITING)
+    job = pie.start_training(model_id, {})
+
+    cancelled = pie.cancel_job(model_id, job.id)
+    redriven = pie.retry_job(model_id, job.id)
+    logged = [j.id for j in pie.iter_all_jobs(model_id=model_id)]
+
+    assert cancelled.status == "failed" and cancelled.attempt_history[-1].outcome == "cancelled"
+    assert (redriven.id, redriven.status, redriven.attempt) == (job.id, "queued", 2)
+    assert logged == [job.id]

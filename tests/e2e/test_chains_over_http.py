@@ -35,7 +35,7 @@ def test_a_lambda_job_waits_dispatched_until_it_is_completed(api: Api):
     started = api.post(f"/v2/models/{model_id}/inference", {"input": {"features": [1, 2]}})
 
     (job,) = settled(api, model_id, 1, {"dispatched"})
-    assert job["id"] == started.json["job"]["id"] and job["attempts"] == 1
+    assert job["id"] == started.json["job"]["id"] and job["attempt"] == 1
     done = api.post(f"/v2/models/{model_id}/jobs/{job['id']}/complete", {"status": "succeeded", "output": {"y": 3}})
     assert done.status == 200, done.body
     assert jobs_of(api, model_id)[0]["status"] == "succeeded"

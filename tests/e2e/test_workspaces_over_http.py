@@ -129,6 +129,17 @@ def _with_training_job(call: Callable[[Api, str, str], Reply]) -> Action:
     return action
 
 
+def _with_failed_training_job(call: Callable[[Api, str, str], Reply]) -> Action:
+    def action(api: Api, team: Team) -> Reply:
+        model_id = team.model()
+        job_id = team.training_job(model_id)
+        failed = team.admin.post(f"/v2/models/{model_id}/jobs/{job_id}/complete", {"status": "failed", "error": "x"})
+        assert failed.status == 200 and failed.json["job"]["status"] == "failed", failed.body
+        return call(api, model_id, job_id)
+
+    return action
+
+
 ACTIONS: dict[str, tuple[bool, Action]] = {
     # function: (writes, the call)
     "create_model": (True, lambda api, team: api.post("/v2/models", model_document(unique_id("ws"), workspace="alice"))),
@@ -177,9 +188,13 @@ ACTIONS: dict[str, tuple[bool, Action]] = {
             lambda api, m, j: api.post(f"/v2/models/{m}/jobs/{j}/complete", {"status": "succeeded", "output": {}})
         ),
     ),
+    "cancel_job": (True, _with_training_job(lambda api, m, j: api.post(f"/v2/models/{m}/jobs/{j}/cancel", None))),
+    "retry_job": (True, _with_failed_training_job(lambda api, m, j: api.post(f"/v2/models/{m}/jobs/{j}/retry", None))),
+    # The delivery log of alice's jobs (one is made first, so there is one to see or hide).
+    "list_all_jobs": (False, _with_training_job(lambda api, m, j: api.get("/v2/jobs?workspace=alice&limit=100"))),
 }
 SUCCESS = {"create_model": 201, "create_version": 201, "create_subscription": 201, "delete_model": 204,
-           "delete_subscription": 204, "start_inference": 202, "start_training": 202}
+           "delete_subscription": 204, "start_inference": 202, "start_training": 202, "retry_job": 202}
 
 
 def test_the_matrix_covers_every_route_with_a_scope():
@@ -208,6 +223,8 @@ def test_private_reads_another_workspaces_model_is_a_404_on_every_route(private_
             assert "'alice'" in assert_error(reply, 403)  # nothing is revealed: bob named the workspace
         elif function == "list_models":
             assert reply.status == 200 and reply.json["models"] == [], reply.body
+        elif function == "list_all_jobs":
+            assert reply.status == 200 and reply.json["jobs"] == [], reply.body
         else:
             assert_error(reply, 404)
 

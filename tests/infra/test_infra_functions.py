@@ -26,12 +26,12 @@ from stack_queries import (
 
 from infra.app import FUNCTIONS_DIR
 from infra.constructs.route_functions import discover_function_folders
-from infra.function_profiles import DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION
+from infra.function_profiles import DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION, SWEEPER_FUNCTION
 from shared.observability import SERVICE
 from shared.settings import ApiSettings
 from shared.routes import ROUTES
 
-JOB_FUNCTIONS = {DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION}
+JOB_FUNCTIONS = {DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION, SWEEPER_FUNCTION}
 READ_ACTIONS = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}
 WRITE_ACTIONS = {
     "dynamodb:PutItem",
@@ -138,7 +138,7 @@ def test_read_routes_can_only_read_the_table_and_its_indexes(template: Template)
             readable = {rendered(resource) for resource in statement["Resource"]}
             assert readable == {
                 f"${{{table_id}.Arn}}",
-                *(f"${{{table_id}.Arn}}/index/{index}" for index in ("LSI1", "GSI1", "GSI2")),
+                *(f"${{{table_id}.Arn}}/index/{index}" for index in ("LSI1", "GSI1", "GSI2", "GSI3")),
             }
 
 

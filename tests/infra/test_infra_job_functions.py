@@ -117,7 +117,8 @@ def test_a_failing_batch_is_bisected_retried_boundedly_then_sent_to_the_dead_let
     [
         (_record("INSERT", "JOB"), True),
         (_record("INSERT", "JOB", status="dispatched"), False),
-        (_record("MODIFY", "JOB"), False),
+        (_record("MODIFY", "JOB"), True),  # put back in the queue: re-queued, retried, redriven
+        (_record("MODIFY", "JOB", status="failed"), False),
         (_record("INSERT", "FANOUT"), True),
         (_record("INSERT", "MODEL"), False),
         (_record("MODIFY", "VERSION"), False),
@@ -165,7 +166,7 @@ def test_the_dispatcher_reads_the_stream_and_writes_the_table(job_template: Temp
 
 def test_dead_letter_queues_are_encrypted_tls_only_and_keep_messages_14_days(job_template: Template):
     queues = resources(job_template, "AWS::SQS::Queue")
-    assert len(queues) == 2  # the dispatcher's and the completion function's
+    assert len(queues) == 3  # the dispatcher's, the completion function's and the sweeper's
     policies = resources(job_template, "AWS::SQS::QueuePolicy").values()
     for queue_id, queue in queues.items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True

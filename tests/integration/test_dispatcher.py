@@ -94,7 +94,7 @@ def test_the_sample_stream_event_starts_its_job(seed_model: dict[str, Any], lamb
     assert json.loads(invoked["Payload"])["job_id"] == job.id
     dispatched = get_job(job.model_id, job.id)
     assert dispatched["status"] == "dispatched"
-    assert dispatched["attempts"] == 1
+    assert dispatched["attempt"] == 1
     assert dispatched["dispatched_at"] is not None
 
 
@@ -109,7 +109,7 @@ def test_a_batch_delivered_three_times_starts_each_job_once(active_model: str, l
     assert lambda_client.invoked_job_ids() == ids
     for job_id in ids:
         job = get_job(active_model, job_id)
-        assert (job["status"], job["attempts"]) == ("dispatched", 1)
+        assert (job["status"], job["attempt"]) == ("dispatched", 1)
 
 
 def test_concurrent_deliveries_of_one_batch_start_each_job_once(active_model: str, lambda_client: RecordingLambda):
@@ -208,6 +208,7 @@ def test_a_lambda_job_is_invoked_asynchronously_on_its_qualifier_with_the_job_en
         "model_id": SEED_MODEL_ID,
         "version": "1",
         "action": "training",
+        "attempt": 1,
         "input": {"epochs": 3},
         "trigger": None,
     }
@@ -374,7 +375,7 @@ def test_an_echo_job_succeeds_with_its_input_and_its_chain_continues_on_the_next
     assert dispatch(stream.read()) == {"batchItemFailures": []}
 
     done = get_job("first", job["id"])
-    assert (done["status"], done["output"], done["attempts"]) == ("succeeded", {"x": 1}, 1)
+    assert (done["status"], done["output"], done["attempt"]) == ("succeeded", {"x": 1}, 1)
     (fired,) = jobs_of(table, "second")
     assert fired["status"] == "queued"
     assert fired["trigger"]["subscription_id"] == subscription.id

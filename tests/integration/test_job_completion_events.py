@@ -36,7 +36,7 @@ def dispatched_job(envelope: JobEnvelope, handler: dict[str, Any]) -> Job:
         input=envelope.input,
         handler=handler,
         trigger=envelope.trigger,
-        attempts=1,
+        attempt=1,
         created_at=now,
         updated_at=now,
         dispatched_at=now,

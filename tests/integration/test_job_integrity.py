@@ -87,7 +87,7 @@ def test_a_redelivered_record_of_a_job_failed_for_its_output_size_changes_nothin
 
     assert (jobs_of(table, echo_model), get_version(echo_model, "1")) == before
     (job,) = before[0]
-    assert (job["status"], job["attempts"]) == ("failed", 1)
+    assert (job["status"], job["attempt"]) == ("failed", 1)
 
 
 ITEM_TOO_LARGE = "Item size has exceeded the maximum allowed size"

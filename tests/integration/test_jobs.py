@@ -79,7 +79,7 @@ def test_inference_is_queued_on_the_active_version(active_model: str):
     assert job["output"] is None and job["error"] is None
     assert job["handler"] == {"type": "lambda", "arn": "arn:aws:lambda:us-west-2:123456789012:function:infer"}
     assert job["trigger"] is None
-    assert job["attempts"] == 0
+    assert (job["attempt"], job["attempt_history"]) == (1, [])
     assert headers["ETag"] == '"1"'
     assert get_job(active_model, job["id"]) == job
 

@@ -48,7 +48,7 @@ def test_a_success_record_reports_the_response_payload_as_output():
     reported = lambda_destination_result(lambda_record())
 
     assert reported is not None
-    assert reported.result == CompleteJobRequest(status="succeeded", output={"price": 19.99, "confidence": 0.87})
+    assert reported.result == CompleteJobRequest(status="succeeded", output={"price": 19.99, "confidence": 0.87}, attempt=1)
     assert reported.source == f"{INFER}:$LATEST"
     assert (reported.model_id, reported.job_id) == ("model_price_reco_v1", "1b4e28ba-2fa1-11d2-883f-0016d3cca427")
 
@@ -80,7 +80,7 @@ def test_a_failure_record_reports_the_error_type_and_message():
     reported = lambda_destination_result(record)
 
     assert reported is not None
-    assert reported.result == CompleteJobRequest(status="failed", error="ValueError: bad features")
+    assert reported.result == CompleteJobRequest(status="failed", error="ValueError: bad features", attempt=1)
 
 
 def test_a_function_error_is_a_failure_even_when_the_condition_reads_success():
@@ -127,7 +127,7 @@ def test_a_stopped_task_whose_containers_all_exited_0_succeeded():
     reported = ecs_task_result(ecs_detail())
 
     assert reported is not None
-    assert reported.result == CompleteJobRequest(status="succeeded", output={})
+    assert reported.result == CompleteJobRequest(status="succeeded", output={}, attempt=1)
     assert reported.source == "ml-cluster/train-price-model:3"
     assert reported.job_id == ecs_detail()["startedBy"]
 

@@ -26,12 +26,17 @@ class FakeJobs:
         self.refusal = refusal
         self.claimed: list[str] = []
         self.completed: list[tuple[str, CompleteJobRequest, str]] = []
+        self.running: list[tuple[str, str | None]] = []
 
     def claim(self, job: Job) -> Claim | None:
         self.claimed.append(job.id)
         if not self.claimable:
             return None
-        return Claim(job.model_copy(update={"status": "dispatched", "attempts": job.attempts + 1}), self.refusal)
+        return Claim(job.model_copy(update={"status": "dispatched"}), self.refusal)
+
+    def started(self, job: Job, task_arn: str | None = None) -> Job:
+        self.running.append((job.id, task_arn))
+        return job
 
     def finish(self, job: Job, request: CompleteJobRequest, actor: str) -> CompletionResponse:
         self.completed.append((job.id, request, actor))
@@ -125,7 +130,7 @@ def test_a_job_that_cannot_be_started_is_failed_with_the_reason():
 
     ((job_id, request, actor),) = jobs.completed
     assert job_id == sample_job().id
-    assert request == CompleteJobRequest(status="failed", error="Lambda Invoke AccessDeniedException: no")
+    assert request == CompleteJobRequest(status="failed", error="Lambda Invoke AccessDeniedException: no", attempt=1)
     assert actor == "pie-dispatcher"
 
 
@@ -144,16 +149,23 @@ def test_an_in_process_job_runs_and_completes_at_once():
 
     assert dispatcher(jobs).handle(record_of(job)) == "succeeded"
 
-    assert jobs.completed == [(job.id, CompleteJobRequest(status="succeeded", output={"x": 1}), "pie-dispatcher")]
+    assert jobs.completed == [(job.id, CompleteJobRequest(status="succeeded", output={"x": 1}, attempt=1), "pie-dispatcher")]
 
 
-@pytest.mark.parametrize("event_name", ["MODIFY", "REMOVE"])
-def test_only_inserts_start_jobs(event_name: str):
+def test_a_removed_job_is_not_started():
     jobs = FakeJobs()
 
-    assert dispatcher(jobs).handle(record_of(sample_job(), event_name)) == "ignored"
+    assert dispatcher(jobs).handle(record_of(sample_job(), "REMOVE")) == "ignored"
 
     assert jobs.claimed == []
+
+
+def test_a_job_modified_back_to_queued_is_claimed_re_queued_by_the_sweeper_or_redriven():
+    jobs = FakeJobs()
+
+    assert dispatcher(jobs).handle(record_of(sample_job(), "MODIFY")) == "dispatched"
+
+    assert jobs.claimed == [sample_job().id]
 
 
 @pytest.mark.parametrize("status", ["dispatched", "succeeded", "failed"])

@@ -339,6 +339,7 @@ def test_the_envelope_carries_what_a_handler_needs_and_where_to_report():
         "model_id": "m",
         "version": "3",
         "action": "training",
+        "attempt": 1,
         "input": {"epochs": 2},
         "trigger": {
             "subscription_id": "s",

@@ -46,7 +46,7 @@ def job(**changes: Any) -> Job:
         "input": envelope["input"],
         "handler": HANDLER,
         "trigger": None,
-        "attempts": 1,
+        "attempt": 1,
         "created_at": NOW,
         "updated_at": NOW,
     }
@@ -110,13 +110,13 @@ def starter(client: Any, sleeps: list[float] | None = None) -> StepFunctionsStar
 def expected_request(started: Job) -> dict[str, Any]:
     return {
         "stateMachineArn": STATE_MACHINE,
-        "name": f"{started.id}-{started.attempts}",
+        "name": f"{started.id}-{started.attempt}",
         "input": JobEnvelope.of(started).model_dump_json(),
     }
 
 
 def started_response(started: Job) -> dict[str, Any]:
-    execution = STATE_MACHINE.replace(":stateMachine:", ":execution:") + f":{started.id}-{started.attempts}"
+    execution = STATE_MACHINE.replace(":stateMachine:", ":execution:") + f":{started.id}-{started.attempt}"
     return {"executionArn": execution, "startDate": NOW}
 
 
@@ -160,7 +160,7 @@ def test_an_execution_that_already_exists_for_the_attempt_counts_as_started(step
 
 def test_the_next_attempt_starts_a_new_execution(stepfunctions: Any):
     client, stubber = stepfunctions
-    second = job(attempts=2)
+    second = job(attempt=2)
     stubber.add_response("start_execution", started_response(second), expected_request(second))
 
     starter(client).start(second)
@@ -200,7 +200,7 @@ def test_a_succeeded_execution_reports_its_parsed_output():
         sample_envelope()["model_id"], sample_envelope()["job_id"], STATE_MACHINE
     )
     assert reported.result == CompleteJobRequest(
-        status="succeeded", output={"model_uri": "s3://models/price/1", "loss": 0.12}
+        status="succeeded", output={"model_uri": "s3://models/price/1", "loss": 0.12}, attempt=1
     )
 
 

@@ -54,9 +54,11 @@ def test_looking_up_an_unregistered_kind_raises_instead_of_falling_through():
 def test_each_kind_declares_every_facet(type_: str):
     kind = KINDS[type_]
     for facet in fields(HandlerKind):
-        assert getattr(kind, facet.name) is not None or facet.name in {"client_service", "stand_in"}, facet.name
+        assert getattr(kind, facet.name) is not None or facet.name in {"client_service", "stand_in", "stopper"}, facet.name
     assert kind.default_timeout_seconds > 0
     assert callable(load(kind.starter))
+    # Optional: only kinds whose started work can be stopped on cancel (ECS tasks) have a stopper.
+    assert kind.stopper is None or callable(load(kind.stopper))
     # A kind started through an AWS client has a local stand-in for it, and the reverse.
     assert (kind.client_service is None) == (kind.stand_in is None)
     if kind.stand_in is not None:

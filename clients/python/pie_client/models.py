@@ -49,21 +49,25 @@ class LambdaHandler(Resource):
     type: Literal["lambda"] = "lambda"
     arn: str
     version: str | None = None
+    timeout_seconds: int | None = None
 
 
 class EcsHandler(Resource):
     type: Literal["ecs"] = "ecs"
     task: str
+    timeout_seconds: int | None = None
 
 
 class InProcessHandler(Resource):
     type: Literal["in_process"] = "in_process"
     implementation: str
+    timeout_seconds: int | None = None
 
 
 class StepFunctionsHandler(Resource):
     type: Literal["step_functions"] = "step_functions"
     state_machine_arn: str
+    timeout_seconds: int | None = None
 
 
 class UnknownHandler(BaseModel):
@@ -163,11 +167,25 @@ class Subscription(Resource):
     input_source: InputSource
     input: JsonObject | None = None
     label: str | None = None
+    retry: RetryPolicy | None = None
     status: SubscriptionStatus
     entity_version: int = 1
     created_at: datetime
     updated_at: datetime
     warnings: list[str] = Field(default_factory=list)
+
+
+class RetryPolicy(Resource):
+    max_attempts: int
+    backoff_seconds: int = 30
+
+
+class AttemptRecord(Resource):
+    attempt: int
+    dispatched_at: datetime | None = None
+    ended_at: datetime
+    outcome: Literal["succeeded", "failed", "timed_out", "not_started", "cancelled"]
+    error: str | None = None
 
 
 class JobTrigger(Resource):
@@ -190,7 +208,15 @@ class Job(Resource):
     error: str | None = None
     handler: Handler
     trigger: JobTrigger | None
-    attempts: int = 0
+    attempt: int = 1
+    max_attempts: int = 1
+    backoff_seconds: int = 30
+    deadline_at: datetime | None = None
+    not_before: datetime | None = None
+    attempt_history: list[AttemptRecord] = Field(default_factory=list)
+    started_at: datetime | None = None
+    task_arn: str | None = None
+    requeues: int = 0
     entity_version: int = 1
     created_at: datetime
     updated_at: datetime
@@ -314,6 +340,7 @@ class CreateSubscriptionRequest(Request):
     input_source: InputSource
     input: JsonObject | None = None
     label: str | None = None
+    retry: RetryPolicy | None = None
 
 
 class UpdateSubscriptionRequest(Request):
@@ -329,12 +356,15 @@ class DryRunRequest(Request):
 class StartJobRequest(Request):
     input: JsonObject
     version: str | None = None
+    retry: RetryPolicy | None = None
 
 
 class CompleteJobRequest(Request):
     status: CompletionStatus
     output: JsonObject | None = None
     error: str | None = None
+    attempt: int | None = None
+    retryable: bool = True
 
 
 class ErrorResponse(Resource):

@@ -1,0 +1,57 @@
+"""The job sweeper: on a one-minute schedule, reading only its index, with a dead-letter queue and
+alarms; the cancel route may stop tasks on the allowed clusters only."""
+
+from __future__ import annotations
+
+from aws_cdk.assertions import Template
+
+from infra.function_profiles import SWEEPER_FUNCTION
+from tests.infra.stack_queries import (
+    function,
+    function_statements,
+    live_alias,
+    ref,
+    refers_to,
+    rendered,
+    resources,
+    statements_with,
+)
+
+
+def test_the_sweeper_runs_every_minute_with_a_dead_letter_queue(job_template: Template):
+    sweeper_id, _ = function(job_template, SWEEPER_FUNCTION)
+    alias_id = live_alias(job_template, SWEEPER_FUNCTION)
+    (rule,) = [
+        r["Properties"]
+        for r in resources(job_template, "AWS::Events::Rule").values()
+        if any(refers_to(t["Arn"], alias_id) for t in r["Properties"].get("Targets", []))
+    ]
+    assert rule["ScheduleExpression"] == "rate(1 minute)"
+    assert "DeadLetterConfig" in rule["Targets"][0]
+    (config,) = [
+        c["Properties"]
+        for c in resources(job_template, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == ref(sweeper_id)
+    ]
+    # Destinations belong to the alias EventBridge invokes (SnapStart's version).
+    assert refers_to(config["Qualifier"], alias_id)
+    assert "OnFailure" in config["DestinationConfig"]
+
+
+def test_the_sweeper_queries_only_the_due_index(job_template: Template):
+    (query,) = statements_with(function_statements(job_template, SWEEPER_FUNCTION), "dynamodb:Query")
+    indexes = [rendered(resource) for resource in query["Resource"] if "/index/" in rendered(resource)]
+    assert len(indexes) == 1 and indexes[0].endswith("/index/GSI3")
+
+
+def test_job_alarms_exist(job_template: Template):
+    names = {a["Properties"].get("MetricName") for a in resources(job_template, "AWS::CloudWatch::Alarm").values()}
+    assert {"JobsTimedOut", "JobsFailed", "OldestQueuedJobAge"} <= names
+
+
+def test_only_the_cancel_route_may_stop_tasks_and_only_on_allowed_clusters(job_template: Template):
+    stops = statements_with(function_statements(job_template, "cancel_job"), "ecs:StopTask")
+    assert stops, "the cancel route cannot stop ECS tasks"
+    for statement in stops:
+        for resource in statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]:
+            assert ":task/" in rendered(resource)
