@@ -294,12 +294,12 @@ def test_supervision_operations_call_their_routes_with_an_idempotency_key():
     pie = client(answer)
     pie.cancel_job("m1", "j1")
     pie.retry_job("m1", "j1")
-    logged = list(pie.iter_all_jobs(status="failed", model_id="m1"))
+    logged = list(pie.iter_all_jobs(status="failed", model_id="m1", workspace="alice"))
 
     assert [(method, url) for method, url, _ in sent] == [
         ("POST", "https://pie.example.com/v2/models/m1/jobs/j1/cancel"),
         ("POST", "https://pie.example.com/v2/models/m1/jobs/j1/retry"),
-        ("GET", "https://pie.example.com/v2/jobs?status=failed&model_id=m1"),
+        ("GET", "https://pie.example.com/v2/jobs?status=failed&model_id=m1&workspace=alice"),
     ]
     assert sent[0][2] and sent[1][2] and sent[0][2] != sent[1][2] and sent[2][2] is None
     assert [item.id for item in logged] == ["j1"]

@@ -379,16 +379,15 @@ class PieClient:
         path = _path("models", model_id, "jobs", job_id, "complete")
         return self._call("POST", path, CompletionResponse, body=body, idempotency_key=idempotency_key)
 
-    # Job supervision (SPEC part two). These routes need a server that has them; an older PIE
-    # answers 404 (NotFound). They are here so the CLI and scripts can use them as soon as it does.
+    # Job supervision (SPEC part two): cancel, redrive and the delivery log.
 
     def cancel_job(self, model_id: str, job_id: str, *, idempotency_key: str | None = None) -> Job:
-        """End a queued or dispatched job as failed (outcome ``cancelled``). Needs server support."""
+        """End a queued or dispatched job as failed (outcome ``cancelled``)."""
         path = _path("models", model_id, "jobs", job_id, "cancel")
         return self._call("POST", path, JobResponse, idempotency_key=idempotency_key).job
 
     def retry_job(self, model_id: str, job_id: str, *, idempotency_key: str | None = None) -> Job:
-        """Put a failed job back in the queue as its next attempt. Needs server support."""
+        """Put a failed job back in the queue as its next attempt."""
         path = _path("models", model_id, "jobs", job_id, "retry")
         return self._call("POST", path, JobResponse, idempotency_key=idempotency_key).job
 
@@ -397,12 +396,20 @@ class PieClient:
         *,
         status: JobStatus | None = None,
         model_id: str | None = None,
+        workspace: str | None = None,
         since: str | None = None,
         limit: int | None = None,
         next_token: str | None = None,
     ) -> JobList:
-        """The delivery log: jobs across models, newest change first. Needs server support."""
-        params = {"status": status, "model_id": model_id, "since": since, "limit": limit, "next_token": next_token}
+        """The delivery log: jobs across models, newest change first."""
+        params = {
+            "status": status,
+            "model_id": model_id,
+            "workspace": workspace,
+            "since": since,
+            "limit": limit,
+            "next_token": next_token,
+        }
         return self._call("GET", "/v2/jobs", JobList, params=params)
 
     def iter_all_jobs(
@@ -410,12 +417,18 @@ class PieClient:
         *,
         status: JobStatus | None = None,
         model_id: str | None = None,
+        workspace: str | None = None,
         since: str | None = None,
         page_size: int | None = None,
     ) -> Iterator[Job]:
         return _pages(
             lambda token: self.list_all_jobs(
-                status=status, model_id=model_id, since=since, limit=page_size, next_token=token
+                status=status,
+                model_id=model_id,
+                workspace=workspace,
+                since=since,
+                limit=page_size,
+                next_token=token,
             ),
             "jobs",
         )
