@@ -7,7 +7,7 @@ NODE_TOOLS := node_modules/.installed
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test install browser synth bench bench-mlflow openapi clean
+.PHONY: dev test lint install browser synth bench bench-mlflow openapi clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,13 @@ PORT ?= 8000
 dev: install
 	$(BIN)/pie-local serve --host $(HOST) --port $(PORT)
 
-test: install $(NODE_TOOLS) browser
+test: install $(NODE_TOOLS) browser lint
 	$(BIN)/python -m pytest
+
+# ruff's rule set and why are in pyproject.toml; `ruff format .` and `ruff check --fix .` mend most findings.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The console's browser tests drive Debian's Chromium through its ChromeDriver. As root, a missing
 # browser is installed here; otherwise those tests fail and say what to install (docs/decisions.md).

@@ -88,9 +88,7 @@ def _runners(
     )
 
     return {
-        "cold_start": lambda: cold_start.measure(
-            runs=2 if quick else cold_start.RUNS, only=cold_start_functions
-        ),
+        "cold_start": lambda: cold_start.measure(runs=2 if quick else cold_start.RUNS, only=cold_start_functions),
         "round_trips": round_trips.measure,
         "warm": lambda: warm.measure(calls=100 if quick else warm.CALLS),
         "fanout": lambda: fanout.measure(repeats=1 if quick else fanout.REPEATS),

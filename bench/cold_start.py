@@ -125,7 +125,9 @@ def measure(
         after_first = sorted({module for r in samples for module in r["watched_after_first_invoke"]})
         outcomes = sorted({r["outcome"] for r in samples})
         allowed = {"jsonschema"} if name in CHECK_CONTRACTS else set()
-        unneeded_here = [m for m in at_init if m not in allowed] + [m for m in after_first if m not in allowed and m not in at_init]
+        unneeded_here = [m for m in at_init if m not in allowed] + [
+            m for m in after_first if m not in allowed and m not in at_init
+        ]
         if unneeded_here:
             unneeded[name] = unneeded_here
         result = {
@@ -199,7 +201,10 @@ def _import_breakdown(function: str) -> dict[str, float]:
                 totals[package] = totals.get(package, 0.0) + microseconds / 1000
         for package, ms in totals.items():
             per_package.setdefault(package, []).append(ms)
-    medians = {package: statistics.median(samples + [0.0] * (BREAKDOWN_RUNS - len(samples))) for package, samples in per_package.items()}
+    medians = {
+        package: statistics.median(samples + [0.0] * (BREAKDOWN_RUNS - len(samples)))
+        for package, samples in per_package.items()
+    }
     return {package: ms for package, ms in sorted(medians.items(), key=lambda item: -item[1]) if ms >= 0.5}
 
 

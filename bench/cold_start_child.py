@@ -25,7 +25,11 @@ NOT_DEPLOYED = frozenset(
 )
 # Modules a route function must not carry at init: the local stack's (moto), Swagger UI's, and
 # jsonschema (imported lazily by the routes that check contracts).
-WATCHED_MODULES = {"moto": "moto", "swagger": "aws_lambda_powertools.event_handler.openapi.swagger_ui", "jsonschema": "jsonschema"}
+WATCHED_MODULES = {
+    "moto": "moto",
+    "swagger": "aws_lambda_powertools.event_handler.openapi.swagger_ui",
+    "jsonschema": "jsonschema",
+}
 
 
 class _HideUndeployed:

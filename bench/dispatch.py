@@ -13,7 +13,7 @@ import importlib
 import statistics
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from bench.calls import counted_calls
@@ -44,7 +44,7 @@ def measure(rounds: int = ROUNDS) -> tuple[list[Figure], dict[str, Any]]:
         lambda_client = SlowLambda(INVOKE_LATENCY_SECONDS)
         runtime.use_stand_in("lambda", lambda_client)
         store = RegistryStore(setup, LOCAL_TABLE_NAME, page_tokens=lambda: None)
-        write_items(setup, LOCAL_TABLE_NAME, model_items(store, TARGET_MODEL, "active", datetime.now(timezone.utc)))
+        write_items(setup, LOCAL_TABLE_NAME, model_items(store, TARGET_MODEL, "active", datetime.now(UTC)))
         runtime.dispatcher()  # built once, as in a warm execution environment
         for round_number in range(rounds):
             for mode in ("sequential", "parallel") if round_number % 2 == 0 else ("parallel", "sequential"):

@@ -180,7 +180,7 @@ def _round(clients: list[_Client], count: int = ROUND_MODELS) -> list[dict[str, 
     timings: list[dict[str, list[float]]] = [{} for _ in clients]
     for status, transition in (("training", "pending_to_training"), ("active", "training_to_active")):
         for row in models:
-            for client, model, timing in zip(clients, row, timings):
+            for client, model, timing in zip(clients, row, timings, strict=True):
                 elapsed = client.post(f"/v2/models/{model}/versions/1/new_status", {"status": status})
                 timing.setdefault(transition, []).append(elapsed)
     return [{name: statistics.median(values) for name, values in timing.items()} for timing in timings]

@@ -18,7 +18,7 @@ import math
 import statistics
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from bench.calls import counted_calls
@@ -58,7 +58,11 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = REPEATS) -> tuple[lis
         details[str(size)]["own_ms_per_subscription"] = details[str(size)]["own_ms"] / size
     largest = max(sizes)
     shared = _transition(handler, largest, shared_target=True)
-    details[f"{largest} (one shared target)"] = {"subscriptions": largest, "calls": shared["calls"], "operations": shared["operations"]}
+    details[f"{largest} (one shared target)"] = {
+        "subscriptions": largest,
+        "calls": shared["calls"],
+        "operations": shared["operations"],
+    }
 
     base = details[str(min(sizes))]["calls"]
     figures: list[Figure] = []
@@ -132,7 +136,7 @@ def _summary(operations: dict[str, int]) -> str:
 def _transition(handler: Any, size: int, shared_target: bool) -> dict[str, Any]:
     with embedded_dynamodb(LOCAL_TABLE_NAME) as setup:
         runtime.reset()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         store = RegistryStore(setup, LOCAL_TABLE_NAME, page_tokens=lambda: None)
         targets = ["fanout-target"] if shared_target else [f"fanout-target-{index:04d}" for index in range(size)]
         items = model_items(store, SOURCE, "training", now)

@@ -80,7 +80,9 @@ def _run_child(case: str, runs: int) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.hostile_input", case, str(runs)]
     started = time.perf_counter()
     try:
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, env=os.environ.copy())
+        completed = subprocess.run(
+            command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, env=os.environ.copy()
+        )
     except subprocess.TimeoutExpired:
         return {"timed_out": True, "timeout_seconds": TIMEOUT_SECONDS}
     if completed.returncode != 0:

@@ -50,7 +50,13 @@ def measure(seconds: float = SECONDS) -> tuple[list[Figure], dict[str, Any]]:
         trivial_command = [sys.executable, "-m", "bench.trivial_server", str(body_bytes)]
         with _server(trivial_command, dict(os.environ), Path(directory) / "trivial.log", _TRIVIAL_LISTENING) as url:
             trivial = _load(f"{url}/v2/models/{SOURCE_MODEL}", headers, seconds)
-    details = {"clients": CLIENTS, "seconds": seconds, "response_bytes": body_bytes, "pie_local": pie, "trivial_http_server": trivial}
+    details = {
+        "clients": CLIENTS,
+        "seconds": seconds,
+        "response_bytes": body_bytes,
+        "pie_local": pie,
+        "trivial_http_server": trivial,
+    }
     figures = [
         Figure(
             SECTION,

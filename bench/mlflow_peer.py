@@ -474,7 +474,9 @@ def run(workload: Workload, mlflow: Path, log: Callable[[str], None]) -> list[Re
         settled = {peer.name: settle(peer) for peer in peers}
         log(f"settled (seconds until idle): {settled}")
         rss_start = {peer.name: peer.sample_rss() / 2**20 for peer in peers}
-        results.append(Result("memory at start (RSS of the process tree)", rss_start["PIE"], rss_start["MLflow"], "MB", "lower"))
+        results.append(
+            Result("memory at start (RSS of the process tree)", rss_start["PIE"], rss_start["MLflow"], "MB", "lower")
+        )
         cpu = idle_cpu(peers)
         results.append(Result("idle CPU (cores, 5 s)", cpu["PIE"], cpu["MLflow"], "cores", "lower"))
 
@@ -494,7 +496,12 @@ def run(workload: Workload, mlflow: Path, log: Callable[[str], None]) -> list[Re
             peer.create_model("versions")
         versions = alternate(peers, n, lambda peer, i: peer.create_version("versions", first[peer.name] + i))
         statuses = alternate(peers, n, lambda peer, i: peer.change_status("versions", first[peer.name] + i))
-        for label, timings in [("create model", creates), ("get model", gets), ("create version", versions), ("status change", statuses)]:
+        for label, timings in [
+            ("create model", creates),
+            ("get model", gets),
+            ("create version", versions),
+            ("status change", statuses),
+        ]:
             results.append(Result(f"{label}: p50", _p50(timings["PIE"]), _p50(timings["MLflow"]), "ms", "lower"))
             results.append(Result(f"{label}: p99", _p99(timings["PIE"]), _p99(timings["MLflow"]), "ms", "lower"))
 
@@ -533,7 +540,9 @@ def run(workload: Workload, mlflow: Path, log: Callable[[str], None]) -> list[Re
                 + (f"; {stopped}" if stopped else ""),
             )
         )
-        results.append(Result("create version p50 after the writes", _p50(later["PIE"]), _p50(later["MLflow"]), "ms", "lower"))
+        results.append(
+            Result("create version p50 after the writes", _p50(later["PIE"]), _p50(later["MLflow"]), "ms", "lower")
+        )
 
         log("paging every model, 50 a page ...")
         pages: dict[str, list[float]] = {peer.name: [] for peer in peers}
@@ -589,10 +598,12 @@ def print_results(results: list[Result], stream: Any = sys.stdout) -> None:
         ratio = "—"
         if result.pie is not None and result.mlflow:
             ratio = f"{result.pie / result.mlflow:.2f}×"
-        rows.append((result.figure, _format(result.pie, result.unit), _format(result.mlflow, result.unit), ratio, result.note))
+        rows.append(
+            (result.figure, _format(result.pie, result.unit), _format(result.mlflow, result.unit), ratio, result.note)
+        )
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * width for width in widths), *rows]:
-        stream.write("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |\n")
+        stream.write("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |\n")
     stream.write("PIE/MLflow: below 1 is PIE ahead for times and memory; above 1 for throughput.\n")
 
 

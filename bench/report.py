@@ -7,7 +7,7 @@ import os
 import platform
 import sys
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ def print_table(figures: list[Figure], stream: Any = sys.stdout) -> None:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
 
     def line(cells: tuple[str, ...]) -> str:
-        return "| " + " | ".join(cell.ljust(width) for cell, width in zip(cells, widths)) + " |"
+        return "| " + " | ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)) + " |"
 
     stream.write(line(header) + "\n")
     stream.write("|" + "|".join("-" * (width + 2) for width in widths) + "|\n")
@@ -48,7 +48,7 @@ def print_table(figures: list[Figure], stream: Any = sys.stdout) -> None:
 
 def write_results(path: Path, figures: list[Figure], details: dict[str, Any], seconds: float) -> None:
     document = {
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),

@@ -41,8 +41,9 @@ MINIMUMS: dict[str, Minimum] = {
         "query subscriptions targeting it (GSI1) and its own trigger_output ones (partition)",
     ),
     "delete_model": Minimum(
-        3, "one Query of the partition (it also answers 404), one BatchWriteItem (<= 25 items), one Query "
-        "of subscriptions targeting it (GSI1)"
+        3,
+        "one Query of the partition (it also answers 404), one BatchWriteItem (<= 25 items), one Query "
+        "of subscriptions targeting it (GSI1)",
     ),
     "create_version": Minimum(2, "read the model (sequence, handlers); model + version in one transaction"),
     "list_versions": Minimum(1, "one Query page of LSI1"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.calls import counted_calls
@@ -20,7 +20,7 @@ from shared import runtime
 from shared.data.keys import DUE_SHARDS, LOG_SHARDS
 from shared.data.outbox import job_item
 from shared.domain.access import Access
-from shared.domain.resources import Job
+from shared.domain.entities import Job
 from shared.local.dynamodb import embedded_dynamodb
 from shared.local.settings import LOCAL_TABLE_NAME
 
@@ -80,7 +80,7 @@ def measure(sizes: tuple[int, ...] = SIZES) -> tuple[list[Figure], dict[str, Any
 
 def _overdue_jobs(count: int, models: int = 10) -> list[Job]:
     """Inference jobs dispatched two hours ago whose handler never answered."""
-    started = datetime.now(timezone.utc) - timedelta(hours=2)
+    started = datetime.now(UTC) - timedelta(hours=2)
     handler = sample_handlers().inference
     return [
         Job(

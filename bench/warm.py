@@ -13,7 +13,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from bench.calls import CallLog, counted_calls
@@ -64,13 +64,15 @@ def measure(calls: int = CALLS) -> tuple[list[Figure], dict[str, Any]]:
     for label, (function, model_ids, event_for, minimal_for) in scenarios.items():
         with embedded_dynamodb(LOCAL_TABLE_NAME) as setup:
             runtime.reset()
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             store = RegistryStore(setup, LOCAL_TABLE_NAME, page_tokens=lambda: None)
             status = "pending" if function == "set_version_status" else "active"
             write_items(setup, LOCAL_TABLE_NAME, [i for m in model_ids for i in model_items(store, m, status, now)])
             pie = importlib.import_module(f"functions.{function}.handler").lambda_handler
             minimal = minimal_for(runtime.dynamodb_client())
-            _check_same_json(label, pie(event_for("pie", 0), LambdaContext()), minimal(event_for("minimal", 0), LambdaContext()))
+            _check_same_json(
+                label, pie(event_for("pie", 0), LambdaContext()), minimal(event_for("minimal", 0), LambdaContext())
+            )
             with counted_calls(runtime.dynamodb_client()) as log:
                 (pie_times, pie_own), (minimal_times, minimal_own) = _alternate(pie, minimal, event_for, calls, log)
         result = {
@@ -177,7 +179,9 @@ def _minimal_list_models(client: Any) -> Handler:
             ExpressionAttributeValues={":pk": {"S": keys.all_models_partition()}},
             Limit=limit + 1,
         )["Items"]
-        return _json_response('{"models":[' + ",".join(item["doc"]["S"] for item in items[:limit]) + '],"next_token":null}')
+        return _json_response(
+            '{"models":[' + ",".join(item["doc"]["S"] for item in items[:limit]) + '],"next_token":null}'
+        )
 
     return handler
 
@@ -190,13 +194,18 @@ def _minimal_new_status(client: Any) -> Handler:
         wanted = [key(keys.model_key(model_id)), key(keys.version_key(model_id, version_id))]
         found = client.batch_get_item(RequestItems={LOCAL_TABLE_NAME: {"Keys": wanted, "ConsistentRead": True}})
         by_type = {item["entity_type"]["S"]: item for item in found["Responses"][LOCAL_TABLE_NAME]}
-        model, version = json.loads(by_type[keys.MODEL_ENTITY]["doc"]["S"]), json.loads(by_type[keys.VERSION_ENTITY]["doc"]["S"])
-        now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+        model, version = (
+            json.loads(by_type[keys.MODEL_ENTITY]["doc"]["S"]),
+            json.loads(by_type[keys.VERSION_ENTITY]["doc"]["S"]),
+        )
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         previous_status, previous_entity_version = version["status"], version["entity_version"]
         version["status_history"].append(
             {"status": request["status"], "status_message": None, "at": now, "by": "minimal"}
         )
-        version.update(status=request["status"], status_message=None, entity_version=previous_entity_version + 1, updated_at=now)
+        version.update(
+            status=request["status"], status_message=None, entity_version=previous_entity_version + 1, updated_at=now
+        )
         client.transact_write_items(
             TransactItems=[
                 {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,7 +21,7 @@ from shared.data.outbox import job_item
 from shared.data.store import ModelRecord, RegistryStore
 from shared.data.subscriptions import subscription_item
 from shared.dispatch.envelope import JobEnvelope
-from shared.domain.resources import Handlers, Job, Model, StatusChange, Subscription, Version
+from shared.domain.entities import Handlers, Job, Model, StatusChange, Subscription, Version
 from shared.routes import route_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +73,7 @@ def route_event(function: str, body: Any = None, **path: str) -> dict[str, Any]:
 
 def seed(client: Any, table: str, function: str) -> None:
     """Write the world ``function``'s sample expects."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     items: list[dict[str, Any]] = []
     store = RegistryStore(client, table, page_tokens=lambda: None)  # only its item builders are used
     if function != "create_model":
@@ -131,12 +131,14 @@ def model_items(
         updated_at=now,
         created_by=ACTOR,
     )
-    record = ModelRecord(model, version_sequence=1, highest_numeric_version=1, activation_order=("1",) if active else ())
+    record = ModelRecord(
+        model, version_sequence=1, highest_numeric_version=1, activation_order=("1",) if active else ()
+    )
     return [store.model_item(record), store.version_item(version, sequence=1)]
 
 
 def subscription(source: str, target: str, subscription_id: str, now: datetime | None = None) -> Subscription:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return Subscription(
         id=subscription_id,
         source_model_id=source,
@@ -154,7 +156,7 @@ def subscription(source: str, target: str, subscription_id: str, now: datetime |
 
 def training_job(status: str, now: datetime | None = None) -> Job:
     """The samples' job: a training of the source model's version "1" on its Lambda handler."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return Job(
         id=JOB_ID,
         model_id=SOURCE_MODEL,
@@ -174,7 +176,7 @@ def training_job(status: str, now: datetime | None = None) -> Job:
 def queued_job(now: datetime | None = None, job_id: str = QUEUED_JOB_ID, handler: Any = None) -> Job:
     """A queued inference on the target model; by default on the in-process ``echo``
     implementation, which the dispatcher claims, runs and completes with no AWS service to call."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return Job(
         id=job_id,
         model_id=TARGET_MODEL,

@@ -59,9 +59,7 @@ def build_stack(
         config=config,
         assets=function_assets(config, build_dir),
         routes=ROUTES,
-        function_folders=(
-            discover_function_folders(FUNCTIONS_DIR) if function_folders is None else function_folders
-        ),
+        function_folders=(discover_function_folders(FUNCTIONS_DIR) if function_folders is None else function_folders),
     )
     cdk.Aspects.of(stack).add(AwsSolutionsChecks(verbose=True))
     return stack

@@ -52,11 +52,19 @@ def runtime_dependencies(pyproject: Path = ROOT / "pyproject.toml") -> list[str]
 
 def pip_install_command(requirements: Iterable[str], target: Path, python_version: str) -> list[str]:
     command = [
-        sys.executable, "-m", "pip", "install",
-        "--quiet", "--no-compile", "--disable-pip-version-check",
-        "--target", str(target),
-        "--implementation", "cp",
-        "--python-version", python_version,
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-compile",
+        "--disable-pip-version-check",
+        "--target",
+        str(target),
+        "--implementation",
+        "cp",
+        "--python-version",
+        python_version,
         "--only-binary=:all:",
     ]
     for platform in PLATFORMS:

@@ -68,7 +68,7 @@ class DeploymentConfig:
     console_identity_origins: tuple[str, ...] = ()
 
     @classmethod
-    def from_context(cls, get: Callable[[str], Any]) -> "DeploymentConfig":
+    def from_context(cls, get: Callable[[str], Any]) -> DeploymentConfig:
         """Read every setting through ``get`` (``node.try_get_context``)."""
         return cls(
             jwt_issuer=_jwt_issuer(get(JWT_ISSUER)),

@@ -56,9 +56,7 @@ class FunctionProfile:
 
 # HTTP API integrations time out after 30 s; route functions answer well within it.
 READ_ROUTE = FunctionProfile("read", memory_mb=512, timeout_seconds=10, writes_table=False)
-LIST_ROUTE = FunctionProfile(
-    "list", memory_mb=512, timeout_seconds=10, writes_table=False, reads_page_token_key=True
-)
+LIST_ROUTE = FunctionProfile("list", memory_mb=512, timeout_seconds=10, writes_table=False, reads_page_token_key=True)
 # Anyone may call a public route, so its function can reach nothing a token protects.
 PUBLIC_ROUTE = FunctionProfile("public", memory_mb=256, timeout_seconds=5, writes_table=False, reads_table=False)
 WRITE_ROUTE = FunctionProfile("write", memory_mb=1024, timeout_seconds=20, writes_table=True)

@@ -52,9 +52,7 @@ class PieStack(Stack):
         routes: Sequence[Route],
         function_folders: Collection[str],
     ) -> None:
-        super().__init__(
-            scope, construct_id, description="PIE: serverless model registry (HTTP API, Lambda, DynamoDB)"
-        )
+        super().__init__(scope, construct_id, description="PIE: serverless model registry (HTTP API, Lambda, DynamoDB)")
         table = RegistryTable(self, "Registry")
         factory = FunctionFactory(self, "Functions", assets=assets, table=table, config=config)
         route_functions = RouteFunctions(

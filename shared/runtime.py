@@ -23,9 +23,9 @@ from shared.data.page_tokens import PageTokenCodec
 from shared.data.store import RegistryStore
 from shared.data.subscriptions import SubscriptionStore
 from shared.dispatch.implementations import IMPLEMENTATIONS
-from shared.domain.handler_policy import HandlerPolicy
-from shared.domain.registry import ModelRegistry, utc_now
-from shared.domain.subscriptions import SubscriptionService
+from shared.services.handler_policy import HandlerPolicy
+from shared.services.registry import ModelRegistry, utc_now
+from shared.services.subscriptions import SubscriptionService
 from shared.settings import ApiSettings, DispatcherSettings, SettingsError
 
 # Imported by the factories that use them, so a model or subscription route does not load the
@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from shared.dispatch.completions import AwsCompletions
     from shared.dispatch.dispatcher import Dispatcher
     from shared.dispatch.sweeper import Sweeper
-    from shared.domain.jobs import JobService
-    from shared.domain.transitions import Firing, VersionLifecycle
+    from shared.services.jobs import JobService
+    from shared.services.transitions import Firing, VersionLifecycle
 
 
 @cache
@@ -47,9 +47,7 @@ def api_settings() -> ApiSettings:
 @cache
 def dynamodb_client():
     settings = api_settings()
-    return boto3.client(
-        "dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint
-    )
+    return boto3.client("dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint)
 
 
 def _page_token_key(settings: ApiSettings) -> bytes:
@@ -100,14 +98,14 @@ def outbox() -> OutboxWriter:
 
 @cache
 def firing() -> Firing:
-    from shared.domain.transitions import Firing
+    from shared.services.transitions import Firing
 
     return Firing(registry_store(), subscription_store(), api_settings().max_chain_depth)
 
 
 @cache
 def version_lifecycle() -> VersionLifecycle:
-    from shared.domain.transitions import VersionLifecycle
+    from shared.services.transitions import VersionLifecycle
 
     return VersionLifecycle(registry_store(), firing(), outbox(), clock=utc_now)
 
@@ -135,7 +133,7 @@ def job_store():
 
 @cache
 def job_service() -> JobService:
-    from shared.domain.jobs import JobService
+    from shared.services.jobs import JobService
 
     return JobService(registry_store(), job_store(), version_lifecycle(), firing(), outbox(), clock=utc_now)
 

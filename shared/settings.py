@@ -15,7 +15,6 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validat
 from shared.domain.access import DEFAULT_WORKSPACES_CLAIM
 from shared.kinds.allow_list import HandlerAllowList
 
-
 # Environment every deployed function gets for its libraries (the stack sets it; the benchmarks
 # simulate it). PIE uses no pydantic plugin, so pydantic need not scan every installed
 # distribution's entry points when it builds the first model of a cold start.
@@ -41,13 +40,13 @@ class ApiSettings(BaseModel):
     private_reads: bool = False
 
     @model_validator(mode="after")
-    def _one_page_token_key_source(self) -> "ApiSettings":
+    def _one_page_token_key_source(self) -> ApiSettings:
         if self.page_token_key is not None and self.page_token_secret_arn is not None:
             raise ValueError("set PIE_PAGE_TOKEN_KEY or PIE_PAGE_TOKEN_SECRET_ARN, not both")
         return self
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> "ApiSettings":
+    def from_environ(cls, environ: Mapping[str, str]) -> ApiSettings:
         try:
             return cls(
                 table_name=environ.get("PIE_TABLE_NAME", ""),
@@ -77,7 +76,7 @@ class DispatcherSettings(BaseModel):
     )
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> "DispatcherSettings":
+    def from_environ(cls, environ: Mapping[str, str]) -> DispatcherSettings:
         try:
             return cls(
                 dispatch_workers=environ.get("PIE_DISPATCH_WORKERS") or 16,

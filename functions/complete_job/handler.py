@@ -1,6 +1,7 @@
 """POST /v2/models/{model_id}/jobs/{job_id}/complete — report a job's result (scope jobs:write)."""
 
-from shared.domain.resources import CompleteJobRequest, CompletionResponse
+from shared.domain.requests import CompleteJobRequest
+from shared.domain.responses import CompletionResponse
 from shared.http.api import JobIdPath, ModelIdPath, RouteApi, json_response
 from shared.runtime import job_service
 

@@ -1,6 +1,7 @@
 """POST /v2/models — register a model and its first version ("1", pending)."""
 
-from shared.domain.resources import CreateModelRequest, ModelVersionResponse
+from shared.domain.requests import CreateModelRequest
+from shared.domain.responses import ModelVersionResponse
 from shared.http.api import RouteApi, json_response
 from shared.runtime import model_registry
 

@@ -1,6 +1,7 @@
 """POST /v2/models/{model_id}/event-subscriptions — chain another model to this one's events."""
 
-from shared.domain.resources import CreateSubscriptionRequest, Subscription
+from shared.domain.entities import Subscription
+from shared.domain.requests import CreateSubscriptionRequest
 from shared.http.api import ModelIdPath, RouteApi, json_response
 from shared.runtime import subscription_service
 

@@ -1,6 +1,7 @@
 """POST /v2/models/{model_id}/new_version — cut a new pending version (seed 001)."""
 
-from shared.domain.resources import CreateVersionRequest, ModelVersionResponse
+from shared.domain.requests import CreateVersionRequest
+from shared.domain.responses import ModelVersionResponse
 from shared.http.api import ModelIdPath, RouteApi, json_response
 from shared.runtime import model_registry
 

@@ -1,6 +1,6 @@
 """GET /v2/models/{model_id}/jobs/{job_id} — one job."""
 
-from shared.domain.resources import JobResponse
+from shared.domain.responses import JobResponse
 from shared.http.api import JobIdPath, ModelIdPath, RouteApi, json_response
 from shared.runtime import job_service
 

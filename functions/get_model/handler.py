@@ -1,6 +1,6 @@
 """GET /v2/models/{model_id} — one model."""
 
-from shared.domain.resources import ModelResponse
+from shared.domain.responses import ModelResponse
 from shared.http.api import ModelIdPath, RouteApi, json_response
 from shared.runtime import model_registry
 

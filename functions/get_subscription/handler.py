@@ -1,6 +1,6 @@
 """GET /v2/models/{model_id}/event-subscriptions/{subscription_id} — one subscription."""
 
-from shared.domain.resources import Subscription
+from shared.domain.entities import Subscription
 from shared.http.api import ModelIdPath, RouteApi, SubscriptionIdPath, json_response
 from shared.runtime import subscription_service
 

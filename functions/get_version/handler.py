@@ -1,6 +1,6 @@
 """GET /v2/models/{model_id}/versions/{model_version} — one version (`latest` = the newest)."""
 
-from shared.domain.resources import ModelVersionResponse
+from shared.domain.responses import ModelVersionResponse
 from shared.http.api import ModelIdPath, RouteApi, VersionPath, json_response
 from shared.runtime import model_registry
 

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BeforeValidator
 
-from shared.domain.resources import MODEL_ID_PATTERN, WORKSPACE_PATTERN, JobList, JobStatus
+from shared.domain.entities import MODEL_ID_PATTERN, WORKSPACE_PATTERN, JobStatus
+from shared.domain.responses import JobList
 from shared.http.api import LimitQuery, PageTokenQuery, RouteApi, json_response
 from shared.runtime import job_service
 

@@ -4,7 +4,8 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from shared.domain.resources import JobList, JobStatus
+from shared.domain.entities import JobStatus
+from shared.domain.responses import JobList
 from shared.http.api import LimitQuery, ModelIdPath, PageTokenQuery, RouteApi, json_response
 from shared.runtime import job_service
 

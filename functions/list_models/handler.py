@@ -4,7 +4,8 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from shared.domain.resources import WORKSPACE_PATTERN, ModelList, ModelStatus
+from shared.domain.entities import WORKSPACE_PATTERN, ModelStatus
+from shared.domain.responses import ModelList
 from shared.http.api import LimitQuery, PageTokenQuery, RouteApi, json_response
 from shared.runtime import model_registry
 

@@ -1,6 +1,6 @@
 """GET /v2/models/{model_id}/event-subscriptions — one page of a model's subscriptions."""
 
-from shared.domain.resources import SubscriptionList
+from shared.domain.responses import SubscriptionList
 from shared.http.api import LimitQuery, ModelIdPath, PageTokenQuery, RouteApi, json_response
 from shared.runtime import subscription_service
 

@@ -1,6 +1,6 @@
 """GET /v2/models/{model_id}/versions — one page of a model's versions, newest first."""
 
-from shared.domain.resources import VersionList
+from shared.domain.responses import VersionList
 from shared.http.api import LimitQuery, ModelIdPath, PageTokenQuery, RouteApi, json_response
 from shared.runtime import model_registry
 

@@ -1,7 +1,7 @@
 """POST /v2/models/{model_id}/jobs/{job_id}/retry — put a failed job back in `queued` as its next
 attempt (same id); a training job's version goes `training` with it."""
 
-from shared.domain.resources import JobResponse
+from shared.domain.responses import JobResponse
 from shared.http.api import (
     IfMatchHeader,
     JobIdPath,
@@ -17,7 +17,9 @@ api = RouteApi("retry_job")
 
 @api.handler(JobResponse, status=202, errors=(409, 422))
 def retry_job(model_id: ModelIdPath, job_id: JobIdPath, if_match: IfMatchHeader = None):
-    job = job_service().redrive(model_id, job_id, actor=api.principal.subject, access=api.access, if_match=parse_if_match(if_match))
+    job = job_service().redrive(
+        model_id, job_id, actor=api.principal.subject, access=api.access, if_match=parse_if_match(if_match)
+    )
     return json_response(JobResponse(job=job), status=202, etag=job.entity_version)
 
 

@@ -1,6 +1,7 @@
 """POST /v2/models/{model_id}/versions/{model_version}/new_status — move a version (seed 000)."""
 
-from shared.domain.resources import NewStatusRequest, StatusChangeResponse
+from shared.domain.requests import NewStatusRequest
+from shared.domain.responses import StatusChangeResponse
 from shared.http.api import IfMatchHeader, ModelIdPath, RouteApi, VersionPath, json_response, parse_if_match
 from shared.runtime import version_lifecycle
 

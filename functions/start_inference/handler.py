@@ -1,6 +1,7 @@
 """POST /v2/models/{model_id}/inference — queue an inference job (input checked against the contract)."""
 
-from shared.domain.resources import JobResponse, StartJobRequest
+from shared.domain.requests import StartJobRequest
+from shared.domain.responses import JobResponse
 from shared.http.api import ModelIdPath, RouteApi, json_response
 from shared.runtime import job_service
 

@@ -1,7 +1,8 @@
 """POST /v2/models/{model_id}/event-subscriptions/{subscription_id}/test — a dry run: the job the
 subscription would create now, or what would stop it. Writes nothing."""
 
-from shared.domain.resources import DryRunRequest, DryRunResult
+from shared.domain.requests import DryRunRequest
+from shared.domain.responses import DryRunResult
 from shared.http.api import ModelIdPath, RouteApi, SubscriptionIdPath, json_response
 from shared.runtime import subscription_service
 
@@ -9,9 +10,7 @@ api = RouteApi("test_subscription")
 
 
 @api.handler(DryRunResult)
-def test_subscription(
-    model_id: ModelIdPath, subscription_id: SubscriptionIdPath, body: DryRunRequest | None = None
-):
+def test_subscription(model_id: ModelIdPath, subscription_id: SubscriptionIdPath, body: DryRunRequest | None = None):
     trigger_output = body.trigger_output if body else None
     return json_response(subscription_service().dry_run(model_id, subscription_id, trigger_output, api.access))
 

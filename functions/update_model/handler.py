@@ -1,6 +1,7 @@
 """PUT /v2/models/{model_id} — replace a model; an active model also gets a new pending version."""
 
-from shared.domain.resources import ModelVersionResponse, UpdateModelRequest
+from shared.domain.requests import UpdateModelRequest
+from shared.domain.responses import ModelVersionResponse
 from shared.http.api import IfMatchHeader, ModelIdPath, RouteApi, json_response, parse_if_match
 from shared.runtime import model_registry
 

@@ -1,6 +1,7 @@
 """PUT /v2/models/{model_id}/event-subscriptions/{subscription_id} — update input, label or status (seed 003)."""
 
-from shared.domain.resources import Subscription, UpdateSubscriptionRequest
+from shared.domain.entities import Subscription
+from shared.domain.requests import UpdateSubscriptionRequest
 from shared.http.api import IfMatchHeader, ModelIdPath, RouteApi, SubscriptionIdPath, json_response, parse_if_match
 from shared.runtime import subscription_service
 

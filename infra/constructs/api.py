@@ -80,9 +80,7 @@ class RegistryApi(Construct):
                 apigwv2.LogGroupLogDestination(self.access_logs),
                 apigateway.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT)),
             ),
-            throttle=apigwv2.ThrottleSettings(
-                rate_limit=config.api_rate_limit, burst_limit=config.api_burst_limit
-            ),
+            throttle=apigwv2.ThrottleSettings(rate_limit=config.api_rate_limit, burst_limit=config.api_burst_limit),
         )
         self.authorizer = authorizers.HttpJwtAuthorizer(
             "JwtAuthorizer",
@@ -97,9 +95,7 @@ class RegistryApi(Construct):
                 f"{name}Route",
                 http_api=self.http_api,
                 route_key=apigwv2.HttpRouteKey.with_(route.path, apigwv2.HttpMethod(route.method)),
-                integration=integrations.HttpLambdaIntegration(
-                    f"{name}Integration", functions[route.function]
-                ),
+                integration=integrations.HttpLambdaIntegration(f"{name}Integration", functions[route.function]),
                 authorizer=apigwv2.HttpNoneAuthorizer() if route.public else self.authorizer,
                 authorization_scopes=None if route.public else [route.scope],
             )

@@ -105,9 +105,7 @@ class JobDispatcher(Construct):
                         id="AwsSolutions-IAM5",
                         reason=(
                             "The dispatcher may start exactly the targets the handler allow-list admits, "
-                            "which the API also validates registrations against; "
-                            + "; ".join(reasons)
-                            + "."
+                            "which the API also validates registrations against; " + "; ".join(reasons) + "."
                         ),
                         applies_to=[f"Resource::{_nag_resource(arn)}" for arn in suppressed],
                     )

@@ -83,9 +83,7 @@ class Monitoring(Construct):
             )
             self._alarm(
                 "DispatcherIteratorAge",
-                stream_consumer.metric(
-                    "IteratorAge", period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
-                ),
+                stream_consumer.metric("IteratorAge", period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM),
                 threshold=ITERATOR_AGE_THRESHOLD.to_milliseconds(),
                 evaluation_periods=5,
                 description="PIE: the dispatcher is falling behind the table stream",

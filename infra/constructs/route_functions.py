@@ -104,9 +104,7 @@ class FunctionFactory(Construct):
             self,
             "PageTokenKey",
             description="PIE: HMAC key that signs list pagination tokens",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=64, exclude_punctuation=True
-            ),
+            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
         )
         NagSuppressions.add_resource_suppressions(
             self.page_token_key,
@@ -164,9 +162,7 @@ class FunctionFactory(Construct):
             )
         if profile.table_write_actions:
             role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=list(profile.table_write_actions), resources=[table.table_arn]
-                )
+                iam.PolicyStatement(actions=list(profile.table_write_actions), resources=[table.table_arn])
             )
         if profile.reads_page_token_key:
             role.add_to_policy(
@@ -238,8 +234,7 @@ class RouteFunctions(Construct):
         missing = sorted(route.function for route in routes if route.function not in function_folders)
         if missing:
             raise RouteFunctionsMissingError(
-                "the route table names functions with no functions/<name>/handler.py: "
-                + ", ".join(missing)
+                "the route table names functions with no functions/<name>/handler.py: " + ", ".join(missing)
             )
         self.functions: dict[str, lambda_.Alias] = {}
         for route in routes:

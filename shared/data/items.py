@@ -77,7 +77,10 @@ def failed_conditions(reasons: list[dict[str, Any]]) -> list[int]:
 
 
 def until_processed(
-    call: Callable[..., dict[str, Any]], request: dict[str, Any], unprocessed: str, sleep: Callable[[float], None] = time.sleep
+    call: Callable[..., dict[str, Any]],
+    request: dict[str, Any],
+    unprocessed: str,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> list[dict[str, Any]]:
     """Repeat a batch call (BatchGetItem, BatchWriteItem) on what DynamoDB left unprocessed, with
     jittered exponential backoff as AWS advises; returns every response."""

@@ -15,8 +15,8 @@ from shared.data.page_tokens import PageTokenCodec, is_table_key
 from shared.data.queries import query_page
 from shared.data.store import Page
 from shared.data.table import GSI1, GSI2, GSI3, LSI1
+from shared.domain.entities import Job
 from shared.domain.errors import JobNotFoundError, PageTokenInvalidError
-from shared.domain.resources import Job
 
 
 class JobStore:
@@ -58,7 +58,9 @@ class JobStore:
         )
         return Page([job_from_item(item) for item in items], next_token)
 
-    def overdue(self, shard: int, now: str, limit: int, start_key: dict[str, Any] | None) -> tuple[list[Job], dict[str, Any] | None]:
+    def overdue(
+        self, shard: int, now: str, limit: int, start_key: dict[str, Any] | None
+    ) -> tuple[list[Job], dict[str, Any] | None]:
         """One page (one Query) of a due shard's live jobs due by ``now``, most overdue first."""
         request: dict[str, Any] = {
             "TableName": self._table,
@@ -102,7 +104,7 @@ class JobStore:
         for _, shard, item in taken:  # newest first: the last one of a shard is where it resumes
             if any(s == shard for _, s, _ in left):
                 next_cursors[shard] = {name: item[name] for name in ("PK", "SK", "GSI1PK", "GSI1SK")}
-        for _, shard, item in left:
+        for _, shard, _item in left:
             if not any(s == shard for _, s, _ in taken) and cursors[shard] != "done":
                 next_cursors[shard] = cursors[shard]  # nothing of it was taken: read it again next page
         token = None

@@ -5,7 +5,7 @@ Identifiers cannot contain ``#`` (their patterns forbid it), so ``#`` safely sep
 
 from __future__ import annotations
 
-from shared.domain.resources import DEFAULT_WORKSPACE
+from shared.domain.entities import DEFAULT_WORKSPACE
 
 MODEL_ENTITY = "MODEL"
 VERSION_ENTITY = "VERSION"
@@ -105,7 +105,10 @@ def subscription_prefix() -> str:
 
 def subscription_target_keys(target_model_id: str, subscription_id: str) -> dict[str, str]:
     """GSI1 finds the subscriptions that target a model (staleness), without a scan."""
-    return {"GSI1PK": subscriptions_by_target_partition(target_model_id), "GSI1SK": f"{_SUBSCRIPTION_PREFIX}{subscription_id}"}
+    return {
+        "GSI1PK": subscriptions_by_target_partition(target_model_id),
+        "GSI1SK": f"{_SUBSCRIPTION_PREFIX}{subscription_id}",
+    }
 
 
 def subscriptions_by_target_partition(target_model_id: str) -> str:
@@ -161,7 +164,10 @@ _LOG_PREFIX = "JOBLOG#"
 
 
 def job_log_keys(model_id: str, job_id: str, updated_at: str) -> dict[str, str]:
-    return {"GSI1PK": job_log_partition(sum(job_id.encode()) % LOG_SHARDS), "GSI1SK": f"{updated_at}#{model_id}#{job_id}"}
+    return {
+        "GSI1PK": job_log_partition(sum(job_id.encode()) % LOG_SHARDS),
+        "GSI1SK": f"{updated_at}#{model_id}#{job_id}",
+    }
 
 
 def job_log_partition(shard: int) -> str:

@@ -31,8 +31,8 @@ from shared.data.items import (
     s,
 )
 from shared.data.store import ModelRecord, RegistryStore, StaleEntityError
+from shared.domain.entities import Job, Version
 from shared.domain.errors import ConflictError, ItemNotStorableError
-from shared.domain.resources import Job, Version
 from shared.domain.supervision import due_at
 
 
@@ -201,7 +201,9 @@ class OutboxWriter:
             raise
 
     def _put_new_job(self, job: Job) -> dict[str, Any]:
-        return {"Put": {"TableName": self._table, "Item": job_item(job), "ConditionExpression": "attribute_not_exists(PK)"}}
+        return {
+            "Put": {"TableName": self._table, "Item": job_item(job), "ConditionExpression": "attribute_not_exists(PK)"}
+        }
 
     def _put_if_absent(self, job: Job) -> None:
         try:

@@ -30,16 +30,15 @@ from shared.data.items import s as _s
 from shared.data.page_tokens import PageTokenCodec
 from shared.data.queries import query_page
 from shared.data.table import GSI1, GSI2, LSI1
+from shared.domain.entities import Model, Version
 from shared.domain.errors import (
     ModelAlreadyExistsError,
     ModelNotFoundError,
     VersionAlreadyExistsError,
     VersionNotFoundError,
 )
-from shared.domain.resources import Model, Version
 
 T = TypeVar("T")
-
 
 
 @dataclass(frozen=True)
@@ -78,9 +77,7 @@ def _in_range(sort_key: str, workspace: str) -> bool:
 class RegistryStore:
     """Models and versions. Lists cost one page of reads; nothing here scans."""
 
-    def __init__(
-        self, client: Any, table_name: str, page_tokens: Callable[[], PageTokenCodec]
-    ) -> None:
+    def __init__(self, client: Any, table_name: str, page_tokens: Callable[[], PageTokenCodec]) -> None:
         """``page_tokens`` is called only by lists, so other routes never fetch the signing key."""
         self._client = client
         self._table = table_name
@@ -285,9 +282,7 @@ class RegistryStore:
                 raise ModelAlreadyExistsError(record.model.id) from None
             raise
 
-    def save_model(
-        self, record: ModelRecord, expected_entity_version: int, new_version: Version | None = None
-    ) -> None:
+    def save_model(self, record: ModelRecord, expected_entity_version: int, new_version: Version | None = None) -> None:
         """Replace the model item if it is still at ``expected_entity_version``; with
         ``new_version``, create that version in the same transaction."""
         model_put = {

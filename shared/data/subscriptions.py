@@ -14,8 +14,8 @@ from shared.data.page_tokens import PageTokenCodec
 from shared.data.queries import query_page
 from shared.data.store import Page, StaleEntityError
 from shared.data.table import GSI1
+from shared.domain.entities import Subscription
 from shared.domain.errors import SubscriptionNotFoundError
-from shared.domain.resources import Subscription
 
 
 def subscription_item(subscription: Subscription) -> dict[str, Any]:
@@ -37,9 +37,7 @@ def _subscription(item: dict[str, Any]) -> Subscription:
 
 
 class SubscriptionStore:
-    def __init__(
-        self, client: Any, table_name: str, page_tokens: Callable[[], PageTokenCodec] | None = None
-    ) -> None:
+    def __init__(self, client: Any, table_name: str, page_tokens: Callable[[], PageTokenCodec] | None = None) -> None:
         self._client = client
         self._table = table_name
         self._page_tokens = page_tokens

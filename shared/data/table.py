@@ -41,9 +41,7 @@ LSI1, GSI1, GSI2, GSI3 = INDEXES
 def create_table_request(table_name: str) -> dict[str, Any]:
     """Keyword arguments for ``DynamoDB.Client.create_table`` matching the deployed table."""
     attributes = sorted(
-        {PARTITION_KEY, SORT_KEY}
-        | {index.partition_key for index in INDEXES}
-        | {index.sort_key for index in INDEXES}
+        {PARTITION_KEY, SORT_KEY} | {index.partition_key for index in INDEXES} | {index.sort_key for index in INDEXES}
     )
 
     def key_schema(partition_key: str, sort_key: str) -> list[dict[str, str]]:
@@ -61,9 +59,7 @@ def create_table_request(table_name: str) -> dict[str, Any]:
 
     return {
         "TableName": table_name,
-        "AttributeDefinitions": [
-            {"AttributeName": name, "AttributeType": "S"} for name in attributes
-        ],
+        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name in attributes],
         "KeySchema": key_schema(PARTITION_KEY, SORT_KEY),
         "LocalSecondaryIndexes": [index(i) for i in INDEXES if i.local],
         "GlobalSecondaryIndexes": [index(i) for i in INDEXES if not i.local],

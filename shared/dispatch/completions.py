@@ -18,10 +18,10 @@ from typing import Any
 
 from shared.domain.access import Access
 from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError, StaleAttemptError
-from shared.domain.jobs import JobService
 from shared.kinds import KINDS, kind_of
 from shared.kinds.base import ReportedResult
 from shared.observability import logger
+from shared.services.jobs import JobService
 
 COMPLETION_ACTOR = "pie-aws-events"
 

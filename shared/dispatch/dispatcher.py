@@ -22,10 +22,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from shared.data import keys
 from shared.data.outbox import OutboxWriter, jobs_of_fanout
 from shared.dispatch.starters import DispatchFailed, Starter
-from shared.domain.jobs import DISPATCHER_ACTOR, JobService
-from shared.domain.resources import CompleteJobRequest, Job
+from shared.domain.entities import Job
+from shared.domain.requests import CompleteJobRequest
 from shared.kinds import kind_of
 from shared.observability import logger
+from shared.services.jobs import DISPATCHER_ACTOR, JobService
 
 
 class MalformedRecordError(Exception):

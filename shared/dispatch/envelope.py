@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.domain.resources import Action, Job, JobTrigger
+from shared.domain.entities import Action, Job, JobTrigger
 
 ENVELOPE_VERSION = "1"
 
@@ -35,7 +35,7 @@ class JobEnvelope(BaseModel):
     completion: Completion
 
     @classmethod
-    def of(cls, job: Job) -> "JobEnvelope":
+    def of(cls, job: Job) -> JobEnvelope:
         return cls(
             job_id=job.id,
             model_id=job.model_id,

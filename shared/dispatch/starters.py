@@ -19,7 +19,8 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.dispatch.implementations import JsonObject
-from shared.domain.resources import CompleteJobRequest, Job
+from shared.domain.entities import Job
+from shared.domain.requests import CompleteJobRequest
 from shared.kinds import KINDS
 from shared.kinds.base import load
 

@@ -23,10 +23,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from shared.data.jobs import JobStore
 from shared.data.keys import DUE_SHARDS
-from shared.domain.jobs import JobService
+from shared.services.jobs import JobService
 
 PAGE_SIZE = 100
 DEFAULT_MAX_PAGES = 5
+
 
 @dataclass
 class SweepReport:

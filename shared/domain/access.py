@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from shared.domain.entities import WORKSPACE_PATTERN
 from shared.domain.errors import ModelNotFoundError, WorkspaceAccessDeniedError, WorkspaceRequiredError
-from shared.domain.resources import WORKSPACE_PATTERN
 
 ADMIN_SCOPE = "pie:admin"
 # The JWT claim naming a caller's workspaces unless the deployment names another.
@@ -37,7 +37,7 @@ class Access:
     private_reads: bool = False
 
     @classmethod
-    def service(cls, subject: str) -> "Access":
+    def service(cls, subject: str) -> Access:
         """PIE's own components (the dispatcher, AWS completion events): they act for every team."""
         return cls(subject=subject, admin=True)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.domain.resources import HandlerContract, Model
+from shared.domain.entities import HandlerContract, Model
 
 _MAX_REPORTED = 10
 

@@ -92,9 +92,7 @@ class VersionAlreadyExistsError(ConflictError):
 
 class EntityVersionMismatchError(ConflictError):
     def __init__(self, what: str, expected: int | str, current: int) -> None:
-        super().__init__(
-            f"{what} is at entity_version {current}, not {expected}: re-read it and retry"
-        )
+        super().__init__(f"{what} is at entity_version {current}, not {expected}: re-read it and retry")
         self.current = current
 
 

@@ -274,9 +274,7 @@ def _pattern_properties(
                 yield from validator.descend(value, subschema, path=name, schema_path=pattern)
 
 
-def _additional_properties(
-    validator: Any, additional: Any, instance: Any, schema: Any
-) -> Iterator[ValidationError]:
+def _additional_properties(validator: Any, additional: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
     if not validator.is_type(instance, "object"):
         return
     try:
@@ -308,9 +306,7 @@ def _declared(name: str, schema: dict[str, Any]) -> bool:
     return any(pattern_matches(pattern, name) for pattern in schema.get("patternProperties", {}))
 
 
-def _unevaluated_properties(
-    validator: Any, unevaluated: Any, instance: Any, schema: Any
-) -> Iterator[ValidationError]:
+def _unevaluated_properties(validator: Any, unevaluated: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
     if not validator.is_type(instance, "object"):
         return
     try:

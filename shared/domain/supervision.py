@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from shared.domain.resources import Job
+from shared.domain.entities import Job
 from shared.kinds import KINDS
 
 # Each kind declares how long one attempt may run when its handler does not say (a facet of the kind,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.domain.resources import Job, JobTrigger, Model, Subscription, TriggeredEvent
+from shared.domain.entities import Job, JobTrigger, Model, Subscription, TriggeredEvent
 from shared.domain.supervision import DEFAULT_BACKOFF_SECONDS, DEFAULT_SUBSCRIPTION_ATTEMPTS
 
 DEFAULT_MAX_CHAIN_DEPTH = 8

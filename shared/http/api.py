@@ -25,8 +25,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel
 
 from shared.domain.access import ADMIN_SCOPE, DEFAULT_WORKSPACES_CLAIM, Access, is_workspace_name
+from shared.domain.entities import MODEL_ID_PATTERN, UUID_PATTERN, VERSION_PATTERN
 from shared.domain.errors import AuthenticationRequiredError, PieError, RequestInvalidError, ScopeMissingError
-from shared.domain.resources import MODEL_ID_PATTERN, UUID_PATTERN, VERSION_PATTERN, ErrorResponse, InternalErrorResponse
+from shared.domain.responses import ErrorResponse, InternalErrorResponse
 from shared.http.errors import describe_validation_errors, error_body, status_for
 from shared.http.json_body import MAX_JSON_DEPTH, nesting_depth, parse_json_body
 from shared.observability import logger, tracer
@@ -35,9 +36,7 @@ from shared.routes import Route, route_for
 F = TypeVar("F", bound=Callable[..., Any])
 
 ModelIdPath = Annotated[str, Path(pattern=MODEL_ID_PATTERN, description="Model id")]
-VersionPath = Annotated[
-    str, Path(pattern=VERSION_PATTERN, description="Version, or `latest` for the newest")
-]
+VersionPath = Annotated[str, Path(pattern=VERSION_PATTERN, description="Version, or `latest` for the newest")]
 SubscriptionIdPath = Annotated[
     str,
     Path(pattern=UUID_PATTERN, description="Event subscription id (a UUID)", json_schema_extra={"format": "uuid"}),
@@ -46,9 +45,7 @@ JobIdPath = Annotated[
     str, Path(pattern=UUID_PATTERN, description="Job id (a UUID)", json_schema_extra={"format": "uuid"})
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (1-100)")]
-PageTokenQuery = Annotated[
-    str | None, Query(max_length=4096, description="Opaque token from the previous page")
-]
+PageTokenQuery = Annotated[str | None, Query(max_length=4096, description="Opaque token from the previous page")]
 IF_MATCH_PATTERN = r'^\s*(W/)?"?[0-9]{1,18}"?\s*$'
 IfMatchHeader = Annotated[
     str | None,
@@ -115,7 +112,7 @@ def parse_if_match(value: str | None) -> int | None:
         return None
     match = _ETAG.fullmatch(value)
     if match is None:
-        raise RequestInvalidError("If-Match must be an entity_version, e.g. If-Match: \"3\"")
+        raise RequestInvalidError('If-Match must be an entity_version, e.g. If-Match: "3"')
     return int(match["version"])
 
 
@@ -201,8 +198,14 @@ def operation_responses(
     if route.path_parameters:
         refusals.add(404)
     for code in sorted(refusals):
-        responses[code] = {"description": ERROR_DESCRIPTIONS[code], "content": {"application/json": {"model": ErrorResponse}}}
-    responses[500] = {"description": ERROR_DESCRIPTIONS[500], "content": {"application/json": {"model": InternalErrorResponse}}}
+        responses[code] = {
+            "description": ERROR_DESCRIPTIONS[code],
+            "content": {"application/json": {"model": ErrorResponse}},
+        }
+    responses[500] = {
+        "description": ERROR_DESCRIPTIONS[500],
+        "content": {"application/json": {"model": InternalErrorResponse}},
+    }
     return responses
 
 
@@ -225,8 +228,13 @@ def _query_names(endpoint: Callable[..., Any]) -> frozenset[str]:
 
 
 def _tag(route: Route) -> str:
-    for segment, tag in (("event-subscriptions", "subscriptions"), ("jobs", "jobs"), ("inference", "jobs"),
-                         ("training", "jobs"), ("version", "versions")):
+    for segment, tag in (
+        ("event-subscriptions", "subscriptions"),
+        ("jobs", "jobs"),
+        ("inference", "jobs"),
+        ("training", "jobs"),
+        ("version", "versions"),
+    ):
         if segment in route.path:
             return tag
     return "models"
@@ -321,7 +329,9 @@ class RouteApi:
         unknown = sorted(set(resolver.current_event.query_string_parameters or {}) - self._query_names)
         if unknown:
             accepted = ", ".join(sorted(self._query_names)) or "none"
-            raise RequestInvalidError(f"unknown query parameter(s) {', '.join(map(repr, unknown))}; accepted: {accepted}")
+            raise RequestInvalidError(
+                f"unknown query parameter(s) {', '.join(map(repr, unknown))}; accepted: {accepted}"
+            )
         return next_middleware(resolver)
 
     def _invalid_request(self, error: RequestValidationError) -> Response:

@@ -107,7 +107,7 @@ def build_document() -> dict[str, Any]:
 def _gateway_error_schema() -> dict[str, Any]:
     return {
         "title": GATEWAY_ERROR_SCHEMA,
-        "description": "A refusal API Gateway makes itself, e.g. {\"message\": \"Unauthorized\"}; "
+        "description": 'A refusal API Gateway makes itself, e.g. {"message": "Unauthorized"}; '
         "it never reaches PIE, so it has no success field.",
         "type": "object",
         "properties": {"message": {"type": "string"}},
@@ -128,7 +128,10 @@ def _add_gateway_errors(route: Route, operation: dict[str, Any]) -> None:
     for status in statuses:
         existing = responses.get(status)
         if existing is None:
-            responses[status] = {"description": GATEWAY_ERRORS[status], "content": {"application/json": {"schema": gateway}}}
+            responses[status] = {
+                "description": GATEWAY_ERRORS[status],
+                "content": {"application/json": {"schema": gateway}},
+            }
             continue
         content = existing["content"]["application/json"]
         content["schema"] = {"oneOf": [content["schema"], gateway]}

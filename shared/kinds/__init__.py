@@ -20,7 +20,8 @@ KINDS: dict[str, HandlerKind] = {
     kind.type: kind for kind in (lambda_.KIND, ecs.KIND, in_process.KIND, step_functions.KIND)
 }
 
-Handler = Annotated[Union[tuple(kind.model for kind in KINDS.values())], Field(discriminator="type")]
+# Union[...] of a computed tuple: the X | Y spelling has no form for a sequence of types.
+Handler = Annotated[Union[tuple(kind.model for kind in KINDS.values())], Field(discriminator="type")]  # noqa: UP007
 
 
 class UnknownHandlerKindError(LookupError):

@@ -19,7 +19,7 @@ from shared.domain.errors import HandlerNotAllowedError
 from shared.kinds.allow_list import HandlerAllowList
 
 if TYPE_CHECKING:
-    from shared.domain.resources import CompleteJobRequest
+    from shared.domain.requests import CompleteJobRequest
 
 ERROR_LIMIT = 4096
 
@@ -56,13 +56,15 @@ class ReportedResult:
 
     @property
     def result(self) -> CompleteJobRequest:
-        # Imported here: shared.domain.resources builds its Handler union from this package.
+        # Imported here: shared.domain.entities builds its Handler union from this package.
         from pydantic import ValidationError
 
-        from shared.domain.resources import CompleteJobRequest
+        from shared.domain.requests import CompleteJobRequest
 
         if self.status != "succeeded":
-            return CompleteJobRequest(status="failed", error=(self.error or "failed")[:ERROR_LIMIT], attempt=self.attempt)
+            return CompleteJobRequest(
+                status="failed", error=(self.error or "failed")[:ERROR_LIMIT], attempt=self.attempt
+            )
         output = self.output if isinstance(self.output, dict) else {"result": self.output}
         try:
             return CompleteJobRequest(status="succeeded", output=output, attempt=self.attempt)
@@ -174,7 +176,9 @@ def check_arn_target(
         raise HandlerNotAllowedError(f"{role} handler: {what} '{name}' does not start with an allowed prefix")
 
 
-def arn_prefixes(service_resource: str, accounts: Collection[str], regions: Collection[str], prefixes: Collection[str]) -> list[str]:
+def arn_prefixes(
+    service_resource: str, accounts: Collection[str], regions: Collection[str], prefixes: Collection[str]
+) -> list[str]:
     """One ARN prefix per allowed account x region x name prefix, e.g. for
     ``service_resource="lambda:{region}:{account}:function:"``."""
     return [

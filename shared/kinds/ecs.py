@@ -76,7 +76,12 @@ def task_result(detail: dict[str, Any]) -> ReportedResult | None:
     failed = [c for c in detail.get("containers", []) if c.get("exitCode") != 0]
     if failed:
         reasons = ", ".join(f"{c.get('name')} exited {c.get('exitCode')} {c.get('reason', '')}".strip() for c in failed)
-        return ReportedResult(*reported, attempt=attempt_of(envelope), status="failed", error=f"{detail.get('stoppedReason', 'task stopped')}: {reasons}")
+        return ReportedResult(
+            *reported,
+            attempt=attempt_of(envelope),
+            status="failed",
+            error=f"{detail.get('stoppedReason', 'task stopped')}: {reasons}",
+        )
     return ReportedResult(*reported, attempt=attempt_of(envelope), status="succeeded", output={})
 
 

@@ -16,7 +16,7 @@ from shared.dispatch.starters import (
     Started,
     aws_call,
 )
-from shared.domain.resources import Job
+from shared.domain.entities import Job
 from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
 from shared.observability import logger
 

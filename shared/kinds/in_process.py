@@ -30,8 +30,7 @@ def check(role: str, handler: InProcessHandler, allow: HandlerAllowList, impleme
         )
     if handler.implementation not in allow.in_process_implementations:
         raise HandlerNotAllowedError(
-            f"{role} handler: in-process implementation '{handler.implementation}' is not in the "
-            "handler allow-list"
+            f"{role} handler: in-process implementation '{handler.implementation}' is not in the handler allow-list"
         )
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from shared.dispatch.implementations import ImplementationFailed
 from shared.dispatch.starters import StartContext
-from shared.domain.resources import CompleteJobRequest, Job
+from shared.domain.entities import Job
+from shared.domain.requests import CompleteJobRequest
 
 
 class InProcessStarter:
@@ -21,7 +22,9 @@ class InProcessStarter:
         except ImplementationFailed as failure:
             return CompleteJobRequest(status="failed", error=str(failure))
         except Exception as error:  # noqa: BLE001 — the implementation's own bug fails its job, not the batch
-            return CompleteJobRequest(status="failed", error=f"implementation '{name}' raised {type(error).__name__}: {error}")
+            return CompleteJobRequest(
+                status="failed", error=f"implementation '{name}' raised {type(error).__name__}: {error}"
+            )
         if not isinstance(output, dict):
             output = {"result": output}
         return CompleteJobRequest(status="succeeded", output=output)

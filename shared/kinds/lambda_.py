@@ -22,9 +22,7 @@ from shared.kinds.base import (
 
 # Plain (ECMA-compatible) patterns: they are published in the OpenAPI document. The partition is
 # checked against the allow-list, which names the ones admitted.
-LAMBDA_ARN_PATTERN = (
-    r"^arn:aws[a-z-]*:lambda:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}$"
-)
+LAMBDA_ARN_PATTERN = r"^arn:aws[a-z-]*:lambda:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:function:[A-Za-z0-9_-]{1,64}$"
 LAMBDA_QUALIFIER_PATTERN = r"^(\$LATEST|[A-Za-z0-9_-]{1,128})$"
 RESULT_DETAIL_TYPES = (
     "Lambda Function Invocation Result - Success",

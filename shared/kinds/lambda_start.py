@@ -6,7 +6,7 @@ from typing import Any
 
 from shared.dispatch.envelope import JobEnvelope
 from shared.dispatch.starters import LazyClient, StartContext, aws_call
-from shared.domain.resources import Job
+from shared.domain.entities import Job
 
 RETRYABLE_LAMBDA_ERRORS = frozenset(
     {

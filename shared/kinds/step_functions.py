@@ -109,11 +109,16 @@ def execution_result(detail: dict[str, Any]) -> ReportedResult | None:
         return ReportedResult(*reported, attempt=attempt_of(envelope), status="failed", error=_failure(status, detail))
     if (detail.get("outputDetails") or {}).get("included") is False:
         return ReportedResult(
-            *reported, attempt=attempt_of(envelope), status="failed", error="the execution's output is over EventBridge's event size limit"
+            *reported,
+            attempt=attempt_of(envelope),
+            status="failed",
+            error="the execution's output is over EventBridge's event size limit",
         )
     output = parsed_json(detail.get("output"))
     if output is None and detail.get("output") not in (None, "null"):
-        return ReportedResult(*reported, attempt=attempt_of(envelope), status="failed", error="the execution's output is not JSON")
+        return ReportedResult(
+            *reported, attempt=attempt_of(envelope), status="failed", error="the execution's output is not JSON"
+        )
     return ReportedResult(*reported, attempt=attempt_of(envelope), status="succeeded", output=output)
 
 
@@ -166,7 +171,6 @@ KIND = HandlerKind(
     completion_rules=completion_rules,
     dispatcher_statements=dispatcher_statements,
     iam_wildcard_reason=(
-        "state machines are admitted by name prefix: "
-        "<allowed account>:<allowed region>:stateMachine:<allowed prefix>*"
+        "state machines are admitted by name prefix: <allowed account>:<allowed region>:stateMachine:<allowed prefix>*"
     ),
 )

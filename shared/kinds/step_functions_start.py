@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from shared.dispatch.envelope import JobEnvelope
 from shared.dispatch.starters import LazyClient, StartContext, aws_call
-from shared.domain.resources import Job
+from shared.domain.entities import Job
 from shared.kinds.step_functions import execution_name
 from shared.observability import logger
 

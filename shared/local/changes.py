@@ -52,6 +52,7 @@ LOCK_FILE = "lock"
 class DataDirectoryInUseError(RuntimeError):
     """Another process keeps its table in this data directory; two writers would corrupt it."""
 
+
 Image = dict[str, Any]
 
 

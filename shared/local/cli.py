@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlparse
 
 from shared.domain.access import ADMIN_SCOPE, DEFAULT_WORKSPACES_CLAIM, is_workspace_name
-from shared.domain.resources import DEFAULT_WORKSPACE
+from shared.domain.entities import DEFAULT_WORKSPACE
 from shared.local.handler_mappings import (
     DEFAULT_HANDLER_TIMEOUT_SECONDS,
     EcsMapping,
@@ -90,7 +90,9 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: %(default)s)")
+    serve.add_argument(
+        "--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default: %(default)s)"
+    )
     serve.add_argument(
         "--dynamodb-endpoint",
         type=_endpoint_url,
@@ -174,9 +176,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_workspace_name,
         help=f"a workspace the caller acts in; repeat for several (default: {DEFAULT_WORKSPACE})",
     )
-    token.add_argument(
-        "--admin", action="store_true", help=f"add the {ADMIN_SCOPE} scope: act in every workspace"
-    )
+    token.add_argument("--admin", action="store_true", help=f"add the {ADMIN_SCOPE} scope: act in every workspace")
     token.add_argument("--sub", default=DEFAULT_SUBJECT, help="the caller's identity (default: %(default)s)")
     token.add_argument(
         "--expires-in",
@@ -339,9 +339,7 @@ def _invoke(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     from shared.local.server import local_backend
 
     if arguments.function not in available_functions():
-        parser.error(
-            f"unknown function {arguments.function!r}; choose one of: {', '.join(available_functions())}"
-        )
+        parser.error(f"unknown function {arguments.function!r}; choose one of: {', '.join(available_functions())}")
     event = _read_event(arguments.event, parser)
     handler = load_handler(arguments.function)
     _send_function_logs_to_stderr()

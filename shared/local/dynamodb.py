@@ -323,9 +323,7 @@ def _patch_moto() -> None:
 
 
 @contextmanager
-def embedded_dynamodb(
-    table_name: str, *, data_dir: Path | None = None, fsync: bool = False
-) -> Iterator[Any]:
+def embedded_dynamodb(table_name: str, *, data_dir: Path | None = None, fsync: bool = False) -> Iterator[Any]:
     """Start moto, create PIE's table, and yield a DynamoDB client for it.
 
     The table's committed changes go to a ``ChangeLog`` (``table_changes(table_name)``). With

@@ -109,9 +109,7 @@ class Router:
                 return RouteMatch(route, {name: unquote(value) for name, value in found.groupdict().items()})
             allowed.append(route.method)
         if allowed:
-            raise GatewayRejection(
-                405, f"{method} is not allowed on {path}", [("Allow", ", ".join(sorted(allowed)))]
-            )
+            raise GatewayRejection(405, f"{method} is not allowed on {path}", [("Allow", ", ".join(sorted(allowed)))])
         raise GatewayRejection(404, f"no route matches {method} {path}")
 
 
@@ -145,9 +143,7 @@ class JwtAuthorizer:
         try:
             claims = self._verifier.verify(token)
         except TokenRejectedError as error:
-            raise GatewayRejection(
-                401, str(error), [("WWW-Authenticate", 'Bearer error="invalid_token"')]
-            ) from error
+            raise GatewayRejection(401, str(error), [("WWW-Authenticate", 'Bearer error="invalid_token"')]) from error
         scopes = token_scopes(claims)
         if route.scope not in scopes:
             raise GatewayRejection(403, f"this operation requires the '{route.scope}' scope")
@@ -354,9 +350,7 @@ class LocalGateway:
         if self._console is not None and self._console.serves(encoded_path):
             return self._console.answer(request, encoded_path)
         match = self._router.match(request.method, encoded_path)
-        authorization = next(
-            (value for name, value in request.headers if name.lower() == "authorization"), None
-        )
+        authorization = next((value for name, value in request.headers if name.lower() == "authorization"), None)
         # A public route has no authorizer: API Gateway passes the request on untouched.
         authorizer = {} if match.route.public else self._authorizer.authorize(authorization, match.route)
         event = build_event(request, match, authorizer, request_id, time.time())

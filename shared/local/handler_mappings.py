@@ -29,7 +29,7 @@ class LambdaMapping:
     function: str
 
     @classmethod
-    def parse(cls, text: str) -> "LambdaMapping":
+    def parse(cls, text: str) -> LambdaMapping:
         """``NAME=path/to/file.py:function``; a ValueError says what is wrong."""
         name, equals, target = text.partition("=")
         file, colon, function = target.rpartition(":")
@@ -55,7 +55,7 @@ class EcsMapping:
     command: tuple[str, ...]
 
     @classmethod
-    def parse(cls, text: str) -> "EcsMapping":
+    def parse(cls, text: str) -> EcsMapping:
         """``CLUSTER/FAMILY[:REVISION]=command ...``; a ValueError says what is wrong."""
         task, equals, command_line = text.partition("=")
         if not equals or not _ECS_TASK.match(task):

@@ -41,7 +41,7 @@ from typing import IO, Any
 
 import shared
 from shared import runtime
-from shared.domain.resources import CompleteJobRequest
+from shared.domain.requests import CompleteJobRequest
 from shared.kinds import KINDS
 from shared.kinds.base import ReportedResult, load
 from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
@@ -343,9 +343,7 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def task_stopped(
-    request: dict[str, Any], task_arn: str, ending: Exit | None, stopped_reason: str
-) -> dict[str, Any]:
+def task_stopped(request: dict[str, Any], task_arn: str, ending: Exit | None, stopped_reason: str) -> dict[str, Any]:
     """The ``detail`` of the "ECS Task State Change" event of the task, stopped."""
     region, account = task_arn.split(":")[3:5]
     cluster = request["cluster"]
@@ -486,7 +484,7 @@ class LocalHandlers:
     def close(self) -> None:
         self._processes.stop()
 
-    def __enter__(self) -> "LocalHandlers":
+    def __enter__(self) -> LocalHandlers:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -287,7 +287,7 @@ class LocalApi:
         """The key pair tokens for this server are signed with."""
         return SigningKeys.load_or_create(self._home)
 
-    def start(self) -> "LocalApi":
+    def start(self) -> LocalApi:
         try:
             environment = dict(os.environ)
             dynamodb = self._resources.enter_context(
@@ -355,8 +355,10 @@ class LocalApi:
         def run() -> None:
             while not stop.wait(self._sweep_seconds):
                 try:
-                    handler({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}},
-                            LocalLambdaContext(local_function_name("sweep_jobs")))
+                    handler(
+                        {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}},
+                        LocalLambdaContext(local_function_name("sweep_jobs")),
+                    )
                 except Exception:  # noqa: BLE001 — like a failed scheduled invocation: the next run tries again
                     log.exception("job sweep failed; the next one retries")
 
@@ -383,9 +385,8 @@ class LocalApi:
         self._server = None
         self._thread = None
 
-    def __enter__(self) -> "LocalApi":
+    def __enter__(self) -> LocalApi:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-

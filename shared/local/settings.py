@@ -34,5 +34,6 @@ def local_environment(table_name: str = LOCAL_TABLE_NAME, dynamodb_endpoint: str
         environment["PIE_DYNAMODB_ENDPOINT"] = dynamodb_endpoint
     return environment
 
+
 # The deployed sweeper runs every minute; locally a few seconds keep a working day's timeouts prompt.
 DEFAULT_SWEEP_SECONDS = 5.0

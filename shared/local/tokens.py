@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.domain.access import DEFAULT_WORKSPACES_CLAIM
-from shared.domain.resources import DEFAULT_WORKSPACE
+from shared.domain.entities import DEFAULT_WORKSPACE
 from shared.routes import ALL_SCOPES
 
 ISSUER = "pie-local"
@@ -59,11 +59,11 @@ class SigningKeys:
         return self.private_key.public_key()
 
     @classmethod
-    def generate(cls) -> "SigningKeys":
+    def generate(cls) -> SigningKeys:
         return cls(rsa.generate_private_key(public_exponent=65537, key_size=2048))
 
     @classmethod
-    def load_or_create(cls, home: Path) -> "SigningKeys":
+    def load_or_create(cls, home: Path) -> SigningKeys:
         """The key pair kept in ``home``, generated on first use.
 
         The server and the token command may start at the same time, so the key file is created

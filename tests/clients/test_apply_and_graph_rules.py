@@ -21,19 +21,37 @@ FAIL = {"type": "in_process", "implementation": "fail"}
 def model(model_id: str, handlers: dict | None = None, contracts: dict | None = None, status: str = "pending") -> Model:
     return Model.model_validate(
         {
-            "id": model_id, "name": model_id, "description": "", "metadata": {},
-            "handlers": handlers or {"training": ECHO, "inference": ECHO}, "handler_contracts": contracts,
-            "status": status, "latest_version": "1", "active_version": None, "entity_version": 1,
-            "created_at": STAMP, "updated_at": STAMP, "created_by": "me",
+            "id": model_id,
+            "name": model_id,
+            "description": "",
+            "metadata": {},
+            "handlers": handlers or {"training": ECHO, "inference": ECHO},
+            "handler_contracts": contracts,
+            "status": status,
+            "latest_version": "1",
+            "active_version": None,
+            "entity_version": 1,
+            "created_at": STAMP,
+            "updated_at": STAMP,
+            "created_by": "me",
         }
     )
 
 
 def subscription(source: str, target: str, label: str, **fields: Any) -> Subscription:
     document = {
-        "id": f"{source}-{target}-{label}", "source_model_id": source, "trigger_event": "training_complete",
-        "target_model_id": target, "target_action": "training", "input_source": "trigger_output", "input": None,
-        "label": label, "status": "active", "entity_version": 1, "created_at": STAMP, "updated_at": STAMP,
+        "id": f"{source}-{target}-{label}",
+        "source_model_id": source,
+        "trigger_event": "training_complete",
+        "target_model_id": target,
+        "target_action": "training",
+        "input_source": "trigger_output",
+        "input": None,
+        "label": label,
+        "status": "active",
+        "entity_version": 1,
+        "created_at": STAMP,
+        "updated_at": STAMP,
     }
     document.update(fields)
     return Subscription.model_validate(document)
@@ -68,7 +86,10 @@ def declare(tmp_path: Path, models: list[dict]) -> apply.Declaration:
 
 def declared(current: Model, **changes: Any) -> dict:
     document = {
-        "id": current.id, "name": current.name, "description": current.description, "metadata": current.metadata,
+        "id": current.id,
+        "name": current.name,
+        "description": current.description,
+        "metadata": current.metadata,
         "handlers": current.model_dump(mode="json")["handlers"],
     }
     if current.handler_contracts is not None:
@@ -96,8 +117,10 @@ def test_with_contracts_only_the_subscribed_actions_input_schema_counts(tmp_path
     target = model("b", contracts=contracts)
     pie = FakePie(
         [model("a"), target],
-        [subscription("a", "b", "trains-b"), subscription("a", "b", "runs-b", target_action="inference",
-                                                         input_source="stored", input={})],
+        [
+            subscription("a", "b", "trains-b"),
+            subscription("a", "b", "runs-b", target_action="inference", input_source="stored", input={}),
+        ],
     )
     new_handlers = declared(target, handlers={"training": FAIL, "inference": ECHO})
     new_inference_input = declared(
@@ -110,42 +133,77 @@ def test_with_contracts_only_the_subscribed_actions_input_schema_counts(tmp_path
 
 def test_a_change_of_the_forwarded_output_schema_makes_trigger_output_subscriptions_stale(tmp_path):
     source = model("a", contracts={"training": {"output_schema": {"type": "object"}}})
-    pie = FakePie([source, model("b")], [subscription("a", "b", "forwards"), subscription(
-        "a", "b", "stores", input_source="stored", input={})])
+    pie = FakePie(
+        [source, model("b")],
+        [subscription("a", "b", "forwards"), subscription("a", "b", "stores", input_source="stored", input={})],
+    )
 
-    plan = apply.plan(pie, declare(tmp_path, [declared(
-        source, handler_contracts={"training": {"output_schema": {"type": "array"}}})]))
+    plan = apply.plan(
+        pie, declare(tmp_path, [declared(source, handler_contracts={"training": {"output_schema": {"type": "array"}}})])
+    )
 
     assert stale_labels(plan) == ["forwards"]
 
 
 def test_changing_a_subscriptions_target_is_a_replace_and_its_input_an_update(tmp_path):
-    pie = FakePie([model("a"), model("b"), model("c")], [
-        subscription("a", "b", "moves"),
-        subscription("a", "b", "stores", input_source="stored", input={"n": 1}),
-        subscription("a", "b", "went-stale", status="stale"),
-    ])
-    document = declared(model("a"), subscriptions=[
-        {"name": "moves", "trigger_event": "training_complete", "target_model_id": "c", "target_action": "training",
-         "input_source": "trigger_output"},
-        {"name": "stores", "trigger_event": "training_complete", "target_model_id": "b", "target_action": "training",
-         "input_source": "stored", "input": {"n": 2}},
-        {"name": "went-stale", "trigger_event": "training_complete", "target_model_id": "b",
-         "target_action": "training", "input_source": "trigger_output"},
-        {"name": "new", "trigger_event": "inference_complete", "target_model_id": "b", "target_action": "inference",
-         "input_source": "trigger_output", "status": "paused"},
-    ])
+    pie = FakePie(
+        [model("a"), model("b"), model("c")],
+        [
+            subscription("a", "b", "moves"),
+            subscription("a", "b", "stores", input_source="stored", input={"n": 1}),
+            subscription("a", "b", "went-stale", status="stale"),
+        ],
+    )
+    document = declared(
+        model("a"),
+        subscriptions=[
+            {
+                "name": "moves",
+                "trigger_event": "training_complete",
+                "target_model_id": "c",
+                "target_action": "training",
+                "input_source": "trigger_output",
+            },
+            {
+                "name": "stores",
+                "trigger_event": "training_complete",
+                "target_model_id": "b",
+                "target_action": "training",
+                "input_source": "stored",
+                "input": {"n": 2},
+            },
+            {
+                "name": "went-stale",
+                "trigger_event": "training_complete",
+                "target_model_id": "b",
+                "target_action": "training",
+                "input_source": "trigger_output",
+            },
+            {
+                "name": "new",
+                "trigger_event": "inference_complete",
+                "target_model_id": "b",
+                "target_action": "inference",
+                "input_source": "trigger_output",
+                "status": "paused",
+            },
+        ],
+    )
 
     plan = apply.plan(pie, declare(tmp_path, [document]))
     reactivating = apply.plan(pie, declare(tmp_path, [document]), reactivate=True)
 
     assert {step.declared.name: step.action for step in plan.subscriptions} == {
-        "moves": "replace", "stores": "update", "went-stale": "unchanged", "new": "create"}
+        "moves": "replace",
+        "stores": "update",
+        "went-stale": "unchanged",
+        "new": "create",
+    }
     assert [step.address for step in plan.already_stale] == ["a/went-stale"]
     assert {step.declared.name: step.action for step in reactivating.subscriptions}["went-stale"] == "reactivate"
     lines = list(apply.render(plan))
     assert '    target_model_id: "b" => "c"' in lines
-    assert '    input.n: 1 => 2' in lines
+    assert "    input.n: 1 => 2" in lines
 
 
 def test_an_active_models_update_is_planned_as_cutting_a_version(tmp_path):
@@ -158,18 +216,35 @@ def test_an_active_models_update_is_planned_as_cutting_a_version(tmp_path):
 
 def test_two_subscriptions_with_the_declared_name_are_refused(tmp_path):
     pie = FakePie([model("a"), model("b")], [subscription("a", "b", "twin"), subscription("a", "b", "twin", id="x")])
-    document = declared(model("a"), subscriptions=[{"name": "twin", "trigger_event": "training_complete",
-        "target_model_id": "b", "target_action": "training", "input_source": "trigger_output"}])
+    document = declared(
+        model("a"),
+        subscriptions=[
+            {
+                "name": "twin",
+                "trigger_event": "training_complete",
+                "target_model_id": "b",
+                "target_action": "training",
+                "input_source": "trigger_output",
+            }
+        ],
+    )
 
     with pytest.raises(apply.ApplyFileError, match="2 subscriptions labelled 'twin'"):
         apply.plan(pie, declare(tmp_path, [document]))
 
 
 def test_cycles_are_named_once_each_from_their_smallest_model():
-    pie = FakePie([model(name) for name in "abcd"], [
-        subscription("a", "b", "1"), subscription("b", "a", "2"), subscription("b", "c", "3"),
-        subscription("c", "b", "4"), subscription("d", "d", "5"), subscription("c", "a", "6"),
-    ])
+    pie = FakePie(
+        [model(name) for name in "abcd"],
+        [
+            subscription("a", "b", "1"),
+            subscription("b", "a", "2"),
+            subscription("b", "c", "3"),
+            subscription("c", "b", "4"),
+            subscription("d", "d", "5"),
+            subscription("c", "a", "6"),
+        ],
+    )
 
     cycles = TriggerGraph.from_api(pie).cycles()
 

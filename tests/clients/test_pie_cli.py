@@ -60,7 +60,9 @@ def chain(prefix: str, features_description: str = "Builds features", features_t
     return CHAIN.format(p=prefix, features_description=features_description, features_training=features_training)
 
 
-def pie(server: LocalServer, *arguments: str, cwd: Path | None = None, **environment: str) -> subprocess.CompletedProcess[str]:
+def pie(
+    server: LocalServer, *arguments: str, cwd: Path | None = None, **environment: str
+) -> subprocess.CompletedProcess[str]:
     """The installed ``pie`` script, configured only by the environment, like a user's shell.
 
     Without PIE_TOKEN, against a loopback URL, the CLI mints a token with ``pie-local token``,
@@ -68,7 +70,12 @@ def pie(server: LocalServer, *arguments: str, cwd: Path | None = None, **environ
     env = {name: value for name, value in os.environ.items() if not name.startswith("PIE_")}
     env.update({"PIE_API_URL": server.url, "PIE_LOCAL_HOME": str(server.home), **environment})
     return subprocess.run(
-        [str(PIE_SCRIPT), *arguments], env=env, cwd=cwd or server.home.parent, capture_output=True, text=True, timeout=120
+        [str(PIE_SCRIPT), *arguments],
+        env=env,
+        cwd=cwd or server.home.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -140,12 +147,14 @@ def test_the_graph_is_printed_as_text_dot_and_mermaid(server: LocalServer, chain
     mermaid = cli("graph", "--format", "mermaid")
 
     assert text.returncode == dot.returncode == mermaid.returncode == 0
-    assert f"{prefix}-ingest --training_complete--> {prefix}-features (training, trigger_output) [active]" in text.stdout
+    assert (
+        f"{prefix}-ingest --training_complete--> {prefix}-features (training, trigger_output) [active]" in text.stdout
+    )
     assert not [line for line in text.stdout.splitlines() if prefix in line and " -> " in line]  # no cycle
     assert dot.stdout.startswith("digraph pie {") and dot.stdout.rstrip().endswith("}")
     assert f'"{prefix}-features" -> "{prefix}-forecast" [label="training_complete → training (active)"' in dot.stdout
     assert mermaid.stdout.startswith("flowchart LR")
-    assert "-->|\"training_complete → training (active)\"|" in mermaid.stdout
+    assert '-->|"training_complete → training (active)"|' in mermaid.stdout
 
 
 def test_a_changed_file_shows_a_field_diff_and_the_subscriptions_it_makes_stale(server: LocalServer, chain_file, cli):
@@ -202,8 +211,10 @@ models:
 def test_every_resource_command_works_and_json_output_parses(server: LocalServer, cli):
     model = f"res-{uuid.uuid4().hex[:8]}"
     handlers = json.dumps(
-        {"training": {"type": "lambda", "arn": "arn:aws:lambda:us-west-2:123456789012:function:t"},
-         "inference": {"type": "in_process", "implementation": "echo"}}
+        {
+            "training": {"type": "lambda", "arn": "arn:aws:lambda:us-west-2:123456789012:function:t"},
+            "inference": {"type": "in_process", "implementation": "echo"},
+        }
     )
 
     created = cli("models", "create", model, "--name", "Res", "--handlers", handlers, "-o", "json")
@@ -212,8 +223,21 @@ def test_every_resource_command_works_and_json_output_parses(server: LocalServer
     moved = cli("versions", "status", model, "2", "training", "--message", "go")
     versions = cli("-o", "json", "versions", "list", model)
     latest = cli("versions", "get", model, "-o", "json")
-    subscribed = cli("subscriptions", "create", model, "--event", "inference_complete", "--target", model,
-                     "--action", "training", "--label", "self", "-o", "json")
+    subscribed = cli(
+        "subscriptions",
+        "create",
+        model,
+        "--event",
+        "inference_complete",
+        "--target",
+        model,
+        "--action",
+        "training",
+        "--label",
+        "self",
+        "-o",
+        "json",
+    )
     tested = cli("subscriptions", "test", model, "self", "-o", "json")
     paused = cli("subscriptions", "update", model, "self", "--status", "paused", "-o", "json")
     listed_subscriptions = cli("subscriptions", "list", model)
@@ -226,9 +250,25 @@ def test_every_resource_command_works_and_json_output_parses(server: LocalServer
     deleted_subscription = cli("subscriptions", "delete", model, "self")
     deleted = cli("models", "delete", model)
 
-    for completed_process in (created, updated, version, moved, versions, latest, subscribed, tested, paused,
-                              listed_subscriptions, job, fetched_job, completed, watched, inferred,
-                              deleted_subscription, deleted):
+    for completed_process in (
+        created,
+        updated,
+        version,
+        moved,
+        versions,
+        latest,
+        subscribed,
+        tested,
+        paused,
+        listed_subscriptions,
+        job,
+        fetched_job,
+        completed,
+        watched,
+        inferred,
+        deleted_subscription,
+        deleted,
+    ):
         assert completed_process.returncode == 0, (completed_process.args, completed_process.stderr)
     assert json.loads(created.stdout)["id"] == model
     assert json.loads(updated.stdout)["description"] == "now described"
@@ -246,8 +286,10 @@ def test_every_resource_command_works_and_json_output_parses(server: LocalServer
 
 def test_a_waited_for_job_that_fails_exits_1_with_its_reason(tmp_path: Path, cli):
     model = f"fails-{uuid.uuid4().hex[:8]}"
-    handlers = {"training": {"type": "in_process", "implementation": "fail"},
-                "inference": {"type": "in_process", "implementation": "echo"}}
+    handlers = {
+        "training": {"type": "in_process", "implementation": "fail"},
+        "inference": {"type": "in_process", "implementation": "echo"},
+    }
     assert cli("models", "create", model, "--name", "Fails", "--handlers", json.dumps(handlers)).returncode == 0
 
     trained = cli("train", model, "--input", '{"message": "no data for today"}', "--wait", "--poll", "0.1")
@@ -270,7 +312,9 @@ def test_invalid_yaml_is_a_one_line_usage_error_with_exit_code_2(server: LocalSe
     broken = tmp_path / "broken.yaml"
     broken.write_text("models: [\n  - id: x\n")
     off_schema = tmp_path / "off.yaml"
-    off_schema.write_text("models:\n  - id: x\n    name: X\n    handlers: {training: {type: in_process}}\n    colour: red\n")
+    off_schema.write_text(
+        "models:\n  - id: x\n    name: X\n    handlers: {training: {type: in_process}}\n    colour: red\n"
+    )
 
     line = assert_one_line_error(cli("apply", "-f", str(broken)), 2)
     schema_line = assert_one_line_error(cli("apply", "-f", str(off_schema), "--plan"), 2)
@@ -296,7 +340,9 @@ def test_no_token_against_a_remote_url_is_a_one_line_usage_error(server: LocalSe
 
 
 def test_a_token_command_is_used_and_its_failure_reported(server: LocalServer):
-    good = pie(server, "models", "list", PIE_TOKEN_COMMAND=f"{PIE_SCRIPT.parent / 'pie-local'} token --scope models:read")
+    good = pie(
+        server, "models", "list", PIE_TOKEN_COMMAND=f"{PIE_SCRIPT.parent / 'pie-local'} token --scope models:read"
+    )
     bad = pie(server, "models", "list", PIE_TOKEN_COMMAND="echo no token here >&2; exit 3")
     expired = pie(server, "models", "list", PIE_TOKEN="not-a-jwt")
 
@@ -311,7 +357,9 @@ def test_bad_arguments_are_usage_errors(server: LocalServer, cli):
     assert_one_line_error(cli("models", "list", "--output", "yaml"), 2)
 
 
-def _poll_jobs(cli: Callable[..., subprocess.CompletedProcess[str]], model_id: str, deadline_seconds: float = 60) -> list[dict]:
+def _poll_jobs(
+    cli: Callable[..., subprocess.CompletedProcess[str]], model_id: str, deadline_seconds: float = 60
+) -> list[dict]:
     deadline = time.monotonic() + deadline_seconds
     while True:
         listed = cli("jobs", "list", model_id, "-o", "json")

@@ -79,9 +79,7 @@ def test_api_gateway_error_bodies_become_typed_errors(status, body, kind):
 
 def test_pie_error_bodies_carry_message_and_the_internal_error_request_id():
     pie = client(
-        lambda request: httpx.Response(
-            500, json={"success": False, "message": "internal error", "request_id": "r-1"}
-        )
+        lambda request: httpx.Response(500, json={"success": False, "message": "internal error", "request_id": "r-1"})
     )
 
     with pytest.raises(ServerError) as raised:
@@ -280,9 +278,16 @@ def test_supervision_operations_call_their_routes_with_an_idempotency_key():
     until pie-local has them, this checks only the requests the SDK sends."""
     sent: list[tuple[str, str, str | None]] = []
     job = {
-        "id": "j1", "model_id": "m1", "version": "1", "action": "training", "status": "failed", "input": {},
-        "handler": {"type": "in_process", "implementation": "echo"}, "trigger": None,
-        "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+        "id": "j1",
+        "model_id": "m1",
+        "version": "1",
+        "action": "training",
+        "status": "failed",
+        "input": {},
+        "handler": {"type": "in_process", "implementation": "echo"},
+        "trigger": None,
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
     }
 
     def answer(request: httpx.Request) -> httpx.Response:

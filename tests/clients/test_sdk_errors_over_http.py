@@ -40,7 +40,10 @@ def test_subscription_updates_and_status_changes_are_conditional_too(pie: PieCli
     pie.create_model(source, name="Source", handlers=WAITING)
     pie.create_model(target, name="Target", handlers=WAITING)
     subscription = pie.create_subscription(
-        source, trigger_event="training_complete", target_model_id=target, target_action="training",
+        source,
+        trigger_event="training_complete",
+        target_model_id=target,
+        target_action="training",
         input_source="trigger_output",
     )
     pie.get_version(source, "1")
@@ -64,7 +67,9 @@ def test_errors_are_typed_with_status_and_the_servers_message(server: LocalServe
     with pytest.raises(Unprocessable) as illegal:
         pie.set_version_status(model_id, "1", "active")
     with pytest.raises(Unprocessable) as unknown_kind:
-        pie.create_model(new_id(), name="x", handlers={**ECHO, "training": {"type": "in_process", "implementation": "nope"}})
+        pie.create_model(
+            new_id(), name="x", handlers={**ECHO, "training": {"type": "in_process", "implementation": "nope"}}
+        )
     with pytest.raises(BadRequest) as tampered:
         pie.list_models(next_token="not-a-token")
     with PieClient(server.url, None) as anonymous, pytest.raises(Unauthorized) as no_token:

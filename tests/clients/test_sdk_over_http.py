@@ -131,7 +131,9 @@ def test_iter_models_follows_next_token_over_250_models(server: LocalServer, tok
     with ThreadPoolExecutor(max_workers=4) as pool:
         statuses = list(
             pool.map(
-                lambda n: seeder.post("/v2/models", {"id": f"{prefix}-{n:03d}", "name": "m", "handlers": WAITING}).status,
+                lambda n: (
+                    seeder.post("/v2/models", {"id": f"{prefix}-{n:03d}", "name": "m", "handlers": WAITING}).status
+                ),
                 range(250),
             )
         )

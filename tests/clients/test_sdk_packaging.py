@@ -18,7 +18,9 @@ SDK = ROOT / "clients" / "python"
 def test_the_sdk_depends_on_an_http_client_and_pydantic_only():
     project = tomllib.loads((SDK / "pyproject.toml").read_text())["project"]
 
-    names = sorted(requirement.split(">")[0].split("<")[0].split("=")[0].strip() for requirement in project["dependencies"])
+    names = sorted(
+        requirement.split(">")[0].split("<")[0].split("=")[0].strip() for requirement in project["dependencies"]
+    )
 
     assert names == ["httpx", "pydantic"]
     assert project["scripts"] == {"pie": "pie_client.cli:main"}

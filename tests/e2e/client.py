@@ -65,7 +65,7 @@ class Api:
         self.base_url = base_url
         self.token = token
 
-    def as_caller(self, token: str | None) -> "Api":
+    def as_caller(self, token: str | None) -> Api:
         return Api(self.base_url, token)
 
     def request(
@@ -83,9 +83,7 @@ class Api:
         if json_body is not None:
             body = json.dumps(json_body).encode()
             all_headers.setdefault("Content-Type", "application/json")
-        request = urllib.request.Request(
-            self.base_url + path, data=body, method=method, headers=all_headers
-        )
+        request = urllib.request.Request(self.base_url + path, data=body, method=method, headers=all_headers)
         try:
             with urllib.request.urlopen(request, timeout=20) as response:
                 return Reply(response.status, response.headers, response.read())

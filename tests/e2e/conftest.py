@@ -18,7 +18,6 @@ from tests.e2e.client import Api, mint
 from tests.e2e.documents import model_document, unique_id
 from tests.e2e.local_server import LocalServer, Tokens, forged_token, start_server, stop_server
 
-
 E2E_DIRECTORY = Path(__file__).resolve().parent
 SEED = int(os.environ.get("PIE_E2E_SEED") or random.SystemRandom().randrange(1_000_000))
 
@@ -29,7 +28,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     shuffled = [items[index] for index in positions]
     random.Random(SEED).shuffle(shuffled)
-    for index, item in zip(positions, shuffled):
+    for index, item in zip(positions, shuffled, strict=True):
         items[index] = item
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
@@ -59,7 +58,9 @@ def tokens(pie_home: Path, server: LocalServer) -> Tokens:
         "expired": ("--expires-in", "-10"),
     }
     with ThreadPoolExecutor(max_workers=len(options)) as pool:
-        minted = dict(zip(options, pool.map(lambda arguments: mint(pie_home, *arguments), options.values())))
+        minted = dict(
+            zip(options, pool.map(lambda arguments: mint(pie_home, *arguments), options.values()), strict=True)
+        )
     return Tokens(**minted, forged=forged_token())
 
 

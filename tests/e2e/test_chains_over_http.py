@@ -17,7 +17,10 @@ def test_one_training_request_runs_a_three_model_in_process_chain_to_the_end(api
 
 
 def test_a_failing_in_process_training_fails_its_job_and_version(api: Api):
-    failing = {"training": {"type": "in_process", "implementation": "fail"}, "inference": IN_PROCESS_HANDLERS["inference"]}
+    failing = {
+        "training": {"type": "in_process", "implementation": "fail"},
+        "inference": IN_PROCESS_HANDLERS["inference"],
+    }
     model_id = create(api, handlers=failing)
 
     api.post(f"/v2/models/{model_id}/training", {"input": {"message": "out of memory"}})
@@ -59,7 +62,9 @@ def test_a_stored_input_subscription_fires_until_the_target_handlers_change(api:
         "training": {"type": "lambda", "arn": "arn:aws:lambda:us-west-2:123456789012:function:train-v2"},
         "inference": {"type": "lambda", "arn": "arn:aws:lambda:us-west-2:123456789012:function:infer-v2"},
     }
-    changed = api.put(f"/v2/models/{b}", {k: v for k, v in model_document(b, handlers=new_handlers).items() if k != "id"})
+    changed = api.put(
+        f"/v2/models/{b}", {k: v for k, v in model_document(b, handlers=new_handlers).items() if k != "id"}
+    )
     assert changed.status == 200, changed.body
     assert api.get(f"/v2/models/{a}/event-subscriptions/{subscription}").json["status"] == "stale"
 

@@ -190,9 +190,7 @@ def test_the_models_list_filters_by_status(browser, console_server, pie):
 def test_a_model_page_shows_the_status_timeline_and_moves_a_version(browser, console_server, pie):
     model_id = unique_id("timeline")
     create_model(pie, model_id)
-    moved = pie.post(
-        f"/v2/models/{model_id}/versions/1/new_status", {"status": "failed", "status_message": "bad data"}
-    )
+    moved = pie.post(f"/v2/models/{model_id}/versions/1/new_status", {"status": "failed", "status_message": "bad data"})
     assert moved.status == 200, moved.body
 
     open_page(browser, console_server, f"/models/{model_id}")
@@ -257,9 +255,9 @@ def test_the_trigger_graph_marks_the_stale_edge_and_the_cycle(browser, console_s
     assert line.value_of_css_property("stroke-dasharray") not in ("none", "")
     assert active.find_element(By.CLASS_NAME, "edge-line").value_of_css_property("stroke-dasharray") == "none"
     for edge in ("ab", "bc", "ca"):
-        edge_class = browser.find_element(
-            By.CSS_SELECTOR, f'g.edge[data-subscription="{chain[edge]}"]'
-        ).get_attribute("class")
+        edge_class = browser.find_element(By.CSS_SELECTOR, f'g.edge[data-subscription="{chain[edge]}"]').get_attribute(
+            "class"
+        )
         assert "in-cycle" in edge_class
     for model in ("a", "b", "c"):
         assert "in-cycle" in browser.find_element(

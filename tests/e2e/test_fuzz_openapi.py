@@ -199,4 +199,3 @@ def test_an_input_for_a_trigger_output_subscription_is_a_422(admin: Api, seeded:
     reply = admin.put(path, {"input": {"rows": 1}})
 
     assert_error(reply, 422)
-

@@ -16,8 +16,8 @@ import pytest
 from shared.local.tokens import SigningKeys
 from shared.routes import MODELS_READ, ROUTES, Route
 from tests.e2e.client import Api, assert_error
-from tests.e2e.local_server import LocalServer, Tokens
 from tests.e2e.documents import model_document, unique_id
+from tests.e2e.local_server import LocalServer, Tokens
 
 pytestmark = pytest.mark.e2e
 
@@ -77,9 +77,7 @@ def test_a_token_whose_claims_were_edited_is_a_401(api: Api, tokens: Tokens):
     [{"iss": "someone-else"}, {"aud": "another-api"}, {"nbf": int(time.time()) + 600}],
     ids=["issuer", "audience", "not-before"],
 )
-def test_a_token_signed_by_the_local_key_but_not_valid_for_this_api_is_a_401(
-    api: Api, pie_home: Path, changes: dict
-):
+def test_a_token_signed_by_the_local_key_but_not_valid_for_this_api_is_a_401(api: Api, pie_home: Path, changes: dict):
     now = int(time.time())
     claims = {"iss": "pie-local", "aud": "pie-api", "sub": "dev", "iat": now, "nbf": now, "exp": now + 600}
     claims["scope"] = "models:read"
@@ -185,9 +183,7 @@ def test_a_body_that_is_not_utf8_is_a_400(api: Api):
 
 
 def test_a_form_encoded_body_is_a_400_that_asks_for_json(api: Api):
-    reply = api.post(
-        "/v2/models", body=b'{"id": "m1"}', headers={"Content-Type": "application/x-www-form-urlencoded"}
-    )
+    reply = api.post("/v2/models", body=b'{"id": "m1"}', headers={"Content-Type": "application/x-www-form-urlencoded"})
 
     assert "application/json" in assert_error(reply, 400)
 

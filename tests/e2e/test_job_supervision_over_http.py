@@ -63,7 +63,9 @@ def test_a_lambda_job_nobody_completes_times_out_is_retried_then_fails_and_its_v
     assert [a["outcome"] for a in job["attempt_history"]] == ["timed_out", "timed_out"]
     version = api.get(f"/v2/models/{model_id}/versions/1").json["version"]
     assert version["status"] == "failed" and "timed out" in version["status_message"]
-    late = api.post(f"/v2/models/{model_id}/jobs/{job_id}/complete", {"status": "succeeded", "output": {}, "attempt": 1})
+    late = api.post(
+        f"/v2/models/{model_id}/jobs/{job_id}/complete", {"status": "succeeded", "output": {}, "attempt": 1}
+    )
     assert late.status == 409
     assert api.get(f"/v2/models/{model_id}/jobs/{job_id}").json["job"] == job
 

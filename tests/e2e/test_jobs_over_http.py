@@ -76,7 +76,9 @@ def test_a_step_functions_job_waits_for_its_execution_and_is_completed_by_a_work
         "state_machine_arn": "arn:aws:states:us-west-2:123456789012:stateMachine:train-price-model",
     }
     model_id = unique_id("sfn")
-    created = api.post("/v2/models", model_document(model_id, handlers={"training": state_machine, "inference": state_machine}))
+    created = api.post(
+        "/v2/models", model_document(model_id, handlers={"training": state_machine, "inference": state_machine})
+    )
     assert created.status == 201, created.body
     job_id = api.post(f"/v2/models/{model_id}/training", {"input": {"epochs": 3}}).json["job"]["id"]
 
@@ -87,6 +89,8 @@ def test_a_step_functions_job_waits_for_its_execution_and_is_completed_by_a_work
     assert job["status"] == "dispatched", job
     assert job["handler"] == state_machine
 
-    completed = worker.post(f"/v2/models/{model_id}/jobs/{job_id}/complete", {"status": "succeeded", "output": {"ok": True}})
+    completed = worker.post(
+        f"/v2/models/{model_id}/jobs/{job_id}/complete", {"status": "succeeded", "output": {"ok": True}}
+    )
     assert completed.status == 200, completed.body
     assert api.get(f"/v2/models/{model_id}").json["model"]["active_version"] == "1"

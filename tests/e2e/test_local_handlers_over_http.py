@@ -179,7 +179,10 @@ def test_a_handler_that_hangs_is_killed_at_the_timeout_without_holding_up_other_
 @pytest.mark.parametrize(
     ("function", "error"),
     [
-        ("e2e-returns-a-set", "Runtime.MarshalError: Unable to marshal response: Object of type set is not JSON serializable"),
+        (
+            "e2e-returns-a-set",
+            "Runtime.MarshalError: Unable to marshal response: Object of type set is not JSON serializable",
+        ),
         (
             "e2e-returns-too-much",
             "Function.ResponseSizeTooLarge: Response payload size (300012 bytes) exceeded maximum allowed payload size (262144 bytes).",
@@ -238,8 +241,9 @@ def test_an_ecs_command_whose_last_line_is_not_json_fails_its_job(api: Api):
     job = finished(api, model_id, train(api, model_id, {"garbage": True}))
 
     assert job["status"] == "failed"
-    assert job["error"] == "the command exited 0, but the last line it printed is not a JSON object: 'done, no JSON today'"
-
+    assert (
+        job["error"] == "the command exited 0, but the last line it printed is not a JSON object: 'done, no JSON today'"
+    )
 
 
 def test_an_ecs_command_running_past_the_timeout_is_stopped_and_fails_its_job(api: Api):
@@ -248,9 +252,7 @@ def test_an_ecs_command_running_past_the_timeout_is_stopped_and_fails_its_job(ap
     job = finished(api, model_id, train(api, model_id, {"rows": 1, "sleep": 600}))
 
     assert job["status"] == "failed"
-    assert job["error"] == (
-        f"Task stopped by pie-local: it ran longer than {TIMEOUT_SECONDS} seconds: main exited 137"
-    )
+    assert job["error"] == (f"Task stopped by pie-local: it ran longer than {TIMEOUT_SECONDS} seconds: main exited 137")
 
 
 @pytest.mark.parametrize(
@@ -258,7 +260,10 @@ def test_an_ecs_command_running_past_the_timeout_is_stopped_and_fails_its_job(ap
     [
         (("--lambda", "e2e-train=no/such/file.py:train"), "'no/such/file.py' is not a Python file"),
         (("--ecs", "ml-cluster/e2e-task"), "is not CLUSTER/FAMILY[:REVISION]='command ...'"),
-        (("--ecs", f"ml-cluster/t={TASK_COMMAND}", "--ecs", f"ml-cluster/t={TASK_COMMAND}"), "--ecs maps ml-cluster/t more than once"),
+        (
+            ("--ecs", f"ml-cluster/t={TASK_COMMAND}", "--ecs", f"ml-cluster/t={TASK_COMMAND}"),
+            "--ecs maps ml-cluster/t more than once",
+        ),
         (("--handler-timeout", "0"), "the handler timeout must be a positive number of seconds"),
     ],
 )

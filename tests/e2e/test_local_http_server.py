@@ -157,7 +157,9 @@ def test_an_oversize_header_is_a_431_in_pies_error_shape(own_server: LocalServer
 def test_too_many_headers_is_a_431_in_pies_error_shape(own_server: LocalServer):
     headers = b"".join(b"X-H%d: v\r\n" % index for index in range(150))
 
-    message = _assert_json_error(_raw_exchange(own_server, b"GET /v2/models HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n"), 431)
+    message = _assert_json_error(
+        _raw_exchange(own_server, b"GET /v2/models HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n"), 431
+    )
 
     assert "headers" in message.lower()
 
@@ -172,7 +174,9 @@ def test_a_request_target_over_64_kib_is_a_414_in_pies_error_shape(own_server: L
     ("request_line", "status"),
     [(b"NONSENSE\r\n", 400), (b"GET /v2/models HTTP/x.y\r\n", 400), (b"GET /v2/models HTTP/2.0\r\n", 505)],
 )
-def test_a_malformed_request_line_is_refused_in_pies_error_shape(own_server: LocalServer, request_line: bytes, status: int):
+def test_a_malformed_request_line_is_refused_in_pies_error_shape(
+    own_server: LocalServer, request_line: bytes, status: int
+):
     _assert_json_error(_raw_exchange(own_server, request_line + b"Host: x\r\n\r\n"), status)
 
 

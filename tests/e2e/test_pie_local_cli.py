@@ -37,7 +37,15 @@ def test_token_defaults_to_every_scope_for_the_local_developer_for_an_hour(tmp_p
 def test_token_takes_scopes_subject_and_lifetime(tmp_path: Path):
     completed = run_pie_local(
         tmp_path / ".pie-local",
-        "token", "--scope", "models:read", "--scope", "jobs:write", "--sub", "ci", "--expires-in", "60",
+        "token",
+        "--scope",
+        "models:read",
+        "--scope",
+        "jobs:write",
+        "--sub",
+        "ci",
+        "--expires-in",
+        "60",
     )
 
     claims = jwt.decode(completed.stdout.strip(), options={"verify_signature": False})

@@ -32,9 +32,7 @@ def _subscription(target_id: str, **overrides: Any) -> dict[str, Any]:
     return document
 
 
-def test_a_subscription_is_created_listed_read_updated_tried_and_deleted(
-    api: Api, model_id: str, target_id: str
-):
+def test_a_subscription_is_created_listed_read_updated_tried_and_deleted(api: Api, model_id: str, target_id: str):
     collection = f"/v2/models/{model_id}/event-subscriptions"
 
     created = api.post(collection, _subscription(target_id))

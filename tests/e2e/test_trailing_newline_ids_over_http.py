@@ -53,7 +53,9 @@ def test_deleting_a_model_id_with_a_trailing_newline_is_a_400_and_leaves_the_mod
     assert api.get(f"/v2/models/{model_id}").status == 200
 
 
-def test_reading_ids_with_a_trailing_newline_is_a_400_naming_each(api: Api, model_id: str, subscription: dict[str, Any]):
+def test_reading_ids_with_a_trailing_newline_is_a_400_naming_each(
+    api: Api, model_id: str, subscription: dict[str, Any]
+):
     subscription_path = f"/v2/models/{model_id}/event-subscriptions/{subscription['id']}"
     cases = {
         "model_id": f"/v2/models/{model_id}%0a",

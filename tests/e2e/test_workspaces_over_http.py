@@ -44,7 +44,9 @@ class Team:
 
     def model(self, workspace: str = "alice", **overrides) -> str:
         model_id = unique_id("ws")
-        reply = self.admin.post("/v2/models", model_document(model_id, workspace=workspace, handlers=STAND_IN_HANDLERS, **overrides))
+        reply = self.admin.post(
+            "/v2/models", model_document(model_id, workspace=workspace, handlers=STAND_IN_HANDLERS, **overrides)
+        )
         assert reply.status == 201, reply.body
         return model_id
 
@@ -81,7 +83,9 @@ def _start(tmp_path_factory: pytest.TempPathFactory, *options: str) -> Iterator[
     home = tmp_path_factory.mktemp("pie-workspaces") / ".pie-local"
     server = start_server(home, home.parent / "serve.log", *options)
     with ThreadPoolExecutor(max_workers=3) as pool:
-        tokens = dict(zip(TOKEN_OPTIONS, pool.map(lambda arguments: mint(home, *arguments), TOKEN_OPTIONS.values())))
+        tokens = dict(
+            zip(TOKEN_OPTIONS, pool.map(lambda arguments: mint(home, *arguments), TOKEN_OPTIONS.values()), strict=True)
+        )
     yield server, tokens
     stop_server(server)
 
@@ -142,7 +146,10 @@ def _with_failed_training_job(call: Callable[[Api, str, str], Reply]) -> Action:
 
 ACTIONS: dict[str, tuple[bool, Action]] = {
     # function: (writes, the call)
-    "create_model": (True, lambda api, team: api.post("/v2/models", model_document(unique_id("ws"), workspace="alice"))),
+    "create_model": (
+        True,
+        lambda api, team: api.post("/v2/models", model_document(unique_id("ws"), workspace="alice")),
+    ),
     "list_models": (False, lambda api, team: api.get("/v2/models?workspace=alice&limit=5")),
     "get_model": (False, lambda api, team: api.get(f"/v2/models/{team.model()}")),
     "update_model": (True, _put_model),
@@ -193,8 +200,16 @@ ACTIONS: dict[str, tuple[bool, Action]] = {
     # The delivery log of alice's jobs (one is made first, so there is one to see or hide).
     "list_all_jobs": (False, _with_training_job(lambda api, m, j: api.get("/v2/jobs?workspace=alice&limit=100"))),
 }
-SUCCESS = {"create_model": 201, "create_version": 201, "create_subscription": 201, "delete_model": 204,
-           "delete_subscription": 204, "start_inference": 202, "start_training": 202, "retry_job": 202}
+SUCCESS = {
+    "create_model": 201,
+    "create_version": 201,
+    "create_subscription": 201,
+    "delete_model": 204,
+    "delete_subscription": 204,
+    "start_inference": 202,
+    "start_training": 202,
+    "retry_job": 202,
+}
 
 
 def test_the_matrix_covers_every_route_with_a_scope():
@@ -268,7 +283,9 @@ def test_list_models_filters_by_workspace(open_team: Team):
     alices, bobs = open_team.model("alice"), open_team.model("bob")
     listed = _all_pages(open_team.apis["bob"], "/v2/models?workspace=alice&limit=100")
     assert alices in listed and bobs not in listed
-    assert {model["workspace"] for model in _pages(open_team.apis["bob"], "/v2/models?workspace=alice&limit=100")} == {"alice"}
+    assert {model["workspace"] for model in _pages(open_team.apis["bob"], "/v2/models?workspace=alice&limit=100")} == {
+        "alice"
+    }
 
 
 # The four attacks of issue 15, each refused -----------------------------------------------------
@@ -276,8 +293,13 @@ def test_list_models_filters_by_workspace(open_team: Team):
 
 def test_bob_cannot_repoint_alices_handlers(open_team: Team):
     model_id = open_team.model()
-    hijacked = {**_update_body(), "handlers": {**STAND_IN_HANDLERS, "inference": {
-        "type": "lambda", "arn": "arn:aws:lambda:us-west-2:123456789012:function:bobs-function"}}}
+    hijacked = {
+        **_update_body(),
+        "handlers": {
+            **STAND_IN_HANDLERS,
+            "inference": {"type": "lambda", "arn": "arn:aws:lambda:us-west-2:123456789012:function:bobs-function"},
+        },
+    }
     assert "'alice'" in assert_error(open_team.apis["bob"].put(f"/v2/models/{model_id}", hijacked), 403)
     model = open_team.admin.get(f"/v2/models/{model_id}").json["model"]
     assert model["handlers"]["inference"]["arn"].endswith(":function:infer") and model["entity_version"] == 1
@@ -303,7 +325,9 @@ def test_bobs_worker_cannot_complete_alices_training_job(open_team: Team):
     job = open_team.admin.get(f"/v2/models/{model_id}/jobs/{job_id}").json["job"]
     assert job["status"] in ("queued", "dispatched") and job["output"] is None
     assert open_team.admin.get(f"/v2/models/{model_id}/versions/1").json["version"]["status"] == "training"
-    reply = open_team.apis["alice_worker"].post(f"/v2/models/{model_id}/jobs/{job_id}/complete", {"status": "succeeded"})
+    reply = open_team.apis["alice_worker"].post(
+        f"/v2/models/{model_id}/jobs/{job_id}/complete", {"status": "succeeded"}
+    )
     assert reply.status == 200, reply.body
 
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass  # noqa: E402
 import aws_cdk as cdk  # noqa: E402
 import pytest  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
+from synthesis_context import TEST_CONTEXT  # noqa: E402
 
 from infra.app import FUNCTIONS_DIR, build_stack, project_context  # noqa: E402
 from infra.constructs.route_functions import discover_function_folders  # noqa: E402
 from infra.function_profiles import DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION, SWEEPER_FUNCTION  # noqa: E402
-from synthesis_context import TEST_CONTEXT  # noqa: E402
 
 JOB_FUNCTIONS = frozenset({DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION, SWEEPER_FUNCTION})
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from aws_cdk.assertions import Template
-from synthesis_context import AUDIENCE, ISSUER
 from stack_queries import live_alias, only, ref, resources
+from synthesis_context import AUDIENCE, ISSUER
 
 from shared.routes import ROUTES
 

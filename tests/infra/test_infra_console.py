@@ -24,9 +24,7 @@ def _security_headers(template: Template) -> dict:
 
 def _site_bucket(template: Template) -> tuple[str, dict]:
     found = {
-        key: value
-        for key, value in resources(template, "AWS::S3::Bucket").items()
-        if key.startswith("ConsoleFiles")
+        key: value for key, value in resources(template, "AWS::S3::Bucket").items() if key.startswith("ConsoleFiles")
     }
     assert len(found) == 1, found
     return next(iter(found.items()))
@@ -42,9 +40,9 @@ def test_the_site_bucket_is_private_encrypted_and_tls_only(template: Template):
         "IgnorePublicAcls": True,
         "RestrictPublicBuckets": True,
     }
-    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
-        "ServerSideEncryptionByDefault"
-    ] == {"SSEAlgorithm": "AES256"}
+    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"
+    }
     template.has_resource_properties(
         "AWS::S3::BucketPolicy",
         {
@@ -108,9 +106,7 @@ def test_viewers_are_sent_to_https_and_the_api_is_https_only(template: Template)
 
 
 def test_the_api_behaviour_forwards_the_token_and_caches_nothing(template: Template):
-    api_behavior = next(
-        b for b in _distribution(template)["CacheBehaviors"] if b["PathPattern"] == API_PATH_PATTERN
-    )
+    api_behavior = next(b for b in _distribution(template)["CacheBehaviors"] if b["PathPattern"] == API_PATH_PATTERN)
     policy_id = api_behavior["CachePolicyId"]["Ref"]
     policy = resources(template, "AWS::CloudFront::CachePolicy")[policy_id]["Properties"]["CachePolicyConfig"]
 
@@ -140,9 +136,7 @@ def test_every_response_carries_strict_security_headers(template: Template):
 
 def test_the_content_security_policy_allows_only_the_console_its_api_and_the_issuer(template: Template):
     policy = _security_headers(template)["ContentSecurityPolicy"]["ContentSecurityPolicy"]
-    directives = dict(
-        directive.strip().split(" ", 1) for directive in policy.split(";") if " " in directive.strip()
-    )
+    directives = dict(directive.strip().split(" ", 1) for directive in policy.split(";") if " " in directive.strip())
 
     assert directives["default-src"] == "'self'"
     assert directives["script-src"] == "'self'"

@@ -28,8 +28,8 @@ from infra.app import FUNCTIONS_DIR
 from infra.constructs.route_functions import discover_function_folders
 from infra.function_profiles import DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION, SWEEPER_FUNCTION
 from shared.observability import SERVICE
-from shared.settings import ApiSettings
 from shared.routes import ROUTES
+from shared.settings import ApiSettings
 
 JOB_FUNCTIONS = {DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION, SWEEPER_FUNCTION}
 READ_ACTIONS = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}
@@ -111,9 +111,7 @@ def test_every_route_function_environment_satisfies_the_settings_the_functions_r
         _, resource = function(template, route.function)
         deployed = resource["Properties"]["Environment"]["Variables"]
         # CloudFormation resolves references at deploy time; Lambda sets AWS_REGION itself.
-        environment = {
-            key: value if isinstance(value, str) else f"resolved-{key}" for key, value in deployed.items()
-        }
+        environment = {key: value if isinstance(value, str) else f"resolved-{key}" for key, value in deployed.items()}
         settings = ApiSettings.from_environ({**environment, "AWS_REGION": "eu-west-1"})
         assert settings.page_token_key is None, "deployed functions read the key from Secrets Manager"
 
@@ -203,7 +201,6 @@ def test_resource_star_is_granted_only_for_actions_without_resource_level_permis
     for statement in every_statement(request.getfixturevalue(stack)):
         if statement["Resource"] == "*" or "*" in statement["Resource"]:
             assert set(actions(statement)) <= UNSCOPED_ACTIONS, statement
-
 
 
 def test_every_function_runs_with_snapstart_behind_a_live_alias_on_its_published_version(

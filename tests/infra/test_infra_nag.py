@@ -35,9 +35,7 @@ def test_cdk_nag_finds_no_unsuppressed_warning(synthesized):
         assert not warnings, "\n".join(f"{warning.id}: {warning.entry.data}" for warning in warnings)
 
 
-def test_every_suppression_explains_itself_and_names_what_it_covers(
-    template: Template, job_template: Template
-):
+def test_every_suppression_explains_itself_and_names_what_it_covers(template: Template, job_template: Template):
     suppressions = _suppressions(template) + _suppressions(job_template)
     assert suppressions
     for logical_id, suppression in suppressions:

@@ -80,7 +80,9 @@ def test_every_function_a_sam_command_names_resolves_to_the_function_of_its_even
     synthesized, template: Template, document: str
 ):
     for _, arguments in (command for command in _documented_commands() if command[0] == document):
-        assert _option(arguments, "-t", "--template", "--template-file") == f"cdk.out/{synthesized.deployed.template_file}"
+        assert (
+            _option(arguments, "-t", "--template", "--template-file") == f"cdk.out/{synthesized.deployed.template_file}"
+        )
         event = Path(_option(arguments, "-e", "--event"))
         assert (ROOT / event).is_file(), event
         function_id = _function_id(arguments)

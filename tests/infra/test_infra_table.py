@@ -15,8 +15,7 @@ def _table(template: Template) -> dict:
 
 def _by_name(indexes: list[dict]) -> dict[str, dict]:
     return {
-        index["IndexName"]: {"KeySchema": index["KeySchema"], "Projection": index["Projection"]}
-        for index in indexes
+        index["IndexName"]: {"KeySchema": index["KeySchema"], "Projection": index["Projection"]} for index in indexes
     }
 
 

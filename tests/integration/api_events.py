@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 
 from shared.data.items import BATCH_WRITE_LIMIT
 from shared.data.store import ModelRecord
-from shared.domain.resources import Model, Version
+from shared.domain.entities import Model, Version
 from shared.local.settings import LOCAL_TABLE_NAME
 from shared.routes import route_for
 from shared.runtime import dynamodb_client, registry_store
@@ -123,9 +123,7 @@ def make_active(model_id: str) -> None:
         }
     )
     activation_order = (*record.activation_order, current.latest_version)
-    store.save_model(
-        replace(record, model=model, activation_order=activation_order), current.entity_version
-    )
+    store.save_model(replace(record, model=model, activation_order=activation_order), current.entity_version)
 
 
 def bulk_create_models(model_ids: list[str]) -> None:

@@ -73,9 +73,7 @@ def table_stream(table_name: str = LOCAL_TABLE_NAME) -> TableStream:
 
 
 def job_inserts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        r for r in records if r["eventName"] == "INSERT" and r["dynamodb"]["NewImage"]["entity_type"]["S"] == "JOB"
-    ]
+    return [r for r in records if r["eventName"] == "INSERT" and r["dynamodb"]["NewImage"]["entity_type"]["S"] == "JOB"]
 
 
 def dispatch(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -158,4 +156,3 @@ class RecordingEcs:
             return response
         task_arn = f"arn:aws:ecs:us-west-2:123456789012:task/ml-cluster/{request['startedBy'].replace('-', '')}"
         return {"tasks": [{"taskArn": task_arn, "startedBy": request["startedBy"]}], "failures": []}
-

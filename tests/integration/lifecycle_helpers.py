@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timezone
 import json
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.data import keys
-from shared.domain.resources import Subscription
+from shared.domain.entities import Subscription
 from shared.runtime import subscription_store
 from tests.conftest import invoke
 from tests.integration.api_events import Response, event_for, with_claims
@@ -61,7 +61,7 @@ def subscribe(
     status: str = "active",
 ) -> Subscription:
     """A subscription written straight through the data layer: firing must not care how."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     subscription = Subscription(
         id=str(uuid.uuid4()),
         source_model_id=source,

@@ -9,7 +9,7 @@ import functools
 import json
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -19,7 +19,7 @@ from botocore.stub import ANY, Stubber
 from shared import runtime
 from shared.data import outbox as outbox_module
 from shared.dispatch import starters
-from shared.domain.resources import Job
+from shared.domain.entities import Job
 from shared.runtime import outbox, use_stand_in
 from tests.conftest import load_event
 from tests.integration.api_events import SEED_MODEL_ID, create_model
@@ -29,7 +29,6 @@ from tests.integration.job_helpers import (
     TRAINING_ARN,
     RecordingEcs,
     RecordingLambda,
-    table_stream,
     client_error,
     dispatch,
     drain,
@@ -39,6 +38,7 @@ from tests.integration.job_helpers import (
     start_inference,
     start_training,
     started_job,
+    table_stream,
 )
 from tests.integration.lifecycle_helpers import jobs_of, subscribe, walk_to
 
@@ -160,11 +160,21 @@ def test_a_poison_record_fails_alone_and_the_others_are_dispatched(
 def test_a_fan_out_left_by_a_crashed_request_is_materialized_once_however_often_delivered(
     active_model: str, lambda_client: RecordingLambda, monkeypatch: pytest.MonkeyPatch, table: Any
 ):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     handler = {"type": "lambda", "arn": LAMBDA_ARN}
     jobs = [
-        Job(id=str(uuid.uuid4()), model_id=active_model, version="1", action="inference", status="queued",
-            input={"n": n}, handler=handler, trigger=None, created_at=now, updated_at=now)
+        Job(
+            id=str(uuid.uuid4()),
+            model_id=active_model,
+            version="1",
+            action="inference",
+            status="queued",
+            input={"n": n},
+            handler=handler,
+            trigger=None,
+            created_at=now,
+            updated_at=now,
+        )
         for n in range(5)
     ]
     with monkeypatch.context() as crash:
@@ -244,9 +254,7 @@ def test_a_throttled_invoke_is_retried_with_backoff_until_it_is_accepted(
     assert sleeps[0] <= 0.1 and sleeps[1] <= 0.2  # capped exponential steps, jittered
 
 
-def test_a_job_still_throttled_after_every_attempt_fails_with_the_reason(
-    active_model: str, sleeps: list[float]
-):
+def test_a_job_still_throttled_after_every_attempt_fails_with_the_reason(active_model: str, sleeps: list[float]):
     client = RecordingLambda(failures=[client_error("TooManyRequestsException", "Rate exceeded", status=429)] * 5)
     use_stand_in("lambda", client)
     job = started_job(start_inference(active_model, {}))
@@ -387,9 +395,7 @@ def test_an_echo_job_succeeds_with_its_input_and_its_chain_continues_on_the_next
     assert (second["status"], second["output"]) == ("succeeded", {"x": 1})
 
 
-def test_a_cyclic_in_process_chain_stops_at_the_configured_depth_limit(
-    table: Any, monkeypatch: pytest.MonkeyPatch
-):
+def test_a_cyclic_in_process_chain_stops_at_the_configured_depth_limit(table: Any, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("PIE_MAX_CHAIN_DEPTH", "3")
     runtime.reset()
     _in_process_model("loop", ECHO)
@@ -492,7 +498,7 @@ class RecordingStepFunctions:
         if self.failures:
             raise self.failures.pop(0)
         execution = STATE_MACHINE.replace(":stateMachine:", ":execution:") + f":{request['name']}"
-        return {"executionArn": execution, "startDate": datetime.now(timezone.utc)}
+        return {"executionArn": execution, "startDate": datetime.now(UTC)}
 
 
 @pytest.fixture
@@ -529,7 +535,9 @@ def test_a_step_functions_job_starts_one_execution_named_after_its_attempt_and_c
 def test_a_state_machine_that_cannot_be_started_fails_the_job_with_the_reason(sfn_model: str, sleeps: list[float]):
     use_stand_in(
         "stepfunctions",
-        RecordingStepFunctions(client_error("StateMachineDoesNotExist", "State Machine Does Not Exist", "StartExecution")),
+        RecordingStepFunctions(
+            client_error("StateMachineDoesNotExist", "State Machine Does Not Exist", "StartExecution")
+        ),
     )
     job = started_job(start_training(sfn_model, {"epochs": 3}))
 

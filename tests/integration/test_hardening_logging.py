@@ -108,9 +108,7 @@ def test_a_refused_request_logs_one_structured_line_with_its_status_and_request_
 
 
 def _throttled(*_: Any, **__: Any) -> Any:
-    raise ClientError(
-        {"Error": {"Code": "InternalServerError", "Message": "DynamoDB had a bad day"}}, "GetItem"
-    )
+    raise ClientError({"Error": {"Code": "InternalServerError", "Message": "DynamoDB had a bad day"}}, "GetItem")
 
 
 @pytest.mark.parametrize(
@@ -173,4 +171,3 @@ def test_a_successful_request_logs_no_refusal(seed_model: dict[str, Any], log_li
 
     assert status == 200
     assert not [line for line in log_lines() if line["message"] == "request refused"]
-

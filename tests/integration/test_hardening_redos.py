@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from shared.domain import contracts, jobs
+from shared.domain import contracts
+from shared.services import jobs
 from tests.integration.api_events import assert_error, call, create_model, make_active, sample_body
 from tests.integration.job_helpers import (
     complete,

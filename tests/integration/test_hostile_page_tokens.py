@@ -16,7 +16,6 @@ from shared.local.settings import local_environment
 from tests.integration.api_events import SEED_MODEL_ID, assert_error, call, create_model, create_version
 from tests.integration.job_helpers import start_inference, started_job
 
-
 SIGNING_KEY = local_environment()["PIE_PAGE_TOKEN_KEY"].encode()
 LISTS = {
     "list_models": "models:*",

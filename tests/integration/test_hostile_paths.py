@@ -10,7 +10,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from shared import runtime
-from shared.domain.resources import ModelId, VersionId
+from shared.domain.entities import ModelId, VersionId
 from shared.http.api import JobIdPath, ModelIdPath, SubscriptionIdPath, VersionPath
 from shared.routes import ROUTES, Route
 from tests.conftest import invoke

@@ -5,14 +5,14 @@ the ``events/complete_job_events*.json`` samples."""
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from functions.complete_job_events.handler import lambda_handler
 from shared.dispatch.envelope import JobEnvelope
-from shared.domain.resources import Job
+from shared.domain.entities import Job
 from shared.runtime import outbox
 from tests.conftest import LambdaContext, load_event
 from tests.integration.api_events import SEED_MODEL_ID, create_model
@@ -26,7 +26,7 @@ def handle(event: dict[str, Any]) -> str:
 
 def dispatched_job(envelope: JobEnvelope, handler: dict[str, Any]) -> Job:
     """Write the job an envelope describes, as the dispatcher leaves it after starting it."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     job = Job(
         id=envelope.job_id,
         model_id=envelope.model_id,

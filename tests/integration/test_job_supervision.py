@@ -7,7 +7,7 @@ sleeps.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -31,7 +31,7 @@ from tests.integration.job_helpers import (
 )
 from tests.integration.lifecycle_helpers import walk_to
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LAMBDA_TIMEOUT = supervision.DEFAULT_TIMEOUT_SECONDS["lambda"]
 SERVICE = Access.service("test")
 
@@ -303,7 +303,13 @@ def test_cancel_stops_the_ecs_task_its_start_recorded(clock: Clock, seed_model: 
     status, _, _ = call(
         "update_model",
         model_id=SEED_MODEL_ID,
-        body={**_model_body(), "handlers": {**_model_body()["handlers"], "training": {"type": "ecs", "task": "ml-cluster/train-price-model:3"}}},
+        body={
+            **_model_body(),
+            "handlers": {
+                **_model_body()["handlers"],
+                "training": {"type": "ecs", "task": "ml-cluster/train-price-model:3"},
+            },
+        },
     )
     assert status == 200
     job = started_job(start_training(SEED_MODEL_ID, {}))
@@ -326,9 +332,9 @@ def test_if_match_guards_cancel_and_retry(lambdas: RecordingLambda, stream: Any,
     job = started_job(start_training(SEED_MODEL_ID, {}))
 
     assert cancel(job["id"], **{"If-Match": '"99"'})[0] == 409
-    status, body, _ = cancel(job["id"], **{"If-Match": f"\"{job['entity_version']}\""})
+    status, body, _ = cancel(job["id"], **{"If-Match": f'"{job["entity_version"]}"'})
     assert status == 200, body
-    answer = redrive(job["id"], **{"If-Match": "\"1\""})
+    answer = redrive(job["id"], **{"If-Match": '"1"'})
     assert answer[0] == 409, answer
 
 
@@ -342,7 +348,10 @@ def test_redrive_puts_a_failed_job_back_as_its_next_attempt_and_its_version_back
     status, body, _ = redrive(job["id"], **{"Idempotency-Key": "redrive-1"})
     assert status == 202, body
     assert (body["job"]["id"], body["job"]["status"], body["job"]["attempt"], body["job"]["max_attempts"]) == (
-        job["id"], "queued", 2, 2,
+        job["id"],
+        "queued",
+        2,
+        2,
     )
     assert get_version(SEED_MODEL_ID, "1")["version"]["status"] == "training"
     assert redrive(job["id"], **{"Idempotency-Key": "redrive-1"})[:2] == (status, body)  # a replay
@@ -446,7 +455,9 @@ def all_pages(query: dict[str, str]) -> list[dict[str, Any]]:
     jobs: list[dict[str, Any]] = []
     token = None
     while True:
-        status, body, _ = call("list_all_jobs", query={**query, "limit": "100", **({"next_token": token} if token else {})})
+        status, body, _ = call(
+            "list_all_jobs", query={**query, "limit": "100", **({"next_token": token} if token else {})}
+        )
         assert status == 200, body
         jobs += body["jobs"]
         token = body["next_token"]
@@ -466,7 +477,9 @@ def test_an_overdue_job_of_a_model_deleted_meanwhile_still_ends(clock: Clock, ta
     from shared.data.outbox import job_item
 
     (job,) = _overdue_jobs(1)
-    table.put_item(TableName="pie-local", Item=job_item(job.model_copy(update={"deadline_at": clock.now - timedelta(seconds=1)})))
+    table.put_item(
+        TableName="pie-local", Item=job_item(job.model_copy(update={"deadline_at": clock.now - timedelta(seconds=1)}))
+    )
 
     assert sweep() == {"timed_out": 1}
     assert runtime.job_service().get(job.model_id, job.id, SERVICE).job.status == "failed"

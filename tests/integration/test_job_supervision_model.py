@@ -9,7 +9,7 @@ exactly one live training job. At the end, sweeping long enough ends every job.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,15 +20,16 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from shared import runtime
 from shared.data.keys import DUE_SHARDS
 from shared.domain.access import Access
+from shared.domain.entities import RetryPolicy
 from shared.domain.errors import ConflictError, UnprocessableError
-from shared.domain.resources import CompleteJobRequest, RetryPolicy, StartJobRequest
+from shared.domain.requests import CompleteJobRequest, StartJobRequest
 from shared.local.dynamodb import embedded_dynamodb
 from shared.local.settings import LOCAL_TABLE_NAME
 from tests.integration.api_events import SEED_MODEL_ID, call, create_model, sample_body
 from tests.integration.job_helpers import RecordingLambda, dispatch, table_stream
 from tests.integration.lifecycle_helpers import walk_to
 
-T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
 FINISHED = ("succeeded", "failed")
 
 
@@ -104,15 +105,28 @@ class JobSupervision(RuleBasedStateMachine):
     def deliver_stream(self, twice: bool) -> None:
         self._deliver(twice)
 
-    @rule(data=st.data(), status=st.sampled_from(["succeeded", "failed"]), which=st.sampled_from(["current", "stale", "none"]), retryable=st.booleans())
+    @rule(
+        data=st.data(),
+        status=st.sampled_from(["succeeded", "failed"]),
+        which=st.sampled_from(["current", "stale", "none"]),
+        retryable=st.booleans(),
+    )
     def complete(self, data: st.DataObject, status: str, which: str, retryable: bool) -> None:
         if not self.jobs:
             return
         job = self._job(data.draw(st.sampled_from(self.jobs)))
-        attempt = {"current": job.attempt, "stale": max(1, job.attempt - 1) if job.attempt > 1 else job.attempt + 1, "none": None}[which]
-        request = CompleteJobRequest(status=status, output={} if status == "succeeded" else None, error="e", attempt=attempt, retryable=retryable)
+        attempt = {
+            "current": job.attempt,
+            "stale": max(1, job.attempt - 1) if job.attempt > 1 else job.attempt + 1,
+            "none": None,
+        }[which]
+        request = CompleteJobRequest(
+            status=status, output={} if status == "succeeded" else None, error="e", attempt=attempt, retryable=retryable
+        )
         try:
-            runtime.job_service().complete(SEED_MODEL_ID, job.id, request, actor="worker", access=Access.service("worker"))
+            runtime.job_service().complete(
+                SEED_MODEL_ID, job.id, request, actor="worker", access=Access.service("worker")
+            )
         except ConflictError:
             assert self._job(job.id) == job  # refused: nothing changed
 
@@ -136,7 +150,9 @@ class JobSupervision(RuleBasedStateMachine):
     def cancel(self, data: st.DataObject) -> None:
         if self.jobs:
             try:
-                runtime.job_service().cancel(SEED_MODEL_ID, data.draw(st.sampled_from(self.jobs)), actor="t", access=Access.service("t"))
+                runtime.job_service().cancel(
+                    SEED_MODEL_ID, data.draw(st.sampled_from(self.jobs)), actor="t", access=Access.service("t")
+                )
             except ConflictError:
                 pass
 

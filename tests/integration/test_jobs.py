@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from shared.domain.resources import Job, JobTrigger
+from shared.domain.entities import Job, JobTrigger
 from shared.runtime import outbox
 from tests.integration.api_events import SEED_MODEL_ID, assert_error, call, create_model, create_version
 from tests.integration.job_helpers import (
@@ -408,7 +408,7 @@ def test_completing_with_a_status_other_than_succeeded_or_failed_is_a_400(active
 
 def _triggered_job(model_id: str, depth: int) -> Job:
     """A dispatched inference job of ``model_id`` that a chain ``depth`` links long fired."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return Job(
         id=str(uuid.uuid4()),
         model_id=model_id,

@@ -279,9 +279,7 @@ def test_update_missing_a_required_field_is_a_400(seed_model: dict[str, Any]):
 # Delete -----------------------------------------------------------------------------------------
 
 
-def test_delete_model_answers_204_and_removes_the_model_and_all_its_versions(
-    seed_model: dict[str, Any], table: Any
-):
+def test_delete_model_answers_204_and_removes_the_model_and_all_its_versions(seed_model: dict[str, Any], table: Any):
     create_version(SEED_MODEL_ID, "2")
 
     status, body, _ = invoke("delete_model", load_event("delete_model"))

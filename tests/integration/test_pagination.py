@@ -16,7 +16,6 @@ from tests.integration.api_events import (
     make_active,
 )
 
-
 pytestmark = pytest.mark.usefixtures("table")
 
 
@@ -69,9 +68,7 @@ def test_status_filtered_lists_paginate_within_the_status():
         make_active(model_id)
 
     _, first, _ = call("list_models", query={"status": "active", "limit": "1"})
-    _, second, _ = call(
-        "list_models", query={"status": "active", "limit": "1", "next_token": first["next_token"]}
-    )
+    _, second, _ = call("list_models", query={"status": "active", "limit": "1", "next_token": first["next_token"]})
 
     assert [model["id"] for model in first["models"] + second["models"]] == ["model_b", "model_d"]
     assert second["next_token"] is None

@@ -38,9 +38,7 @@ def _body_parameter(route: Route) -> inspect.Parameter | None:
 
 
 BODY_ROUTES = [route for route in CHECKED_ROUTES if _body_parameter(route) is not None]
-REQUIRED_BODY_ROUTES = [
-    route for route in BODY_ROUTES if _body_parameter(route).default is inspect.Parameter.empty
-]
+REQUIRED_BODY_ROUTES = [route for route in BODY_ROUTES if _body_parameter(route).default is inspect.Parameter.empty]
 
 
 def _ids(routes: list[Route]) -> list[str]:
@@ -232,4 +230,3 @@ def test_an_update_body_with_an_unknown_field_is_a_400():
 def test_error_messages_do_not_leak_tracebacks():
     message = assert_error(call("create_model", raw_body=json.dumps({"id": 1})), 400)
     assert "Traceback" not in message
-

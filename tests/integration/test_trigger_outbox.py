@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from shared.data.items import TRANSACTION_ITEM_LIMIT
 from shared.data.outbox import job_item, jobs_of_fanout
-from shared.domain.resources import Job
+from shared.domain.entities import Job
 from shared.domain.triggers import job_id_for
 from shared.runtime import dynamodb_client
 from shared.runtime import outbox as runtime_outbox

@@ -20,7 +20,6 @@ from tests.integration.api_events import (
     sample_body,
 )
 
-
 pytestmark = pytest.mark.usefixtures("table")
 
 
@@ -162,9 +161,7 @@ def test_versions_of_one_model_are_not_listed_under_another():
 
     _, body, _ = call("list_versions", model_id="model_b")
 
-    assert [(version["model_id"], version["version"]) for version in body["versions"]] == [
-        ("model_b", "1")
-    ]
+    assert [(version["model_id"], version["version"]) for version in body["versions"]] == [("model_b", "1")]
 
 
 # Numeric versions at the edge of the pattern ------------------------------------------------------
@@ -180,15 +177,11 @@ def test_a_64_digit_numeric_version_is_created_without_overflowing_a_dynamodb_nu
     number attribute would make this valid request a 500 on a real table."""
     create_version(SEED_MODEL_ID, LARGEST_NUMERIC_VERSION)
 
-    item = table.get_item(
-        TableName=LOCAL_TABLE_NAME, Key=key(keys.model_key(SEED_MODEL_ID)), ConsistentRead=True
-    )["Item"]
+    item = table.get_item(TableName=LOCAL_TABLE_NAME, Key=key(keys.model_key(SEED_MODEL_ID)), ConsistentRead=True)[
+        "Item"
+    ]
     numbers = {name: value["N"] for name, value in item.items() if "N" in value}
-    too_long = {
-        name: value
-        for name, value in numbers.items()
-        if len(value.lstrip("-0")) > DYNAMODB_NUMBER_DIGITS
-    }
+    too_long = {name: value for name, value in numbers.items() if len(value.lstrip("-0")) > DYNAMODB_NUMBER_DIGITS}
     assert not too_long, f"number attributes DynamoDB would reject: {too_long}"
 
 

@@ -10,8 +10,8 @@ import json
 from typing import Any
 
 from shared.runtime import api_settings, dynamodb_client
-from tests.integration.api_events import assert_error, call, create_model, event_for, sample_body, with_claims
 from tests.conftest import invoke
+from tests.integration.api_events import assert_error, call, create_model, event_for, sample_body, with_claims
 
 LEGACY_ID = "legacy_model"
 

@@ -4,13 +4,13 @@ output and an input schema, and remote ``$ref``s reported instead of fetched."""
 from __future__ import annotations
 
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from shared.domain import contracts
-from shared.domain.resources import Model
+from shared.domain.entities import Model
 
 REMOTE = "https://schemas.example.com/pie/input.json"
 FEATURES = {
@@ -39,7 +39,7 @@ def network_attempts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def _model(handler_contracts: dict[str, Any] | None) -> Model:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     handler = {"type": "in_process", "implementation": "echo"}
     return Model.model_validate(
         {
@@ -151,7 +151,7 @@ def test_the_network_guard_would_see_a_fetch(network_attempts):
 
     from jsonschema import Draft202012Validator
 
-    with warnings.catch_warnings(), pytest.raises(Exception):
+    with warnings.catch_warnings(), pytest.raises(Exception):  # noqa: B017 (whatever jsonschema makes of the refusal)
         warnings.simplefilter("ignore")
         Draft202012Validator({"$ref": REMOTE}).validate({})
 

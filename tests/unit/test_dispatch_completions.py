@@ -4,25 +4,22 @@ them only from the job's own handler."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from shared.dispatch.completions import COMPLETION_ACTOR, AwsCompletions
 from shared.domain.access import Access
+from shared.domain.entities import Job
 from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError
-from shared.domain.resources import (
-    CompleteJobRequest,
-    CompletionResponse,
-    Job,
-    JobResponse,
-)
+from shared.domain.requests import CompleteJobRequest
+from shared.domain.responses import CompletionResponse, JobResponse
 from shared.kinds.ecs import task_result as ecs_task_result
 from shared.kinds.lambda_ import destination_result as lambda_destination_result
 from tests.conftest import load_event
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 INFER = "arn:aws:lambda:us-west-2:123456789012:function:infer"
 
 
@@ -48,7 +45,9 @@ def test_a_success_record_reports_the_response_payload_as_output():
     reported = lambda_destination_result(lambda_record())
 
     assert reported is not None
-    assert reported.result == CompleteJobRequest(status="succeeded", output={"price": 19.99, "confidence": 0.87}, attempt=1)
+    assert reported.result == CompleteJobRequest(
+        status="succeeded", output={"price": 19.99, "confidence": 0.87}, attempt=1
+    )
     assert reported.source == f"{INFER}:$LATEST"
     assert (reported.model_id, reported.job_id) == ("model_price_reco_v1", "1b4e28ba-2fa1-11d2-883f-0016d3cca427")
 

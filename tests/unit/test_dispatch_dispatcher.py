@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,12 +12,14 @@ from shared.data.outbox import job_item
 from shared.dispatch.dispatcher import Dispatcher, MalformedRecordError
 from shared.dispatch.implementations import IMPLEMENTATIONS
 from shared.dispatch.starters import Backoff, DispatchFailed, StartContext
-from shared.domain.jobs import Claim
-from shared.domain.resources import CompleteJobRequest, CompletionResponse, Job
+from shared.domain.entities import Job
+from shared.domain.requests import CompleteJobRequest
+from shared.domain.responses import CompletionResponse
 from shared.kinds.in_process_start import InProcessStarter
+from shared.services.jobs import Claim
 from tests.conftest import load_event
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class FakeJobs:
@@ -81,9 +83,15 @@ def sample_job(**changes: Any) -> Job:
     return Job.model_validate({**job.model_dump(), **changes})
 
 
-def dispatcher(jobs: FakeJobs, lambda_starter: FakeStarter | None = None, ecs: FakeStarter | None = None,
-               outbox: FakeOutbox | None = None) -> Dispatcher:
-    in_process = InProcessStarter(StartContext(client=lambda _service: None, backoff=Backoff(), implementations=IMPLEMENTATIONS))
+def dispatcher(
+    jobs: FakeJobs,
+    lambda_starter: FakeStarter | None = None,
+    ecs: FakeStarter | None = None,
+    outbox: FakeOutbox | None = None,
+) -> Dispatcher:
+    in_process = InProcessStarter(
+        StartContext(client=lambda _service: None, backoff=Backoff(), implementations=IMPLEMENTATIONS)
+    )
     starters = {
         "lambda": lambda_starter or FakeStarter(),
         "ecs": ecs or FakeStarter(),
@@ -149,7 +157,9 @@ def test_an_in_process_job_runs_and_completes_at_once():
 
     assert dispatcher(jobs).handle(record_of(job)) == "succeeded"
 
-    assert jobs.completed == [(job.id, CompleteJobRequest(status="succeeded", output={"x": 1}, attempt=1), "pie-dispatcher")]
+    assert jobs.completed == [
+        (job.id, CompleteJobRequest(status="succeeded", output={"x": 1}, attempt=1), "pie-dispatcher")
+    ]
 
 
 def test_a_removed_job_is_not_started():

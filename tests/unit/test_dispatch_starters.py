@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,12 +13,12 @@ from shared.dispatch import starters
 from shared.dispatch.envelope import JobEnvelope
 from shared.dispatch.implementations import IMPLEMENTATIONS, ImplementationFailed
 from shared.dispatch.starters import Backoff, DispatchFailed, Retry, StartContext
-from shared.domain.resources import Job, JobTrigger
+from shared.domain.entities import Job, JobTrigger
 from shared.kinds.ecs_start import EcsStarter
 from shared.kinds.in_process_start import InProcessStarter
 from shared.kinds.lambda_start import LambdaStarter
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 JOB_ID = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
 
 

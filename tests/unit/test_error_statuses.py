@@ -42,9 +42,7 @@ EXPECTED = [
 DEFINED_ERRORS = [
     kind
     for _, kind in inspect.getmembers(errors, inspect.isclass)
-    if issubclass(kind, errors.PieError)
-    and kind is not errors.PieError
-    and kind.__module__ == errors.__name__
+    if issubclass(kind, errors.PieError) and kind is not errors.PieError and kind.__module__ == errors.__name__
 ]
 
 
@@ -79,10 +77,7 @@ def test_an_error_of_no_family_is_a_500_not_a_client_error():
 def test_error_messages_are_for_the_caller():
     assert errors.ModelNotFoundError("model_a").message == "model 'model_a' does not exist"
     assert errors.VersionNotFoundError("model_a", "2").message == "model 'model_a' has no version '2'"
-    assert (
-        errors.ScopeMissingError("models:write").message
-        == "this operation requires the 'models:write' scope"
-    )
+    assert errors.ScopeMissingError("models:write").message == "this operation requires the 'models:write' scope"
     assert "entity_version 4" in errors.EntityVersionMismatchError("model", 3, 4).message
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from shared.data.outbox import job_item
 from shared.dispatch.envelope import JobEnvelope
-from shared.domain.resources import Job
+from shared.domain.entities import Job
 from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
 from shared.kinds.ecs import task_result as ecs_task_result
 from shared.kinds.lambda_ import destination_result as lambda_destination_result
@@ -49,7 +49,11 @@ def test_each_route_function_has_exactly_one_sample_named_after_it():
 
 
 def test_the_functions_without_a_route_are_the_job_functions():
-    assert set(FUNCTIONS) - {route.function for route in ROUTES} == {"dispatch_jobs", "complete_job_events", "sweep_jobs"}
+    assert set(FUNCTIONS) - {route.function for route in ROUTES} == {
+        "dispatch_jobs",
+        "complete_job_events",
+        "sweep_jobs",
+    }
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from shared.domain.entities import Handlers
 from shared.domain.errors import HandlerNotAllowedError
-from shared.domain.handler_policy import HandlerPolicy
-from shared.domain.resources import Handlers
 from shared.kinds.allow_list import HandlerAllowList
+from shared.services.handler_policy import HandlerPolicy
 
 ALLOW_LIST = HandlerAllowList(
     lambda_accounts=["123456789012"],
@@ -123,9 +123,7 @@ def test_an_empty_allow_list_admits_nothing(training: dict[str, Any]):
 
 def test_an_empty_prefix_admits_every_function_name_of_allowed_accounts_and_regions():
     policy = HandlerPolicy(
-        HandlerAllowList(
-            lambda_accounts=["123456789012"], lambda_regions=["us-west-2"], lambda_name_prefixes=[""]
-        ),
+        HandlerAllowList(lambda_accounts=["123456789012"], lambda_regions=["us-west-2"], lambda_name_prefixes=[""]),
         REGISTERED,
     )
     policy.check(_handlers(_lambda("arn:aws:lambda:us-west-2:123456789012:function:anything")))
@@ -170,8 +168,12 @@ def test_a_deployment_in_another_partition_names_its_own_and_refuses_aws():
     in_china = WITH_STATE_MACHINES.model_copy(update={"partitions": ["aws-cn"]})
     policy = HandlerPolicy(in_china, REGISTERED)
 
-    policy.check(_handlers(_lambda("arn:aws-cn:lambda:us-west-2:123456789012:function:train"),
-                           inference=_state_machine(STATE_MACHINE.replace(":aws:", ":aws-cn:"))))
+    policy.check(
+        _handlers(
+            _lambda("arn:aws-cn:lambda:us-west-2:123456789012:function:train"),
+            inference=_state_machine(STATE_MACHINE.replace(":aws:", ":aws-cn:")),
+        )
+    )
     with pytest.raises(HandlerNotAllowedError, match="partition aws is not"):
         policy.check(_handlers(_lambda("arn:aws:lambda:us-west-2:123456789012:function:train")))
 

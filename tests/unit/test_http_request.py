@@ -48,7 +48,8 @@ def test_the_scope_claim_is_space_separated():
 
 
 @pytest.mark.parametrize(
-    "separator", [",", "\t", "\n", "\r\n", "\u00a0", "\u2003", "\u3000"],
+    "separator",
+    [",", "\t", "\n", "\r\n", "\u00a0", "\u2003", "\u3000"],
     ids=["comma", "tab", "newline", "crlf", "no-break-space", "em-space", "ideographic-space"],
 )
 def test_only_a_plain_space_separates_scopes_as_api_gateway_splits_them(separator: str):

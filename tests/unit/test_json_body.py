@@ -34,7 +34,7 @@ def test_nesting_depth_counts_brackets_outside_strings(text: str, depth: int):
 
 
 def test_nesting_depth_agrees_with_the_parser_on_generated_documents():
-    document = {"a": [{"b": "x]\\\"[{"}, [[["\\\\"]]], {"c": {"d": ["\"", "\\\"", "[{"]}}]}
+    document = {"a": [{"b": 'x]\\"[{'}, [[["\\\\"]]], {"c": {"d": ['"', '\\"', "[{"]}}]}
     text = json.dumps(document)
 
     assert nesting_depth(text) == 5

@@ -185,8 +185,16 @@ def test_unique_items_of_many_objects_is_linear_and_exact():
 
 @pytest.mark.parametrize(
     ("items", "unique"),
-    [([1, 1.0], False), ([1, True], True), ([0, False], True), ([None, False], True), ([[1], [True]], True),
-     ([{"a": 1}, {"a": 1.0}], False), (["1", 1], True), ([{"a": [1, 2]}, {"a": [2, 1]}], True)],
+    [
+        ([1, 1.0], False),
+        ([1, True], True),
+        ([0, False], True),
+        ([None, False], True),
+        ([[1], [True]], True),
+        ([{"a": 1}, {"a": 1.0}], False),
+        (["1", 1], True),
+        ([{"a": [1, 2]}, {"a": [2, 1]}], True),
+    ],
 )
 def test_unique_items_follows_json_equality(items: list[Any], unique: bool):
     assert (contracts.schema_violations(items, {"uniqueItems": True}) == []) is unique

@@ -133,4 +133,3 @@ def test_fanout_parts_are_zero_padded_in_the_source_models_partition():
     assert keys.fanout_key("model_a", "t-1", 3) == {"PK": "MODEL#model_a", "SK": "FANOUT#t-1#0003"}
     parts = [keys.fanout_key("model_a", "t-1", part)["SK"] for part in (10, 2, 100, 1)]
     assert sorted(parts) == [keys.fanout_key("model_a", "t-1", part)["SK"] for part in (1, 2, 10, 100)]
-

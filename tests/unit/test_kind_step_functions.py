@@ -4,7 +4,7 @@ botocore's Stubber), and completion from "Step Functions Execution Status Change
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -15,13 +15,14 @@ from pydantic import TypeAdapter, ValidationError
 from shared.dispatch.completions import reported_result
 from shared.dispatch.envelope import JobEnvelope
 from shared.dispatch.starters import Backoff, DispatchFailed, StartContext
-from shared.domain.resources import CompleteJobRequest, Handler, Job
+from shared.domain.entities import Handler, Job
+from shared.domain.requests import CompleteJobRequest
 from shared.kinds import kind_of
 from shared.kinds.step_functions import StepFunctionsHandler, execution_name
 from shared.kinds.step_functions_start import StepFunctionsStarter
 from tests.conftest import load_event
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 STATE_MACHINE = "arn:aws:states:us-west-2:123456789012:stateMachine:train-price-model"
 HANDLER = {"type": "step_functions", "state_machine_arn": STATE_MACHINE}
 SAMPLES = ("succeeded", "failed", "timed_out", "aborted")
@@ -61,7 +62,10 @@ def test_a_state_machine_handler_validates_as_its_kind():
 
     assert isinstance(handler, StepFunctionsHandler)
     assert (handler.partition, handler.region, handler.account, handler.name) == (
-        "aws", "us-west-2", "123456789012", "train-price-model"
+        "aws",
+        "us-west-2",
+        "123456789012",
+        "train-price-model",
     )
     assert kind_of(handler).type == "step_functions"
     assert handler.model_dump() == HANDLER
@@ -152,7 +156,11 @@ def test_an_execution_that_already_exists_for_the_attempt_counts_as_started(step
     client, stubber = stepfunctions
     started = job()
     stubber.add_client_error(
-        "start_execution", "ExecutionAlreadyExists", "Execution Already Exists", 400, expected_params=expected_request(started)
+        "start_execution",
+        "ExecutionAlreadyExists",
+        "Execution Already Exists",
+        400,
+        expected_params=expected_request(started),
     )
 
     assert starter(client).start(started) is None
@@ -172,7 +180,9 @@ def test_throttling_is_retried_with_the_same_name(stepfunctions: Any):
     client, stubber = stepfunctions
     started = job()
     sleeps: list[float] = []
-    stubber.add_client_error("start_execution", "ThrottlingException", "slow down", 400, expected_params=expected_request(started))
+    stubber.add_client_error(
+        "start_execution", "ThrottlingException", "slow down", 400, expected_params=expected_request(started)
+    )
     stubber.add_response("start_execution", started_response(started), expected_request(started))
 
     starter(client, sleeps).start(started)
@@ -197,7 +207,9 @@ def test_a_succeeded_execution_reports_its_parsed_output():
 
     assert reported is not None
     assert (reported.model_id, reported.job_id, reported.source) == (
-        sample_envelope()["model_id"], sample_envelope()["job_id"], STATE_MACHINE
+        sample_envelope()["model_id"],
+        sample_envelope()["job_id"],
+        STATE_MACHINE,
     )
     assert reported.result == CompleteJobRequest(
         status="succeeded", output={"model_uri": "s3://models/price/1", "loss": 0.12}, attempt=1

@@ -12,7 +12,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from shared.dispatch.starters import Backoff, StartContext, build_starters
-from shared.domain.resources import Handler
+from shared.domain.entities import Handler
 from shared.kinds import KINDS, UnknownHandlerKindError, kind_of
 from shared.kinds.allow_list import HandlerAllowList
 from shared.kinds.base import HandlerKind, load
@@ -54,7 +54,9 @@ def test_looking_up_an_unregistered_kind_raises_instead_of_falling_through():
 def test_each_kind_declares_every_facet(type_: str):
     kind = KINDS[type_]
     for facet in fields(HandlerKind):
-        assert getattr(kind, facet.name) is not None or facet.name in {"client_service", "stand_in", "stopper"}, facet.name
+        assert getattr(kind, facet.name) is not None or facet.name in {"client_service", "stand_in", "stopper"}, (
+            facet.name
+        )
     assert kind.default_timeout_seconds > 0
     assert callable(load(kind.starter))
     # Optional: only kinds whose started work can be stopped on cancel (ECS tasks) have a stopper.
@@ -69,8 +71,13 @@ def test_each_kind_declares_every_facet(type_: str):
 def test_a_kind_that_grants_iam_declares_why_its_wildcards_are_least_privilege(type_: str):
     kind = KINDS[type_]
     allow = HandlerAllowList(
-        lambda_accounts=["1"], lambda_regions=["r"], lambda_name_prefixes=["p"], ecs_clusters=["c"],
-        step_functions_accounts=["1"], step_functions_regions=["r"], step_functions_name_prefixes=["p"],
+        lambda_accounts=["1"],
+        lambda_regions=["r"],
+        lambda_name_prefixes=["p"],
+        ecs_clusters=["c"],
+        step_functions_accounts=["1"],
+        step_functions_regions=["r"],
+        step_functions_name_prefixes=["p"],
     )
     if kind.dispatcher_statements(allow, ()):
         assert kind.iam_wildcard_reason
@@ -92,7 +99,7 @@ def test_every_kind_has_a_starter_in_the_dispatcher():
 def test_the_model_layer_of_the_kinds_imports_no_aws_sdk():
     """The API validates handlers with the kinds' models; boto3 stays with the starters."""
     code = (
-        "import sys, shared.kinds, shared.domain.resources;"
+        "import sys, shared.kinds, shared.domain.entities;"
         "loaded = [m for m in ('boto3', 'botocore', 'aws_cdk') if m in sys.modules];"
         "starters = [m for m in sys.modules if m.endswith('_start')];"
         "print(loaded + starters)"

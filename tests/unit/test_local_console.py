@@ -12,9 +12,7 @@ from shared.local.gateway import HttpRequest
 
 
 def _get(site: ConsoleSite, target: str, host: str = "127.0.0.1:8000", method: str = "GET"):
-    request = HttpRequest(
-        method=method, target=target, headers=[("Host", host)], body=b"", source_ip="127.0.0.1"
-    )
+    request = HttpRequest(method=method, target=target, headers=[("Host", host)], body=b"", source_ip="127.0.0.1")
     return site.answer(request, target)
 
 

@@ -37,7 +37,12 @@ def test_a_last_line_over_the_output_limit_is_refused_without_reading_it_all():
 
 @pytest.mark.parametrize(
     ("returncode", "lambda_words", "ecs_exit_code"),
-    [(0, "exit status 0", 0), (3, "exit status 3", 3), (-9, "signal: killed", 137), (-11, "signal: segmentation fault", 139)],
+    [
+        (0, "exit status 0", 0),
+        (3, "exit status 3", 3),
+        (-9, "signal: killed", 137),
+        (-11, "signal: segmentation fault", 139),
+    ],
 )
 def test_a_process_ending_is_told_as_lambda_and_ecs_tell_it(returncode: int, lambda_words: str, ecs_exit_code: int):
     ending = Exit(returncode, timed_out=False)

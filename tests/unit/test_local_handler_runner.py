@@ -56,10 +56,25 @@ def test_the_handler_gets_the_event_and_a_lambda_context(tmp_path: Path):
 @pytest.mark.parametrize(
     ("source", "function", "error_type", "message"),
     [
-        ("def handler(event, context):\n    return {\n", "handler", "Runtime.UserCodeSyntaxError", "Syntax error in module"),
+        (
+            "def handler(event, context):\n    return {\n",
+            "handler",
+            "Runtime.UserCodeSyntaxError",
+            "Syntax error in module",
+        ),
         ("import no_such_module_anywhere\n", "handler", "Runtime.ImportModuleError", "No module named"),
-        ("def other(event, context):\n    return {}\n", "handler", "Runtime.HandlerNotFound", "Handler 'handler' missing"),
-        ("def handler(event, context):\n    return float('nan')\n", "handler", "Runtime.MarshalError", "Unable to marshal"),
+        (
+            "def other(event, context):\n    return {}\n",
+            "handler",
+            "Runtime.HandlerNotFound",
+            "Handler 'handler' missing",
+        ),
+        (
+            "def handler(event, context):\n    return float('nan')\n",
+            "handler",
+            "Runtime.MarshalError",
+            "Unable to marshal",
+        ),
     ],
 )
 def test_a_module_that_cannot_serve_is_reported_with_lambda_s_error_type(

@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from shared.http.openapi import build_document, render
 from functions.get_openapi.handler import lambda_handler as get_openapi
+from shared.http.openapi import build_document, render
 from shared.routes import ROUTES, Route
 from tests.conftest import load_event
 
@@ -107,7 +107,16 @@ def test_the_document_lints_clean_with_spectral_oas(published: dict):
     """`make test` installs Spectral (package-lock.json) before pytest runs."""
     assert SPECTRAL.exists(), "Spectral is missing: run `make test`, or `npm ci` in the checkout"
     result = subprocess.run(
-        [str(SPECTRAL), "lint", str(DOCUMENT), "--ruleset", str(ROOT / ".spectral.yaml"), "--format", "json", "--quiet"],
+        [
+            str(SPECTRAL),
+            "lint",
+            str(DOCUMENT),
+            "--ruleset",
+            str(ROOT / ".spectral.yaml"),
+            "--format",
+            "json",
+            "--quiet",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

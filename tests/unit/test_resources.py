@@ -9,15 +9,8 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from shared.domain.resources import (
-    CreateModelRequest,
-    CreateVersionRequest,
-    Handler,
-    HandlerContract,
-    HandlerContracts,
-    Handlers,
-    UpdateModelRequest,
-)
+from shared.domain.entities import Handler, HandlerContract, HandlerContracts, Handlers
+from shared.domain.requests import CreateModelRequest, CreateVersionRequest, UpdateModelRequest
 from shared.kinds.ecs import EcsHandler
 from shared.kinds.in_process import InProcessHandler
 from shared.kinds.lambda_ import LambdaHandler
@@ -316,9 +309,7 @@ def test_model_ids_matching_the_documented_pattern_are_accepted(model_id: str):
     assert _create_model(id=model_id).id == model_id
 
 
-@pytest.mark.parametrize(
-    "model_id", ["", "_model", "-model", ".model", "bad id!", "a#b", "a/b", "m" * 129, "modèle"]
-)
+@pytest.mark.parametrize("model_id", ["", "_model", "-model", ".model", "bad id!", "a#b", "a/b", "m" * 129, "modèle"])
 def test_model_ids_outside_the_documented_pattern_are_rejected(model_id: str):
     with pytest.raises(ValidationError):
         _create_model(id=model_id)

@@ -82,8 +82,20 @@ def test_the_workspaces_claim_is_read_in_every_shape(claim, expected):
 
 
 def test_the_claim_name_is_configurable():
-    event = {"requestContext": {"authorizer": {"jwt": {"claims": {
-        "sub": "u", "scope": "models:read", "cognito:groups": "[ml-team]", "pie:workspaces": "other"}}}}}
+    event = {
+        "requestContext": {
+            "authorizer": {
+                "jwt": {
+                    "claims": {
+                        "sub": "u",
+                        "scope": "models:read",
+                        "cognito:groups": "[ml-team]",
+                        "pie:workspaces": "other",
+                    }
+                }
+            }
+        }
+    }
     assert principal_from_event(event, "cognito:groups").workspaces == {"ml-team"}
     assert principal_from_event(event).workspaces == {"other"}
 

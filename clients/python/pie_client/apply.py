@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -289,7 +290,9 @@ def _plan_subscription(
     wanted = declared.request.model_dump(mode="json")
     have = current.model_dump(mode="json")
     immutable = [
-        FieldChange(name, have[name], wanted[name]) for name in IMMUTABLE_SUBSCRIPTION_FIELDS if have[name] != wanted[name]
+        FieldChange(name, have[name], wanted[name])
+        for name in IMMUTABLE_SUBSCRIPTION_FIELDS
+        if have[name] != wanted[name]
     ]
     if immutable:
         return SubscriptionStep("replace", declared, current, immutable)
@@ -326,7 +329,9 @@ def _staleness(
                 if contract_driven:
                     if _schema(before, action, "input") != _schema(after, action, "input"):
                         effects.append(
-                            StaleningEffect(subscription, step.model_id, f"the {action} input_schema of {step.model_id} changes")
+                            StaleningEffect(
+                                subscription, step.model_id, f"the {action} input_schema of {step.model_id} changes"
+                            )
                         )
                 elif before["handlers"] != after["handlers"]:
                     effects.append(
@@ -356,11 +361,11 @@ def _schema(model: dict[str, Any], action: str, direction: str) -> Any:
 def execute(client: PieClient, plan: Plan, report: Callable[[str], None] = lambda line: None) -> None:
     """Carry the plan out in order: models first (targets must exist), then subscriptions."""
     for step in plan.models:
-        _guarded(lambda: _apply_model(client, step), f"model {step.model_id}")
+        _guarded(partial(_apply_model, client, step), f"model {step.model_id}")
         if step.action != "unchanged":
             report(f"{_VERB[step.action]} model {step.model_id}")
     for sub in plan.subscriptions:
-        _guarded(lambda: _apply_subscription(client, sub), f"subscription {sub.address}")
+        _guarded(partial(_apply_subscription, client, sub), f"subscription {sub.address}")
         if sub.action != "unchanged":
             report(f"{_VERB[sub.action]} subscription {sub.address}")
 
@@ -416,9 +421,7 @@ def _apply_subscription(client: PieClient, step: SubscriptionStep) -> None:
     elif step.action in ("update", "reactivate"):
         assert current is not None
         changes = {change.field: change.after for change in step.changes}
-        client.update_subscription(
-            current.source_model_id, current.id, if_match=current.entity_version, **changes
-        )
+        client.update_subscription(current.source_model_id, current.id, if_match=current.entity_version, **changes)
 
 
 def render(plan: Plan) -> Iterable[str]:
@@ -441,7 +444,11 @@ def render(plan: Plan) -> Iterable[str]:
             yield f"= subscription {sub.address}: no changes"
         else:
             symbol = {"replace": "-/+", "update": "~", "reactivate": "~"}[sub.action]
-            suffix = " (event, target, action and input source cannot be updated in place)" if sub.action == "replace" else ""
+            suffix = (
+                " (event, target, action and input source cannot be updated in place)"
+                if sub.action == "replace"
+                else ""
+            )
             yield f"{symbol} subscription {sub.address}: {sub.action}{suffix}"
             yield from (f"    {line}" for change in sub.changes for line in _describe_change(change))
     for effect in plan.made_stale:

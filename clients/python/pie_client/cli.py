@@ -506,7 +506,9 @@ def subscriptions_create(session: Session, model_id: str, input_: dict | None, *
 @click.option("--status", type=click.Choice(["active", "paused"]), help="active re-validates a stale subscription")
 @output_option
 @pass_session
-def subscriptions_update(session: Session, model_id: str, subscription: str, input_: dict | None, **fields: Any) -> None:
+def subscriptions_update(
+    session: Session, model_id: str, subscription: str, input_: dict | None, **fields: Any
+) -> None:
     changes = {name: value for name, value in {"input": input_, **fields}.items() if value is not None}
     if not changes:
         raise click.UsageError("nothing to change: give --input, --label or --status")
@@ -616,7 +618,12 @@ def jobs_log(session: Session, status: str | None, model_id: str | None, since: 
 @click.option("--format", "-o", "output_format", type=click.Choice(OUTPUT_FORMATS), help="table or json")
 @pass_session
 def jobs_complete(
-    session: Session, model_id: str, job_id: str, status: str, job_output: dict | None, error: str | None,
+    session: Session,
+    model_id: str,
+    job_id: str,
+    status: str,
+    job_output: dict | None,
+    error: str | None,
     output_format: str | None,
 ) -> None:
     """Report a job's result, as its handler would. (--output is the job's output here; -o/--format
@@ -660,7 +667,9 @@ def _job_start_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-cli.command("train", help="Start a training job (the version goes to training).")(_job_start_options(_start("training")))
+cli.command("train", help="Start a training job (the version goes to training).")(
+    _job_start_options(_start("training"))
+)
 cli.command("infer", help="Start an inference job (input checked against the contract).")(
     _job_start_options(_start("inference"))
 )
@@ -701,7 +710,9 @@ def apply_command(session: Session, path: str, plan_only: bool, reactivate: bool
     for line in declared.render(plan):
         session.out.print(line)
     counts = plan.counts()
-    summary = ", ".join(f"{counts[action]} to {action}" for action in ("create", "update", "replace", "reactivate") if counts[action])
+    summary = ", ".join(
+        f"{counts[action]} to {action}" for action in ("create", "update", "replace", "reactivate") if counts[action]
+    )
     if not plan.has_changes:
         session.out.print(f"No changes: {counts['unchanged']} declared resources match {path}.")
         return
@@ -715,7 +726,9 @@ def apply_command(session: Session, path: str, plan_only: bool, reactivate: bool
 
 
 @cli.command("graph")
-@click.option("--format", "output_format", type=click.Choice(["text", "dot", "mermaid"]), default="text", show_default=True)
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "dot", "mermaid"]), default="text", show_default=True
+)
 @pass_session
 def graph_command(session: Session, output_format: str) -> None:
     """The trigger graph: models, subscriptions (event, action, status) and the cycles they close."""

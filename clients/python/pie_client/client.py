@@ -123,7 +123,7 @@ class PieClient:
     def close(self) -> None:
         self._transport.close()
 
-    def __enter__(self) -> "PieClient":
+    def __enter__(self) -> PieClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -220,9 +220,7 @@ class PieClient:
         path = _path("models", model_id, "new_version")
         return self._call("POST", path, ModelVersionResponse, body=body, idempotency_key=idempotency_key)
 
-    def list_versions(
-        self, model_id: str, *, limit: int | None = None, next_token: str | None = None
-    ) -> VersionList:
+    def list_versions(self, model_id: str, *, limit: int | None = None, next_token: str | None = None) -> VersionList:
         params = {"limit": limit, "next_token": next_token}
         return self._call("GET", _path("models", model_id, "versions"), VersionList, params=params)
 
@@ -357,9 +355,7 @@ class PieClient:
     def iter_jobs(
         self, model_id: str, *, status: JobStatus | None = None, page_size: int | None = None
     ) -> Iterator[Job]:
-        return _pages(
-            lambda token: self.list_jobs(model_id, status=status, limit=page_size, next_token=token), "jobs"
-        )
+        return _pages(lambda token: self.list_jobs(model_id, status=status, limit=page_size, next_token=token), "jobs")
 
     def get_job(self, model_id: str, job_id: str) -> Job:
         return self._call("GET", _path("models", model_id, "jobs", job_id), JobResponse).job
@@ -453,9 +449,7 @@ class PieClient:
                 return job
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise WaitTimeout(
-                    f"job {job_id} of model {model_id} is still {job.status} after {timeout:g} s", job
-                )
+                raise WaitTimeout(f"job {job_id} of model {model_id} is still {job.status} after {timeout:g} s", job)
             self._sleep(min(poll, remaining))
 
     # Plumbing ----------------------------------------------------------------------------------
@@ -464,9 +458,7 @@ class PieClient:
         """The entity_version last seen for a resource path, e.g. ``/v2/models/m1``."""
         return self._etags.get(path)
 
-    def _start(
-        self, model_id: str, action: JobAction, input: JsonObject, version: str | None, key: str | None
-    ) -> Job:
+    def _start(self, model_id: str, action: JobAction, input: JsonObject, version: str | None, key: str | None) -> Job:
         body = StartJobRequest(input=input, version=version)
         return self._call("POST", _path("models", model_id, action), JobResponse, body=body, idempotency_key=key).job
 

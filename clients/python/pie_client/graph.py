@@ -21,7 +21,7 @@ class TriggerGraph:
     edges: list[Subscription] = field(default_factory=list)
 
     @classmethod
-    def from_api(cls, client: PieClient) -> "TriggerGraph":
+    def from_api(cls, client: PieClient) -> TriggerGraph:
         models: dict[str, Model | None] = {model.id: model for model in client.iter_models(page_size=100)}
         edges = [edge for model_id in list(models) for edge in client.iter_subscriptions(model_id, page_size=100)]
         for edge in edges:

@@ -12,7 +12,7 @@ contracts, which travel both ways, pass unknown fields through (a newer server's
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
@@ -86,13 +86,11 @@ def _handler_kind(value: Any) -> str:
 
 
 Handler = Annotated[
-    Union[
-        Annotated[LambdaHandler, Tag("lambda")],
-        Annotated[EcsHandler, Tag("ecs")],
-        Annotated[InProcessHandler, Tag("in_process")],
-        Annotated[StepFunctionsHandler, Tag("step_functions")],
-        Annotated[UnknownHandler, Tag("unknown")],
-    ],
+    Annotated[LambdaHandler, Tag("lambda")]
+    | Annotated[EcsHandler, Tag("ecs")]
+    | Annotated[InProcessHandler, Tag("in_process")]
+    | Annotated[StepFunctionsHandler, Tag("step_functions")]
+    | Annotated[UnknownHandler, Tag("unknown")],
     Discriminator(_handler_kind),
 ]
 

@@ -4,6 +4,7 @@ reported as an ``error`` instead of being fired."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -14,8 +15,6 @@ from tests.integration.lifecycle_helpers import jobs_of, set_status, walk_to
 from tests.integration.subscription_helpers import (
     create_subscription,
     create_subscription_call,
-    module_table,  # noqa: F401 (fixture)
-    table,  # noqa: F401 (fixture)
 )
 
 
@@ -155,7 +154,7 @@ def test_fired_jobs_carry_their_depth_and_a_link_beyond_the_limit_is_an_error(se
         "source_job_id": None,
         "depth": 1,
     }
-    for previous, job in zip(chain, chain[1:]):
+    for previous, job in pairwise(chain):
         assert job["trigger"]["subscription_id"] == self_loop["loop"]["id"]
         assert job["trigger"]["source_job_id"] == previous["id"]
         assert job["input"] == {"round": chain.index(previous) + 1}  # the previous job's output

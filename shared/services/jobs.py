@@ -17,7 +17,7 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.data.items import MAX_DOCUMENT_BYTES, document_bytes
@@ -26,6 +26,7 @@ from shared.data.outbox import Guarded, OutboxWriter
 from shared.data.store import RegistryStore, StaleEntityError
 from shared.domain import contracts
 from shared.domain.access import Access
+from shared.domain.entities import LATEST, AttemptRecord, Job, Model, RetryPolicy
 from shared.domain.errors import (
     ConcurrentUpdateError,
     ContractViolationError,
@@ -44,18 +45,8 @@ from shared.domain.errors import (
     VersionNotTrainableError,
 )
 from shared.domain.lifecycle import check_transition
-from shared.domain.resources import (
-    LATEST,
-    AttemptRecord,
-    CompleteJobRequest,
-    CompletionResponse,
-    Job,
-    JobList,
-    JobResponse,
-    Model,
-    RetryPolicy,
-    StartJobRequest,
-)
+from shared.domain.requests import CompleteJobRequest, StartJobRequest
+from shared.domain.responses import CompletionResponse, JobList, JobResponse
 from shared.domain.supervision import (
     DEFAULT_BACKOFF_SECONDS,
     DEFAULT_DIRECT_ATTEMPTS,
@@ -65,9 +56,9 @@ from shared.domain.supervision import (
     due_at,
     timeout_of,
 )
-from shared.domain.transitions import WRITE_ATTEMPTS, Firing, VersionLifecycle, model_after, moved_version
 from shared.domain.triggers import FiringPlan, TriggerSource
 from shared.observability import logger
+from shared.services.transitions import WRITE_ATTEMPTS, Firing, VersionLifecycle, model_after, moved_version
 
 FINISHED = ("succeeded", "failed")
 
@@ -78,6 +69,7 @@ class Claim:
 
     job: Job
     refusal: str | None = None
+
 
 DISPATCHER_ACTOR = "pie-dispatcher"
 SWEEPER_ACTOR = "pie-sweeper"
@@ -158,9 +150,7 @@ class JobService:
         access.require_read(job.workspace, model_id)
         return JobResponse(job=job)
 
-    def list(
-        self, model_id: str, limit: int, page_token: str | None, status: str | None, access: Access
-    ) -> JobList:
+    def list(self, model_id: str, limit: int, page_token: str | None, status: str | None, access: Access) -> JobList:
         if not access.reads_everything:
             model = self._registry.get_model(model_id).model
             access.require_read(model.workspace, model_id)
@@ -186,7 +176,7 @@ class JobService:
         if workspaces == ():
             return JobList(jobs=[], next_token=None)
         if since is not None:
-            since = since.astimezone(timezone.utc) if since.tzinfo else since.replace(tzinfo=timezone.utc)
+            since = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
         page = self._jobs.log_page(limit, page_token, status, model_id, since.isoformat() if since else None)
         jobs = page.items if workspaces is None else [job for job in page.items if job.workspace in workspaces]
         return JobList(jobs=jobs, next_token=page.next_token)
@@ -370,16 +360,16 @@ class JobService:
                 update["requeues"] = job.requeues + 1
                 label = "requeued"
             try:
-                self._outbox.commit([self._outbox.job_put(job.model_copy(update=update), job)], [], job.model_id, f"sweep:{job.id}")
+                self._outbox.commit(
+                    [self._outbox.job_put(job.model_copy(update=update), job)], [], job.model_id, f"sweep:{job.id}"
+                )
             except StaleEntityError:
                 return "changed meanwhile"
             return label
         error = f"never dispatched: still queued after {MAX_REQUEUES} re-queues (are the dispatcher and its stream running?)"
         return self._end(job, "not_started", error, now, actor=SWEEPER_ACTOR, retryable=False)
 
-    def cancel(
-        self, model_id: str, job_id: str, actor: str, access: Access, if_match: int | None = None
-    ) -> Job:
+    def cancel(self, model_id: str, job_id: str, actor: str, access: Access, if_match: int | None = None) -> Job:
         """End a queued or dispatched job as failed, outcome ``cancelled``; returns it as stored."""
         for _ in range(WRITE_ATTEMPTS):
             job = self._jobs.get(model_id, job_id)
@@ -399,9 +389,7 @@ class JobService:
             return cancelled
         raise ConcurrentUpdateError(f"job '{job_id}'")
 
-    def redrive(
-        self, model_id: str, job_id: str, actor: str, access: Access, if_match: int | None = None
-    ) -> Job:
+    def redrive(self, model_id: str, job_id: str, actor: str, access: Access, if_match: int | None = None) -> Job:
         """Put a failed job back in ``queued`` as its next attempt (same id); a training job's
         version goes ``training`` with it, bound to it again."""
         for _ in range(WRITE_ATTEMPTS):
@@ -438,7 +426,9 @@ class JobService:
                     trainable = False
                 if not trainable:
                     raise VersionNotTrainableError(model_id, version.version, version.status)
-                moved = moved_version(version, "training", f"training job {job.id} retried", actor, now, training_job_id=job.id)
+                moved = moved_version(
+                    version, "training", f"training job {job.id} retried", actor, now, training_job_id=job.id
+                )
                 guarded.append(self._outbox.version_update(moved, version))
             try:
                 self._outbox.commit(guarded, [], model_id, f"redrive:{job.id}:{again.attempt}")
@@ -469,9 +459,7 @@ class JobService:
         except ResourceNotFoundError:
             logger.info("the ended job's model no longer exists", extra={"job_id": job.id})
 
-    def _after_attempt(
-        self, job: Job, outcome: str, error: str | None, now: datetime, retryable: bool = True
-    ) -> Job:
+    def _after_attempt(self, job: Job, outcome: str, error: str | None, now: datetime, retryable: bool = True) -> Job:
         """The job once its attempt ended: queued for the next one after a backoff while it has
         attempts left (and the ending allows it), else finished."""
         record = AttemptRecord(

@@ -16,9 +16,10 @@ from shared.data.outbox import OutboxWriter
 from shared.data.store import ModelRecord, RegistryStore, StaleEntityError
 from shared.data.subscriptions import SubscriptionStore
 from shared.domain.access import Access
+from shared.domain.entities import LATEST, Model, StatusChange, Version
 from shared.domain.errors import ConcurrentUpdateError, EntityVersionMismatchError, VersionNotFoundError
 from shared.domain.lifecycle import check_transition, fires_training_complete
-from shared.domain.resources import LATEST, Model, StatusChange, StatusChangeResponse, Version
+from shared.domain.responses import StatusChangeResponse
 from shared.domain.triggers import DEFAULT_MAX_CHAIN_DEPTH, FiringPlan, TriggerSource, plan_firing
 
 WRITE_ATTEMPTS = 5

@@ -16,9 +16,7 @@ from tests.integration.subscription_helpers import (
     create_subscription,
     get_subscription,
     lambda_handler,
-    module_table,  # noqa: F401 (fixture)
     replace_model,
-    table,  # noqa: F401 (fixture)
     update_subscription,
     update_subscription_call,
 )
@@ -125,9 +123,12 @@ def test_a_change_to_the_sources_output_schema_makes_its_trigger_output_subscrip
 
     assert _statuses(after_training, after_inference, stored) == ["stale", "active", "active"]
 
-    replace_model("a", handler_contracts=contracts(
-        training_output={"type": "object", "properties": {"features": {}}}, inference_output={"type": "object"}
-    ))
+    replace_model(
+        "a",
+        handler_contracts=contracts(
+            training_output={"type": "object", "properties": {"features": {}}}, inference_output={"type": "object"}
+        ),
+    )
 
     assert _statuses(after_inference, stored) == ["stale", "active"]
 

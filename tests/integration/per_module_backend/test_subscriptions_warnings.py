@@ -15,9 +15,6 @@ from tests.integration.subscription_helpers import (
     contracts,
     create_subscription,
     get_subscription,
-    module_table,  # noqa: F401 (fixture)
-    network_attempts,  # noqa: F401 (fixture)
-    table,  # noqa: F401 (fixture)
     update_subscription,
 )
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 from shared.data.store import ModelRecord, Page, RegistryStore, StaleEntityError
 from shared.domain.access import Access
+from shared.domain.entities import LATEST, Model, StatusChange, Version
 from shared.domain.errors import (
     ConcurrentUpdateError,
     EntityVersionMismatchError,
@@ -21,20 +22,9 @@ from shared.domain.errors import (
     VersionNumbersExhaustedError,
     WorkspaceImmutableError,
 )
-from shared.domain.handler_policy import HandlerPolicy
-from shared.domain.resources import (
-    LATEST,
-    CreateModelRequest,
-    CreateVersionRequest,
-    Model,
-    ModelList,
-    ModelResponse,
-    ModelVersionResponse,
-    StatusChange,
-    UpdateModelRequest,
-    Version,
-    VersionList,
-)
+from shared.domain.requests import CreateModelRequest, CreateVersionRequest, UpdateModelRequest
+from shared.domain.responses import ModelList, ModelResponse, ModelVersionResponse, VersionList
+from shared.services.handler_policy import HandlerPolicy
 
 Clock = Callable[[], datetime]
 
@@ -45,13 +35,15 @@ class StalenessTracker(Protocol):
     def mark_stale_after_change(self, before: Model, after: Model) -> None: ...
 
     def mark_stale_targeting(self, model_id: str) -> None: ...
+
+
 FIRST_VERSION = "1"
 MAX_VERSION_LENGTH = 64
 _WRITE_ATTEMPTS = 5
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _numeric(version: str) -> int | None:
@@ -94,9 +86,7 @@ class ModelRegistry:
             created_by=actor,
         )
         version = self._cut_version(model, FIRST_VERSION, "", {}, actor, now)
-        self._store.create_model(
-            ModelRecord(model, version_sequence=1, highest_numeric_version=1), version
-        )
+        self._store.create_model(ModelRecord(model, version_sequence=1, highest_numeric_version=1), version)
         return ModelVersionResponse(version=version, model=model)
 
     def get_model(self, model_id: str, access: Access) -> ModelResponse:
@@ -200,9 +190,7 @@ class ModelRegistry:
                     "updated_at": now,
                 }
             )
-            version = self._cut_version(
-                model, request.version, request.description, request.metadata, actor, now
-            )
+            version = self._cut_version(model, request.version, request.description, request.metadata, actor, now)
             try:
                 self._store.save_model(
                     replace(
@@ -224,9 +212,7 @@ class ModelRegistry:
     def get_version(self, model_id: str, version: str, access: Access) -> ModelVersionResponse:
         if version == LATEST:
             model = self.readable_model(model_id, access)
-            return ModelVersionResponse(
-                version=self._store.get_version(model_id, _latest(model)), model=model
-            )
+            return ModelVersionResponse(version=self._store.get_version(model_id, _latest(model)), model=model)
         if not access.reads_everything:
             self.readable_model(model_id, access)  # a hidden model's versions are not named either
         record, found = self._store.get_model_and_version(model_id, version)

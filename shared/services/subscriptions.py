@@ -15,6 +15,7 @@ from shared.data.store import RegistryStore, StaleEntityError
 from shared.data.subscriptions import SubscriptionStore
 from shared.domain import contracts
 from shared.domain.access import Access
+from shared.domain.entities import Model, Subscription
 from shared.domain.errors import (
     ConcurrentUpdateError,
     EntityVersionMismatchError,
@@ -23,15 +24,8 @@ from shared.domain.errors import (
     SubscriptionNotFoundError,
     TargetModelUnknownError,
 )
-from shared.domain.resources import (
-    CreateSubscriptionRequest,
-    DryRunJob,
-    DryRunResult,
-    Model,
-    Subscription,
-    SubscriptionList,
-    UpdateSubscriptionRequest,
-)
+from shared.domain.requests import CreateSubscriptionRequest, UpdateSubscriptionRequest
+from shared.domain.responses import DryRunJob, DryRunResult, SubscriptionList
 from shared.domain.triggers import DEFAULT_MAX_CHAIN_DEPTH
 
 _WRITE_ATTEMPTS = 5
@@ -140,9 +134,7 @@ class SubscriptionService:
             return updated
         raise ConcurrentUpdateError(f"event subscription '{subscription_id}'")
 
-    def delete(
-        self, source_model_id: str, subscription_id: str, access: Access, if_match: int | None = None
-    ) -> None:
+    def delete(self, source_model_id: str, subscription_id: str, access: Access, if_match: int | None = None) -> None:
         """With ``if_match`` the delete is conditional on that ``entity_version`` (409 otherwise)."""
         subscription = self._subscriptions.get(source_model_id, subscription_id)
         access.require_write(subscription.workspace, source_model_id)
@@ -183,7 +175,9 @@ class SubscriptionService:
             job_input = trigger_output if trigger_output is not None else _sample_trigger_output(source)
         warnings = [
             f"input does not match the target's {subscription.target_action} input_schema: {reason}"
-            for reason in contracts.schema_violations(job_input, contracts.input_schema(target, subscription.target_action))
+            for reason in contracts.schema_violations(
+                job_input, contracts.input_schema(target, subscription.target_action)
+            )
         ]
         job = DryRunJob(
             model_id=target.id,

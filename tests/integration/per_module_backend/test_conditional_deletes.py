@@ -8,10 +8,8 @@ from typing import Any
 import pytest
 
 from tests.integration.api_events import SEED_MODEL_ID, assert_error, call, create_model, create_version
-from tests.integration.subscription_helpers import (  # noqa: F401 (fixtures)
+from tests.integration.subscription_helpers import (
     create_subscription,
-    module_table,
-    table,
     update_subscription,
     whole_table,
 )

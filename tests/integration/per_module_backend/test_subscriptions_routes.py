@@ -14,9 +14,7 @@ from tests.integration.subscription_helpers import (
     create_subscription_call,
     dry_run,
     get_subscription,
-    module_table,  # noqa: F401 (fixture)
     subscription_body,
-    table,  # noqa: F401 (fixture)
     update_subscription,
     update_subscription_call,
     whole_table,
@@ -71,9 +69,7 @@ def test_create_answers_201_with_the_subscription_itself(models):
 
 
 def test_the_path_model_is_the_source_whatever_the_body_says(models):
-    status, body, _ = call(
-        "create_subscription", body={**subscription_body("b"), "source_model_id": "b"}, model_id="a"
-    )
+    status, body, _ = call("create_subscription", body={**subscription_body("b"), "source_model_id": "b"}, model_id="a")
 
     assert_error((status, body, {}), 400)  # the source is not a body field
 

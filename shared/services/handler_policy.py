@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from shared.domain.resources import Handlers
+from shared.domain.entities import Handlers
 from shared.kinds import kind_of
 from shared.kinds.allow_list import HandlerAllowList
 

@@ -17,10 +17,7 @@ from tests.integration.subscription_helpers import (
     create_subscription,
     dry_run,
     lambda_handler,
-    module_table,  # noqa: F401 (fixture)
-    network_attempts,  # noqa: F401 (fixture)
     replace_model,
-    table,  # noqa: F401 (fixture)
     update_subscription,
     whole_table,
 )

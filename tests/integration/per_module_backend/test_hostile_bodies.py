@@ -30,10 +30,8 @@ from tests.integration.api_events import (
     sample_body,
 )
 from tests.integration.job_helpers import start_inference, started_job
-from tests.integration.subscription_helpers import (  # noqa: F401 (fixtures)
+from tests.integration.subscription_helpers import (
     create_subscription,
-    module_table,
-    table,
     whole_table,
 )
 
@@ -104,7 +102,9 @@ def test_every_route_that_takes_a_body_is_covered():
 
 
 @pytest.mark.parametrize("function", BODY_ROUTES)
-def test_an_integer_of_more_than_4300_digits_is_a_400_and_writes_nothing(table: Any, world: dict[str, str], function: str):
+def test_an_integer_of_more_than_4300_digits_is_a_400_and_writes_nothing(
+    table: Any, world: dict[str, str], function: str
+):
     raw_body = json.dumps(_body_with(function, "HUGE")).replace('"HUGE"', "9" * 4301)
     before = whole_table(table)
 
@@ -169,7 +169,6 @@ def test_an_escaped_backslash_before_u_d800_is_plain_text(world: dict[str, str])
 
 
 # Bodies against the pre-parse nesting check --------------------------------------------------------
-
 
 
 def _update_with_metadata(metadata_json: str) -> str:

@@ -1,0 +1,220 @@
+"""The API's request bodies. They forbid unknown fields, so a typo is a 400, not a silently
+ignored setting; their examples (from the seed documents) are published in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from shared.domain.entities import (
+    LATEST,
+    Action,
+    HandlerContracts,
+    Handlers,
+    InputSource,
+    Metadata,
+    ModelId,
+    RetryPolicy,
+    StatusMessage,
+    Strict,
+    SubscriptionLabel,
+    SubscriptionStatus,
+    TriggerEvent,
+    VersionId,
+    VersionStatus,
+    WorkspaceName,
+)
+
+# Request examples, from the seed documents (published in the OpenAPI document).
+SEED_HANDLERS = {
+    "training": {
+        "type": "lambda",
+        "arn": "arn:aws:lambda:us-west-2:123456789012:function:train-model",
+        "version": "1",
+    },
+    "inference": {"type": "lambda", "arn": "arn:aws:lambda:us-west-2:123456789012:function:infer-model"},
+}
+SEED_CONTRACTS = {
+    "training": {
+        "input_schema": {"type": "object", "properties": {"data_path": {"type": "string"}}},
+        "output_schema": {"type": "object", "properties": {"model_path": {"type": "string"}}},
+    },
+    "inference": {
+        "input_schema": {
+            "type": "object",
+            "properties": {"features": {"type": "array", "items": {"type": "number"}}},
+        },
+        "output_schema": {
+            "type": "object",
+            "properties": {"predictions": {"type": "array", "items": {"type": "number"}}},
+        },
+    },
+}
+
+
+class CreateModelRequest(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "model_price_reco_v1",
+                    "name": "Price recommendation",
+                    "description": "Domain-level price model",
+                    "handlers": SEED_HANDLERS,
+                    "handler_contracts": SEED_CONTRACTS,
+                    "metadata": {"team": "pricing"},
+                }
+            ]
+        }
+    )
+
+    id: ModelId = Field(examples=["model_price_reco_v1"])
+    workspace: WorkspaceName | None = Field(
+        default=None,
+        description="The team that will own the model; default: the caller's only workspace.",
+        examples=["default"],
+    )
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256)] = Field(examples=["Price recommendation"])
+    description: Annotated[str, StringConstraints(max_length=4096)] = ""
+    handlers: Handlers
+    handler_contracts: HandlerContracts | None = None
+    metadata: Metadata = Field(default_factory=dict, examples=[{"team": "pricing"}])
+
+
+class UpdateModelRequest(Strict):
+    """A full replacement (seed 002): an omitted ``handler_contracts`` clears the contracts."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "example",
+                    "description": "example",
+                    "handlers": SEED_HANDLERS,
+                    "handler_contracts": SEED_CONTRACTS,
+                    "metadata": {},
+                }
+            ]
+        }
+    )
+
+    workspace: WorkspaceName | None = Field(
+        default=None, description="May repeat the model's workspace; a model never changes workspace."
+    )
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    description: Annotated[str, StringConstraints(max_length=4096)]
+    handlers: Handlers
+    handler_contracts: HandlerContracts | None = None
+    metadata: Metadata
+
+
+class CreateVersionRequest(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"version": "example", "description": "example", "metadata": {}}]}
+    )
+
+    version: VersionId = Field(examples=["2"])
+    description: Annotated[str, StringConstraints(max_length=4096)] = ""
+    metadata: Metadata = Field(default_factory=dict)
+
+    @field_validator("version")
+    @classmethod
+    def _not_reserved(cls, version: str) -> str:
+        if version == LATEST:
+            raise ValueError("'latest' is reserved: it names the newest version")
+        return version
+
+
+class CreateSubscriptionRequest(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            # The rule _input_matches_its_source enforces, for the published document.
+            "if": {"properties": {"input_source": {"const": "stored"}}},
+            "then": {"required": ["input"], "properties": {"input": {"type": "object"}}},
+            "else": {"properties": {"input": {"type": "null"}}},
+            "examples": [
+                {
+                    "trigger_event": "training_complete",
+                    "target_model_id": "model_price_elasticity",
+                    "target_action": "inference",
+                    "input_source": "stored",
+                    "input": {"features": [0.2, 0.4]},
+                    "label": "refresh elasticity after price retrain",
+                }
+            ],
+        }
+    )
+
+    trigger_event: TriggerEvent
+    target_model_id: ModelId
+    target_action: Action
+    input_source: InputSource
+    input: Metadata | None = Field(default=None, description="Required when input_source is stored.")
+    label: SubscriptionLabel | None = None
+    retry: RetryPolicy | None = Field(
+        default=None, description="For the jobs it fires; default 3 attempts, 30 s backoff."
+    )
+
+    @model_validator(mode="after")
+    def _input_matches_its_source(self) -> CreateSubscriptionRequest:
+        if self.input_source == "stored" and self.input is None:
+            raise ValueError("input is required when input_source is 'stored'")
+        if self.input_source == "trigger_output" and self.input is not None:
+            raise ValueError("a trigger_output subscription takes its input from the trigger: omit input")
+        return self
+
+
+class UpdateSubscriptionRequest(Strict):
+    """Seed 003: any of ``input``, ``label`` (null clears it) and ``status``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"input": {}, "label": "example", "status": "active"}]})
+
+    input: Metadata | None = None
+    label: SubscriptionLabel | None = None
+    status: SubscriptionStatus | None = None
+
+
+class DryRunRequest(Strict):
+    trigger_output: Metadata | None = Field(
+        default=None, description="The output to pretend the trigger produced (trigger_output subscriptions)."
+    )
+
+
+class NewStatusRequest(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "pending"}, {"status": "active", "status_message": "AUC 0.91 on holdout"}]
+        }
+    )
+
+    status: VersionStatus
+    status_message: StatusMessage | None = None
+
+
+class StartJobRequest(Strict):
+    input: Metadata = Field(examples=[{"features": [0.2, 0.4]}])
+    version: VersionId | None = Field(
+        default=None,
+        description="Version to run; inference defaults to the active version, training to the newest.",
+    )
+    retry: RetryPolicy | None = Field(default=None, description="Default: one attempt.")
+
+
+class CompleteJobRequest(Strict):
+    status: Literal["succeeded", "failed"]
+    output: Metadata | None = None
+    error: Annotated[str, StringConstraints(max_length=4096)] | None = None
+    attempt: int | None = Field(
+        default=None,
+        ge=1,
+        description="The attempt this result is for (the envelope's); another than the one in flight is a 409.",
+    )
+    retryable: bool = Field(default=True, description="false: a failure is final, whatever attempts are left.")

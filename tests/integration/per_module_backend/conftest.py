@@ -1,0 +1,61 @@
+"""Fixtures of the tests in this folder: one moto backend per module, a fresh table per test.
+
+Dropping and re-creating the table costs far less than a new backend, and these modules create
+many tables. The fixtures live here, not in a helper module, so no test imports a fixture name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from shared import runtime
+from shared.data.table import create_table
+from shared.local.dynamodb import embedded_dynamodb
+from shared.local.settings import LOCAL_TABLE_NAME, local_environment
+
+
+@pytest.fixture(scope="module")
+def module_table() -> Iterator[Any]:
+    with pytest.MonkeyPatch.context() as environment:
+        for name, value in local_environment().items():
+            environment.setenv(name, value)
+        with embedded_dynamodb(LOCAL_TABLE_NAME) as client:
+            yield client
+
+
+@pytest.fixture
+def table(module_table: Any) -> Any:
+    """A fresh table for this test, in the module's moto backend (dropping and re-creating the
+    table costs far less than a new backend)."""
+    module_table.delete_table(TableName=LOCAL_TABLE_NAME)
+    create_table(module_table, LOCAL_TABLE_NAME)
+    runtime.reset()
+    return module_table
+
+
+@pytest.fixture
+def network_attempts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every attempt to reach the network, each refused. A library may swallow the refusal (a
+    failed ``$ref`` retrieval becomes "unresolvable"), so tests assert on the record, not on an
+    exception."""
+    import socket
+    import urllib.request
+
+    attempts: list[str] = []
+
+    def refuse(what: str):
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            attempts.append(f"{what}{args!r}")
+            raise OSError(f"network access refused in tests: {what}")
+
+        return refused
+
+    monkeypatch.setattr(socket.socket, "connect", refuse("socket.connect"))
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse("socket.connect_ex"))
+    monkeypatch.setattr(socket, "create_connection", refuse("socket.create_connection"))
+    monkeypatch.setattr(socket, "getaddrinfo", refuse("socket.getaddrinfo"))
+    monkeypatch.setattr(urllib.request, "urlopen", refuse("urllib.request.urlopen"))
+    return attempts
