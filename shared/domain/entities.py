@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
 )
 
+from shared.domain import job_events
 from shared.kinds import Handler
 
 MODEL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
@@ -154,7 +155,8 @@ class Version(Resource):
     created_by: str
 
 
-TriggerEvent = Literal["training_complete", "inference_complete"]
+# The events a subscription can fire on, as the job-event table lists them.
+TriggerEvent = Literal[job_events.EVENT_NAMES]
 Action = Literal["inference", "training"]
 InputSource = Literal["stored", "trigger_output"]
 SubscriptionStatus = Literal["active", "paused", "stale"]

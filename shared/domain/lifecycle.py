@@ -21,7 +21,3 @@ def check_transition(current: str, requested: str) -> bool:
     if requested not in allowed:
         raise IllegalTransitionError(current, requested, allowed)
     return True
-
-
-def fires_training_complete(current: str, requested: str) -> bool:
-    return current == "training" and requested == "active"

@@ -4,6 +4,9 @@ Planning is pure: given the source event, the source model's subscriptions and t
 it returns the jobs to queue and one ``TriggeredEvent`` per active subscription of that event. Job
 ids are derived from the transition and the subscription, so however often the same transition is
 retried or its stream record redelivered, a subscription can only ever produce the same job.
+
+``firing_of`` is the one decision of whether and how a subscription fires, and with what message
+when it does not: the firing asks it for each subscription of the event, the dry run for one.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shared.domain import job_events
 from shared.domain.entities import Job, JobTrigger, Model, Subscription, TriggeredEvent
 from shared.domain.supervision import DEFAULT_BACKOFF_SECONDS, DEFAULT_SUBSCRIPTION_ATTEMPTS
 
@@ -52,9 +56,9 @@ def plan_firing(
 ) -> FiringPlan:
     plan = FiringPlan()
     for subscription in subscriptions:
-        if subscription.status != "active" or subscription.trigger_event != source.event:
-            continue
-        outcome = _fire(source, subscription, targets.get(subscription.target_model_id), now, max_depth)
+        if not job_events.fires_on(subscription, source.event):
+            continue  # a paused or stale subscription, or another event's, is not reported
+        outcome = firing_of(source, subscription, targets.get(subscription.target_model_id), now, max_depth)
         if isinstance(outcome, Job):
             plan.jobs.append(outcome)
             plan.events.append(TriggeredEvent(subscription_id=subscription.id, job_id=outcome.id))
@@ -63,9 +67,14 @@ def plan_firing(
     return plan
 
 
-def _fire(
+def firing_of(
     source: TriggerSource, subscription: Subscription, target: Model | None, now: datetime, max_depth: int
 ) -> Job | str:
+    """The job ``subscription`` creates when ``source`` happens, or why it does not fire.
+
+    A ``trigger_output`` subscription's job takes ``source.output`` as its input."""
+    if subscription.status != "active":
+        return f"the subscription is {subscription.status}: it does not fire"
     if target is None:
         return f"target model '{subscription.target_model_id}' no longer exists"
     if source.depth > max_depth:

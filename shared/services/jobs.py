@@ -2,9 +2,9 @@
 
 Completing a job is one outbox commit: the job's own conditional update (``queued|dispatched →
 succeeded|failed``, so a finished job stays finished), the version's transition for training jobs,
-and the jobs its subscriptions fire. A succeeded training job moves its version training→active and
-fires ``training_complete``; a failed one moves it to ``failed`` with the error as its message; a
-succeeded inference job fires ``inference_complete``.
+and the jobs its subscriptions fire. A succeeded training job moves its version training→active; a
+failed one moves it to ``failed`` with the error as its message. A succeeded job fires the event
+its action produces, as the job-event table (``shared/domain/job_events.py``) says.
 
 A version in ``training`` is bound to the job training it (``training_job_id``): only that job's
 completion moves it. A job whose version was moved meanwhile (failed by hand, trained again by
@@ -24,7 +24,7 @@ from shared.data.items import MAX_DOCUMENT_BYTES, document_bytes
 from shared.data.jobs import JobStore
 from shared.data.outbox import Guarded, OutboxWriter
 from shared.data.store import RegistryStore, StaleEntityError
-from shared.domain import contracts
+from shared.domain import contracts, job_events
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, AttemptRecord, Job, Model, RetryPolicy
 from shared.domain.errors import (
@@ -73,7 +73,6 @@ class Claim:
 
 DISPATCHER_ACTOR = "pie-dispatcher"
 SWEEPER_ACTOR = "pie-sweeper"
-TRIGGERED_BY = {"training": "training_complete", "inference": "inference_complete"}
 STATUS_MESSAGE_MAX = 1000  # a version's status_message; a job's error may be longer
 ERROR_MAX = 4096  # a job's error, as CompleteJobRequest bounds it
 
@@ -540,7 +539,7 @@ class JobService:
             return FiringPlan()
         trigger = TriggerSource(
             model_id=job.model_id,
-            event=TRIGGERED_BY[job.action],
+            event=job_events.produced_by(job.action),
             transition=f"job:{job.id}",
             output=job.output or {},
             depth=(job.trigger.depth if job.trigger else 0) + 1,

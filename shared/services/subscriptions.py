@@ -13,7 +13,7 @@ from datetime import datetime
 
 from shared.data.store import RegistryStore, StaleEntityError
 from shared.data.subscriptions import SubscriptionStore
-from shared.domain import contracts
+from shared.domain import contracts, job_events
 from shared.domain.access import Access
 from shared.domain.entities import Model, Subscription
 from shared.domain.errors import (
@@ -26,11 +26,10 @@ from shared.domain.errors import (
 )
 from shared.domain.requests import CreateSubscriptionRequest, UpdateSubscriptionRequest
 from shared.domain.responses import DryRunJob, DryRunResult, SubscriptionList
-from shared.domain.triggers import DEFAULT_MAX_CHAIN_DEPTH
+from shared.domain.triggers import DEFAULT_MAX_CHAIN_DEPTH, TriggerSource, firing_of
 
 _WRITE_ATTEMPTS = 5
 _CYCLE_SEARCH_LIMIT = 200
-TRIGGERING_ACTION = {"training_complete": "training", "inference_complete": "inference"}
 
 
 class SubscriptionService:
@@ -150,41 +149,38 @@ class SubscriptionService:
         self, source_model_id: str, subscription_id: str, trigger_output: dict | None, access: Access
     ) -> DryRunResult:
         """The job the subscription would create if its event happened now; writes nothing.
-        Like every route under models:write, it needs write access to the source's workspace."""
+        Like every route under models:write, it needs write access to the source's workspace.
+
+        The event is imagined as a first link (no chain above it) producing ``trigger_output``, or
+        without one, what a transition of the source's newest version by hand would send; whether
+        and how the subscription fires is then decided as the firing decides it."""
         subscription = self._subscriptions.get(source_model_id, subscription_id)
         access.require_write(subscription.workspace, source_model_id)
         source, target = self._source_and_target(source_model_id, subscription.target_model_id)
         if target is not None and not access.can_read(target.workspace):
             target = None  # a target hidden from the caller is one that does not exist for them
-
-        def refused(error: str, warnings: list[str] | None = None) -> DryRunResult:
-            return DryRunResult(
-                subscription_id=subscription.id, would_fire=False, job=None, error=error, warnings=warnings or []
-            )
-
-        if subscription.status != "active":
-            return refused(f"the subscription is {subscription.status}: it does not fire")
-        if target is None:
-            return refused(f"target model '{subscription.target_model_id}' no longer exists")
-        version = target.active_version if subscription.target_action == "inference" else target.latest_version
-        if version is None:
-            return refused(f"model '{target.id}' has no active version to run inference on")
-        if subscription.input_source == "stored":
-            job_input = subscription.input or {}
-        else:
-            job_input = trigger_output if trigger_output is not None else _sample_trigger_output(source)
+        if trigger_output is None:
+            trigger_output = job_events.transition_output(source.id, source.latest_version, {})
+        event = TriggerSource(
+            model_id=source.id,
+            event=subscription.trigger_event,
+            transition="dry-run",
+            output=trigger_output,
+            version=source.latest_version,
+        )
+        outcome = firing_of(event, subscription, target, self._clock(), self._max_depth)
+        if isinstance(outcome, str):
+            return DryRunResult(subscription_id=subscription.id, would_fire=False, job=None, error=outcome, warnings=[])
         warnings = [
-            f"input does not match the target's {subscription.target_action} input_schema: {reason}"
-            for reason in contracts.schema_violations(
-                job_input, contracts.input_schema(target, subscription.target_action)
-            )
+            f"input does not match the target's {outcome.action} input_schema: {reason}"
+            for reason in contracts.schema_violations(outcome.input, contracts.input_schema(target, outcome.action))
         ]
         job = DryRunJob(
-            model_id=target.id,
-            version=version,
-            action=subscription.target_action,
-            input=job_input,
-            handler=getattr(target.handlers, subscription.target_action),
+            model_id=outcome.model_id,
+            version=outcome.version,
+            action=outcome.action,
+            input=outcome.input,
+            handler=outcome.handler,
         )
         return DryRunResult(subscription_id=subscription.id, would_fire=True, job=job, error=None, warnings=warnings)
 
@@ -209,7 +205,7 @@ class SubscriptionService:
         for subscription in self._subscriptions.list_of_source(after.id):
             if subscription.input_source != "trigger_output":
                 continue
-            action = TRIGGERING_ACTION[subscription.trigger_event]
+            action = job_events.producing_action(subscription.trigger_event)
             if contracts.output_schema(before, action) != contracts.output_schema(after, action):
                 self._mark_stale(subscription)
 
@@ -274,7 +270,7 @@ class SubscriptionService:
                 f"input does not match the target's {subscription.target_action} input_schema: {reason}"
                 for reason in contracts.schema_violations(subscription.input or {}, expected)
             ]
-        produced = contracts.output_schema(source, TRIGGERING_ACTION[subscription.trigger_event])
+        produced = contracts.output_schema(source, job_events.producing_action(subscription.trigger_event))
         return contracts.compatibility_warnings(produced, expected)
 
     def _cycle_closed_by(self, new: Subscription) -> list[str] | None:
@@ -296,8 +292,3 @@ class SubscriptionService:
                     return [new.source_model_id, *reversed(path)]
                 frontier.append(edge.target_model_id)
         return None
-
-
-def _sample_trigger_output(source: Model) -> dict:
-    """What a manual training→active of the source's newest version would forward."""
-    return {"model_id": source.id, "version": source.latest_version, "metadata": {}}

@@ -1,9 +1,10 @@
 """Moving a version through its lifecycle (seed 000), and firing what a transition triggers.
 
-A training→active transition fires the source model's active ``training_complete`` subscriptions:
-the version's update, the model's and one job per fired subscription commit in one transaction (the
-outbox), conditional on the version's status and ``entity_version`` as read. Of concurrent identical
-transitions exactly one commits; the others re-read, find the status already set and answer the no-op.
+A transition that fires an event (training→active fires ``training_complete``, as the job-event
+table says) fires the source model's active subscriptions of that event: the version's update, the
+model's and one job per fired subscription commit in one transaction (the outbox), conditional on
+the version's status and ``entity_version`` as read. Of concurrent identical transitions exactly one
+commits; the others re-read, find the status already set and answer the no-op.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from datetime import datetime
 from shared.data.outbox import OutboxWriter
 from shared.data.store import ModelRecord, RegistryStore, StaleEntityError
 from shared.data.subscriptions import SubscriptionStore
+from shared.domain import job_events
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, Model, StatusChange, Version
 from shared.domain.errors import ConcurrentUpdateError, EntityVersionMismatchError, VersionNotFoundError
-from shared.domain.lifecycle import check_transition, fires_training_complete
+from shared.domain.lifecycle import check_transition
 from shared.domain.responses import StatusChangeResponse
 from shared.domain.triggers import DEFAULT_MAX_CHAIN_DEPTH, FiringPlan, TriggerSource, plan_firing
 
@@ -84,9 +86,7 @@ class Firing:
 
     def plan(self, source_model: Model, trigger: TriggerSource, now: datetime) -> FiringPlan:
         subscriptions = [
-            s
-            for s in self._subscriptions.list_of_source(source_model.id)
-            if s.status == "active" and s.trigger_event == trigger.event
+            s for s in self._subscriptions.list_of_source(source_model.id) if job_events.fires_on(s, trigger.event)
         ]
         if not subscriptions:
             return FiringPlan()
@@ -130,13 +130,14 @@ class VersionLifecycle:
             new_record = model_after(record, version, moved, now)
             change = f"{model_id}/{version.version}@{moved.entity_version}"
             plan = FiringPlan()
-            if fires_training_complete(version.status, status):
+            event = job_events.fired_by_transition(version.status, status)
+            if event is not None:
                 assert new_record is not None  # activation always changes the model
                 trigger = TriggerSource(
                     model_id=model_id,
-                    event="training_complete",
+                    event=event,
                     transition=change,
-                    output={"model_id": model_id, "version": version.version, "metadata": version.metadata},
+                    output=job_events.transition_output(model_id, version.version, version.metadata),
                     depth=1,
                     version=version.version,
                 )

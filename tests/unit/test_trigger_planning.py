@@ -1,0 +1,221 @@
+"""The pure firing decision (``firing_of``) and the plan built from it (``plan_firing``), and the dry
+run answering with that same decision: what fires, with what job, or with what message it does not."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from shared.domain.access import Access
+from shared.domain.entities import Job, Model, Subscription
+from shared.domain.errors import ModelNotFoundError
+from shared.domain.supervision import DEFAULT_BACKOFF_SECONDS, DEFAULT_SUBSCRIPTION_ATTEMPTS
+from shared.domain.triggers import TriggerSource, firing_of, job_id_for, plan_firing
+from shared.services.subscriptions import SubscriptionService
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+SUBSCRIPTION_ID = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+OTHER_ID = "2c5f39cb-3fb2-22e3-994f-1127d4ddb538"
+INFER = {"type": "lambda", "arn": "arn:aws:lambda:us-west-2:123456789012:function:infer"}
+TRAIN = {"type": "lambda", "arn": "arn:aws:lambda:us-west-2:123456789012:function:train"}
+OUTPUT = {"model_id": "a", "version": "1", "metadata": {"auc": 0.9}}
+ADMIN = Access("admin", frozenset(), admin=True)
+
+
+def model(model_id: str = "b", active: str | None = "1", latest: str | None = "2") -> Model:
+    return Model.model_validate(
+        {
+            "id": model_id,
+            "name": model_id,
+            "description": "",
+            "handlers": {"inference": INFER, "training": TRAIN},
+            "handler_contracts": None,
+            "metadata": {},
+            "status": "active" if active else "pending",
+            "latest_version": latest,
+            "active_version": active,
+            "entity_version": 1,
+            "created_at": NOW,
+            "updated_at": NOW,
+            "created_by": "tester",
+        }
+    )
+
+
+def subscription(**changes: Any) -> Subscription:
+    base = {
+        "id": SUBSCRIPTION_ID,
+        "source_model_id": "a",
+        "trigger_event": "training_complete",
+        "target_model_id": "b",
+        "target_action": "inference",
+        "input_source": "stored",
+        "input": {"features": [1]},
+        "status": "active",
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    return Subscription.model_validate({**base, **changes})
+
+
+def source(**changes: Any) -> TriggerSource:
+    base = {"model_id": "a", "event": "training_complete", "transition": "a/1@3", "output": OUTPUT, "version": "1"}
+    return TriggerSource(**{**base, **changes})
+
+
+def fire(sub: Subscription, target: Model | None = None, max_depth: int = 8, **source_changes: Any) -> Job | str:
+    return firing_of(source(**source_changes), sub, target, NOW, max_depth)
+
+
+# What fires --------------------------------------------------------------------------------------------
+
+
+def test_a_stored_inference_subscription_runs_the_targets_active_version_on_its_input():
+    job = fire(subscription(), model())
+    assert isinstance(job, Job)
+    assert (job.model_id, job.version, job.action, job.status) == ("b", "1", "inference", "queued")
+    assert job.input == {"features": [1]}
+    assert job.handler.model_dump(exclude_none=True) == INFER
+    assert job.id == job_id_for("a/1@3", SUBSCRIPTION_ID)
+    assert job.trigger is not None
+    assert job.trigger.model_dump() == {
+        "subscription_id": SUBSCRIPTION_ID,
+        "source_model_id": "a",
+        "source_version": "1",
+        "source_job_id": None,
+        "depth": 1,
+    }
+    assert (job.max_attempts, job.backoff_seconds) == (DEFAULT_SUBSCRIPTION_ATTEMPTS, DEFAULT_BACKOFF_SECONDS)
+
+
+def test_a_training_subscription_trains_the_targets_newest_version():
+    job = fire(subscription(target_action="training"), model(active=None, latest="2"))
+    assert isinstance(job, Job)
+    assert (job.version, job.action, job.handler.model_dump(exclude_none=True)) == ("2", "training", TRAIN)
+
+
+def test_a_trigger_output_subscription_receives_the_sources_output():
+    job = fire(subscription(input_source="trigger_output", input=None), model())
+    assert isinstance(job, Job) and job.input == OUTPUT
+
+
+def test_an_empty_source_output_is_an_empty_input():
+    job = fire(subscription(input_source="trigger_output", input=None), model(), output={})
+    assert isinstance(job, Job) and job.input == {}
+
+
+def test_the_subscriptions_retry_policy_is_the_jobs():
+    job = fire(subscription(retry={"max_attempts": 5, "backoff_seconds": 7}), model())
+    assert isinstance(job, Job) and (job.max_attempts, job.backoff_seconds) == (5, 7)
+
+
+def test_the_chain_depth_and_source_job_are_carried():
+    job = fire(subscription(), model(), depth=8, job_id=OTHER_ID)
+    assert isinstance(job, Job) and job.trigger is not None
+    assert (job.trigger.depth, job.trigger.source_job_id) == (8, OTHER_ID)
+
+
+# Why it does not ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["paused", "stale"])
+def test_a_subscription_that_is_not_active_does_not_fire(status: str):
+    assert fire(subscription(status=status), model()) == f"the subscription is {status}: it does not fire"
+
+
+def test_a_gone_target_does_not_fire():
+    assert fire(subscription(), None) == "target model 'b' no longer exists"
+
+
+def test_a_chain_deeper_than_the_limit_does_not_fire():
+    assert fire(subscription(), model(), max_depth=3, depth=4) == "chain depth 4 exceeds the limit of 3: not fired"
+
+
+def test_an_inference_of_a_target_without_an_active_version_does_not_fire():
+    assert fire(subscription(), model(active=None)) == "model 'b' has no active version to run inference on"
+
+
+# The plan ----------------------------------------------------------------------------------------------
+
+
+def test_the_plan_queues_each_firing_and_reports_each_refusal_of_the_events_active_subscriptions():
+    fires = subscription()
+    refused = subscription(id=OTHER_ID, target_model_id="gone")
+    paused = subscription(id="3d6a4adc-4ac3-43f4-aa50-2238e5eec649", status="paused")
+    other_event = subscription(id="4e7b5bed-5bd4-44a5-bb61-3349f6ffd75a", trigger_event="inference_complete")
+
+    plan = plan_firing(source(), [fires, refused, paused, other_event], {"b": model()}, NOW)
+
+    assert [job.id for job in plan.jobs] == [job_id_for("a/1@3", SUBSCRIPTION_ID)]
+    assert [event.model_dump(exclude_none=True) for event in plan.events] == [
+        {"subscription_id": SUBSCRIPTION_ID, "job_id": plan.jobs[0].id},
+        {"subscription_id": OTHER_ID, "error": "target model 'gone' no longer exists"},
+    ]
+    assert plan.jobs[0] == fire(fires, model())
+
+
+def test_planning_the_same_transition_again_plans_the_same_job():
+    first = plan_firing(source(), [subscription()], {"b": model()}, NOW)
+    again = plan_firing(source(), [subscription()], {"b": model()}, NOW)
+    assert first == again
+    assert plan_firing(source(transition="a/1@5"), [subscription()], {"b": model()}, NOW).jobs[0].id != first.jobs[0].id
+
+
+# The dry run decides as the firing does ------------------------------------------------------------------
+
+
+class _Models:
+    def __init__(self, *models: Model) -> None:
+        self._models = {m.id: m for m in models}
+
+    def get_models(self, model_ids: set[str]) -> dict[str, Model]:
+        return {i: self._models[i] for i in model_ids if i in self._models}
+
+    def get_model(self, model_id: str) -> Any:
+        raise ModelNotFoundError(model_id)
+
+
+class _Subscriptions:
+    def __init__(self, sub: Subscription) -> None:
+        self._sub = sub
+
+    def get(self, source_model_id: str, subscription_id: str) -> Subscription:
+        return self._sub
+
+
+def dry_run(sub: Subscription, *models: Model, trigger_output: dict[str, Any] | None = None) -> Any:
+    service = SubscriptionService(_Models(model("a"), *models), _Subscriptions(sub), clock=lambda: NOW)
+    return service.dry_run("a", sub.id, trigger_output, ADMIN)
+
+
+@pytest.mark.parametrize(
+    ("sub", "target"),
+    [
+        (subscription(status="paused"), model()),
+        (subscription(status="stale"), model()),
+        (subscription(target_model_id="gone"), None),
+        (subscription(), model(active=None)),
+    ],
+)
+def test_the_dry_run_refuses_with_the_firings_message(sub: Subscription, target: Model | None):
+    result = dry_run(sub, *([target] if target else []))
+    assert (result.would_fire, result.job) == (False, None)
+    assert result.error == fire(sub, target, depth=1)
+
+
+@pytest.mark.parametrize(
+    "sub",
+    [subscription(), subscription(target_action="training"), subscription(input_source="trigger_output", input=None)],
+)
+def test_the_dry_run_shows_the_job_the_firing_would_queue(sub: Subscription):
+    result = dry_run(sub, model(), trigger_output=OUTPUT)
+    job = fire(sub, model(), depth=1)
+    assert isinstance(job, Job) and result.would_fire and result.error is None
+    assert result.job.model_dump() == job.model_dump(include={"model_id", "version", "action", "input", "handler"})
+
+
+def test_the_dry_run_without_an_output_sends_what_a_transition_of_the_sources_newest_version_would():
+    result = dry_run(subscription(input_source="trigger_output", input=None), model())
+    assert result.job.input == {"model_id": "a", "version": "2", "metadata": {}}
