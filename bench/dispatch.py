@@ -22,8 +22,7 @@ from bench.report import Figure, ratio
 from bench.stand_ins import SlowLambda
 from bench.world import TARGET_MODEL, model_items, queued_job, sample_handlers, stream_record, write_items
 from shared import runtime
-from shared.data.outbox import job_item
-from shared.data.store import RegistryStore
+from shared.data.entities import JOBS
 from shared.local.dynamodb import embedded_dynamodb
 from shared.local.settings import LOCAL_TABLE_NAME
 
@@ -43,8 +42,7 @@ def measure(rounds: int = ROUNDS) -> tuple[list[Figure], dict[str, Any]]:
     with embedded_dynamodb(LOCAL_TABLE_NAME) as setup:
         lambda_client = SlowLambda(INVOKE_LATENCY_SECONDS)
         runtime.use_stand_in("lambda", lambda_client)
-        store = RegistryStore(setup, LOCAL_TABLE_NAME, page_tokens=lambda: None)
-        write_items(setup, LOCAL_TABLE_NAME, model_items(store, TARGET_MODEL, "active", datetime.now(UTC)))
+        write_items(setup, LOCAL_TABLE_NAME, model_items(TARGET_MODEL, "active", datetime.now(UTC)))
         runtime.dispatcher()  # built once, as in a warm execution environment
         for round_number in range(rounds):
             for mode in ("sequential", "parallel") if round_number % 2 == 0 else ("parallel", "sequential"):
@@ -106,7 +104,7 @@ def measure(rounds: int = ROUNDS) -> tuple[list[Figure], dict[str, Any]]:
 def _queue_batch(client: Any, round_number: int, mode: str) -> list[dict[str, Any]]:
     handler = sample_handlers().inference
     jobs = [queued_job(job_id=str(uuid.uuid4()), handler=handler) for _ in range(BATCH)]
-    write_items(client, LOCAL_TABLE_NAME, [job_item(job) for job in jobs])
+    write_items(client, LOCAL_TABLE_NAME, [JOBS.encode(job) for job in jobs])
     first = round_number * 2 * BATCH + (BATCH if mode == "parallel" else 0)
     return [stream_record(job, sequence=first + index) for index, job in enumerate(jobs)]
 

@@ -26,9 +26,8 @@ from bench.environment import LambdaContext
 from bench.report import Figure, ratio
 from bench.world import model_items, route_event, subscription, write_items
 from shared import runtime
+from shared.data.entities import SUBSCRIPTIONS
 from shared.data.items import TRANSACTION_ITEM_LIMIT
-from shared.data.store import RegistryStore
-from shared.data.subscriptions import subscription_item
 from shared.local.dynamodb import embedded_dynamodb
 from shared.local.settings import LOCAL_TABLE_NAME
 
@@ -137,14 +136,13 @@ def _transition(handler: Any, size: int, shared_target: bool) -> dict[str, Any]:
     with embedded_dynamodb(LOCAL_TABLE_NAME) as setup:
         runtime.reset()
         now = datetime.now(UTC)
-        store = RegistryStore(setup, LOCAL_TABLE_NAME, page_tokens=lambda: None)
         targets = ["fanout-target"] if shared_target else [f"fanout-target-{index:04d}" for index in range(size)]
-        items = model_items(store, SOURCE, "training", now)
+        items = model_items(SOURCE, "training", now)
         for target in targets:
-            items += model_items(store, target, "active", now)
+            items += model_items(target, "active", now)
         for index in range(size):
             target = targets[0] if shared_target else targets[index]
-            items.append(subscription_item(subscription(SOURCE, target, str(uuid.uuid4()), now)))
+            items.append(SUBSCRIPTIONS.encode(subscription(SOURCE, target, str(uuid.uuid4()), now)))
         write_items(setup, LOCAL_TABLE_NAME, items)
         event = route_event("set_version_status", body={"status": "active"}, model_id=SOURCE, model_version="1")
         client = runtime.dynamodb_client()

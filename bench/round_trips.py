@@ -16,7 +16,7 @@ from bench.report import Figure
 from bench.stand_ins import InstantLambda
 from bench.world import queued_job, sample_event, sample_handlers, seed, stream_record, write_items
 from shared import runtime
-from shared.data.outbox import job_item
+from shared.data.entities import JOBS
 from shared.local.dynamodb import embedded_dynamodb
 from shared.local.settings import LOCAL_TABLE_NAME
 from shared.routes import ROUTES
@@ -135,7 +135,7 @@ def _outcome(response: dict[str, Any]) -> tuple[str, bool]:
 
 def _lambda_job_batch(client: Any, event: dict[str, Any]) -> dict[str, Any]:
     job = queued_job(job_id="5d6e7f80-9a1b-4c2d-8e3f-405162738495", handler=sample_handlers().inference)
-    write_items(client, LOCAL_TABLE_NAME, [job_item(job)])
+    write_items(client, LOCAL_TABLE_NAME, [JOBS.encode(job)])
     return {"Records": [stream_record(job, sequence=2)]}
 
 

@@ -17,8 +17,8 @@ from bench.calls import counted_calls
 from bench.report import Figure
 from bench.world import sample_handlers, write_items
 from shared import runtime
+from shared.data.entities import JOBS
 from shared.data.keys import DUE_SHARDS, LOG_SHARDS
-from shared.data.outbox import job_item
 from shared.domain.access import Access
 from shared.domain.entities import Job
 from shared.local.dynamodb import embedded_dynamodb
@@ -36,7 +36,7 @@ def measure(sizes: tuple[int, ...] = SIZES) -> tuple[list[Figure], dict[str, Any
     for size in sizes:
         with embedded_dynamodb(LOCAL_TABLE_NAME) as client:
             runtime.reset()
-            write_items(client, LOCAL_TABLE_NAME, [job_item(job) for job in _overdue_jobs(size)])
+            write_items(client, LOCAL_TABLE_NAME, [JOBS.encode(job) for job in _overdue_jobs(size)])
             sweeper = runtime.sweeper()
             with counted_calls(runtime.dynamodb_client()) as calls:
                 report = sweeper.sweep()
@@ -55,7 +55,7 @@ def measure(sizes: tuple[int, ...] = SIZES) -> tuple[list[Figure], dict[str, Any
         )
     with embedded_dynamodb(LOCAL_TABLE_NAME) as client:
         runtime.reset()
-        write_items(client, LOCAL_TABLE_NAME, [job_item(job) for job in _overdue_jobs(LOG_JOBS, models=20)])
+        write_items(client, LOCAL_TABLE_NAME, [JOBS.encode(job) for job in _overdue_jobs(LOG_JOBS, models=20)])
         pages, token = [], None
         while True:
             with counted_calls(runtime.dynamodb_client()) as calls:

@@ -23,7 +23,6 @@ from bench.world import model_items, route_event, write_items
 from shared import runtime
 from shared.data import keys
 from shared.data.items import key
-from shared.data.store import RegistryStore
 from shared.data.table import GSI1
 from shared.local.dynamodb import embedded_dynamodb
 from shared.local.settings import LOCAL_TABLE_NAME
@@ -65,9 +64,8 @@ def measure(calls: int = CALLS) -> tuple[list[Figure], dict[str, Any]]:
         with embedded_dynamodb(LOCAL_TABLE_NAME) as setup:
             runtime.reset()
             now = datetime.now(UTC)
-            store = RegistryStore(setup, LOCAL_TABLE_NAME, page_tokens=lambda: None)
             status = "pending" if function == "set_version_status" else "active"
-            write_items(setup, LOCAL_TABLE_NAME, [i for m in model_ids for i in model_items(store, m, status, now)])
+            write_items(setup, LOCAL_TABLE_NAME, [i for m in model_ids for i in model_items(m, status, now)])
             pie = importlib.import_module(f"functions.{function}.handler").lambda_handler
             minimal = minimal_for(runtime.dynamodb_client())
             _check_same_json(

@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from shared.data.entities import JOBS, MODELS, SUBSCRIPTIONS, VERSIONS, ModelRecord, VersionRecord
 from shared.data.items import BATCH_WRITE_LIMIT
-from shared.data.outbox import job_item
-from shared.data.store import ModelRecord, RegistryStore
-from shared.data.subscriptions import subscription_item
 from shared.dispatch.envelope import JobEnvelope
 from shared.domain.entities import Handlers, Job, Model, StatusChange, Subscription, Version
 from shared.routes import route_for
@@ -75,16 +73,15 @@ def seed(client: Any, table: str, function: str) -> None:
     """Write the world ``function``'s sample expects."""
     now = datetime.now(UTC)
     items: list[dict[str, Any]] = []
-    store = RegistryStore(client, table, page_tokens=lambda: None)  # only its item builders are used
     if function != "create_model":
         source_status = {"start_inference": "active", "complete_job": "training", "complete_job_events": "training"}
         version_status = source_status.get(function, "pending")
-        items += model_items(store, SOURCE_MODEL, version_status, now)
-        items.append(subscription_item(subscription(SOURCE_MODEL, TARGET_MODEL, SUBSCRIPTION_ID, now)))
-        items.append(job_item(training_job("dispatched", now)))
-    items += model_items(store, TARGET_MODEL, "active", now)
+        items += model_items(SOURCE_MODEL, version_status, now)
+        items.append(SUBSCRIPTIONS.encode(subscription(SOURCE_MODEL, TARGET_MODEL, SUBSCRIPTION_ID, now)))
+        items.append(JOBS.encode(training_job("dispatched", now)))
+    items += model_items(TARGET_MODEL, "active", now)
     if function == "dispatch_jobs":
-        items.append(job_item(queued_job(now)))
+        items.append(JOBS.encode(queued_job(now)))
     write_items(client, table, items)
 
 
@@ -93,7 +90,7 @@ def sample_handlers() -> Handlers:
 
 
 def model_items(
-    store: RegistryStore, model_id: str, version_status: str, now: datetime, handlers: Handlers | None = None
+    model_id: str, version_status: str, now: datetime, handlers: Handlers | None = None
 ) -> list[dict[str, Any]]:
     """A model with one version "1" in ``version_status`` (the model is active when it is)."""
     handlers = handlers or sample_handlers()
@@ -134,7 +131,7 @@ def model_items(
     record = ModelRecord(
         model, version_sequence=1, highest_numeric_version=1, activation_order=("1",) if active else ()
     )
-    return [store.model_item(record), store.version_item(version, sequence=1)]
+    return [MODELS.encode(record), VERSIONS.encode(VersionRecord(version, sequence=1))]
 
 
 def subscription(source: str, target: str, subscription_id: str, now: datetime | None = None) -> Subscription:
@@ -193,7 +190,7 @@ def queued_job(now: datetime | None = None, job_id: str = QUEUED_JOB_ID, handler
 
 def stream_record(job: Job, sequence: int) -> dict[str, Any]:
     """The DynamoDB stream record (Lambda's event format) of a new job item."""
-    item = job_item(job)
+    item = JOBS.encode(job)
     return {
         "eventID": f"bench-{sequence}",
         "eventName": "INSERT",

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from shared.data.keys import IDEMPOTENCY_PARTITION
 from shared.data.page_tokens import PageTokenCodec
 from shared.data.store import RegistryStore
 from shared.data.subscriptions import SubscriptionStore
@@ -93,7 +92,7 @@ def subscription_store() -> SubscriptionStore:
 def outbox() -> OutboxWriter:
     from shared.data.outbox import OutboxWriter
 
-    return OutboxWriter(dynamodb_client(), api_settings().table_name, registry_store())
+    return OutboxWriter(dynamodb_client(), api_settings().table_name)
 
 
 @cache
@@ -115,12 +114,10 @@ def idempotency_store():
     """Powertools' idempotency records, in the single table under one partition."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
+    from shared.data.entities import idempotency_record_options
+
     return DynamoDBPersistenceLayer(
-        table_name=api_settings().table_name,
-        key_attr="PK",
-        sort_key_attr="SK",
-        static_pk_value=IDEMPOTENCY_PARTITION,
-        boto3_client=dynamodb_client(),
+        table_name=api_settings().table_name, boto3_client=dynamodb_client(), **idempotency_record_options()
     )
 
 

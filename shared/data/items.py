@@ -1,7 +1,8 @@
-"""Item encoding shared by the stores: DynamoDB attribute values and JSON documents.
+"""The pieces items are made of: DynamoDB attribute values, JSON documents, and DynamoDB's limits.
 
 Each item stores its resource as a JSON document (``doc``) next to its key, index and condition
 attributes, which keeps arbitrary user JSON (floats, deep nesting) out of DynamoDB's type system.
+Each item type's codec, built from these, is in ``shared.data.entities``.
 """
 
 from __future__ import annotations
@@ -70,10 +71,6 @@ def cancellation_reasons(error: ClientError) -> list[dict[str, Any]] | None:
     if error_code(error) != "TransactionCanceledException":
         return None
     return error.response.get("CancellationReasons") or []
-
-
-def failed_conditions(reasons: list[dict[str, Any]]) -> list[int]:
-    return [index for index, reason in enumerate(reasons) if reason.get("Code") == "ConditionalCheckFailed"]
 
 
 def until_processed(

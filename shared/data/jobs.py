@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.data import keys
+from shared.data.entities import JOBS
 from shared.data.items import key, s
-from shared.data.outbox import job_from_item
 from shared.data.page_tokens import PageTokenCodec, is_table_key
 from shared.data.queries import query_page
 from shared.data.store import Page
@@ -31,7 +31,7 @@ class JobStore:
         ).get("Item")
         if item is None:
             raise JobNotFoundError(model_id, job_id)
-        return job_from_item(item)
+        return JOBS.decode(item)
 
     def list_page(self, model_id: str, limit: int, page_token: str | None, status: str | None) -> Page[Job]:
         """Newest first; with ``status``, only the jobs in that status."""
@@ -56,7 +56,7 @@ class JobStore:
             ExpressionAttributeValues=values,
             ScanIndexForward=False,
         )
-        return Page([job_from_item(item) for item in items], next_token)
+        return Page([JOBS.decode(item) for item in items], next_token)
 
     def overdue(
         self, shard: int, now: str, limit: int, start_key: dict[str, Any] | None
@@ -73,7 +73,7 @@ class JobStore:
         if start_key is not None:
             request["ExclusiveStartKey"] = start_key
         response = self._client.query(**request)
-        return [job_from_item(item) for item in response.get("Items", [])], response.get("LastEvaluatedKey")
+        return [JOBS.decode(item) for item in response.get("Items", [])], response.get("LastEvaluatedKey")
 
     def log_page(
         self, limit: int, page_token: str | None, status: str | None, model_id: str | None, since: str | None
@@ -111,7 +111,7 @@ class JobStore:
         if any(c != "done" for c in next_cursors):
             # A page token holds a key of string attributes: the shards' positions go in one, as JSON.
             token = self._page_tokens().encode(scope, {"shards": s(json.dumps(next_cursors, separators=(",", ":")))})
-        return Page([job_from_item(item) for _, _, item in taken], token)
+        return Page([JOBS.decode(item) for _, _, item in taken], token)
 
     def _log_cursors(self, page_token: str, scope: str) -> list[Any]:
         """Each shard's position from a delivery-log token: "start", "done" or a key to resume after."""

@@ -85,6 +85,11 @@ def version_order_prefix() -> str:
     return _VERSION_PREFIX
 
 
+def version_sequence(order_key: str) -> int:
+    """The creation sequence a ``version_order_key`` holds."""
+    return int(order_key.removeprefix(_VERSION_PREFIX))
+
+
 SUBSCRIPTION_ENTITY = "SUBSCRIPTION"
 JOB_ENTITY = "JOB"
 FANOUT_ENTITY = "FANOUT"
@@ -177,3 +182,9 @@ def job_log_partition(shard: int) -> str:
 def fanout_key(source_model_id: str, transition: str, part: int) -> dict[str, str]:
     """Outbox overflow: the fired jobs a transition could not fit in its own transaction."""
     return {"PK": model_partition(source_model_id), "SK": f"{_FANOUT_PREFIX}{transition}#{part:04d}"}
+
+
+def fanout_source_and_part(table_key: dict[str, str]) -> tuple[str, int]:
+    """The source model and part number a ``fanout_key`` holds (a transition may contain ``#``, a
+    model id may not, and the part is the last ``#``-separated field)."""
+    return table_key["PK"].removeprefix(model_partition("")), int(table_key["SK"].rsplit("#", 1)[1])

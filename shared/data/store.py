@@ -1,7 +1,8 @@
 """The registry's data access: models and versions in the single table.
 
 Every write is conditional (``attribute_not_exists`` for creation, ``entity_version`` for updates), so
-concurrent requests can never overwrite each other; the domain decides what a failed condition means.
+concurrent requests can never overwrite each other. A failed condition is reported as a fact
+(``StaleEntityError``, ``ItemExistsError``); the services decide what it means.
 """
 
 from __future__ import annotations
@@ -11,62 +12,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from botocore.exceptions import ClientError
-
 from shared.data import keys
-from shared.data.items import (
-    BATCH_GET_LIMIT,
-    BATCH_WRITE_LIMIT,
-    cancellation_reasons,
-    doc_text,
-    document,
-    error_code,
-    number,
-    until_processed,
-)
+from shared.data.entities import MODELS, VERSIONS, ModelRecord, VersionRecord
+from shared.data.errors import StaleEntityError
+from shared.data.items import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, until_processed
 from shared.data.items import key as _key
-from shared.data.items import n as _n
 from shared.data.items import s as _s
 from shared.data.page_tokens import PageTokenCodec
 from shared.data.queries import query_page
+from shared.data.save import create, delete, overwrite, replace, save, save_together
 from shared.data.table import GSI1, GSI2, LSI1
 from shared.domain.entities import Model, Version
-from shared.domain.errors import (
-    ModelAlreadyExistsError,
-    ModelNotFoundError,
-    VersionAlreadyExistsError,
-    VersionNotFoundError,
-)
+from shared.domain.errors import ModelNotFoundError, VersionNotFoundError
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class ModelRecord:
-    """A model with the counters the registry keeps beside it (never part of the API)."""
-
-    model: Model
-    version_sequence: int
-    highest_numeric_version: int
-    # Versions that went active, oldest first, still active: withdrawing the model's active version
-    # falls back to the newest one left.
-    activation_order: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
     next_token: str | None
-
-
-class StaleEntityError(Exception):
-    """A conditional write lost to a concurrent one; ``current`` is the entity_version of ``entity``
-    now stored (None when unknown or the item no longer exists)."""
-
-    def __init__(self, current: int | None, entity: str = "model") -> None:
-        super().__init__(f"{entity} entity_version is now {current}")
-        self.current = current
-        self.entity = entity
 
 
 def _in_range(sort_key: str, workspace: str) -> bool:
@@ -83,50 +48,6 @@ class RegistryStore:
         self._table = table_name
         self._page_tokens = page_tokens
 
-    # Items --------------------------------------------------------------------------------------
-
-    def model_item(self, record: ModelRecord) -> dict[str, Any]:
-        model = record.model
-        return {
-            **_key(keys.model_key(model.id)),
-            **_key(keys.model_index_keys(model.id, model.status, model.workspace)),
-            "entity_type": _s(keys.MODEL_ENTITY),
-            "entity_version": _n(model.entity_version),
-            "status": _s(model.status),
-            "version_sequence": _n(record.version_sequence),
-            # A string: numeric versions may have up to 64 digits, DynamoDB numbers hold 38.
-            "highest_numeric_version": _s(str(record.highest_numeric_version)),
-            "activation_order": {"L": [_s(version) for version in record.activation_order]},
-            "created_at": _s(model.created_at.isoformat()),
-            "updated_at": _s(model.updated_at.isoformat()),
-            "doc": document(model),
-        }
-
-    def version_item(self, version: Version, sequence: int) -> dict[str, Any]:
-        return {
-            **_key(keys.version_key(version.model_id, version.version)),
-            **_key(keys.version_order_key(sequence)),
-            "entity_type": _s(keys.VERSION_ENTITY),
-            "entity_version": _n(version.entity_version),
-            "status": _s(version.status),
-            "created_at": _s(version.created_at.isoformat()),
-            "updated_at": _s(version.updated_at.isoformat()),
-            "doc": document(version),
-        }
-
-    @staticmethod
-    def record_from_item(item: dict[str, Any]) -> ModelRecord:
-        return ModelRecord(
-            model=Model.model_validate_json(item["doc"]["S"]),
-            version_sequence=int(item["version_sequence"]["N"]),
-            highest_numeric_version=int(item["highest_numeric_version"]["S"]),
-            activation_order=tuple(v["S"] for v in item.get("activation_order", {}).get("L", [])),
-        )
-
-    @staticmethod
-    def _version(item: dict[str, Any]) -> Version:
-        return Version.model_validate_json(item["doc"]["S"])
-
     # Reads --------------------------------------------------------------------------------------
 
     def get_model(self, model_id: str) -> ModelRecord:
@@ -135,7 +56,7 @@ class RegistryStore:
         ).get("Item")
         if item is None:
             raise ModelNotFoundError(model_id)
-        return self.record_from_item(item)
+        return MODELS.decode(item)
 
     def get_version(self, model_id: str, version: str) -> Version:
         item = self._client.get_item(
@@ -143,18 +64,19 @@ class RegistryStore:
         ).get("Item")
         if item is None:
             raise VersionNotFoundError(model_id, version)
-        return self._version(item)
+        return VERSIONS.decode(item).version
 
     def get_model_and_version(self, model_id: str, version: str) -> tuple[ModelRecord, Version]:
         """Both items in one round trip (they share a partition but are not adjacent)."""
         wanted = [_key(keys.model_key(model_id)), _key(keys.version_key(model_id, version))]
         found = self._batch_get(wanted)
-        by_type = {item["entity_type"]["S"]: item for item in found}
-        if keys.MODEL_ENTITY not in by_type:
+        model_item = next((item for item in found if MODELS.holds(item)), None)
+        version_item = next((item for item in found if VERSIONS.holds(item)), None)
+        if model_item is None:
             raise ModelNotFoundError(model_id)
-        if keys.VERSION_ENTITY not in by_type:
+        if version_item is None:
             raise VersionNotFoundError(model_id, version)
-        return self.record_from_item(by_type[keys.MODEL_ENTITY]), self._version(by_type[keys.VERSION_ENTITY])
+        return MODELS.decode(model_item), VERSIONS.decode(version_item).version
 
     def get_models(self, model_ids: set[str]) -> dict[str, Model]:
         """The named models that exist, in one round trip per hundred."""
@@ -162,7 +84,7 @@ class RegistryStore:
         found: dict[str, Model] = {}
         for start in range(0, len(wanted), BATCH_GET_LIMIT):
             for item in self._batch_get([_key(keys.model_key(i)) for i in wanted[start : start + BATCH_GET_LIMIT]]):
-                model = Model.model_validate_json(doc_text(item))
+                model = MODELS.decode(item).model
                 found[model.id] = model
         return found
 
@@ -194,7 +116,7 @@ class RegistryStore:
                 ExpressionAttributeNames={"#pk": partition_attribute},
                 ExpressionAttributeValues={":pk": _s(partition)},
             )
-            return Page([Model.model_validate_json(item["doc"]["S"]) for item in items], next_token)
+            return Page([MODELS.decode(item).model for item in items], next_token)
         ordered = sorted(set(workspaces), key=keys.workspace_order)
         list_scope = f"models:{status or '*'}:" + hashlib.sha256(",".join(ordered).encode()).hexdigest()[:32]
         key_attributes = ("PK", "SK", index.partition_key, index.sort_key)
@@ -227,7 +149,7 @@ class RegistryStore:
         if len(found) > limit:
             last = found[limit - 1]
             next_token = self._page_tokens().encode(list_scope, {name: last[name] for name in key_attributes})
-        return Page([Model.model_validate_json(item["doc"]["S"]) for item in found[:limit]], next_token)
+        return Page([MODELS.decode(item).model for item in found[:limit]], next_token)
 
     def list_versions(self, model_id: str, limit: int, page_token: str | None) -> Page[Version]:
         """Newest first, by creation order."""
@@ -243,7 +165,7 @@ class RegistryStore:
             },
             ScanIndexForward=False,
         )
-        return Page([self._version(item) for item in items], next_token)
+        return Page([VERSIONS.decode(item).version for item in items], next_token)
 
     def _query_page(
         self, list_scope: str, limit: int, page_token: str | None, **query: Any
@@ -263,59 +185,26 @@ class RegistryStore:
     # Writes -------------------------------------------------------------------------------------
 
     def create_model(self, record: ModelRecord, first_version: Version) -> None:
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": self.model_item(record),
-                            "ConditionExpression": "attribute_not_exists(PK)",
-                        }
-                    },
-                    {"Put": {"TableName": self._table, "Item": self.version_item(first_version, 1)}},
-                ]
-            )
-        except ClientError as error:
-            reasons = cancellation_reasons(error)
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                raise ModelAlreadyExistsError(record.model.id) from None
-            raise
+        """``ItemExistsError`` ("model") when a model with its id exists."""
+        save_together(
+            self._client,
+            [
+                create(self._table, MODELS, record),
+                # Guarded by the model's create; it replaces what an interrupted delete left.
+                overwrite(self._table, VERSIONS, VersionRecord(first_version, 1)),
+            ],
+        )
 
     def save_model(self, record: ModelRecord, expected_entity_version: int, new_version: Version | None = None) -> None:
         """Replace the model item if it is still at ``expected_entity_version``; with
-        ``new_version``, create that version in the same transaction."""
-        model_put = {
-            "TableName": self._table,
-            "Item": self.model_item(record),
-            "ConditionExpression": "entity_version = :expected",
-            "ExpressionAttributeValues": {":expected": _n(expected_entity_version)},
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
+        ``new_version``, create that version in the same transaction (``ItemExistsError``
+        ("version") when the model has a version of that name)."""
+        model_write = replace(self._table, MODELS, record, expected_entity_version)
         if new_version is None:
-            try:
-                self._client.put_item(**model_put)
-            except ClientError as error:
-                if error_code(error) == "ConditionalCheckFailedException":
-                    raise StaleEntityError(number(error.response.get("Item"), "entity_version")) from None
-                raise
+            save(self._client, model_write)
             return
-        version_put = {
-            "TableName": self._table,
-            "Item": self.version_item(new_version, record.version_sequence),
-            "ConditionExpression": "attribute_not_exists(PK)",
-        }
-        try:
-            self._client.transact_write_items(TransactItems=[{"Put": model_put}, {"Put": version_put}])
-        except ClientError as error:
-            reasons = cancellation_reasons(error)
-            if reasons is None:
-                raise
-            if reasons[0].get("Code") == "ConditionalCheckFailed":
-                raise StaleEntityError(number(reasons[0].get("Item"), "entity_version")) from None
-            if reasons[1].get("Code") == "ConditionalCheckFailed":
-                raise VersionAlreadyExistsError(new_version.model_id, new_version.version) from None
-            raise
+        version_write = create(self._table, VERSIONS, VersionRecord(new_version, record.version_sequence))
+        save_together(self._client, [model_write, version_write])
 
     def delete_model(self, model_id: str, expected_entity_version: int | None = None) -> None:
         """Delete the model's whole partition (versions, its subscriptions, its jobs) and the model
@@ -332,34 +221,19 @@ class RegistryStore:
             return
         self._purge_partition(partition, keep=keys.model_key(model_id))
         try:
-            self._client.delete_item(
-                TableName=self._table,
-                Key=_key(keys.model_key(model_id)),
-                ConditionExpression="attribute_exists(PK)",
-            )
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                raise ModelNotFoundError(model_id) from None
-            raise
+            save(self._client, delete(self._table, MODELS, keys.model_key(model_id)))
+        except StaleEntityError:
+            raise ModelNotFoundError(model_id) from None
         # A version created while the partition was being purged would otherwise be orphaned.
         self._purge_partition(partition, keep=None)
 
     def _delete_model_item_at(self, model_id: str, partition: str, expected_entity_version: int) -> None:
         try:
-            self._client.delete_item(
-                TableName=self._table,
-                Key=_key(keys.model_key(model_id)),
-                ConditionExpression="entity_version = :expected",
-                ExpressionAttributeValues={":expected": _n(expected_entity_version)},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
-            current = error.response.get("Item")
-            if current is None:
+            save(self._client, delete(self._table, MODELS, keys.model_key(model_id), expected_entity_version))
+        except StaleEntityError as stale:
+            if stale.current is None:
                 self._purge_partition(partition, keep=None)
-            raise StaleEntityError(number(current, "entity_version")) from None
+            raise
 
     def _purge_partition(self, partition: str, keep: dict[str, str] | None) -> None:
         query: dict[str, Any] = {

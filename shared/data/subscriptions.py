@@ -6,34 +6,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from shared.data import keys
-from shared.data.items import doc_text, document, error_code, key, n, number, s
+from shared.data.entities import SUBSCRIPTIONS
+from shared.data.errors import StaleEntityError
+from shared.data.items import key, s
 from shared.data.page_tokens import PageTokenCodec
 from shared.data.queries import query_page
-from shared.data.store import Page, StaleEntityError
+from shared.data.save import create, delete, replace, save
+from shared.data.store import Page
 from shared.data.table import GSI1
 from shared.domain.entities import Subscription
 from shared.domain.errors import SubscriptionNotFoundError
-
-
-def subscription_item(subscription: Subscription) -> dict[str, Any]:
-    return {
-        **key(keys.subscription_key(subscription.source_model_id, subscription.id)),
-        **key(keys.subscription_target_keys(subscription.target_model_id, subscription.id)),
-        "entity_type": s(keys.SUBSCRIPTION_ENTITY),
-        "entity_version": n(subscription.entity_version),
-        "status": s(subscription.status),
-        "trigger_event": s(subscription.trigger_event),
-        "created_at": s(subscription.created_at.isoformat()),
-        "updated_at": s(subscription.updated_at.isoformat()),
-        "doc": document(subscription),
-    }
-
-
-def _subscription(item: dict[str, Any]) -> Subscription:
-    return Subscription.model_validate_json(doc_text(item))
 
 
 class SubscriptionStore:
@@ -43,11 +26,7 @@ class SubscriptionStore:
         self._page_tokens = page_tokens
 
     def put_new(self, subscription: Subscription) -> None:
-        self._client.put_item(
-            TableName=self._table,
-            Item=subscription_item(subscription),
-            ConditionExpression="attribute_not_exists(PK)",
-        )
+        save(self._client, create(self._table, SUBSCRIPTIONS, subscription))
 
     def get(self, source_model_id: str, subscription_id: str) -> Subscription:
         item = self._client.get_item(
@@ -57,44 +36,22 @@ class SubscriptionStore:
         ).get("Item")
         if item is None:
             raise SubscriptionNotFoundError(source_model_id, subscription_id)
-        return _subscription(item)
+        return SUBSCRIPTIONS.decode(item)
 
     def save(self, subscription: Subscription, expected_entity_version: int) -> None:
         """Replace the subscription if it is still at ``expected_entity_version``."""
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=subscription_item(subscription),
-                ConditionExpression="entity_version = :expected",
-                ExpressionAttributeValues={":expected": n(expected_entity_version)},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                raise StaleEntityError(number(error.response.get("Item"), "entity_version"), "subscription") from None
-            raise
+        save(self._client, replace(self._table, SUBSCRIPTIONS, subscription, expected_entity_version))
 
     def delete(self, source_model_id: str, subscription_id: str, expected_entity_version: int | None = None) -> None:
         """Delete the subscription; with ``expected_entity_version``, only while it is at that
         version (``StaleEntityError`` otherwise)."""
-        condition: dict[str, Any] = {"ConditionExpression": "attribute_exists(PK)"}
-        if expected_entity_version is not None:
-            condition = {
-                "ConditionExpression": "entity_version = :expected",
-                "ExpressionAttributeValues": {":expected": n(expected_entity_version)},
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
+        table_key = keys.subscription_key(source_model_id, subscription_id)
         try:
-            self._client.delete_item(
-                TableName=self._table, Key=key(keys.subscription_key(source_model_id, subscription_id)), **condition
-            )
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
-            current = number(error.response.get("Item"), "entity_version")
-            if current is None:
+            save(self._client, delete(self._table, SUBSCRIPTIONS, table_key, expected_entity_version))
+        except StaleEntityError as stale:
+            if stale.current is None:
                 raise SubscriptionNotFoundError(source_model_id, subscription_id) from None
-            raise StaleEntityError(current, "subscription") from None
+            raise
 
     def list_page(self, source_model_id: str, limit: int, page_token: str | None) -> Page[Subscription]:
         assert self._page_tokens is not None, "listing needs the page token codec"
@@ -112,7 +69,7 @@ class SubscriptionStore:
                 ":prefix": s(keys.subscription_prefix()),
             },
         )
-        return Page([_subscription(item) for item in items], next_token)
+        return Page([SUBSCRIPTIONS.decode(item) for item in items], next_token)
 
     def list_by_target(self, target_model_id: str) -> list[Subscription]:
         """Every subscription that targets a model, through GSI1 (never a scan)."""
@@ -145,7 +102,7 @@ class SubscriptionStore:
         found: list[Subscription] = []
         while True:
             response = self._client.query(**query)
-            found.extend(_subscription(item) for item in response["Items"])
+            found.extend(SUBSCRIPTIONS.decode(item) for item in response["Items"])
             if "LastEvaluatedKey" not in response:
                 return found
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -19,8 +19,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
-from shared.data import keys
-from shared.data.outbox import OutboxWriter, jobs_of_fanout
+from shared.data.entities import FANOUTS, JOBS
+from shared.data.outbox import OutboxWriter
 from shared.dispatch.starters import DispatchFailed, Starter
 from shared.domain.entities import Job
 from shared.domain.requests import CompleteJobRequest
@@ -51,18 +51,18 @@ class Dispatcher:
             return "ignored"
         try:
             image = record["dynamodb"]["NewImage"]
-            entity = image.get("entity_type", {}).get("S")
+            fanout, job_image = FANOUTS.holds(image), JOBS.holds(image)
         except (KeyError, TypeError, AttributeError) as error:
             raise MalformedRecordError(f"stream record without a new image: {error}") from None
-        if entity == keys.FANOUT_ENTITY:
+        if fanout:
             if record["eventName"] != "INSERT":
                 return "ignored"
-            self._outbox.materialize(jobs_of_fanout(image))
+            self._outbox.materialize(list(FANOUTS.decode(image).jobs))
             return "materialized"
-        if entity != keys.JOB_ENTITY or image.get("status", {}).get("S") != "queued":
+        if not job_image or JOBS.status(image) != "queued":
             return "ignored"
         try:
-            job = Job.model_validate_json(image["doc"]["S"])
+            job = JOBS.decode(image)
         except (KeyError, ValueError) as error:
             raise MalformedRecordError(f"job record that cannot be read: {error}") from None
         return self.dispatch(job)

@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.data.errors import StaleEntityError
 from shared.data.items import MAX_DOCUMENT_BYTES, document_bytes
 from shared.data.jobs import JobStore
 from shared.data.outbox import Guarded, OutboxWriter
-from shared.data.store import RegistryStore, StaleEntityError
+from shared.data.save import RETRY, Retry, retry_on_stale
+from shared.data.store import RegistryStore
 from shared.domain import contracts, job_events
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, AttemptRecord, Job, Model, RetryPolicy
@@ -58,7 +60,7 @@ from shared.domain.supervision import (
 )
 from shared.domain.triggers import FiringPlan, TriggerSource
 from shared.observability import logger
-from shared.services.transitions import WRITE_ATTEMPTS, Firing, VersionLifecycle, model_after, moved_version
+from shared.services.transitions import Firing, VersionLifecycle, model_after, moved_version
 
 FINISHED = ("succeeded", "failed")
 
@@ -125,7 +127,8 @@ class JobService:
 
     def start_training(self, model_id: str, request: StartJobRequest, actor: str, access: Access) -> JobResponse:
         """Queue a training of the newest (or the named) version, which goes ``training`` with it."""
-        for _ in range(WRITE_ATTEMPTS):
+
+        def attempt() -> JobResponse:
             record, version = self._lifecycle.read(model_id, request.version or LATEST)
             access.require_write(record.model.workspace, model_id)
             self._check_input(record.model, "training", request.input)
@@ -135,12 +138,10 @@ class JobService:
             job = self._new_job(record.model, version.version, "training", request.input, request.retry)
             now = self._clock()
             moved = moved_version(version, "training", f"training job {job.id}", actor, now, training_job_id=job.id)
-            try:
-                self._outbox.commit([self._outbox.version_update(moved, version)], [job], model_id, f"job:{job.id}")
-            except StaleEntityError:
-                continue
+            self._outbox.commit([self._outbox.version_update(moved, version)], [job], model_id, f"job:{job.id}")
             return JobResponse(job=job)
-        raise ConcurrentUpdateError(f"model '{model_id}'")
+
+        return retry_on_stale(attempt, ConcurrentUpdateError(f"model '{model_id}'"))
 
     # Reading ----------------------------------------------------------------------------------
 
@@ -194,7 +195,8 @@ class JobService:
         trained by another job) cannot be trained by it: the claim carries the refusal, and the
         dispatcher fails the job with it instead of starting it.
         """
-        for _ in range(WRITE_ATTEMPTS):
+
+        def attempt() -> Claim | None:
             now = self._clock()
             if job.not_before is not None and job.not_before > now:
                 return None
@@ -230,14 +232,15 @@ class JobService:
                             f"version '{job.version}' of model '{job.model_id}' is '{version.status}': a "
                             "triggered training needs a pending or failed version (cut a new version to retrain)"
                         )
-            try:
-                self._outbox.commit(guarded, [], job.model_id, f"claim:{job.id}")
-            except StaleEntityError as stale:
-                if stale.entity == "job":
-                    return None
-                continue  # the version moved meanwhile: decide again on fresh state
+            self._outbox.commit(guarded, [], job.model_id, f"claim:{job.id}")
             return Claim(claimed, refusal)
-        raise ConcurrentUpdateError(f"job '{job.id}'")
+
+        def on_stale(stale: StaleEntityError) -> Claim | None | Retry:
+            if stale.entity == "job":
+                return None  # claimed by another delivery, or changed: not this one's to start
+            return RETRY  # the version moved meanwhile: decide again on fresh state
+
+        return retry_on_stale(attempt, ConcurrentUpdateError(f"job '{job.id}'"), on_stale)
 
     def started(self, job: Job, task_arn: str | None = None) -> Job | None:
         """Record that the handler accepted the claimed attempt: its deadline is now the handler's
@@ -283,7 +286,9 @@ class JobService:
     ) -> CompletionResponse:
         """``known`` is the job as the caller just read or wrote it, which saves reading it again;
         a conflict re-reads it. The caller must be able to write the job's workspace."""
-        for _ in range(WRITE_ATTEMPTS):
+
+        def attempt() -> CompletionResponse:
+            nonlocal known
             job = known if known is not None else self._jobs.get(model_id, job_id)
             known = None
             access.require_write(job.workspace, model_id)
@@ -303,14 +308,15 @@ class JobService:
             plan = FiringPlan()
             if finished.status in FINISHED:
                 plan = self._completion_effects(finished, actor, now, guarded, warnings)
-            try:
-                self._outbox.commit(guarded, plan.jobs, model_id, f"job:{job.id}")
-            except StaleEntityError as stale:
-                if stale.entity == "job" and stale.current is None:
-                    raise JobNotFoundError(model_id, job_id) from None
-                continue
+            self._outbox.commit(guarded, plan.jobs, model_id, f"job:{job.id}")
             return CompletionResponse(job=finished, warnings=warnings, triggered_events=plan.events)
-        raise ConcurrentUpdateError(f"job '{job_id}'")
+
+        def on_stale(stale: StaleEntityError) -> Retry:
+            if stale.entity == "job" and stale.current is None:
+                raise JobNotFoundError(model_id, job_id)
+            return RETRY
+
+        return retry_on_stale(attempt, ConcurrentUpdateError(f"job '{job_id}'"), on_stale)
 
     def finish(self, job: Job, result: CompleteJobRequest, actor: str) -> CompletionResponse:
         """Complete a job from what its handler reported with nobody to answer (the dispatcher, AWS
@@ -370,7 +376,8 @@ class JobService:
 
     def cancel(self, model_id: str, job_id: str, actor: str, access: Access, if_match: int | None = None) -> Job:
         """End a queued or dispatched job as failed, outcome ``cancelled``; returns it as stored."""
-        for _ in range(WRITE_ATTEMPTS):
+
+        def attempt() -> Job:
             job = self._jobs.get(model_id, job_id)
             access.require_write(job.workspace, model_id)
             if if_match is not None and if_match != job.entity_version:
@@ -381,17 +388,16 @@ class JobService:
             cancelled = self._after_attempt(job, "cancelled", f"cancelled by {actor}", now, retryable=False)
             guarded = [self._outbox.job_put(cancelled, job)]
             self._version_after_failure(cancelled, actor, now, guarded)
-            try:
-                self._outbox.commit(guarded, [], model_id, f"cancel:{job.id}")
-            except StaleEntityError:
-                continue
+            self._outbox.commit(guarded, [], model_id, f"cancel:{job.id}")
             return cancelled
-        raise ConcurrentUpdateError(f"job '{job_id}'")
+
+        return retry_on_stale(attempt, ConcurrentUpdateError(f"job '{job_id}'"))
 
     def redrive(self, model_id: str, job_id: str, actor: str, access: Access, if_match: int | None = None) -> Job:
         """Put a failed job back in ``queued`` as its next attempt (same id); a training job's
         version goes ``training`` with it, bound to it again."""
-        for _ in range(WRITE_ATTEMPTS):
+
+        def attempt() -> Job:
             job = self._jobs.get(model_id, job_id)
             access.require_write(job.workspace, model_id)
             if if_match is not None and if_match != job.entity_version:
@@ -429,12 +435,10 @@ class JobService:
                     version, "training", f"training job {job.id} retried", actor, now, training_job_id=job.id
                 )
                 guarded.append(self._outbox.version_update(moved, version))
-            try:
-                self._outbox.commit(guarded, [], model_id, f"redrive:{job.id}:{again.attempt}")
-            except StaleEntityError:
-                continue
+            self._outbox.commit(guarded, [], model_id, f"redrive:{job.id}:{again.attempt}")
             return again
-        raise ConcurrentUpdateError(f"job '{job_id}'")
+
+        return retry_on_stale(attempt, ConcurrentUpdateError(f"job '{job_id}'"))
 
     def _end(self, job: Job, outcome: str, error: str, now: datetime, actor: str, retryable: bool = True) -> str:
         """End the attempt in flight (or a queued job); a final ending moves a training job's version."""

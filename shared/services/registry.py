@@ -12,13 +12,18 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from shared.data.store import ModelRecord, Page, RegistryStore, StaleEntityError
+from shared.data.entities import ModelRecord
+from shared.data.errors import ItemExistsError, StaleEntityError
+from shared.data.save import RETRY, Retry, retry_on_stale
+from shared.data.store import Page, RegistryStore
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, Model, StatusChange, Version
 from shared.domain.errors import (
     ConcurrentUpdateError,
     EntityVersionMismatchError,
+    ModelAlreadyExistsError,
     ModelNotFoundError,
+    VersionAlreadyExistsError,
     VersionNumbersExhaustedError,
     WorkspaceImmutableError,
 )
@@ -39,7 +44,6 @@ class StalenessTracker(Protocol):
 
 FIRST_VERSION = "1"
 MAX_VERSION_LENGTH = 64
-_WRITE_ATTEMPTS = 5
 
 
 def utc_now() -> datetime:
@@ -86,7 +90,10 @@ class ModelRegistry:
             created_by=actor,
         )
         version = self._cut_version(model, FIRST_VERSION, "", {}, actor, now)
-        self._store.create_model(ModelRecord(model, version_sequence=1, highest_numeric_version=1), version)
+        try:
+            self._store.create_model(ModelRecord(model, version_sequence=1, highest_numeric_version=1), version)
+        except ItemExistsError:
+            raise ModelAlreadyExistsError(model.id) from None
         return ModelVersionResponse(version=version, model=model)
 
     def get_model(self, model_id: str, access: Access) -> ModelResponse:
@@ -109,7 +116,8 @@ class ModelRegistry:
         """Seed 002: replace the model's fields; an ``active`` model also gets a new ``pending``
         version, numbered one past its highest numeric version."""
         self._policy.check(request.handlers)
-        for _ in range(_WRITE_ATTEMPTS):
+
+        def attempt() -> ModelVersionResponse:
             record = self._store.get_model(model_id)
             current = record.model
             access.require_write(current.workspace, model_id)
@@ -137,23 +145,24 @@ class ModelRegistry:
                     raise VersionNumbersExhaustedError(model_id, highest - 1)
                 model = model.model_copy(update={"latest_version": str(highest)})
                 new_version = self._cut_version(model, str(highest), "", {}, actor, now)
-            try:
-                self._store.save_model(
-                    replace(record, model=model, version_sequence=sequence, highest_numeric_version=highest),
-                    current.entity_version,
-                    new_version,
-                )
-            except StaleEntityError as stale:
-                if stale.current is None:
-                    raise ModelNotFoundError(model_id) from None
-                if if_match is not None:
-                    raise EntityVersionMismatchError("model", if_match, stale.current) from None
-                continue
+            self._save_model(
+                replace(record, model=model, version_sequence=sequence, highest_numeric_version=highest),
+                current.entity_version,
+                new_version,
+            )
             if (current.handlers, current.handler_contracts) != (model.handlers, model.handler_contracts):
                 self._staleness.mark_stale_after_change(current, model)
             version = new_version or self._store.get_version(model_id, _latest(model))
             return ModelVersionResponse(version=version, model=model)
-        raise ConcurrentUpdateError(f"model '{model_id}'")
+
+        def on_stale(stale: StaleEntityError) -> Retry:
+            if stale.current is None:
+                raise ModelNotFoundError(model_id)
+            if if_match is not None:
+                raise EntityVersionMismatchError("model", if_match, stale.current)
+            return RETRY
+
+        return retry_on_stale(attempt, ConcurrentUpdateError(f"model '{model_id}'"), on_stale)
 
     def delete_model(self, model_id: str, access: Access, if_match: int | None = None) -> None:
         """With ``if_match`` the delete is conditional on that ``entity_version`` (409 otherwise)."""
@@ -176,7 +185,8 @@ class ModelRegistry:
         self, model_id: str, request: CreateVersionRequest, actor: str, access: Access
     ) -> ModelVersionResponse:
         """Seed 001: cut a new ``pending`` version from the model's current handlers."""
-        for _ in range(_WRITE_ATTEMPTS):
+
+        def attempt() -> ModelVersionResponse:
             record = self._store.get_model(model_id)
             current = record.model
             access.require_write(current.workspace, model_id)
@@ -191,23 +201,24 @@ class ModelRegistry:
                 }
             )
             version = self._cut_version(model, request.version, request.description, request.metadata, actor, now)
-            try:
-                self._store.save_model(
-                    replace(
-                        record,
-                        model=model,
-                        version_sequence=record.version_sequence + 1,
-                        highest_numeric_version=highest,
-                    ),
-                    current.entity_version,
-                    version,
-                )
-            except StaleEntityError as stale:
-                if stale.current is None:
-                    raise ModelNotFoundError(model_id) from None
-                continue
+            self._save_model(
+                replace(
+                    record,
+                    model=model,
+                    version_sequence=record.version_sequence + 1,
+                    highest_numeric_version=highest,
+                ),
+                current.entity_version,
+                version,
+            )
             return ModelVersionResponse(version=version, model=model)
-        raise ConcurrentUpdateError(f"model '{model_id}'")
+
+        def on_stale(stale: StaleEntityError) -> Retry:
+            if stale.current is None:
+                raise ModelNotFoundError(model_id)
+            return RETRY
+
+        return retry_on_stale(attempt, ConcurrentUpdateError(f"model '{model_id}'"), on_stale)
 
     def get_version(self, model_id: str, version: str, access: Access) -> ModelVersionResponse:
         if version == LATEST:
@@ -228,6 +239,13 @@ class ModelRegistry:
         return VersionList(versions=page.items, next_token=page.next_token)
 
     # Helpers ------------------------------------------------------------------------------------
+
+    def _save_model(self, record: ModelRecord, expected_entity_version: int, new_version: Version | None) -> None:
+        try:
+            self._store.save_model(record, expected_entity_version, new_version)
+        except ItemExistsError:
+            assert new_version is not None  # only a new version is created
+            raise VersionAlreadyExistsError(new_version.model_id, new_version.version) from None
 
     @staticmethod
     def _cut_version(

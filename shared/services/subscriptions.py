@@ -11,7 +11,9 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from shared.data.store import RegistryStore, StaleEntityError
+from shared.data.errors import StaleEntityError
+from shared.data.save import RETRY, Retry, retry_on_stale
+from shared.data.store import RegistryStore
 from shared.data.subscriptions import SubscriptionStore
 from shared.domain import contracts, job_events
 from shared.domain.access import Access
@@ -28,7 +30,6 @@ from shared.domain.requests import CreateSubscriptionRequest, UpdateSubscription
 from shared.domain.responses import DryRunJob, DryRunResult, SubscriptionList
 from shared.domain.triggers import DEFAULT_MAX_CHAIN_DEPTH, TriggerSource, firing_of
 
-_WRITE_ATTEMPTS = 5
 _CYCLE_SEARCH_LIMIT = 200
 
 
@@ -101,7 +102,8 @@ class SubscriptionService:
 
         With ``if_match`` the write is conditional on that ``entity_version`` (a conflict is the
         caller's to see); without it a concurrent write is retried on fresh state."""
-        for _ in range(_WRITE_ATTEMPTS):
+
+        def attempt() -> Subscription:
             current = self._subscriptions.get(source_model_id, subscription_id)
             access.require_write(current.workspace, source_model_id)
             if if_match is not None and if_match != current.entity_version:
@@ -122,16 +124,17 @@ class SubscriptionService:
             )
             if "input" in changes or changes.get("status") == "active":
                 updated = self._revalidated(updated, access)
-            try:
-                self._subscriptions.save(updated, current.entity_version)
-            except StaleEntityError as stale:
-                if stale.current is None:
-                    raise SubscriptionNotFoundError(source_model_id, subscription_id) from None
-                if if_match is not None:
-                    raise EntityVersionMismatchError("event subscription", if_match, stale.current) from None
-                continue
+            self._subscriptions.save(updated, current.entity_version)
             return updated
-        raise ConcurrentUpdateError(f"event subscription '{subscription_id}'")
+
+        def on_stale(stale: StaleEntityError) -> Retry:
+            if stale.current is None:
+                raise SubscriptionNotFoundError(source_model_id, subscription_id)
+            if if_match is not None:
+                raise EntityVersionMismatchError("event subscription", if_match, stale.current)
+            return RETRY
+
+        return retry_on_stale(attempt, ConcurrentUpdateError(f"event subscription '{subscription_id}'"), on_stale)
 
     def delete(self, source_model_id: str, subscription_id: str, access: Access, if_match: int | None = None) -> None:
         """With ``if_match`` the delete is conditional on that ``entity_version`` (409 otherwise)."""
@@ -216,17 +219,21 @@ class SubscriptionService:
                 self._mark_stale(subscription)
 
     def _mark_stale(self, subscription: Subscription) -> None:
-        for _ in range(_WRITE_ATTEMPTS):
-            if subscription.status == "stale":
-                return
-            try:
-                self._subscriptions.mark_stale(subscription, self._clock())
-                return
-            except StaleEntityError as stale:
-                if stale.current is None:
-                    return  # deleted meanwhile: nothing left to mark
-                subscription = self._subscriptions.get(subscription.source_model_id, subscription.id)
-        raise ConcurrentUpdateError(f"event subscription '{subscription.id}'")
+        known: Subscription | None = subscription  # as the caller read it; re-read after a lost write
+
+        def attempt() -> None:
+            nonlocal known
+            current = (
+                known if known is not None else self._subscriptions.get(subscription.source_model_id, subscription.id)
+            )
+            known = None
+            if current.status != "stale":
+                self._subscriptions.mark_stale(current, self._clock())
+
+        def on_stale(stale: StaleEntityError) -> None | Retry:
+            return None if stale.current is None else RETRY  # deleted meanwhile: nothing left to mark
+
+        retry_on_stale(attempt, ConcurrentUpdateError(f"event subscription '{subscription.id}'"), on_stale)
 
     # Helpers ------------------------------------------------------------------------------------
 

@@ -13,8 +13,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
+from shared.data.entities import ModelRecord
+from shared.data.errors import StaleEntityError
 from shared.data.outbox import OutboxWriter
-from shared.data.store import ModelRecord, RegistryStore, StaleEntityError
+from shared.data.save import RETRY, Retry, retry_on_stale
+from shared.data.store import RegistryStore
 from shared.data.subscriptions import SubscriptionStore
 from shared.domain import job_events
 from shared.domain.access import Access
@@ -23,8 +26,6 @@ from shared.domain.errors import ConcurrentUpdateError, EntityVersionMismatchErr
 from shared.domain.lifecycle import check_transition
 from shared.domain.responses import StatusChangeResponse
 from shared.domain.triggers import DEFAULT_MAX_CHAIN_DEPTH, FiringPlan, TriggerSource, plan_firing
-
-WRITE_ATTEMPTS = 5
 
 
 def moved_version(
@@ -118,8 +119,12 @@ class VersionLifecycle:
         access: Access,
         if_match: int | None = None,
     ) -> StatusChangeResponse:
-        for _ in range(WRITE_ATTEMPTS):
+        read_version = version_ref  # as the last attempt resolved it ("latest" names a version)
+
+        def attempt() -> StatusChangeResponse:
+            nonlocal read_version
             record, version = self.read(model_id, version_ref)
+            read_version = version.version
             access.require_write(record.model.workspace, model_id)
             if if_match is not None and if_match != version.entity_version:
                 raise EntityVersionMismatchError("version", if_match, version.entity_version)
@@ -145,17 +150,20 @@ class VersionLifecycle:
             guarded = [self._outbox.version_update(moved, version)]
             if new_record is not None:
                 guarded.append(self._outbox.model_put(new_record, record.model.entity_version))
-            try:
-                self._outbox.commit(guarded, plan.jobs, model_id, change)
-            except StaleEntityError as stale:
-                if stale.entity == "version" and stale.current is None:
-                    raise VersionNotFoundError(model_id, version.version) from None
-                if if_match is not None and stale.entity == "version":
-                    raise EntityVersionMismatchError("version", if_match, stale.current or 0) from None
-                continue
+            self._outbox.commit(guarded, plan.jobs, model_id, change)
             model = new_record.model if new_record else record.model
             return StatusChangeResponse(model=model, version=moved, triggered_events=plan.events)
-        raise ConcurrentUpdateError(f"version '{version_ref}' of model '{model_id}'")
+
+        def on_stale(stale: StaleEntityError) -> Retry:
+            if stale.entity == "version" and stale.current is None:
+                raise VersionNotFoundError(model_id, read_version)
+            if if_match is not None and stale.entity == "version":
+                raise EntityVersionMismatchError("version", if_match, stale.current or 0)
+            return RETRY
+
+        return retry_on_stale(
+            attempt, ConcurrentUpdateError(f"version '{version_ref}' of model '{model_id}'"), on_stale
+        )
 
     def read(self, model_id: str, version_ref: str) -> tuple[ModelRecord, Version]:
         if version_ref == LATEST:

@@ -12,8 +12,8 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from shared.data.entities import MODELS, VERSIONS, ModelRecord, VersionRecord
 from shared.data.items import BATCH_WRITE_LIMIT
-from shared.data.store import ModelRecord
 from shared.domain.entities import Model, Version
 from shared.local.settings import LOCAL_TABLE_NAME
 from shared.routes import route_for
@@ -133,13 +133,12 @@ def bulk_create_models(model_ids: list[str]) -> None:
     first = create_model(model_ids[0])
     template_model = Model.model_validate(first["model"])
     template_version = Version.model_validate(first["version"])
-    store = registry_store()
     items: list[dict[str, Any]] = []
     for model_id in model_ids[1:]:
         model = template_model.model_copy(update={"id": model_id})
         version = template_version.model_copy(update={"model_id": model_id})
         record = ModelRecord(model, version_sequence=1, highest_numeric_version=1)
-        items += [store.model_item(record), store.version_item(version, sequence=1)]
+        items += [MODELS.encode(record), VERSIONS.encode(VersionRecord(version, sequence=1))]
     client = dynamodb_client()
     for start in range(0, len(items), BATCH_WRITE_LIMIT):
         batch = items[start : start + BATCH_WRITE_LIMIT]

@@ -474,11 +474,12 @@ def _counting_queries() -> list[dict[str, Any]]:
 
 def test_an_overdue_job_of_a_model_deleted_meanwhile_still_ends(clock: Clock, table: Any):
     from bench.supervision import _overdue_jobs
-    from shared.data.outbox import job_item
+    from shared.data.entities import JOBS
 
     (job,) = _overdue_jobs(1)
     table.put_item(
-        TableName="pie-local", Item=job_item(job.model_copy(update={"deadline_at": clock.now - timedelta(seconds=1)}))
+        TableName="pie-local",
+        Item=JOBS.encode(job.model_copy(update={"deadline_at": clock.now - timedelta(seconds=1)})),
     )
 
     assert sweep() == {"timed_out": 1}

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from shared.data.entities import FANOUTS, JOBS
 from shared.data.items import TRANSACTION_ITEM_LIMIT
-from shared.data.outbox import job_item, jobs_of_fanout
 from shared.domain.entities import Job
 from shared.domain.triggers import job_id_for
 from shared.runtime import dynamodb_client
@@ -147,7 +147,7 @@ def test_redelivered_fan_out_items_never_create_a_second_job(source_and_target):
 
     for _ in range(3):
         for item in fanout_items:
-            outbox.materialize(jobs_of_fanout(item))
+            outbox.materialize(list(FANOUTS.decode(item).jobs))
 
     assert len(jobs_of(source_and_target, "b")) == 150
 
@@ -191,7 +191,7 @@ def test_a_failing_job_condition_leaves_the_version_and_every_job_untouched(sour
             "updated_at": "2026-01-01T00:00:00Z",
         }
     )
-    dynamodb_client().put_item(TableName="pie-local", Item=job_item(blocker))
+    dynamodb_client().put_item(TableName="pie-local", Item=JOBS.encode(blocker))
 
     assert_error(set_status("a", "1", "active"), 409)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.data.outbox import job_item
+from shared.data.entities import JOBS
 from shared.dispatch.dispatcher import Dispatcher, MalformedRecordError
 from shared.dispatch.implementations import IMPLEMENTATIONS
 from shared.dispatch.starters import Backoff, DispatchFailed, StartContext
@@ -74,7 +74,7 @@ def sample_record() -> dict[str, Any]:
 def record_of(job: Job, event_name: str = "INSERT") -> dict[str, Any]:
     record = sample_record()
     record["eventName"] = event_name
-    record["dynamodb"]["NewImage"] = job_item(job)
+    record["dynamodb"]["NewImage"] = JOBS.encode(job)
     return record
 
 

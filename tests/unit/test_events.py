@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.data.outbox import job_item
+from shared.data.entities import JOBS
 from shared.dispatch.envelope import JobEnvelope
 from shared.domain.entities import Job
 from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
@@ -162,7 +162,7 @@ def test_the_dispatcher_sample_is_a_stream_insert_of_a_queued_job_exactly_as_pie
     assert stream["SequenceNumber"].isdigit()
     assert "OldImage" not in stream
     assert stream["Keys"] == {"PK": image["PK"], "SK": image["SK"]}
-    assert image == job_item(job)
+    assert image == JOBS.encode(job)
     assert image["entity_type"] == {"S": "JOB"}
     assert job.status == "queued"
     assert job.model_id == "model_price_reco_v1"

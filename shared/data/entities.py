@@ -1,0 +1,262 @@
+"""One descriptor per item type of the single table: its key, its codec and its version attribute.
+
+Each item stores its entity as a JSON document (``doc``) next to its key, index and condition
+attributes (``shared.data.items``). The stores, the outbox and the stream dispatcher encode and
+decode items only through these descriptors: a stream image has the attribute-value format of a
+stored item, so one codec reads both.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from shared.data import keys
+from shared.data.items import doc_text, document, key, n, s
+from shared.data.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from shared.domain.entities import Job, Model, Subscription, Version
+from shared.domain.supervision import due_at
+
+Item = dict[str, Any]
+E = TypeVar("E")
+
+# The attribute every conditional replace compares (``shared.data.save``).
+VERSION_ATTRIBUTE = "entity_version"
+# A version in training names its job here too (``Version.training_job_id``).
+BOUND_JOB_ATTRIBUTE = "training_job_id"
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A model with the counters the registry keeps beside it (never part of the API)."""
+
+    model: Model
+    version_sequence: int
+    highest_numeric_version: int
+    # Versions that went active, oldest first, still active: withdrawing the model's active version
+    # falls back to the newest one left.
+    activation_order: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """A version with its place in its model's creation order (LSI1; never part of the API)."""
+
+    version: Version
+    sequence: int
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """Outbox overflow: part ``part`` of the jobs ``change`` fired that did not fit in its
+    transaction (``shared.data.outbox``)."""
+
+    source_model_id: str
+    change: str
+    part: int
+    jobs: tuple[Job, ...]
+
+
+@dataclass(frozen=True)
+class EntityDescriptor(Generic[E]):
+    """An item type: ``name`` is what errors about its items call it (``StaleEntityError.entity``),
+    ``entity_type`` the attribute that tells its items apart, ``version_attribute`` what a
+    conditional replace compares (None: its items are only ever created)."""
+
+    name: str
+    entity_type: str
+    key: Callable[[E], dict[str, str]]
+    encode: Callable[[E], Item]
+    decode: Callable[[Item], E]
+    version_attribute: str | None = VERSION_ATTRIBUTE
+
+    def holds(self, item: Item) -> bool:
+        """Whether ``item`` (a stored item or a stream image) is one of this type's."""
+        return item.get("entity_type", {}).get("S") == self.entity_type
+
+    def status(self, item: Item) -> str | None:
+        """The item's ``status`` index attribute, read without decoding the document."""
+        return item.get("status", {}).get("S")
+
+
+def _entity_attributes(entity_type: str, entity: Model | Version | Subscription | Job) -> Item:
+    """What every versioned item carries beside its keys: its type, version, status, timestamps
+    and document."""
+    return {
+        "entity_type": s(entity_type),
+        VERSION_ATTRIBUTE: n(entity.entity_version),
+        "status": s(entity.status),
+        "created_at": s(entity.created_at.isoformat()),
+        "updated_at": s(entity.updated_at.isoformat()),
+        "doc": document(entity),
+    }
+
+
+# Models ---------------------------------------------------------------------------------------
+
+
+def _model_key(record: ModelRecord) -> dict[str, str]:
+    return keys.model_key(record.model.id)
+
+
+def _encode_model(record: ModelRecord) -> Item:
+    model = record.model
+    return {
+        **key(_model_key(record)),
+        **key(keys.model_index_keys(model.id, model.status, model.workspace)),
+        **_entity_attributes(keys.MODEL_ENTITY, model),
+        "version_sequence": n(record.version_sequence),
+        # A string: numeric versions may have up to 64 digits, DynamoDB numbers hold 38.
+        "highest_numeric_version": s(str(record.highest_numeric_version)),
+        "activation_order": {"L": [s(version) for version in record.activation_order]},
+    }
+
+
+def _decode_model(item: Item) -> ModelRecord:
+    return ModelRecord(
+        model=Model.model_validate_json(doc_text(item)),
+        version_sequence=int(item["version_sequence"]["N"]),
+        highest_numeric_version=int(item["highest_numeric_version"]["S"]),
+        activation_order=tuple(v["S"] for v in item.get("activation_order", {}).get("L", [])),
+    )
+
+
+MODELS: EntityDescriptor[ModelRecord] = EntityDescriptor(
+    "model", keys.MODEL_ENTITY, _model_key, _encode_model, _decode_model
+)
+
+
+# Versions -------------------------------------------------------------------------------------
+
+
+def _version_key(record: VersionRecord) -> dict[str, str]:
+    return keys.version_key(record.version.model_id, record.version.version)
+
+
+def _encode_version(record: VersionRecord) -> Item:
+    return {
+        **key(_version_key(record)),
+        **key(keys.version_order_key(record.sequence)),
+        **version_attributes(record.version),
+    }
+
+
+def version_attributes(version: Version) -> Item:
+    """A version item's attributes beside its keys: what an in-place update of the version sets
+    (its creation order key never changes, and the version alone does not know it)."""
+    attributes = _entity_attributes(keys.VERSION_ENTITY, version)
+    if version.training_job_id is not None:
+        # Beside the document too, so that a completion's condition can name the job it expects.
+        attributes[BOUND_JOB_ATTRIBUTE] = s(version.training_job_id)
+    return attributes
+
+
+def _decode_version(item: Item) -> VersionRecord:
+    return VersionRecord(
+        version=Version.model_validate_json(doc_text(item)),
+        sequence=keys.version_sequence(item["LSI1SK"]["S"]),
+    )
+
+
+VERSIONS: EntityDescriptor[VersionRecord] = EntityDescriptor(
+    "version", keys.VERSION_ENTITY, _version_key, _encode_version, _decode_version
+)
+
+
+# Subscriptions --------------------------------------------------------------------------------
+
+
+def _subscription_key(subscription: Subscription) -> dict[str, str]:
+    return keys.subscription_key(subscription.source_model_id, subscription.id)
+
+
+def _encode_subscription(subscription: Subscription) -> Item:
+    return {
+        **key(_subscription_key(subscription)),
+        **key(keys.subscription_target_keys(subscription.target_model_id, subscription.id)),
+        **_entity_attributes(keys.SUBSCRIPTION_ENTITY, subscription),
+        "trigger_event": s(subscription.trigger_event),
+    }
+
+
+def _decode_subscription(item: Item) -> Subscription:
+    return Subscription.model_validate_json(doc_text(item))
+
+
+SUBSCRIPTIONS: EntityDescriptor[Subscription] = EntityDescriptor(
+    "subscription", keys.SUBSCRIPTION_ENTITY, _subscription_key, _encode_subscription, _decode_subscription
+)
+
+
+# Jobs -----------------------------------------------------------------------------------------
+
+
+def _job_key(job: Job) -> dict[str, str]:
+    return keys.job_key(job.model_id, job.id)
+
+
+def _encode_job(job: Job) -> Item:
+    due = due_at(job)
+    return {
+        **key(_job_key(job)),
+        **key(keys.job_index_keys(job.model_id, job.id, job.status, job.created_at.isoformat())),
+        **(key(keys.job_due_keys(job.model_id, job.id, due.isoformat())) if due is not None else {}),
+        **key(keys.job_log_keys(job.model_id, job.id, job.updated_at.isoformat())),
+        **_entity_attributes(keys.JOB_ENTITY, job),
+    }
+
+
+def _decode_job(item: Item) -> Job:
+    return Job.model_validate_json(doc_text(item))
+
+
+JOBS: EntityDescriptor[Job] = EntityDescriptor("job", keys.JOB_ENTITY, _job_key, _encode_job, _decode_job)
+
+
+# Fan-out items (outbox overflow) ----------------------------------------------------------------
+
+
+def _fanout_key(fanout: FanOut) -> dict[str, str]:
+    return keys.fanout_key(fanout.source_model_id, fanout.change, fanout.part)
+
+
+def _encode_fanout(fanout: FanOut) -> Item:
+    """The jobs are one JSON array of job documents (sized by the outbox to fit one item)."""
+    return {
+        **key(_fanout_key(fanout)),
+        "entity_type": s(keys.FANOUT_ENTITY),
+        "change": s(fanout.change),
+        "doc": s("[" + ",".join(job.model_dump_json() for job in fanout.jobs) + "]"),
+    }
+
+
+def _decode_fanout(item: Item) -> FanOut:
+    source_model_id, part = keys.fanout_source_and_part({"PK": item["PK"]["S"], "SK": item["SK"]["S"]})
+    return FanOut(
+        source_model_id=source_model_id,
+        change=item["change"]["S"],
+        part=part,
+        jobs=tuple(Job.model_validate(data) for data in json.loads(doc_text(item))),
+    )
+
+
+FANOUTS: EntityDescriptor[FanOut] = EntityDescriptor(
+    "fan-out", keys.FANOUT_ENTITY, _fanout_key, _encode_fanout, _decode_fanout, version_attribute=None
+)
+
+
+# Idempotency records ----------------------------------------------------------------------------
+
+
+def idempotency_record_options() -> dict[str, str]:
+    """Where Powertools keeps its idempotency records in the single table: one partition, expiring
+    through the table's TTL attribute. Powertools encodes and decodes these items itself, so this is
+    their whole descriptor (keyword arguments of its ``DynamoDBPersistenceLayer``)."""
+    return {
+        "key_attr": PARTITION_KEY,
+        "sort_key_attr": SORT_KEY,
+        "static_pk_value": keys.IDEMPOTENCY_PARTITION,
+        "expiry_attr": TTL_ATTRIBUTE,
+    }

@@ -1,0 +1,136 @@
+"""Every item type's codec: an entity survives encoding and decoding unchanged, its item carries the
+keys and index attributes the table's indexes read, and a stream image decodes like a stored item."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from shared.data import keys
+from shared.data.entities import (
+    BOUND_JOB_ATTRIBUTE,
+    FANOUTS,
+    JOBS,
+    MODELS,
+    SUBSCRIPTIONS,
+    VERSION_ATTRIBUTE,
+    VERSIONS,
+    EntityDescriptor,
+    FanOut,
+    ModelRecord,
+    VersionRecord,
+    idempotency_record_options,
+)
+from shared.data.items import key
+from shared.data.table import INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from tests.unit.entity_samples import NOW, a_job, a_model, a_subscription, a_version
+
+ROUND_TRIPS: list[tuple[EntityDescriptor[Any], Any]] = [
+    (MODELS, ModelRecord(a_model(), version_sequence=14, highest_numeric_version=10**60, activation_order=("3", "12"))),
+    (MODELS, ModelRecord(a_model(workspace="team-x"), version_sequence=1, highest_numeric_version=1)),
+    (VERSIONS, VersionRecord(a_version(), sequence=14)),
+    (VERSIONS, VersionRecord(a_version(training_job_id="2b4e28ba-2fa1-11d2-883f-0016d3cca427"), sequence=3)),
+    (SUBSCRIPTIONS, a_subscription()),
+    (JOBS, a_job("queued")),
+    (JOBS, a_job("dispatched").model_copy(update={"deadline_at": NOW + timedelta(hours=1)})),
+    (JOBS, a_job("succeeded")),
+    (FANOUTS, FanOut("model_a", "model_a/1@3", 2, (a_job(), a_job(job_id="9c8b7a6e-2fa1-11d2-883f-0016d3cca427")))),
+]
+
+
+@pytest.mark.parametrize(("descriptor", "entity"), ROUND_TRIPS, ids=lambda v: getattr(v, "name", None))
+def test_every_entity_decodes_from_its_item_unchanged(descriptor: EntityDescriptor[Any], entity: Any):
+    item = descriptor.encode(entity)
+
+    assert descriptor.decode(item) == entity
+    assert descriptor.holds(item)
+    assert item["entity_type"] == {"S": descriptor.entity_type}
+    assert {PARTITION_KEY: item[PARTITION_KEY], SORT_KEY: item[SORT_KEY]} == key(descriptor.key(entity))
+    if descriptor.version_attribute is not None:
+        assert item[descriptor.version_attribute] == {"N": str(entity_of(entity).entity_version)}
+
+
+@pytest.mark.parametrize(("descriptor", "entity"), ROUND_TRIPS, ids=lambda v: getattr(v, "name", None))
+def test_every_item_holds_both_key_attributes_of_each_global_index_it_is_in_or_neither(
+    descriptor: EntityDescriptor[Any], entity: Any
+):
+    item = descriptor.encode(entity)
+
+    for index in (i for i in INDEXES if not i.local):
+        assert (index.partition_key in item) == (index.sort_key in item), index.name
+
+
+def test_no_two_item_types_share_an_entity_type():
+    descriptors = [MODELS, VERSIONS, SUBSCRIPTIONS, JOBS, FANOUTS]
+    assert len({d.entity_type for d in descriptors}) == len(descriptors)
+    assert [d for d in descriptors if d.holds(JOBS.encode(a_job()))] == [JOBS]
+
+
+def test_a_model_carries_its_list_keys_and_its_counters_beside_the_document():
+    item = MODELS.encode(ModelRecord(a_model(), version_sequence=14, highest_numeric_version=10**60))
+
+    assert item["GSI1PK"] == {"S": keys.all_models_partition()}
+    assert item["GSI2PK"] == {"S": keys.models_by_status_partition("active")}
+    # 61 digits do not fit a DynamoDB number (38): the counter is a string.
+    assert item["highest_numeric_version"] == {"S": str(10**60)}
+
+
+def test_a_version_in_training_names_its_job_beside_the_document_and_others_do_not():
+    bound = VERSIONS.encode(VersionRecord(a_version(training_job_id="job-1"), sequence=1))
+    free = VERSIONS.encode(VersionRecord(a_version(), sequence=1))
+
+    assert bound[BOUND_JOB_ATTRIBUTE] == {"S": "job-1"}
+    assert BOUND_JOB_ATTRIBUTE not in free
+    assert free["LSI1SK"] == key(keys.version_order_key(1))["LSI1SK"]
+
+
+def test_only_live_jobs_are_in_the_due_index():
+    assert "GSI3PK" in JOBS.encode(a_job("queued"))
+    assert "GSI3PK" not in JOBS.encode(a_job("succeeded"))
+
+
+def test_a_stream_image_decodes_with_the_same_codec_as_a_stored_item():
+    """DynamoDB Streams carry NewImage in the attribute-value format of GetItem."""
+    job = a_job()
+    image = JOBS.encode(job)
+
+    assert JOBS.decode(image) == job
+    assert JOBS.status(image) == "queued"
+    assert MODELS.status(image) == "queued"  # the index attribute, whatever the type
+
+
+def test_the_fan_out_item_is_one_json_array_of_job_documents():
+    first, second = a_job(), a_job(job_id="9c8b7a6e-2fa1-11d2-883f-0016d3cca427")
+    item = FANOUTS.encode(FanOut("model_a", "change#with#hashes", 7, (first, second)))
+
+    assert item["doc"] == {"S": f"[{first.model_dump_json()},{second.model_dump_json()}]"}
+    assert FANOUTS.decode(item).change == "change#with#hashes"
+    assert FANOUTS.decode(item).part == 7
+    assert FANOUTS.version_attribute is None
+
+
+def test_idempotency_records_live_in_their_partition_and_expire_through_the_tables_ttl():
+    options = idempotency_record_options()
+
+    assert options == {
+        "key_attr": PARTITION_KEY,
+        "sort_key_attr": SORT_KEY,
+        "static_pk_value": keys.IDEMPOTENCY_PARTITION,
+        "expiry_attr": TTL_ATTRIBUTE,
+    }
+
+
+def test_the_version_attribute_is_entity_version():
+    assert VERSION_ATTRIBUTE == "entity_version"
+    assert {d.version_attribute for d in (MODELS, VERSIONS, SUBSCRIPTIONS, JOBS)} == {VERSION_ATTRIBUTE}
+
+
+def entity_of(stored: Any) -> Any:
+    """The API entity inside a record (the record itself for the others)."""
+    if isinstance(stored, ModelRecord):
+        return stored.model
+    if isinstance(stored, VersionRecord):
+        return stored.version
+    return stored
