@@ -8,19 +8,17 @@ transitions exactly one commits; the others re-read, find the status already set
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from shared.data.outbox import OutboxWriter
-from shared.data.store import ModelRecord, RegistryStore, StaleEntityError
-from shared.data.subscriptions import SubscriptionStore
+from shared.data.store import ModelRecord, StaleEntityError
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, Model, StatusChange, Version
 from shared.domain.errors import ConcurrentUpdateError, EntityVersionMismatchError, VersionNotFoundError
 from shared.domain.lifecycle import check_transition, fires_training_complete
 from shared.domain.responses import StatusChangeResponse
 from shared.domain.triggers import DEFAULT_MAX_CHAIN_DEPTH, FiringPlan, TriggerSource, plan_firing
+from shared.services.ports import Clock, ModelReader, Outbox, SubscriptionsOfSource
 
 WRITE_ATTEMPTS = 5
 
@@ -76,7 +74,7 @@ class Firing:
     """Plans the jobs an event on a model fires, from its subscriptions and their targets."""
 
     def __init__(
-        self, registry: RegistryStore, subscriptions: SubscriptionStore, max_depth: int = DEFAULT_MAX_CHAIN_DEPTH
+        self, registry: ModelReader, subscriptions: SubscriptionsOfSource, max_depth: int = DEFAULT_MAX_CHAIN_DEPTH
     ) -> None:
         self._registry = registry
         self._subscriptions = subscriptions
@@ -98,10 +96,10 @@ class Firing:
 class VersionLifecycle:
     def __init__(
         self,
-        registry: RegistryStore,
+        registry: ModelReader,
         firing: Firing,
-        outbox: OutboxWriter,
-        clock: Callable[[], datetime],
+        outbox: Outbox,
+        clock: Clock,
     ) -> None:
         self._registry = registry
         self._firing = firing
