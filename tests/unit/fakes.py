@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -98,8 +98,9 @@ class MemoryTable:
 
     def before_write(self) -> None:
         self.writes += 1
-        while self._interleaved:
-            self._interleaved.pop(0)()
+        pending, self._interleaved = self._interleaved, []
+        for change in pending:
+            change()
 
     # Decoded views, for tests' assertions.
     def model(self, model_id: str) -> Model:
@@ -427,7 +428,3 @@ class Stores:
         self.subscriptions = FakeSubscriptionStore(self.table)
         self.jobs = FakeJobStore(self.table)
         self.outbox = FakeOutbox(self.table)
-
-
-def with_record(record: ModelRecord, **changes: Any) -> ModelRecord:
-    return replace(record, model=record.model.model_copy(update=changes))
