@@ -29,7 +29,9 @@ SCHEMA = {"type": "object", "required": ["x"], "properties": {"x": {"type": "num
 
 
 def train(world: World, model_id: str = "m", **fields) -> Job:
-    return world.jobs.start_training(model_id, StartJobRequest.model_validate({"input": {}, **fields}), "bob", ADMIN).job
+    return world.jobs.start_training(
+        model_id, StartJobRequest.model_validate({"input": {}, **fields}), "bob", ADMIN
+    ).job
 
 
 def infer(world: World, model_id: str = "m", **fields) -> Job:
