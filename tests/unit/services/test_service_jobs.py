@@ -253,6 +253,18 @@ def test_a_job_whose_version_was_moved_by_hand_completes_with_a_warning_and_move
     assert world.table.version("m", "1").status == "failed"
 
 
+def test_a_job_whose_version_another_job_now_trains_leaves_it_to_that_job(world: World):
+    world.create()
+    first = running(world, train(world))
+    world.move("m", "failed")
+    second = train(world)
+    done = complete(world, first)
+    assert done.job.status == "succeeded"
+    assert f"now trained by job '{second.id}'" in done.warnings[0]
+    version = world.table.version("m", "1")
+    assert (version.status, version.training_job_id) == ("training", second.id)
+
+
 # Supervision, cancel, redrive -------------------------------------------------------------------
 
 
