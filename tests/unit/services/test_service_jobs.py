@@ -21,7 +21,7 @@ from shared.domain.errors import (
     WorkspaceAccessDeniedError,
 )
 from shared.domain.requests import CompleteJobRequest, StartJobRequest
-from shared.domain.supervision import START_DEADLINE_SECONDS, timeout_of
+from shared.domain.supervision import MAX_REQUEUES, QUEUE_GRACE_SECONDS, START_DEADLINE_SECONDS, timeout_of
 from shared.services.jobs import DISPATCHER_ACTOR
 from tests.unit.services.conftest import ADMIN, World
 
@@ -288,6 +288,31 @@ def test_a_started_attempt_past_its_timeout_fails_its_training(world: World):
     assert world.table.job("m", job.id).status == "failed"
     assert world.table.version("m", "1").status == "failed"
     assert world.jobs.supervise(job) == "changed meanwhile"  # a second sweeper
+
+
+def test_a_queued_job_nothing_dispatched_is_requeued_a_few_times_then_failed(world: World):
+    world.create()
+    world.activate("m")
+    job = infer(world)
+    for expected in range(1, MAX_REQUEUES + 1):
+        world.clock.advance(QUEUE_GRACE_SECONDS)
+        assert world.jobs.supervise(world.table.job("m", job.id)) == "requeued"
+        assert world.table.job("m", job.id).requeues == expected
+    world.clock.advance(QUEUE_GRACE_SECONDS)
+    assert world.jobs.supervise(world.table.job("m", job.id)) == "not_started"
+    ended = world.table.job("m", job.id)
+    assert (ended.status, ended.attempt_history[-1].outcome) == ("failed", "not_started")
+    assert "never dispatched" in ended.error
+
+
+def test_a_retry_whose_backoff_is_over_is_released_for_dispatch(world: World):
+    world.create()
+    world.activate("m")
+    retried = complete(world, running(world, infer(world, retry={"max_attempts": 2})), "failed", error="x").job
+    world.clock.advance(3600)
+    assert world.jobs.supervise(retried) == "released"
+    released = world.table.job("m", retried.id)
+    assert (released.status, released.not_before, released.attempt) == ("queued", None, 2)
 
 
 def test_cancelling_a_training_fails_it_and_its_version(world: World):

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from shared.domain.errors import EntityVersionMismatchError, IllegalTransitionError, VersionNotFoundError
+from shared.domain.errors import (
+    ConcurrentUpdateError,
+    EntityVersionMismatchError,
+    IllegalTransitionError,
+    VersionNotFoundError,
+)
 from shared.domain.requests import CreateVersionRequest
 from shared.domain.triggers import job_id_for
 from tests.unit.services.conftest import ADMIN, World
@@ -139,3 +144,17 @@ def test_a_version_deleted_meanwhile_is_not_found(world: World):
     world.concurrently(lambda: world.stores.registry.delete_model("m"))
     with pytest.raises(VersionNotFoundError):
         world.move("m", "training")
+
+
+def test_a_version_that_keeps_changing_ends_in_a_concurrent_update_error(world: World):
+    world.create()
+
+    def touch_version() -> None:
+        current = world.stores.registry.get_version("m", "1")
+        changed = current.model_copy(update={"entity_version": current.entity_version + 1})
+        world.stores.outbox.commit([world.stores.outbox.version_update(changed, current)], [], "m", "other")
+
+    world.always_concurrently(touch_version)
+    with pytest.raises(ConcurrentUpdateError):
+        world.move("m", "training")
+    assert world.table.version("m", "1").status == "pending"
