@@ -210,11 +210,15 @@ class FakeRegistryStore:
             raise StaleEntityError(stored.model.entity_version if stored else None)
         if new_version is not None and (model_id, new_version.version) in self._t.versions:
             raise already_exists("version", model_id, new_version.version)
+        # Both documents are encoded (and size-checked) before either is written.
         replacement = _stored(record)
-        version_doc = _doc(new_version) if new_version is not None else None
+        added = (
+            {}
+            if new_version is None
+            else {(model_id, new_version.version): (_doc(new_version), record.version_sequence)}
+        )
         self._t.models[model_id] = replacement
-        if new_version is not None and version_doc is not None:
-            self._t.versions[(model_id, new_version.version)] = (version_doc, record.version_sequence)
+        self._t.versions.update(added)
 
     def delete_model(self, model_id: str, expected_entity_version: int | None = None) -> None:
         self._t.before_write()
@@ -337,33 +341,28 @@ class FakeJobStore:
 
 @dataclass(frozen=True)
 class _Write:
-    """A guarded write: ``current`` is the stored entity_version when the condition fails, else
-    ``_HOLDS``; ``apply`` makes the change."""
+    """A guarded write: ``check`` answers whether its condition holds and the entity_version now
+    stored (None when the item is gone); ``apply`` makes the change."""
 
-    check: Callable[[], object]
+    check: Callable[[], tuple[bool, int | None]]
     apply: Callable[[], None]
-
-
-_HOLDS = object()
 
 
 class FakeOutbox:
     def __init__(self, table: MemoryTable) -> None:
         self._t = table
-        self.commits: list[str] = []
 
     def version_update(self, version: Version, previous: Version, completing_job: str | None = None) -> Guarded:
         item_key = (version.model_id, version.version)
         doc = _doc(version)
 
-        def check() -> object:
+        def check() -> tuple[bool, int | None]:
             if item_key not in self._t.versions:
-                return None
+                return False, None
             stored = self._t.version(*item_key)
             bound_elsewhere = completing_job is not None and stored.training_job_id not in (None, completing_job)
-            if stored.entity_version != previous.entity_version or stored.status != previous.status or bound_elsewhere:
-                return stored.entity_version
-            return _HOLDS
+            as_read = stored.entity_version == previous.entity_version and stored.status == previous.status
+            return as_read and not bound_elsewhere, stored.entity_version
 
         def apply() -> None:
             self._t.versions[item_key] = (doc, self._t.versions[item_key][1])
@@ -372,16 +371,17 @@ class FakeOutbox:
 
     def model_put(self, record: ModelRecord, expected_entity_version: int) -> Guarded:
         model_id = record.model.id
-        stored_form = _stored(record)
+        replacement = _stored(record)
 
-        def check() -> object:
+        def check() -> tuple[bool, int | None]:
             stored = self._t.models.get(model_id)
             if stored is None:
-                return None
-            return _HOLDS if stored.model.entity_version == expected_entity_version else stored.model.entity_version
+                return False, None
+            current = stored.model.entity_version
+            return current == expected_entity_version, current
 
         def apply() -> None:
-            self._t.models[model_id] = stored_form
+            self._t.models[model_id] = replacement
 
         return Guarded({"fake": _Write(check, apply)}, "model")
 
@@ -389,13 +389,12 @@ class FakeOutbox:
         item_key = (job.model_id, job.id)
         doc = _doc(job)
 
-        def check() -> object:
+        def check() -> tuple[bool, int | None]:
             if item_key not in self._t.jobs:
-                return None
+                return False, None
             stored = self._t.job(*item_key)
-            if stored.entity_version != previous.entity_version or stored.status != previous.status:
-                return stored.entity_version
-            return _HOLDS
+            as_read = stored.entity_version == previous.entity_version and stored.status == previous.status
+            return as_read, stored.entity_version
 
         def apply() -> None:
             self._t.jobs[item_key] = doc
@@ -403,18 +402,18 @@ class FakeOutbox:
         return Guarded({"fake": _Write(check, apply)}, "job")
 
     def commit(self, guarded: list[Guarded], jobs: list[Job], source_model_id: str, change: str) -> None:
+        """Every condition first, in order (the first failed one is reported), then every write."""
         self._t.before_write()
         new_jobs = {(job.model_id, job.id): _doc(job) for job in jobs}
         for write in guarded:
-            current = write.operation["fake"].check()
-            if current is not _HOLDS:
-                raise StaleEntityError(current, write.entity)  # type: ignore[arg-type]
+            holds, current = write.operation["fake"].check()
+            if not holds:
+                raise StaleEntityError(current, write.entity)
         if any(item_key in self._t.jobs for item_key in new_jobs):
             raise JobWriteConflictError()
         for write in guarded:
             write.operation["fake"].apply()
         self._t.jobs.update(new_jobs)
-        self.commits.append(change)
 
 
 @dataclass
