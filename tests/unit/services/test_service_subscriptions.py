@@ -195,6 +195,17 @@ def test_a_dry_run_says_why_it_would_not_fire(world: World, arrange: str, reason
     assert reason in result.error
 
 
+def test_a_dry_run_treats_a_target_hidden_from_the_caller_as_gone(world: World):
+    world.create("source", workspace="alice")
+    world.create("target", workspace="bob")
+    world.activate("target")
+    created = world.subscribe("source", "target")
+    private = Access("alice", frozenset({"alice"}), private_reads=True)
+    result = world.subscriptions.dry_run("source", created.id, None, private)
+    assert (result.would_fire, result.error) == (False, "target model 'target' no longer exists")
+    assert world.subscriptions.dry_run("source", created.id, None, ADMIN).would_fire
+
+
 # Staleness --------------------------------------------------------------------------------------
 
 
