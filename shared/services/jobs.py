@@ -14,7 +14,6 @@ another job) still completes, with a warning, but leaves the version alone and f
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,10 +21,8 @@ from typing import Any
 
 from shared.data.errors import StaleEntityError
 from shared.data.items import MAX_DOCUMENT_BYTES, document_bytes
-from shared.data.jobs import JobStore
-from shared.data.outbox import Guarded, OutboxWriter
+from shared.data.outbox import Guarded
 from shared.data.save import RETRY, Retry, retry_on_stale
-from shared.data.store import RegistryStore
 from shared.domain import contracts, job_events
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, AttemptRecord, Job, Model, RetryPolicy
@@ -60,6 +57,7 @@ from shared.domain.supervision import (
 )
 from shared.domain.triggers import FiringPlan, TriggerSource
 from shared.observability import logger
+from shared.services.ports import Clock, IdGenerator, JobReader, ModelReader, Outbox, random_id
 from shared.services.transitions import Firing, VersionLifecycle, model_after, moved_version
 
 FINISHED = ("succeeded", "failed")
@@ -89,16 +87,19 @@ def _status_message(error: str | None) -> str | None:
 class JobService:
     def __init__(
         self,
-        registry: RegistryStore,
-        jobs: JobStore,
+        registry: ModelReader,
+        jobs: JobReader,
         lifecycle: VersionLifecycle,
         firing: Firing,
-        outbox: OutboxWriter,
-        clock: Callable[[], datetime],
+        outbox: Outbox,
+        clock: Clock,
         rng: Callable[[], float] | None = None,
+        new_id: IdGenerator = random_id,
     ) -> None:
-        """``rng`` draws the jitter of retry backoffs (tests pass a fixed one)."""
+        """``rng`` draws the jitter of retry backoffs and ``new_id`` names direct jobs (tests pass
+        fixed ones)."""
         self._rng = rng or random.random
+        self._new_id = new_id
         self._registry = registry
         self._jobs = jobs
         self._lifecycle = lifecycle
@@ -567,7 +568,7 @@ class JobService:
         return Job(
             max_attempts=retry.max_attempts if retry else DEFAULT_DIRECT_ATTEMPTS,
             backoff_seconds=retry.backoff_seconds if retry else DEFAULT_BACKOFF_SECONDS,
-            id=str(uuid.uuid4()),
+            id=self._new_id(),
             model_id=model.id,
             workspace=model.workspace,
             version=version,

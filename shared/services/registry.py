@@ -7,15 +7,13 @@ the state with ``If-Match``, in which case the conflict is theirs to see (409).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Protocol
 
 from shared.data.entities import ModelRecord
 from shared.data.errors import ItemExistsError, StaleEntityError
 from shared.data.save import RETRY, Retry, retry_on_stale
-from shared.data.store import Page, RegistryStore
+from shared.data.store import Page
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, Model, StatusChange, Version
 from shared.domain.errors import (
@@ -30,17 +28,7 @@ from shared.domain.errors import (
 from shared.domain.requests import CreateModelRequest, CreateVersionRequest, UpdateModelRequest
 from shared.domain.responses import ModelList, ModelResponse, ModelVersionResponse, VersionList
 from shared.services.handler_policy import HandlerPolicy
-
-Clock = Callable[[], datetime]
-
-
-class StalenessTracker(Protocol):
-    """Keeps subscriptions honest when the models they chain change (``SubscriptionService``)."""
-
-    def mark_stale_after_change(self, before: Model, after: Model) -> None: ...
-
-    def mark_stale_targeting(self, model_id: str) -> None: ...
-
+from shared.services.ports import Clock, ModelStore, StalenessMarker
 
 FIRST_VERSION = "1"
 MAX_VERSION_LENGTH = 64
@@ -57,9 +45,9 @@ def _numeric(version: str) -> int | None:
 class ModelRegistry:
     def __init__(
         self,
-        store: RegistryStore,
+        store: ModelStore,
         policy: HandlerPolicy,
-        staleness: StalenessTracker,
+        staleness: StalenessMarker,
         clock: Clock = utc_now,
     ) -> None:
         self._store = store

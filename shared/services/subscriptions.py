@@ -7,14 +7,8 @@ trigger graph — are returned as ``warnings``, never as failures.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
-from datetime import datetime
-
 from shared.data.errors import StaleEntityError
 from shared.data.save import RETRY, Retry, retry_on_stale
-from shared.data.store import RegistryStore
-from shared.data.subscriptions import SubscriptionStore
 from shared.domain import contracts, job_events
 from shared.domain.access import Access
 from shared.domain.entities import Model, Subscription
@@ -29,6 +23,7 @@ from shared.domain.errors import (
 from shared.domain.requests import CreateSubscriptionRequest, UpdateSubscriptionRequest
 from shared.domain.responses import DryRunJob, DryRunResult, SubscriptionList
 from shared.domain.triggers import DEFAULT_MAX_CHAIN_DEPTH, TriggerSource, firing_of
+from shared.services.ports import Clock, IdGenerator, ModelReader, Subscriptions, random_id
 
 _CYCLE_SEARCH_LIMIT = 200
 
@@ -36,11 +31,13 @@ _CYCLE_SEARCH_LIMIT = 200
 class SubscriptionService:
     def __init__(
         self,
-        models: RegistryStore,
-        subscriptions: SubscriptionStore,
-        clock: Callable[[], datetime],
+        models: ModelReader,
+        subscriptions: Subscriptions,
+        clock: Clock,
         max_chain_depth: int = DEFAULT_MAX_CHAIN_DEPTH,
+        new_id: IdGenerator = random_id,
     ) -> None:
+        self._new_id = new_id
         self._models = models
         self._subscriptions = subscriptions
         self._clock = clock
@@ -51,7 +48,7 @@ class SubscriptionService:
         source, target = self._writable_source_and_target(source_model_id, request.target_model_id, access)
         now = self._clock()
         subscription = Subscription(
-            id=str(uuid.uuid4()),
+            id=self._new_id(),
             workspace=source.workspace,
             source_model_id=source.id,
             trigger_event=request.trigger_event,

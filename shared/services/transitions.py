@@ -9,16 +9,12 @@ commits; the others re-read, find the status already set and answer the no-op.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
 from shared.data.entities import ModelRecord
 from shared.data.errors import StaleEntityError
-from shared.data.outbox import OutboxWriter
 from shared.data.save import RETRY, Retry, retry_on_stale
-from shared.data.store import RegistryStore
-from shared.data.subscriptions import SubscriptionStore
 from shared.domain import job_events
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, Model, StatusChange, Version
@@ -26,6 +22,7 @@ from shared.domain.errors import ConcurrentUpdateError, EntityVersionMismatchErr
 from shared.domain.lifecycle import check_transition
 from shared.domain.responses import StatusChangeResponse
 from shared.domain.triggers import DEFAULT_MAX_CHAIN_DEPTH, FiringPlan, TriggerSource, plan_firing
+from shared.services.ports import Clock, ModelReader, Outbox, SubscriptionsOfSource
 
 
 def moved_version(
@@ -79,7 +76,7 @@ class Firing:
     """Plans the jobs an event on a model fires, from its subscriptions and their targets."""
 
     def __init__(
-        self, registry: RegistryStore, subscriptions: SubscriptionStore, max_depth: int = DEFAULT_MAX_CHAIN_DEPTH
+        self, registry: ModelReader, subscriptions: SubscriptionsOfSource, max_depth: int = DEFAULT_MAX_CHAIN_DEPTH
     ) -> None:
         self._registry = registry
         self._subscriptions = subscriptions
@@ -99,10 +96,10 @@ class Firing:
 class VersionLifecycle:
     def __init__(
         self,
-        registry: RegistryStore,
+        registry: ModelReader,
         firing: Firing,
-        outbox: OutboxWriter,
-        clock: Callable[[], datetime],
+        outbox: Outbox,
+        clock: Clock,
     ) -> None:
         self._registry = registry
         self._firing = firing
