@@ -17,7 +17,6 @@ from shared.kinds.base import (
     HandlerModel,
     IamStatement,
     ReportedResult,
-    attempt_of,
 )
 
 ECS_TASK_PATTERN = r"^[A-Za-z0-9_-]{1,255}/[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?$"
@@ -72,17 +71,14 @@ def task_result(detail: dict[str, Any]) -> ReportedResult | None:
         return None
     cluster = str(detail.get("clusterArn", "")).rsplit("/", 1)[-1]
     family = str(detail.get("taskDefinitionArn", "")).rsplit("/", 1)[-1]
-    reported = (str(envelope["model_id"]), str(envelope["job_id"]), f"{cluster}/{family}")
+    source = f"{cluster}/{family}"
     failed = [c for c in detail.get("containers", []) if c.get("exitCode") != 0]
     if failed:
         reasons = ", ".join(f"{c.get('name')} exited {c.get('exitCode')} {c.get('reason', '')}".strip() for c in failed)
-        return ReportedResult(
-            *reported,
-            attempt=attempt_of(envelope),
-            status="failed",
-            error=f"{detail.get('stoppedReason', 'task stopped')}: {reasons}",
+        return ReportedResult.of(
+            envelope, source, "failed", error=f"{detail.get('stoppedReason', 'task stopped')}: {reasons}"
         )
-    return ReportedResult(*reported, attempt=attempt_of(envelope), status="succeeded", output={})
+    return ReportedResult.of(envelope, source, "succeeded", output={})
 
 
 def read_event(event: dict[str, Any]) -> ReportedResult | None:
