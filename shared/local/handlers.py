@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Generic, TypeVar
 
 import shared
 from shared import runtime
@@ -171,6 +171,27 @@ def _utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_Fallback = TypeVar("_Fallback", LocalLambda, LocalEcs)
+
+
+class _Running(Generic[_Fallback]):
+    """A client whose mapped handlers run in processes; the unmapped go to ``fallback``."""
+
+    def __init__(
+        self,
+        mappings: HandlerMappings,
+        fallback: _Fallback,
+        processes: Processes,
+        completions: Completions,
+        environment: dict[str, str],
+    ) -> None:
+        self._mappings = mappings
+        self._fallback = fallback
+        self._processes = processes
+        self._completions = completions
+        self._environment = environment
+
+
 # Lambda -------------------------------------------------------------------------------------------
 
 
@@ -239,22 +260,8 @@ def lambda_outcome(workdir: Path, ending: Exit, request_id: str, timeout: float)
     return None, _lambda_error("Runtime.ExitError", f"RequestId: {request_id} Error: {ended}")
 
 
-class RunningLambda:
+class RunningLambda(_Running[LocalLambda]):
     """Lambda's asynchronous ``Invoke``: a mapped function's handler runs; others are recorded."""
-
-    def __init__(
-        self,
-        mappings: HandlerMappings,
-        fallback: LocalLambda,
-        processes: Processes,
-        completions: Completions,
-        environment: dict[str, str],
-    ) -> None:
-        self._mappings = mappings
-        self._fallback = fallback
-        self._processes = processes
-        self._completions = completions
-        self._environment = environment
 
     def invoke(self, **request: Any) -> dict[str, Any]:
         arn = request["FunctionName"]
@@ -396,22 +403,8 @@ def _with_printed(reported: ReportedResult, printed: dict[str, Any] | None, prob
     return reported.with_result(result.model_copy(update={"attempt": reported.attempt}))
 
 
-class RunningEcs:
+class RunningEcs(_Running[LocalEcs]):
     """ECS's ``RunTask``: a mapped task runs its command; others are recorded."""
-
-    def __init__(
-        self,
-        mappings: HandlerMappings,
-        fallback: LocalEcs,
-        processes: Processes,
-        completions: Completions,
-        environment: dict[str, str],
-    ) -> None:
-        self._mappings = mappings
-        self._fallback = fallback
-        self._processes = processes
-        self._completions = completions
-        self._environment = environment
 
     def describe_task_definition(self, taskDefinition: str) -> dict[str, Any]:  # noqa: N803 — boto3's name
         return self._fallback.describe_task_definition(taskDefinition)
