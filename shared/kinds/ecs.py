@@ -4,7 +4,7 @@ task's "ECS Task State Change" event completes the job (exit code 0 everywhere i
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
@@ -58,15 +58,21 @@ def cluster_arns(allow: HandlerAllowList) -> list[str]:
     return [f"arn:{{partition}}:ecs:{{region}}:{{account}}:cluster/{cluster}" for cluster in allow.ecs_clusters]
 
 
+def container_variables(overrides: Mapping[str, Any] | None) -> dict[str, str]:
+    """The environment variables that a task's container overrides set (in a RunTask request or
+    a task state change event). The envelope travels in ``PIE_JOB``."""
+    return {
+        variable.get("name"): variable.get("value")
+        for override in (overrides or {}).get("containerOverrides") or []
+        for variable in override.get("environment") or []
+    }
+
+
 def task_result(detail: dict[str, Any]) -> ReportedResult | None:
     """A stopped task PIE started: named by ``startedBy``, carrying the envelope in ``PIE_JOB``."""
     if detail.get("lastStatus") != "STOPPED":
         return None
-    envelope = None
-    for override in (detail.get("overrides") or {}).get("containerOverrides", []):
-        for variable in override.get("environment", []):
-            if variable.get("name") == ECS_ENVIRONMENT_VARIABLE:
-                envelope = json.loads(variable.get("value") or "{}")
+    envelope = json.loads(container_variables(detail.get("overrides")).get(ECS_ENVIRONMENT_VARIABLE) or "{}")
     if not envelope or envelope.get("job_id") != detail.get("startedBy"):
         return None
     cluster = str(detail.get("clusterArn", "")).rsplit("/", 1)[-1]

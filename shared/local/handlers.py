@@ -44,12 +44,12 @@ from shared import runtime
 from shared.domain.requests import CompleteJobRequest
 from shared.kinds import KINDS
 from shared.kinds.base import ReportedResult, load
-from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
+from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE, container_variables
 from shared.kinds.ecs import task_result as ecs_task_result
 from shared.local import handler_runner
 from shared.local.gateway import LocalLambdaContext, load_handler, local_function_name
 from shared.local.handler_mappings import EcsMapping, HandlerMappings, LambdaMapping
-from shared.local.targets import LocalEcs, LocalLambda, LocalTargets
+from shared.local.targets import LocalEcs, LocalLambda, LocalTargets, invoked_envelope
 
 log = logging.getLogger(__name__)
 
@@ -268,8 +268,7 @@ class RunningLambda(_Running[LocalLambda]):
         mapping = self._mappings.lambda_for(arn.split(":")[6])
         if mapping is None:
             return self._fallback.invoke(**request)
-        payload = request.get("Payload", b"{}")
-        envelope = json.loads(payload.decode() if isinstance(payload, bytes) else payload)
+        envelope = invoked_envelope(request)
         qualified = f"{arn}:{request.get('Qualifier') or '$LATEST'}"
         self._processes.submit(lambda: self._run(mapping, qualified, envelope), str(envelope.get("job_id")))
         return {"StatusCode": 202}
@@ -423,8 +422,7 @@ class RunningEcs(_Running[LocalEcs]):
         return self._fallback.stop_task(**request)
 
     def _run(self, mapping: EcsMapping, request: dict[str, Any], task_arn: str) -> None:
-        overrides = (request.get("overrides") or {}).get("containerOverrides") or []
-        variables = {v["name"]: v["value"] for o in overrides for v in o.get("environment", [])}
+        variables = container_variables(request.get("overrides"))
         timeout = self._mappings.timeout_seconds
         printed, problem = None, None
         with tempfile.TemporaryFile(prefix="pie-ecs-") as stdout:
