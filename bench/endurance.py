@@ -20,11 +20,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.load import concurrently
 from bench.local_api import ROOT, STARTUP_SECONDS, _environment, _pie_local_command
 from bench.report import Figure, ratio
 from bench.world import load_event
@@ -189,12 +190,11 @@ def _round(clients: list[_Client], count: int = ROUND_MODELS) -> list[dict[str, 
 def _concurrent_gets(client: _Client, path: str) -> tuple[float, int]:
     """Requests per second and failed requests (refused, reset, timed out or not 200) of
     ``CONCURRENT_CLIENTS`` threads, each on its own connection, for ``CONCURRENT_SECONDS``."""
-    deadline = time.monotonic() + CONCURRENT_SECONDS
     counts = {"answered": 0, "errors": 0}
     lock = threading.Lock()
 
-    def one_client() -> None:
-        while time.monotonic() < deadline:
+    def one_client(running: Callable[[], bool]) -> None:
+        while running():
             try:
                 client.get(path)
                 outcome = "answered"
@@ -203,13 +203,8 @@ def _concurrent_gets(client: _Client, path: str) -> tuple[float, int]:
             with lock:
                 counts[outcome] += 1
 
-    began = time.monotonic()
-    threads = [threading.Thread(target=one_client) for _ in range(CONCURRENT_CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return counts["answered"] / (time.monotonic() - began), counts["errors"]
+    elapsed = concurrently(CONCURRENT_CLIENTS, CONCURRENT_SECONDS, one_client)
+    return counts["answered"] / elapsed, counts["errors"]
 
 
 def _filler(client: _Client) -> None:

@@ -18,11 +18,12 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.load import concurrently
 from bench.report import Figure, ratio
 from bench.world import SOURCE_MODEL, load_event
 from shared.local.tokens import SigningKeys, mint_token
@@ -137,14 +138,11 @@ def _load(url: str, headers: dict[str, str], seconds: float) -> dict[str, Any]:
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
-    start = threading.Barrier(CLIENTS + 1)
-    deadline = [0.0]
 
-    def client() -> None:
+    def client(running: Callable[[], bool]) -> None:
         mine: list[float] = []
         failed = 0
-        start.wait()
-        while time.perf_counter() < deadline[0]:
+        while running():
             began = time.perf_counter()
             try:
                 _get(url, headers)
@@ -156,15 +154,7 @@ def _load(url: str, headers: dict[str, str], seconds: float) -> dict[str, Any]:
             latencies.extend(mine)
             errors[0] += failed
 
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    began = time.perf_counter()
-    deadline[0] = began + seconds
-    start.wait()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
+    elapsed = concurrently(CLIENTS, seconds, client)
     quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
     return {
         "requests": len(latencies),

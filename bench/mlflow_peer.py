@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from bench.load import concurrently
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MLFLOW = ROOT / "bench" / ".mlflow-venv" / "bin" / "mlflow"
 RESULTS = ROOT / "bench" / "mlflow_peer_results.json"
@@ -379,13 +381,10 @@ def concurrent_gets(peer: Peer, model: str, seconds: float) -> dict[str, float]:
     counts: list[int] = []
     errors: list[str] = []
     lock = threading.Lock()
-    start = threading.Barrier(CLIENTS + 1)
-    deadline = [0.0]
 
-    def client() -> None:
+    def client(running: Callable[[], bool]) -> None:
         done = 0
-        start.wait()
-        while time.monotonic() < deadline[0]:
+        while running():
             try:
                 peer.get_model(model)
                 done += 1
@@ -395,15 +394,7 @@ def concurrent_gets(peer: Peer, model: str, seconds: float) -> dict[str, float]:
         with lock:
             counts.append(done)
 
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    began = time.monotonic()
-    deadline[0] = began + seconds
-    start.wait()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - began
+    elapsed = concurrently(CLIENTS, seconds, client)
     return {"requests_per_second": sum(counts) / elapsed, "requests": sum(counts), "errors": len(errors)}
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import socket
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,28 @@ class LambdaContext:
 @pytest.fixture
 def lambda_context() -> LambdaContext:
     return LambdaContext()
+
+
+@pytest.fixture
+def network_attempts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every attempt to reach the network, each refused. A library may swallow the refusal (a
+    failed ``$ref`` retrieval becomes "unresolvable"), so tests assert on the record, not on an
+    exception."""
+    attempts: list[str] = []
+
+    def refuse(what: str):
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            attempts.append(f"{what}{args!r}")
+            raise OSError(f"network access refused in tests: {what}")
+
+        return refused
+
+    monkeypatch.setattr(socket.socket, "connect", refuse("socket.connect"))
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse("socket.connect_ex"))
+    monkeypatch.setattr(socket, "create_connection", refuse("socket.create_connection"))
+    monkeypatch.setattr(socket, "getaddrinfo", refuse("socket.getaddrinfo"))
+    monkeypatch.setattr(urllib.request, "urlopen", refuse("urllib.request.urlopen"))
+    return attempts
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.domain.errors import HandlerNotAllowedError
 from shared.kinds.allow_list import HandlerAllowList
 
 if TYPE_CHECKING:
@@ -53,6 +52,15 @@ class ReportedResult:
     error: str | None = None
     # The attempt the envelope PIE sent names; None for envelopes sent before attempts existed.
     attempt: int | None = None
+
+    @classmethod
+    def of(
+        cls, envelope: Mapping[str, Any], source: str, status: str, output: Any = None, error: str | None = None
+    ) -> ReportedResult:
+        """The result of the job the envelope PIE sent names (see ``is_envelope``)."""
+        return cls(
+            str(envelope["model_id"]), str(envelope["job_id"]), source, status, output, error, attempt_of(envelope)
+        )
 
     @property
     def result(self) -> CompleteJobRequest:
@@ -145,48 +153,9 @@ def load(reference: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
-# ARN kinds (lambda, step_functions) share the allow-list check: partition, account, region, prefix.
-ARN_PARTITION_PATTERN = r"aws[a-z-]*"
-ARN_REGION_PATTERN = r"[a-z]{2}(-[a-z]+)+-[0-9]"
-
-
-def check_arn_target(
-    role: str,
-    what: str,
-    *,
-    partition: str,
-    account: str,
-    region: str,
-    name: str,
-    accounts: Collection[str],
-    regions: Collection[str],
-    prefixes: Collection[str],
-    allow: HandlerAllowList,
-) -> None:
-    if partition not in allow.partitions:
-        raise HandlerNotAllowedError(
-            f"{role} handler: partition {partition} is not in the handler allow-list "
-            f"(allowed: {', '.join(allow.partitions)})"
-        )
-    if account not in accounts:
-        raise HandlerNotAllowedError(f"{role} handler: account {account} is not in the handler allow-list")
-    if region not in regions:
-        raise HandlerNotAllowedError(f"{role} handler: region {region} is not in the handler allow-list")
-    if not any(name.startswith(prefix) for prefix in prefixes):
-        raise HandlerNotAllowedError(f"{role} handler: {what} '{name}' does not start with an allowed prefix")
-
-
-def arn_prefixes(
-    service_resource: str, accounts: Collection[str], regions: Collection[str], prefixes: Collection[str]
-) -> list[str]:
-    """One ARN prefix per allowed account x region x name prefix, e.g. for
-    ``service_resource="lambda:{region}:{account}:function:"``."""
-    return [
-        "arn:{partition}:" + service_resource.replace("{region}", region).replace("{account}", account) + prefix
-        for account in accounts
-        for region in regions
-        for prefix in prefixes
-    ]
+def is_envelope(value: Any) -> TypeGuard[dict[str, Any]]:
+    """Whether ``value``, found in an AWS event, is a job envelope: it names its job and model."""
+    return isinstance(value, dict) and "job_id" in value and "model_id" in value
 
 
 def attempt_of(envelope: Mapping[str, Any]) -> int | None:

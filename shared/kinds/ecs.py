@@ -4,7 +4,7 @@ task's "ECS Task State Change" event completes the job (exit code 0 everywhere i
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
@@ -17,7 +17,6 @@ from shared.kinds.base import (
     HandlerModel,
     IamStatement,
     ReportedResult,
-    attempt_of,
 )
 
 ECS_TASK_PATTERN = r"^[A-Za-z0-9_-]{1,255}/[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?$"
@@ -59,30 +58,33 @@ def cluster_arns(allow: HandlerAllowList) -> list[str]:
     return [f"arn:{{partition}}:ecs:{{region}}:{{account}}:cluster/{cluster}" for cluster in allow.ecs_clusters]
 
 
+def container_variables(overrides: Mapping[str, Any] | None) -> dict[str, str]:
+    """The environment variables that a task's container overrides set (in a RunTask request or
+    a task state change event). The envelope travels in ``PIE_JOB``."""
+    return {
+        variable.get("name"): variable.get("value")
+        for override in (overrides or {}).get("containerOverrides") or []
+        for variable in override.get("environment") or []
+    }
+
+
 def task_result(detail: dict[str, Any]) -> ReportedResult | None:
     """A stopped task PIE started: named by ``startedBy``, carrying the envelope in ``PIE_JOB``."""
     if detail.get("lastStatus") != "STOPPED":
         return None
-    envelope = None
-    for override in (detail.get("overrides") or {}).get("containerOverrides", []):
-        for variable in override.get("environment", []):
-            if variable.get("name") == ECS_ENVIRONMENT_VARIABLE:
-                envelope = json.loads(variable.get("value") or "{}")
+    envelope = json.loads(container_variables(detail.get("overrides")).get(ECS_ENVIRONMENT_VARIABLE) or "{}")
     if not envelope or envelope.get("job_id") != detail.get("startedBy"):
         return None
     cluster = str(detail.get("clusterArn", "")).rsplit("/", 1)[-1]
     family = str(detail.get("taskDefinitionArn", "")).rsplit("/", 1)[-1]
-    reported = (str(envelope["model_id"]), str(envelope["job_id"]), f"{cluster}/{family}")
+    source = f"{cluster}/{family}"
     failed = [c for c in detail.get("containers", []) if c.get("exitCode") != 0]
     if failed:
         reasons = ", ".join(f"{c.get('name')} exited {c.get('exitCode')} {c.get('reason', '')}".strip() for c in failed)
-        return ReportedResult(
-            *reported,
-            attempt=attempt_of(envelope),
-            status="failed",
-            error=f"{detail.get('stoppedReason', 'task stopped')}: {reasons}",
+        return ReportedResult.of(
+            envelope, source, "failed", error=f"{detail.get('stoppedReason', 'task stopped')}: {reasons}"
         )
-    return ReportedResult(*reported, attempt=attempt_of(envelope), status="succeeded", output={})
+    return ReportedResult.of(envelope, source, "succeeded", output={})
 
 
 def read_event(event: dict[str, Any]) -> ReportedResult | None:

@@ -37,19 +37,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Generic, TypeVar
 
 import shared
 from shared import runtime
 from shared.domain.requests import CompleteJobRequest
 from shared.kinds import KINDS
 from shared.kinds.base import ReportedResult, load
-from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
+from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE, container_variables
 from shared.kinds.ecs import task_result as ecs_task_result
 from shared.local import handler_runner
 from shared.local.gateway import LocalLambdaContext, load_handler, local_function_name
 from shared.local.handler_mappings import EcsMapping, HandlerMappings, LambdaMapping
-from shared.local.targets import LocalEcs, LocalLambda, LocalTargets
+from shared.local.targets import LocalEcs, LocalLambda, LocalTargets, invoked_envelope
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,27 @@ def _utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_Fallback = TypeVar("_Fallback", LocalLambda, LocalEcs)
+
+
+class _Running(Generic[_Fallback]):
+    """A client whose mapped handlers run in processes; the unmapped go to ``fallback``."""
+
+    def __init__(
+        self,
+        mappings: HandlerMappings,
+        fallback: _Fallback,
+        processes: Processes,
+        completions: Completions,
+        environment: dict[str, str],
+    ) -> None:
+        self._mappings = mappings
+        self._fallback = fallback
+        self._processes = processes
+        self._completions = completions
+        self._environment = environment
+
+
 # Lambda -------------------------------------------------------------------------------------------
 
 
@@ -239,30 +260,15 @@ def lambda_outcome(workdir: Path, ending: Exit, request_id: str, timeout: float)
     return None, _lambda_error("Runtime.ExitError", f"RequestId: {request_id} Error: {ended}")
 
 
-class RunningLambda:
+class RunningLambda(_Running[LocalLambda]):
     """Lambda's asynchronous ``Invoke``: a mapped function's handler runs; others are recorded."""
-
-    def __init__(
-        self,
-        mappings: HandlerMappings,
-        fallback: LocalLambda,
-        processes: Processes,
-        completions: Completions,
-        environment: dict[str, str],
-    ) -> None:
-        self._mappings = mappings
-        self._fallback = fallback
-        self._processes = processes
-        self._completions = completions
-        self._environment = environment
 
     def invoke(self, **request: Any) -> dict[str, Any]:
         arn = request["FunctionName"]
         mapping = self._mappings.lambda_for(arn.split(":")[6])
         if mapping is None:
             return self._fallback.invoke(**request)
-        payload = request.get("Payload", b"{}")
-        envelope = json.loads(payload.decode() if isinstance(payload, bytes) else payload)
+        envelope = invoked_envelope(request)
         qualified = f"{arn}:{request.get('Qualifier') or '$LATEST'}"
         self._processes.submit(lambda: self._run(mapping, qualified, envelope), str(envelope.get("job_id")))
         return {"StatusCode": 202}
@@ -396,22 +402,8 @@ def _with_printed(reported: ReportedResult, printed: dict[str, Any] | None, prob
     return reported.with_result(result.model_copy(update={"attempt": reported.attempt}))
 
 
-class RunningEcs:
+class RunningEcs(_Running[LocalEcs]):
     """ECS's ``RunTask``: a mapped task runs its command; others are recorded."""
-
-    def __init__(
-        self,
-        mappings: HandlerMappings,
-        fallback: LocalEcs,
-        processes: Processes,
-        completions: Completions,
-        environment: dict[str, str],
-    ) -> None:
-        self._mappings = mappings
-        self._fallback = fallback
-        self._processes = processes
-        self._completions = completions
-        self._environment = environment
 
     def describe_task_definition(self, taskDefinition: str) -> dict[str, Any]:  # noqa: N803 — boto3's name
         return self._fallback.describe_task_definition(taskDefinition)
@@ -430,8 +422,7 @@ class RunningEcs:
         return self._fallback.stop_task(**request)
 
     def _run(self, mapping: EcsMapping, request: dict[str, Any], task_arn: str) -> None:
-        overrides = (request.get("overrides") or {}).get("containerOverrides") or []
-        variables = {v["name"]: v["value"] for o in overrides for v in o.get("environment", [])}
+        variables = container_variables(request.get("overrides"))
         timeout = self._mappings.timeout_seconds
         printed, problem = None, None
         with tempfile.TemporaryFile(prefix="pie-ecs-") as stdout:

@@ -15,6 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE, container_variables
+
 log = logging.getLogger(__name__)
 
 
@@ -41,6 +43,12 @@ class LocalTargets:
         )
 
 
+def invoked_envelope(request: dict[str, Any]) -> dict[str, Any]:
+    """The job envelope an ``Invoke`` request carries as its payload."""
+    payload = request.get("Payload", b"{}")
+    return json.loads(payload.decode() if isinstance(payload, bytes) else payload)
+
+
 class LocalLambda:
     """Accepts ``Invoke`` like Lambda's asynchronous invocation does, and runs nothing."""
 
@@ -48,9 +56,7 @@ class LocalLambda:
         self._targets = targets
 
     def invoke(self, **request: Any) -> dict[str, Any]:
-        payload = request.get("Payload", b"{}")
-        envelope = json.loads(payload.decode() if isinstance(payload, bytes) else payload)
-        self._targets.record("lambda", request, envelope)
+        self._targets.record("lambda", request, invoked_envelope(request))
         return {"StatusCode": 202}
 
 
@@ -64,9 +70,8 @@ class LocalEcs:
         return {"taskDefinition": {"family": taskDefinition, "containerDefinitions": [{"name": "main"}]}}
 
     def run_task(self, **request: Any) -> dict[str, Any]:
-        overrides = request.get("overrides", {}).get("containerOverrides", [{}])
-        variables = {v["name"]: v["value"] for o in overrides for v in o.get("environment", [])}
-        self._targets.record("ecs", request, json.loads(variables.get("PIE_JOB", "{}")))
+        variables = container_variables(request.get("overrides"))
+        self._targets.record("ecs", request, json.loads(variables.get(ECS_ENVIRONMENT_VARIABLE) or "{}"))
         arn = f"arn:aws:ecs:local:000000000000:task/{request.get('cluster')}/{uuid.uuid4().hex}"
         return {"tasks": [{"taskArn": arn, "startedBy": request.get("startedBy")}], "failures": []}
 

@@ -9,7 +9,7 @@ import pytest
 
 from pie_client import PieClient
 from tests.e2e.client import mint
-from tests.e2e.local_server import LocalServer, start_server, stop_server
+from tests.e2e.local_server import LocalServer, serving
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +19,8 @@ def pie_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(pie_home: Path) -> Iterator[LocalServer]:
-    running = start_server(pie_home, pie_home.parent / "serve.log")
-    yield running
-    stop_server(running)
+    with serving(pie_home) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

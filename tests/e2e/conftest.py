@@ -16,7 +16,7 @@ import pytest
 
 from tests.e2e.client import Api, mint
 from tests.e2e.documents import model_document, unique_id
-from tests.e2e.local_server import LocalServer, Tokens, forged_token, start_server, stop_server
+from tests.e2e.local_server import LocalServer, Tokens, forged_token, serving
 
 E2E_DIRECTORY = Path(__file__).resolve().parent
 SEED = int(os.environ.get("PIE_E2E_SEED") or random.SystemRandom().randrange(1_000_000))
@@ -42,9 +42,8 @@ def pie_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def server(pie_home: Path) -> Iterator[LocalServer]:
-    running = start_server(pie_home, pie_home.parent / "serve.log")
-    yield running
-    stop_server(running)
+    with serving(pie_home) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

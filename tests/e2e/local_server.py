@@ -11,6 +11,8 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +55,16 @@ def start_server(home: Path, log: Path, *options: str) -> LocalServer:
     process.kill()
     process.wait()
     pytest.fail(f"pie-local serve did not answer within {STARTUP_TIMEOUT_SECONDS} s:\n{log.read_text()}")
+
+
+@contextmanager
+def serving(home: Path, *options: str) -> Iterator[LocalServer]:
+    """A server for a fixture's lifetime, logging to ``serve.log`` beside ``home``."""
+    running = start_server(home, home.parent / "serve.log", *options)
+    try:
+        yield running
+    finally:
+        stop_server(running)
 
 
 def stop_server(server: LocalServer) -> int:

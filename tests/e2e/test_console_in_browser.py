@@ -25,7 +25,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.e2e.client import Api, mint
 from tests.e2e.documents import IN_PROCESS_HANDLERS, model_document, unique_id
-from tests.e2e.local_server import LocalServer, start_server, stop_server
+from tests.e2e.local_server import LocalServer, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -52,9 +52,8 @@ CHROMIUM_FLAGS = (
 @pytest.fixture(scope="module")
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     home = tmp_path_factory.mktemp("console") / ".pie-local"
-    running = start_server(home, home.parent / "serve.log")
-    yield running
-    stop_server(running)
+    with serving(home) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

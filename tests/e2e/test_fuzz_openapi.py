@@ -46,7 +46,7 @@ from tests.e2e.fuzz_support import (
     refusals_say_why,
     seed_resources,
 )
-from tests.e2e.local_server import LocalServer, start_server, stop_server
+from tests.e2e.local_server import LocalServer, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -63,9 +63,8 @@ schema.hook("map_case")(drop_unissued_page_tokens)
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     home = tmp_path_factory.mktemp("pie-fuzz") / ".pie-local"
-    running = start_server(home, home.parent / "serve.log")
-    yield running
-    stop_server(running)
+    with serving(home) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

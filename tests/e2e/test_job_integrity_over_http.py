@@ -9,19 +9,11 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.chains import SETTLE_SECONDS, create
 from tests.e2e.client import Api
-from tests.e2e.documents import IN_PROCESS_HANDLERS, model_document, unique_id
+from tests.e2e.documents import IN_PROCESS_HANDLERS
 
 pytestmark = pytest.mark.e2e
-
-SETTLE_SECONDS = 15
-
-
-def create(api: Api, **overrides: Any) -> str:
-    model_id = unique_id()
-    reply = api.post("/v2/models", model_document(model_id, **overrides))
-    assert reply.status == 201, reply.body
-    return model_id
 
 
 def job_settled(api: Api, model_id: str, job_id: str, status: str) -> dict[str, Any]:

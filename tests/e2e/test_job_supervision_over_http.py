@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.client import Api, mint
 from tests.e2e.documents import model_document, unique_id
-from tests.e2e.local_server import LocalServer, start_server, stop_server
+from tests.e2e.local_server import serving
 
 pytestmark = pytest.mark.e2e
 WAIT_SECONDS = 30
@@ -21,11 +21,8 @@ WAIT_SECONDS = 30
 @pytest.fixture(scope="module")
 def fast_sweeping(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     home = tmp_path_factory.mktemp("pie-local-sweep") / ".pie-local"
-    running: LocalServer = start_server(home, home.parent / "serve.log", "--sweep-seconds", "0.2")
-    try:
+    with serving(home, "--sweep-seconds", "0.2") as running:
         yield Api(running.url, mint(home))
-    finally:
-        stop_server(running)
 
 
 def eventually(check: Callable[[], Any], what: str) -> Any:

@@ -24,7 +24,7 @@ import pytest
 
 from tests.e2e.client import Api, assert_error, mint
 from tests.e2e.documents import model_document, unique_id
-from tests.e2e.local_server import LocalServer, start_server, stop_server
+from tests.e2e.local_server import LocalServer, serving, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 
@@ -32,9 +32,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     home = tmp_path_factory.mktemp("pie-http") / ".pie-local"
-    running = start_server(home, home.parent / "serve.log")
-    yield running
-    stop_server(running)
+    with serving(home) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ output and an input schema, and remote ``$ref``s reported instead of fetched."""
 
 from __future__ import annotations
 
-import socket
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,24 +17,6 @@ FEATURES = {
     "properties": {"features": {"type": "array", "items": {"type": "number"}}},
     "required": ["features"],
 }
-
-
-@pytest.fixture
-def network_attempts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Records (and refuses) every attempt to open a connection or resolve a host name."""
-    attempts: list[str] = []
-
-    def refuse(what: str):
-        def refused(*args: Any, **kwargs: Any) -> Any:
-            attempts.append(f"{what}{args!r}")
-            raise OSError(f"network access refused in tests: {what}")
-
-        return refused
-
-    monkeypatch.setattr(socket.socket, "connect", refuse("socket.connect"))
-    monkeypatch.setattr(socket, "create_connection", refuse("socket.create_connection"))
-    monkeypatch.setattr(socket, "getaddrinfo", refuse("socket.getaddrinfo"))
-    return attempts
 
 
 def _model(handler_contracts: dict[str, Any] | None) -> Model:

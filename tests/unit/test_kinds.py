@@ -6,16 +6,18 @@ from __future__ import annotations
 import subprocess
 import sys
 import typing
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from shared.dispatch.starters import Backoff, StartContext, build_starters
 from shared.domain.entities import Handler
+from shared.domain.errors import HandlerNotAllowedError
 from shared.kinds import KINDS, UnknownHandlerKindError, kind_of
 from shared.kinds.allow_list import HandlerAllowList
-from shared.kinds.base import HandlerKind, load
+from shared.kinds.arn import ArnHandlerModel, ArnTarget
+from shared.kinds.base import HandlerKind, IamStatement, load
 from tests.conftest import ROOT
 
 KIND_TYPES = sorted(KINDS)
@@ -106,3 +108,71 @@ def test_the_model_layer_of_the_kinds_imports_no_aws_sdk():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ARN kinds ----------------------------------------------------------------------------------------
+
+ARN_ALLOW = HandlerAllowList(
+    lambda_accounts=["111111111111"], lambda_regions=["us-west-2"], lambda_name_prefixes=["p-"]
+)
+
+
+class _PipelineHandler(ArnHandlerModel):
+    type: typing.Literal["pipeline"]
+    pipeline_arn: str
+
+    @property
+    def target_arn(self) -> str:
+        return self.pipeline_arn
+
+
+# A made-up kind, borrowing the lambda group of the allow-list (a real one declares its own fields).
+_PIPELINES = ArnTarget(
+    service="sagemaker",
+    resource_type="pipeline",
+    noun="pipeline",
+    allow_list_group="lambda",
+    start_actions=("sagemaker:StartPipelineExecution",),
+)
+
+
+def _pipeline(arn: str) -> _PipelineHandler:
+    return _PipelineHandler(type="pipeline", pipeline_arn=arn)
+
+
+def test_an_arn_kind_gets_its_check_iam_and_completion_rule_from_its_target():
+    kind = _PIPELINES.kind(
+        type="pipeline",
+        model=_PipelineHandler,
+        starter="shared.kinds.lambda_start:LambdaStarter",  # never loaded here
+        default_timeout_seconds=60,
+        rule=("PipelinesEnded", "PIE: pipelines", lambda arns: {"source": ["aws.sagemaker"], "resources": arns}),
+    )
+    allowed = "arn:aws:sagemaker:us-west-2:111111111111:pipeline:p-train"
+
+    kind.check("training", _pipeline(allowed), ARN_ALLOW, ())
+    with pytest.raises(HandlerNotAllowedError, match="pipeline name 'q-train' does not start with an allowed prefix"):
+        kind.check("training", _pipeline(allowed.replace("p-train", "q-train")), ARN_ALLOW, ())
+    with pytest.raises(HandlerNotAllowedError, match="account 222222222222"):
+        kind.check("training", _pipeline(allowed.replace("111111111111", "222222222222")), ARN_ALLOW, ())
+    with pytest.raises(HandlerNotAllowedError, match="partition aws-cn"):
+        kind.check("training", _pipeline(allowed.replace("arn:aws:", "arn:aws-cn:")), ARN_ALLOW, ())
+
+    prefix = "arn:{partition}:sagemaker:us-west-2:111111111111:pipeline:p-"
+    assert kind.dispatcher_statements(ARN_ALLOW, ()) == [
+        IamStatement(("sagemaker:StartPipelineExecution",), (prefix + "*",))
+    ]
+    (rule,) = kind.completion_rules(ARN_ALLOW)
+    assert rule.pattern == {"source": ["aws.sagemaker"], "resources": [{"prefix": prefix}]}
+    assert kind.completion_rules(HandlerAllowList()) == []
+    assert "pipelines are admitted by name prefix" in kind.iam_wildcard_reason
+    assert kind.reported_by(_pipeline(allowed), allowed)
+    assert not kind.reported_by(_pipeline(allowed), allowed + "-other")
+    assert _PIPELINES.arn_pattern("[a-z-]{1,8}") == (
+        r"^arn:aws[a-z-]*:sagemaker:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:pipeline:[a-z-]{1,8}$"
+    )
+
+
+def test_an_arn_kind_without_allow_list_fields_fails_when_declared():
+    with pytest.raises(TypeError, match="pipeline_accounts"):
+        replace(_PIPELINES, allow_list_group="pipeline")

@@ -545,6 +545,17 @@ def jobs() -> None:
     """Jobs: list, get, watch, complete; cancel, retry and log where the server has them."""
 
 
+def _job_command(name: str) -> Callable[[Callable[..., Any]], click.Command]:
+    """``pie jobs NAME MODEL_ID JOB_ID`` (with ``--output``): the commands on one job."""
+
+    def command(function: Callable[..., Any]) -> click.Command:
+        for decorator in (pass_session, output_option, click.argument("job_id"), click.argument("model_id")):
+            function = decorator(function)
+        return jobs.command(name)(function)
+
+    return command
+
+
 @jobs.command("list")
 @click.argument("model_id")
 @click.option("--status", type=click.Choice(["queued", "dispatched", "succeeded", "failed"]))
@@ -555,11 +566,7 @@ def jobs_list(session: Session, model_id: str, status: str | None, limit: int) -
     emit(session, _first(session.client.iter_jobs(model_id, status=status, page_size=100), limit), JOB_COLUMNS)
 
 
-@jobs.command("get")
-@click.argument("model_id")
-@click.argument("job_id")
-@output_option
-@pass_session
+@_job_command("get")
 def jobs_get(session: Session, model_id: str, job_id: str) -> None:
     emit(session, session.client.get_job(model_id, job_id))
 
@@ -576,21 +583,13 @@ def jobs_watch(session: Session, model_id: str, job_id: str, timeout: float, pol
     _wait(session, model_id, job_id, timeout, poll)
 
 
-@jobs.command("cancel")
-@click.argument("model_id")
-@click.argument("job_id")
-@output_option
-@pass_session
+@_job_command("cancel")
 def jobs_cancel(session: Session, model_id: str, job_id: str) -> None:
     """End a queued or dispatched job (needs a PIE with job supervision)."""
     emit(session, session.client.cancel_job(model_id, job_id))
 
 
-@jobs.command("retry")
-@click.argument("model_id")
-@click.argument("job_id")
-@output_option
-@pass_session
+@_job_command("retry")
 def jobs_retry(session: Session, model_id: str, job_id: str) -> None:
     """Queue a failed job again as its next attempt (needs a PIE with job supervision)."""
     emit(session, session.client.retry_job(model_id, job_id))

@@ -34,28 +34,3 @@ def table(module_table: Any) -> Any:
     create_table(module_table, LOCAL_TABLE_NAME)
     runtime.reset()
     return module_table
-
-
-@pytest.fixture
-def network_attempts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every attempt to reach the network, each refused. A library may swallow the refusal (a
-    failed ``$ref`` retrieval becomes "unresolvable"), so tests assert on the record, not on an
-    exception."""
-    import socket
-    import urllib.request
-
-    attempts: list[str] = []
-
-    def refuse(what: str):
-        def refused(*args: Any, **kwargs: Any) -> Any:
-            attempts.append(f"{what}{args!r}")
-            raise OSError(f"network access refused in tests: {what}")
-
-        return refused
-
-    monkeypatch.setattr(socket.socket, "connect", refuse("socket.connect"))
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse("socket.connect_ex"))
-    monkeypatch.setattr(socket, "create_connection", refuse("socket.create_connection"))
-    monkeypatch.setattr(socket, "getaddrinfo", refuse("socket.getaddrinfo"))
-    monkeypatch.setattr(urllib.request, "urlopen", refuse("urllib.request.urlopen"))
-    return attempts
