@@ -16,10 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from shared.domain.access import Access
 from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError, StaleAttemptError
+from shared.domain.requests import CompleteJobRequest
 from shared.kinds import KINDS, kind_of
-from shared.kinds.base import ReportedResult
+from shared.kinds.base import ERROR_LIMIT, ReportedResult
 from shared.observability import logger
 from shared.services.jobs import JobService
 
@@ -33,6 +36,23 @@ def reported_result(event: dict[str, Any]) -> ReportedResult | None:
         if reported is not None:
             return reported
     return None
+
+
+def completion_request(reported: ReportedResult) -> CompleteJobRequest:
+    """The completion a reported result makes: a failure keeps its (bounded) error; a success its
+    output, a non-object output wrapped as ``{"result": ...}``."""
+    if reported.status != "succeeded":
+        return CompleteJobRequest(
+            status="failed", error=(reported.error or "failed")[:ERROR_LIMIT], attempt=reported.attempt
+        )
+    output = reported.output if isinstance(reported.output, dict) else {"result": reported.output}
+    try:
+        return CompleteJobRequest(status="succeeded", output=output, attempt=reported.attempt)
+    except ValidationError as invalid:
+        # An output PIE cannot store (NaN or Infinity, which Python's JSON accepts) fails the job
+        # rather than the record, whose retries would run out with the job still dispatched.
+        reason = f"the handler's output cannot be stored: {invalid.errors()[0]['msg']}"
+        return CompleteJobRequest(status="failed", error=reason[:ERROR_LIMIT], attempt=reported.attempt)
 
 
 class AwsCompletions:
@@ -60,7 +80,7 @@ class AwsCompletions:
             )
             return "foreign source"
         try:
-            completion = self._jobs.finish(job, reported.result, actor=COMPLETION_ACTOR)
+            completion = self._jobs.finish(job, completion_request(reported), actor=COMPLETION_ACTOR)
         except JobAlreadyFinishedError:
             return "already finished"
         except StaleAttemptError:

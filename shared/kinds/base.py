@@ -11,14 +11,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import Any, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.kinds.allow_list import HandlerAllowList
-
-if TYPE_CHECKING:
-    from shared.domain.requests import CompleteJobRequest
 
 ERROR_LIMIT = 4096
 
@@ -60,31 +57,6 @@ class ReportedResult:
         """The result of the job the envelope PIE sent names (see ``is_envelope``)."""
         return cls(
             str(envelope["model_id"]), str(envelope["job_id"]), source, status, output, error, attempt_of(envelope)
-        )
-
-    @property
-    def result(self) -> CompleteJobRequest:
-        # Imported here: shared.domain.entities builds its Handler union from this package.
-        from pydantic import ValidationError
-
-        from shared.domain.requests import CompleteJobRequest
-
-        if self.status != "succeeded":
-            return CompleteJobRequest(
-                status="failed", error=(self.error or "failed")[:ERROR_LIMIT], attempt=self.attempt
-            )
-        output = self.output if isinstance(self.output, dict) else {"result": self.output}
-        try:
-            return CompleteJobRequest(status="succeeded", output=output, attempt=self.attempt)
-        except ValidationError as invalid:
-            # An output PIE cannot store (NaN or Infinity, which Python's JSON accepts) fails the job
-            # rather than the record, whose retries would run out with the job still dispatched.
-            reason = f"the handler's output cannot be stored: {invalid.errors()[0]['msg']}"
-            return CompleteJobRequest(status="failed", error=reason[:ERROR_LIMIT], attempt=self.attempt)
-
-    def with_result(self, result: CompleteJobRequest) -> ReportedResult:
-        return ReportedResult(
-            self.model_id, self.job_id, self.source, result.status, result.output, result.error, result.attempt
         )
 
 

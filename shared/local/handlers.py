@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -41,7 +41,6 @@ from typing import IO, Any, Generic, TypeVar
 
 import shared
 from shared import runtime
-from shared.domain.requests import CompleteJobRequest
 from shared.kinds import KINDS
 from shared.kinds.base import ReportedResult, load
 from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE, container_variables
@@ -389,17 +388,16 @@ def _stop_code(ending: Exit | None) -> str:
 
 
 def _with_printed(reported: ReportedResult, printed: dict[str, Any] | None, problem: str | None) -> ReportedResult:
-    """The task's result with what the command printed: its output, or details of its error."""
-    result = reported.result
-    if result.status == "succeeded":
+    """The task's result with what the command printed: its output, or details of its error. The
+    attempt stays the one the task ran for (from its envelope): a late result of an ended attempt is
+    refused."""
+    if reported.status == "succeeded":
         if problem is not None:
-            result = CompleteJobRequest(status="failed", error=f"the command exited 0, but {problem}"[:_ERROR_LIMIT])
-        else:
-            result = CompleteJobRequest(status="succeeded", output=printed or {})
-    elif printed is not None:
-        result = CompleteJobRequest(status="failed", error=f"{result.error}: {json.dumps(printed)}"[:_ERROR_LIMIT])
-    # The attempt the task ran for (from its envelope): a late result of an ended attempt is refused.
-    return reported.with_result(result.model_copy(update={"attempt": reported.attempt}))
+            return replace(reported, status="failed", output=None, error=f"the command exited 0, but {problem}")
+        return replace(reported, output=printed or {})
+    if printed is not None:
+        return replace(reported, error=f"{(reported.error or 'failed')[:_ERROR_LIMIT]}: {json.dumps(printed)}")
+    return reported
 
 
 class RunningEcs(_Running[LocalEcs]):

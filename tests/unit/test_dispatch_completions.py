@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.dispatch.completions import COMPLETION_ACTOR, AwsCompletions
+from shared.dispatch.completions import COMPLETION_ACTOR, AwsCompletions, completion_request
 from shared.domain.access import Access
 from shared.domain.entities import Job
 from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError
@@ -45,7 +45,7 @@ def test_a_success_record_reports_the_response_payload_as_output():
     reported = lambda_destination_result(lambda_record())
 
     assert reported is not None
-    assert reported.result == CompleteJobRequest(
+    assert completion_request(reported) == CompleteJobRequest(
         status="succeeded", output={"price": 19.99, "confidence": 0.87}, attempt=1
     )
     assert reported.source == f"{INFER}:$LATEST"
@@ -57,7 +57,7 @@ def test_a_response_that_is_not_an_object_is_wrapped_as_the_result(payload: Any)
     reported = lambda_destination_result(lambda_record(responsePayload=payload))
 
     assert reported is not None
-    assert reported.result.output == {"result": payload}
+    assert completion_request(reported).output == {"result": payload}
 
 
 def test_a_success_record_whose_output_cannot_be_stored_reports_a_failure_saying_why():
@@ -66,10 +66,10 @@ def test_a_success_record_whose_output_cannot_be_stored_reports_a_failure_saying
     reported = lambda_destination_result(record)
 
     assert reported is not None
-    assert reported.result.status == "failed"
-    assert reported.result.error is not None
-    assert reported.result.error.startswith("the handler's output cannot be stored")
-    assert "NaN" in reported.result.error
+    assert completion_request(reported).status == "failed"
+    assert completion_request(reported).error is not None
+    assert completion_request(reported).error.startswith("the handler's output cannot be stored")
+    assert "NaN" in completion_request(reported).error
 
 
 def test_a_failure_record_reports_the_error_type_and_message():
@@ -79,7 +79,9 @@ def test_a_failure_record_reports_the_error_type_and_message():
     reported = lambda_destination_result(record)
 
     assert reported is not None
-    assert reported.result == CompleteJobRequest(status="failed", error="ValueError: bad features", attempt=1)
+    assert completion_request(reported) == CompleteJobRequest(
+        status="failed", error="ValueError: bad features", attempt=1
+    )
 
 
 def test_a_function_error_is_a_failure_even_when_the_condition_reads_success():
@@ -89,8 +91,8 @@ def test_a_function_error_is_a_failure_even_when_the_condition_reads_success():
     reported = lambda_destination_result(record)
 
     assert reported is not None
-    assert reported.result.status == "failed"
-    assert reported.result.error == "KeyError: 'x'"
+    assert completion_request(reported).status == "failed"
+    assert completion_request(reported).error == "KeyError: 'x'"
 
 
 def test_a_failure_without_an_error_payload_names_the_condition():
@@ -100,7 +102,7 @@ def test_a_failure_without_an_error_payload_names_the_condition():
     reported = lambda_destination_result(record)
 
     assert reported is not None
-    assert reported.result.error == "invocation EventAgeExceeded"
+    assert completion_request(reported).error == "invocation EventAgeExceeded"
 
 
 def test_a_very_long_error_is_cut_to_what_a_job_can_hold():
@@ -110,8 +112,8 @@ def test_a_very_long_error_is_cut_to_what_a_job_can_hold():
     reported = lambda_destination_result(record)
 
     assert reported is not None
-    assert reported.result.error is not None
-    assert len(reported.result.error) == 4096
+    assert completion_request(reported).error is not None
+    assert len(completion_request(reported).error) == 4096
 
 
 @pytest.mark.parametrize("payload", [{"orderId": 1}, {"job_id": "j"}, "text", None])
@@ -126,7 +128,7 @@ def test_a_stopped_task_whose_containers_all_exited_0_succeeded():
     reported = ecs_task_result(ecs_detail())
 
     assert reported is not None
-    assert reported.result == CompleteJobRequest(status="succeeded", output={}, attempt=1)
+    assert completion_request(reported) == CompleteJobRequest(status="succeeded", output={}, attempt=1)
     assert reported.source == "ml-cluster/train-price-model:3"
     assert reported.job_id == ecs_detail()["startedBy"]
 
@@ -139,8 +141,8 @@ def test_a_stopped_task_with_a_failed_container_failed_with_the_reasons():
     reported = ecs_task_result(detail)
 
     assert reported is not None
-    assert reported.result.status == "failed"
-    assert reported.result.error == "Essential container in task exited: sidecar exited 2 bad config"
+    assert completion_request(reported).status == "failed"
+    assert completion_request(reported).error == "Essential container in task exited: sidecar exited 2 bad config"
 
 
 def test_a_container_that_never_ran_has_no_exit_code_and_fails_the_job():
@@ -151,9 +153,9 @@ def test_a_container_that_never_ran_has_no_exit_code_and_fails_the_job():
     reported = ecs_task_result(detail)
 
     assert reported is not None
-    assert reported.result.status == "failed"
-    assert reported.result.error is not None
-    assert reported.result.error.startswith("CannotPullContainerError")
+    assert completion_request(reported).status == "failed"
+    assert completion_request(reported).error is not None
+    assert completion_request(reported).error.startswith("CannotPullContainerError")
 
 
 @pytest.mark.parametrize("status", ["PROVISIONING", "RUNNING", "DEPROVISIONING"])

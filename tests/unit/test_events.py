@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from shared.data.entities import JOBS
+from shared.dispatch.completions import completion_request
 from shared.dispatch.envelope import JobEnvelope
 from shared.domain.entities import Job
 from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
@@ -184,8 +185,8 @@ def test_the_lambda_result_sample_is_a_destination_record_on_eventbridge_for_a_p
     reported = lambda_destination_result(detail)
     assert reported is not None
     assert (reported.model_id, reported.job_id) == (envelope.model_id, envelope.job_id)
-    assert reported.result.status == "succeeded"
-    assert reported.result.output == detail["responsePayload"]
+    assert completion_request(reported).status == "succeeded"
+    assert completion_request(reported).output == detail["responsePayload"]
 
 
 def test_the_ecs_sample_is_the_stop_of_a_task_pie_started_for_a_job():
@@ -209,4 +210,4 @@ def test_the_ecs_sample_is_the_stop_of_a_task_pie_started_for_a_job():
         envelope.job_id,
         "ml-cluster/train-price-model:3",
     )
-    assert reported.result.status == "succeeded"
+    assert completion_request(reported).status == "succeeded"

@@ -12,7 +12,7 @@ import pytest
 from botocore.stub import Stubber
 from pydantic import TypeAdapter, ValidationError
 
-from shared.dispatch.completions import reported_result
+from shared.dispatch.completions import completion_request, reported_result
 from shared.dispatch.envelope import JobEnvelope
 from shared.dispatch.starters import Backoff, DispatchFailed, StartContext
 from shared.domain.entities import Handler, Job
@@ -211,7 +211,7 @@ def test_a_succeeded_execution_reports_its_parsed_output():
         sample_envelope()["job_id"],
         STATE_MACHINE,
     )
-    assert reported.result == CompleteJobRequest(
+    assert completion_request(reported) == CompleteJobRequest(
         status="succeeded", output={"model_uri": "s3://models/price/1", "loss": 0.12}, attempt=1
     )
 
@@ -228,8 +228,8 @@ def test_failed_timed_out_and_aborted_executions_are_failures_saying_why(outcome
     reported = reported_result(sample(outcome))
 
     assert reported is not None
-    assert reported.result.status == "failed"
-    assert reported.result.error == f"execution {sample_envelope()['job_id']}-1 {words}"
+    assert completion_request(reported).status == "failed"
+    assert completion_request(reported).error == f"execution {sample_envelope()['job_id']}-1 {words}"
 
 
 @pytest.mark.parametrize(
@@ -239,7 +239,7 @@ def test_an_output_that_is_not_an_object_is_wrapped_as_the_result(output: str, e
     event = sample("succeeded")
     event["detail"]["output"] = output
 
-    assert reported_result(event).result.output == expected
+    assert completion_request(reported_result(event)).output == expected
 
 
 def test_an_output_too_large_for_the_event_fails_the_job_saying_so():
@@ -247,7 +247,7 @@ def test_an_output_too_large_for_the_event_fails_the_job_saying_so():
     event["detail"]["output"] = None
     event["detail"]["outputDetails"] = {"included": False}
 
-    result = reported_result(event).result
+    result = completion_request(reported_result(event))
 
     assert result.status == "failed"
     assert "size limit" in result.error
@@ -257,7 +257,7 @@ def test_an_output_pie_cannot_store_fails_the_job():
     event = sample("succeeded")
     event["detail"]["output"] = '{"loss": NaN}'
 
-    result = reported_result(event).result
+    result = completion_request(reported_result(event))
 
     assert result.status == "failed"
     assert "cannot be stored" in result.error
