@@ -14,10 +14,7 @@ job, it receives ``transition_output`` instead. Its contract is the producing ac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from shared.domain.entities import Subscription
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -55,7 +52,14 @@ def fired_by_transition(current: str, requested: str) -> str | None:
     return None
 
 
-def fires_on(subscription: Subscription, event: str) -> bool:
+class _Subscribed(Protocol):
+    """What ``fires_on`` reads of a subscription (entities.py builds ``TriggerEvent`` from this table)."""
+
+    status: str
+    trigger_event: str
+
+
+def fires_on(subscription: _Subscribed, event: str) -> bool:
     """Whether ``subscription`` is one that fires when ``event`` happens on its source model."""
     return subscription.status == "active" and subscription.trigger_event == event
 
