@@ -296,6 +296,8 @@ class _Request:
 
 
 _READS_ANSWERED_AS_JSON = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
+# DynamoDB's types whose values moto holds as they are on the wire.
+_PLAIN_TYPES = frozenset({"S", "N", "BOOL", "NULL"})
 
 
 def _sort_value(value: Any) -> Any:
@@ -321,11 +323,13 @@ def _patch_moto() -> None:
     import copy
 
     from moto.core.botocore_stubber import BotocoreStubber
+    from moto.core.responses import ActionResult
     from moto.dynamodb import models
     from moto.dynamodb.exceptions import ItemSizeTooLarge
-    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+    from moto.dynamodb.models import table as table_module
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
     from moto.dynamodb.models.table import StreamShard, Table
-    from moto.dynamodb.models.utilities import bytesize
+    from moto.dynamodb.models.utilities import bytesize, dynamo_to_dict
     from moto.dynamodb.responses import DynamoResult
 
     original_call = BotocoreStubber.__call__
@@ -371,6 +375,21 @@ def _patch_moto() -> None:
         def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
             if isinstance(value, Table) and getattr(value, _CHANGES_ATTRIBUTE, None) is not None:
                 return value
+            return copy.deepcopy(value, memo)
+
+    class _AnswersAreNotCopied:
+        """Stands in for the ``copy`` module inside ``moto.dynamodb.models.table``, whose only deep
+        copy of a list of items is a Query's answer: moto projects it into new items and turns it
+        into new JSON before it leaves, changing none of it, so the copy (half a page's cost) is
+        not made."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+            if type(value) is list and all(type(item) is Item for item in value):
+                return list(value)
             return copy.deepcopy(value, memo)
 
     original_query = Table.query
@@ -448,6 +467,27 @@ def _patch_moto() -> None:
             raise ItemSizeTooLarge
         dict.__setitem__(self, name, value)
 
+    original_size = DynamoType.size
+
+    def size(self: Any) -> int:
+        # Moto measures every item an answer reads, twice; most of their values are strings.
+        if self.type == "S":
+            return bytesize(self.value)
+        return original_size(self)
+
+    def as_json(value: Any) -> Any:
+        """``dynamo_to_dict``, without its generic walk for the values most items hold."""
+        if type(value) is DynamoType and value.type in _PLAIN_TYPES and type(value.value) in (str, bool):
+            return {value.type: value.value}
+        if isinstance(value, dict) and not hasattr(value, "to_json"):
+            return {name: as_json(held) for name, held in value.items()}
+        if type(value) is list:
+            return [as_json(held) for held in value]
+        return dynamo_to_dict(value)
+
+    def dynamo_result(self: Any, result: object) -> None:
+        ActionResult.__init__(self, as_json(result))
+
     original_execute_result = DynamoResult.execute_result
 
     def execute_result(self: Any, context: Any) -> Any:
@@ -461,7 +501,9 @@ def _patch_moto() -> None:
             return original_execute_result(self, context)
         return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
 
+    DynamoResult.__init__ = dynamo_result  # type: ignore[method-assign]
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+    DynamoType.size = size  # type: ignore[method-assign]
     LimitedSizeDict.__setitem__ = set_attribute  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
@@ -472,6 +514,7 @@ def _patch_moto() -> None:
     BotocoreStubber.__call__ = atomic_call  # type: ignore[method-assign]
     StreamShard.add = add  # type: ignore[method-assign]
     models.copy = _TablesAreNotCopied()  # type: ignore[attr-defined]
+    table_module.copy = _AnswersAreNotCopied()  # type: ignore[attr-defined]
     _patched = True
 
 
