@@ -5,8 +5,8 @@ threads could interleave inside one conditional write or transaction; the embedd
 therefore serializes requests, which restores the atomicity the code relies on. Each request's
 item changes are published to the table's ``ChangeLog`` (``shared.local.changes``) when it succeeds
 and undone when it fails, which also makes moto's whole-table transaction backups unnecessary.
-Queries read only the partition they ask for. Together these keep a request's cost independent of
-how much the table holds, as it is in DynamoDB.
+A Query reads only its page, from partitions kept sorted. Together these keep a request's cost
+independent of how much the table holds, as it is in DynamoDB.
 """
 
 from __future__ import annotations
@@ -239,11 +239,6 @@ _ITEM_SIZE_LIMIT = 405_000
 _RESULT_SIZE_LIMIT = 1_000_000
 
 
-def _partition(name: str, value: dict[str, Any]) -> tuple[str, str, Any]:
-    ((kind, content),) = value.items()
-    return name, kind, content
-
-
 class _Request:
     """The items one request changed, to publish if it succeeds and to restore if it fails.
 
@@ -380,8 +375,8 @@ def _patch_moto() -> None:
     class _AnswersAreNotCopied:
         """Stands in for the ``copy`` module inside ``moto.dynamodb.models.table``, whose only deep
         copy of a list of items is a Query's answer: moto projects it into new items and turns it
-        into new JSON before it leaves, changing none of it, so the copy (half a page's cost) is
-        not made."""
+        into new JSON before it leaves, changing none of it, so the copy (most of what moto's Query
+        spent on a page of models) is not made."""
 
         def __getattr__(self, name: str) -> Any:
             return getattr(copy, name)
