@@ -5,12 +5,14 @@ threads could interleave inside one conditional write or transaction; the embedd
 therefore serializes requests, which restores the atomicity the code relies on. Each request's
 item changes are published to the table's ``ChangeLog`` (``shared.local.changes``) when it succeeds
 and undone when it fails, which also makes moto's whole-table transaction backups unnecessary.
-Queries read only the partition they ask for. Together these keep a request's cost independent of
-how much the table holds, as it is in DynamoDB.
+A Query reads only its page, from partitions kept sorted. Together these keep a request's cost
+independent of how much the table holds, as it is in DynamoDB.
 """
 
 from __future__ import annotations
 
+import bisect
+import inspect
 import json
 import os
 import threading
@@ -50,53 +52,191 @@ _CHANGES_ATTRIBUTE = "_pie_changes"
 _INDEX_ATTRIBUTE = "_pie_index"
 
 
-class _PartitionIndex:
-    """Which items are in each partition of the table's global secondary indexes.
+class _View:
+    """One way a Query reads the table (the table itself, or one index): each partition's members in
+    the order moto sorts them (moto's own list of attributes: the partition key, the sort key, then
+    the table's key, which breaks ties between equal sort keys)."""
 
-    Moto answers every query by sorting the whole table and filtering it, so a query's cost grows
-    with the table. DynamoDB reads only the partition asked for; with this map (and the table's own
-    items, which moto keeps by partition key) the embedded table does the same. It reflects
+    def __init__(self, order: list[str]) -> None:
+        self.order = tuple(order)
+        # A partition key's members: (their values of ``order``, item hash key, item range key), ascending.
+        self.sorted: dict[str, list[tuple[tuple[str, ...], Any, Any]]] = {}
+        # Members with a key attribute that is not a string, which DynamoDB refuses and moto does not:
+        # how they sort is moto's business, so a partition holding one is handed to moto whole.
+        self.odd: dict[str, set[tuple[Any, Any]]] = {}
+
+    def place(self, image: dict[str, Any] | None) -> tuple[str, tuple[str, ...] | None] | None:
+        """The partition of an item (None when no query by a string key reads it) and its place
+        in it (None for an odd member)."""
+        if image is None or any(name not in image for name in self.order) or "S" not in image[self.order[0]]:
+            return None
+        values = [image[name] for name in self.order]
+        if all("S" in value for value in values):
+            return values[0]["S"], tuple(value["S"] for value in values)
+        return values[0]["S"], None
+
+    def add(self, place: tuple[str, tuple[str, ...] | None], keys: tuple[Any, Any], in_order: bool = True) -> None:
+        partition, order = place
+        if order is None:
+            self.odd.setdefault(partition, set()).add(keys)
+        elif in_order:
+            bisect.insort(self.sorted.setdefault(partition, []), (order, *keys))
+        else:
+            self.sorted.setdefault(partition, []).append((order, *keys))
+
+    def remove(self, place: tuple[str, tuple[str, ...] | None], keys: tuple[Any, Any]) -> None:
+        partition, order = place
+        members: Any
+        if order is None:
+            members = self.odd[partition]
+            members.discard(keys)
+        else:
+            members = self.sorted[partition]
+            del members[bisect.bisect_left(members, (order,))]
+        if not members:
+            del (self.odd if order is None else self.sorted)[partition]
+
+
+class _PartitionIndex:
+    """The items of every partition of the table and of its indexes, in the order a Query reads them.
+
+    Moto answers a Query by sorting the whole table, keeping the partition asked for, and walking it
+    from its first item past the page's ExclusiveStartKey: every page of a list costs the whole
+    table. DynamoDB reads one partition, from the start key on. With each partition kept sorted the
+    way moto sorts it, a Query hands moto only the items its answer depends on, found by bisection:
+    from the start key and the key condition's first match to one item past Limit. It reflects
     committed items: ``_Request.commit`` moves an item between partitions, ``_load`` adds them.
     """
 
     def __init__(self, table: Any) -> None:
-        self._attributes = [
-            key["AttributeName"] for index in table.global_indexes for key in index.schema if key["KeyType"] == "HASH"
-        ]
-        self._global = {index.name for index in table.global_indexes}
-        self._members: dict[tuple[str, str, Any], set[tuple[Any, Any]]] = {}
+        order = table._generate_attr_to_sort_by
+        self._views = {None: _View(order([table.hash_key_attr], [table.range_key_attr]))}
+        for index in table.all_indexes():
+            hash_keys = [key["AttributeName"] for key in index.schema if key["KeyType"] == "HASH"]
+            range_keys = [key["AttributeName"] for key in index.schema if key["KeyType"] == "RANGE"]
+            if len(hash_keys) == 1 and len(range_keys) == 1:
+                self._views[index.name] = _View(
+                    order([*hash_keys, table.hash_key_attr], [*range_keys, table.range_key_attr])
+                )
 
     def move(self, hash_key: Any, range_key: Any, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
-        for name in self._attributes:
-            if old is not None and name in old:
-                self._members.get(_partition(name, old[name]), set()).discard((hash_key, range_key))
-            if new is not None and name in new:
-                self._members.setdefault(_partition(name, new[name]), set()).add((hash_key, range_key))
+        for view in self._views.values():
+            before, after = view.place(old), view.place(new)
+            if before != after:
+                if before is not None:
+                    view.remove(before, (hash_key, range_key))
+                if after is not None:
+                    view.add(after, (hash_key, range_key))
 
-    def candidates(self, table: Any, index_name: str | None, hash_key: Any, conditions: list[Any]) -> list[Any] | None:
-        """The items a query can match, or None when the query is not one this map narrows."""
-        if index_name not in self._global:
-            if hash_key is None or hash_key not in table.items:
-                return None if hash_key is None else []
-            return list(table.items[hash_key].values())
-        if len(conditions) != 1 or conditions[0][0] not in self._attributes:
+    def load(self, items: list[tuple[Any, Any, dict[str, Any]]]) -> None:
+        """Add items at start: sorted once per partition, not one insertion at a time."""
+        for view in self._views.values():
+            for hash_key, range_key, image in items:
+                place = view.place(image)
+                if place is not None:
+                    view.add(place, (hash_key, range_key), in_order=False)
+            for members in view.sorted.values():
+                members.sort()
+
+    def candidates(
+        self,
+        table: Any,
+        index_name: str | None,
+        hash_conditions: list[tuple[str, Any]],
+        range_conditions: list[tuple[str, str, list[Any]]],
+        limit: int | None,
+        start: dict[str, Any] | None,
+        forward: bool,
+        whole_partition: bool,
+    ) -> list[Any] | None:
+        """The items a query's answer depends on, ascending; None when the query is not one on a
+        string partition key of a view (moto then reads the whole table)."""
+        view = self._views.get(index_name)
+        if view is None or len(hash_conditions) != 1:
             return None
-        name, value = conditions[0]
-        found = []
-        for item_hash, item_range in self._members.get((name, value.type, value.value), ()):
-            item = table.items.get(item_hash, {}).get(item_range)
-            if item is not None:
-                found.append(item)
-        return found
+        name, value = hash_conditions[0]
+        if name != view.order[0] or value.type != "S":
+            return None
+        members = view.sorted.get(value.value, [])
+        matching = _matching(members, range_conditions, view.order[1])
+        start_order = _start_order(start, view.order)
+        if whole_partition or value.value in view.odd or matching is None or start_order is False:
+            odd = view.odd.get(value.value, ())
+            return _items(table, members) + [table.items[hash_key][range_key] for hash_key, range_key in odd]
+        low, high = matching
+        if start_order is not None:
+            at = bisect.bisect_left(members, (start_order,))
+            if forward:
+                low = max(low, at + (at < len(members) and members[at][0] == start_order))
+            else:
+                high = min(high, at)
+        if limit is not None and high - low >= limit:
+            # Moto reads the item after the page's last, whichever it is, to answer a LastEvaluatedKey.
+            page = members[low : low + limit + 1] if forward else members[max(0, high - limit - 1) : high]
+            return _items(table, page)
+        page = _items(table, members[low:high])
+        rest = members[high:] if forward else members[:low]
+        if rest and sum(item.size() for item in page) + _ITEM_SIZE_LIMIT > _RESULT_SIZE_LIMIT:
+            # Moto walks on past the matches only to stop where its answer would pass 1 MB, which
+            # an item of at most DynamoDB's size can make it do only after this much.
+            return page + _items(table, rest) if forward else _items(table, rest) + page
+        return page
 
 
-# Moto's own limit (DynamoDB's 400 KB, measured the way moto measures).
+def _items(table: Any, members: list[tuple[tuple[str, ...], Any, Any]]) -> list[Any]:
+    return [table.items[hash_key][range_key] for _, hash_key, range_key in members]
+
+
+def _start_order(start: dict[str, Any] | None, order: tuple[str, ...]) -> tuple[str, ...] | bool | None:
+    """An ExclusiveStartKey's place in a partition's order: None without one, False when it does
+    not name a string for every attribute of the order (moto then compares it its own way)."""
+    if start is None:
+        return None
+    if any(not isinstance(start.get(name), dict) or "S" not in start[name] for name in order):
+        return False
+    return tuple(start[name]["S"] for name in order)
+
+
+def _sort_key_of(member: tuple[tuple[str, ...], Any, Any]) -> str:
+    return member[0][1]
+
+
+def _matching(
+    members: list[tuple[tuple[str, ...], Any, Any]], range_conditions: list[tuple[str, str, list[Any]]], sort_key: str
+) -> tuple[int, int] | None:
+    """Where the members a key condition on the sort key keeps are (they are consecutive); None for
+    a condition moto should judge member by member."""
+    if not range_conditions:
+        return 0, len(members)
+    if len(range_conditions) != 1 or range_conditions[0][0] != sort_key:
+        return None
+    _, comparison, values = range_conditions[0]
+    if any(value.type != "S" for value in values):
+        return None
+    operands = [value.value for value in values]
+    if comparison == "BEGINS_WITH":
+        prefix = operands[0]
+
+        def truncated(member: tuple[tuple[str, ...], Any, Any]) -> str:
+            return member[0][1][: len(prefix)]
+
+        return bisect.bisect_left(members, prefix, key=truncated), bisect.bisect_right(members, prefix, key=truncated)
+    below = bisect.bisect_left(members, operands[0], key=_sort_key_of)
+    through = bisect.bisect_right(members, operands[-1], key=_sort_key_of)
+    bounds = {
+        "=": (below, through),
+        "<": (0, below),
+        "<=": (0, through),
+        ">": (through, len(members)),
+        ">=": (below, len(members)),
+        "BETWEEN": (below, through),
+    }
+    return bounds.get(comparison)
+
+
+# Moto's own limits: DynamoDB's 400 KB an item, measured the way moto measures, and 1 MB an answer.
 _ITEM_SIZE_LIMIT = 405_000
-
-
-def _partition(name: str, value: dict[str, Any]) -> tuple[str, str, Any]:
-    ((kind, content),) = value.items()
-    return name, kind, content
+_RESULT_SIZE_LIMIT = 1_000_000
 
 
 class _Request:
@@ -151,6 +291,8 @@ class _Request:
 
 
 _READS_ANSWERED_AS_JSON = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
+# DynamoDB's types whose values moto holds as they are on the wire.
+_PLAIN_TYPES = frozenset({"S", "N", "BOOL", "NULL"})
 
 
 def _sort_value(value: Any) -> Any:
@@ -176,11 +318,13 @@ def _patch_moto() -> None:
     import copy
 
     from moto.core.botocore_stubber import BotocoreStubber
+    from moto.core.responses import ActionResult
     from moto.dynamodb import models
     from moto.dynamodb.exceptions import ItemSizeTooLarge
-    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+    from moto.dynamodb.models import table as table_module
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
     from moto.dynamodb.models.table import StreamShard, Table
-    from moto.dynamodb.models.utilities import bytesize
+    from moto.dynamodb.models.utilities import bytesize, dynamo_to_dict
     from moto.dynamodb.responses import DynamoResult
 
     original_call = BotocoreStubber.__call__
@@ -228,26 +372,49 @@ def _patch_moto() -> None:
                 return value
             return copy.deepcopy(value, memo)
 
+    class _AnswersAreNotCopied:
+        """Stands in for the ``copy`` module inside ``moto.dynamodb.models.table``, whose only deep
+        copy of a list of items is a Query's answer: moto projects it into new items and turns it
+        into new JSON before it leaves, changing none of it, so the copy (most of what moto's Query
+        spent on a page of models) is not made."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+            if type(value) is list and all(type(item) is Item for item in value):
+                return list(value)
+            return copy.deepcopy(value, memo)
+
     original_query = Table.query
     original_all_items = Table.all_items
+    query_parameters = inspect.signature(original_query)
 
-    def query(self: Any, hash_key: Any, *arguments: Any, **options: Any) -> Any:
+    def query(self: Any, *arguments: Any, **options: Any) -> Any:
         index = getattr(self, _INDEX_ATTRIBUTE, None)
         if index is None:
-            return original_query(self, hash_key, *arguments, **options)
-        index_name = arguments[6] if len(arguments) > 6 else options.get("index_name")
-        self._pie_candidates = index.candidates(self, index_name, hash_key, options.get("hash_key_conditions") or [])
+            return original_query(self, *arguments, **options)
+        given = query_parameters.bind(self, *arguments, **options).arguments
+        self._pie_candidates = index.candidates(
+            self,
+            given.get("index_name"),
+            given.get("hash_key_conditions") or [],
+            given.get("range_key_conditions") or [],
+            given["limit"],
+            given["exclusive_start_key"],
+            given["scan_index_forward"] is not False,
+            whole_partition=bool(given.get("filter_kwargs")),
+        )
         try:
-            return original_query(self, hash_key, *arguments, **options)
+            return original_query(self, *arguments, **options)
         finally:
             self._pie_candidates = None
 
     def all_items(self: Any) -> Any:
-        # Inside a query, the items of the partition it reads (moto filters and sorts them again).
+        # Inside a query, the items its answer depends on (moto filters and sorts them again).
         candidates = getattr(self, "_pie_candidates", None)
-        if candidates is None:
-            return original_all_items(self)
-        return sorted(candidates, key=lambda item: (_sort_value(item.hash_key), _sort_value(item.range_key)))
+        return original_all_items(self) if candidates is None else candidates
 
     def sorted_items(self: Any, hash_key_attrs: list[str], range_key_attrs: list[str | None], items: list[Any]) -> Any:
         # Moto's own sort compares DynamoType objects, each comparison converting both values:
@@ -295,6 +462,27 @@ def _patch_moto() -> None:
             raise ItemSizeTooLarge
         dict.__setitem__(self, name, value)
 
+    original_size = DynamoType.size
+
+    def size(self: Any) -> int:
+        # Moto measures every item an answer reads, twice; most of their values are strings.
+        if self.type == "S":
+            return bytesize(self.value)
+        return original_size(self)
+
+    def as_json(value: Any) -> Any:
+        """``dynamo_to_dict``, without its generic walk for the values most items hold."""
+        if type(value) is DynamoType and value.type in _PLAIN_TYPES and type(value.value) in (str, bool):
+            return {value.type: value.value}
+        if isinstance(value, dict) and not hasattr(value, "to_json"):
+            return {name: as_json(held) for name, held in value.items()}
+        if type(value) is list:
+            return [as_json(held) for held in value]
+        return dynamo_to_dict(value)
+
+    def dynamo_result(self: Any, result: object) -> None:
+        ActionResult.__init__(self, as_json(result))
+
     original_execute_result = DynamoResult.execute_result
 
     def execute_result(self: Any, context: Any) -> Any:
@@ -308,7 +496,9 @@ def _patch_moto() -> None:
             return original_execute_result(self, context)
         return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
 
+    DynamoResult.__init__ = dynamo_result  # type: ignore[method-assign]
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+    DynamoType.size = size  # type: ignore[method-assign]
     LimitedSizeDict.__setitem__ = set_attribute  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
@@ -319,6 +509,7 @@ def _patch_moto() -> None:
     BotocoreStubber.__call__ = atomic_call  # type: ignore[method-assign]
     StreamShard.add = add  # type: ignore[method-assign]
     models.copy = _TablesAreNotCopied()  # type: ignore[attr-defined]
+    table_module.copy = _AnswersAreNotCopied()  # type: ignore[attr-defined]
     _patched = True
 
 
@@ -374,7 +565,7 @@ def _load(table: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 
     now = time.time()
-    kept = []
+    placed = []
     for image in items:
         expires = image.get(TTL_ATTRIBUTE, {}).get("N")
         if expires is not None and float(expires) < now:
@@ -387,9 +578,9 @@ def _load(table: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             dict.__setitem__(attributes, name, DynamoType(value))
         item.attrs = attributes
         table.items[item.hash_key][item.range_key] = item
-        getattr(table, _INDEX_ATTRIBUTE).move(item.hash_key, item.range_key, None, image)
-        kept.append(image)
-    return kept
+        placed.append((item.hash_key, item.range_key, image))
+    getattr(table, _INDEX_ATTRIBUTE).load(placed)
+    return [image for _, _, image in placed]
 
 
 def _live_items(table: Any) -> Iterator[dict[str, Any]]:
