@@ -106,12 +106,13 @@ class RouteApi:
         (``None`` for a 204). The row's status and ETag are applied here, and go with the response
         model and the row's refusals into the OpenAPI document. A mismatch fails at import.
         """
-        response = _response_model(self.route, endpoint)
+        hints = get_type_hints(endpoint, include_extras=True)
+        response = _response_model(self.route, endpoint, hints)
         etag_of = _etag_reader(self.route, response)
         signature = inspect.signature(endpoint)
         if ("if_match" in signature.parameters) != self.route.if_match:
             raise TypeError(f"{self.route.function} must take if_match exactly when its route row takes If-Match")
-        self._query_names = _query_names(endpoint)
+        self._query_names = _query_names(hints)
         route = self.route
 
         def answer(**arguments: Any) -> Response:
@@ -127,11 +128,16 @@ class RouteApi:
             headers = {"ETag": f'"{etag_of(result)}"'} if etag_of is not None else None
             return Response(route.status, content_types.APPLICATION_JSON, result.model_dump_json(), headers=headers)
 
-        # Powertools reads the parameters to validate from this signature; the response is built
-        # above, so Powertools is not asked to serialize the return annotation again.
+        # Powertools reads the parameters to validate from this signature, with the annotations
+        # resolved here (it would resolve names in this module's globals, not the endpoint's). The
+        # response is built above, so Powertools is not asked to serialize the return value again.
         answer.__signature__ = signature.replace(  # type: ignore[attr-defined]
             parameters=[
-                parameter.replace(annotation=IfMatchHeader) if parameter.name == "if_match" else parameter
+                parameter.replace(
+                    annotation=IfMatchHeader
+                    if parameter.name == "if_match"
+                    else hints.get(parameter.name, parameter.annotation)
+                )
                 for parameter in signature.parameters.values()
             ],
             return_annotation=inspect.Signature.empty,
@@ -204,11 +210,10 @@ class RouteApi:
         return lambda_handler
 
 
-def _response_model(route: Route, endpoint: Callable[..., Any]) -> type[BaseModel] | None:
+def _response_model(route: Route, endpoint: Callable[..., Any], hints: dict[str, Any]) -> type[BaseModel] | None:
     """What ``endpoint`` answers, from its return annotation: a response model, or None for a 204."""
     if endpoint.__name__ != route.function:
         raise TypeError(f"functions/{route.function}/handler.py must define {route.function}, not {endpoint.__name__}")
-    hints = get_type_hints(endpoint)
     if "return" not in hints:
         raise TypeError(f"{route.function} must declare what it returns")
     response = hints["return"]
@@ -236,10 +241,10 @@ def _etag_reader(route: Route, response: type[BaseModel] | None) -> Callable[[An
     raise TypeError(f"{route.function} sends the {name}'s ETag, but what it returns holds no {name}")
 
 
-def _query_names(endpoint: Callable[..., Any]) -> frozenset[str]:
+def _query_names(hints: dict[str, Any]) -> frozenset[str]:
     """The query parameters an endpoint declares; any other is refused, like unknown body fields."""
     names = set()
-    for name, hint in get_type_hints(endpoint, include_extras=True).items():
+    for name, hint in hints.items():
         for marker in getattr(hint, "__metadata__", ()):
             if isinstance(marker, Query):
                 names.add(marker.alias or name)
