@@ -1,14 +1,18 @@
 """The route table: the only place PIE's HTTP routes are listed.
 
 The local server routes with it, the CDK app deploys one function per row, the OpenAPI document is
-generated from it and the tests check all three against it. Adding a route is one row here plus its
-``functions/<function>/handler.py``.
+generated from it and the tests check all three against it. A row also says what the route answers:
+its success status, the refusals it adds to every route's, which entity's ``entity_version`` it
+sends as its ETag and whether it takes If-Match; ``shared.http.api`` applies them, so a route's
+``functions/<function>/handler.py`` is its function and nothing else. Adding a route is one row
+here plus that file.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import Enum
 from typing import Literal
 
 Scope = Literal["models:read", "models:write", "jobs:write"]
@@ -21,6 +25,16 @@ ALL_SCOPES: tuple[Scope, ...] = (MODELS_READ, MODELS_WRITE, JOBS_WRITE)
 _PATH_PARAMETER = re.compile(r"\{([a-z_]+)\}")
 
 
+class ETag(Enum):
+    """The entity whose ``entity_version`` a route sends as its ETag (and takes back as If-Match):
+    the response's field of that name, or the response itself when it is that entity."""
+
+    MODEL = "model"
+    VERSION = "version"
+    SUBSCRIPTION = "subscription"
+    JOB = "job"
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -31,6 +45,14 @@ class Route:
     # False for a POST that changes nothing (a dry run): it keeps no Idempotency-Key records and
     # is deployed with read-only table permissions. GET routes never write.
     writes: bool = True
+    # The status of a success; 204 answers no body.
+    status: int = 200
+    # The refusals this route adds to those every route can answer (400, 401, 403, 500; 404 with a
+    # path parameter; 409 and 422 with Idempotency-Key records).
+    errors: tuple[int, ...] = ()
+    etag: ETag | None = None
+    # Whether the route takes If-Match: its function receives the entity_version asked for, or None.
+    if_match: bool = False
 
     @property
     def public(self) -> bool:
@@ -56,39 +78,67 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("POST", "/v2/models", "create_model", MODELS_WRITE),
+    Route("POST", "/v2/models", "create_model", MODELS_WRITE, status=201, errors=(409, 422), etag=ETag.MODEL),
     Route("GET", "/v2/models", "list_models", MODELS_READ),
-    Route("GET", "/v2/models/{model_id}", "get_model", MODELS_READ),
-    Route("PUT", "/v2/models/{model_id}", "update_model", MODELS_WRITE),
-    Route("DELETE", "/v2/models/{model_id}", "delete_model", MODELS_WRITE),
-    Route("POST", "/v2/models/{model_id}/new_version", "create_version", MODELS_WRITE),
+    Route("GET", "/v2/models/{model_id}", "get_model", MODELS_READ, etag=ETag.MODEL),
+    Route(
+        "PUT", "/v2/models/{model_id}", "update_model", MODELS_WRITE, errors=(409, 422), etag=ETag.MODEL, if_match=True
+    ),
+    Route("DELETE", "/v2/models/{model_id}", "delete_model", MODELS_WRITE, status=204, errors=(409,), if_match=True),
+    Route(
+        "POST",
+        "/v2/models/{model_id}/new_version",
+        "create_version",
+        MODELS_WRITE,
+        status=201,
+        errors=(409,),
+        etag=ETag.VERSION,
+    ),
     Route("GET", "/v2/models/{model_id}/versions", "list_versions", MODELS_READ),
-    Route("GET", "/v2/models/{model_id}/versions/{model_version}", "get_version", MODELS_READ),
+    Route("GET", "/v2/models/{model_id}/versions/{model_version}", "get_version", MODELS_READ, etag=ETag.VERSION),
     Route(
         "POST",
         "/v2/models/{model_id}/versions/{model_version}/new_status",
         "set_version_status",
         MODELS_WRITE,
+        errors=(409, 422),
+        etag=ETag.VERSION,
+        if_match=True,
     ),
-    Route("POST", "/v2/models/{model_id}/event-subscriptions", "create_subscription", MODELS_WRITE),
+    Route(
+        "POST",
+        "/v2/models/{model_id}/event-subscriptions",
+        "create_subscription",
+        MODELS_WRITE,
+        status=201,
+        errors=(422,),
+        etag=ETag.SUBSCRIPTION,
+    ),
     Route("GET", "/v2/models/{model_id}/event-subscriptions", "list_subscriptions", MODELS_READ),
     Route(
         "GET",
         "/v2/models/{model_id}/event-subscriptions/{subscription_id}",
         "get_subscription",
         MODELS_READ,
+        etag=ETag.SUBSCRIPTION,
     ),
     Route(
         "PUT",
         "/v2/models/{model_id}/event-subscriptions/{subscription_id}",
         "update_subscription",
         MODELS_WRITE,
+        errors=(409, 422),
+        etag=ETag.SUBSCRIPTION,
+        if_match=True,
     ),
     Route(
         "DELETE",
         "/v2/models/{model_id}/event-subscriptions/{subscription_id}",
         "delete_subscription",
         MODELS_WRITE,
+        status=204,
+        errors=(409,),
+        if_match=True,
     ),
     Route(
         "POST",
@@ -97,14 +147,54 @@ ROUTES: tuple[Route, ...] = (
         MODELS_WRITE,
         writes=False,
     ),
-    Route("POST", "/v2/models/{model_id}/inference", "start_inference", MODELS_WRITE),
-    Route("POST", "/v2/models/{model_id}/training", "start_training", MODELS_WRITE),
+    Route(
+        "POST",
+        "/v2/models/{model_id}/inference",
+        "start_inference",
+        MODELS_WRITE,
+        status=202,
+        errors=(422,),
+        etag=ETag.JOB,
+    ),
+    Route(
+        "POST",
+        "/v2/models/{model_id}/training",
+        "start_training",
+        MODELS_WRITE,
+        status=202,
+        errors=(409, 422),
+        etag=ETag.JOB,
+    ),
     Route("GET", "/v2/models/{model_id}/jobs", "list_jobs", MODELS_READ),
     Route("GET", "/v2/jobs", "list_all_jobs", MODELS_READ),
-    Route("GET", "/v2/models/{model_id}/jobs/{job_id}", "get_job", MODELS_READ),
-    Route("POST", "/v2/models/{model_id}/jobs/{job_id}/complete", "complete_job", JOBS_WRITE),
-    Route("POST", "/v2/models/{model_id}/jobs/{job_id}/cancel", "cancel_job", MODELS_WRITE),
-    Route("POST", "/v2/models/{model_id}/jobs/{job_id}/retry", "retry_job", MODELS_WRITE),
+    Route("GET", "/v2/models/{model_id}/jobs/{job_id}", "get_job", MODELS_READ, etag=ETag.JOB),
+    Route(
+        "POST",
+        "/v2/models/{model_id}/jobs/{job_id}/complete",
+        "complete_job",
+        JOBS_WRITE,
+        errors=(409,),
+        etag=ETag.JOB,
+    ),
+    Route(
+        "POST",
+        "/v2/models/{model_id}/jobs/{job_id}/cancel",
+        "cancel_job",
+        MODELS_WRITE,
+        errors=(409,),
+        etag=ETag.JOB,
+        if_match=True,
+    ),
+    Route(
+        "POST",
+        "/v2/models/{model_id}/jobs/{job_id}/retry",
+        "retry_job",
+        MODELS_WRITE,
+        status=202,
+        errors=(409, 422),
+        etag=ETag.JOB,
+        if_match=True,
+    ),
     # The published contract (docs/openapi.json), readable before a client has a token.
     Route("GET", "/v2/openapi.json", "get_openapi", scope=None),
 )

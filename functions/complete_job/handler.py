@@ -2,16 +2,16 @@
 
 from shared.domain.requests import CompleteJobRequest
 from shared.domain.responses import CompletionResponse
-from shared.http.api import JobIdPath, ModelIdPath, RouteApi, json_response
+from shared.http.api import route_api
+from shared.http.params import JobIdPath, ModelIdPath
 from shared.runtime import job_service
 
-api = RouteApi("complete_job")
+api = route_api(__name__)
 
 
-@api.handler(CompletionResponse, errors=(409,))
-def complete_job(model_id: ModelIdPath, job_id: JobIdPath, body: CompleteJobRequest):
-    result = job_service().complete(model_id, job_id, body, actor=api.principal.subject, access=api.access)
-    return json_response(result, etag=result.job.entity_version)
+@api.handler
+def complete_job(model_id: ModelIdPath, job_id: JobIdPath, body: CompleteJobRequest) -> CompletionResponse:
+    return job_service().complete(model_id, job_id, body, actor=api.principal.subject, access=api.access)
 
 
 lambda_handler = api.lambda_handler

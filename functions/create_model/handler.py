@@ -2,16 +2,15 @@
 
 from shared.domain.requests import CreateModelRequest
 from shared.domain.responses import ModelVersionResponse
-from shared.http.api import RouteApi, json_response
+from shared.http.api import route_api
 from shared.runtime import model_registry
 
-api = RouteApi("create_model")
+api = route_api(__name__)
 
 
-@api.handler(ModelVersionResponse, status=201, errors=(409, 422))
-def create_model(body: CreateModelRequest):
-    result = model_registry().create_model(body, actor=api.principal.subject, access=api.access)
-    return json_response(result, status=201, etag=result.model.entity_version)
+@api.handler
+def create_model(body: CreateModelRequest) -> ModelVersionResponse:
+    return model_registry().create_model(body, actor=api.principal.subject, access=api.access)
 
 
 lambda_handler = api.lambda_handler

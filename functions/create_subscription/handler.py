@@ -2,16 +2,16 @@
 
 from shared.domain.entities import Subscription
 from shared.domain.requests import CreateSubscriptionRequest
-from shared.http.api import ModelIdPath, RouteApi, json_response
+from shared.http.api import route_api
+from shared.http.params import ModelIdPath
 from shared.runtime import subscription_service
 
-api = RouteApi("create_subscription")
+api = route_api(__name__)
 
 
-@api.handler(Subscription, status=201, errors=(422,))
-def create_subscription(model_id: ModelIdPath, body: CreateSubscriptionRequest):
-    subscription = subscription_service().create(model_id, body, api.access)
-    return json_response(subscription, status=201, etag=subscription.entity_version)
+@api.handler
+def create_subscription(model_id: ModelIdPath, body: CreateSubscriptionRequest) -> Subscription:
+    return subscription_service().create(model_id, body, api.access)
 
 
 lambda_handler = api.lambda_handler

@@ -2,16 +2,16 @@
 
 from shared.domain.requests import CreateVersionRequest
 from shared.domain.responses import ModelVersionResponse
-from shared.http.api import ModelIdPath, RouteApi, json_response
+from shared.http.api import route_api
+from shared.http.params import ModelIdPath
 from shared.runtime import model_registry
 
-api = RouteApi("create_version")
+api = route_api(__name__)
 
 
-@api.handler(ModelVersionResponse, status=201, errors=(409,))
-def create_version(model_id: ModelIdPath, body: CreateVersionRequest):
-    result = model_registry().create_version(model_id, body, actor=api.principal.subject, access=api.access)
-    return json_response(result, status=201, etag=result.version.entity_version)
+@api.handler
+def create_version(model_id: ModelIdPath, body: CreateVersionRequest) -> ModelVersionResponse:
+    return model_registry().create_version(model_id, body, actor=api.principal.subject, access=api.access)
 
 
 lambda_handler = api.lambda_handler

@@ -1,15 +1,15 @@
 """DELETE /v2/models/{model_id} — delete a model with its versions, subscriptions and jobs."""
 
-from shared.http.api import IfMatchHeader, ModelIdPath, RouteApi, no_content, parse_if_match
+from shared.http.api import route_api
+from shared.http.params import ModelIdPath
 from shared.runtime import model_registry
 
-api = RouteApi("delete_model")
+api = route_api(__name__)
 
 
-@api.handler(None, status=204, errors=(409,))
-def delete_model(model_id: ModelIdPath, if_match: IfMatchHeader = None):
-    model_registry().delete_model(model_id, api.access, if_match=parse_if_match(if_match))
-    return no_content()
+@api.handler
+def delete_model(model_id: ModelIdPath, if_match: int | None = None) -> None:
+    model_registry().delete_model(model_id, api.access, if_match=if_match)
 
 
 lambda_handler = api.lambda_handler

@@ -1,16 +1,16 @@
 """GET /v2/models/{model_id}/versions/{model_version} — one version (`latest` = the newest)."""
 
 from shared.domain.responses import ModelVersionResponse
-from shared.http.api import ModelIdPath, RouteApi, VersionPath, json_response
+from shared.http.api import route_api
+from shared.http.params import ModelIdPath, VersionPath
 from shared.runtime import model_registry
 
-api = RouteApi("get_version")
+api = route_api(__name__)
 
 
-@api.handler(ModelVersionResponse)
-def get_version(model_id: ModelIdPath, model_version: VersionPath):
-    result = model_registry().get_version(model_id, model_version, api.access)
-    return json_response(result, etag=result.version.entity_version)
+@api.handler
+def get_version(model_id: ModelIdPath, model_version: VersionPath) -> ModelVersionResponse:
+    return model_registry().get_version(model_id, model_version, api.access)
 
 
 lambda_handler = api.lambda_handler

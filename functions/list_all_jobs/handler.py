@@ -9,10 +9,11 @@ from pydantic import BeforeValidator
 
 from shared.domain.entities import MODEL_ID_PATTERN, WORKSPACE_PATTERN, JobStatus
 from shared.domain.responses import JobList
-from shared.http.api import LimitQuery, PageTokenQuery, RouteApi, json_response
+from shared.http.api import route_api
+from shared.http.params import LimitQuery, PageTokenQuery
 from shared.runtime import job_service
 
-api = RouteApi("list_all_jobs")
+api = route_api(__name__)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
@@ -23,7 +24,7 @@ def _iso_8601_only(value: Any) -> Any:
     return value
 
 
-@api.handler(JobList)
+@api.handler
 def list_all_jobs(
     limit: LimitQuery = 50,
     next_token: PageTokenQuery = None,
@@ -37,8 +38,8 @@ def list_all_jobs(
     workspace: Annotated[
         str | None, Query(pattern=WORKSPACE_PATTERN, description="Only jobs of this workspace")
     ] = None,
-):
-    return json_response(job_service().log(limit, next_token, status, model_id, since, api.access, workspace))
+) -> JobList:
+    return job_service().log(limit, next_token, status, model_id, since, api.access, workspace)
 
 
 lambda_handler = api.lambda_handler

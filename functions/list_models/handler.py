@@ -6,13 +6,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from shared.domain.entities import WORKSPACE_PATTERN, ModelStatus
 from shared.domain.responses import ModelList
-from shared.http.api import LimitQuery, PageTokenQuery, RouteApi, json_response
+from shared.http.api import route_api
+from shared.http.params import LimitQuery, PageTokenQuery
 from shared.runtime import model_registry
 
-api = RouteApi("list_models")
+api = route_api(__name__)
 
 
-@api.handler(ModelList)
+@api.handler
 def list_models(
     limit: LimitQuery = 50,
     next_token: PageTokenQuery = None,
@@ -20,8 +21,8 @@ def list_models(
     workspace: Annotated[
         str | None, Query(pattern=WORKSPACE_PATTERN, description="Only models of this workspace")
     ] = None,
-):
-    return json_response(model_registry().list_models(limit, next_token, status, api.access, workspace))
+) -> ModelList:
+    return model_registry().list_models(limit, next_token, status, api.access, workspace)
 
 
 lambda_handler = api.lambda_handler

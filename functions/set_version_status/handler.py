@@ -2,26 +2,26 @@
 
 from shared.domain.requests import NewStatusRequest
 from shared.domain.responses import StatusChangeResponse
-from shared.http.api import IfMatchHeader, ModelIdPath, RouteApi, VersionPath, json_response, parse_if_match
+from shared.http.api import route_api
+from shared.http.params import ModelIdPath, VersionPath
 from shared.runtime import version_lifecycle
 
-api = RouteApi("set_version_status")
+api = route_api(__name__)
 
 
-@api.handler(StatusChangeResponse, errors=(409, 422))
+@api.handler
 def set_version_status(
-    model_id: ModelIdPath, model_version: VersionPath, body: NewStatusRequest, if_match: IfMatchHeader = None
-):
-    result = version_lifecycle().set_status(
+    model_id: ModelIdPath, model_version: VersionPath, body: NewStatusRequest, if_match: int | None = None
+) -> StatusChangeResponse:
+    return version_lifecycle().set_status(
         model_id,
         model_version,
         body.status,
         body.status_message,
         actor=api.principal.subject,
         access=api.access,
-        if_match=parse_if_match(if_match),
+        if_match=if_match,
     )
-    return json_response(result, etag=result.version.entity_version)
 
 
 lambda_handler = api.lambda_handler

@@ -2,16 +2,16 @@
 
 from shared.domain.requests import StartJobRequest
 from shared.domain.responses import JobResponse
-from shared.http.api import ModelIdPath, RouteApi, json_response
+from shared.http.api import route_api
+from shared.http.params import ModelIdPath
 from shared.runtime import job_service
 
-api = RouteApi("start_training")
+api = route_api(__name__)
 
 
-@api.handler(JobResponse, status=202, errors=(409, 422))
-def start_training(model_id: ModelIdPath, body: StartJobRequest):
-    result = job_service().start_training(model_id, body, actor=api.principal.subject, access=api.access)
-    return json_response(result, status=202, etag=result.job.entity_version)
+@api.handler
+def start_training(model_id: ModelIdPath, body: StartJobRequest) -> JobResponse:
+    return job_service().start_training(model_id, body, actor=api.principal.subject, access=api.access)
 
 
 lambda_handler = api.lambda_handler

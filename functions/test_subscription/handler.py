@@ -3,16 +3,19 @@ subscription would create now, or what would stop it. Writes nothing."""
 
 from shared.domain.requests import DryRunRequest
 from shared.domain.responses import DryRunResult
-from shared.http.api import ModelIdPath, RouteApi, SubscriptionIdPath, json_response
+from shared.http.api import route_api
+from shared.http.params import ModelIdPath, SubscriptionIdPath
 from shared.runtime import subscription_service
 
-api = RouteApi("test_subscription")
+api = route_api(__name__)
 
 
-@api.handler(DryRunResult)
-def test_subscription(model_id: ModelIdPath, subscription_id: SubscriptionIdPath, body: DryRunRequest | None = None):
+@api.handler
+def test_subscription(
+    model_id: ModelIdPath, subscription_id: SubscriptionIdPath, body: DryRunRequest | None = None
+) -> DryRunResult:
     trigger_output = body.trigger_output if body else None
-    return json_response(subscription_service().dry_run(model_id, subscription_id, trigger_output, api.access))
+    return subscription_service().dry_run(model_id, subscription_id, trigger_output, api.access)
 
 
 lambda_handler = api.lambda_handler

@@ -2,23 +2,21 @@
 
 from shared.domain.entities import Subscription
 from shared.domain.requests import UpdateSubscriptionRequest
-from shared.http.api import IfMatchHeader, ModelIdPath, RouteApi, SubscriptionIdPath, json_response, parse_if_match
+from shared.http.api import route_api
+from shared.http.params import ModelIdPath, SubscriptionIdPath
 from shared.runtime import subscription_service
 
-api = RouteApi("update_subscription")
+api = route_api(__name__)
 
 
-@api.handler(Subscription, errors=(409, 422))
+@api.handler
 def update_subscription(
     model_id: ModelIdPath,
     subscription_id: SubscriptionIdPath,
     body: UpdateSubscriptionRequest,
-    if_match: IfMatchHeader = None,
-):
-    subscription = subscription_service().update(
-        model_id, subscription_id, body, api.access, if_match=parse_if_match(if_match)
-    )
-    return json_response(subscription, etag=subscription.entity_version)
+    if_match: int | None = None,
+) -> Subscription:
+    return subscription_service().update(model_id, subscription_id, body, api.access, if_match=if_match)
 
 
 lambda_handler = api.lambda_handler

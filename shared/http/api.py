@@ -1,18 +1,25 @@
 """One route function's HTTP API: a Powertools resolver for exactly one row of the route table.
 
 It validates path, query, headers and body with the route's pydantic models, checks the caller's
-scope from the JWT authorizer's claims, maps typed errors to statuses, and logs each request once.
+scope (``shared.http.auth``), parses If-Match, answers with the row's success status and ETag, maps
+typed errors to statuses, and logs each request once. A route function only does its work::
+
+    api = route_api(__name__)
+
+    @api.handler
+    def get_model(model_id: ModelIdPath) -> ModelResponse:
+        return model_registry().get_model(model_id, api.access)
+
+    lambda_handler = api.lambda_handler
 """
 
 from __future__ import annotations
 
-import base64
+import inspect
 import json
 import re
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar, get_type_hints
+from typing import Any, TypeVar, get_type_hints
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -20,224 +27,32 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel
 
-from shared.domain.access import ADMIN_SCOPE, DEFAULT_WORKSPACES_CLAIM, Access, is_workspace_name
-from shared.domain.entities import MODEL_ID_PATTERN, UUID_PATTERN, VERSION_PATTERN
-from shared.domain.errors import AuthenticationRequiredError, PieError, RequestInvalidError, ScopeMissingError
-from shared.domain.responses import ErrorResponse, InternalErrorResponse
+from shared.domain.access import Access
+from shared.domain.errors import PieError, RequestInvalidError
+from shared.http.auth import Principal, authorize
+from shared.http.catalogue import operation
 from shared.http.errors import describe_validation_errors, error_body, status_for
-from shared.http.json_body import MAX_JSON_DEPTH, nesting_depth, parse_json_body
+from shared.http.json_body import parse_json_body
+from shared.http.params import IfMatchHeader, parse_if_match
+from shared.http.prescreen import unreadable_body
 from shared.observability import logger, tracer
 from shared.routes import Route, route_for
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-ModelIdPath = Annotated[str, Path(pattern=MODEL_ID_PATTERN, description="Model id")]
-VersionPath = Annotated[str, Path(pattern=VERSION_PATTERN, description="Version, or `latest` for the newest")]
-SubscriptionIdPath = Annotated[
-    str,
-    Path(pattern=UUID_PATTERN, description="Event subscription id (a UUID)", json_schema_extra={"format": "uuid"}),
-]
-JobIdPath = Annotated[
-    str, Path(pattern=UUID_PATTERN, description="Job id (a UUID)", json_schema_extra={"format": "uuid"})
-]
-LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (1-100)")]
-PageTokenQuery = Annotated[str | None, Query(max_length=4096, description="Opaque token from the previous page")]
-IF_MATCH_PATTERN = r'^\s*(W/)?"?[0-9]{1,18}"?\s*$'
-IfMatchHeader = Annotated[
-    str | None,
-    Header(
-        alias="If-Match",
-        pattern=IF_MATCH_PATTERN,
-        description='Make the write conditional on this entity_version (an ETag: 3, "3" or W/"3")',
-    ),
-]
-
-_ETAG = re.compile(r'^\s*(W/)?"?(?P<version>[0-9]{1,18})"?\s*$')
+NO_CONTENT = 204
 
 
-@dataclass(frozen=True)
-class Principal:
-    subject: str
-    scopes: frozenset[str]
-    workspaces: frozenset[str] = frozenset()
-
-
-def principal_from_event(event: dict[str, Any], workspaces_claim: str = DEFAULT_WORKSPACES_CLAIM) -> Principal:
-    """The caller, from the HTTP API JWT authorizer's context (payload 2.0).
-
-    Claims arrive as strings; ``scopes`` is null unless the authorizer matched scopes, so the
-    ``scope`` claim (or ``scp``) is read too, split on plain spaces only as API Gateway splits it
-    (RFC 6749's scope-token separator): a tab, newline or no-break space is part of a scope.
-    The workspaces claim may be a space-separated string or a list, which API Gateway hands over
-    as the string ``[a b]``.
-    """
-    jwt = ((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt") or {}
-    claims = jwt.get("claims") or {}
-    subject = claims.get("sub")
-    if not subject:
-        raise AuthenticationRequiredError("a valid bearer token is required")
-    scopes = set(jwt.get("scopes") or ())
-    for claim in ("scope", "scp"):
-        value = claims.get(claim)
-        if isinstance(value, str):
-            scopes.update(scope for scope in value.split(" ") if scope)
-        elif isinstance(value, list):
-            scopes.update(str(item) for item in value)
-    return Principal(
-        subject=str(subject), scopes=frozenset(scopes), workspaces=claimed_workspaces(claims.get(workspaces_claim))
-    )
-
-
-def claimed_workspaces(value: Any) -> frozenset[str]:
-    """The workspace names in a claim: ``"a b"``, ``"a,b"``, ``"[a b]"`` or ``["a", "b"]``.
-    Anything that is not a workspace name is ignored: no model can belong to it."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("[") and text.endswith("]"):
-            text = text[1:-1]
-        names = text.replace(",", " ").split()
-    elif isinstance(value, list):
-        names = [str(item) for item in value]
-    else:
-        return frozenset()
-    return frozenset(name for name in names if is_workspace_name(name))
-
-
-def parse_if_match(value: str | None) -> int | None:
-    if value is None:
-        return None
-    match = _ETAG.fullmatch(value)
-    if match is None:
-        raise RequestInvalidError('If-Match must be an entity_version, e.g. If-Match: "3"')
-    return int(match["version"])
-
-
-def json_response(result: BaseModel, status: int = 200, etag: int | None = None) -> Response:
-    headers = {"ETag": f'"{etag}"'} if etag is not None else None
-    return Response(status, content_types.APPLICATION_JSON, result.model_dump_json(), headers=headers)
-
-
-def no_content() -> Response:
-    return Response(204, body="")
-
-
-def _unreadable_body(event: dict[str, Any]) -> str | None:
-    """Why the body cannot be read as PIE's JSON, or None. Checked before Powertools parses it,
-    which would read a form as fields, fail on bytes that are not UTF-8 or on an unknown content
-    type, and recurse without bound into deeply nested JSON."""
-    body = event.get("body")
-    if not body:
-        return None
-    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-    media_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        return "send the body as JSON with Content-Type: application/json"
-    if event.get("isBase64Encoded"):
-        try:
-            body = base64.b64decode(body, validate=True).decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            return "request body is not valid UTF-8 JSON"
-    if nesting_depth(body) > MAX_JSON_DEPTH:
-        return f"request body nests JSON deeper than {MAX_JSON_DEPTH} levels"
-    return None
-
-
-def _error_response(status: int, message: str, **extra: Any) -> Response:
-    return Response(status, content_types.APPLICATION_JSON, json.dumps(error_body(message, **extra)))
-
-
-BEARER_SCHEME = "jwt"
-COMMON_ERRORS = (400, 401, 403)
-IDEMPOTENCY_ERRORS = (409, 422)  # Idempotency-Key: a request still in progress, a key reused
-ERROR_DESCRIPTIONS = {
-    400: "Malformed request: invalid JSON, or a body, path or query that fails validation",
-    401: "Missing, invalid or expired bearer token",
-    403: "The token lacks the route's scope, or the model's workspace is not among the caller's",
-    404: "No such model, version, subscription or job",
-    409: "Conflict: it already exists, If-Match does not match, or the same Idempotency-Key is in flight",
-    422: "Semantically invalid: illegal transition, unknown target, contract mismatch, handler not allowed",
-    500: "Internal error (never caused by the request's content)",
-}
-
-
-ETAG_HEADER = {
-    "description": 'The entity_version of the entity answered (e.g. "3"): send it back as If-Match',
-    "required": True,
-    "schema": {"type": "string", "pattern": '^"[0-9]{1,18}"$'},
-}
-
-
-def sends_etag(response: type[BaseModel]) -> bool:
-    """Whether a response answers one entity, whose entity_version ``json_response`` sends as its
-    ETag: the model has an entity_version, or holds a model that has one (lists hold many)."""
-    if "entity_version" in response.model_fields:
-        return True
-    return any(
-        isinstance(field.annotation, type)
-        and issubclass(field.annotation, BaseModel)
-        and "entity_version" in field.annotation.model_fields
-        for field in response.model_fields.values()
-    )
-
-
-def operation_responses(
-    route: Route, response: type[BaseModel] | None, status: int, errors: tuple[int, ...], idempotent: bool
-) -> dict[int, dict[str, Any]]:
-    responses: dict[int, dict[str, Any]] = {}
-    if response is None:
-        responses[status] = {"description": "Done; no content"}
-    else:
-        responses[status] = {"description": "Success", "content": {"application/json": {"model": response}}}
-        if sends_etag(response):
-            responses[status]["headers"] = {"ETag": ETAG_HEADER}
-    refusals = set(COMMON_ERRORS) | set(errors) | (set(IDEMPOTENCY_ERRORS) if idempotent else set())
-    if route.path_parameters:
-        refusals.add(404)
-    for code in sorted(refusals):
-        responses[code] = {
-            "description": ERROR_DESCRIPTIONS[code],
-            "content": {"application/json": {"model": ErrorResponse}},
-        }
-    responses[500] = {
-        "description": ERROR_DESCRIPTIONS[500],
-        "content": {"application/json": {"model": InternalErrorResponse}},
-    }
-    return responses
-
-
-def _describe(endpoint: Callable[..., Any]) -> tuple[str, str]:
-    """Summary and description from the function module's docstring ("METHOD path — summary.")."""
-    text = (sys.modules[endpoint.__module__].__doc__ or "").strip()
-    first, _, rest = text.partition("\n")
-    summary = first.split(" — ", 1)[-1].rstrip(".")
-    return summary[:1].upper() + summary[1:], text
-
-
-def _query_names(endpoint: Callable[..., Any]) -> frozenset[str]:
-    """The query parameters an endpoint declares; any other is refused, like unknown body fields."""
-    names = set()
-    for name, hint in get_type_hints(endpoint, include_extras=True).items():
-        for marker in getattr(hint, "__metadata__", ()):
-            if isinstance(marker, Query):
-                names.add(marker.alias or name)
-    return frozenset(names)
-
-
-def _tag(route: Route) -> str:
-    for segment, tag in (
-        ("event-subscriptions", "subscriptions"),
-        ("jobs", "jobs"),
-        ("inference", "jobs"),
-        ("training", "jobs"),
-        ("version", "versions"),
-    ):
-        if segment in route.path:
-            return tag
-    return "models"
+def route_api(module: str) -> RouteApi:
+    """The API of the route that ``functions/<function>/handler.py`` serves (pass ``__name__``)."""
+    package, _, rest = module.partition(".")
+    function, _, name = rest.partition(".")
+    if package != "functions" or name != "handler":
+        raise ValueError(f"{module} is not a functions/<function>/handler.py module")
+    return RouteApi(route_for(function))
 
 
 class _WholePathResolver(APIGatewayHttpResolver):
@@ -251,10 +66,10 @@ class _WholePathResolver(APIGatewayHttpResolver):
 
 
 class RouteApi:
-    """The resolver of ``functions/<function>``; its route comes from the route table."""
+    """The resolver of one route's function, configured by the route's row."""
 
-    def __init__(self, function: str) -> None:
-        self.route: Route = route_for(function)
+    def __init__(self, route: Route) -> None:
+        self.route = route
         self.resolver = _WholePathResolver(enable_validation=True, json_body_deserializer=parse_json_body)
         # A POST that writes nothing keeps no Idempotency-Key records: repeating it is harmless.
         self.remembers_idempotency_keys = self.route.method == "POST" and not self.route.read_only
@@ -283,45 +98,59 @@ class RouteApi:
         """The caller's reach over workspaces, which the services check."""
         return self.resolver.context["access"]
 
-    def handler(
-        self, response: type[BaseModel] | None, status: int = 200, errors: tuple[int, ...] = ()
-    ) -> Callable[[F], F]:
-        """Register the decorated endpoint as this function's only route.
+    def handler(self, endpoint: F) -> F:
+        """Register ``endpoint`` as this function's only route.
 
-        ``response`` answers with ``status``; ``errors`` are the statuses the route can refuse with
-        beyond those every route can (400, 401, 403, 500). Both go into the OpenAPI document.
+        It is named after its function, takes the route's parameters (``if_match: int | None`` when
+        the row takes If-Match) and returns its response model, as its return annotation says
+        (``None`` for a 204). The row's status and ETag are applied here, and go with the response
+        model and the row's refusals into the OpenAPI document. A mismatch fails at import.
         """
+        hints = get_type_hints(endpoint, include_extras=True)
+        response = _response_model(self.route, endpoint, hints)
+        etag_of = _etag_reader(self.route, response)
+        signature = inspect.signature(endpoint)
+        if ("if_match" in signature.parameters) != self.route.if_match:
+            raise TypeError(f"{self.route.function} must take if_match exactly when its route row takes If-Match")
+        self._query_names = _query_names(hints)
+        route = self.route
 
-        def register(endpoint: F) -> F:
-            self._query_names = _query_names(endpoint)
-            summary, description = _describe(endpoint)
-            return self.resolver.route(
-                rule=self.route.resolver_rule,
-                method=self.route.method,
-                operation_id=self.route.function,
-                summary=summary,
-                description=description,
-                tags=[_tag(self.route)],
-                security=[{BEARER_SCHEME: [self.route.scope]}],
-                responses=operation_responses(self.route, response, status, errors, self.remembers_idempotency_keys),
-            )(endpoint)
+        def answer(**arguments: Any) -> Response:
+            if route.if_match:
+                arguments["if_match"] = parse_if_match(arguments["if_match"])
+            result = endpoint(**arguments)
+            if response is None:
+                if result is not None:
+                    raise TypeError(f"{route.function} answers no content but returned {type(result).__name__}")
+                return Response(NO_CONTENT, body="")
+            if not isinstance(result, response):
+                raise TypeError(f"{route.function} must return {response.__name__}, not {type(result).__name__}")
+            headers = {"ETag": f'"{etag_of(result)}"'} if etag_of is not None else None
+            return Response(route.status, content_types.APPLICATION_JSON, result.model_dump_json(), headers=headers)
 
-        return register
+        # Powertools reads the parameters to validate from this signature, with the annotations
+        # resolved here (it would resolve names in this module's globals, not the endpoint's). The
+        # response is built above, so Powertools is not asked to serialize the return value again.
+        answer.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[
+                parameter.replace(
+                    annotation=IfMatchHeader
+                    if parameter.name == "if_match"
+                    else hints.get(parameter.name, parameter.annotation)
+                )
+                for parameter in signature.parameters.values()
+            ],
+            return_annotation=inspect.Signature.empty,
+        )
+        self.resolver.route(
+            rule=route.resolver_rule,
+            method=route.method,
+            **operation(route, endpoint, response, self.remembers_idempotency_keys),
+        )(answer)
+        return endpoint
 
     def _authorize(self, resolver: APIGatewayHttpResolver, next_middleware: Callable) -> Response:
-        # Imported here, as the services are: the settings are read at the first request.
-        from shared.runtime import api_settings
-
-        settings = api_settings()
-        principal = principal_from_event(resolver.current_event.raw_event, settings.workspaces_claim)
-        if self.route.scope not in principal.scopes:
-            raise ScopeMissingError(self.route.scope)
-        access = Access(
-            subject=principal.subject,
-            workspaces=principal.workspaces,
-            admin=ADMIN_SCOPE in principal.scopes,
-            private_reads=settings.private_reads,
-        )
+        principal, access = authorize(resolver.current_event.raw_event, self.route.scope)
         resolver.append_context(principal=principal, access=access)
         return next_middleware(resolver)
 
@@ -367,7 +196,7 @@ class RouteApi:
         @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
         @tracer.capture_lambda_handler
         def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            unreadable = _unreadable_body(event)
+            unreadable = unreadable_body(event)
             if unreadable is not None:
                 self._log_refusal(400, unreadable)
                 return {
@@ -379,3 +208,48 @@ class RouteApi:
             return resolve(event, context)
 
         return lambda_handler
+
+
+def _response_model(route: Route, endpoint: Callable[..., Any], hints: dict[str, Any]) -> type[BaseModel] | None:
+    """What ``endpoint`` answers, from its return annotation: a response model, or None for a 204."""
+    if endpoint.__name__ != route.function:
+        raise TypeError(f"functions/{route.function}/handler.py must define {route.function}, not {endpoint.__name__}")
+    if "return" not in hints:
+        raise TypeError(f"{route.function} must declare what it returns")
+    response = hints["return"]
+    if response is type(None):
+        if route.status != NO_CONTENT:
+            raise TypeError(f"{route.function} returns nothing, but its route answers {route.status}")
+        return None
+    if route.status == NO_CONTENT or not (isinstance(response, type) and issubclass(response, BaseModel)):
+        raise TypeError(f"{route.function} must return a response model, or None for a {NO_CONTENT}")
+    return response
+
+
+def _etag_reader(route: Route, response: type[BaseModel] | None) -> Callable[[Any], int] | None:
+    """How to read the ETag the row names from a response: its field of that name, or the response
+    itself when it is that entity (a subscription)."""
+    if route.etag is None:
+        return None
+    name = route.etag.value
+    if response is not None and name in response.model_fields:
+        entity = response.model_fields[name].annotation
+        if isinstance(entity, type) and "entity_version" in getattr(entity, "model_fields", {}):
+            return lambda result: getattr(result, name).entity_version
+    if response is not None and response.__name__.lower() == name and "entity_version" in response.model_fields:
+        return lambda result: result.entity_version
+    raise TypeError(f"{route.function} sends the {name}'s ETag, but what it returns holds no {name}")
+
+
+def _query_names(hints: dict[str, Any]) -> frozenset[str]:
+    """The query parameters an endpoint declares; any other is refused, like unknown body fields."""
+    names = set()
+    for name, hint in hints.items():
+        for marker in getattr(hint, "__metadata__", ()):
+            if isinstance(marker, Query):
+                names.add(marker.alias or name)
+    return frozenset(names)
+
+
+def _error_response(status: int, message: str, **extra: Any) -> Response:
+    return Response(status, content_types.APPLICATION_JSON, json.dumps(error_body(message, **extra)))

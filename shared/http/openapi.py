@@ -15,7 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from shared.http.api import BEARER_SCHEME
+from shared.http.catalogue import BEARER_SCHEME
 from shared.routes import ROUTES, Route
 
 TITLE = "PIE"

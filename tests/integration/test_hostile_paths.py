@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from shared import runtime
 from shared.domain.entities import ModelId, VersionId
-from shared.http.api import JobIdPath, ModelIdPath, SubscriptionIdPath, VersionPath
+from shared.http.params import JobIdPath, ModelIdPath, SubscriptionIdPath, VersionPath
 from shared.routes import ROUTES, Route
 from tests.conftest import invoke
 from tests.integration.api_events import assert_error, event_for

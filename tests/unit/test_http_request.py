@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from shared.domain.errors import AuthenticationRequiredError, RequestInvalidError
-from shared.http.api import parse_if_match, principal_from_event
+from shared.http.auth import principal_from_event
+from shared.http.params import parse_if_match
 from tests.conftest import load_event
 
 SAMPLE = load_event("get_model")

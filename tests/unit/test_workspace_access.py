@@ -6,7 +6,7 @@ import pytest
 
 from shared.domain.access import Access, is_workspace_name
 from shared.domain.errors import ModelNotFoundError, WorkspaceAccessDeniedError, WorkspaceRequiredError
-from shared.http.api import claimed_workspaces, principal_from_event
+from shared.http.auth import claimed_workspaces, principal_from_event
 
 ALICE = Access("alice", frozenset({"alice"}))
 BOTH = Access("both", frozenset({"alice", "bob"}))

@@ -1,0 +1,44 @@
+"""The path, query and header parameters route functions declare, with the patterns they validate."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+
+from shared.domain.entities import MODEL_ID_PATTERN, UUID_PATTERN, VERSION_PATTERN
+from shared.domain.errors import RequestInvalidError
+
+ModelIdPath = Annotated[str, Path(pattern=MODEL_ID_PATTERN, description="Model id")]
+VersionPath = Annotated[str, Path(pattern=VERSION_PATTERN, description="Version, or `latest` for the newest")]
+SubscriptionIdPath = Annotated[
+    str,
+    Path(pattern=UUID_PATTERN, description="Event subscription id (a UUID)", json_schema_extra={"format": "uuid"}),
+]
+JobIdPath = Annotated[
+    str, Path(pattern=UUID_PATTERN, description="Job id (a UUID)", json_schema_extra={"format": "uuid"})
+]
+LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (1-100)")]
+PageTokenQuery = Annotated[str | None, Query(max_length=4096, description="Opaque token from the previous page")]
+IF_MATCH_PATTERN = r'^\s*(W/)?"?[0-9]{1,18}"?\s*$'
+# Declared by the resolver wrapper for a route whose row takes If-Match; its function gets the int.
+IfMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        pattern=IF_MATCH_PATTERN,
+        description='Make the write conditional on this entity_version (an ETag: 3, "3" or W/"3")',
+    ),
+]
+
+_ETAG = re.compile(r'^\s*(W/)?"?(?P<version>[0-9]{1,18})"?\s*$')
+
+
+def parse_if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    match = _ETAG.fullmatch(value)
+    if match is None:
+        raise RequestInvalidError('If-Match must be an entity_version, e.g. If-Match: "3"')
+    return int(match["version"])
