@@ -14,7 +14,7 @@ from bench.calls import CallLog, counted_calls
 from bench.environment import LambdaContext
 from bench.report import Figure
 from bench.stand_ins import InstantLambda
-from bench.world import queued_job, sample_event, sample_handlers, seed, stream_record, write_items
+from bench.world import queued_job, sample_event, sample_handlers, seed, stream_record, training_job, write_items
 from shared import runtime
 from shared.data.entities import JOBS
 from shared.local.dynamodb import embedded_dynamodb
@@ -66,6 +66,13 @@ MINIMUMS: dict[str, Minimum] = {
         "read the job; then BatchGetItem of model + its version (named by the job); query the source's "
         "subscriptions; BatchGetItem of their targets; one transaction",
     ),
+    "cancel_job": Minimum(
+        3, "read the job; BatchGetItem of its model + version (workspace, the version it trains); conditional put"
+    ),
+    "retry_job": Minimum(
+        3, "read the job; read the version it trains (training job); job + version in one transaction"
+    ),
+    "list_all_jobs": Minimum(4, "one Query page of each of the delivery log's 4 write-shards (docs/jobs.md)"),
     "get_openapi": Minimum(0, "serves the document packaged with the code; reads no table"),
     "complete_job_events": Minimum(5, "as complete_job: the record names the job, which must be read once"),
     "dispatch_jobs (lambda job)": Minimum(1, "conditional claim queued -> dispatched; then Lambda Invoke"),
@@ -82,7 +89,7 @@ def measure() -> tuple[list[Figure], dict[str, Any]]:
     runtime.use_stand_in("lambda", InstantLambda())
     figures: list[Figure] = []
     details: dict[str, Any] = {}
-    cases = [(route.function, route.function, None) for route in ROUTES]
+    cases = [(route.function, route.function, _PREPARE.get(route.function)) for route in ROUTES]
     cases += [
         ("complete_job_events", "complete_job_events", None),
         ("dispatch_jobs (lambda job)", "dispatch_jobs", _lambda_job_batch),
@@ -131,6 +138,15 @@ def _outcome(response: dict[str, Any]) -> tuple[str, bool]:
     if "batchItemFailures" in response:
         return f"{len(response['batchItemFailures'])} failed records", not response["batchItemFailures"]
     return str(response.get("outcome")), response.get("outcome") == "succeeded"
+
+
+def _failed_job(client: Any, event: dict[str, Any]) -> dict[str, Any]:
+    """Only a failed job can be retried; the sample names the seed's training job."""
+    write_items(client, LOCAL_TABLE_NAME, [JOBS.encode(training_job("failed"))])
+    return event
+
+
+_PREPARE = {"retry_job": _failed_job}
 
 
 def _lambda_job_batch(client: Any, event: dict[str, Any]) -> dict[str, Any]:

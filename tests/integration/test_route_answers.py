@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bench.world import sample_event, seed, training_job, write_items
-from shared.data.outbox import job_item
+from shared.data.entities import JOBS
 from shared.local.settings import LOCAL_TABLE_NAME
 from shared.routes import ROUTES, ETag, Route
 from tests.conftest import LambdaContext
@@ -36,7 +36,7 @@ def world(client: Any, function: str) -> None:
     """The world of ``function``'s sample; only a failed job can be retried."""
     seed(client, LOCAL_TABLE_NAME, function)
     if function == "retry_job":
-        write_items(client, LOCAL_TABLE_NAME, [job_item(training_job("failed"))])
+        write_items(client, LOCAL_TABLE_NAME, [JOBS.encode(training_job("failed"))])
 
 
 def reader_of(route: Route) -> Route:
