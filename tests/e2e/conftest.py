@@ -1,7 +1,8 @@
 """One ``pie-local serve`` subprocess for the whole end-to-end suite, and tokens it trusts.
 
-The suite runs in a shuffled order, so a test that passes only after another fails sooner or later;
-the seed is printed, and ``PIE_E2E_SEED=<seed>`` repeats an order.
+The suite runs in a shuffled order (modules, and tests within each), so a test that passes only
+after another fails sooner or later; the seed is printed, and ``PIE_E2E_SEED=<seed>`` repeats an
+order.
 """
 
 from __future__ import annotations
@@ -23,12 +24,20 @@ SEED = int(os.environ.get("PIE_E2E_SEED") or random.SystemRandom().randrange(1_0
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Shuffles the modules, and the tests inside each module. A module's tests stay together, so
+    a module-scoped server starts once, not once per run of that module's tests in the order."""
     positions = [index for index, item in enumerate(items) if E2E_DIRECTORY in item.path.parents]
     if not positions:
         return
-    shuffled = [items[index] for index in positions]
-    random.Random(SEED).shuffle(shuffled)
-    for index, item in zip(positions, shuffled, strict=True):
+    shuffle = random.Random(SEED).shuffle
+    modules: dict[Path, list[pytest.Item]] = {}
+    for index in positions:
+        modules.setdefault(items[index].path, []).append(items[index])
+    groups = list(modules.values())
+    shuffle(groups)
+    for group in groups:
+        shuffle(group)
+    for index, item in zip(positions, [item for group in groups for item in group], strict=True):
         items[index] = item
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
