@@ -613,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"bench-mlflow {time.monotonic() - began:6.0f} s: {message}\n")
         sys.stderr.flush()
 
-    results = run(workload, arguments.mlflow, progress)
+    results = run(workload, arguments.mlflow.absolute(), progress)  # the servers start in their own directories
     print_results(results)
     document = {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
