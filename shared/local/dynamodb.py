@@ -15,6 +15,7 @@ import bisect
 import inspect
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -311,6 +312,43 @@ def _raw_sort_value(value: dict[str, Any] | None) -> Any:
     return _sort_value(DynamoType(value)) if value is not None else ""
 
 
+_PLAIN_SET = re.compile(r"SET (#\w+ = :\w+(?:, #\w+ = :\w+)*)(?: REMOVE (#\w+(?:, #\w+)*))?")
+
+
+def _plain_update(
+    table: Any, expression: str | None, names: dict[str, str] | None, values: dict[str, Any] | None
+) -> tuple[list[tuple[str, dict[str, Any]]], list[str]] | None:
+    """``(sets, removes)`` of an update expression that only sets whole attributes from
+    placeholders and removes whole attributes, naming no key attribute of the table or of an index
+    with a value an index would refuse; None for any other expression (moto then handles it)."""
+    matched = _PLAIN_SET.fullmatch(expression or "")
+    if matched is None or names is None or values is None:
+        return None
+    sets = []
+    for assignment in matched[1].split(", "):
+        name, value = assignment.split(" = ")
+        if name not in names or value not in values:
+            return None
+        sets.append((names[name], values[value]))
+    removes = []
+    for name in matched[2].split(", ") if matched[2] else ():
+        if name not in names:
+            return None
+        removes.append(names[name])
+    touched = [name for name, _ in sets] + removes
+    if len(set(touched)) != len(touched) or {table.hash_key_attr, table.range_key_attr} & set(touched):
+        return None
+    index_keys = {
+        part["AttributeName"]
+        for index in [*(table.global_indexes or []), *(table.indexes or [])]
+        for part in index.schema
+    }
+    for name, value in sets:
+        if name in index_keys and (len(value) != 1 or next(iter(value)) not in ("S", "N", "B") or "" in value.values()):
+            return None
+    return sets, removes
+
+
 def _patch_moto() -> None:
     global _patched
     if _patched:
@@ -320,7 +358,8 @@ def _patch_moto() -> None:
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.core.responses import ActionResult
     from moto.dynamodb import models
-    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.comparisons import create_condition_expression_parser
+    from moto.dynamodb.exceptions import ConditionalCheckFailed, ItemSizeTooLarge, ItemSizeToUpdateTooLarge
     from moto.dynamodb.models import table as table_module
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
     from moto.dynamodb.models.table import StreamShard, Table
@@ -386,6 +425,68 @@ def _patch_moto() -> None:
             if type(value) is list and all(type(item) is Item for item in value):
                 return list(value)
             return copy.deepcopy(value, memo)
+
+    original_update_item = models.DynamoDBBackend.update_item
+
+    def update_item(
+        self: Any,
+        table_name: str,
+        key: dict[str, Any],
+        update_expression: str,
+        expression_attribute_names: dict[str, Any],
+        expression_attribute_values: dict[str, Any],
+        attribute_updates: dict[str, Any] | None = None,
+        expected: dict[str, Any] | None = None,
+        condition_expression: str | None = None,
+        return_values_on_condition_check_failure: str | None = None,
+    ) -> Any:
+        """Moto's update, without its expression machinery for what PIE's data layer sends: ``SET``
+        of whole attributes from placeholders (and ``REMOVE`` of whole attributes) on an item that
+        exists. Moto parses and validates such an expression into a syntax tree and deep-copies the
+        item for the stream's old image, which was most of a status change's cost; here the
+        condition is still moto's, the size limit is moto's (each value set through its
+        ``LimitedSizeDict``), and the old image is the item's attributes before the change. Anything
+        else (nested paths, arithmetic, key attributes, a new item) is moto's own path."""
+        table = self.get_table(table_name)
+        plan = _plain_update(table, update_expression, expression_attribute_names, expression_attribute_values)
+        item = None
+        if plan is not None and not attribute_updates and not expected:
+            hash_value, range_value = self.get_keys_value(table, key)
+            item = table.get_item(hash_value, range_value)
+        if item is None or getattr(table, _CHANGES_ATTRIBUTE, None) is None:
+            return original_update_item(
+                self,
+                table_name,
+                key,
+                update_expression,
+                expression_attribute_names,
+                expression_attribute_values,
+                attribute_updates,
+                expected,
+                condition_expression,
+                return_values_on_condition_check_failure,
+            )
+        condition = create_condition_expression_parser(
+            condition_expression, expression_attribute_names, expression_attribute_values
+        ).parse()
+        if not condition.expr(item):
+            if return_values_on_condition_check_failure == "ALL_OLD":
+                raise ConditionalCheckFailed(item=item.to_json()["Attributes"])
+            raise ConditionalCheckFailed
+        sets, removes = plan
+        attributes = LimitedSizeDict(item.attrs)  # a dict copy: its values are replaced, never changed
+        try:
+            for name, value in sets:
+                attributes[name] = DynamoType(value)
+        except ItemSizeTooLarge:
+            raise ItemSizeToUpdateTooLarge() from None
+        for name in removes:
+            attributes.pop(name, None)
+        old = copy.copy(item)
+        item.attrs = attributes
+        if table.stream_shard is not None:
+            table.stream_shard.add(old, item)
+        return item
 
     original_query = Table.query
     original_all_items = Table.all_items
@@ -500,6 +601,7 @@ def _patch_moto() -> None:
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
     DynamoType.size = size  # type: ignore[method-assign]
     LimitedSizeDict.__setitem__ = set_attribute  # type: ignore[method-assign]
+    models.DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.sorted_items = sorted_items  # type: ignore[method-assign]
