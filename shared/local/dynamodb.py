@@ -615,6 +615,16 @@ def _patch_moto() -> None:
     _patched = True
 
 
+_session: boto3.Session | None = None
+
+
+def _mocked_session() -> boto3.Session:
+    global _session
+    if _session is None:
+        _session = boto3.Session()
+    return _session
+
+
 @contextmanager
 def embedded_dynamodb(table_name: str, *, data_dir: Path | None = None, fsync: bool = False) -> Iterator[Any]:
     """Start moto, create PIE's table, and yield a DynamoDB client for it.
@@ -627,6 +637,10 @@ def embedded_dynamodb(table_name: str, *, data_dir: Path | None = None, fsync: b
     use_fake_credentials()
     _patch_moto()
     with mock_aws():
+        # Moto empties boto3's default session inside a mock, so every client would start a new
+        # session and parse botocore's service models again (~120 ms each: most of what a test
+        # table cost). One session, made inside a mock with the fake credentials, serves them all.
+        boto3.DEFAULT_SESSION = _mocked_session()
         client = boto3.client("dynamodb", region_name=os.environ["AWS_REGION"])
         create_table(client, table_name)
         description = client.describe_table(TableName=table_name)["Table"]
