@@ -11,5 +11,8 @@ from shared.runtime import sweeper
 def lambda_handler(event, context):
     report = sweeper().sweep()
     report.publish(metrics)
-    logger.info("sweep done", extra={"queries": report.queries, "outcomes": dict(report.outcomes)})
+    # A sweep that changed nothing is the common case (every minute; every few seconds locally): its
+    # figures are in the metrics, and a log line for it would bury the ones that did something.
+    log = logger.info if report.outcomes else logger.debug
+    log("sweep done", extra={"queries": report.queries, "outcomes": dict(report.outcomes)})
     return {"queries": report.queries, "outcomes": dict(report.outcomes)}

@@ -133,6 +133,12 @@ def _parser() -> argparse.ArgumentParser:
         help="kill a --lambda or --ecs handler running longer, and fail its job (default: %(default)g)",
     )
     serve.add_argument(
+        "--metrics",
+        action="store_true",
+        help="print the functions' CloudWatch metrics (EMF JSON) in the log, as deployed functions emit them "
+        "(default: off, to keep the log readable)",
+    )
+    serve.add_argument(
         "--sweep-seconds",
         type=float,
         default=DEFAULT_SWEEP_SECONDS,
@@ -214,6 +220,8 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     if arguments.private_reads:
         os.environ["PIE_PRIVATE_READS"] = "true"  # read by the route functions, as when deployed
+    # Every dispatch and sweep flushes a metrics document; in a terminal they bury the requests.
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "false" if arguments.metrics else "true"
     _send_function_logs_to_stderr()
     signal.signal(signal.SIGTERM, _interrupt)
     if arguments.dynamodb_endpoint and arguments.data_dir:

@@ -252,3 +252,32 @@ def test_a_client_expecting_100_continue_is_told_to_send_its_body_at_once(own_se
 
     assert interim.startswith(b"HTTP/1.1 100")
     assert response.status == 201
+
+
+def _dispatch_one_job(server: LocalServer) -> None:
+    """Creates a model and starts its training, then waits until the dispatcher has handed the job
+    to its (stand-in) Lambda: the dispatcher and, every 0.2 s, the sweeper have run."""
+    api = Api(server.url, mint(server.home))
+    model_id = unique_id("quiet")
+    assert api.post("/v2/models", model_document(model_id)).status == 201
+    job = api.post(f"/v2/models/{model_id}/training", {"input": {}}).json["job"]
+    deadline = time.monotonic() + 30
+    while api.get(f"/v2/models/{model_id}/jobs/{job['id']}").json["job"]["status"] == "queued":
+        assert time.monotonic() < deadline, "the job was never dispatched"
+        time.sleep(0.05)
+    time.sleep(1)  # several sweeps that find nothing to do: there is no condition to poll for
+
+
+@pytest.mark.parametrize("metrics", [False, True], ids=["default", "--metrics"])
+def test_the_log_shows_requests_not_metrics_or_idle_sweeps_unless_asked(tmp_path: Path, metrics: bool):
+    options = ["--sweep-seconds", "0.2", *(["--metrics"] if metrics else [])]
+    server = start_server(tmp_path / ".pie-local", tmp_path / "serve.log", *options)
+    try:
+        _dispatch_one_job(server)
+    finally:
+        stop_server(server)
+    log = server.log.read_text()
+
+    assert "POST /v2/models 201" in log
+    assert "sweep done" not in log  # nothing timed out, was retried or released
+    assert ('"CloudWatchMetrics"' in log) is metrics
