@@ -34,6 +34,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     use_fake_credentials()
+    # ``use_stand_in`` has no undo: a test's stand-ins stay that test's.
+    monkeypatch.setattr(runtime, "_stand_ins", {})
     runtime.reset()
     yield
     runtime.reset()

@@ -343,8 +343,10 @@ def _plain_update(
         for index in [*(table.global_indexes or []), *(table.indexes or [])]
         for part in index.schema
     }
+    declared = {definition["AttributeName"]: definition["AttributeType"] for definition in table.attr}
     for name, value in sets:
-        if name in index_keys and (len(value) != 1 or next(iter(value)) not in ("S", "N", "B") or "" in value.values()):
+        # An index key must be a non-empty value of its declared type; anything else is moto's to judge.
+        if name in index_keys and (list(value) != [declared.get(name)] or "" in value.values()):
             return None
     return sets, removes
 

@@ -46,12 +46,6 @@ ECHO = {"type": "in_process", "implementation": "echo"}
 FAIL = {"type": "in_process", "implementation": "fail"}
 
 
-@pytest.fixture(autouse=True)
-def _own_stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``use_stand_in`` has no undo: keep this test's stand-ins to this test."""
-    monkeypatch.setattr(runtime, "_stand_ins", {})
-
-
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The dispatcher's backoff records its delays instead of sleeping."""

@@ -38,12 +38,6 @@ ECHO = {"type": "in_process", "implementation": "echo"}
 BIG_INPUT = {"blob": "x" * 195_000}  # stored as input, fits; echoed back as output too, it does not
 
 
-@pytest.fixture(autouse=True)
-def _own_stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``use_stand_in`` has no undo: keep this test's stand-ins to this test."""
-    monkeypatch.setattr(runtime, "_stand_ins", {})
-
-
 @pytest.fixture
 def lambda_client() -> RecordingLambda:
     client = RecordingLambda()
