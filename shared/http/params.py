@@ -23,16 +23,18 @@ LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (1-100)")
 PageTokenQuery = Annotated[str | None, Query(max_length=4096, description="Opaque token from the previous page")]
 IF_MATCH_PATTERN = r'^\s*(W/)?"?[0-9]{1,18}"?\s*$'
 # Declared by the resolver wrapper for a route whose row takes If-Match; its function gets the int.
+# The pattern is published, not enforced here: ``parse_if_match`` refuses a malformed value with a
+# message that says what an If-Match looks like, which pydantic's pattern error does not.
 IfMatchHeader = Annotated[
     str | None,
     Header(
         alias="If-Match",
-        pattern=IF_MATCH_PATTERN,
         description='Make the write conditional on this entity_version (an ETag: 3, "3" or W/"3")',
+        json_schema_extra={"pattern": IF_MATCH_PATTERN},
     ),
 ]
 
-_ETAG = re.compile(r'^\s*(W/)?"?(?P<version>[0-9]{1,18})"?\s*$')
+_ETAG = re.compile(r'^\s*(W/)?"?(?P<version>[0-9]{1,18})"?\s*$')  # IF_MATCH_PATTERN, naming the number
 
 
 def parse_if_match(value: str | None) -> int | None:

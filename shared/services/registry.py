@@ -22,6 +22,7 @@ from shared.domain.errors import (
     ModelAlreadyExistsError,
     ModelNotFoundError,
     VersionAlreadyExistsError,
+    VersionNotFoundError,
     VersionNumbersExhaustedError,
     WorkspaceImmutableError,
 )
@@ -140,7 +141,11 @@ class ModelRegistry:
             )
             if (current.handlers, current.handler_contracts) != (model.handlers, model.handler_contracts):
                 self._staleness.mark_stale_after_change(current, model)
-            version = new_version or self._store.get_version(model_id, _latest(model))
+            try:
+                version = new_version or self._store.get_version(model_id, _latest(model))
+            except VersionNotFoundError:
+                # A delete between this write and this read took the whole model with it.
+                raise ModelNotFoundError(model_id) from None
             return ModelVersionResponse(version=version, model=model)
 
         def on_stale(stale: StaleEntityError) -> Retry:

@@ -82,7 +82,8 @@ def test_the_wrapper_answers_the_rows_status_and_etag_and_passes_if_match_as_an_
     assert received == [7, None]
 
 
-def test_a_malformed_if_match_is_a_400_before_the_function_runs():
+@pytest.mark.parametrize("malformed", ['"seven"', "*", 'W/""', "-1", "1, 2", "1" * 19, "\u0661"])
+def test_a_malformed_if_match_is_a_400_saying_what_one_looks_like_before_the_function_runs(malformed: str):
     api = RouteApi(RETRY)
     received = []
 
@@ -91,9 +92,13 @@ def test_a_malformed_if_match_is_a_400_before_the_function_runs():
         received.append(if_match)
         return JobResponse(job=training_job("failed"))
 
-    response = api.lambda_handler(retry_event('"seven"'), LambdaContext())
+    response = api.lambda_handler(retry_event(malformed), LambdaContext())
 
     assert response["statusCode"] == 400
+    assert json.loads(response["body"]) == {
+        "success": False,
+        "message": 'If-Match must be an entity_version, e.g. If-Match: "3"',
+    }
     assert received == []
 
 

@@ -72,6 +72,24 @@ def test_a_handler_outside_the_allow_list_stores_nothing(world: World):
 # Updating ---------------------------------------------------------------------------------------
 
 
+def test_a_model_deleted_right_after_an_update_is_written_is_a_404_for_the_model(
+    world: World, monkeypatch: pytest.MonkeyPatch
+):
+    """A delete that lands between the update's write and its read of the latest version."""
+    world.create()
+    store = world.stores.registry
+    read_version = store.get_version
+
+    def deleted_first(model_id: str, version: str):
+        store.delete_model(model_id)
+        return read_version(model_id, version)
+
+    monkeypatch.setattr(store, "get_version", deleted_first)
+
+    with pytest.raises(ModelNotFoundError, match="'m'"):
+        update(world)
+
+
 def test_updating_a_pending_model_replaces_its_fields_without_a_new_version(world: World):
     world.create()
     world.clock.advance(60)
