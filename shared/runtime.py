@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from shared.data.chains import ChainBudgets
 from shared.data.page_tokens import PageTokenCodec
 from shared.data.store import RegistryStore
 from shared.data.subscriptions import SubscriptionStore
@@ -34,8 +35,9 @@ if TYPE_CHECKING:
     from shared.dispatch.completions import AwsCompletions
     from shared.dispatch.dispatcher import Dispatcher
     from shared.dispatch.sweeper import Sweeper
+    from shared.services.firing import Firing
     from shared.services.jobs import JobService
-    from shared.services.transitions import Firing, VersionLifecycle
+    from shared.services.transitions import VersionLifecycle
 
 
 @cache
@@ -79,8 +81,13 @@ def model_registry() -> ModelRegistry:
 @cache
 def subscription_service() -> SubscriptionService:
     return SubscriptionService(
-        registry_store(), subscription_store(), clock=utc_now, max_chain_depth=api_settings().max_chain_depth
+        registry_store(), subscription_store(), utc_now, chain_budgets(), api_settings().chain_limits()
     )
+
+
+@cache
+def chain_budgets() -> ChainBudgets:
+    return ChainBudgets(dynamodb_client(), api_settings().table_name)
 
 
 @cache
@@ -97,9 +104,10 @@ def outbox() -> OutboxWriter:
 
 @cache
 def firing() -> Firing:
-    from shared.services.transitions import Firing
+    from shared.services.firing import ChainView, Firing
 
-    return Firing(registry_store(), subscription_store(), api_settings().max_chain_depth)
+    view = ChainView(registry_store(), subscription_store(), chain_budgets(), api_settings().chain_limits())
+    return Firing(view, outbox())
 
 
 @cache
@@ -207,6 +215,7 @@ def reset() -> None:
         model_registry,
         subscription_store,
         subscription_service,
+        chain_budgets,
         outbox,
         firing,
         version_lifecycle,

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
 from shared.domain.access import DEFAULT_WORKSPACES_CLAIM
+from shared.domain.triggers import ChainLimits
 from shared.kinds.allow_list import HandlerAllowList
 
 # Environment every deployed function gets for its libraries (the stack sets it; the benchmarks
@@ -35,9 +36,14 @@ class ApiSettings(BaseModel):
     page_token_secret_arn: str | None = None
     handler_allow_list: HandlerAllowList
     max_chain_depth: int = Field(default=8, ge=1, le=100)
+    # Jobs one root (a direct request or a status set by hand) may cause in its whole chain.
+    chain_job_budget: int = Field(default=64, ge=1, le=10_000)
     workspaces_claim: str = Field(default=DEFAULT_WORKSPACES_CLAIM, min_length=1)
     # True: callers see only their workspaces' models (others answer 404); False: reads are open.
     private_reads: bool = False
+
+    def chain_limits(self) -> ChainLimits:
+        return ChainLimits(max_depth=self.max_chain_depth, job_budget=self.chain_job_budget)
 
     @model_validator(mode="after")
     def _one_page_token_key_source(self) -> ApiSettings:
@@ -55,6 +61,7 @@ class ApiSettings(BaseModel):
                 page_token_key=environ.get("PIE_PAGE_TOKEN_KEY") or None,
                 page_token_secret_arn=environ.get("PIE_PAGE_TOKEN_SECRET_ARN") or None,
                 max_chain_depth=environ.get("PIE_MAX_CHAIN_DEPTH") or 8,
+                chain_job_budget=environ.get("PIE_CHAIN_JOB_BUDGET") or 64,
                 workspaces_claim=environ.get("PIE_WORKSPACES_CLAIM") or DEFAULT_WORKSPACES_CLAIM,
                 private_reads=environ.get("PIE_PRIVATE_READS") or False,
                 handler_allow_list=HandlerAllowList.model_validate(

@@ -188,3 +188,11 @@ def fanout_source_and_part(table_key: dict[str, str]) -> tuple[str, int]:
     """The source model and part number a ``fanout_key`` holds (a transition may contain ``#``, a
     model id may not, and the part is the last ``#``-separated field)."""
     return table_key["PK"].removeprefix(model_partition("")), int(table_key["SK"].rsplit("#", 1)[1])
+
+
+CHAIN_BUDGET_ENTITY = "CHAIN_BUDGET"
+
+
+def chain_budget_key(root_job_id: str) -> dict[str, str]:
+    """The count of jobs a chain's root has caused: one small item per root, in its own partition."""
+    return {"PK": f"CHAIN#{root_job_id}", "SK": "BUDGET"}

@@ -25,9 +25,10 @@ from shared.data.entities import (
     VERSIONS,
     FanOut,
     ModelRecord,
+    VersionRecord,
     version_attributes,
 )
-from shared.data.errors import ItemExistsError
+from shared.data.errors import ItemExistsError, StaleEntityError
 from shared.data.items import MAX_DOCUMENT_BYTES, TRANSACTION_ITEM_LIMIT, cancellation_reasons, s
 from shared.data.save import Write, create, replace, save, save_together, update
 from shared.domain.entities import Job, Version
@@ -37,6 +38,8 @@ from shared.domain.errors import ConflictError
 Guarded = Write
 # What the errors about a job a change fires (or a fan-out item carrying some) call it.
 FIRED_JOB = "job it fires"
+# What the errors about a version a chain's training cuts call it.
+CUT_VERSION = "version it cuts"
 
 
 class JobWriteConflictError(ConflictError):
@@ -77,6 +80,10 @@ class OutboxWriter:
             condition=bound,
         )
 
+    def version_create(self, version: Version, sequence: int) -> Write:
+        """Create a version that no item has the key of yet (a chain's training cut it)."""
+        return renamed(create(self._table, VERSIONS, VersionRecord(version, sequence)), entity=CUT_VERSION)
+
     def model_put(self, record: ModelRecord, expected_entity_version: int) -> Write:
         return replace(self._table, MODELS, record, expected_entity_version)
 
@@ -102,7 +109,10 @@ class OutboxWriter:
                 save(self._client, writes[0])
             else:
                 save_together(self._client, writes)
-        except ItemExistsError:
+        except ItemExistsError as exists:
+            if exists.entity == CUT_VERSION:
+                # A version a chain cuts was created meanwhile: decide again on fresh state.
+                raise StaleEntityError(None, exists.entity) from None
             raise JobWriteConflictError() from None
         self.materialize(jobs[len(inline) :])
 

@@ -80,12 +80,27 @@ class RegistryStore:
 
     def get_models(self, model_ids: set[str]) -> dict[str, Model]:
         """The named models that exist, in one round trip per hundred."""
+        return {model_id: record.model for model_id, record in self.get_model_records(model_ids).items()}
+
+    def get_model_records(self, model_ids: set[str]) -> dict[str, ModelRecord]:
+        """The named models that exist, with their counters, in one round trip per hundred."""
         wanted = sorted(model_ids)
-        found: dict[str, Model] = {}
+        found: dict[str, ModelRecord] = {}
         for start in range(0, len(wanted), BATCH_GET_LIMIT):
             for item in self._batch_get([_key(keys.model_key(i)) for i in wanted[start : start + BATCH_GET_LIMIT]]):
-                model = MODELS.decode(item).model
-                found[model.id] = model
+                record = MODELS.decode(item)
+                found[record.model.id] = record
+        return found
+
+    def get_versions(self, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], Version]:
+        """The named versions that exist, in one round trip per hundred."""
+        ordered = sorted(wanted)
+        found: dict[tuple[str, str], Version] = {}
+        for start in range(0, len(ordered), BATCH_GET_LIMIT):
+            chunk = ordered[start : start + BATCH_GET_LIMIT]
+            for item in self._batch_get([_key(keys.version_key(m, v)) for m, v in chunk]):
+                version = VERSIONS.decode(item).version
+                found[(version.model_id, version.version)] = version
         return found
 
     def _batch_get(self, item_keys: list[dict[str, Any]]) -> list[dict[str, Any]]:

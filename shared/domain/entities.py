@@ -149,6 +149,11 @@ class Version(Resource):
     )
     handlers: Handlers
     handler_contracts: HandlerContracts | None
+    lineage: Lineage | None = Field(
+        default=None,
+        description="The job that trained this version (or cut it to train it) and what fired that job; "
+        "null for a version no job has trained.",
+    )
     entity_version: int
     created_at: datetime
     updated_at: datetime
@@ -218,6 +223,19 @@ class JobTrigger(Resource):
     source_version: VersionId | None = None
     source_job_id: UuidString | None = None
     depth: int = Field(ge=1)
+    root_job_id: UuidString | None = Field(
+        default=None,
+        description="The job (or, for a status set by hand, the transition) at the root of the chain; "
+        "its whole tree counts against one job budget.",
+    )
+
+
+class Lineage(Resource):
+    """How a version came to be trained: the job that trained it (or cut it to train it) and what
+    fired that job (null for a direct request)."""
+
+    job_id: UuidString
+    trigger: JobTrigger | None = None
 
 
 class Job(Resource):

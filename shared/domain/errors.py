@@ -197,3 +197,11 @@ class WorkspaceImmutableError(UnprocessableError):
 
 class SubscriptionInputError(UnprocessableError):
     """The input does not suit the subscription's input_source (as stored)."""
+
+
+class TooManySubscriptionsError(UnprocessableError):
+    def __init__(self, model_id: str, event: str, limit: int) -> None:
+        super().__init__(
+            f"model '{model_id}' already has {limit} active '{event}' subscriptions, the most one event "
+            "may fire: pause or delete one first"
+        )

@@ -66,6 +66,10 @@ class SubscriptionList(Resource):
 class DryRunJob(Resource):
     model_id: ModelId
     version: VersionId
+    cuts_version: bool = Field(
+        default=False,
+        description="True when the firing would cut this version for the training (it does not exist yet).",
+    )
     action: Action
     input: Metadata
     handler: Handler

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.data.entities import ModelRecord
 from shared.data.errors import StaleEntityError
-from shared.data.items import MAX_DOCUMENT_BYTES, document_bytes
+from shared.data.items import MAX_DOCUMENT_BYTES, TRANSACTION_ITEM_LIMIT, document_bytes
 from shared.data.outbox import Guarded
 from shared.data.save import RETRY, Retry, retry_on_stale
-from shared.domain import contracts, job_events
+from shared.domain import contracts
 from shared.domain.access import Access
-from shared.domain.entities import LATEST, AttemptRecord, Job, Model, RetryPolicy
+from shared.domain.entities import LATEST, AttemptRecord, Job, Model, RetryPolicy, Version
 from shared.domain.errors import (
     ConcurrentUpdateError,
     ContractViolationError,
@@ -42,6 +43,7 @@ from shared.domain.errors import (
     VersionBusyError,
     VersionNotFoundError,
     VersionNotTrainableError,
+    VersionNumbersExhaustedError,
 )
 from shared.domain.lifecycle import check_transition
 from shared.domain.requests import CompleteJobRequest, StartJobRequest
@@ -55,10 +57,12 @@ from shared.domain.supervision import (
     due_at,
     timeout_of,
 )
-from shared.domain.triggers import FiringPlan, TriggerSource
+from shared.domain.triggers import TRAINABLE, FiringPlan, next_source, training_slot
+from shared.domain.versions import moved_version
 from shared.observability import logger
+from shared.services.firing import Firing, VersionSlots, lineage_of, target_state
 from shared.services.ports import Clock, IdGenerator, JobReader, ModelReader, Outbox, random_id
-from shared.services.transitions import Firing, VersionLifecycle, model_after, moved_version
+from shared.services.transitions import VersionLifecycle, model_after
 
 FINISHED = ("succeeded", "failed")
 
@@ -127,10 +131,22 @@ class JobService:
         return JobResponse(job=job)
 
     def start_training(self, model_id: str, request: StartJobRequest, actor: str, access: Access) -> JobResponse:
-        """Queue a training of the newest (or the named) version, which goes ``training`` with it."""
+        """Queue a training, which binds its version (``training``) in the same transaction.
+
+        Without ``version`` it trains the newest version if that can be trained now, else cuts the
+        next one for it, as a chain's training does; a named version must be able to train."""
 
         def attempt() -> JobResponse:
-            record, version = self._lifecycle.read(model_id, request.version or LATEST)
+            if request.version is None:
+                record = self._registry.get_model(model_id)
+                access.require_write(record.model.workspace, model_id)
+                self._check_input(record.model, "training", request.input)
+                latest = self._registry.get_version(model_id, record.model.latest_version or LATEST)
+                job = self._new_job(record.model, latest.version, "training", request.input, request.retry)
+                guarded, job = self._give_version(job, record, latest, self._clock())
+                self._outbox.commit(guarded, [job], model_id, f"job:{job.id}")
+                return JobResponse(job=job)
+            record, version = self._lifecycle.read(model_id, request.version)
             access.require_write(record.model.workspace, model_id)
             self._check_input(record.model, "training", request.input)
             if version.status == "training":
@@ -138,11 +154,33 @@ class JobService:
             check_transition(version.status, "training")
             job = self._new_job(record.model, version.version, "training", request.input, request.retry)
             now = self._clock()
-            moved = moved_version(version, "training", f"training job {job.id}", actor, now, training_job_id=job.id)
+            moved = moved_version(
+                version,
+                "training",
+                f"training job {job.id}",
+                actor,
+                now,
+                training_job_id=job.id,
+                lineage=lineage_of(job),
+            )
             self._outbox.commit([self._outbox.version_update(moved, version)], [job], model_id, f"job:{job.id}")
             return JobResponse(job=job)
 
         return retry_on_stale(attempt, ConcurrentUpdateError(f"model '{model_id}'"))
+
+    def _give_version(self, job: Job, record: ModelRecord, latest: Version, now: datetime) -> tuple[list, Job]:
+        """The writes that give a training ``job`` of ``record``'s model its version, by the
+        chain's rule (the newest if trainable now, else a new one), and the job naming it."""
+        state = target_state(record, latest)
+        slot = training_slot(state)
+        if isinstance(slot, str):
+            raise VersionNumbersExhaustedError(record.model.id, record.highest_numeric_version)
+        job = job.model_copy(update={"version": slot.version})
+        slots = VersionSlots(self._outbox, now)
+        slots.know(record, record.model.entity_version)
+        slots.give(job, slot, latest)
+        guarded = slots.writes + [self._outbox.model_put(r, read) for r, read in slots.changed_records().values()]
+        return guarded, job
 
     # Reading ----------------------------------------------------------------------------------
 
@@ -191,10 +229,11 @@ class JobService:
         The claim gives the attempt a short start deadline: if nothing starts it (the dispatcher
         died), the sweeper ends it as ``not_started``. ``started`` sets the handler's deadline.
 
-        A training job fired by a subscription moves its version to ``training`` in the same
-        write when the version is ``pending`` or ``failed``. Any other version (active, or being
-        trained by another job) cannot be trained by it: the claim carries the refusal, and the
-        dispatcher fails the job with it instead of starting it.
+        A training job fired by a subscription is normally bound to its version when it fires. One
+        that is not (its firing overflowed one transaction, or it was queued before versions were
+        bound at firing) gets its version here, in the claim's write, by the chain's rule: its
+        version if that can be trained now, else the newest if it can, else a new one. Only a model
+        that no longer exists refuses it: the dispatcher then fails the job instead of starting it.
         """
 
         def attempt() -> Claim | None:
@@ -213,26 +252,14 @@ class JobService:
                     "task_arn": None,
                 }
             )
-            guarded = [self._outbox.job_put(claimed, job)]
             refusal = None
+            guarded = []
             if job.action == "training" and job.trigger is not None:
                 try:
-                    version = self._registry.get_version(job.model_id, job.version)
-                except VersionNotFoundError:
-                    refusal = f"version '{job.version}' of model '{job.model_id}' no longer exists"
-                else:
-                    if version.status in ("pending", "failed"):
-                        moved = moved_version(
-                            version, "training", f"training job {job.id}", DISPATCHER_ACTOR, now, training_job_id=job.id
-                        )
-                        guarded.append(self._outbox.version_update(moved, version))
-                    elif version.status == "training" and version.training_job_id == job.id:
-                        pass  # a retry of the job the version is already bound to
-                    else:
-                        refusal = (
-                            f"version '{job.version}' of model '{job.model_id}' is '{version.status}': a "
-                            "triggered training needs a pending or failed version (cut a new version to retrain)"
-                        )
+                    guarded, claimed = self._claim_version(claimed, now)
+                except ResourceNotFoundError as gone:
+                    refusal = gone.message
+            guarded.insert(0, self._outbox.job_put(claimed, job))
             self._outbox.commit(guarded, [], job.model_id, f"claim:{job.id}")
             return Claim(claimed, refusal)
 
@@ -242,6 +269,21 @@ class JobService:
             return RETRY  # the version moved meanwhile: decide again on fresh state
 
         return retry_on_stale(attempt, ConcurrentUpdateError(f"job '{job.id}'"), on_stale)
+
+    def _claim_version(self, job: Job, now: datetime) -> tuple[list, Job]:
+        """The writes that bind a triggered training's version as it is claimed (none when it is
+        bound already), and the job naming the version it trains."""
+        record = self._registry.get_model(job.model_id)
+        named = self._registry.get_versions({(job.model_id, job.version)}).get((job.model_id, job.version))
+        if named is not None and named.status == "training" and named.training_job_id == job.id:
+            return [], job  # bound when it fired, or a retry of the job the version is bound to
+        if named is not None and named.status in TRAINABLE:
+            bound = moved_version(
+                named, "training", f"training job {job.id}", DISPATCHER_ACTOR, now, job.id, lineage_of(job)
+            )
+            return [self._outbox.version_update(bound, named)], job
+        latest = self._registry.get_version(job.model_id, record.model.latest_version or LATEST)
+        return self._give_version(job, record, latest, now)
 
     def started(self, job: Job, task_arn: str | None = None) -> Job | None:
         """Record that the handler accepted the claimed attempt: its deadline is now the handler's
@@ -506,22 +548,24 @@ class JobService:
     ) -> FiringPlan:
         """Adds the version's transition to ``guarded``, fills ``warnings``, returns what fires."""
         succeeded = job.status == "succeeded"
+        moved: Version | None = None
         if job.action == "training":
             try:
                 record, version = self._registry.get_model_and_version(job.model_id, job.version)
             except VersionNotFoundError:
                 warnings.append(f"version '{job.version}' no longer exists: nothing else changed")
                 return FiringPlan()
-            model = record.model
         else:
-            record, version, model = None, None, self._registry.get_model(job.model_id).model
+            record, version = self._registry.get_model(job.model_id), None
+        read = record.model.entity_version
         if succeeded and job.output is not None:
-            schema = contracts.output_schema(model, job.action)
+            schema = contracts.output_schema(record.model, job.action)
             for reason in contracts.schema_violations(job.output, schema):
                 warnings.append(f"output does not match the {job.action} output_schema: {reason}")
             if warnings:
                 logger.warning("job output breaks its contract", extra={"job_id": job.id, "warnings": warnings})
-        if record is not None and version is not None:
+        source_put: Guarded | None = None
+        if version is not None:
             if version.status != "training":
                 warnings.append(
                     f"version '{version.version}' is '{version.status}', not 'training' by this job: "
@@ -538,20 +582,21 @@ class JobService:
             new_record = model_after(record, version, moved, now)
             guarded.append(self._outbox.version_update(moved, version, completing_job=job.id))
             if new_record is not None:
-                guarded.append(self._outbox.model_put(new_record, record.model.entity_version))
-                model = new_record.model
+                source_put = self._outbox.model_put(new_record, read)
+                guarded.append(source_put)
+                record = new_record
         if not succeeded:
             return FiringPlan()
-        trigger = TriggerSource(
-            model_id=job.model_id,
-            event=job_events.produced_by(job.action),
-            transition=f"job:{job.id}",
-            output=job.output or {},
-            depth=(job.trigger.depth if job.trigger else 0) + 1,
-            version=job.version,
-            job_id=job.id,
+        # The job's own write, the version's and the model's share the transaction with the chain.
+        chain = self._firing.plan(
+            record, read, next_source(job, job.output), now, moved, room=TRANSACTION_ITEM_LIMIT - 3
         )
-        return self._firing.plan(model, trigger, now)
+        guarded += chain.writes
+        if chain.source_record is not None:
+            if source_put is not None:
+                guarded.remove(source_put)
+            guarded.append(self._outbox.model_put(chain.source_record, read))
+        return chain.plan
 
     # Helpers ----------------------------------------------------------------------------------
 

@@ -43,6 +43,14 @@ class ModelReader(Protocol):
         """The named models that exist (missing ones are left out, never an error)."""
         ...
 
+    def get_model_records(self, model_ids: set[str]) -> dict[str, ModelRecord]:
+        """The named models that exist, with their counters (missing ones are left out)."""
+        ...
+
+    def get_versions(self, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], Version]:
+        """The named (model id, version) pairs that exist (missing ones are left out)."""
+        ...
+
 
 class ModelStore(ModelReader, Protocol):
     """Models and versions as the model registry keeps them."""
@@ -114,8 +122,8 @@ class JobReader(Protocol):
 class Outbox(Protocol):
     """A change's guarded writes and the jobs it fires, committed all or nothing.
 
-    ``Guarded`` is opaque to the services: they get it from one of the first three methods and
-    hand it to ``commit``."""
+    ``Guarded`` is opaque to the services: they get it from one of the write builders and hand it to
+    ``commit``."""
 
     def version_update(self, version: Version, previous: Version, completing_job: str | None = None) -> Guarded: ...
 
@@ -123,9 +131,24 @@ class Outbox(Protocol):
 
     def job_put(self, job: Job, previous: Job) -> Guarded: ...
 
+    def version_create(self, version: Version, sequence: int) -> Guarded:
+        """Create a version (``sequence`` is its place in its model's creation order)."""
+        ...
+
     def commit(self, guarded: list[Guarded], jobs: list[Job], source_model_id: str, change: str) -> None:
         """``StaleEntityError`` naming the entity whose condition failed, or ``JobWriteConflictError``
         when a fired job exists; either way nothing was written."""
+        ...
+
+
+class ChainBudgetBook(Protocol):
+    """The job budget of chains' roots (``shared.data.chains``)."""
+
+    def used(self, root_job_id: str) -> int: ...
+
+    def spend(self, root_job_id: str, jobs: int, budget: int, now: datetime) -> Guarded:
+        """Count ``jobs`` against the root if that keeps it within ``budget`` (a lost condition is
+        a ``StaleEntityError``: the firing decides again)."""
         ...
 
 

@@ -15,7 +15,7 @@ from shared.data.errors import ItemExistsError, StaleEntityError
 from shared.data.save import RETRY, Retry, retry_on_stale
 from shared.data.store import Page
 from shared.domain.access import Access
-from shared.domain.entities import LATEST, Model, StatusChange, Version
+from shared.domain.entities import LATEST, Model, Version
 from shared.domain.errors import (
     ConcurrentUpdateError,
     EntityVersionMismatchError,
@@ -28,6 +28,7 @@ from shared.domain.errors import (
 )
 from shared.domain.requests import CreateModelRequest, CreateVersionRequest, UpdateModelRequest
 from shared.domain.responses import ModelList, ModelResponse, ModelVersionResponse, VersionList
+from shared.domain.versions import cut_version
 from shared.services.handler_policy import HandlerPolicy
 from shared.services.ports import Clock, ModelStore, StalenessMarker
 
@@ -78,7 +79,7 @@ class ModelRegistry:
             updated_at=now,
             created_by=actor,
         )
-        version = self._cut_version(model, FIRST_VERSION, "", {}, actor, now)
+        version = cut_version(model, FIRST_VERSION, "", {}, actor, now)
         try:
             self._store.create_model(ModelRecord(model, version_sequence=1, highest_numeric_version=1), version)
         except ItemExistsError:
@@ -133,7 +134,7 @@ class ModelRegistry:
                 if len(str(highest)) > MAX_VERSION_LENGTH:
                     raise VersionNumbersExhaustedError(model_id, highest - 1)
                 model = model.model_copy(update={"latest_version": str(highest)})
-                new_version = self._cut_version(model, str(highest), "", {}, actor, now)
+                new_version = cut_version(model, str(highest), "", {}, actor, now)
             self._save_model(
                 replace(record, model=model, version_sequence=sequence, highest_numeric_version=highest),
                 current.entity_version,
@@ -193,7 +194,7 @@ class ModelRegistry:
                     "updated_at": now,
                 }
             )
-            version = self._cut_version(model, request.version, request.description, request.metadata, actor, now)
+            version = cut_version(model, request.version, request.description, request.metadata, actor, now)
             self._save_model(
                 replace(
                     record,
@@ -239,27 +240,6 @@ class ModelRegistry:
         except ItemExistsError:
             assert new_version is not None  # only a new version is created
             raise VersionAlreadyExistsError(new_version.model_id, new_version.version) from None
-
-    @staticmethod
-    def _cut_version(
-        model: Model, version: str, description: str, metadata: dict, actor: str, now: datetime
-    ) -> Version:
-        return Version(
-            model_id=model.id,
-            workspace=model.workspace,
-            version=version,
-            description=description,
-            metadata=metadata,
-            status="pending",
-            status_message=None,
-            status_history=[StatusChange(status="pending", status_message=None, at=now, by=actor)],
-            handlers=model.handlers,
-            handler_contracts=model.handler_contracts,
-            entity_version=1,
-            created_at=now,
-            updated_at=now,
-            created_by=actor,
-        )
 
 
 def _latest(model: Model) -> str:

@@ -19,11 +19,19 @@ from shared.domain.errors import (
     SubscriptionInputError,
     SubscriptionNotFoundError,
     TargetModelUnknownError,
+    TooManySubscriptionsError,
 )
 from shared.domain.requests import CreateSubscriptionRequest, UpdateSubscriptionRequest
 from shared.domain.responses import DryRunJob, DryRunResult, SubscriptionList
-from shared.domain.triggers import DEFAULT_MAX_CHAIN_DEPTH, TriggerSource, firing_of
-from shared.services.ports import Clock, IdGenerator, ModelReader, Subscriptions, random_id
+from shared.domain.triggers import (
+    DEFAULT_LIMITS,
+    MAX_ACTIVE_SUBSCRIPTIONS_PER_EVENT,
+    ChainLimits,
+    TriggerSource,
+    firing_of,
+)
+from shared.services.firing import ChainView
+from shared.services.ports import ChainBudgetBook, Clock, IdGenerator, ModelReader, Subscriptions, random_id
 
 _CYCLE_SEARCH_LIMIT = 200
 
@@ -34,14 +42,17 @@ class SubscriptionService:
         models: ModelReader,
         subscriptions: Subscriptions,
         clock: Clock,
-        max_chain_depth: int = DEFAULT_MAX_CHAIN_DEPTH,
+        budgets: ChainBudgetBook,
+        limits: ChainLimits = DEFAULT_LIMITS,
         new_id: IdGenerator = random_id,
     ) -> None:
         self._new_id = new_id
         self._models = models
         self._subscriptions = subscriptions
         self._clock = clock
-        self._max_depth = max_chain_depth
+        self._limits = limits
+        self._max_depth = limits.max_depth
+        self._chain = ChainView(models, subscriptions, budgets, limits)
 
     def create(self, source_model_id: str, request: CreateSubscriptionRequest, access: Access) -> Subscription:
         """A subscription fires into its target: the caller must be able to write both models."""
@@ -70,6 +81,7 @@ class SubscriptionService:
                 f"chains deeper than {self._max_depth} are not fired"
             )
         subscription = subscription.model_copy(update={"warnings": warnings})
+        self._check_room(subscription)
         self._subscriptions.put_new(subscription)
         return subscription
 
@@ -121,6 +133,8 @@ class SubscriptionService:
             )
             if "input" in changes or changes.get("status") == "active":
                 updated = self._revalidated(updated, access)
+            if current.status != "active" and updated.status == "active":
+                self._check_room(updated)
             self._subscriptions.save(updated, current.entity_version)
             return updated
 
@@ -151,14 +165,19 @@ class SubscriptionService:
         """The job the subscription would create if its event happened now; writes nothing.
         Like every route under models:write, it needs write access to the source's workspace.
 
-        The event is imagined as a first link (no chain above it) producing ``trigger_output``, or
-        without one, what a transition of the source's newest version by hand would send; whether
-        and how the subscription fires is then decided as the firing decides it."""
+        The event is imagined as a root's first link (no chain above it, its whole job budget
+        left) producing ``trigger_output``, or without one, what a transition of the source's
+        newest version by hand would send; whether and how the subscription fires — on which
+        version, cut or not — is then decided as the firing decides it (``firing_of``)."""
         subscription = self._subscriptions.get(source_model_id, subscription_id)
         access.require_write(subscription.workspace, source_model_id)
-        source, target = self._source_and_target(source_model_id, subscription.target_model_id)
-        if target is not None and not access.can_read(target.workspace):
-            target = None  # a target hidden from the caller is one that does not exist for them
+        records = self._models.get_model_records({source_model_id, subscription.target_model_id})
+        if source_model_id not in records:
+            raise ModelNotFoundError(source_model_id)
+        source = records[source_model_id].model
+        target = records.get(subscription.target_model_id)
+        if target is not None and not access.can_read(target.model.workspace):
+            records.pop(subscription.target_model_id)  # hidden from the caller: it does not exist for them
         if trigger_output is None:
             trigger_output = job_events.transition_output(source.id, source.latest_version, {})
         event = TriggerSource(
@@ -168,19 +187,23 @@ class SubscriptionService:
             output=trigger_output,
             version=source.latest_version,
         )
-        outcome = firing_of(event, subscription, target, self._clock(), self._max_depth)
+        states = self._chain.targets([subscription], records)[2] if subscription.target_model_id in records else {}
+        outcome = firing_of(event, subscription, states.get(subscription.target_model_id), self._clock(), self._limits)
         if isinstance(outcome, str):
             return DryRunResult(subscription_id=subscription.id, would_fire=False, job=None, error=outcome, warnings=[])
+        fired = outcome.job
+        target_model = states[subscription.target_model_id].model
         warnings = [
-            f"input does not match the target's {outcome.action} input_schema: {reason}"
-            for reason in contracts.schema_violations(outcome.input, contracts.input_schema(target, outcome.action))
+            f"input does not match the target's {fired.action} input_schema: {reason}"
+            for reason in contracts.schema_violations(fired.input, contracts.input_schema(target_model, fired.action))
         ]
         job = DryRunJob(
-            model_id=outcome.model_id,
-            version=outcome.version,
-            action=outcome.action,
-            input=outcome.input,
-            handler=outcome.handler,
+            model_id=fired.model_id,
+            version=fired.version,
+            cuts_version=outcome.slot is not None and outcome.slot.cuts,
+            action=fired.action,
+            input=fired.input,
+            handler=fired.handler,
         )
         return DryRunResult(subscription_id=subscription.id, would_fire=True, job=job, error=None, warnings=warnings)
 
@@ -234,20 +257,24 @@ class SubscriptionService:
 
     # Helpers ------------------------------------------------------------------------------------
 
+    def _check_room(self, subscription: Subscription) -> None:
+        """At most ``MAX_ACTIVE_SUBSCRIPTIONS_PER_EVENT`` active subscriptions of one source event."""
+        others = [
+            s
+            for s in self._chain.firing_subscriptions(subscription.source_model_id, subscription.trigger_event)
+            if s.id != subscription.id
+        ]
+        if len(others) >= MAX_ACTIVE_SUBSCRIPTIONS_PER_EVENT:
+            raise TooManySubscriptionsError(
+                subscription.source_model_id, subscription.trigger_event, MAX_ACTIVE_SUBSCRIPTIONS_PER_EVENT
+            )
+
     def _source_and_target(self, source_model_id: str, target_model_id: str) -> tuple[Model, Model | None]:
         """Both models in one round trip; the source must exist, the target may be gone."""
         found = self._models.get_models({source_model_id, target_model_id})
         if source_model_id not in found:
             raise ModelNotFoundError(source_model_id)
         return found[source_model_id], found.get(target_model_id)
-
-    def _target(self, target_model_id: str, source: Model) -> Model | None:
-        if target_model_id == source.id:
-            return source
-        try:
-            return self._models.get_model(target_model_id).model
-        except ModelNotFoundError:
-            return None
 
     def _writable_source_and_target(
         self, source_model_id: str, target_model_id: str, access: Access

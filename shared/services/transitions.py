@@ -17,35 +17,14 @@ from shared.data.errors import StaleEntityError
 from shared.data.save import RETRY, Retry, retry_on_stale
 from shared.domain import job_events
 from shared.domain.access import Access
-from shared.domain.entities import LATEST, Model, StatusChange, Version
+from shared.domain.entities import LATEST, Model, Version
 from shared.domain.errors import ConcurrentUpdateError, EntityVersionMismatchError, VersionNotFoundError
 from shared.domain.lifecycle import check_transition
 from shared.domain.responses import StatusChangeResponse
-from shared.domain.triggers import DEFAULT_MAX_CHAIN_DEPTH, FiringPlan, TriggerSource, plan_firing
-from shared.services.ports import Clock, ModelReader, Outbox, SubscriptionsOfSource
-
-
-def moved_version(
-    version: Version,
-    status: str,
-    message: str | None,
-    actor: str,
-    now: datetime,
-    training_job_id: str | None = None,
-) -> Version:
-    """The version after a move; ``training_job_id`` binds a version going ``training`` to the job
-    training it, and every other move (by a job's completion or by hand) unbinds it."""
-    change = StatusChange(status=status, status_message=message, at=now, by=actor)
-    return version.model_copy(
-        update={
-            "status": status,
-            "status_message": message,
-            "status_history": [*version.status_history, change],
-            "training_job_id": training_job_id,
-            "entity_version": version.entity_version + 1,
-            "updated_at": now,
-        }
-    )
+from shared.domain.triggers import TriggerSource, root_of_transition
+from shared.domain.versions import moved_version
+from shared.services.firing import ChainChange, Firing
+from shared.services.ports import Clock, ModelReader, Outbox
 
 
 def model_after(record: ModelRecord, before: Version, after: Version, now: datetime) -> ModelRecord | None:
@@ -70,27 +49,6 @@ def model_after(record: ModelRecord, before: Version, after: Version, now: datet
         }
     )
     return replace(record, model=model, activation_order=tuple(order))
-
-
-class Firing:
-    """Plans the jobs an event on a model fires, from its subscriptions and their targets."""
-
-    def __init__(
-        self, registry: ModelReader, subscriptions: SubscriptionsOfSource, max_depth: int = DEFAULT_MAX_CHAIN_DEPTH
-    ) -> None:
-        self._registry = registry
-        self._subscriptions = subscriptions
-        self._max_depth = max_depth
-
-    def plan(self, source_model: Model, trigger: TriggerSource, now: datetime) -> FiringPlan:
-        subscriptions = [
-            s for s in self._subscriptions.list_of_source(source_model.id) if job_events.fires_on(s, trigger.event)
-        ]
-        if not subscriptions:
-            return FiringPlan()
-        targets = self._registry.get_models({s.target_model_id for s in subscriptions} - {source_model.id})
-        targets[source_model.id] = source_model  # a model subscribed to itself sees its new state
-        return plan_firing(trigger, subscriptions, targets, now, self._max_depth)
 
 
 class VersionLifecycle:
@@ -131,7 +89,7 @@ class VersionLifecycle:
             moved = moved_version(version, status, status_message, actor, now)
             new_record = model_after(record, version, moved, now)
             change = f"{model_id}/{version.version}@{moved.entity_version}"
-            plan = FiringPlan()
+            chain = ChainChange()
             event = job_events.fired_by_transition(version.status, status)
             if event is not None:
                 assert new_record is not None  # activation always changes the model
@@ -142,14 +100,16 @@ class VersionLifecycle:
                     output=job_events.transition_output(model_id, version.version, version.metadata),
                     depth=1,
                     version=version.version,
+                    root_job_id=root_of_transition(change),
                 )
-                plan = self._firing.plan(new_record.model, trigger, now)
-            guarded = [self._outbox.version_update(moved, version)]
+                chain = self._firing.plan(new_record, record.model.entity_version, trigger, now, moved)
+            new_record = chain.source_record or new_record
+            guarded = [self._outbox.version_update(moved, version), *chain.writes]
             if new_record is not None:
                 guarded.append(self._outbox.model_put(new_record, record.model.entity_version))
-            self._outbox.commit(guarded, plan.jobs, model_id, change)
+            self._outbox.commit(guarded, chain.plan.jobs, model_id, change)
             model = new_record.model if new_record else record.model
-            return StatusChangeResponse(model=model, version=moved, triggered_events=plan.events)
+            return StatusChangeResponse(model=model, version=moved, triggered_events=chain.plan.events)
 
         def on_stale(stale: StaleEntityError) -> Retry:
             if stale.entity == "version" and stale.current is None:

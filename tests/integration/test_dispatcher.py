@@ -428,7 +428,7 @@ def trains_on_inference(table: Any, lambda_client: RecordingLambda) -> str:
     return SEED_MODEL_ID
 
 
-def test_a_triggered_training_moves_a_pending_version_to_training_when_it_is_claimed(
+def test_a_triggered_training_binds_a_pending_version_when_it_fires(
     trains_on_inference: str, lambda_client: RecordingLambda
 ):
     started_job(start_inference("source", {"data_path": "s3://d/"}))
@@ -440,10 +440,12 @@ def test_a_triggered_training_moves_a_pending_version_to_training_when_it_is_cla
     assert json.loads(invoked["Payload"])["input"] == {"data_path": "s3://d/"}
     version = get_version(trains_on_inference, "1")["version"]
     assert version["status"] == "training"
-    assert version["status_history"][-1]["by"] == "pie-dispatcher"
+    assert version["status_history"][-1]["by"] == "pie"
+    assert version["lineage"]["job_id"] == json.loads(invoked["Payload"])["job_id"]
+    assert version["lineage"]["trigger"]["source_model_id"] == "source"
 
 
-def test_a_triggered_training_of_an_active_version_fails_and_says_why(
+def test_a_triggered_training_of_an_active_version_cuts_and_trains_the_next(
     trains_on_inference: str, lambda_client: RecordingLambda, table: Any
 ):
     walk_to(trains_on_inference, "1", "active")
@@ -451,30 +453,32 @@ def test_a_triggered_training_of_an_active_version_fails_and_says_why(
 
     drain(table_stream())
 
-    assert lambda_client.calls == []
     (job,) = jobs_of(table, trains_on_inference)
-    assert job["status"] == "failed"
-    assert "new version" in job["error"]
+    assert (job["status"], job["version"]) == ("dispatched", "2")
+    assert [json.loads(call["Payload"])["version"] for call in lambda_client.calls] == ["2"]
     assert get_version(trains_on_inference, "1")["version"]["status"] == "active"
+    cut = get_version(trains_on_inference, "2")["version"]
+    assert (cut["status"], cut["training_job_id"]) == ("training", job["id"])
 
 
-def test_a_triggered_training_of_a_version_already_training_fails_and_says_why(
+def test_a_triggered_training_leaves_a_version_another_job_trains_alone_and_cuts_its_own(
     trains_on_inference: str, lambda_client: RecordingLambda, table: Any
 ):
-    """docs/decisions.md: a triggered training of a version that is ``active`` or already
-    ``training`` fails with a reason that says to cut a new version; it must not train the version
-    a user's job is training."""
+    """A triggered training never trains the version a user's job is training, and never fails
+    for it: it cuts the next version."""
     users_job = started_job(start_training(trains_on_inference, {}))
     started_job(start_inference("source", {}))
 
     drain(table_stream())
 
-    assert [json.loads(call["Payload"])["job_id"] for call in lambda_client.calls] == [users_job["id"]]
     (triggered,) = [job for job in jobs_of(table, trains_on_inference) if job["id"] != users_job["id"]]
-    assert triggered["status"] == "failed"
-    assert "new version" in triggered["error"]
+    assert (triggered["status"], triggered["version"]) == ("dispatched", "2")
+    assert sorted(json.loads(call["Payload"])["job_id"] for call in lambda_client.calls) == sorted(
+        [users_job["id"], triggered["id"]]
+    )
     assert status_of(trains_on_inference, users_job["id"]) == "dispatched"
-    assert get_version(trains_on_inference, "1")["version"]["status"] == "training"
+    assert get_version(trains_on_inference, "1")["version"]["training_job_id"] == users_job["id"]
+    assert get_version(trains_on_inference, "2")["version"]["training_job_id"] == triggered["id"]
 
 
 # Step Functions ----------------------------------------------------------------------------------

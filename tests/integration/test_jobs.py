@@ -288,6 +288,7 @@ def test_a_succeeded_training_job_activates_its_version_and_fires_training_compl
         "source_version": "1",
         "source_job_id": job["id"],
         "depth": 1,
+        "root_job_id": job["id"],  # a direct request is its chain's root
     }
     assert jobs[fired[stored.id]]["input"] == {"features": [3]}
     assert get_job("a", job["id"])["status"] == "succeeded"

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from shared import runtime
 from shared.data.entities import FANOUTS, JOBS
 from shared.data.items import TRANSACTION_ITEM_LIMIT
 from shared.domain.entities import Job
-from shared.domain.triggers import job_id_for
+from shared.domain.triggers import job_id_for, root_of_transition
 from shared.runtime import dynamodb_client
 from shared.runtime import outbox as runtime_outbox
 from tests.integration.api_events import assert_error, create_model, create_version
@@ -52,6 +53,7 @@ def test_training_to_active_fires_each_active_subscription_once_with_its_input(s
         "source_version": "1",
         "source_job_id": None,
         "depth": 1,
+        "root_job_id": root_of_transition("a/1@3"),  # a status set by hand is its chain's root
     }
     forwarded_job = jobs[events[forwarded.id]["job_id"]]
     assert forwarded_job["input"] == {"model_id": "a", "version": "1", "metadata": {}}
@@ -116,25 +118,46 @@ def test_a_training_subscription_trains_the_targets_newest_version(source_and_ta
     assert job["trigger"]["subscription_id"] == subscription.id
 
 
-def test_fan_out_to_250_subscriptions_creates_250_jobs_each_exactly_once(source_and_target, monkeypatch):
-    subscriptions = [subscribe("a", "b", stored_input={"n": n}) for n in range(250)]
+@pytest.fixture
+def large_budget(monkeypatch):
+    """A deployment whose chains may cause more jobs than one transaction holds."""
+    monkeypatch.setenv("PIE_CHAIN_JOB_BUDGET", "1000")
+    runtime.reset()
+
+
+def test_fan_out_past_one_transaction_creates_each_job_exactly_once(source_and_target, large_budget, monkeypatch):
+    subscriptions = [subscribe("a", "b", stored_input={"n": n}) for n in range(100)]
     transaction_sizes = record_transaction_sizes(monkeypatch)
 
     status, body, _ = set_status("a", "1", "active")
 
     assert status == 200
-    assert len(body["triggered_events"]) == 250
+    assert len(body["triggered_events"]) == 100
     assert {e["subscription_id"] for e in body["triggered_events"]} == {s.id for s in subscriptions}
     jobs = jobs_of(source_and_target, "b")
-    assert len(jobs) == 250
+    assert len(jobs) == 100
     assert {job["id"] for job in jobs} == {e["job_id"] for e in body["triggered_events"]}
-    assert sorted(job["input"]["n"] for job in jobs) == list(range(250))
+    assert sorted(job["input"]["n"] for job in jobs) == list(range(100))
     assert all(size <= TRANSACTION_ITEM_LIMIT for size in transaction_sizes)
-    assert len(transaction_sizes) == 3  # the transition with 97 jobs, then 100 and 53 more
+    # The transition, the model, the budget, 96 jobs and one fan-out item; then the 4 left.
+    assert transaction_sizes == [100, 4]
 
 
-def test_redelivered_fan_out_items_never_create_a_second_job(source_and_target):
-    for n in range(150):
+def test_only_the_first_hundred_subscriptions_of_an_event_fire(source_and_target, large_budget):
+    subscriptions = [subscribe("a", "b", stored_input={"n": n}) for n in range(103)]
+
+    _, body, _ = set_status("a", "1", "active")
+
+    events = body["triggered_events"]
+    assert sorted(e["subscription_id"] for e in events) == sorted(s.id for s in subscriptions)
+    assert all("job_id" in e for e in events[:100])
+    assert all("first 100 active subscriptions" in e["error"] for e in events[100:])
+    assert len(events) == 103
+    assert len(jobs_of(source_and_target, "b")) == 100
+
+
+def test_redelivered_fan_out_items_never_create_a_second_job(source_and_target, large_budget):
+    for n in range(100):
         subscribe("a", "b", stored_input={"n": n})
     set_status("a", "1", "active")
     fanout_items = source_and_target.query(
@@ -142,14 +165,14 @@ def test_redelivered_fan_out_items_never_create_a_second_job(source_and_target):
         KeyConditionExpression="PK = :pk AND begins_with(SK, :f)",
         ExpressionAttributeValues={":pk": {"S": "MODEL#a"}, ":f": {"S": "FANOUT#"}},
     )["Items"]
-    assert fanout_items, "150 subscriptions cannot fit in one transaction: the overflow is in the outbox"
+    assert fanout_items, "100 jobs and the change cannot fit in one transaction: the overflow is in the outbox"
     outbox = runtime_outbox()
 
     for _ in range(3):
         for item in fanout_items:
             outbox.materialize(list(FANOUTS.decode(item).jobs))
 
-    assert len(jobs_of(source_and_target, "b")) == 150
+    assert len(jobs_of(source_and_target, "b")) == 100
 
 
 def test_concurrent_identical_transitions_fire_exactly_once(source_and_target):

@@ -23,10 +23,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.data import keys
+from shared.data.chains import CHAIN_BUDGET
 from shared.data.entities import ModelRecord
 from shared.data.errors import ItemExistsError, StaleEntityError
 from shared.data.items import document
-from shared.data.outbox import Guarded, JobWriteConflictError
+from shared.data.outbox import CUT_VERSION, Guarded, JobWriteConflictError
 from shared.data.store import Page
 from shared.domain.entities import Job, Model, Subscription, Version
 from shared.domain.errors import (
@@ -82,6 +83,7 @@ class MemoryTable:
     versions: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
     subscriptions: dict[tuple[str, str], str] = field(default_factory=dict)
     jobs: dict[tuple[str, str], str] = field(default_factory=dict)
+    budgets: dict[str, int] = field(default_factory=dict)
     _interleaved: list[Callable[[], None]] = field(default_factory=list)
     writes: int = 0
 
@@ -162,6 +164,12 @@ class FakeRegistryStore:
 
     def get_models(self, model_ids: set[str]) -> dict[str, Model]:
         return {i: self._t.models[i].model for i in model_ids if i in self._t.models}
+
+    def get_model_records(self, model_ids: set[str]) -> dict[str, ModelRecord]:
+        return {i: self._t.models[i].record() for i in model_ids if i in self._t.models}
+
+    def get_versions(self, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], Version]:
+        return {pair: self._t.version(*pair) for pair in wanted if pair in self._t.versions}
 
     def list_models(
         self, limit: int, page_token: str | None, status: str | None, workspaces: tuple[str, ...] | None = None
@@ -362,6 +370,18 @@ class FakeOutbox:
 
         return Guarded({"fake": _Write(check, apply)}, "version")
 
+    def version_create(self, version: Version, sequence: int) -> Guarded:
+        item_key = (version.model_id, version.version)
+        doc = _doc(version)
+
+        def check() -> tuple[bool, int | None]:
+            return item_key not in self._t.versions, None
+
+        def apply() -> None:
+            self._t.versions[item_key] = (doc, sequence)
+
+        return Guarded({"fake": _Write(check, apply)}, CUT_VERSION)
+
     def model_put(self, record: ModelRecord, expected_entity_version: int) -> Guarded:
         model_id = record.model.id
         replacement = _stored(record)
@@ -409,6 +429,23 @@ class FakeOutbox:
         self._t.jobs.update(new_jobs)
 
 
+class FakeChainBudgets:
+    def __init__(self, table: MemoryTable) -> None:
+        self._t = table
+
+    def used(self, root_job_id: str) -> int:
+        return self._t.budgets.get(root_job_id, 0)
+
+    def spend(self, root_job_id: str, jobs: int, budget: int, now: datetime) -> Guarded:
+        def check() -> tuple[bool, int | None]:
+            return self._t.budgets.get(root_job_id, 0) + jobs <= budget, None
+
+        def apply() -> None:
+            self._t.budgets[root_job_id] = self._t.budgets.get(root_job_id, 0) + jobs
+
+        return Guarded({"fake": _Write(check, apply)}, CHAIN_BUDGET)
+
+
 @dataclass
 class Stores:
     """The four fakes over one table, as ``shared.runtime`` wires the real ones."""
@@ -420,3 +457,4 @@ class Stores:
         self.subscriptions = FakeSubscriptionStore(self.table)
         self.jobs = FakeJobStore(self.table)
         self.outbox = FakeOutbox(self.table)
+        self.budgets = FakeChainBudgets(self.table)

@@ -346,6 +346,7 @@ def test_the_envelope_carries_what_a_handler_needs_and_where_to_report():
             "source_model_id": "up",
             "source_version": None,
             "source_job_id": "j",
+            "root_job_id": None,
             "depth": 2,
         },
         "completion": {

@@ -11,8 +11,9 @@ from shared.data.entities import ModelRecord
 from shared.domain.entities import RetryPolicy
 from shared.domain.errors import IllegalTransitionError
 from shared.domain.lifecycle import NEXT_STATUSES, check_transition
-from shared.domain.triggers import TriggerSource, job_id_for, plan_firing
-from shared.services.transitions import model_after, moved_version
+from shared.domain.triggers import ChainLimits, TargetState, TriggerSource, job_id_for, plan_firing
+from shared.domain.versions import moved_version
+from shared.services.transitions import model_after
 from tests.unit import builders
 from tests.unit.builders import T0
 
@@ -115,8 +116,12 @@ def trigger(**changes) -> TriggerSource:
 
 
 TARGETS = {
-    "active": builders.model("active", status="active", active_version="2", latest_version="3", workspace="team"),
-    "fresh": builders.model("fresh"),
+    "active": TargetState(
+        builders.model("active", status="active", active_version="2", latest_version="3", workspace="team"),
+        latest_status="pending",
+        next_number=4,
+    ),
+    "fresh": TargetState(builders.model("fresh"), latest_status="pending"),
 }
 
 
@@ -178,7 +183,7 @@ def test_a_subscription_that_cannot_fire_is_reported_with_why(target: str, depth
 def test_the_chain_depth_limit_is_inclusive_and_configurable():
     subscription = builders.subscription("m", "active")
     assert len(plan_firing(trigger(depth=8), [subscription], TARGETS, LATER).jobs) == 1
-    assert plan_firing(trigger(depth=3), [subscription], TARGETS, LATER, max_depth=2).jobs == []
+    assert plan_firing(trigger(depth=3), [subscription], TARGETS, LATER, ChainLimits(max_depth=2)).jobs == []
 
 
 def test_each_subscription_fires_its_own_job():

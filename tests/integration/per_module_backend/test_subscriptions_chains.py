@@ -153,7 +153,9 @@ def test_fired_jobs_carry_their_depth_and_a_link_beyond_the_limit_is_an_error(se
         "source_version": "1",
         "source_job_id": None,
         "depth": 1,
+        "root_job_id": chain[0]["trigger"]["root_job_id"],
     }
+    assert {job["trigger"]["root_job_id"] for job in chain} == {chain[0]["trigger"]["root_job_id"]}
     for previous, job in pairwise(chain):
         assert job["trigger"]["subscription_id"] == self_loop["loop"]["id"]
         assert job["trigger"]["source_job_id"] == previous["id"]

@@ -23,7 +23,7 @@ from tests.integration.subscription_helpers import (
 )
 
 RESULT_FIELDS = {"subscription_id", "would_fire", "job", "error", "warnings"}
-JOB_FIELDS = {"model_id", "version", "action", "input", "handler"}
+JOB_FIELDS = {"model_id", "version", "cuts_version", "action", "input", "handler"}
 
 
 @pytest.fixture
@@ -73,6 +73,7 @@ def test_a_stored_inference_subscription_would_run_the_active_version_on_its_inp
     assert result["job"] == {
         "model_id": "b",
         "version": "1",
+        "cuts_version": False,
         "action": "inference",
         "input": {"features": [0.2, 0.4]},
         "handler": {"type": "lambda", "arn": "arn:aws:lambda:us-west-2:123456789012:function:infer"},

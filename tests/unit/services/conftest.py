@@ -14,11 +14,12 @@ from shared.domain.access import Access
 from shared.domain.requests import CreateModelRequest, CreateSubscriptionRequest, NewStatusRequest
 from shared.domain.responses import ModelVersionResponse
 from shared.kinds.allow_list import HandlerAllowList
+from shared.services.firing import ChainView, Firing
 from shared.services.handler_policy import HandlerPolicy
 from shared.services.jobs import JobService
 from shared.services.registry import ModelRegistry
 from shared.services.subscriptions import SubscriptionService
-from shared.services.transitions import Firing, VersionLifecycle
+from shared.services.transitions import VersionLifecycle
 from tests.unit.builders import ECHO, T0
 from tests.unit.fakes import Stores
 
@@ -55,12 +56,13 @@ class World:
         self.clock = Clock()
         self.ids = Ids()
         self.subscriptions = SubscriptionService(
-            self.stores.registry, self.stores.subscriptions, self.clock, new_id=self.ids
+            self.stores.registry, self.stores.subscriptions, self.clock, self.stores.budgets, new_id=self.ids
         )
         self.registry = ModelRegistry(
             self.stores.registry, HandlerPolicy(ALLOW, ("echo", "fail")), self.subscriptions, self.clock
         )
-        self.firing = Firing(self.stores.registry, self.stores.subscriptions)
+        view = ChainView(self.stores.registry, self.stores.subscriptions, self.stores.budgets)
+        self.firing = Firing(view, self.stores.outbox)
         self.lifecycle = VersionLifecycle(self.stores.registry, self.firing, self.stores.outbox, self.clock)
         self.jobs = JobService(
             self.stores.registry,

@@ -75,23 +75,37 @@ def test_an_input_that_breaks_the_contract_starts_nothing(world: World):
     assert infer(world, input={"x": 1}).status == "queued"
 
 
-def test_a_training_binds_the_version_to_its_job_and_a_second_one_is_busy(world: World):
+def test_a_training_binds_the_version_to_its_job_and_a_second_one_on_it_is_busy(world: World):
     world.create()
     job = train(world, retry={"max_attempts": 3, "backoff_seconds": 10})
     version = world.table.version("m", "1")
     assert (version.status, version.training_job_id) == ("training", job.id)
+    assert version.lineage is not None and (version.lineage.job_id, version.lineage.trigger) == (job.id, None)
     assert (job.max_attempts, job.backoff_seconds) == (3, 10)
     with pytest.raises(VersionBusyError):
-        train(world)
+        train(world, version="1")
     assert len(world.table.jobs) == 1
 
 
-def test_an_active_version_cannot_be_trained(world: World):
+def test_a_training_without_a_version_cuts_the_next_one_while_the_newest_is_busy(world: World):
+    world.create()
+    first = train(world)
+    second = train(world)
+    assert (first.version, second.version) == ("1", "2")
+    version = world.table.version("m", "2")
+    assert (version.status, version.training_job_id, version.created_by) == ("training", second.id, "pie")
+    assert [change.status for change in version.status_history] == ["pending", "training"]
+    assert world.table.model("m").latest_version == "2"
+
+
+def test_a_named_active_version_cannot_be_trained_but_the_model_can(world: World):
     world.create()
     world.activate("m")
     with pytest.raises(IllegalTransitionError):
-        train(world)
+        train(world, version="1")
     assert world.table.jobs == {}
+    assert train(world).version == "2"
+    assert world.table.version("m", "1").status == "active"
 
 
 def test_starting_a_job_needs_write_access(world: World):
@@ -120,21 +134,26 @@ def test_a_claim_dispatches_with_a_start_deadline_and_a_second_claim_finds_nothi
     assert world.table.job("m", queued.id).task_arn == "arn:task"
 
 
-def test_a_triggered_training_of_an_active_version_is_refused_at_claim(chain_world: World):
+def test_a_triggered_training_whose_version_was_moved_by_hand_gets_a_new_one_at_claim(chain_world: World):
     job = chain_world.table.all_jobs()[0]
-    chain_world.activate("target")
-    claim = chain_world.jobs.claim(job)
-    assert claim is not None and "'active'" in claim.refusal
-    failed = chain_world.jobs.refuse(claim.job, claim.refusal)
-    assert (failed.status, chain_world.table.job(job.model_id, job.id).status) == ("failed", "failed")
-
-
-def test_a_triggered_training_moves_its_pending_version_at_claim(chain_world: World):
-    job = chain_world.table.all_jobs()[0]
+    chain_world.activate("target")  # by hand, while the job waited to be claimed
     claim = chain_world.jobs.claim(job)
     assert claim is not None and claim.refusal is None
+    assert claim.job.version == "2"
+    assert chain_world.table.job("target", job.id).version == "2"
+    version = chain_world.table.version("target", "2")
+    assert (version.status, version.training_job_id) == ("training", job.id)
+    assert version.lineage is not None and version.lineage.trigger == job.trigger
+
+
+def test_a_triggered_training_binds_its_pending_version_when_it_fires(chain_world: World):
+    job = chain_world.table.all_jobs()[0]
     version = chain_world.table.version("target", "1")
     assert (version.status, version.training_job_id) == ("training", job.id)
+    assert version.lineage is not None and version.lineage.job_id == job.id
+    claim = chain_world.jobs.claim(job)
+    assert claim is not None and claim.refusal is None and claim.job.version == "1"
+    assert chain_world.table.version("target", "1").entity_version == version.entity_version
 
 
 @pytest.fixture

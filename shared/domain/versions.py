@@ -1,0 +1,59 @@
+"""Versions as rules: cutting one from its model, and moving one through its lifecycle. No I/O."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.domain.entities import Lineage, Model, StatusChange, Version
+
+# Who cuts and binds versions for a chain (a triggered training), in status histories.
+CHAIN_ACTOR = "pie"
+
+
+def cut_version(
+    model: Model, version: str, description: str, metadata: dict[str, Any], actor: str, now: datetime
+) -> Version:
+    """A new ``pending`` version of ``model``, with the model's current handlers and contracts."""
+    return Version(
+        model_id=model.id,
+        workspace=model.workspace,
+        version=version,
+        description=description,
+        metadata=metadata,
+        status="pending",
+        status_message=None,
+        status_history=[StatusChange(status="pending", status_message=None, at=now, by=actor)],
+        handlers=model.handlers,
+        handler_contracts=model.handler_contracts,
+        entity_version=1,
+        created_at=now,
+        updated_at=now,
+        created_by=actor,
+    )
+
+
+def moved_version(
+    version: Version,
+    status: str,
+    message: str | None,
+    actor: str,
+    now: datetime,
+    training_job_id: str | None = None,
+    lineage: Lineage | None = None,
+) -> Version:
+    """The version after a move; ``training_job_id`` binds a version going ``training`` to the job
+    training it (whose ``lineage`` it then records), and every other move (by a job's completion
+    or by hand) unbinds it and keeps the lineage it has."""
+    change = StatusChange(status=status, status_message=message, at=now, by=actor)
+    update: dict[str, Any] = {
+        "status": status,
+        "status_message": message,
+        "status_history": [*version.status_history, change],
+        "training_job_id": training_job_id,
+        "entity_version": version.entity_version + 1,
+        "updated_at": now,
+    }
+    if lineage is not None:
+        update["lineage"] = lineage
+    return version.model_copy(update=update)
