@@ -14,12 +14,13 @@ from datetime import datetime
 
 from shared.data.entities import ModelRecord
 from shared.data.errors import StaleEntityError
+from shared.data.items import MAX_DOCUMENT_BYTES
 from shared.data.save import RETRY, Retry, retry_on_stale
 from shared.domain import job_events
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, Model, StatusChange, Version
 from shared.domain.errors import ConcurrentUpdateError, EntityVersionMismatchError, VersionNotFoundError
-from shared.domain.lifecycle import check_transition
+from shared.domain.lifecycle import bounded_history, check_transition
 from shared.domain.responses import StatusChangeResponse
 from shared.domain.triggers import DEFAULT_MAX_CHAIN_DEPTH, FiringPlan, TriggerSource, plan_firing
 from shared.services.ports import Clock, ModelReader, Outbox, SubscriptionsOfSource
@@ -34,9 +35,10 @@ def moved_version(
     training_job_id: str | None = None,
 ) -> Version:
     """The version after a move; ``training_job_id`` binds a version going ``training`` to the job
-    training it, and every other move (by a job's completion or by hand) unbinds it."""
+    training it, and every other move (by a job's completion or by hand) unbinds it. Its status
+    history keeps what fits (``bounded_history``), so a version can always move."""
     change = StatusChange(status=status, status_message=message, at=now, by=actor)
-    return version.model_copy(
+    moved = version.model_copy(
         update={
             "status": status,
             "status_message": message,
@@ -46,6 +48,7 @@ def moved_version(
             "updated_at": now,
         }
     )
+    return bounded_history(moved, MAX_DOCUMENT_BYTES)
 
 
 def model_after(record: ModelRecord, before: Version, after: Version, now: datetime) -> ModelRecord | None:
