@@ -263,6 +263,8 @@ function versionCard(model, version, reload) {
     h("h3", {}, `Version ${version.version} `, badge(version.status),
       model.active_version === version.version ? h("span", { class: "tag" }, "active version") : null),
     version.description ? h("p", {}, version.description) : null,
+    version.status_history_dropped ? h("p", { class: "muted" },
+      `${version.status_history_dropped} older status changes are no longer kept.`) : null,
     h("ol", { class: "timeline", "aria-label": `Status history of version ${version.version}` },
       (version.status_history || []).map((change) => h("li", { class: `status-${change.status}` },
         badge(change.status), " ",

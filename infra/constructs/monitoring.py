@@ -5,8 +5,9 @@
 - every asynchronously invoked function failing (the completion function): its first error, before
   Lambda's retries give the event up to a dead-letter queue;
 - the API answering 5xx (PIE never answers 500 to bad input, so any 5xx is a defect or an outage);
-- jobs: attempts timing out, jobs failing for good, and the oldest queued job waiting too long
-  (the sweeper publishes them; with no sweeper deployed there are no job alarms).
+- jobs: attempts timing out, jobs failing for good, the oldest queued job waiting too long, a job
+  the sweeper could not end, and a training job that ended without its version's move (the
+  sweeper publishes them; with no sweeper deployed there are no job alarms).
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ JOB_ALARMS = (
     ("JobsTimedOut", 10, "attempts timed out in 15 minutes: handlers are not completing their jobs"),
     ("JobsFailed", 10, "jobs ended as failed by the sweeper in 15 minutes (out of attempts or never dispatched)"),
     ("OldestQueuedJobAge", 900, "a queued job has waited over 15 minutes: is the dispatcher running?"),
+    ("SweeperErrors", 1, "the sweeper could not end a job (its log names it); the job stays due, every run retries"),
+    (
+        "JobsEndedWithoutTheirVersion",
+        1,
+        "a training job ended without moving its version (its log says why): set the version's status by hand",
+    ),
 )
 API_SERVER_ERRORS_THRESHOLD = 5
 

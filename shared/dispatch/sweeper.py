@@ -6,6 +6,10 @@ dispatched). It never scans: its reads are one Query per page per shard, so a ru
 ``DUE_SHARDS`` queries when nothing is due and grows by one query per 100 due jobs. A run stops
 after ``max_pages`` pages per shard; the rest waits for the next run (bounded work per run).
 
+One job never stops a run for the others: a job whose ending raises is logged and ended alone
+(its version left as it is, ``JobService.supervise(alone=True)``); one that cannot even be ended
+alone is logged, counted as an error and left due for the next run.
+
 Two sweepers may run at once (a slow run overlapping the next schedule): every write is conditional
 on the job's entity_version, so each job's attempt is ended once and the loser sees "changed
 meanwhile".
@@ -23,10 +27,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from shared.data.jobs import JobStore
 from shared.data.keys import DUE_SHARDS
-from shared.services.jobs import JobService
+from shared.domain.entities import Job
+from shared.observability import logger
+from shared.services.jobs import VERSION_LEFT, JobService
 
 PAGE_SIZE = 100
 DEFAULT_MAX_PAGES = 5
+# What a run answers for a job it could not end at all (logged with the job; it stays due).
+ERROR = "error"
 
 
 @dataclass
@@ -50,6 +58,8 @@ class SweepReport:
             ("JobsFailed", ended - retried),
             ("JobsRequeued", self.count("requeued")),
             ("JobRetriesReleased", self.count("released")),
+            ("JobsEndedWithoutTheirVersion", sum(n for o, n in self.outcomes.items() if o.endswith(VERSION_LEFT))),
+            ("SweeperErrors", self.count(ERROR)),
             ("SweeperQueries", self.queries),
         ):
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
@@ -77,7 +87,25 @@ class Sweeper:
                     if job.status == "queued":
                         age = (now - job.created_at).total_seconds()
                         report.oldest_queued_seconds = max(report.oldest_queued_seconds, age)
-                    report.outcomes[self._jobs.supervise(job)] += 1
+                    report.outcomes[self._supervise(job)] += 1
                 if start is None:
                     break
         return report
+
+    def _supervise(self, job: Job) -> str:
+        """One job's turn: whatever goes wrong with it is logged and stays its own. A job that
+        cannot be ended normally is ended alone (its version left as it is); one that cannot even
+        be ended alone waits for the next run. Either way the sweep goes on with the others."""
+        try:
+            return self._jobs.supervise(job)
+        except Exception:  # noqa: BLE001 — one job must never stop the sweep for every other job
+            logger.exception("the sweeper could not end the job normally; it ends it alone", extra=_about(job))
+        try:
+            return self._jobs.supervise(job, alone=True)
+        except Exception:  # noqa: BLE001 — as above
+            logger.exception("the sweeper could not end the job; the next run tries again", extra=_about(job))
+            return ERROR
+
+
+def _about(job: Job) -> dict[str, str]:
+    return {"job_id": job.id, "model_id": job.model_id, "workspace": job.workspace, "status": job.status}

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from shared.domain import job_events
+from shared.domain.lifecycle import STATUS_HISTORY_LIMIT
 from shared.kinds import Handler
 
 MODEL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
@@ -141,7 +142,16 @@ class Version(Resource):
     metadata: Metadata
     status: VersionStatus
     status_message: str | None
-    status_history: list[StatusChange]
+    status_history: list[StatusChange] = Field(
+        description=f"Its status changes, oldest first: the newest {STATUS_HISTORY_LIMIT} at most, fewer when its "
+        "metadata leaves no room for them (the newest is always there)."
+    )
+    status_history_dropped: int = Field(
+        default=0,
+        ge=0,
+        description="How many older status changes `status_history` no longer holds. Omitted when none.",
+        exclude_if=lambda value: value == 0,
+    )
     training_job_id: str | None = Field(
         default=None,
         description="While the version is `training` through a job: that job, the only one whose completion "

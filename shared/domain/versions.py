@@ -6,9 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.entities import Lineage, Model, StatusChange, Version
+from shared.domain.lifecycle import bounded_history
 
 # Who cuts and binds versions for a chain (a triggered training), in status histories.
 CHAIN_ACTOR = "pie"
+# The largest document a stored version may have: the data layer's MAX_DOCUMENT_BYTES (a test holds
+# them equal; the model does not import the data layer).
+MAX_VERSION_DOCUMENT_BYTES = 380_000
 
 
 def cut_version(
@@ -44,7 +48,8 @@ def moved_version(
 ) -> Version:
     """The version after a move; ``training_job_id`` binds a version going ``training`` to the job
     training it (whose ``lineage`` it then records), and every other move (by a job's completion
-    or by hand) unbinds it and keeps the lineage it has."""
+    or by hand) unbinds it and keeps the lineage it has. Its status history keeps what fits
+    (``bounded_history``), so a version can always move."""
     change = StatusChange(status=status, status_message=message, at=now, by=actor)
     update: dict[str, Any] = {
         "status": status,
@@ -56,4 +61,4 @@ def moved_version(
     }
     if lineage is not None:
         update["lineage"] = lineage
-    return version.model_copy(update=update)
+    return bounded_history(version.model_copy(update=update), MAX_VERSION_DOCUMENT_BYTES)

@@ -77,6 +77,8 @@ class Claim:
 
 DISPATCHER_ACTOR = "pie-dispatcher"
 SWEEPER_ACTOR = "pie-sweeper"
+# What the sweeper answers for a training job that ended without its version's move.
+VERSION_LEFT = "version left as it is"
 STATUS_MESSAGE_MAX = 1000  # a version's status_message; a job's error may be longer
 ERROR_MAX = 4096  # a job's error, as CompleteJobRequest bounds it
 
@@ -86,6 +88,19 @@ def _status_message(error: str | None) -> str | None:
     if error is None or len(error) <= STATUS_MESSAGE_MAX:
         return error
     return error[: STATUS_MESSAGE_MAX - 1] + "…"
+
+
+def _warn_version_left(job: Job, reason: str) -> None:
+    logger.warning(
+        "job ended alone: its version is left as it is",
+        extra={
+            "job_id": job.id,
+            "model_id": job.model_id,
+            "workspace": job.workspace,
+            "version": job.version,
+            "reason": reason,
+        },
+    )
 
 
 class JobService:
@@ -375,17 +390,21 @@ class JobService:
         try:
             return self.complete(job.model_id, job.id, failed, actor=actor, access=Access.service(actor), known=job)
         except ItemNotStorableError:
-            # Not even its version's move can be stored: the job alone records why it failed.
-            logger.warning("job failed alone: its version cannot be stored", extra={"job_id": job.id})
+            # Not even its version's move can be stored: the job alone records why it failed, the
+            # handler's own error first.
+            _warn_version_left(job, reason)
+            if result.status == "failed" and result.error:
+                reason = f"{result.error} (its version was not moved: {reason})"[:ERROR_MAX]
             return CompletionResponse(job=self.refuse(job, reason), triggered_events=[])
 
     # Supervision ------------------------------------------------------------------------------
 
-    def supervise(self, job: Job) -> str:
+    def supervise(self, job: Job, alone: bool = False) -> str:
         """What the sweeper does with a job the due index says is due (as the index read it).
 
         Every write is conditional on the job's entity_version, so of two sweepers racing on the
-        same job one acts and the other finds it changed; returns what was done.
+        same job one acts and the other finds it changed; returns what was done. ``alone`` ends
+        the job without moving its version (the sweeper's way out when ending it normally failed).
         """
         now = self._clock()
         due = due_at(job)
@@ -399,7 +418,7 @@ class JobService:
                 outcome = "timed_out"
                 seconds = int(timeout_of(job).total_seconds())
                 error = f"attempt {job.attempt} timed out: its handler did not complete it within {seconds} s"
-            return self._end(job, outcome, error, now, actor=SWEEPER_ACTOR)
+            return self._end(job, outcome, error, now, actor=SWEEPER_ACTOR, alone=alone)
         if job.not_before is not None or job.requeues < MAX_REQUEUES:
             # Re-put the queued job: its stream record (a MODIFY of a queued job) dispatches it.
             update: dict[str, Any] = {"not_before": None, "entity_version": job.entity_version + 1, "updated_at": now}
@@ -415,7 +434,7 @@ class JobService:
                 return "changed meanwhile"
             return label
         error = f"never dispatched: still queued after {MAX_REQUEUES} re-queues (are the dispatcher and its stream running?)"
-        return self._end(job, "not_started", error, now, actor=SWEEPER_ACTOR, retryable=False)
+        return self._end(job, "not_started", error, now, actor=SWEEPER_ACTOR, retryable=False, alone=alone)
 
     def cancel(self, model_id: str, job_id: str, actor: str, access: Access, if_match: int | None = None) -> Job:
         """End a queued or dispatched job as failed, outcome ``cancelled``; returns it as stored."""
@@ -431,7 +450,7 @@ class JobService:
             cancelled = self._after_attempt(job, "cancelled", f"cancelled by {actor}", now, retryable=False)
             guarded = [self._outbox.job_put(cancelled, job)]
             self._version_after_failure(cancelled, actor, now, guarded)
-            self._outbox.commit(guarded, [], model_id, f"cancel:{job.id}")
+            self._commit_ending(cancelled, guarded, f"cancel:{job.id}")
             return cancelled
 
         return retry_on_stale(attempt, ConcurrentUpdateError(f"job '{job_id}'"))
@@ -483,27 +502,56 @@ class JobService:
 
         return retry_on_stale(attempt, ConcurrentUpdateError(f"job '{job_id}'"))
 
-    def _end(self, job: Job, outcome: str, error: str, now: datetime, actor: str, retryable: bool = True) -> str:
-        """End the attempt in flight (or a queued job); a final ending moves a training job's version."""
+    def _end(
+        self, job: Job, outcome: str, error: str, now: datetime, actor: str, retryable: bool = True, alone: bool = False
+    ) -> str:
+        """End the attempt in flight (or a queued job); a final ending moves a training job's
+        version, unless ``alone`` or that move cannot be stored: then the job ends by itself."""
         ended = self._after_attempt(job, outcome, error, now, retryable=retryable)
         guarded = [self._outbox.job_put(ended, job)]
-        if ended.status in FINISHED:
-            self._version_after_failure(ended, actor, now, guarded)
+        moved = True
+        if ended.status in FINISHED and alone and job.action == "training":
+            _warn_version_left(ended, "the sweeper could not end the job normally")
+            moved = False
+        elif ended.status in FINISHED:
+            moved = self._version_after_failure(ended, actor, now, guarded)
         try:
-            self._outbox.commit(guarded, [], job.model_id, f"end:{job.id}:{job.attempt}")
+            moved = self._commit_ending(ended, guarded, f"end:{job.id}:{job.attempt}") and moved
         except StaleEntityError:
             return "changed meanwhile"
-        return outcome if ended.status in FINISHED else f"{outcome}, retried"
+        if ended.status not in FINISHED:
+            return f"{outcome}, retried"
+        return outcome if moved else f"{outcome}, {VERSION_LEFT}"
 
-    def _version_after_failure(self, job: Job, actor: str, now: datetime, guarded: list[Guarded]) -> None:
+    def _version_after_failure(self, job: Job, actor: str, now: datetime, guarded: list[Guarded]) -> bool:
         """A training job that ended for good moves its version to ``failed``; a failure fires
-        nothing, and a job whose model was deleted meanwhile still ends."""
+        nothing, and a job whose model was deleted meanwhile still ends. False when the version's
+        move cannot be stored: the job then ends alone, its version left as it is."""
         if job.action != "training":
-            return
+            return True
+        kept = len(guarded)
         try:
             self._completion_effects(job, actor, now, guarded, [])
         except ResourceNotFoundError:
             logger.info("the ended job's model no longer exists", extra={"job_id": job.id})
+        except ItemNotStorableError as refused:
+            del guarded[kept:]  # none of the version's change, or all of it
+            _warn_version_left(job, refused.message)
+            return False
+        return True
+
+    def _commit_ending(self, ended: Job, guarded: list[Guarded], change: str) -> bool:
+        """Commit a job's ending with its version's move; when DynamoDB refuses to store the
+        version, commit the job's ending alone (returns False)."""
+        try:
+            self._outbox.commit(guarded, [], ended.model_id, change)
+        except ItemNotStorableError as refused:
+            if len(guarded) == 1:
+                raise  # the job itself cannot be stored
+            _warn_version_left(ended, refused.message)
+            self._outbox.commit(guarded[:1], [], ended.model_id, change)
+            return False
+        return True
 
     def _after_attempt(self, job: Job, outcome: str, error: str | None, now: datetime, retryable: bool = True) -> Job:
         """The job once its attempt ended: queued for the next one after a backoff while it has

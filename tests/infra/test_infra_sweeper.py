@@ -46,7 +46,13 @@ def test_the_sweeper_queries_only_the_due_index(job_template: Template):
 
 def test_job_alarms_exist(job_template: Template):
     names = {a["Properties"].get("MetricName") for a in resources(job_template, "AWS::CloudWatch::Alarm").values()}
-    assert {"JobsTimedOut", "JobsFailed", "OldestQueuedJobAge"} <= names
+    assert {
+        "JobsTimedOut",
+        "JobsFailed",
+        "OldestQueuedJobAge",
+        "SweeperErrors",
+        "JobsEndedWithoutTheirVersion",
+    } <= names
 
 
 def test_only_the_cancel_route_may_stop_tasks_and_only_on_allowed_clusters(job_template: Template):

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from shared.data.entities import ModelRecord
-from shared.domain.entities import RetryPolicy
+from shared.domain.entities import RetryPolicy, StatusChange, Version
 from shared.domain.errors import IllegalTransitionError
-from shared.domain.lifecycle import NEXT_STATUSES, check_transition
+from shared.domain.lifecycle import NEXT_STATUSES, STATUS_HISTORY_LIMIT, bounded_history, check_transition
 from shared.domain.triggers import ChainLimits, TargetState, TriggerSource, job_id_for, plan_firing
 from shared.domain.versions import moved_version
 from shared.services.transitions import model_after
@@ -65,6 +65,43 @@ def test_a_moved_version_appends_history_and_binds_only_when_told():
     ]
     assert before.status == "pending"  # the input is not changed
     assert moved_version(moved, "failed", None, "bob", LATER).training_job_id is None  # any other move unbinds
+
+
+def changes(count: int, message: str = "m" * 1000) -> list[StatusChange]:
+    return [
+        StatusChange(status="failed" if i % 2 else "pending", status_message=message, at=T0, by="bob")
+        for i in range(count)
+    ]
+
+
+def size(version: Version) -> int:
+    return len(version.model_dump_json().encode())
+
+
+def test_a_history_keeps_its_newest_changes_and_counts_the_ones_it_dropped():
+    history = changes(STATUS_HISTORY_LIMIT + 7)
+    bounded = bounded_history(builders.version(status_history=history, status_history_dropped=3), 10**9)
+    assert bounded.status_history == history[7:]
+    assert bounded.status_history_dropped == 3 + 7
+
+
+def test_a_history_within_its_limits_is_kept_whole_and_not_marked():
+    history = changes(STATUS_HISTORY_LIMIT)
+    version = builders.version(status_history=history)
+    assert bounded_history(version, size(version)) == version
+    assert "status_history_dropped" not in version.model_dump()
+
+
+def test_a_version_with_large_metadata_keeps_only_the_newest_changes_that_fit_and_always_the_newest():
+    version = builders.version(metadata={"blob": "x" * 20_000}, status_history=changes(10))
+    room = size(version) - 3_500  # about three changes less than it holds
+    bounded = bounded_history(version, room)
+    assert size(bounded) <= room
+    assert bounded.status_history == version.status_history[-len(bounded.status_history) :]
+    assert bounded.status_history_dropped == 10 - len(bounded.status_history) >= 3
+    assert bounded.metadata == version.metadata
+    # Nothing left to drop: the newest change stays, over the limit or not (the store refuses it).
+    assert bounded_history(version, 100).status_history == version.status_history[-1:]
 
 
 def record(active: str | None, order: tuple[str, ...]) -> ModelRecord:
@@ -191,3 +228,10 @@ def test_each_subscription_fires_its_own_job():
     plan = plan_firing(trigger(), subscriptions, TARGETS, LATER)
     assert len({job.id for job in plan.jobs}) == 3
     assert [e.subscription_id for e in plan.events] == [s.id for s in subscriptions]
+
+
+def test_the_models_version_document_limit_is_the_data_layers():
+    from shared.data.items import MAX_DOCUMENT_BYTES
+    from shared.domain.versions import MAX_VERSION_DOCUMENT_BYTES
+
+    assert MAX_VERSION_DOCUMENT_BYTES == MAX_DOCUMENT_BYTES

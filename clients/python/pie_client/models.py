@@ -146,6 +146,7 @@ class Version(Resource):
     status: VersionStatus
     status_message: str | None
     status_history: list[StatusChange]
+    status_history_dropped: int = 0
     handlers: Handlers
     handler_contracts: HandlerContracts | None
     training_job_id: str | None = None

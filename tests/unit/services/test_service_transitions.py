@@ -11,6 +11,7 @@ from shared.domain.errors import (
     IllegalTransitionError,
     VersionNotFoundError,
 )
+from shared.domain.lifecycle import STATUS_HISTORY_LIMIT
 from shared.domain.requests import CreateVersionRequest
 from shared.domain.triggers import job_id_for
 from tests.unit.services.conftest import ADMIN, World
@@ -37,6 +38,26 @@ def test_a_legal_move_records_who_when_and_why(world: World):
     assert [(c.status, c.by, c.at) for c in moved.version.status_history][-1] == ("training", "bob", world.clock.now)
     assert world.table.version("m", "1") == moved.version
     assert world.table.model("m").entity_version == 1  # training does not change the model
+
+
+def test_a_version_moved_hundreds_of_times_with_long_messages_still_moves_keeping_its_newest_history(
+    world: World,
+):
+    world.create()
+    moves = 400  # 348 such moves froze a version at the item limit
+    for i in range(moves):
+        status = "failed" if i % 2 == 0 else "pending"
+        world.clock.advance(1)
+        world.lifecycle.set_status("m", "1", status, f"{i:04d}" + "m" * 996, "bob", ADMIN)
+
+    version = world.table.version("m", "1")
+    assert version.status == "pending" and version.entity_version == moves + 1
+    assert len(version.status_history) == STATUS_HISTORY_LIMIT
+    assert version.status_history_dropped == moves + 1 - STATUS_HISTORY_LIMIT  # the creation's change too
+    assert [c.status_message[:4] for c in version.status_history if c.status_message] == [
+        f"{i:04d}" for i in range(moves - STATUS_HISTORY_LIMIT, moves)
+    ]
+    assert version.status_history[-1].at == world.clock.now
 
 
 def test_an_illegal_move_names_the_allowed_ones_and_changes_nothing(world: World):
