@@ -247,6 +247,23 @@ def test_update_with_the_current_if_match_succeeds(seed_model: dict[str, Any], i
     assert headers["ETag"] == '"2"'
 
 
+def test_a_new_version_with_a_stale_if_match_is_a_409_and_writes_nothing(seed_model: dict[str, Any]):
+    response = call("create_version", model_id=SEED_MODEL_ID, headers={"If-Match": '"99"'})
+
+    message = assert_error(response, 409)
+    assert "entity_version 1" in message
+    _, model, headers = call("get_model", model_id=SEED_MODEL_ID)
+    assert (model["model"]["entity_version"], model["model"]["latest_version"], headers["ETag"]) == (1, "1", '"1"')
+    assert_error(call("get_version", model_id=SEED_MODEL_ID, model_version="2"), 404)
+
+
+def test_a_new_version_with_the_models_if_match_is_cut(seed_model: dict[str, Any]):
+    status, body, headers = call("create_version", model_id=SEED_MODEL_ID, headers={"If-Match": '"1"'})
+
+    assert status == 201, body
+    assert (body["model"]["entity_version"], headers["ETag"]) == (2, f'"{body["version"]["entity_version"]}"')
+
+
 def test_update_with_an_unparseable_if_match_is_a_400(seed_model: dict[str, Any]):
     assert_error(call("update_model", headers={"If-Match": "yesterday"}), 400)
 
