@@ -55,6 +55,16 @@ def test_a_taken_model_id_is_a_conflict_and_the_first_model_stays(world: World):
     assert world.table.model("m").description == "first"
 
 
+def test_a_taken_id_in_a_hidden_workspace_is_the_same_conflict_naming_no_workspace(world: World):
+    """Ids are global, so the 409 stays (docs/decisions.md); it says no more than that the id is taken."""
+    world.create("m", workspace="alice-secret-team")
+    bob = Access("bob", frozenset({"bob"}), private_reads=True)
+    with pytest.raises(ModelAlreadyExistsError) as taken:
+        world.create("m", access=bob)
+    assert taken.value.message == "model 'm' already exists"
+    assert world.table.model("m").workspace == "alice-secret-team"
+
+
 def test_a_model_goes_to_the_callers_only_workspace_and_not_to_anothers(world: World):
     assert world.create("m", access=ALICE).model.workspace == "alice"
     with pytest.raises(WorkspaceAccessDeniedError):
