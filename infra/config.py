@@ -8,6 +8,7 @@ invalid value stops the synth with a message that names the key and shows how to
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,10 @@ CONSOLE_CLIENT_ID = "consoleClientId"
 CONSOLE_REDIRECT_URL = "consoleRedirectUrl"
 CONSOLE_SCOPES = "consoleScopes"
 CONSOLE_IDENTITY_ORIGINS = "consoleIdentityOrigins"
+API_DOMAIN_NAME = "apiDomainName"
+API_CERTIFICATE_ARN = "apiCertificateArn"
+CONSOLE_DOMAIN_NAME = "consoleDomainName"
+CONSOLE_CERTIFICATE_ARN = "consoleCertificateArn"
 DEFAULT_CONSOLE_SCOPES = "openid models:read models:write"
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -66,6 +71,11 @@ class DeploymentConfig:
     console_redirect_url: str | None = None
     console_scopes: str = DEFAULT_CONSOLE_SCOPES
     console_identity_origins: tuple[str, ...] = ()
+    # A custom domain for the API (its ACM certificate in the stack's region): the default
+    # execute-api endpoint is then disabled, so every request goes through the domain.
+    api_domain: CustomDomain | None = None
+    # A custom domain for the console (its ACM certificate in us-east-1, as CloudFront requires).
+    console_domain: CustomDomain | None = None
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> DeploymentConfig:
@@ -91,12 +101,43 @@ class DeploymentConfig:
                 _https_url(CONSOLE_IDENTITY_ORIGINS, origin) or ""
                 for origin in _string_list(CONSOLE_IDENTITY_ORIGINS, get(CONSOLE_IDENTITY_ORIGINS))
             ),
+            api_domain=_custom_domain(
+                API_DOMAIN_NAME, get(API_DOMAIN_NAME), API_CERTIFICATE_ARN, get(API_CERTIFICATE_ARN)
+            ),
+            console_domain=_custom_domain(
+                CONSOLE_DOMAIN_NAME, get(CONSOLE_DOMAIN_NAME), CONSOLE_CERTIFICATE_ARN, get(CONSOLE_CERTIFICATE_ARN)
+            ),
         )
 
     @property
     def handler_allow_list_json(self) -> str:
         """The allow-list as the functions read it (``PIE_HANDLER_ALLOW_LIST``)."""
         return self.handler_allow_list.model_dump_json()
+
+
+@dataclass(frozen=True)
+class CustomDomain:
+    name: str
+    certificate_arn: str
+
+
+_DOMAIN_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$")
+
+
+def _custom_domain(name_key: str, name: Any, certificate_key: str, certificate_arn: Any) -> CustomDomain | None:
+    if not name and not certificate_arn:
+        return None
+    if not name or not certificate_arn:
+        raise DeploymentConfigError(f"context '{name_key}' and '{certificate_key}' go together: set both or neither")
+    if not isinstance(name, str) or not _DOMAIN_NAME.match(name):
+        raise DeploymentConfigError(f"context '{name_key}' must be a DNS name such as pie.example.com, got {name!r}")
+    if not isinstance(certificate_arn, str) or not _CERTIFICATE_ARN.match(certificate_arn):
+        raise DeploymentConfigError(
+            f"context '{certificate_key}' must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>), "
+            f"got {certificate_arn!r}"
+        )
+    return CustomDomain(name, certificate_arn)
 
 
 def _jwt_issuer(value: Any) -> str:

@@ -63,7 +63,7 @@ class PieStack(Stack):
             self,
             "Console",
             config=config,
-            api_endpoint=api.http_api.api_endpoint,
+            api_endpoint=api.endpoint,
             site_dir=CONSOLE_DIR,
             openapi_document=OPENAPI_DOCUMENT,
         )

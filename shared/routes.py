@@ -51,8 +51,14 @@ class Route:
     # path parameter; 409 and 422 with Idempotency-Key records).
     errors: tuple[int, ...] = ()
     etag: ETag | None = None
-    # Whether the route takes If-Match: its function receives the entity_version asked for, or None.
-    if_match: bool = False
+    # The entity whose entity_version If-Match makes the write conditional on, when the route takes
+    # If-Match: its function receives the entity_version asked for, or None. It need not be the
+    # ETag's entity: a new version is conditional on its model, and answers the version's ETag.
+    if_match: ETag | None = None
+
+    def __post_init__(self) -> None:
+        if self.if_match is not None and not isinstance(self.if_match, ETag):
+            raise TypeError(f"{self.function}: if_match names the entity the write is conditional on (an ETag)")
 
     @property
     def public(self) -> bool:
@@ -82,9 +88,17 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v2/models", "list_models", MODELS_READ),
     Route("GET", "/v2/models/{model_id}", "get_model", MODELS_READ, etag=ETag.MODEL),
     Route(
-        "PUT", "/v2/models/{model_id}", "update_model", MODELS_WRITE, errors=(409, 422), etag=ETag.MODEL, if_match=True
+        "PUT",
+        "/v2/models/{model_id}",
+        "update_model",
+        MODELS_WRITE,
+        errors=(409, 422),
+        etag=ETag.MODEL,
+        if_match=ETag.MODEL,
     ),
-    Route("DELETE", "/v2/models/{model_id}", "delete_model", MODELS_WRITE, status=204, errors=(409,), if_match=True),
+    Route(
+        "DELETE", "/v2/models/{model_id}", "delete_model", MODELS_WRITE, status=204, errors=(409,), if_match=ETag.MODEL
+    ),
     Route(
         "POST",
         "/v2/models/{model_id}/new_version",
@@ -93,6 +107,7 @@ ROUTES: tuple[Route, ...] = (
         status=201,
         errors=(409,),
         etag=ETag.VERSION,
+        if_match=ETag.MODEL,
     ),
     Route("GET", "/v2/models/{model_id}/versions", "list_versions", MODELS_READ),
     Route("GET", "/v2/models/{model_id}/versions/{model_version}", "get_version", MODELS_READ, etag=ETag.VERSION),
@@ -103,7 +118,7 @@ ROUTES: tuple[Route, ...] = (
         MODELS_WRITE,
         errors=(409, 422),
         etag=ETag.VERSION,
-        if_match=True,
+        if_match=ETag.VERSION,
     ),
     Route(
         "POST",
@@ -129,7 +144,7 @@ ROUTES: tuple[Route, ...] = (
         MODELS_WRITE,
         errors=(409, 422),
         etag=ETag.SUBSCRIPTION,
-        if_match=True,
+        if_match=ETag.SUBSCRIPTION,
     ),
     Route(
         "DELETE",
@@ -138,7 +153,7 @@ ROUTES: tuple[Route, ...] = (
         MODELS_WRITE,
         status=204,
         errors=(409,),
-        if_match=True,
+        if_match=ETag.SUBSCRIPTION,
     ),
     Route(
         "POST",
@@ -183,7 +198,7 @@ ROUTES: tuple[Route, ...] = (
         MODELS_WRITE,
         errors=(409,),
         etag=ETag.JOB,
-        if_match=True,
+        if_match=ETag.JOB,
     ),
     Route(
         "POST",
@@ -193,7 +208,7 @@ ROUTES: tuple[Route, ...] = (
         status=202,
         errors=(409, 422),
         etag=ETag.JOB,
-        if_match=True,
+        if_match=ETag.JOB,
     ),
     # The published contract (docs/openapi.json), readable before a client has a token.
     Route("GET", "/v2/openapi.json", "get_openapi", scope=None),

@@ -1,4 +1,5 @@
-"""POST /v2/models/{model_id}/new_version — cut a new pending version (seed 001)."""
+"""POST /v2/models/{model_id}/new_version — cut a new pending version (seed 001); If-Match makes it
+conditional on the model's entity_version."""
 
 from shared.domain.requests import CreateVersionRequest
 from shared.domain.responses import ModelVersionResponse
@@ -10,8 +11,12 @@ api = route_api(__name__)
 
 
 @api.handler
-def create_version(model_id: ModelIdPath, body: CreateVersionRequest) -> ModelVersionResponse:
-    return model_registry().create_version(model_id, body, actor=api.principal.subject, access=api.access)
+def create_version(
+    model_id: ModelIdPath, body: CreateVersionRequest, if_match: int | None = None
+) -> ModelVersionResponse:
+    return model_registry().create_version(
+        model_id, body, actor=api.principal.subject, if_match=if_match, access=api.access
+    )
 
 
 lambda_handler = api.lambda_handler

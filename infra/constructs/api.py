@@ -11,6 +11,7 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from cdk_nag import NagPackSuppression, NagSuppressions
@@ -63,11 +64,14 @@ class RegistryApi(Construct):
         config: DeploymentConfig,
     ) -> None:
         super().__init__(scope, construct_id)
+        # With a custom domain the default execute-api endpoint is switched off: the domain's TLS
+        # policy and its name are then the only way in (docs/decisions.md).
         self.http_api = apigwv2.HttpApi(
             self,
             "HttpApi",
             description="PIE model registry",
             create_default_stage=False,
+            disable_execute_api_endpoint=config.api_domain is not None,
         )
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=LOG_RETENTION)
         self.stage = apigwv2.HttpStage(
@@ -82,6 +86,19 @@ class RegistryApi(Construct):
             ),
             throttle=apigwv2.ThrottleSettings(rate_limit=config.api_rate_limit, burst_limit=config.api_burst_limit),
         )
+        self._custom_domain = config.api_domain.name if config.api_domain is not None else None
+        self.domain_name: apigwv2.DomainName | None = None
+        if config.api_domain is not None:
+            self.domain_name = apigwv2.DomainName(
+                self,
+                "DomainName",
+                domain_name=config.api_domain.name,
+                certificate=acm.Certificate.from_certificate_arn(
+                    self, "Certificate", config.api_domain.certificate_arn
+                ),
+                security_policy=apigwv2.SecurityPolicy.TLS_1_2,
+            )
+            apigwv2.ApiMapping(self, "ApiMapping", api=self.http_api, domain_name=self.domain_name, stage=self.stage)
         self.authorizer = authorizers.HttpJwtAuthorizer(
             "JwtAuthorizer",
             config.jwt_issuer,
@@ -116,5 +133,12 @@ class RegistryApi(Construct):
                 )
 
     @property
+    def endpoint(self) -> str:
+        """``https://<host>``: the custom domain when there is one, else the execute-api endpoint."""
+        if self._custom_domain is not None:
+            return f"https://{self._custom_domain}"
+        return self.http_api.api_endpoint
+
+    @property
     def url(self) -> str:
-        return self.stage.url
+        return f"{self.endpoint}/" if self._custom_domain is not None else self.stage.url

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from aws_cdk import Duration, Fn, Stack
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_s3 as s3
@@ -105,11 +106,18 @@ class ConsoleSite(Construct):
                 response_headers_policy=self.headers,
             ),
             additional_behaviors={API_PATH_PATTERN: self._api_behavior(api_endpoint)},
+            # Applies with a custom certificate only: on CloudFront's default one (*.cloudfront.net)
+            # CloudFront keeps its own policy, which still accepts TLSv1 (docs/decisions.md).
             minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+            domain_names=[config.console_domain.name] if config.console_domain else None,
+            certificate=acm.Certificate.from_certificate_arn(self, "Certificate", config.console_domain.certificate_arn)
+            if config.console_domain
+            else None,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
         )
-        self.url = f"https://{self.distribution.distribution_domain_name}/"
-        self.origin = f"https://{self.distribution.distribution_domain_name}"
+        host = config.console_domain.name if config.console_domain else self.distribution.distribution_domain_name
+        self.url = f"https://{host}/"
+        self.origin = f"https://{host}"
         self.site_config = {
             "api_url": "",
             "auth": {
@@ -134,7 +142,7 @@ class ConsoleSite(Construct):
             distribution_paths=["/*"],
             memory_limit=256,
         )
-        self._explain_findings()
+        self._explain_findings(default_certificate=config.console_domain is None)
 
     def _api_behavior(self, api_endpoint: str) -> cloudfront.BehaviorOptions:
         """PIE's API passed through: every method, header (but Host) and query; nothing kept."""
@@ -161,7 +169,7 @@ class ConsoleSite(Construct):
             response_headers_policy=self.headers,
         )
 
-    def _explain_findings(self) -> None:
+    def _explain_findings(self, *, default_certificate: bool) -> None:
         static_only = (
             "The console is static HTML, CSS and JavaScript with no personal data; every call it "
             "makes lands in the API's own access log"
@@ -189,12 +197,18 @@ class ConsoleSite(Construct):
                     id="AwsSolutions-CFR3",
                     reason=f"{static_only}, so CloudFront access logs would record only page loads of public assets.",
                 ),
-                NagPackSuppression(
-                    id="AwsSolutions-CFR4",
-                    reason="The distribution uses CloudFront's default certificate, which fixes the viewer TLS policy; set a custom domain and certificate to enforce TLSv1.2_2021 (docs/deploy.md).",
-                ),
             ],
         )
+        if default_certificate:
+            NagSuppressions.add_resource_suppressions(
+                self.distribution,
+                [
+                    NagPackSuppression(
+                        id="AwsSolutions-CFR4",
+                        reason="The distribution uses CloudFront's default certificate, which fixes the viewer TLS policy; set consoleDomainName and consoleCertificateArn to enforce TLSv1.2_2021 (docs/deploy.md).",
+                    )
+                ],
+            )
         stack = Stack.of(self)
         NagSuppressions.add_resource_suppressions_by_path(
             stack,

@@ -5,9 +5,10 @@
 - every asynchronously invoked function failing (the completion function): its first error, before
   Lambda's retries give the event up to a dead-letter queue;
 - the API answering 5xx (PIE never answers 500 to bad input, so any 5xx is a defect or an outage);
-- jobs: attempts timing out, jobs failing for good, the oldest queued job waiting too long, a job
-  the sweeper could not end, and a training job that ended without its version's move (the
-  sweeper publishes them; with no sweeper deployed there are no job alarms).
+- jobs: attempts timing out, jobs failing for good, attempts retried, jobs cancelled, the oldest
+  queued job waiting too long, a job the sweeper could not end, and a training job that ended
+  without its version's move (the sweeper and the dispatcher publish them; with no sweeper deployed
+  there are no job alarms).
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ from constructs import Construct
 from infra.constructs.api import RegistryApi
 
 ITERATOR_AGE_THRESHOLD = Duration.minutes(5)
-# Job metrics the sweeper publishes (shared.dispatch.sweeper.SweepReport), and when they alarm.
+# Job metrics the sweeper (shared.dispatch.sweeper.SweepReport) and the stream dispatcher
+# (shared.dispatch.dispatcher.CHANGE_METRICS) publish, and when they alarm.
 JOB_ALARMS = (
     ("JobsTimedOut", 10, "attempts timed out in 15 minutes: handlers are not completing their jobs"),
     ("JobsFailed", 10, "jobs ended as failed by the sweeper in 15 minutes (out of attempts or never dispatched)"),
+    ("JobsRetried", 20, "attempts retried in 15 minutes: handlers are failing, timing out or not starting"),
+    ("JobsCancelled", 20, "jobs cancelled in 15 minutes: someone is stopping work in bulk"),
     ("OldestQueuedJobAge", 900, "a queued job has waited over 15 minutes: is the dispatcher running?"),
     ("SweeperErrors", 1, "the sweeper could not end a job (its log names it); the job stays due, every run retries"),
     (

@@ -11,7 +11,7 @@ from typing import Any
 from shared.data import keys
 from shared.data.entities import JOBS
 from shared.data.items import key, s
-from shared.data.page_tokens import PageTokenCodec, is_table_key
+from shared.data.page_tokens import PageTokenCodec, is_table_key, workspaces_scope
 from shared.data.queries import query_page
 from shared.data.store import Page
 from shared.data.table import GSI1, GSI2, GSI3, LSI1
@@ -76,14 +76,24 @@ class JobStore:
         return [JOBS.decode(item) for item in response.get("Items", [])], response.get("LastEvaluatedKey")
 
     def log_page(
-        self, limit: int, page_token: str | None, status: str | None, model_id: str | None, since: str | None
+        self,
+        limit: int,
+        page_token: str | None,
+        status: str | None,
+        model_id: str | None,
+        since: str | None,
+        workspaces: tuple[str, ...] | None = None,
     ) -> Page[Job]:
         """One page of the delivery log, newest change first: one Query per log shard, merged.
 
         The token keeps each shard's position. ``status`` and ``model_id`` are filter expressions
-        (a filtered page may be short, its token goes on); ``since`` bounds the sort key.
+        and ``workspaces`` (None: all) a filter on the page as read — a job item carries its
+        workspace only in its document — so a filtered page may be short, its token goes on;
+        ``since`` bounds the sort key. A position may be the key of a job the caller may not
+        read: the token is sealed, and bound to ``workspaces``, so it names nothing and only a
+        caller with the same reach can resume from it.
         """
-        scope = f"joblog:{status or '*'}:{model_id or '*'}:{since or '*'}"
+        scope = f"joblog:{status or '*'}:{model_id or '*'}:{since or '*'}:{workspaces_scope(workspaces)}"
         cursors = self._log_cursors(page_token, scope) if page_token else ["start"] * keys.LOG_SHARDS
         candidates: list[tuple[str, int, dict[str, Any]]] = []
         ends: dict[int, Any] = {}
@@ -111,7 +121,8 @@ class JobStore:
         if any(c != "done" for c in next_cursors):
             # A page token holds a key of string attributes: the shards' positions go in one, as JSON.
             token = self._page_tokens().encode(scope, {"shards": s(json.dumps(next_cursors, separators=(",", ":")))})
-        return Page([JOBS.decode(item) for _, _, item in taken], token)
+        jobs = [JOBS.decode(item) for _, _, item in taken]
+        return Page(jobs if workspaces is None else [job for job in jobs if job.workspace in workspaces], token)
 
     def _log_cursors(self, page_token: str, scope: str) -> list[Any]:
         """Each shard's position from a delivery-log token: "start", "done" or a key to resume after."""

@@ -1,8 +1,11 @@
-"""Opaque, signed pagination tokens.
+"""Opaque, sealed pagination tokens.
 
-A token carries the DynamoDB ``LastEvaluatedKey`` of a page and the list it belongs to, signed with
-HMAC-SHA256 so a tampered token, or one issued for another list, is a 400 instead of a read from an
-arbitrary place in the table.
+A token carries the DynamoDB ``LastEvaluatedKey`` of a page and the list it belongs to, encrypted
+and authenticated with AES-SIV (RFC 5297, deterministic authenticated encryption) under a key
+derived from the deployment's page-token secret, with the list as associated data. So a token
+tells its holder nothing — not even the ids of items a filter dropped from the page, whose keys
+a position may be — and a tampered token, or one issued for another list, is a 400 instead of a
+read from an arbitrary place in the table.
 """
 
 from __future__ import annotations
@@ -10,13 +13,19 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import json
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from shared.domain.errors import PageTokenInvalidError
 
-_SIGNATURE_BYTES = 16
+# AES-SIV with a 512-bit key is AES-256 for both its MAC and its cipher half.
+_KEY_BYTES = 64
+_KEY_PURPOSE = b"pie page tokens v2"
 
 
 def _b64encode(data: bytes) -> str:
@@ -28,34 +37,36 @@ def _b64decode(text: str) -> bytes:
 
 
 class PageTokenCodec:
-    def __init__(self, signing_key: bytes) -> None:
-        self._key = signing_key
-
-    def _sign(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+    def __init__(self, secret: bytes) -> None:
+        """``secret``: the deployment's page-token key; the cipher key is derived from it (HKDF)."""
+        key = HKDF(algorithm=hashes.SHA256(), length=_KEY_BYTES, salt=None, info=_KEY_PURPOSE).derive(secret)
+        self._cipher = AESSIV(key)
 
     def encode(self, list_scope: str, last_key: dict[str, Any]) -> str:
-        payload = json.dumps({"list": list_scope, "key": last_key}, separators=(",", ":"), sort_keys=True)
-        raw = payload.encode()
-        return f"{_b64encode(raw)}.{_b64encode(self._sign(raw))}"
+        payload = json.dumps({"key": last_key}, separators=(",", ":"), sort_keys=True)
+        return _b64encode(self._cipher.encrypt(payload.encode(), [list_scope.encode()]))
 
     def decode(self, token: str, list_scope: str) -> dict[str, Any]:
         try:
-            payload_part, signature_part = token.split(".")
-            raw = _b64decode(payload_part)
-            signature = _b64decode(signature_part)
-        except (ValueError, binascii.Error):
+            raw = self._cipher.decrypt(_b64decode(token), [list_scope.encode()])
+        except (ValueError, binascii.Error, InvalidTag):
             raise PageTokenInvalidError() from None
-        if not hmac.compare_digest(signature, self._sign(raw)):
-            raise PageTokenInvalidError()
-        # Signed is not the same as well-formed: a leaked key, or a bug, can sign anything.
+        # Authentic is not the same as well-formed: a leaked key, or a bug, can seal anything.
         try:
             decoded = json.loads(raw)
         except ValueError:
             raise PageTokenInvalidError() from None
-        if not isinstance(decoded, dict) or decoded.get("list") != list_scope or not is_table_key(decoded.get("key")):
+        if not isinstance(decoded, dict) or not is_table_key(decoded.get("key")):
             raise PageTokenInvalidError()
         return decoded["key"]
+
+
+def workspaces_scope(workspaces: tuple[str, ...] | None) -> str:
+    """The part of a list's scope that names the workspaces it covers ("*": every one), so that a
+    token is good only for a caller who reads the same workspaces."""
+    if workspaces is None:
+        return "*"
+    return hashlib.sha256(",".join(sorted(set(workspaces))).encode()).hexdigest()[:32]
 
 
 def is_table_key(value: Any) -> bool:

@@ -7,7 +7,6 @@ concurrent requests can never overwrite each other. A failed condition is report
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -18,7 +17,7 @@ from shared.data.errors import StaleEntityError
 from shared.data.items import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, until_processed
 from shared.data.items import key as _key
 from shared.data.items import s as _s
-from shared.data.page_tokens import PageTokenCodec
+from shared.data.page_tokens import PageTokenCodec, workspaces_scope
 from shared.data.queries import query_page
 from shared.data.save import create, delete, overwrite, replace, save, save_together
 from shared.data.table import GSI1, GSI2, LSI1
@@ -133,7 +132,7 @@ class RegistryStore:
             )
             return Page([MODELS.decode(item).model for item in items], next_token)
         ordered = sorted(set(workspaces), key=keys.workspace_order)
-        list_scope = f"models:{status or '*'}:" + hashlib.sha256(",".join(ordered).encode()).hexdigest()[:32]
+        list_scope = f"models:{status or '*'}:{workspaces_scope(ordered)}"
         key_attributes = ("PK", "SK", index.partition_key, index.sort_key)
         start = self._page_tokens().decode(page_token, list_scope) if page_token is not None else None
         if start is not None:

@@ -24,6 +24,7 @@ from shared.data.outbox import OutboxWriter
 from shared.dispatch.starters import DispatchFailed, Starter
 from shared.domain.entities import Job
 from shared.domain.requests import CompleteJobRequest
+from shared.domain.supervision import counted_change
 from shared.kinds import kind_of
 from shared.observability import logger
 from shared.services.jobs import DISPATCHER_ACTOR, JobService
@@ -95,6 +96,21 @@ class Dispatcher:
         return "retried" if status == "queued" else status
 
 
+def counted_change_of(record: dict[str, Any]) -> str | None:
+    """What a stream record of a job counts as in the job metrics (None for other records, and
+    for a record that cannot be read: ``Dispatcher.handle`` reports those)."""
+    try:
+        if record.get("eventName") != "MODIFY":
+            return None
+        images = record["dynamodb"]
+        after, before = images["NewImage"], images.get("OldImage") or {}
+        if not JOBS.holds(after) or JOBS.status(after) not in ("queued", "failed"):
+            return None  # decoded only when it may count
+        return counted_change(JOBS.status(before), JOBS.decode(after))
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return None
+
+
 class ParallelBatchProcessor(BatchProcessor):
     """Powertools' batch processor, handling the records of one batch on a thread pool.
 
@@ -111,40 +127,56 @@ class ParallelBatchProcessor(BatchProcessor):
             return list(pool.map(self._process_record, self.records))
 
 
+# What the dispatcher did with a record. A start that failed and left the job queued for its next
+# attempt ("retried") is not here: every retry is counted once, from the change it stored.
 OUTCOME_METRICS = {
     "dispatched": "JobsDispatched",
     "succeeded": "JobsSucceeded",
     "failed": "JobsFailed",
-    "retried": "JobsRetried",
     "already claimed": "JobRecordsRedelivered",
     "materialized": "FanOutItemsMaterialized",
+}
+# Job changes the stream shows, whoever made them (``shared.domain.supervision.counted_change``):
+# the dispatcher, a handler's completion, the sweeper or a cancel. A redelivered record may count
+# one twice; an alarm on them is not thrown by that.
+CHANGE_METRICS = {
+    "retried": "JobsRetried",
+    "cancelled": "JobsCancelled",
 }
 
 
 class Outcomes:
-    """Counts what a batch's records came to, from the worker threads, for one metrics flush."""
+    """Counts what a batch's records came to, and the job changes they show, from the worker
+    threads, for one metrics flush."""
 
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
+        self._changes: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def add(self, outcome: str) -> None:
+    def add(self, outcome: str, change: str | None = None) -> None:
         with self._lock:
             self._counts[outcome] += 1
+            if change is not None:
+                self._changes[change] += 1
 
     def publish(self, metrics: Any) -> None:
         with self._lock:
             counts, self._counts = self._counts, Counter()
+            changes, self._changes = self._changes, Counter()
         metrics.add_metric(name="StreamRecordsHandled", unit=MetricUnit.Count, value=sum(counts.values()))
         for outcome, count in counts.items():
             if outcome in OUTCOME_METRICS:
                 metrics.add_metric(name=OUTCOME_METRICS[outcome], unit=MetricUnit.Count, value=count)
+        for change, count in changes.items():
+            metrics.add_metric(name=CHANGE_METRICS[change], unit=MetricUnit.Count, value=count)
 
 
 def record_handler(dispatcher: Callable[[], Dispatcher], outcomes: Outcomes) -> Callable[[Any], str]:
     def handle(record: Any) -> str:
+        change = counted_change_of(record.raw_event)
         outcome = dispatcher().handle(record.raw_event)
-        outcomes.add(outcome)
+        outcomes.add(outcome, change)
         logger.debug("stream record handled", extra={"event_id": record.event_id, "outcome": outcome})
         return outcome
 

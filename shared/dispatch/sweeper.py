@@ -54,7 +54,6 @@ class SweepReport:
         for name, value in (
             ("JobsTimedOut", self.count("timed_out")),
             ("JobsNotStarted", self.count("not_started")),
-            ("JobsRetried", retried),
             ("JobsFailed", ended - retried),
             ("JobsRequeued", self.count("requeued")),
             ("JobRetriesReleased", self.count("released")),

@@ -61,3 +61,21 @@ def due_at(job: Job) -> datetime | None:
             return job.not_before
         return job.updated_at + timedelta(seconds=QUEUE_GRACE_SECONDS)
     return None
+
+
+def counted_change(before_status: str | None, after: Job) -> str | None:
+    """What a stored change of a job counts as in the job metrics, from its status before and the
+    job after: ``"retried"`` when an attempt in flight ended and the job went back to ``queued``
+    for its next attempt (a failed start, a reported failure, a timeout, a start that never
+    happened), ``"cancelled"`` when a live job was cancelled; None for any other change. A redrive
+    (``failed`` → ``queued``) is a person's decision, not a retry."""
+    if before_status == "dispatched" and after.status == "queued":
+        return "retried"
+    if (
+        before_status in ("queued", "dispatched")
+        and after.status == "failed"
+        and after.attempt_history
+        and after.attempt_history[-1].outcome == "cancelled"
+    ):
+        return "cancelled"
+    return None

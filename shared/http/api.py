@@ -37,7 +37,7 @@ from shared.http.auth import Principal, authorize
 from shared.http.catalogue import operation
 from shared.http.errors import describe_validation_errors, error_body, status_for
 from shared.http.json_body import parse_json_body
-from shared.http.params import IfMatchHeader, parse_if_match
+from shared.http.params import if_match_header, parse_if_match
 from shared.http.prescreen import unreadable_body
 from shared.observability import logger, tracer
 from shared.routes import Route, route_for
@@ -110,13 +110,13 @@ class RouteApi:
         response = _response_model(self.route, endpoint, hints)
         etag_of = _etag_reader(self.route, response)
         signature = inspect.signature(endpoint)
-        if ("if_match" in signature.parameters) != self.route.if_match:
+        if ("if_match" in signature.parameters) != (self.route.if_match is not None):
             raise TypeError(f"{self.route.function} must take if_match exactly when its route row takes If-Match")
         self._query_names = _query_names(hints)
         route = self.route
 
         def answer(**arguments: Any) -> Response:
-            if route.if_match:
+            if route.if_match is not None:
                 arguments["if_match"] = parse_if_match(arguments["if_match"])
             result = endpoint(**arguments)
             if response is None:
@@ -134,8 +134,8 @@ class RouteApi:
         answer.__signature__ = signature.replace(  # type: ignore[attr-defined]
             parameters=[
                 parameter.replace(
-                    annotation=IfMatchHeader
-                    if parameter.name == "if_match"
+                    annotation=if_match_header(route.if_match.value)
+                    if parameter.name == "if_match" and route.if_match is not None
                     else hints.get(parameter.name, parameter.annotation)
                 )
                 for parameter in signature.parameters.values()

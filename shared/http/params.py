@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
@@ -22,17 +22,25 @@ JobIdPath = Annotated[
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (1-100)")]
 PageTokenQuery = Annotated[str | None, Query(max_length=4096, description="Opaque token from the previous page")]
 IF_MATCH_PATTERN = r'^\s*(W/)?"?[0-9]{1,18}"?\s*$'
-# Declared by the resolver wrapper for a route whose row takes If-Match; its function gets the int.
-# The pattern is published, not enforced here: ``parse_if_match`` refuses a malformed value with a
-# message that says what an If-Match looks like, which pydantic's pattern error does not.
-IfMatchHeader = Annotated[
-    str | None,
-    Header(
-        alias="If-Match",
-        description='Make the write conditional on this entity_version (an ETag: 3, "3" or W/"3")',
-        json_schema_extra={"pattern": IF_MATCH_PATTERN},
-    ),
-]
+
+
+def if_match_header(entity: str) -> Any:
+    """The If-Match header of a route whose write is conditional on ``entity``'s entity_version,
+    as the resolver wrapper declares it; the route's function gets the int. The pattern is
+    published, not enforced here: ``parse_if_match`` refuses a malformed value with a message that
+    says what an If-Match looks like, which pydantic's pattern error does not."""
+    return Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description=(
+                f'Make the write conditional on the {entity}\'s entity_version (its ETag: 3, "3" or W/"3"); '
+                "any other is a 409 and nothing is written"
+            ),
+            json_schema_extra={"pattern": IF_MATCH_PATTERN},
+        ),
+    ]
+
 
 _ETAG = re.compile(r'^\s*(W/)?"?(?P<version>[0-9]{1,18})"?\s*$')  # IF_MATCH_PATTERN, naming the number
 

@@ -23,6 +23,10 @@ class HandlerAllowList(BaseModel):
     lambda_regions: list[str] = Field(default_factory=list)
     lambda_name_prefixes: list[str] = Field(default_factory=list)
     ecs_clusters: list[str] = Field(default_factory=list)
+    ecs_task_family_prefixes: list[str] = Field(
+        default_factory=list,
+        description='Task definition families an ECS handler may name begin with one of these ("" admits every family).',
+    )
     in_process_implementations: list[str] = Field(default_factory=list)
     step_functions_accounts: list[str] = Field(default_factory=list)
     step_functions_regions: list[str] = Field(default_factory=list)

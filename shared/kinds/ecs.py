@@ -22,7 +22,7 @@ from shared.kinds.base import (
 ECS_TASK_PATTERN = r"^[A-Za-z0-9_-]{1,255}/[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?$"
 ECS_ENVIRONMENT_VARIABLE = "PIE_JOB"
 TASK_STATE_CHANGE = "ECS Task State Change"
-TASK_DEFINITIONS = "arn:{partition}:ecs:{region}:{account}:task-definition/*"
+TASK_DEFINITIONS = "arn:{{partition}}:ecs:{{region}}:{{account}}:task-definition/{prefix}*"
 
 
 class EcsHandler(HandlerModel):
@@ -47,9 +47,16 @@ class EcsHandler(HandlerModel):
 
 
 def check(role: str, handler: EcsHandler, allow: HandlerAllowList, _implementations: Collection[str]) -> None:
+    """The cluster is allowed, and so is the task family: anyone who may register a task definition
+    on an allowed cluster must not thereby make PIE run it."""
     if handler.cluster not in allow.ecs_clusters:
         raise HandlerNotAllowedError(
             f"{role} handler: ECS cluster '{handler.cluster}' is not in the handler allow-list"
+        )
+    if not any(handler.family.startswith(prefix) for prefix in allow.ecs_task_family_prefixes):
+        raise HandlerNotAllowedError(
+            f"{role} handler: ECS task family '{handler.family}' does not begin with a task family prefix "
+            "of the handler allow-list"
         )
 
 
@@ -117,10 +124,11 @@ def completion_rules(allow: HandlerAllowList) -> list[EventRule]:
 
 def dispatcher_statements(allow: HandlerAllowList, pass_roles: tuple[str, ...]) -> list[IamStatement]:
     clusters = cluster_arns(allow)
-    if not clusters:
+    task_definitions = tuple(TASK_DEFINITIONS.format(prefix=prefix) for prefix in allow.ecs_task_family_prefixes)
+    if not clusters or not task_definitions:
         return []
     statements = [
-        IamStatement(("ecs:RunTask",), (TASK_DEFINITIONS,), {"ArnEquals": {"ecs:cluster": clusters}}),
+        IamStatement(("ecs:RunTask",), task_definitions, {"ArnEquals": {"ecs:cluster": clusters}}),
         # The envelope goes to the task definition's first container, whose name RunTask's
         # overrides need; DescribeTaskDefinition has no resource-level permissions.
         IamStatement(("ecs:DescribeTaskDefinition",), ("*",)),
@@ -137,14 +145,18 @@ def dispatcher_statements(allow: HandlerAllowList, pass_roles: tuple[str, ...]) 
 
 
 def deploy_warnings(allow: HandlerAllowList, pass_roles: tuple[str, ...]) -> list[str]:
+    warnings = []
+    if allow.ecs_clusters and not allow.ecs_task_family_prefixes:
+        warnings.append(
+            "ECS clusters are allowed but 'ecs_task_family_prefixes' is empty: no ECS handler is admitted "
+            '(list the task families\' prefixes, or [""] for every family on the allowed clusters).'
+        )
     if allow.ecs_clusters and not pass_roles:
-        return [
-            (
-                "ECS clusters are allowed but context 'ecsPassRoleArns' is empty: the dispatcher "
-                "cannot start task definitions that have a task or execution role."
-            )
-        ]
-    return []
+        warnings.append(
+            "ECS clusters are allowed but context 'ecsPassRoleArns' is empty: the dispatcher "
+            "cannot start task definitions that have a task or execution role."
+        )
+    return warnings
 
 
 KIND = HandlerKind(
@@ -163,7 +175,8 @@ KIND = HandlerKind(
     dispatcher_statements=dispatcher_statements,
     deploy_warnings=deploy_warnings,
     iam_wildcard_reason=(
-        "task definitions run only on the allowed clusters (ecs:cluster condition); "
+        "task definitions of the allowed family prefixes run only on the allowed clusters (ecs:cluster "
+        "condition); "
         "ecs:DescribeTaskDefinition supports no resource-level permissions (it is read-only and names "
         "the container that receives the job envelope)"
     ),

@@ -12,6 +12,7 @@ LOCAL_HANDLER_ALLOW_LIST = {
     "lambda_regions": ["us-east-1", "us-west-2", "eu-west-1"],
     "lambda_name_prefixes": [""],
     "ecs_clusters": ["ml-cluster", "default"],
+    "ecs_task_family_prefixes": [""],
     "in_process_implementations": ["echo", "fail"],
     "step_functions_accounts": ["123456789012"],
     "step_functions_regions": ["us-east-1", "us-west-2", "eu-west-1"],

@@ -225,15 +225,26 @@ class JobService:
     ) -> JobList:
         """The delivery log: jobs across models, newest change first, of the workspaces the caller
         may read (or the one named). Job items carry no workspace key, so that is a filter on the
-        page as read: a filtered page may be short, its token goes on."""
+        page as read: a filtered page may be short, its token goes on.
+
+        A page the filters leave empty is read on, a few pages at most, so that a caller whose
+        jobs are few among others' gets them rather than a run of empty pages; an empty page with
+        a token is then left only after many changes the caller does not see, and its token is
+        sealed and bound to the caller's workspaces (``JobReader.log_page``): it names none of them.
+        """
+        read_ahead = 4  # more pages read for an empty one: at most (1 + 4) x LOG_SHARDS queries
         workspaces = access.listed_workspaces(workspace)
         if workspaces == ():
             return JobList(jobs=[], next_token=None)
         if since is not None:
             since = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
-        page = self._jobs.log_page(limit, page_token, status, model_id, since.isoformat() if since else None)
-        jobs = page.items if workspaces is None else [job for job in page.items if job.workspace in workspaces]
-        return JobList(jobs=jobs, next_token=page.next_token)
+        start = since.isoformat() if since else None
+        page = self._jobs.log_page(limit, page_token, status, model_id, start, workspaces)
+        for _ in range(read_ahead):
+            if page.items or page.next_token is None:
+                break
+            page = self._jobs.log_page(limit, page.next_token, status, model_id, start, workspaces)
+        return JobList(jobs=page.items, next_token=page.next_token)
 
     # Dispatching --------------------------------------------------------------------------------
 

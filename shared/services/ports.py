@@ -113,9 +113,16 @@ class JobReader(Protocol):
         ...
 
     def log_page(
-        self, limit: int, page_token: str | None, status: str | None, model_id: str | None, since: str | None
+        self,
+        limit: int,
+        page_token: str | None,
+        status: str | None,
+        model_id: str | None,
+        since: str | None,
+        workspaces: tuple[str, ...] | None = None,
     ) -> Page[Job]:
-        """Jobs across models, newest change first."""
+        """Jobs across models, newest change first; of ``workspaces`` when given (a page may be
+        short, even empty, with a token that goes on; the token is good only for ``workspaces``)."""
         ...
 
 

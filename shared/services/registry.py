@@ -176,14 +176,16 @@ class ModelRegistry:
     # Versions -----------------------------------------------------------------------------------
 
     def create_version(
-        self, model_id: str, request: CreateVersionRequest, actor: str, access: Access
+        self, model_id: str, request: CreateVersionRequest, actor: str, access: Access, if_match: int | None = None
     ) -> ModelVersionResponse:
-        """Seed 001: cut a new ``pending`` version from the model's current handlers."""
+        """Seed 001: cut a new ``pending`` version from the model's current handlers. With
+        ``if_match`` the cut is conditional on the model's ``entity_version``, as a ``PUT`` is."""
 
         def attempt() -> ModelVersionResponse:
             record = self._store.get_model(model_id)
             current = record.model
             access.require_write(current.workspace, model_id)
+            _check_if_match("model", if_match, current.entity_version)
             now = self._clock()
             numeric = _numeric(request.version)
             highest = max(record.highest_numeric_version, numeric or 0)

@@ -58,6 +58,16 @@ def test_subscription_updates_and_status_changes_are_conditional_too(pie: PieCli
     assert pie.update_subscription(source, subscription.id, if_match=2, status="paused").status == "paused"
 
 
+def test_a_new_version_is_conditional_on_the_models_entity_version_when_asked(pie: PieClient):
+    model_id = new_id()
+    created = pie.create_model(model_id, name="Prices", handlers=WAITING)
+
+    with pytest.raises(Conflict):
+        pie.create_version(model_id, "2", if_match=created.model.entity_version + 1)
+    assert pie.get_model(model_id).latest_version == "1"
+    assert pie.create_version(model_id, "2", if_match=created.model.entity_version).version.version == "2"
+
+
 def test_errors_are_typed_with_status_and_the_servers_message(server: LocalServer, pie_home, pie: PieClient):
     model_id = new_id()
     pie.create_model(model_id, name="Prices", handlers=WAITING)

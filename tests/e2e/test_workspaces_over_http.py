@@ -9,6 +9,7 @@ him (404 on every route, absent from every list page).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
@@ -398,3 +399,36 @@ def _pages(api: Api, path: str) -> list[dict]:
 
 def _all_pages(api: Api, path: str) -> list[str]:
     return [model["id"] for model in _pages(api, path)]
+
+
+# Private reads: the delivery log's page tokens name nothing the caller may not read ---------------
+
+
+def _revealed(token: str) -> bytes:
+    """Whatever a token's holder can read out of it: each dot-separated part, base64-decoded."""
+    return b"".join(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)) for part in token.split("."))
+
+
+def test_private_delivery_log_tokens_name_no_hidden_model_or_job_and_serve_no_other_caller(private_team: Team):
+    bobs_model = private_team.model("bob")
+    bobs_job = private_team.training_job(bobs_model)
+    alices = {model_id: private_team.training_job(model_id) for model_id in (private_team.model() for _ in range(3))}
+    hidden = [name.encode() for name in (*alices, *alices.values())]
+
+    seen, tokens, token = [], [], None
+    for _ in range(1000):
+        reply = private_team.apis["bob"].get("/v2/jobs?limit=1" + (f"&next_token={quote(token)}" if token else ""))
+        assert reply.status == 200, reply.body
+        seen += [(job["workspace"], job["id"]) for job in reply.json["jobs"]]
+        token = reply.json["next_token"]
+        if token is None:
+            break
+        tokens.append(token)
+    assert (("bob", bobs_job)) in seen and {workspace for workspace, _ in seen} == {"bob"}
+    for token in tokens:
+        assert not any(name in _revealed(token) for name in hidden), "a page token names alice's model or job"
+
+    alices_token = private_team.apis["alice"].get("/v2/jobs?limit=1").json["next_token"]
+    assert alices_token is not None
+    assert not any(name in _revealed(alices_token) for name in hidden)
+    assert_error(private_team.apis["bob"].get(f"/v2/jobs?limit=1&next_token={quote(alices_token)}"), 400)

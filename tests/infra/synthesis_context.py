@@ -9,6 +9,7 @@ HANDLER_ALLOW_LIST = {
     "lambda_regions": ["us-east-1", "eu-west-1"],
     "lambda_name_prefixes": ["pie-handler-"],
     "ecs_clusters": ["ml-cluster"],
+    "ecs_task_family_prefixes": ["train-", "score-"],
     "in_process_implementations": ["echo"],
     "step_functions_accounts": ["111122223333"],
     "step_functions_regions": ["us-east-1"],

@@ -148,6 +148,15 @@ def test_the_dispatcher_may_run_tasks_only_on_the_allowed_clusters(job_template:
     assert {rendered(cluster) for cluster in clusters} == ALLOWED_CLUSTERS
 
 
+def test_the_dispatcher_may_run_only_task_definitions_of_the_allowed_family_prefixes(job_template: Template):
+    (run_task,) = statements_with(function_statements(job_template, DISPATCHER_FUNCTION), "ecs:RunTask")
+    resources = run_task["Resource"] if isinstance(run_task["Resource"], list) else [run_task["Resource"]]
+    assert {rendered(resource) for resource in resources} == {
+        f"arn:${{AWS::Partition}}:ecs:${{AWS::Region}}:${{AWS::AccountId}}:task-definition/{prefix}*"
+        for prefix in HANDLER_ALLOW_LIST["ecs_task_family_prefixes"]
+    }
+
+
 def test_the_dispatcher_passes_only_the_configured_task_roles_and_only_to_ecs_tasks(job_template: Template):
     (pass_role,) = statements_with(function_statements(job_template, DISPATCHER_FUNCTION), "iam:PassRole")
     assert pass_role["Action"] == "iam:PassRole"
@@ -263,7 +272,11 @@ def test_eventbridge_may_invoke_the_completion_function_only_from_its_rules(job_
 def test_allowing_ecs_clusters_without_task_roles_warns_at_synth(tmp_path):
     """Built, not synthesized: construct metadata already holds the warning."""
     context = project_context(
-        {**TEST_CONTEXT, "handlerAllowList": {"ecs_clusters": ["ml-cluster"]}, "ecsPassRoleArns": []}
+        {
+            **TEST_CONTEXT,
+            "handlerAllowList": {"ecs_clusters": ["ml-cluster"], "ecs_task_family_prefixes": ["train-"]},
+            "ecsPassRoleArns": [],
+        }
     )
     app = cdk.App(outdir=str(tmp_path / "cdk.out"), context=context)
     folders = {route.function for route in ROUTES} | {DISPATCHER_FUNCTION}
@@ -279,6 +292,23 @@ def test_allowing_ecs_clusters_without_task_roles_warns_at_synth(tmp_path):
     policy = stack.resolve(dispatcher_role.node.find_child("DefaultPolicy").document.to_json())
     assert "ecs:RunTask" in str(policy)
     assert "iam:PassRole" not in str(policy)
+
+
+def test_allowing_ecs_clusters_without_task_family_prefixes_warns_and_grants_no_run_task(tmp_path):
+    context = project_context({**TEST_CONTEXT, "handlerAllowList": {"ecs_clusters": ["ml-cluster"]}})
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"), context=context)
+    folders = {route.function for route in ROUTES} | {DISPATCHER_FUNCTION}
+    stack = build_stack(app, build_dir=tmp_path / "build", function_folders=folders)
+    warnings = [
+        entry.data
+        for construct in stack.node.find_all()
+        for entry in construct.node.metadata
+        if entry.type == "aws:cdk:warning"
+    ]
+    assert any("ecs_task_family_prefixes" in str(warning) for warning in warnings)
+    dispatcher_role = stack.node.find_child("Dispatcher").node.find_child("DispatchJobsRole")
+    policy = stack.resolve(dispatcher_role.node.find_child("DefaultPolicy").document.to_json())
+    assert "ecs:RunTask" not in str(policy)
 
 
 def test_a_completion_that_keeps_failing_is_retried_then_sent_to_the_dead_letter_queue(job_template: Template):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from aws_cdk.assertions import Template
 
+from infra.constructs.route_functions import METRICS_NAMESPACE, SERVICE_NAME
 from infra.function_profiles import SWEEPER_FUNCTION
+from shared.dispatch.dispatcher import CHANGE_METRICS
 from tests.infra.stack_queries import (
     function,
     function_statements,
@@ -49,10 +51,25 @@ def test_job_alarms_exist(job_template: Template):
     assert {
         "JobsTimedOut",
         "JobsFailed",
+        "JobsRetried",
+        "JobsCancelled",
         "OldestQueuedJobAge",
         "SweeperErrors",
         "JobsEndedWithoutTheirVersion",
     } <= names
+
+
+def test_retried_and_cancelled_jobs_alarm_on_the_metrics_the_dispatcher_publishes(job_template: Template):
+    alarms = {
+        a["Properties"]["MetricName"]: a["Properties"]
+        for a in resources(job_template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") in CHANGE_METRICS.values()
+    }
+    assert set(alarms) == set(CHANGE_METRICS.values())
+    for alarm in alarms.values():
+        assert (alarm["Namespace"], alarm["Statistic"]) == (METRICS_NAMESPACE, "Sum")
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]
+        assert alarm["AlarmActions"], "an alarm nobody hears"
 
 
 def test_only_the_cancel_route_may_stop_tasks_and_only_on_allowed_clusters(job_template: Template):

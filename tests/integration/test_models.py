@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from shared import runtime
 from shared.data import keys
-from shared.local.settings import LOCAL_TABLE_NAME
+from shared.local.settings import LOCAL_HANDLER_ALLOW_LIST, LOCAL_TABLE_NAME
 from tests.conftest import invoke, load_event
 from tests.integration.api_events import (
     SEED_MODEL_ID,
@@ -90,6 +91,21 @@ def test_create_model_with_a_handler_outside_the_allow_list_is_a_422(handler: di
 
     assert_error(call("create_model", body=body), 422)
     assert_error(call("get_model", model_id=SEED_MODEL_ID), 404)
+
+
+def test_an_ecs_task_family_outside_the_allowed_prefixes_is_a_422(monkeypatch: pytest.MonkeyPatch):
+    allow_list = {**LOCAL_HANDLER_ALLOW_LIST, "ecs_task_family_prefixes": ["train-"]}
+    monkeypatch.setenv("PIE_HANDLER_ALLOW_LIST", json.dumps(allow_list))
+    runtime.reset()
+    body = sample_body("create_model")
+    body["handlers"]["inference"] = {"type": "ecs", "task": "ml-cluster/mine-bitcoin:1"}
+
+    message = assert_error(call("create_model", body=body), 422)
+
+    assert "mine-bitcoin" in message
+    assert_error(call("get_model", model_id=SEED_MODEL_ID), 404)
+    body["handlers"]["inference"] = {"type": "ecs", "task": "ml-cluster/train-price-model:3"}
+    assert call("create_model", body=body)[0] == 201
 
 
 def test_create_model_with_an_invalid_json_schema_contract_is_a_400():
@@ -245,6 +261,23 @@ def test_update_with_the_current_if_match_succeeds(seed_model: dict[str, Any], i
     assert status == 200
     assert body["model"]["entity_version"] == 2
     assert headers["ETag"] == '"2"'
+
+
+def test_a_new_version_with_a_stale_if_match_is_a_409_and_writes_nothing(seed_model: dict[str, Any]):
+    response = call("create_version", model_id=SEED_MODEL_ID, headers={"If-Match": '"99"'})
+
+    message = assert_error(response, 409)
+    assert "entity_version 1" in message
+    _, model, headers = call("get_model", model_id=SEED_MODEL_ID)
+    assert (model["model"]["entity_version"], model["model"]["latest_version"], headers["ETag"]) == (1, "1", '"1"')
+    assert_error(call("get_version", model_id=SEED_MODEL_ID, model_version="2"), 404)
+
+
+def test_a_new_version_with_the_models_if_match_is_cut(seed_model: dict[str, Any]):
+    status, body, headers = call("create_version", model_id=SEED_MODEL_ID, headers={"If-Match": '"1"'})
+
+    assert status == 201, body
+    assert (body["model"]["entity_version"], headers["ETag"]) == (2, f'"{body["version"]["entity_version"]}"')
 
 
 def test_update_with_an_unparseable_if_match_is_a_400(seed_model: dict[str, Any]):

@@ -104,7 +104,6 @@ def test_a_tampered_next_token_is_a_400():
     create_model("model_a")
     create_model("model_b")
     token = _token_of_first_page("list_models")
-    payload, signature = token.split(".")
-    tampered = f"{payload[:-2]}{'A' if payload[-2] != 'A' else 'B'}{payload[-1]}.{signature}"
+    tampered = f"{token[:-2]}{'A' if token[-2] != 'A' else 'B'}{token[-1]}"
 
     assert_error(call("list_models", query={"next_token": tampered}), 400)

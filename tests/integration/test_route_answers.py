@@ -40,9 +40,9 @@ def world(client: Any, function: str) -> None:
 
 
 def reader_of(route: Route) -> Route:
-    """The GET route that reads the entity a write route changes: its path is the write's, or the
-    longest prefix of it."""
-    readers = [r for r in ROUTES if r.method == "GET" and r.etag is not None and route.path.startswith(r.path)]
+    """The GET route that reads the entity a write route is conditional on: its path is the
+    write's, or the longest prefix of it."""
+    readers = [r for r in ROUTES if r.method == "GET" and r.etag is route.if_match and route.path.startswith(r.path)]
     return max(readers, key=lambda r: len(r.path))
 
 

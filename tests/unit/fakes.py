@@ -28,6 +28,7 @@ from shared.data.entities import ModelRecord
 from shared.data.errors import ItemExistsError, StaleEntityError
 from shared.data.items import document
 from shared.data.outbox import CUT_VERSION, Guarded, JobWriteConflictError
+from shared.data.page_tokens import workspaces_scope
 from shared.data.store import Page
 from shared.domain.entities import Job, Model, Subscription, Version
 from shared.domain.errors import (
@@ -320,7 +321,13 @@ class FakeJobStore:
         return _page(ordered, limit, page_token, f"jobs:{model_id}:{status or '*'}", descending=True)
 
     def log_page(
-        self, limit: int, page_token: str | None, status: str | None, model_id: str | None, since: str | None
+        self,
+        limit: int,
+        page_token: str | None,
+        status: str | None,
+        model_id: str | None,
+        since: str | None,
+        workspaces: tuple[str, ...] | None = None,
     ) -> Page[Job]:
         ordered = sorted(
             (
@@ -333,8 +340,11 @@ class FakeJobStore:
             key=lambda pair: pair[0],
             reverse=True,
         )
-        scope = f"joblog:{status or '*'}:{model_id or '*'}:{since or '*'}"
-        return _page(ordered, limit, page_token, scope, descending=True)
+        scope = f"joblog:{status or '*'}:{model_id or '*'}:{since or '*'}:{workspaces_scope(workspaces)}"
+        page = _page(ordered, limit, page_token, scope, descending=True)
+        if workspaces is None:
+            return page
+        return Page([job for job in page.items if job.workspace in workspaces], page.next_token)
 
 
 # The outbox ---------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ ALLOW_LIST = HandlerAllowList(
     lambda_regions=["us-west-2"],
     lambda_name_prefixes=["pie-", "train"],
     ecs_clusters=["ml-cluster"],
+    ecs_task_family_prefixes=["train"],
     in_process_implementations=["echo"],
 )
 REGISTERED = ("echo", "fail")
@@ -58,8 +59,10 @@ def test_handlers_inside_the_allow_list_pass(policy: HandlerPolicy, training: di
         (_lambda("arn:aws:lambda:eu-west-1:123456789012:function:train"), "eu-west-1"),
         (_lambda("arn:aws:lambda:us-west-2:123456789012:function:other-train"), "other-train"),
         ({"type": "ecs", "task": "prod-cluster/train"}, "prod-cluster"),
+        ({"type": "ecs", "task": "ml-cluster/mine-bitcoin:1"}, "mine-bitcoin"),
+        ({"type": "ecs", "task": "ml-cluster/pre-train"}, "pre-train"),
     ],
-    ids=["account", "region", "name-prefix", "ecs-cluster"],
+    ids=["account", "region", "name-prefix", "ecs-cluster", "ecs-task-family", "ecs-family-not-a-prefix"],
 )
 def test_a_handler_outside_the_allow_list_is_refused_naming_what_is_not_allowed(
     policy: HandlerPolicy, training: dict[str, Any], named: str
@@ -68,6 +71,14 @@ def test_a_handler_outside_the_allow_list_is_refused_naming_what_is_not_allowed(
         policy.check(_handlers(training))
     assert named in refused.value.message
     assert refused.value.message.startswith("training handler")
+
+
+def test_ecs_task_families_are_allowed_by_prefix_and_an_empty_list_admits_none():
+    every_family = HandlerPolicy(ALLOW_LIST.model_copy(update={"ecs_task_family_prefixes": [""]}), REGISTERED)
+    every_family.check(_handlers({"type": "ecs", "task": "ml-cluster/anything"}))
+    no_family = HandlerPolicy(ALLOW_LIST.model_copy(update={"ecs_task_family_prefixes": []}), REGISTERED)
+    with pytest.raises(HandlerNotAllowedError):
+        no_family.check(_handlers({"type": "ecs", "task": "ml-cluster/train"}))
 
 
 def test_the_inference_handler_is_checked_too(policy: HandlerPolicy):

@@ -77,6 +77,7 @@ def test_a_kind_that_grants_iam_declares_why_its_wildcards_are_least_privilege(t
         lambda_regions=["r"],
         lambda_name_prefixes=["p"],
         ecs_clusters=["c"],
+        ecs_task_family_prefixes=["f"],
         step_functions_accounts=["1"],
         step_functions_regions=["r"],
         step_functions_name_prefixes=["p"],

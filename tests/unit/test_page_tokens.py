@@ -1,9 +1,8 @@
-"""Pagination tokens: opaque, signed and bound to the list that issued them."""
+"""Pagination tokens: opaque (sealed: encrypted and authenticated) and bound to the list that issued them."""
 
 from __future__ import annotations
 
 import base64
-import json
 
 import pytest
 
@@ -46,28 +45,33 @@ def test_the_same_key_always_gives_the_same_token(codec: PageTokenCodec):
     assert codec.encode("models:*", LAST_KEY) == codec.encode("models:*", reordered)
 
 
-def test_a_token_with_a_modified_payload_is_refused(codec: PageTokenCodec):
-    payload, signature = codec.encode("models:*", LAST_KEY).split(".")
-    decoded = json.loads(_unb64(payload))
-    decoded["key"]["GSI1SK"] = {"S": "model_z"}
-    forged = _b64(json.dumps(decoded, separators=(",", ":"), sort_keys=True).encode())
+def test_a_token_reveals_nothing_of_the_key_it_holds(codec: PageTokenCodec):
+    raw = _unb64(codec.encode("models:*", LAST_KEY))
+    for attribute in LAST_KEY.values():
+        assert attribute["S"].encode() not in raw
+    assert b"MODEL" not in raw and b"model_b" not in raw
+
+
+@pytest.mark.parametrize("position", [0, 15, 16, -1], ids=["tag-start", "tag-end", "ciphertext-start", "last-byte"])
+def test_a_token_with_any_bit_changed_is_refused(codec: PageTokenCodec, position: int):
+    raw = bytearray(_unb64(codec.encode("models:*", LAST_KEY)))
+    raw[position] ^= 0x01
 
     with pytest.raises(PageTokenInvalidError):
-        codec.decode(f"{forged}.{signature}", "models:*")
+        codec.decode(_b64(bytes(raw)), "models:*")
 
 
-def test_a_token_with_a_modified_signature_is_refused(codec: PageTokenCodec):
-    payload, signature = codec.encode("models:*", LAST_KEY).split(".")
-    raw = bytearray(_unb64(signature))
-    raw[0] ^= 0x01
-
-    with pytest.raises(PageTokenInvalidError):
-        codec.decode(f"{payload}.{_b64(bytes(raw))}", "models:*")
+def test_a_truncated_or_extended_token_is_refused(codec: PageTokenCodec):
+    token = codec.encode("models:*", LAST_KEY)
+    for altered in (token[:-2], token[:22], token + "AA", f"{token}.{token}"):
+        with pytest.raises(PageTokenInvalidError):
+            codec.decode(altered, "models:*")
 
 
-def test_a_token_without_its_signature_is_refused(codec: PageTokenCodec):
-    payload, _ = codec.encode("models:*", LAST_KEY).split(".")
-    for token in (payload, f"{payload}.", f"{payload}.."):
+def test_a_sealed_payload_that_is_no_table_key_is_refused(codec: PageTokenCodec):
+    """What the key seals is still checked: a bug, or a leaked key, can seal anything."""
+    for payload in (b"[]", b"not json", b'{"key": {"PK": {"N": "1"}}}', b'{"key": {}}'):
+        token = _b64(codec._cipher.encrypt(payload, [b"models:*"]))
         with pytest.raises(PageTokenInvalidError):
             codec.decode(token, "models:*")
 

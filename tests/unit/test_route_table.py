@@ -34,7 +34,7 @@ RETRY = Route(
     writes=False,
     status=202,
     etag=ETag.JOB,
-    if_match=True,
+    if_match=ETag.JOB,
 )
 
 
@@ -123,7 +123,7 @@ def _returns_nothing_for_a_202(model_id: ModelIdPath, job_id: JobIdPath, if_matc
 def _right_but_misnamed(model_id: ModelIdPath, job_id: JobIdPath, if_match: int | None = None) -> JobResponse: ...
 
 
-DELETE = Route("DELETE", "/v2/models/{model_id}", "delete_model", MODELS_WRITE, status=204, if_match=False)
+DELETE = Route("DELETE", "/v2/models/{model_id}", "delete_model", MODELS_WRITE, status=204, if_match=None)
 
 
 @pytest.mark.parametrize(

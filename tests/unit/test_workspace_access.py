@@ -81,6 +81,26 @@ def test_the_workspaces_claim_is_read_in_every_shape(claim, expected):
     assert claimed_workspaces(claim) == expected
 
 
+@pytest.mark.parametrize(
+    "claim",
+    [
+        ["bob alice"],
+        ["bob,alice"],
+        ["alice\u00a0"],
+        [" alice"],
+        ["alice\n"],
+        "x\talice",
+        "x\u00a0alice",
+        "x\nalice",
+        "[bob\talice]",
+        "[bob,alice]",
+        "[alice\u00a0]",
+    ],
+)
+def test_a_list_item_is_one_name_and_a_string_splits_on_spaces_and_commas_only(claim):
+    assert "alice" not in claimed_workspaces(claim)
+
+
 def test_the_claim_name_is_configurable():
     event = {
         "requestContext": {

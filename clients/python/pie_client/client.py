@@ -215,10 +215,15 @@ class PieClient:
         description: str = "",
         metadata: JsonObject | None = None,
         idempotency_key: str | None = None,
+        if_match: IfMatch = None,
     ) -> ModelVersionResponse:
+        """A new pending version; ``if_match`` (the model's entity_version) makes the cut
+        conditional on the model being unchanged (409 otherwise). Unconditional by default."""
         body = CreateVersionRequest(version=version, description=description, metadata=metadata or {})
         path = _path("models", model_id, "new_version")
-        return self._call("POST", path, ModelVersionResponse, body=body, idempotency_key=idempotency_key)
+        return self._call(
+            "POST", path, ModelVersionResponse, body=body, idempotency_key=idempotency_key, if_match=if_match
+        )
 
     def list_versions(self, model_id: str, *, limit: int | None = None, next_token: str | None = None) -> VersionList:
         params = {"limit": limit, "next_token": next_token}

@@ -16,6 +16,7 @@ from shared.domain.errors import (
     JobAlreadyFinishedError,
     JobNotFailedError,
     NoActiveVersionError,
+    PageTokenInvalidError,
     StaleAttemptError,
     VersionBusyError,
     WorkspaceAccessDeniedError,
@@ -365,6 +366,36 @@ def test_the_dispatcher_finishes_a_job_whose_output_cannot_be_stored_as_failed(w
     huge = CompleteJobRequest(status="succeeded", output={"blob": "x" * 400_000})
     done = world.jobs.finish(job, huge, DISPATCHER_ACTOR)
     assert done.job.status == "failed" and "bytes" in done.job.error
+
+
+def test_a_private_delivery_log_reads_on_past_hidden_jobs_instead_of_answering_an_empty_page(world: World):
+    world.create("mine", workspace="alice")
+    world.create("theirs", workspace="bob")
+    world.activate("mine")
+    world.activate("theirs")
+    mine = infer(world, "mine")
+    for _ in range(3):  # newer than alice's job, and hidden from her
+        infer(world, "theirs")
+    private = Access("alice", frozenset({"alice"}), private_reads=True)
+
+    page = world.jobs.log(1, None, None, None, None, private)
+
+    assert [job.id for job in page.jobs] == [mine.id]
+
+
+def test_a_delivery_log_token_serves_only_a_caller_who_reads_the_same_workspaces(world: World):
+    world.create("mine", workspace="alice")
+    world.activate("mine")
+    for _ in range(2):
+        infer(world, "mine")
+    alice = Access("alice", frozenset({"alice"}), private_reads=True)
+    bob = Access("bob", frozenset({"bob"}), private_reads=True)
+    token = world.jobs.log(1, None, None, None, None, alice).next_token
+    assert token is not None
+
+    with pytest.raises(PageTokenInvalidError):
+        world.jobs.log(1, token, None, None, None, bob)
+    assert len(world.jobs.log(1, token, None, None, None, alice).jobs) == 1
 
 
 def test_the_delivery_log_shows_only_readable_workspaces(world: World):
