@@ -35,7 +35,6 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
@@ -151,10 +150,8 @@ class Completions:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-
-    @cached_property
-    def _function(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-        return load_handler("complete_job_events")
+        # Imported now, on the thread starting the server, not by the first handler to finish.
+        self._function = load_handler("complete_job_events")
 
     def lambda_invocation_result(self, event: dict[str, Any]) -> str:
         with self._lock:

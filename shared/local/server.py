@@ -36,6 +36,7 @@ from shared.local.gateway import (
     HttpRequest,
     HttpResponse,
     JwtAuthorizer,
+    LambdaHandler,
     LocalGateway,
     LocalLambdaContext,
     error_response,
@@ -111,6 +112,17 @@ def _remote_table(table_name: str, endpoint: str) -> Any:
         log.info("creating table %s at %s", table_name, endpoint)
         create_table(client, table_name)
     return client
+
+
+def _build_services() -> None:
+    """Build the services the functions build at their first invocation (``shared.runtime`` imports
+    their modules then), so no thread of the server imports a module while another does."""
+    runtime.dispatcher()
+    runtime.sweeper()
+    runtime.aws_completions()
+    runtime.task_stopper()
+    runtime.model_registry()
+    runtime.idempotency_store()
 
 
 # HTTP -------------------------------------------------------------------------------------------
@@ -297,10 +309,16 @@ class LocalApi:
             for service, client in handlers.clients.items():
                 runtime.use_stand_in(service, client)
             self._resources.callback(runtime.clear_stand_ins)
-            self._start_stream_replay(dynamodb)
-            self._start_sweeper()
+            # Everything the server's threads run is imported here, before the first of them
+            # starts: a stream replay importing the dispatcher while this thread imported the route
+            # functions could meet a module the other had half initialized, and fail the start.
             authorizer = JwtAuthorizer(TokenVerifier(self.keys.public_key))
-            self._server = _GatewayHttpServer(self._address, LocalGateway(authorizer, console=self._console()))
+            gateway = LocalGateway(authorizer, console=self._console())
+            dispatcher, sweeper = load_handler("dispatch_jobs"), load_handler("sweep_jobs")
+            _build_services()
+            self._start_stream_replay(dynamodb, dispatcher)
+            self._start_sweeper(sweeper)
+            self._server = _GatewayHttpServer(self._address, gateway)
             self._resources.callback(self._server.server_close)
         except BaseException:
             self._resources.close()
@@ -328,7 +346,7 @@ class LocalApi:
         keys = self.keys
         return ConsoleSite(mint=lambda: mint_token(keys))
 
-    def _start_stream_replay(self, dynamodb: Any) -> None:
+    def _start_stream_replay(self, dynamodb: Any, dispatcher: LambdaHandler) -> None:
         """Feed the table's stream to the dispatcher, as the deployed event source mapping does."""
         stream: StreamReader
         if self._dynamodb_endpoint is None:
@@ -338,18 +356,12 @@ class LocalApi:
                 "dynamodbstreams", region_name=dynamodb.meta.region_name, endpoint_url=self._dynamodb_endpoint
             )
             stream = DynamoDBStreamsReader(dynamodb, streams, self._table_name)
-        replayer = StreamReplayer(
-            stream,
-            # Imported on the replayer's thread at its first batch, so the API answers sooner.
-            lambda event, context: load_handler("dispatch_jobs")(event, context),
-            lambda: LocalLambdaContext(local_function_name("dispatch_jobs")),
-        )
+        replayer = StreamReplayer(stream, dispatcher, lambda: LocalLambdaContext(local_function_name("dispatch_jobs")))
         replayer.start()
         self._resources.callback(replayer.stop)
 
-    def _start_sweeper(self) -> None:
+    def _start_sweeper(self, handler: LambdaHandler) -> None:
         """Run functions/sweep_jobs on a timer, as the deployed EventBridge schedule does."""
-        handler = load_handler("sweep_jobs")
         stop = threading.Event()
 
         def run() -> None:

@@ -124,3 +124,38 @@ def test_a_job_queued_when_the_server_died_runs_after_the_restart(servers: Serve
     assert job["output"] == {"rows": 5}
     assert [job["id"] for job in jobs_of(api, model_id)] == [body["job"]["id"]]
     assert api.get(f"/v2/models/{model_id}").json["model"]["status"] == "active"
+
+
+def _queue_a_job(data: Path) -> tuple[str, str]:
+    """A model and a queued training job, written while no server runs: its stream records are
+    pending when the next server starts."""
+    model_id = unique_id()
+    with local_backend(data_dir=data):
+        status, body, _ = call("create_model", body=model_document(model_id, handlers=IN_PROCESS_HANDLERS))
+        assert status == 201, body
+        status, body, _ = call("start_training", body={"input": {"rows": 1}}, model_id=model_id)
+        assert status == 202, body
+    assert body is not None
+    return model_id, body["job"]["id"]
+
+
+RESTART_ROUNDS = 10
+
+
+def test_serve_always_comes_up_after_kill_9_with_stream_records_pending(servers: Servers):
+    """The stream replay starts on pending records at once: it used to import the dispatcher while
+    the main thread imported the route functions, and one start in five died of a partially
+    initialized module. Every start must come up, and every queued job must run."""
+    queued = []
+    for _ in range(RESTART_ROUNDS):
+        queued.append(_queue_a_job(servers.data))
+        server, api = servers.start("--data-dir", str(servers.data))
+        assert api.get("/v2/models?limit=1").status == 200
+        assert "Traceback" not in server.log.read_text()
+        kill_9(server)
+
+    server, api = servers.start("--data-dir", str(servers.data))
+    for model_id, job_id in queued:
+        (job,) = settled(api, model_id, 1, {"succeeded"})
+        assert job["id"] == job_id
+    assert "Traceback" not in server.log.read_text()
