@@ -16,11 +16,13 @@ Results come back the way the deployed system receives them:
   and the same completion service completes the job.
 
 A handler that runs past the timeout is killed and its job fails, as do crashes, output that is
-not JSON and output over ``MAX_OUTPUT_BYTES``.
+not JSON and output over ``MAX_OUTPUT_BYTES``. Handlers die with the server: a server that stops
+kills their process groups, and on Linux the kernel kills a handler whose server was killed.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -107,7 +109,13 @@ class Processes:
             if self._stopping:
                 return None
             process = subprocess.Popen(
-                command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout, start_new_session=True
+                command,
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                start_new_session=True,
+                preexec_fn=_die_with(os.getpid()),
             )
             self._running.add(process)
         timed_out = False
@@ -130,6 +138,31 @@ class Processes:
             for process in self._running:
                 _kill(process)
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+# prctl(2): the signal the kernel sends a process when the thread that started it ends.
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def _die_with(server: int) -> Callable[[], None] | None:
+    """What a handler process runs before its command, on Linux: be killed when the server dies.
+
+    ``stop`` kills the handlers of a server that stops; a server killed outright (``kill -9``, a
+    crash) cannot, and a handler it left behind would finish a step whose result nobody receives
+    while the job's retry runs the step again. The kernel sends the signal when the pool thread
+    that started the handler ends, which is at the latest when the server's process does.
+    """
+    if _prctl is None:
+        return None
+    prctl = _prctl
+
+    def die_with_server() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != server:  # the server died before the request was made
+            os._exit(1)
+
+    return die_with_server
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
