@@ -13,13 +13,17 @@ request becomes a function invocation.
 
 from __future__ import annotations
 
+import io
 import logging
+import math
 import os
+import socket
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -56,6 +60,17 @@ DEFAULT_HOST = "127.0.0.1"
 _DISCARD_LIMIT_BYTES = 4 * MAX_REQUEST_BODY_BYTES
 _CHUNK_BYTES = 64 * 1024
 _SHUTDOWN_POLL_SECONDS = 0.1
+# A connection waits this long for its next request, then is closed (clients open another).
+IDLE_SECONDS = 5.0
+# Once a request's first byte is in, its line and headers must arrive within HEADER_SECONDS and
+# its body within BODY_SECONDS; a response must be taken within BODY_SECONDS. A slower client is
+# answered 408 (or cut off) and disconnected: it cannot hold a thread of the server.
+HEADER_SECONDS = 10.0
+BODY_SECONDS = 60.0
+# Connections served at once, a thread each. Another waits up to CONNECTION_WAIT_SECONDS for one
+# of them to end, then is answered 503.
+MAX_CONNECTIONS = 100
+CONNECTION_WAIT_SECONDS = 2.0
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +152,71 @@ class _GatewayHttpServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], gateway: LocalGateway) -> None:
         super().__init__(address, _RequestHandler)
         self.gateway = gateway
+        self._connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._connections.acquire(timeout=CONNECTION_WAIT_SECONDS):
+            log.warning("refused a connection from %s: %d connections are open", client_address[0], MAX_CONNECTIONS)
+            _refuse(request, error_response(503, f"the server has {MAX_CONNECTIONS} connections open; retry shortly"))
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._connections.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connections.release()
 
     def handle_error(self, request: Any, client_address: tuple[str, int]) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
             log.info("client %s disconnected before its response was written", client_address[0])
         else:
             log.exception("request from %s failed", client_address[0])
+
+
+def _refuse(connection: socket.socket, response: HttpResponse) -> None:
+    """Answer a connection no thread serves, from the thread accepting connections."""
+    head = [f"HTTP/1.1 {response.status} {HTTPStatus(response.status).phrase}"]
+    head += [f"{name}: {value}" for name, value in response.headers]
+    head += [f"Content-Length: {len(response.body)}", "Retry-After: 1", "Connection: close", "", ""]
+    try:
+        connection.settimeout(1)
+        connection.sendall("\r\n".join(head).encode("latin-1") + response.body)
+    except OSError:
+        pass  # the client is gone or not reading: it is disconnected all the same
+
+
+class _TimedReads(io.RawIOBase):
+    """A connection's incoming bytes, read by a deadline: each read waits only until it."""
+
+    def __init__(self, connection: socket.socket) -> None:
+        super().__init__()
+        self._connection = connection
+        self._reads = connection.makefile("rb", buffering=0)
+        self._deadline = math.inf
+
+    def within(self, seconds: float) -> None:
+        """What is read next must arrive within ``seconds`` from now (TimeoutError otherwise)."""
+        self._deadline = time.monotonic() + seconds
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("timed out")
+        self._connection.settimeout(remaining)
+        return self._reads.readinto(buffer)
+
+    def close(self) -> None:
+        self._reads.close()
+        super().close()
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -156,6 +230,37 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return "pie-local"
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()
+        self._reads = _TimedReads(self.connection)
+        self.rfile = io.BufferedReader(self._reads)
+
+    def handle_one_request(self) -> None:
+        self._reads.within(IDLE_SECONDS)
+        try:
+            waiting = self.rfile.peek(1)
+        except TimeoutError:
+            waiting = b""  # an idle connection is closed quietly: clients keep them open
+        if not waiting:
+            self.close_connection = True
+            return
+        self._reads.within(HEADER_SECONDS)
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        request_line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        if len(request_line.split()) == 2:
+            # http.server would take it for HTTP/0.9 and answer with a body and no status line.
+            self.command, self.request_version, self.requestline = None, self.default_request_version, request_line
+            self.send_error(400, "the request line names no HTTP version; send an HTTP/1.1 request")
+            return False
+        try:
+            return super().parse_request()
+        except TimeoutError:
+            self.send_error(408, f"the request's headers did not arrive within {HEADER_SECONDS:g} seconds")
+            return False
 
     def do_GET(self) -> None:
         self._serve()
@@ -187,16 +292,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if length < 0:
             self.close_connection = True
             return error_response(400, "Content-Length is not a valid length")
-        if length > MAX_REQUEST_BODY_BYTES:
-            self._discard(length)
-            return error_response(
-                413, f"the request body exceeds API Gateway's limit of {MAX_REQUEST_BODY_BYTES} bytes"
-            )
+        self._reads.within(BODY_SECONDS)
+        try:
+            if length > MAX_REQUEST_BODY_BYTES:
+                self._discard(length)
+                return error_response(
+                    413, f"the request body exceeds API Gateway's limit of {MAX_REQUEST_BODY_BYTES} bytes"
+                )
+            body = self.rfile.read(length) if length else b""
+        except TimeoutError:
+            self.close_connection = True
+            return error_response(408, f"the request body did not arrive within {BODY_SECONDS:g} seconds")
         request = HttpRequest(
             method=self.command,
             target=self.path,
             headers=list(self.headers.items()),
-            body=self.rfile.read(length) if length else b"",
+            body=body,
             source_ip=self.client_address[0],
             protocol=self.request_version,
         )
@@ -213,6 +324,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             length -= len(chunk)
 
     def _write(self, response: HttpResponse) -> None:
+        self.connection.settimeout(BODY_SECONDS)
         self.send_response(response.status)
         for name, value in response.headers:
             if name.lower() not in ("content-length", "connection"):
