@@ -85,6 +85,7 @@ def local_backend(
     *,
     data_dir: str | os.PathLike[str] | None = None,
     fsync: bool = False,
+    accept_data_loss: bool = False,
 ) -> Iterator[Any]:
     """Point the route functions at a local table for the duration; yields a DynamoDB client.
 
@@ -100,7 +101,9 @@ def local_backend(
     try:
         if dynamodb_endpoint is None:
             directory = Path(data_dir) if data_dir is not None else None
-            with embedded_dynamodb(table_name, data_dir=directory, fsync=fsync) as client:
+            with embedded_dynamodb(
+                table_name, data_dir=directory, fsync=fsync, accept_data_loss=accept_data_loss
+            ) as client:
                 runtime.reset()
                 yield client
         else:
@@ -384,6 +387,7 @@ class LocalApi:
         sweep_seconds: float = DEFAULT_SWEEP_SECONDS,
         data_dir: str | os.PathLike[str] | None = None,
         fsync: bool = False,
+        accept_data_loss: bool = False,
     ) -> None:
         """``sweep_seconds``: how often the job sweeper runs (timeouts, retries, lost records)."""
         self._sweep_seconds = sweep_seconds
@@ -392,6 +396,7 @@ class LocalApi:
         self._dynamodb_endpoint = dynamodb_endpoint
         self.data_dir = Path(data_dir) if data_dir is not None and dynamodb_endpoint is None else None
         self._fsync = fsync
+        self._accept_data_loss = accept_data_loss
         self._table_name = table_name
         self._handlers = handlers or HandlerMappings()
         self._resources = ExitStack()
@@ -415,7 +420,13 @@ class LocalApi:
         try:
             environment = dict(os.environ)
             dynamodb = self._resources.enter_context(
-                local_backend(self._table_name, self._dynamodb_endpoint, data_dir=self.data_dir, fsync=self._fsync)
+                local_backend(
+                    self._table_name,
+                    self._dynamodb_endpoint,
+                    data_dir=self.data_dir,
+                    fsync=self._fsync,
+                    accept_data_loss=self._accept_data_loss,
+                )
             )
             handlers = self._resources.enter_context(LocalHandlers(self._handlers, self.targets, environment))
             for service, client in handlers.clients.items():

@@ -159,3 +159,29 @@ def test_serve_always_comes_up_after_kill_9_with_stream_records_pending(servers:
         (job,) = settled(api, model_id, 1, {"succeeded"})
         assert job["id"] == job_id
     assert "Traceback" not in server.log.read_text()
+
+
+def test_serve_refuses_a_data_directory_whose_log_was_cut_in_half_with_one_line_saying_how_to_recover(
+    servers: Servers,
+):
+    """Half the models were loaded without a word, and the start-up compaction made it permanent."""
+    server, api = servers.start("--data-dir", str(servers.data))
+    created = {create(api) for _ in range(12)}
+    assert stop_server(server) == 0
+    log = servers.data / "table.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[: len(lines) // 2]))
+    damaged = log.read_bytes()
+
+    refused = run_pie_local(servers.home, "serve", "--port", "0", "--data-dir", str(servers.data))
+
+    assert refused.returncode == 1, refused.stderr
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith(f"pie-local serve: error: {log} is damaged: ")
+    assert "--accept-data-loss" in line and "backup" in line
+    assert log.read_bytes() == damaged
+
+    _, api = servers.start("--data-dir", str(servers.data), "--accept-data-loss")
+    left = {model["id"] for model in api.get("/v2/models?limit=100").json["models"]}
+    assert left < created
+    assert [path.name for path in servers.data.glob("table.jsonl.damaged-*")] != []
