@@ -155,10 +155,11 @@ def _die_with(server: int) -> Callable[[], None] | None:
     """
     if _prctl is None:
         return None
-    prctl = _prctl
+    prctl, kill = _prctl, int(signal.SIGKILL)
 
     def die_with_server() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        # Runs in the forked child before exec: only a system call and plain integers.
+        prctl(_PR_SET_PDEATHSIG, kill)
         if os.getppid() != server:  # the server died before the request was made
             os._exit(1)
 
