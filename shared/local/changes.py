@@ -14,9 +14,18 @@ retention), are dropped from memory.
 With a ``path``, the log is also the table's durable copy. Each committed change is appended as one
 JSON line and flushed to the operating system before the request returns (so it survives
 ``kill -9``; ``fsync`` also survives a power cut). At start the file is folded into the items it
-describes, the table is loaded from them, and the file is rewritten compacted: the live items, then
-the records no reader has acknowledged yet, which are delivered again. Acknowledgements are kept in
-a small checkpoint file beside it.
+describes, the table is loaded from them, and the file is rewritten compacted: a header, the live
+items, then the records no reader has acknowledged yet, which are delivered again. Acknowledgements
+are kept in a small checkpoint file beside it.
+
+A damaged log is refused rather than loaded (``DataDirectoryDamagedError``): the compaction at
+start would make whatever it lost permanent. The header counts the items and records of the
+compacted part; the changes appended after it are numbered one after the other; a marker file,
+rewritten at each compaction and at a clean stop, says up to which change the log reached; and the
+checkpoints say up to which change the stream was delivered. A log cut short, emptied, removed or
+with lines lost or garbled in the middle fails one of these. (Changes appended since the last stop
+and not yet delivered, cut from the end, cannot be told from changes never written.) A log of the
+previous format, with no header counts and no marker, is trusted once and rewritten in this one.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -47,10 +57,22 @@ COMPACT_RATIO = 2
 LOG_FILE = "table.jsonl"
 CHECKPOINT_FILE = "stream-checkpoints.json"
 LOCK_FILE = "lock"
+MARKER_FILE = "table.marker.json"
+# The log's format: 2 has a header with counts and a marker file; 1 (no "format") has neither.
+LOG_FORMAT = 2
 
 
 class DataDirectoryInUseError(RuntimeError):
     """Another process keeps its table in this data directory; two writers would corrupt it."""
+
+
+class DataDirectoryDamagedError(RuntimeError):
+    """The data directory lost or garbled data; starting on it would make the loss permanent."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path} is damaged: {problem}")
+        self.path = path
+        self.problem = problem
 
 
 Image = dict[str, Any]
@@ -86,8 +108,12 @@ class ChangeLog:
         data_dir: Path | None = None,
         fsync: bool = False,
         retention_seconds: float = RETENTION_SECONDS,
+        accept_data_loss: bool = False,
     ) -> None:
+        """``accept_data_loss``: load what a damaged data directory still holds (keeping a copy
+        of its log beside it) instead of refusing it."""
         self.stream_arn = stream_arn
+        self._accept_data_loss = accept_data_loss
         self._region = region
         self._data_dir = data_dir
         self._fsync = fsync
@@ -121,7 +147,7 @@ class ChangeLog:
             raise DataDirectoryInUseError(
                 f"{self._data_dir} is in use by another pie-local; stop it, or choose another --data-dir"
             ) from None
-        loaded = _read_data(self._data_dir)
+        loaded = _read_data(self._data_dir, accept_data_loss=self._accept_data_loss)
         self._last_sequence = loaded.last_sequence
         self._checkpoints = loaded.checkpoints
         self._records.extend(loaded.pending)
@@ -142,8 +168,13 @@ class ChangeLog:
         with self._condition:
             self._closed = True
             if self._file is not None:
+                # A clean stop: the log holds every change up to the last, and the marker says so.
+                self._file.flush()
+                os.fsync(self._file.fileno())
                 self._file.close()
                 self._file = None
+                assert self._data_dir is not None
+                _write_marker(self._data_dir, self._last_sequence)
             if self._lock is not None:
                 self._lock.close()  # releases the lock
                 self._lock = None
@@ -153,12 +184,18 @@ class ChangeLog:
         assert self._data_dir is not None and self._snapshot is not None
         path = self._data_dir / LOG_FILE
         temporary = path.with_suffix(".compacting")
-        live = 0
         with self._condition, temporary.open("w", encoding="utf-8") as output:
-            output.write(json.dumps({"sequence": self._last_sequence}) + "\n")
-            for item in self._snapshot() if live_items is None else live_items:
-                output.write(json.dumps({"item": item}) + "\n")
-                live += 1
+            items = [json.dumps({"item": item}) for item in (self._snapshot() if live_items is None else live_items)]
+            live = len(items)
+            header = {
+                "format": LOG_FORMAT,
+                "sequence": self._last_sequence,
+                "items": live,
+                "records": len(self._records),
+            }
+            output.write(json.dumps(header) + "\n")
+            for line in items:
+                output.write(line + "\n")
             for record in self._records:
                 output.write(json.dumps({"record": record}) + "\n")
             output.flush()
@@ -166,6 +203,7 @@ class ChangeLog:
             if self._file is not None:
                 self._file.close()
             os.replace(temporary, path)
+            _write_marker(self._data_dir, self._last_sequence)
             self._file = path.open("a", encoding="utf-8")
             self._live_items = live
             self._change_lines = 0
@@ -302,44 +340,159 @@ def sequence_number(sequence: int) -> str:
     return f"{sequence:021d}"
 
 
-def _read_data(data_dir: Path) -> Loaded:
-    checkpoints = _read_checkpoints(data_dir)
-    delivered = min(checkpoints.values(), default=0)
-    items: dict[str, Image] = {}
-    records: list[dict[str, Any]] = []
-    last_sequence = 0
+def _read_data(data_dir: Path, *, accept_data_loss: bool = False) -> Loaded:
+    """The items and undelivered records the data directory holds; DataDirectoryDamagedError
+    when it shows a loss, unless ``accept_data_loss`` (then what can be read, with a warning)."""
     path = data_dir / LOG_FILE
-    lines = path.read_text(encoding="utf-8").split("\n") if path.exists() else []
+    problems: list[str] = []
+    marker = _read_marker(data_dir, problems)
+    checkpoints = _read_checkpoints(data_dir, problems)
+    if path.exists():
+        lines = path.read_bytes().split(b"\n")
+    else:
+        lines = []
+        if marker is not None:
+            problems.append(f"it is missing, though {MARKER_FILE} says it held the table up to change {marker}")
+    log_reading = _LogReading(min(checkpoints.values(), default=0))
     for number, line in enumerate(lines, start=1):
         if not line:
             continue
         try:
             entry = json.loads(line)
-        except json.JSONDecodeError:
+        except ValueError:
             if number == len(lines):
                 # A write cut short by a crash: never acknowledged, so it is dropped.
                 log.warning("ignoring the incomplete last line of %s", path)
                 continue
-            raise ValueError(f"{path}:{number} is not a JSON line; the data directory is damaged") from None
-        if "item" in entry:
-            items[_identity(entry["item"], None)] = entry["item"]
-        elif "record" in entry:
-            record = entry["record"]
-            change = record["dynamodb"]
-            identity = _identity(None, change["Keys"])
-            if "NewImage" in change:
-                items[identity] = change["NewImage"]
-            else:
-                items.pop(identity, None)
-            sequence = int(change["SequenceNumber"])
-            last_sequence = max(last_sequence, sequence)
-            if sequence > delivered:
-                records.append(record)
-        elif "sequence" in entry:
-            last_sequence = max(last_sequence, int(entry["sequence"]))
-    # A checkpoint past the log's end (the log was removed, the checkpoint not) would hide new records.
-    checkpoints = {reader: min(sequence, last_sequence) for reader, sequence in checkpoints.items()}
-    return Loaded(list(items.values()), records, last_sequence, checkpoints)
+            problems.append(f"line {number} is not JSON")
+            continue
+        problem = log_reading.add(entry)
+        if problem is not None:
+            problems.append(f"line {number} {problem}")
+    problems += log_reading.problems(marker, checkpoints)
+    if problems:
+        if not accept_data_loss:
+            more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+            raise DataDirectoryDamagedError(path, problems[0] + more)
+        _keep_damaged_copy(path, problems)
+    last_sequence = log_reading.last_sequence
+    if problems or log_reading.trusted_once:
+        # A checkpoint past the log's end would hide the records appended after it.
+        checkpoints = {reader: min(sequence, last_sequence) for reader, sequence in checkpoints.items()}
+    return Loaded(list(log_reading.items.values()), log_reading.records, last_sequence, checkpoints)
+
+
+class _LogReading:
+    """The log's entries, folded into the items and records they describe, with what they
+    contradict (a header's counts, the numbering of the changes)."""
+
+    def __init__(self, delivered: int) -> None:
+        self._delivered = delivered
+        self.items: dict[str, Image] = {}
+        self.records: list[dict[str, Any]] = []
+        self.last_sequence = 0
+        self._header: dict[str, Any] | None = None
+        self._entries = 0
+        self._items_seen = 0
+        self._records_seen = 0
+        self._compacted_up_to = 0
+        self._next_change: int | None = None
+
+    def add(self, entry: Any) -> str | None:
+        """Fold one line's entry in; what is wrong with it, if anything."""
+        self._entries += 1
+        try:
+            if "sequence" in entry:
+                return self._read_header(entry)
+            if "item" in entry:
+                self.items[_identity(_keyed(entry["item"]), None)] = entry["item"]
+                self._items_seen += 1
+                return None
+            return self._read_record(entry["record"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return "is not an entry of the table's log"
+
+    def _read_header(self, entry: dict[str, Any]) -> str | None:
+        if self._entries != 1:
+            return "is a header in the middle of the log"
+        self._header = entry
+        self.last_sequence = self._compacted_up_to = int(entry["sequence"])
+        if "format" in entry:
+            entry["items"], entry["records"] = int(entry["items"]), int(entry["records"])
+            self._next_change = self.last_sequence + 1
+        return None
+
+    def _read_record(self, record: dict[str, Any]) -> str | None:
+        change = record["dynamodb"]
+        identity = _identity(None, _keyed(change["Keys"]))
+        sequence = int(change["SequenceNumber"])
+        problem = None
+        if self._next_change is not None:
+            # The compacted part's records come first, up to the header's sequence; the changes
+            # appended since follow it one by one.
+            if sequence <= self._compacted_up_to:
+                self._records_seen += 1
+            elif sequence != self._next_change:
+                problem = f"holds change {sequence} where change {self._next_change} should be"
+            self._next_change = max(self._next_change, sequence + 1)
+        if "NewImage" in change:
+            self.items[identity] = _keyed(change["NewImage"])
+        else:
+            self.items.pop(identity, None)
+        self.last_sequence = max(self.last_sequence, sequence)
+        if sequence > self._delivered:
+            self.records.append(record)
+        return problem
+
+    def problems(self, marker: int | None, checkpoints: dict[str, int]) -> list[str]:
+        """What the log as a whole contradicts: its header, the marker, the checkpoints."""
+        found = []
+        header = self._header
+        if header is None:
+            if marker is not None:
+                found.append(f"it has no header, though {MARKER_FILE} says it held the table up to change {marker}")
+            return found
+        if "format" in header:
+            if self._items_seen != header["items"]:
+                found.append(f"it holds {self._items_seen} of the {header['items']} items its header counts")
+            if self._records_seen != header["records"]:
+                found.append(f"it holds {self._records_seen} of the {header['records']} records its header counts")
+        elif marker is not None:
+            found.append(f"it is in the previous format, though {MARKER_FILE} says it was rewritten since")
+        else:
+            return found  # the previous format, trusted once
+        if marker is not None and self.last_sequence < marker:
+            found.append(
+                f"it ends at change {self.last_sequence}, though {MARKER_FILE} says it reached change {marker}"
+            )
+        delivered = max(checkpoints.values(), default=0)
+        if self.last_sequence < delivered:
+            found.append(f"it ends at change {self.last_sequence}, though the stream was delivered up to {delivered}")
+        return found
+
+    @property
+    def trusted_once(self) -> bool:
+        """A log of the previous format: nothing to check it against."""
+        return self._header is None or "format" not in self._header
+
+
+def _keyed(image: Any) -> Image:
+    """An item image with its string keys; ValueError otherwise."""
+    if not all(
+        isinstance(image.get(name), dict) and isinstance(image[name].get("S"), str)
+        for name in (PARTITION_KEY, SORT_KEY)
+    ):
+        raise ValueError("no key")
+    return image
+
+
+def _keep_damaged_copy(path: Path, problems: list[str]) -> None:
+    for problem in problems:
+        log.warning("%s is damaged: %s", path, problem)
+    if path.exists():
+        copy = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+        shutil.copy2(path, copy)
+        log.warning("loading what %s still holds (--accept-data-loss); the damaged log is kept as %s", path, copy)
 
 
 def _identity(item: Image | None, keys: Image | None) -> str:
@@ -348,15 +501,40 @@ def _identity(item: Image | None, keys: Image | None) -> str:
     return json.dumps([source.get(name) for name in (PARTITION_KEY, SORT_KEY)])
 
 
-def _read_checkpoints(data_dir: Path) -> dict[str, int]:
+def _read_checkpoints(data_dir: Path, problems: list[str]) -> dict[str, int]:
     path = data_dir / CHECKPOINT_FILE
     if not path.exists():
         return {}
-    return {reader: int(sequence) for reader, sequence in json.loads(path.read_text(encoding="utf-8")).items()}
+    try:
+        return {reader: int(sequence) for reader, sequence in json.loads(path.read_bytes()).items()}
+    except (ValueError, TypeError, AttributeError):
+        problems.append(f"{CHECKPOINT_FILE} beside it is unreadable")
+        return {}
+
+
+def _read_marker(data_dir: Path, problems: list[str]) -> int | None:
+    """The change the log reached when it was last rewritten or closed; None for a data
+    directory that has none (new, or written by the previous format)."""
+    path = data_dir / MARKER_FILE
+    if not path.exists():
+        return None
+    try:
+        marker = json.loads(path.read_bytes())
+        return int(marker["sequence"])
+    except (ValueError, TypeError, KeyError):
+        problems.append(f"{MARKER_FILE} beside it is unreadable")
+        return None
+
+
+def _write_marker(data_dir: Path, sequence: int) -> None:
+    _write_atomically(data_dir / MARKER_FILE, json.dumps({"format": LOG_FORMAT, "sequence": sequence}))
 
 
 def _write_checkpoints(data_dir: Path, checkpoints: dict[str, int]) -> None:
-    path = data_dir / CHECKPOINT_FILE
+    _write_atomically(data_dir / CHECKPOINT_FILE, json.dumps(checkpoints))
+
+
+def _write_atomically(path: Path, text: str) -> None:
     temporary = path.with_suffix(".writing")
-    temporary.write_text(json.dumps(checkpoints), encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)

@@ -155,6 +155,12 @@ def _parser() -> argparse.ArgumentParser:
         "--ephemeral", action="store_true", help="keep the embedded table in memory only: nothing is written to disk"
     )
     serve.add_argument(
+        "--accept-data-loss",
+        action="store_true",
+        help="start on a damaged --data-dir with what it still holds (its log is copied aside first) "
+        "instead of refusing it",
+    )
+    serve.add_argument(
         "--fsync",
         action="store_true",
         help="also fsync each write before answering (survives a power cut, not only a crash; slower)",
@@ -215,7 +221,7 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from shared.local.changes import DataDirectoryInUseError
+    from shared.local.changes import DataDirectoryDamagedError, DataDirectoryInUseError
     from shared.local.server import LocalApi
 
     if arguments.private_reads:
@@ -235,6 +241,7 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         sweep_seconds=arguments.sweep_seconds,
         data_dir=None if arguments.ephemeral else arguments.data_dir or local_home(arguments.home) / DATA_DIRECTORY,
         fsync=arguments.fsync,
+        accept_data_loss=arguments.accept_data_loss,
     )
     try:
         api.start()
@@ -242,6 +249,13 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         parser.error(f"cannot use the DynamoDB at {arguments.dynamodb_endpoint}: {error}")
     except DataDirectoryInUseError as error:
         parser.error(str(error))
+    except DataDirectoryDamagedError as error:
+        parser.exit(
+            1,
+            f"{parser.prog}: error: {error}. Starting on it would make the loss permanent: restore "
+            f"{error.path.parent} from a backup, or start with --accept-data-loss to keep what it still "
+            "holds (its log is copied aside first), or use another --data-dir.\n",
+        )
     except OSError as error:
         parser.error(f"cannot listen on {arguments.host}:{arguments.port}: {error.strerror}")
     _print_banner(api, arguments)

@@ -628,11 +628,14 @@ def _mocked_session() -> boto3.Session:
 
 
 @contextmanager
-def embedded_dynamodb(table_name: str, *, data_dir: Path | None = None, fsync: bool = False) -> Iterator[Any]:
+def embedded_dynamodb(
+    table_name: str, *, data_dir: Path | None = None, fsync: bool = False, accept_data_loss: bool = False
+) -> Iterator[Any]:
     """Start moto, create PIE's table, and yield a DynamoDB client for it.
 
     The table's committed changes go to a ``ChangeLog`` (``table_changes(table_name)``). With
-    ``data_dir`` the table is loaded from it first and every committed change is kept there.
+    ``data_dir`` the table is loaded from it first and every committed change is kept there; a
+    damaged one is refused (``DataDirectoryDamagedError``) unless ``accept_data_loss``.
     """
     from moto import mock_aws
 
@@ -647,7 +650,13 @@ def embedded_dynamodb(table_name: str, *, data_dir: Path | None = None, fsync: b
         create_table(client, table_name)
         description = client.describe_table(TableName=table_name)["Table"]
         table = _moto_table(description["TableArn"], table_name)
-        changes = ChangeLog(description["LatestStreamArn"], client.meta.region_name, data_dir=data_dir, fsync=fsync)
+        changes = ChangeLog(
+            description["LatestStreamArn"],
+            client.meta.region_name,
+            data_dir=data_dir,
+            fsync=fsync,
+            accept_data_loss=accept_data_loss,
+        )
         try:
             with _serialize_requests:
                 setattr(table, _INDEX_ATTRIBUTE, _PartitionIndex(table))

@@ -16,11 +16,13 @@ Results come back the way the deployed system receives them:
   and the same completion service completes the job.
 
 A handler that runs past the timeout is killed and its job fails, as do crashes, output that is
-not JSON and output over ``MAX_OUTPUT_BYTES``.
+not JSON and output over ``MAX_OUTPUT_BYTES``. Handlers die with the server: a server that stops
+kills their process groups, and on Linux the kernel kills a handler whose server was killed.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -35,7 +37,6 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
@@ -108,7 +109,13 @@ class Processes:
             if self._stopping:
                 return None
             process = subprocess.Popen(
-                command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout, start_new_session=True
+                command,
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                start_new_session=True,
+                preexec_fn=_die_with(os.getpid()),
             )
             self._running.add(process)
         timed_out = False
@@ -133,6 +140,32 @@ class Processes:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+# prctl(2): the signal the kernel sends a process when the thread that started it ends.
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def _die_with(server: int) -> Callable[[], None] | None:
+    """What a handler process runs before its command, on Linux: be killed when the server dies.
+
+    ``stop`` kills the handlers of a server that stops; a server killed outright (``kill -9``, a
+    crash) cannot, and a handler it left behind would finish a step whose result nobody receives
+    while the job's retry runs the step again. The kernel sends the signal when the pool thread
+    that started the handler ends, which is at the latest when the server's process does.
+    """
+    if _prctl is None:
+        return None
+    prctl, kill = _prctl, int(signal.SIGKILL)
+
+    def die_with_server() -> None:
+        # Runs in the forked child before exec: only a system call and plain integers.
+        prctl(_PR_SET_PDEATHSIG, kill)
+        if os.getppid() != server:  # the server died before the request was made
+            os._exit(1)
+
+    return die_with_server
+
+
 def _kill(process: subprocess.Popen[bytes]) -> None:
     # The handler runs in its own session, so its whole process group goes, children included.
     try:
@@ -151,10 +184,8 @@ class Completions:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-
-    @cached_property
-    def _function(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-        return load_handler("complete_job_events")
+        # Imported now, on the thread starting the server, not by the first handler to finish.
+        self._function = load_handler("complete_job_events")
 
     def lambda_invocation_result(self, event: dict[str, Any]) -> str:
         with self._lock:

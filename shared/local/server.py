@@ -13,13 +13,17 @@ request becomes a function invocation.
 
 from __future__ import annotations
 
+import io
 import logging
+import math
 import os
+import socket
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,7 @@ from shared.local.gateway import (
     HttpRequest,
     HttpResponse,
     JwtAuthorizer,
+    LambdaHandler,
     LocalGateway,
     LocalLambdaContext,
     error_response,
@@ -55,6 +60,17 @@ DEFAULT_HOST = "127.0.0.1"
 _DISCARD_LIMIT_BYTES = 4 * MAX_REQUEST_BODY_BYTES
 _CHUNK_BYTES = 64 * 1024
 _SHUTDOWN_POLL_SECONDS = 0.1
+# A connection waits this long for its next request, then is closed (clients open another).
+IDLE_SECONDS = 5.0
+# Once a request's first byte is in, its line and headers must arrive within HEADER_SECONDS and
+# its body within BODY_SECONDS; a response must be taken within BODY_SECONDS. A slower client is
+# answered 408 (or cut off) and disconnected: it cannot hold a thread of the server.
+HEADER_SECONDS = 10.0
+BODY_SECONDS = 60.0
+# Connections served at once, a thread each. Another waits up to CONNECTION_WAIT_SECONDS for one
+# of them to end, then is answered 503.
+MAX_CONNECTIONS = 100
+CONNECTION_WAIT_SECONDS = 2.0
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +85,7 @@ def local_backend(
     *,
     data_dir: str | os.PathLike[str] | None = None,
     fsync: bool = False,
+    accept_data_loss: bool = False,
 ) -> Iterator[Any]:
     """Point the route functions at a local table for the duration; yields a DynamoDB client.
 
@@ -84,7 +101,9 @@ def local_backend(
     try:
         if dynamodb_endpoint is None:
             directory = Path(data_dir) if data_dir is not None else None
-            with embedded_dynamodb(table_name, data_dir=directory, fsync=fsync) as client:
+            with embedded_dynamodb(
+                table_name, data_dir=directory, fsync=fsync, accept_data_loss=accept_data_loss
+            ) as client:
                 runtime.reset()
                 yield client
         else:
@@ -113,6 +132,17 @@ def _remote_table(table_name: str, endpoint: str) -> Any:
     return client
 
 
+def _build_services() -> None:
+    """Build the services the functions build at their first invocation (``shared.runtime`` imports
+    their modules then), so no thread of the server imports a module while another does."""
+    runtime.dispatcher()
+    runtime.sweeper()
+    runtime.aws_completions()
+    runtime.task_stopper()
+    runtime.model_registry()
+    runtime.idempotency_store()
+
+
 # HTTP -------------------------------------------------------------------------------------------
 
 
@@ -125,12 +155,71 @@ class _GatewayHttpServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], gateway: LocalGateway) -> None:
         super().__init__(address, _RequestHandler)
         self.gateway = gateway
+        self._connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._connections.acquire(timeout=CONNECTION_WAIT_SECONDS):
+            log.warning("refused a connection from %s: %d connections are open", client_address[0], MAX_CONNECTIONS)
+            _refuse(request, error_response(503, f"the server has {MAX_CONNECTIONS} connections open; retry shortly"))
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._connections.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connections.release()
 
     def handle_error(self, request: Any, client_address: tuple[str, int]) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
             log.info("client %s disconnected before its response was written", client_address[0])
         else:
             log.exception("request from %s failed", client_address[0])
+
+
+def _refuse(connection: socket.socket, response: HttpResponse) -> None:
+    """Answer a connection no thread serves, from the thread accepting connections."""
+    head = [f"HTTP/1.1 {response.status} {HTTPStatus(response.status).phrase}"]
+    head += [f"{name}: {value}" for name, value in response.headers]
+    head += [f"Content-Length: {len(response.body)}", "Retry-After: 1", "Connection: close", "", ""]
+    try:
+        connection.settimeout(1)
+        connection.sendall("\r\n".join(head).encode("latin-1") + response.body)
+    except OSError:
+        pass  # the client is gone or not reading: it is disconnected all the same
+
+
+class _TimedReads(io.RawIOBase):
+    """A connection's incoming bytes, read by a deadline: each read waits only until it."""
+
+    def __init__(self, connection: socket.socket) -> None:
+        super().__init__()
+        self._connection = connection
+        self._reads = connection.makefile("rb", buffering=0)
+        self._deadline = math.inf
+
+    def within(self, seconds: float) -> None:
+        """What is read next must arrive within ``seconds`` from now (TimeoutError otherwise)."""
+        self._deadline = time.monotonic() + seconds
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("timed out")
+        self._connection.settimeout(remaining)
+        return self._reads.readinto(buffer)
+
+    def close(self) -> None:
+        self._reads.close()
+        super().close()
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -144,6 +233,37 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return "pie-local"
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()
+        self._reads = _TimedReads(self.connection)
+        self.rfile = io.BufferedReader(self._reads)
+
+    def handle_one_request(self) -> None:
+        self._reads.within(IDLE_SECONDS)
+        try:
+            waiting = self.rfile.peek(1)
+        except TimeoutError:
+            waiting = b""  # an idle connection is closed quietly: clients keep them open
+        if not waiting:
+            self.close_connection = True
+            return
+        self._reads.within(HEADER_SECONDS)
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        request_line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        if len(request_line.split()) == 2:
+            # http.server would take it for HTTP/0.9 and answer with a body and no status line.
+            self.command, self.request_version, self.requestline = None, self.default_request_version, request_line
+            self.send_error(400, "the request line names no HTTP version; send an HTTP/1.1 request")
+            return False
+        try:
+            return super().parse_request()
+        except TimeoutError:
+            self.send_error(408, f"the request's headers did not arrive within {HEADER_SECONDS:g} seconds")
+            return False
 
     def do_GET(self) -> None:
         self._serve()
@@ -175,16 +295,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if length < 0:
             self.close_connection = True
             return error_response(400, "Content-Length is not a valid length")
-        if length > MAX_REQUEST_BODY_BYTES:
-            self._discard(length)
-            return error_response(
-                413, f"the request body exceeds API Gateway's limit of {MAX_REQUEST_BODY_BYTES} bytes"
-            )
+        self._reads.within(BODY_SECONDS)
+        try:
+            if length > MAX_REQUEST_BODY_BYTES:
+                self._discard(length)
+                return error_response(
+                    413, f"the request body exceeds API Gateway's limit of {MAX_REQUEST_BODY_BYTES} bytes"
+                )
+            body = self.rfile.read(length) if length else b""
+        except TimeoutError:
+            self.close_connection = True
+            return error_response(408, f"the request body did not arrive within {BODY_SECONDS:g} seconds")
         request = HttpRequest(
             method=self.command,
             target=self.path,
             headers=list(self.headers.items()),
-            body=self.rfile.read(length) if length else b"",
+            body=body,
             source_ip=self.client_address[0],
             protocol=self.request_version,
         )
@@ -201,6 +327,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             length -= len(chunk)
 
     def _write(self, response: HttpResponse) -> None:
+        self.connection.settimeout(BODY_SECONDS)
         self.send_response(response.status)
         for name, value in response.headers:
             if name.lower() not in ("content-length", "connection"):
@@ -260,6 +387,7 @@ class LocalApi:
         sweep_seconds: float = DEFAULT_SWEEP_SECONDS,
         data_dir: str | os.PathLike[str] | None = None,
         fsync: bool = False,
+        accept_data_loss: bool = False,
     ) -> None:
         """``sweep_seconds``: how often the job sweeper runs (timeouts, retries, lost records)."""
         self._sweep_seconds = sweep_seconds
@@ -268,6 +396,7 @@ class LocalApi:
         self._dynamodb_endpoint = dynamodb_endpoint
         self.data_dir = Path(data_dir) if data_dir is not None and dynamodb_endpoint is None else None
         self._fsync = fsync
+        self._accept_data_loss = accept_data_loss
         self._table_name = table_name
         self._handlers = handlers or HandlerMappings()
         self._resources = ExitStack()
@@ -291,16 +420,28 @@ class LocalApi:
         try:
             environment = dict(os.environ)
             dynamodb = self._resources.enter_context(
-                local_backend(self._table_name, self._dynamodb_endpoint, data_dir=self.data_dir, fsync=self._fsync)
+                local_backend(
+                    self._table_name,
+                    self._dynamodb_endpoint,
+                    data_dir=self.data_dir,
+                    fsync=self._fsync,
+                    accept_data_loss=self._accept_data_loss,
+                )
             )
             handlers = self._resources.enter_context(LocalHandlers(self._handlers, self.targets, environment))
             for service, client in handlers.clients.items():
                 runtime.use_stand_in(service, client)
             self._resources.callback(runtime.clear_stand_ins)
-            self._start_stream_replay(dynamodb)
-            self._start_sweeper()
+            # Everything the server's threads run is imported here, before the first of them
+            # starts: a stream replay importing the dispatcher while this thread imported the route
+            # functions could meet a module the other had half initialized, and fail the start.
             authorizer = JwtAuthorizer(TokenVerifier(self.keys.public_key))
-            self._server = _GatewayHttpServer(self._address, LocalGateway(authorizer, console=self._console()))
+            gateway = LocalGateway(authorizer, console=self._console())
+            dispatcher, sweeper = load_handler("dispatch_jobs"), load_handler("sweep_jobs")
+            _build_services()
+            self._start_stream_replay(dynamodb, dispatcher)
+            self._start_sweeper(sweeper)
+            self._server = _GatewayHttpServer(self._address, gateway)
             self._resources.callback(self._server.server_close)
         except BaseException:
             self._resources.close()
@@ -328,7 +469,7 @@ class LocalApi:
         keys = self.keys
         return ConsoleSite(mint=lambda: mint_token(keys))
 
-    def _start_stream_replay(self, dynamodb: Any) -> None:
+    def _start_stream_replay(self, dynamodb: Any, dispatcher: LambdaHandler) -> None:
         """Feed the table's stream to the dispatcher, as the deployed event source mapping does."""
         stream: StreamReader
         if self._dynamodb_endpoint is None:
@@ -338,18 +479,12 @@ class LocalApi:
                 "dynamodbstreams", region_name=dynamodb.meta.region_name, endpoint_url=self._dynamodb_endpoint
             )
             stream = DynamoDBStreamsReader(dynamodb, streams, self._table_name)
-        replayer = StreamReplayer(
-            stream,
-            # Imported on the replayer's thread at its first batch, so the API answers sooner.
-            lambda event, context: load_handler("dispatch_jobs")(event, context),
-            lambda: LocalLambdaContext(local_function_name("dispatch_jobs")),
-        )
+        replayer = StreamReplayer(stream, dispatcher, lambda: LocalLambdaContext(local_function_name("dispatch_jobs")))
         replayer.start()
         self._resources.callback(replayer.stop)
 
-    def _start_sweeper(self) -> None:
+    def _start_sweeper(self, handler: LambdaHandler) -> None:
         """Run functions/sweep_jobs on a timer, as the deployed EventBridge schedule does."""
-        handler = load_handler("sweep_jobs")
         stop = threading.Event()
 
         def run() -> None:

@@ -3,6 +3,7 @@ replace versus update, and each cycle named once."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -258,3 +259,56 @@ def test_a_subscription_to_a_deleted_model_keeps_its_edge_to_a_missing_node():
     assert "gone  [missing]" in graph.to_text()
     assert '"gone" [label="gone", style="dashed", color="gray"]' in graph.to_dot()
     assert "linkStyle 0 stroke:red" in graph.to_mermaid()
+
+
+# Bounds on the file ------------------------------------------------------------------------------
+
+# 732 bytes that stand for 10^9 strings: each line is nine aliases of the one before.
+BILLION_LAUGHS = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"{name}: &{name} [{','.join([f'*{previous}'] * 9)}]\n"
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded(tmp_path: Path):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BILLION_LAUGHS)
+    assert len(BILLION_LAUGHS) < 1000
+
+    began = time.monotonic()
+    with pytest.raises(apply.ApplyFileError, match="more than 100000 values once its YAML aliases are expanded"):
+        apply.load(path)
+    assert time.monotonic() - began < 2
+
+
+def test_an_alias_that_contains_itself_is_refused(tmp_path: Path):
+    path = tmp_path / "loop.yaml"
+    path.write_text("models: &models\n  - id: x\n    name: X\n    metadata: {again: *models}\n")
+
+    with pytest.raises(apply.ApplyFileError, match="alias refers to a value that contains it"):
+        apply.load(path)
+
+
+def test_a_file_over_one_mib_is_refused_unread(tmp_path: Path):
+    path = tmp_path / "huge.yaml"
+    path.write_text("models:\n" + "  - {id: m, name: M, handlers: {}}\n" * 40_000)
+    assert path.stat().st_size > apply.MAX_FILE_BYTES
+
+    with pytest.raises(apply.ApplyFileError, match="larger than 1024 KiB"):
+        apply.load(path)
+
+
+def test_anchors_and_aliases_within_the_bound_still_share_a_block(tmp_path: Path):
+    path = tmp_path / "shared.yaml"
+    path.write_text(
+        "models:\n"
+        "  - id: a\n    name: A\n    handlers: &echo\n"
+        "      training: {type: in_process, implementation: echo}\n"
+        "      inference: {type: in_process, implementation: echo}\n"
+        "  - {id: b, name: B, handlers: *echo}\n"
+    )
+
+    declaration = apply.load(path)
+
+    assert [model.id for model in declaration.models] == ["a", "b"]
+    assert declaration.models[0].handlers == declaration.models[1].handlers

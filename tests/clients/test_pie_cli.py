@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.clients.test_apply_and_graph_rules import BILLION_LAUGHS
 from tests.e2e.local_server import LocalServer
 
 pytestmark = pytest.mark.e2e
@@ -323,6 +324,22 @@ def test_invalid_yaml_is_a_one_line_usage_error_with_exit_code_2(server: LocalSe
     assert "not valid YAML" in line and "line" in line
     assert "models/0" in schema_line
     assert "cannot read" in missing_line
+
+
+def test_an_alias_bomb_or_an_oversize_file_is_a_one_line_usage_error_with_exit_code_2(
+    server: LocalServer, tmp_path: Path, cli
+):
+    """A 732-byte alias bomb grew to 3 GB and crashed; a 79 MB file ran past two minutes."""
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(BILLION_LAUGHS)
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("models:\n" + "  - {id: m, name: M, handlers: {}}\n" * 40_000)
+
+    bomb_line = assert_one_line_error(cli("apply", "-f", str(bomb), "--plan"), 2)
+    huge_line = assert_one_line_error(cli("apply", "-f", str(huge)), 2)
+
+    assert "aliases" in bomb_line
+    assert "larger than 1024 KiB" in huge_line
 
 
 def test_a_local_token_from_another_home_is_refused_with_a_hint(server: LocalServer, tmp_path: Path):

@@ -297,3 +297,38 @@ def test_stopping_the_server_kills_the_handlers_still_running(tmp_path: Path):
             break
         assert time.monotonic() < deadline, "the handler outlived the server"
         time.sleep(0.1)
+
+
+def _running(pid: int) -> bool:
+    """Whether the process runs (a zombie has ended; nobody may be left to reap it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="handlers die with a killed server on Linux")
+def test_a_server_killed_with_sigkill_takes_its_running_handlers_with_it(tmp_path: Path):
+    """A handler left running by a killed server finished a step whose result nobody received,
+    and the job's retry ran the step again."""
+    home = tmp_path / ".pie-local"
+    server = start_server(home, tmp_path / "serve.log", "--lambda", f"e2e-hangs={HANDLERS / MAPPED['e2e-hangs']}")
+    try:
+        api = Api(server.url, mint(home))
+        pid_file = tmp_path / "handler.pid"
+        train(api, create(api, lambda_handler("e2e-hangs")), {"pid_file": str(pid_file)})
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the handler never started"
+            time.sleep(0.1)
+        handler = int(pid_file.read_text())
+        assert _running(handler)
+    finally:
+        server.process.kill()
+        server.process.wait()
+
+    deadline = time.monotonic() + 5
+    while _running(handler):
+        assert time.monotonic() < deadline, "the handler outlived the killed server"
+        time.sleep(0.05)

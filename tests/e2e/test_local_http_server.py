@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from shared.local import server as local_api
+from shared.local.server import LocalApi
 from tests.e2e.client import Api, assert_error, mint
 from tests.e2e.documents import model_document, unique_id
 from tests.e2e.local_server import LocalServer, serving, start_server, stop_server
@@ -179,10 +181,110 @@ def test_a_malformed_request_line_is_refused_in_pies_error_shape(
     _assert_json_error(_raw_exchange(own_server, request_line + b"Host: x\r\n\r\n"), status)
 
 
+@pytest.mark.parametrize("request_bytes", [b"GET /\r\n", b"GET /v2/models\r\nHost: x\r\n\r\n"])
+def test_an_http_0_9_request_is_refused_with_a_status_line(own_server: LocalServer, request_bytes: bytes):
+    """http.server answered an HTTP/0.9 request line with a bare body, which no client can read."""
+    response = _raw_exchange(own_server, request_bytes)
+
+    assert response.version == 11
+    assert "HTTP version" in _assert_json_error(response, 400)
+
+
 def test_the_server_still_answers_after_refusing_malformed_requests(own_server: LocalServer, token: str):
     _raw_exchange(own_server, b"NONSENSE\r\n\r\n").read()
 
     assert_error(Api(own_server.url, token).get(f"/v2/models/{unique_id('ghost')}"), 404)
+
+
+# Slow and idle clients ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def strict_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalApi]:
+    """A server in this process, with its timeouts and connection cap made short and small."""
+    monkeypatch.setattr(local_api, "IDLE_SECONDS", 0.5)
+    monkeypatch.setattr(local_api, "HEADER_SECONDS", 1.0)
+    monkeypatch.setattr(local_api, "BODY_SECONDS", 1.0)
+    with LocalApi(home=tmp_path / ".pie-local", data_dir=None) as api:
+        yield api
+
+
+def _connect(api: LocalApi) -> socket.socket:
+    parts = urlsplit(api.url)
+    return socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=5)
+
+
+def test_an_idle_kept_alive_connection_is_closed(strict_api: LocalApi):
+    sock = _connect(strict_api)
+    sock.sendall(b"GET /v2/models HTTP/1.1\r\nHost: x\r\n\r\n")
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    response.read()
+    assert response.status == 401 and not response.will_close
+
+    began = time.monotonic()
+    assert sock.recv(1) == b""  # the server closed it; before, it waited (a thread each) forever
+    assert time.monotonic() - began < 3
+
+
+def test_a_request_whose_headers_trickle_in_is_answered_408_and_closed(strict_api: LocalApi):
+    sock = _connect(strict_api)
+    sock.sendall(b"GET /v2/models HTTP/1.1\r\n")
+
+    def trickle() -> None:
+        # A header every 0.3 s: each read is prompt, but the headers never end.
+        for index in range(15):
+            try:
+                sock.sendall(b"X-Slow-%d: 1\r\n" % index)
+            except OSError:
+                return
+            time.sleep(0.3)
+
+    sender = threading.Thread(target=trickle, daemon=True)
+    sender.start()
+    began = time.monotonic()
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+
+    assert time.monotonic() - began < 3
+    assert "headers" in _assert_json_error(response, 408)
+    assert response.getheader("Connection") == "close"
+    sender.join()
+
+
+def test_a_request_whose_body_does_not_arrive_is_answered_408_and_closed(strict_api: LocalApi):
+    sock = _connect(strict_api)
+    sock.sendall(b"POST /v2/models HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"{" * 10)
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+
+    assert "body" in _assert_json_error(response, 408)
+    assert sock.recv(1) == b""
+
+
+def test_connections_past_the_cap_get_no_thread_and_are_answered_503(
+    strict_api: LocalApi, monkeypatch: pytest.MonkeyPatch
+):
+    """Each connection had a thread of its own, for as long as the client kept it open."""
+    monkeypatch.setattr(local_api, "IDLE_SECONDS", 30)
+    monkeypatch.setattr(local_api, "CONNECTION_WAIT_SECONDS", 0.1)
+    # The cap applies to a server started with it.
+    strict_api.stop()
+    monkeypatch.setattr(local_api, "MAX_CONNECTIONS", 4)
+    strict_api.start()
+    threads_before = threading.active_count()
+
+    idle = [_connect(strict_api) for _ in range(4)]
+    refused = [_connect(strict_api) for _ in range(12)]
+    answers = [sock.recv(4096) for sock in refused]
+
+    assert threading.active_count() - threads_before <= 4
+    assert all(answer.startswith(b"HTTP/1.1 503 ") for answer in answers), answers[:2]
+    assert all(b"Retry-After: 1" in answer for answer in answers)
+    for sock in idle:
+        sock.close()
+    reply = Api(strict_api.url).get("/v2/models")
+    assert reply.status == 401
 
 
 # Starting and stopping -----------------------------------------------------------------------------

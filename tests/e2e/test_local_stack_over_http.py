@@ -124,3 +124,64 @@ def test_a_job_queued_when_the_server_died_runs_after_the_restart(servers: Serve
     assert job["output"] == {"rows": 5}
     assert [job["id"] for job in jobs_of(api, model_id)] == [body["job"]["id"]]
     assert api.get(f"/v2/models/{model_id}").json["model"]["status"] == "active"
+
+
+def _queue_a_job(data: Path) -> tuple[str, str]:
+    """A model and a queued training job, written while no server runs: its stream records are
+    pending when the next server starts."""
+    model_id = unique_id()
+    with local_backend(data_dir=data):
+        status, body, _ = call("create_model", body=model_document(model_id, handlers=IN_PROCESS_HANDLERS))
+        assert status == 201, body
+        status, body, _ = call("start_training", body={"input": {"rows": 1}}, model_id=model_id)
+        assert status == 202, body
+    assert body is not None
+    return model_id, body["job"]["id"]
+
+
+RESTART_ROUNDS = 10
+
+
+def test_serve_always_comes_up_after_kill_9_with_stream_records_pending(servers: Servers):
+    """The stream replay starts on pending records at once: it used to import the dispatcher while
+    the main thread imported the route functions, and one start in five died of a partially
+    initialized module. Every start must come up, and every queued job must run."""
+    queued = []
+    for _ in range(RESTART_ROUNDS):
+        queued.append(_queue_a_job(servers.data))
+        server, api = servers.start("--data-dir", str(servers.data))
+        assert api.get("/v2/models?limit=1").status == 200
+        assert "Traceback" not in server.log.read_text()
+        kill_9(server)
+
+    server, api = servers.start("--data-dir", str(servers.data))
+    for model_id, job_id in queued:
+        (job,) = settled(api, model_id, 1, {"succeeded"})
+        assert job["id"] == job_id
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_serve_refuses_a_data_directory_whose_log_was_cut_in_half_with_one_line_saying_how_to_recover(
+    servers: Servers,
+):
+    """Half the models were loaded without a word, and the start-up compaction made it permanent."""
+    server, api = servers.start("--data-dir", str(servers.data))
+    created = {create(api) for _ in range(12)}
+    assert stop_server(server) == 0
+    log = servers.data / "table.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[: len(lines) // 2]))
+    damaged = log.read_bytes()
+
+    refused = run_pie_local(servers.home, "serve", "--port", "0", "--data-dir", str(servers.data))
+
+    assert refused.returncode == 1, refused.stderr
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith(f"pie-local serve: error: {log} is damaged: ")
+    assert "--accept-data-loss" in line and "backup" in line
+    assert log.read_bytes() == damaged
+
+    _, api = servers.start("--data-dir", str(servers.data), "--accept-data-loss")
+    left = {model["id"] for model in api.get("/v2/models?limit=100").json["models"]}
+    assert left < created
+    assert [path.name for path in servers.data.glob("table.jsonl.damaged-*")] != []

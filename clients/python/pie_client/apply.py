@@ -41,6 +41,13 @@ Action = Literal["create", "update", "replace", "reactivate", "unchanged"]
 MODEL_FIELDS = ("name", "description", "handlers", "handler_contracts", "metadata")
 IMMUTABLE_SUBSCRIPTION_FIELDS = ("trigger_event", "target_model_id", "target_action", "input_source")
 TRIGGERING_ACTION = {"training_complete": "training", "inference_complete": "inference"}
+# A declaration larger than this is refused before it is parsed: hundreds of models take a few
+# dozen KiB, and parsing, validating and planning cost grows with the file.
+MAX_FILE_BYTES = 1024 * 1024
+# The values (mappings, lists and scalars) the document may hold once its YAML aliases are
+# expanded. An alias is a reference: a few lines of aliases of aliases stand for billions of
+# values, which validating the document would walk and copy one by one.
+MAX_DOCUMENT_NODES = 100_000
 
 
 class ApplyFileError(Exception):
@@ -77,11 +84,17 @@ def load(path: str | Path) -> Declaration:
     import yaml
 
     try:
-        text = Path(path).read_text() if str(path) != "-" else _stdin()
+        if str(path) == "-":
+            content = _stdin(MAX_FILE_BYTES + 1)
+        else:
+            with Path(path).open("rb") as file:
+                content = file.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         raise ApplyFileError(f"cannot read {path}: {error.strerror}") from None
+    if len(content) > MAX_FILE_BYTES:
+        raise ApplyFileError(f"{path} is larger than {MAX_FILE_BYTES // 1024} KiB, the most pie apply reads")
     try:
-        document = yaml.safe_load(text)
+        document = _parse(content, path)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -133,10 +146,67 @@ def _declaration(document: dict[str, Any], path: str | Path) -> Declaration:
     return Declaration(models, subscriptions)
 
 
-def _stdin() -> str:
+def _stdin(limit: int) -> bytes:
     import sys
 
-    return sys.stdin.read()
+    binary = getattr(sys.stdin, "buffer", None)
+    return binary.read(limit) if binary is not None else sys.stdin.read(limit).encode()
+
+
+def _parse(content: bytes, path: str | Path) -> Any:
+    """The YAML (or JSON) document, refused when its aliases expand it past MAX_DOCUMENT_NODES.
+
+    The document's nodes are composed first: an alias is then the very node of its anchor, shared,
+    so the expanded size is counted on that graph at the cost of the file, before any value is built.
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(content)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expanded_size(node, path)
+        return loader.construct_document(node)
+    except RecursionError:
+        raise ApplyFileError(f"{path} nests its values too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def _check_expanded_size(root: Any, path: str | Path) -> None:
+    """Count the values under ``root`` as if every alias were written out (each shared node once,
+    depth first, without recursion); refuse a document past the bound or one that contains itself."""
+    import yaml
+
+    def children(node: Any) -> list[Any]:
+        if isinstance(node, yaml.SequenceNode):
+            return list(node.value)
+        if isinstance(node, yaml.MappingNode):
+            return [part for pair in node.value for part in pair]
+        return []
+
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children(node))
+            if sizes[key] > MAX_DOCUMENT_NODES:
+                raise ApplyFileError(
+                    f"{path} holds more than {MAX_DOCUMENT_NODES} values once its YAML aliases are expanded"
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise ApplyFileError(f"{path}: a YAML alias refers to a value that contains it")
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children(node))
 
 
 # The plan --------------------------------------------------------------------------------------
