@@ -171,8 +171,10 @@ class RetryPolicy(Strict):
     """How often a job is tried, and how long it waits between tries (doubling, with jitter, at
     most an hour)."""
 
-    max_attempts: int = Field(ge=1, le=10)
-    backoff_seconds: int = Field(default=30, ge=1, le=3600)
+    # Strict: "3", true and 3.0 are refused, not read as 3, 1 and 3 (PIE stores integers as such,
+    # so stored documents read the same).
+    max_attempts: int = Field(strict=True, ge=1, le=10)
+    backoff_seconds: int = Field(default=30, strict=True, ge=1, le=3600)
 
 
 class Subscription(Resource):

@@ -62,6 +62,7 @@ class HandlerModel(ClosedModel):
 
     timeout_seconds: int | None = Field(
         default=None,
+        strict=True,  # "5", true and 5.0 are not integers: a request sending them is refused
         ge=1,
         le=86400,
         description="Seconds one attempt may run before it ends as timed_out; the kind's default when absent.",
