@@ -169,7 +169,7 @@ SubscriptionLabel = Annotated[str, StringConstraints(max_length=256)]
 
 class RetryPolicy(Strict):
     """How often a job is tried, and how long it waits between tries (doubling, with jitter, at
-    most an hour)."""
+    most an hour). Both are integers: 3, not 3.0 or "3"."""
 
     # Strict: "3", true and 3.0 are refused, not read as 3, 1 and 3 (PIE stores integers as such,
     # so stored documents read the same).

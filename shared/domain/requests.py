@@ -216,7 +216,8 @@ class CompleteJobRequest(Strict):
         default=None,
         strict=True,
         ge=1,
-        description="The attempt this result is for (the envelope's); another than the one in flight is a 409.",
+        description="The attempt this result is for (the envelope's), an integer; another than the one in flight "
+        "is a 409.",
     )
     retryable: bool = Field(
         default=True, strict=True, description="false: a failure is final, whatever attempts are left."

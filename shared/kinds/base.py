@@ -65,7 +65,8 @@ class HandlerModel(ClosedModel):
         strict=True,  # "5", true and 5.0 are not integers: a request sending them is refused
         ge=1,
         le=86400,
-        description="Seconds one attempt may run before it ends as timed_out; the kind's default when absent.",
+        description="Seconds one attempt may run before it ends as timed_out; the kind's default when absent. "
+        'An integer: 5, not 5.0 or "5".',
         exclude_if=lambda value: value is None,
     )
 
