@@ -11,12 +11,15 @@ from typing import Any
 from shared.data import keys
 from shared.data.entities import JOBS
 from shared.data.items import key, s
-from shared.data.page_tokens import PageTokenCodec, is_table_key, workspaces_scope
-from shared.data.queries import query_page
+from shared.data.page_tokens import PageTokenCodec, is_table_key, loads_token_json, workspaces_scope
+from shared.data.queries import query_from_token, query_page
 from shared.data.store import Page
 from shared.data.table import GSI1, GSI2, GSI3, LSI1
 from shared.domain.entities import Job
 from shared.domain.errors import JobNotFoundError, PageTokenInvalidError
+
+# Where a delivery-log shard resumes: the key of the last job read from it (table and GSI1).
+_LOG_KEY = ("PK", "SK", GSI1.partition_key, GSI1.sort_key)
 
 
 class JobStore:
@@ -103,7 +106,7 @@ class JobStore:
             request = self._log_query(shard, limit, status, model_id, since)
             if cursor != "start":
                 request["ExclusiveStartKey"] = cursor
-            response = self._client.query(**request)
+            response = query_from_token(self._client, cursor != "start", **request)
             candidates += [(item["GSI1SK"]["S"], shard, item) for item in response.get("Items", [])]
             ends[shard] = response.get("LastEvaluatedKey") or "done"
         candidates.sort(key=lambda c: c[0], reverse=True)
@@ -113,7 +116,7 @@ class JobStore:
             next_cursors[shard] = end
         for _, shard, item in taken:  # newest first: the last one of a shard is where it resumes
             if any(s == shard for _, s, _ in left):
-                next_cursors[shard] = {name: item[name] for name in ("PK", "SK", "GSI1PK", "GSI1SK")}
+                next_cursors[shard] = {name: item[name] for name in _LOG_KEY}
         for _, shard, _item in left:
             if not any(s == shard for _, s, _ in taken) and cursors[shard] != "done":
                 next_cursors[shard] = cursors[shard]  # nothing of it was taken: read it again next page
@@ -127,13 +130,10 @@ class JobStore:
     def _log_cursors(self, page_token: str, scope: str) -> list[Any]:
         """Each shard's position from a delivery-log token: "start", "done" or a key to resume after."""
         encoded = self._page_tokens().decode(page_token, scope).get("shards", {}).get("S", "")
-        try:
-            cursors = json.loads(encoded)
-        except ValueError:
-            raise PageTokenInvalidError() from None
+        cursors = loads_token_json(encoded)
         if not isinstance(cursors, list) or len(cursors) != keys.LOG_SHARDS:
             raise PageTokenInvalidError()
-        if not all(cursor in ("start", "done") or is_table_key(cursor) for cursor in cursors):
+        if not all(cursor in ("start", "done") or is_table_key(cursor, _LOG_KEY) for cursor in cursors):
             raise PageTokenInvalidError()
         return cursors
 

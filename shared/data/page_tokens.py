@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Collection
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -52,10 +53,7 @@ class PageTokenCodec:
         except (ValueError, binascii.Error, InvalidTag):
             raise PageTokenInvalidError() from None
         # Authentic is not the same as well-formed: a leaked key, or a bug, can seal anything.
-        try:
-            decoded = json.loads(raw)
-        except ValueError:
-            raise PageTokenInvalidError() from None
+        decoded = loads_token_json(raw)
         if not isinstance(decoded, dict) or not is_table_key(decoded.get("key")):
             raise PageTokenInvalidError()
         return decoded["key"]
@@ -69,12 +67,23 @@ def workspaces_scope(workspaces: tuple[str, ...] | None) -> str:
     return hashlib.sha256(",".join(sorted(set(workspaces))).encode()).hexdigest()[:32]
 
 
-def is_table_key(value: Any) -> bool:
-    """A key of PIE's table as the low-level client takes it: attribute names, each with one string
-    value (every key attribute of the table is a string; see ``shared.data.table``)."""
+def loads_token_json(text: str | bytes) -> Any:
+    """JSON a token carries, or ``PageTokenInvalidError``: not JSON, not UTF-8, or nested past
+    what Python's parser recurses through (1,500 ``[`` raise ``RecursionError``)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise PageTokenInvalidError() from None
+
+
+def is_table_key(value: Any, attributes: Collection[str] | None = None) -> bool:
+    """A key of PIE's table as the low-level client takes it: attribute names (exactly
+    ``attributes`` when given), each with one string value (every key attribute of the table is a
+    string; see ``shared.data.table``)."""
     return (
         isinstance(value, dict)
         and bool(value)
+        and (attributes is None or set(value) == set(attributes))
         and all(
             isinstance(attribute, dict) and list(attribute) == ["S"] and isinstance(attribute["S"], str)
             for attribute in value.values()

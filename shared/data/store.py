@@ -17,12 +17,12 @@ from shared.data.errors import StaleEntityError
 from shared.data.items import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, until_processed
 from shared.data.items import key as _key
 from shared.data.items import s as _s
-from shared.data.page_tokens import PageTokenCodec, workspaces_scope
-from shared.data.queries import query_page
+from shared.data.page_tokens import PageTokenCodec, is_table_key, workspaces_scope
+from shared.data.queries import query_from_token, query_page
 from shared.data.save import create, delete, overwrite, replace, save, save_together
 from shared.data.table import GSI1, GSI2, LSI1
 from shared.domain.entities import Model, Version
-from shared.domain.errors import ModelNotFoundError, VersionNotFoundError
+from shared.domain.errors import ModelNotFoundError, PageTokenInvalidError, VersionNotFoundError
 
 T = TypeVar("T")
 
@@ -136,6 +136,8 @@ class RegistryStore:
         key_attributes = ("PK", "SK", index.partition_key, index.sort_key)
         start = self._page_tokens().decode(page_token, list_scope) if page_token is not None else None
         if start is not None:
+            if not is_table_key(start, key_attributes):
+                raise PageTokenInvalidError()
             resume_at = start[index.sort_key]["S"]
             ordered = ordered[next((i for i, w in enumerate(ordered) if _in_range(resume_at, w)), len(ordered)) :]
         found: list[dict[str, Any]] = []
@@ -149,10 +151,12 @@ class RegistryStore:
                 "ExpressionAttributeNames": {"#pk": partition_attribute, "#sk": index.sort_key},
                 "ExpressionAttributeValues": {":pk": _s(partition), ":sk": _s(operand)},
             }
-            if start is not None and _in_range(start[index.sort_key]["S"], workspace):
+            from_token = start is not None and _in_range(start[index.sort_key]["S"], workspace)
+            if from_token:
                 query["ExclusiveStartKey"] = start
             while len(found) <= limit:
-                response = self._client.query(Limit=limit + 1 - len(found), **query)
+                response = query_from_token(self._client, from_token, Limit=limit + 1 - len(found), **query)
+                from_token = False
                 found.extend(response["Items"])
                 if "LastEvaluatedKey" not in response:
                     break

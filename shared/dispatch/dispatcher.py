@@ -4,7 +4,8 @@ For every stream record of a ``queued`` job — new, re-queued by the sweeper (a
 redriven — it claims the job (conditional ``queued → dispatched``: a redelivered record finds it
 claimed and does nothing; a retry whose ``not_before`` is still ahead waits for the sweeper), then
 starts it on its handler and records that it started (the handler's deadline begins). A job that cannot be started is completed as ``failed`` with the reason, never left
-queued. For a new fan-out item (outbox overflow) it materializes the jobs it carries, each at most
+queued; a job that ran at once (in-process) whose result cannot be recorded fails with the reason
+too, never left ``dispatched`` for the sweeper. For a new fan-out item (outbox overflow) it materializes the jobs it carries, each at most
 once. Other records are not its business.
 """
 
@@ -23,9 +24,11 @@ from shared.data.entities import FANOUTS, JOBS
 from shared.data.outbox import OutboxWriter
 from shared.dispatch.starters import DispatchFailed, Starter
 from shared.domain.entities import Job
+from shared.domain.errors import JobAlreadyFinishedError, StaleAttemptError
 from shared.domain.requests import CompleteJobRequest
 from shared.domain.supervision import counted_change
 from shared.kinds import kind_of
+from shared.kinds.base import ERROR_LIMIT
 from shared.observability import logger
 from shared.services.jobs import DISPATCHER_ACTOR, JobService
 
@@ -90,9 +93,18 @@ class Dispatcher:
 
     def _finish(self, job: Job, result: CompleteJobRequest) -> str:
         """Completes the job in this delivery (a redelivered record finds it claimed): a result that
-        cannot be stored fails it instead. Returns the status it ended in."""
+        cannot be stored, or whose recording raises, fails it instead with the reason. Returns the
+        status it ended in."""
         result = result.model_copy(update={"attempt": job.attempt})
-        status = self._jobs.finish(job, result, actor=DISPATCHER_ACTOR).job.status
+        try:
+            status = self._jobs.finish(job, result, actor=DISPATCHER_ACTOR).job.status
+        except (JobAlreadyFinishedError, StaleAttemptError):
+            raise  # no longer in flight: nothing of this attempt is left to fail
+        except Exception as error:  # noqa: BLE001 — else the job waits, claimed, for the sweeper's wrong reason
+            reason = f"its result could not be recorded: {type(error).__name__}: {error}"[:ERROR_LIMIT]
+            logger.exception("job result could not be recorded; the job fails", extra={"job_id": job.id})
+            failed = CompleteJobRequest(status="failed", error=reason, attempt=job.attempt)
+            status = self._jobs.finish(job, failed, actor=DISPATCHER_ACTOR).job.status
         return "retried" if status == "queued" else status
 
 

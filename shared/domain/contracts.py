@@ -11,6 +11,9 @@ from typing import Any
 from shared.domain.entities import HandlerContract, Model
 
 _MAX_REPORTED = 10
+# Characters of one reason: jsonschema quotes the offending value (``'…' is too long``), which may
+# be megabytes; ten of them must not make an error body approach Lambda's 6 MB response limit.
+_REASON_CHARACTERS = 300
 
 
 def input_schema(model: Model, action: str) -> dict[str, Any] | None:
@@ -49,12 +52,19 @@ def schema_violations(instance: Any, schema: dict[str, Any] | None) -> list[str]
     reasons = []
     for error in errors[:_MAX_REPORTED]:
         where = "/".join(str(part) for part in error.absolute_path)
-        reasons.append(f"{'at /' + where + ': ' if where else ''}{error.message}")
+        reasons.append(_shortened(f"{'at /' + where + ': ' if where else ''}{error.message}"))
     if len(errors) > _MAX_REPORTED:
         reasons.append(f"... and {len(errors) - _MAX_REPORTED} more")
     if outcome.unfinished:
         reasons.append(outcome.unfinished)
     return reasons
+
+
+def _shortened(reason: str) -> str:
+    """The reason's start and end, which say where and why (the quoted value is in between)."""
+    if len(reason) <= _REASON_CHARACTERS:
+        return reason
+    return reason[: _REASON_CHARACTERS * 2 // 3] + " … " + reason[-_REASON_CHARACTERS // 3 :]
 
 
 def unfetched_references(schema: dict[str, Any] | None) -> list[str]:

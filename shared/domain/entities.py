@@ -23,6 +23,7 @@ from pydantic import (
 from shared.domain import job_events
 from shared.domain.lifecycle import STATUS_HISTORY_LIMIT
 from shared.kinds import Handler
+from shared.kinds.base import ClosedModel
 
 MODEL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -73,8 +74,8 @@ class Resource(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
 
-class Strict(Resource):
-    model_config = ConfigDict(extra="forbid")
+class Strict(Resource, ClosedModel):
+    """Unknown fields are refused (``ClosedModel``)."""
 
 
 class Handlers(Strict):
@@ -183,10 +184,12 @@ SubscriptionLabel = Annotated[str, StringConstraints(max_length=256)]
 
 class RetryPolicy(Strict):
     """How often a job is tried, and how long it waits between tries (doubling, with jitter, at
-    most an hour)."""
+    most an hour). Both are integers: 3, not 3.0 or "3"."""
 
-    max_attempts: int = Field(ge=1, le=10)
-    backoff_seconds: int = Field(default=30, ge=1, le=3600)
+    # Strict: "3", true and 3.0 are refused, not read as 3, 1 and 3 (PIE stores integers as such,
+    # so stored documents read the same).
+    max_attempts: int = Field(strict=True, ge=1, le=10)
+    backoff_seconds: int = Field(default=30, strict=True, ge=1, le=3600)
 
 
 class Subscription(Resource):

@@ -15,7 +15,10 @@ them. Here:
   product of its size and the payload's, or that multiplies through ``$ref``s, stops with a reason
   instead of running on; a schema that refers to itself without end stops the same way;
 - PIE applies Draft 2020-12 throughout: a subschema's ``$schema`` does not switch to another
-  dialect's stock validator (which would bring Python's ``re`` back).
+  dialect's stock validator (which would bring Python's ``re`` back);
+- ``multipleOf`` is exact where floats overflow (jsonschema divides an integer past the largest
+  float before its own guard, and raises), and any other exception a keyword raises on some payload
+  stops validation with a reason: the payload is refused (or warned about), never a server error.
 
 ``format`` stays an annotation (jsonschema asserts it only when given a format checker, and PIE
 gives none), so ``format: regex`` never compiles the instance.
@@ -30,6 +33,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import attrs
@@ -37,6 +41,7 @@ import re2
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 from referencing import Registry
+from referencing.exceptions import Unresolvable
 
 # CPU time for the whole validation of one payload, counted on the validating thread so that a
 # loaded machine does not refuse what an idle one accepts. One RE2 search admitted just before the
@@ -52,6 +57,8 @@ MAX_SCHEMA_PATTERNS = 500
 MAX_SCHEMA_PROGRAM = 20_000
 # Memory for one compiled pattern (program and DFA cache); larger programs fail to compile.
 PATTERN_MEMORY_BYTES = 1 << 20
+# How much of an unexpected exception's text a reason quotes (it may repeat a 4,000-digit number).
+REASON_CHARACTERS = 200
 
 _OPTIONS = re2.Options()
 _OPTIONS.max_mem = PATTERN_MEMORY_BYTES
@@ -184,7 +191,8 @@ def _anything(value: str) -> bool:
 def validate(instance: Any, schema: dict[str, Any], registry: Registry) -> Outcome:
     """Every error of ``instance`` against ``schema``, found within :data:`VALIDATION_SECONDS` of CPU.
 
-    Raises what ``referencing`` raises for a reference it cannot resolve.
+    Raises what ``referencing`` raises for a reference it cannot resolve; any other exception
+    stops validation with a reason (``Outcome.unfinished``), so it counts as a violation.
     """
     errors: list[ValidationError] = []
     token = _deadline.set(time.thread_time() + VALIDATION_SECONDS)
@@ -199,6 +207,13 @@ def validate(instance: Any, schema: dict[str, Any], registry: Registry) -> Outco
         )
     except RecursionError:
         return Outcome(errors, "validation stopped: the schema refers to itself without end, or nests too deeply")
+    except Unresolvable:
+        raise
+    except Exception as error:  # noqa: BLE001 — whatever a keyword raises on a payload refuses it, never a 500
+        text = str(error)
+        if len(text) > REASON_CHARACTERS:
+            text = text[:REASON_CHARACTERS] + "…"
+        return Outcome(errors, f"validation stopped: this payload cannot be checked against the schema ({text})")
     finally:
         _deadline.reset(token)
     return Outcome(errors, None)
@@ -403,6 +418,26 @@ def _canonical(value: Any) -> Any:
     return ("other", repr(value))
 
 
+def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "number"):
+        return
+    if _not_a_multiple(instance, divisor):
+        yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
+
+
+def _not_a_multiple(instance: int | float, divisor: int | float) -> bool:
+    """jsonschema's answer (float division when either side is a float, so ``0.3`` is still no
+    multiple of ``0.1``), computed exactly where a float would overflow: an integer past 1.8e308
+    divided by a float, or a float taken modulo such an integer."""
+    try:
+        if isinstance(divisor, float):
+            quotient = instance / divisor
+            return int(quotient) != quotient
+        return bool(instance % divisor)
+    except OverflowError:
+        return (Fraction(instance) / Fraction(divisor)).denominator != 1
+
+
 def _within_deadline(keyword: Callable[..., Any]) -> Callable[..., Any]:
     def checked(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
         _check_deadline()
@@ -417,6 +452,7 @@ _RE2_KEYWORDS = {
     "additionalProperties": _additional_properties,
     "unevaluatedProperties": _unevaluated_properties,
     "uniqueItems": _unique_items,
+    "multipleOf": _multiple_of,
 }
 
 ContractValidator = validators.extend(

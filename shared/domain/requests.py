@@ -214,7 +214,11 @@ class CompleteJobRequest(Strict):
     error: Annotated[str, StringConstraints(max_length=4096)] | None = None
     attempt: int | None = Field(
         default=None,
+        strict=True,
         ge=1,
-        description="The attempt this result is for (the envelope's); another than the one in flight is a 409.",
+        description="The attempt this result is for (the envelope's), an integer; another than the one in flight "
+        "is a 409.",
     )
-    retryable: bool = Field(default=True, description="false: a failure is final, whatever attempts are left.")
+    retryable: bool = Field(
+        default=True, strict=True, description="false: a failure is final, whatever attempts are left."
+    )

@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from shared.domain import errors
+from shared.kinds.base import shortened
+
+# Problems a refusal names one by one; the rest are counted. Each location part (a field name the
+# caller chose) is shortened, so no error body grows with the request.
+PROBLEMS_LISTED = 10
 
 STATUS_BY_ERROR: dict[type[errors.PieError], int] = {
     errors.RequestInvalidError: 400,
@@ -29,11 +34,14 @@ def error_body(message: str, **extra: Any) -> dict[str, Any]:
 
 
 def describe_validation_errors(problems: list[dict[str, Any]]) -> str:
-    """Pydantic's errors as one readable sentence: ``body.handlers.training.arn: String should ...``."""
+    """Pydantic's errors as one readable sentence: ``body.handlers.training.arn: String should ...``,
+    the first :data:`PROBLEMS_LISTED` of them and a count of the others."""
+    if any(problem.get("type") == "json_invalid" for problem in problems):
+        return "request body is not valid JSON"
     parts = []
-    for problem in problems:
-        if problem.get("type") == "json_invalid":
-            return "request body is not valid JSON"
-        location = ".".join(str(part) for part in problem.get("loc", ()))
+    for problem in problems[:PROBLEMS_LISTED]:
+        location = ".".join(shortened(str(part)) for part in problem.get("loc", ()))
         parts.append(f"{location}: {problem.get('msg', 'invalid')}")
+    if len(problems) > PROBLEMS_LISTED:
+        parts.append(f"and {len(problems) - PROBLEMS_LISTED:,} more problems")
     return "; ".join(parts) or "request is invalid"

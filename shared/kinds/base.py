@@ -13,25 +13,60 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from shared.kinds.allow_list import HandlerAllowList
 
 ERROR_LIMIT = 4096
+# Unknown fields of one object named one by one; more are one error naming the first and counting
+# them, so that a body of 80,000 unknown keys is not answered with an error naming each.
+UNKNOWN_FIELDS_LISTED = 10
+# Characters of an unknown field's name repeated in an error (a name may be megabytes long).
+NAME_SHOWN = 64
 
 
-class HandlerModel(BaseModel):
+def shortened(text: str, limit: int = NAME_SHOWN) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+class ClosedModel(BaseModel):
+    """A document that takes no unknown fields: each is a 400, not a silently ignored setting.
+
+    Up to :data:`UNKNOWN_FIELDS_LISTED` of them are pydantic's usual errors (beside the object's
+    other problems); past that, the object's only error names the first few and counts them all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _many_unknown_fields_in_one_error(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or len(data) <= UNKNOWN_FIELDS_LISTED:
+            return data
+        accepted = {field.alias or name for name, field in cls.model_fields.items()}
+        unknown = [name for name in data if name not in accepted]
+        if len(unknown) > UNKNOWN_FIELDS_LISTED:
+            first = ", ".join(repr(shortened(str(name))) for name in unknown[:UNKNOWN_FIELDS_LISTED])
+            raise PydanticCustomError(
+                "extra_forbidden",
+                "Extra inputs are not permitted: {count} unknown fields, the first {listed}: {first}",
+                {"count": f"{len(unknown):,}", "listed": UNKNOWN_FIELDS_LISTED, "first": first},
+            )
+        return data
+
+
+class HandlerModel(ClosedModel):
     """A handler's stored and wire schema; unknown fields are a 400, not a silently ignored setting.
 
     Every kind shares how long one attempt may run; absent, the kind's ``default_timeout_seconds``."""
 
-    model_config = ConfigDict(extra="forbid")
-
     timeout_seconds: int | None = Field(
         default=None,
+        strict=True,  # "5", true and 5.0 are not integers: a request sending them is refused
         ge=1,
         le=86400,
-        description="Seconds one attempt may run before it ends as timed_out; the kind's default when absent.",
+        description="Seconds one attempt may run before it ends as timed_out; the kind's default when absent. "
+        'An integer: 5, not 5.0 or "5".',
         exclude_if=lambda value: value is None,
     )
 

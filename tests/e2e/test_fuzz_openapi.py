@@ -40,6 +40,7 @@ from tests.e2e.fuzz_support import (
     PathAim,
     Seeded,
     drop_unissued_page_tokens,
+    integers_without_fraction,
     load_published_document,
     open_bug_behind,
     path_parameter_patterns,
@@ -58,6 +59,7 @@ schema = load_published_document()
 aim = PathAim(path_parameter_patterns(schema.raw_schema))
 schema.hook("flatmap_path_parameters")(aim)
 schema.hook("map_case")(drop_unissued_page_tokens)
+schema.hook("map_case")(integers_without_fraction)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from shared.data import outbox as outbox_module
 from shared.dispatch import starters
 from shared.domain.entities import Job
 from shared.runtime import outbox, use_stand_in
+from shared.services import jobs as jobs_service
 from tests.conftest import load_event
 from tests.integration.api_events import SEED_MODEL_ID, create_model
 from tests.integration.job_helpers import (
@@ -414,6 +415,38 @@ def test_a_failing_in_process_job_fails_with_the_reason_it_gives(table: Any):
     failed = get_job("broken", job["id"])
     assert (failed["status"], failed["error"], failed["output"]) == ("failed", "weights are missing", None)
     assert [j["id"] for j in jobs_of(table, "broken")] == [job["id"]]
+
+
+def test_an_echo_job_whose_output_is_past_the_largest_float_completes_against_its_output_schema(table: Any):
+    nines = int("9" * 309)  # odd: no multiple of 2.0
+    schema = {"type": "object", "properties": {"n": {"multipleOf": 2.0}}}
+    contracts = {"inference": {"output_schema": schema}}
+    create_model("overflow", handlers={"training": ECHO, "inference": ECHO}, handler_contracts=contracts)
+    walk_to("overflow", "1", "active")
+    job = started_job(start_inference("overflow", {"n": nines}))
+
+    assert dispatch(table_stream().read()) == {"batchItemFailures": []}
+
+    done = get_job("overflow", job["id"])
+    assert (done["status"], done["output"]) == ("succeeded", {"n": nines})
+
+
+def test_an_in_process_job_whose_completion_raises_fails_at_once_with_the_real_reason(
+    table: Any, monkeypatch: pytest.MonkeyPatch
+):
+    _in_process_model("recording-breaks", ECHO)
+    job = started_job(start_inference("recording-breaks", {"x": 1}))
+
+    def raises(*_: Any) -> list[str]:
+        raise OverflowError("int too large to convert to float")
+
+    monkeypatch.setattr(jobs_service.contracts, "schema_violations", raises)
+
+    assert dispatch(table_stream().read()) == {"batchItemFailures": []}
+
+    failed = get_job("recording-breaks", job["id"])
+    assert failed["status"] == "failed"
+    assert failed["error"] == "its result could not be recorded: OverflowError: int too large to convert to float"
 
 
 # Triggered training -------------------------------------------------------------------------------

@@ -107,6 +107,20 @@ def test_a_refused_request_logs_one_structured_line_with_its_status_and_request_
     assert not [other for other in lines if other["level"] in ("WARNING", "ERROR", "CRITICAL")], lines
 
 
+def test_a_body_of_80000_unknown_fields_is_answered_and_logged_in_a_few_hundred_bytes(log_lines: LogLines):
+    unknown = ", ".join(f'"u{number:06d}": 0' for number in range(80_000))
+    raw_body = json.dumps(sample_body("create_model"))[:-1] + ", " + unknown + "}"
+    log_lines()
+
+    status, body, _ = invoke("create_model", event_for("create_model", raw_body=raw_body))
+
+    assert status == 400, body
+    assert len(json.dumps(body)) < 1000
+    assert body["message"].startswith("body: Extra inputs are not permitted: 80,000 unknown fields, the first 10:")
+    (refused,) = [line for line in log_lines() if line["message"] == "request refused"]
+    assert len(json.dumps(refused)) < 2000
+
+
 def _throttled(*_: Any, **__: Any) -> Any:
     raise ClientError({"Error": {"Code": "InternalServerError", "Message": "DynamoDB had a bad day"}}, "GetItem")
 

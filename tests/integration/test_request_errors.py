@@ -227,6 +227,52 @@ def test_an_update_body_with_an_unknown_field_is_a_400():
     assert "status" in message
 
 
+NOT_INTEGERS = pytest.mark.parametrize("value", ["5", True, 5.0], ids=["string", "boolean", "float"])
+
+
+@NOT_INTEGERS
+def test_a_handler_timeout_that_is_not_an_integer_is_a_400(value: Any):
+    body = sample_body("create_model")
+    body["handlers"]["training"]["timeout_seconds"] = value
+
+    message = assert_error(call("create_model", body=body), 400)
+
+    assert "timeout_seconds" in message
+
+
+@NOT_INTEGERS
+@pytest.mark.parametrize("field", ["max_attempts", "backoff_seconds"])
+@pytest.mark.parametrize("function", ["start_inference", "start_training"])
+def test_a_job_retry_policy_that_is_not_integers_is_a_400(function: str, field: str, value: Any):
+    retry = {"max_attempts": 3, "backoff_seconds": 5, field: value}
+
+    message = assert_error(call(function, body={"input": {}, "retry": retry}, model_id="m"), 400)
+
+    assert field in message
+
+
+@NOT_INTEGERS
+def test_a_subscription_retry_policy_that_is_not_integers_is_a_400(value: Any):
+    body = {**sample_body("create_subscription"), "retry": {"max_attempts": value}}
+
+    message = assert_error(call("create_subscription", body=body), 400)
+
+    assert "max_attempts" in message
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("attempt", "1"), ("attempt", True), ("attempt", 1.0), ("retryable", "false"), ("retryable", 0)],
+    ids=["attempt-string", "attempt-boolean", "attempt-float", "retryable-string", "retryable-number"],
+)
+def test_a_completion_whose_attempt_or_retryable_has_the_wrong_type_is_a_400(field: str, value: Any):
+    body = {"status": "failed", "error": "boom", field: value}
+
+    message = assert_error(call("complete_job", body=body), 400)
+
+    assert field in message
+
+
 def test_error_messages_do_not_leak_tracebacks():
     message = assert_error(call("create_model", raw_body=json.dumps({"id": 1})), 400)
     assert "Traceback" not in message

@@ -222,3 +222,14 @@ def test_a_remote_reference_on_either_side_is_a_warning_and_is_never_fetched(net
         "the target's input_schema references 'https://schemas.example.com/other.json', which PIE does not "
         "fetch: compatibility was not fully checked",
     ]
+
+
+def test_a_violation_quoting_a_huge_value_keeps_where_and_why_and_stays_short():
+    schema = {"type": "object", "properties": {name: {"maxLength": 1} for name in "abcdefghijkl"}}
+    payload = {name: name * 500_000 for name in "abcdefghijkl"}
+
+    violations = contracts.schema_violations(payload, schema)
+
+    assert len(violations) == 11  # ten, and a count of the rest
+    assert all(len(reason) < 400 for reason in violations)
+    assert violations[0].startswith("at /a: 'aaaa") and violations[0].endswith("aaa' is too long")

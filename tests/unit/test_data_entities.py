@@ -25,7 +25,8 @@ from shared.data.entities import (
 )
 from shared.data.items import key
 from shared.data.table import INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
-from tests.unit.entity_samples import NOW, a_job, a_model, a_subscription, a_version
+from shared.domain.entities import Job, RetryPolicy
+from tests.unit.entity_samples import HANDLERS, NOW, a_job, a_model, a_subscription, a_version
 
 ROUND_TRIPS: list[tuple[EntityDescriptor[Any], Any]] = [
     (MODELS, ModelRecord(a_model(), version_sequence=14, highest_numeric_version=10**60, activation_order=("3", "12"))),
@@ -50,6 +51,24 @@ def test_every_entity_decodes_from_its_item_unchanged(descriptor: EntityDescript
     assert {PARTITION_KEY: item[PARTITION_KEY], SORT_KEY: item[SORT_KEY]} == key(descriptor.key(entity))
     if descriptor.version_attribute is not None:
         assert item[descriptor.version_attribute] == {"N": str(entity_of(entity).entity_version)}
+
+
+def test_stored_integer_settings_read_as_before_now_that_requests_take_only_integers():
+    """Requests refuse "5", true and 5.0 for integer settings; what PIE stored reads unchanged."""
+    handlers = {**HANDLERS, "inference": {**HANDLERS["inference"], "timeout_seconds": 600}}
+    model = a_model(handlers=handlers)
+    subscription = a_subscription().model_copy(update={"retry": RetryPolicy(max_attempts=5, backoff_seconds=60)})
+    job = Job.model_validate({**a_job().model_dump(), "handler": handlers["inference"], "max_attempts": 3})
+    stored = [
+        (MODELS, ModelRecord(model, version_sequence=1, highest_numeric_version=1)),
+        (SUBSCRIPTIONS, subscription),
+        (JOBS, job),
+        (FANOUTS, FanOut("model_a", "model_a/1@3", 1, (job,))),
+    ]
+
+    for descriptor, entity in stored:
+        assert descriptor.decode(descriptor.encode(entity)) == entity
+    assert MODELS.decode(MODELS.encode(stored[0][1])).model.handlers.inference.timeout_seconds == 600
 
 
 @pytest.mark.parametrize(("descriptor", "entity"), ROUND_TRIPS, ids=lambda v: getattr(v, "name", None))

@@ -162,6 +162,26 @@ def test_an_in_process_job_runs_and_completes_at_once():
     ]
 
 
+class RecordingRaises(FakeJobs):
+    """Recording a success raises (as an output check once did on a number past the largest float)."""
+
+    def finish(self, job: Job, request: CompleteJobRequest, actor: str) -> CompletionResponse:
+        if request.status == "succeeded":
+            raise OverflowError("int too large to convert to float")
+        return super().finish(job, request, actor)
+
+
+def test_an_in_process_job_whose_result_cannot_be_recorded_fails_at_once_with_the_real_reason():
+    jobs = RecordingRaises()
+    job = sample_job(handler={"type": "in_process", "implementation": "echo"}, input={"x": 1})
+
+    assert dispatcher(jobs).handle(record_of(job)) == "failed"
+
+    ((job_id, request, actor),) = jobs.completed
+    assert (job_id, request.status, request.attempt, actor) == (job.id, "failed", 1, "pie-dispatcher")
+    assert request.error == "its result could not be recorded: OverflowError: int too large to convert to float"
+
+
 def test_a_removed_job_is_not_started():
     jobs = FakeJobs()
 

@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 from shared.domain import errors
-from shared.http.errors import error_body, status_for
+from shared.http.errors import describe_validation_errors, error_body, status_for
 
 FAMILY_STATUS = {
     errors.RequestInvalidError: 400,
@@ -83,3 +83,21 @@ def test_error_messages_are_for_the_caller():
 
 def test_the_error_body_is_success_false_and_a_message():
     assert error_body("model 'x' does not exist") == {"success": False, "message": "model 'x' does not exist"}
+
+
+def test_a_validation_refusal_names_the_first_problems_and_counts_the_rest():
+    problems = [{"type": "missing", "loc": ("body", f"field{number}"), "msg": "Field required"} for number in range(25)]
+
+    message = describe_validation_errors(problems)
+
+    assert message.startswith("body.field0: Field required; body.field1: Field required;")
+    assert "body.field9: Field required; and 15 more problems" in message
+    assert "field10" not in message
+
+
+def test_a_validation_refusal_shortens_the_names_a_caller_chose():
+    problems = [{"type": "extra_forbidden", "loc": ("body", "x" * 1_000_000), "msg": "Extra inputs are not permitted"}]
+
+    message = describe_validation_errors(problems)
+
+    assert message == "body." + "x" * 64 + "…: Extra inputs are not permitted"

@@ -237,6 +237,42 @@ def test_multiple_of_with_extreme_numbers_answers_at_once():
         assert contracts.schema_violations(10**4000 + 1, {"multipleOf": 7})
 
 
+NINES = int("9" * 309)  # past the largest float (about 1.8e308)
+
+
+@pytest.mark.parametrize(
+    ("instance", "divisor", "multiple"),
+    [
+        (NINES, 0.5, True),
+        (NINES, 2.0, False),
+        (10**309, 0.1, False),  # 0.1 as a float is not a tenth: jsonschema answers the same below 1e308
+        (10**309, 5e-324, True),
+        (1.7e308, int("7" * 4000), False),
+        (int("7" * 4000), int("7" * 3999), False),
+        (3, 0.5, True),
+        (0.3, 0.1, False),  # unchanged: float division, as jsonschema divides
+    ],
+    ids=["nines-half", "nines-two", "tenth", "smallest-float", "huge-divisor", "huge-integers", "ordinary", "floats"],
+)
+def test_multiple_of_past_the_largest_float_is_answered_exactly(instance: Any, divisor: Any, multiple: bool):
+    with within(AT_ONCE):
+        violations = contracts.schema_violations({"n": instance}, {"properties": {"n": {"multipleOf": divisor}}})
+
+    assert (violations == []) == multiple, violations
+    if not multiple:
+        assert "is not a multiple of" in violations[0]
+
+
+def test_an_exception_inside_validation_is_a_violation_with_a_short_reason():
+    # Infinity has no exact ratio, so even the exact multipleOf cannot place it (a stored document
+    # cannot hold it, but a schema check must not depend on that).
+    violations = contracts.schema_violations({"n": float("inf"), "m": "x"}, {"properties": {"n": {"multipleOf": 0.5}}})
+
+    (reason,) = violations
+    assert reason.startswith("validation stopped: this payload cannot be checked against the schema")
+    assert len(reason) < 300
+
+
 # Registration: patterns RE2 cannot run are refused, naming them ---------------------------------------
 
 

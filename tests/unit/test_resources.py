@@ -363,6 +363,45 @@ def test_an_unknown_field_is_rejected(model: type, document: dict[str, Any]):
         model.model_validate(document)
 
 
+def test_a_few_unknown_fields_are_named_one_by_one_beside_the_other_problems():
+    document = {"name": "n", "handlers": SEED_HANDLERS, **{f"extra{number}": 1 for number in range(10)}}
+
+    with pytest.raises(ValidationError) as refused:
+        CreateModelRequest.model_validate(document)
+
+    problems = refused.value.errors()
+    assert sorted(problem["loc"][0] for problem in problems if problem["type"] == "extra_forbidden") == sorted(
+        f"extra{number}" for number in range(10)
+    )
+    assert [problem["loc"] for problem in problems if problem["type"] == "missing"] == [("id",)]
+
+
+@pytest.mark.parametrize(
+    ("model", "document", "where"),
+    [
+        (CreateModelRequest, {"id": "m", "name": "n", "handlers": SEED_HANDLERS}, ()),
+        (Handlers, SEED_HANDLERS, ()),
+        (TypeAdapter(Handler), {"type": "lambda", "arn": TRAIN_ARN}, ("lambda",)),
+    ],
+    ids=["request", "nested-strict-object", "handler"],
+)
+def test_many_unknown_fields_are_one_problem_naming_the_first_and_counting_them(
+    model: Any, document: dict[str, Any], where: tuple[str, ...]
+):
+    long_name = "x" * 100_000
+    unknown = {long_name: 0, **{f"u{number:05d}": 0 for number in range(80_000)}}
+    validate = model.validate_python if isinstance(model, TypeAdapter) else model.model_validate
+
+    with pytest.raises(ValidationError) as refused:
+        validate({**document, **unknown})
+
+    (problem,) = refused.value.errors()
+    assert (problem["type"], problem["loc"]) == ("extra_forbidden", where)
+    assert problem["msg"].startswith("Extra inputs are not permitted: 80,001 unknown fields, the first 10: 'xxx")
+    assert "'u00000', 'u00001'" in problem["msg"] and "'u00009'" not in problem["msg"]
+    assert len(problem["msg"]) < 300
+
+
 @pytest.mark.parametrize("missing", ["name", "description", "handlers", "metadata"])
 def test_an_update_is_a_full_replacement_so_each_field_is_required(missing: str):
     document = {"name": "n", "description": "", "handlers": SEED_HANDLERS, "metadata": {}}
