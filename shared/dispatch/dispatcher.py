@@ -90,7 +90,7 @@ class Dispatcher:
     def _finish(self, job: Job, result: CompleteJobRequest) -> str:
         """Completes the job in this delivery (a redelivered record finds it claimed): a result that
         cannot be stored fails it instead. Returns the status it ended in."""
-        result = result.model_copy(update={"attempt": job.attempt})
+        result = result.model_copy(update={"attempt": job.attempt, "completion_token": job.completion_token})
         status = self._jobs.finish(job, result, actor=DISPATCHER_ACTOR).job.status
         return "retried" if status == "queued" else status
 

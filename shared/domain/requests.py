@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.domain.completion_tokens import MAX_TOKEN_LENGTH
 from shared.domain.entities import (
     LATEST,
     Action,
@@ -218,3 +219,10 @@ class CompleteJobRequest(Strict):
         description="The attempt this result is for (the envelope's); another than the one in flight is a 409.",
     )
     retryable: bool = Field(default=True, description="false: a failure is final, whatever attempts are left.")
+    completion_token: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TOKEN_LENGTH)] | None = Field(
+        default=None,
+        description=(
+            "The envelope's completion_token: when given, it must be the token of the attempt in flight "
+            "(else a 409). Optional here: the caller's JWT and workspace already authorise the completion."
+        ),
+    )

@@ -23,7 +23,7 @@ from shared.data.errors import StaleEntityError
 from shared.data.items import MAX_DOCUMENT_BYTES, document_bytes
 from shared.data.outbox import Guarded
 from shared.data.save import RETRY, Retry, retry_on_stale
-from shared.domain import contracts, job_events
+from shared.domain import completion_tokens, contracts, job_events
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, AttemptRecord, Job, Model, RetryPolicy
 from shared.domain.errors import (
@@ -213,6 +213,7 @@ class JobService:
                     "task_arn": None,
                 }
             )
+            claimed = completion_tokens.issued(claimed)
             guarded = [self._outbox.job_put(claimed, job)]
             refusal = None
             if job.action == "training" and job.trigger is not None:
@@ -294,6 +295,7 @@ class JobService:
             known = None
             access.require_write(job.workspace, model_id)
             self._check_in_flight(job, request.attempt)
+            completion_tokens.check(job, request.completion_token)
             now = self._clock()
             if request.status == "succeeded":
                 finished = self._after_attempt(job, "succeeded", None, now)
@@ -329,7 +331,9 @@ class JobService:
         except ItemNotStorableError as refused:
             reason = refused.message[:ERROR_MAX]
             logger.warning("job result cannot be stored; the job fails", extra={"job_id": job.id, "reason": reason})
-        failed = CompleteJobRequest(status="failed", error=reason)
+        failed = CompleteJobRequest(
+            status="failed", error=reason, attempt=result.attempt, completion_token=result.completion_token
+        )
         try:
             return self.complete(job.model_id, job.id, failed, actor=actor, access=Access.service(actor), known=job)
         except ItemNotStorableError:
