@@ -203,7 +203,7 @@ def task_stopper():
 def aws_completions() -> AwsCompletions:
     from shared.dispatch.completions import AwsCompletions
 
-    return AwsCompletions(job_service())
+    return AwsCompletions(job_service(), account=api_settings().account_id)
 
 
 def reset() -> None:

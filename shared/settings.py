@@ -41,6 +41,8 @@ class ApiSettings(BaseModel):
     workspaces_claim: str = Field(default=DEFAULT_WORKSPACES_CLAIM, min_length=1)
     # True: callers see only their workspaces' models (others answer 404); False: reads are open.
     private_reads: bool = False
+    # The deployment's AWS account: the completion function accepts ECS task events from it only.
+    account_id: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
 
     def chain_limits(self) -> ChainLimits:
         return ChainLimits(max_depth=self.max_chain_depth, job_budget=self.chain_job_budget)
@@ -64,6 +66,7 @@ class ApiSettings(BaseModel):
                 chain_job_budget=environ.get("PIE_CHAIN_JOB_BUDGET") or 64,
                 workspaces_claim=environ.get("PIE_WORKSPACES_CLAIM") or DEFAULT_WORKSPACES_CLAIM,
                 private_reads=environ.get("PIE_PRIVATE_READS") or False,
+                account_id=environ.get("PIE_ACCOUNT_ID") or None,
                 handler_allow_list=HandlerAllowList.model_validate(
                     json.loads(environ.get("PIE_HANDLER_ALLOW_LIST", "{}"))
                 ),

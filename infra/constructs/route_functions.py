@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -199,6 +199,8 @@ class FunctionFactory(Construct):
             environment={
                 "PIE_TABLE_NAME": table.table_name,
                 "PIE_HANDLER_ALLOW_LIST": self._config.handler_allow_list_json,
+                # The completion function accepts ECS task events of this account only.
+                "PIE_ACCOUNT_ID": Aws.ACCOUNT_ID,
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "LOG_LEVEL": self._config.log_level,

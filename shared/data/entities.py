@@ -26,6 +26,8 @@ E = TypeVar("E")
 VERSION_ATTRIBUTE = "entity_version"
 # A version in training names its job here too (``Version.training_job_id``).
 BOUND_JOB_ATTRIBUTE = "training_job_id"
+# A job's completion token: an attribute of its item, never in its document (which the API returns).
+COMPLETION_TOKEN_ATTRIBUTE = "completion_token"
 
 
 @dataclass(frozen=True)
@@ -205,11 +207,14 @@ def _encode_job(job: Job) -> Item:
         **(key(keys.job_due_keys(job.model_id, job.id, due.isoformat())) if due is not None else {}),
         **key(keys.job_log_keys(job.model_id, job.id, job.updated_at.isoformat())),
         **_entity_attributes(keys.JOB_ENTITY, job),
+        **({COMPLETION_TOKEN_ATTRIBUTE: s(job.completion_token)} if job.completion_token is not None else {}),
     }
 
 
 def _decode_job(item: Item) -> Job:
-    return Job.model_validate_json(doc_text(item))
+    job = Job.model_validate_json(doc_text(item))
+    token = item.get(COMPLETION_TOKEN_ATTRIBUTE, {}).get("S")
+    return job.with_completion_token(token) if token is not None else job
 
 
 JOBS: EntityDescriptor[Job] = EntityDescriptor("job", keys.JOB_ENTITY, _job_key, _encode_job, _decode_job)

@@ -10,16 +10,29 @@ acknowledged and ignored: AWS delivers at least once.
 Each report carries the envelope PIE sent, so its ``attempt`` says which attempt the result is for:
 a result for an attempt that is no longer in flight (timed out, cancelled, retried) is acknowledged
 and changes nothing.
+
+Naming the job's handler is not proof: Lambda's results reach EventBridge as events of source
+``lambda``, which any principal allowed ``events:PutEvents`` on the bus can put, naming any job it
+can read. So a report completes a job only with the attempt's completion token, which only the
+envelope PIE sent carries (``shared.domain.completion_tokens``); one without it, or with another,
+is logged and dropped with the job unchanged. An EventBridge event must also come from the account
+of the job's handler (the deployment's own for ECS): EventBridge sets ``account`` itself.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from shared.domain.access import Access
-from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError, StaleAttemptError
+from shared.domain.errors import (
+    CompletionTokenMismatchError,
+    JobAlreadyFinishedError,
+    JobNotFoundError,
+    StaleAttemptError,
+)
 from shared.domain.requests import CompleteJobRequest
 from shared.kinds import KINDS, kind_of
 from shared.kinds.base import ERROR_LIMIT, ReportedResult
@@ -30,10 +43,13 @@ COMPLETION_ACTOR = "pie-aws-events"
 
 
 def reported_result(event: dict[str, Any]) -> ReportedResult | None:
-    """The job result an event reports, read by the kind whose event it is; None for others."""
+    """The job result an event reports, read by the kind whose event it is; None for others. An
+    EventBridge event's result keeps the event's ``account``."""
     for kind in KINDS.values():
         reported = kind.read_event(event)
         if reported is not None:
+            if "detail-type" in event:
+                return replace(reported, account=str(event.get("account", "")))
             return reported
     return None
 
@@ -43,21 +59,33 @@ def completion_request(reported: ReportedResult) -> CompleteJobRequest:
     output, a non-object output wrapped as ``{"result": ...}``."""
     if reported.status != "succeeded":
         return CompleteJobRequest(
-            status="failed", error=(reported.error or "failed")[:ERROR_LIMIT], attempt=reported.attempt
+            status="failed",
+            error=(reported.error or "failed")[:ERROR_LIMIT],
+            attempt=reported.attempt,
+            completion_token=reported.completion_token,
         )
     output = reported.output if isinstance(reported.output, dict) else {"result": reported.output}
     try:
-        return CompleteJobRequest(status="succeeded", output=output, attempt=reported.attempt)
+        return CompleteJobRequest(
+            status="succeeded", output=output, attempt=reported.attempt, completion_token=reported.completion_token
+        )
     except ValidationError as invalid:
         # An output PIE cannot store (NaN or Infinity, which Python's JSON accepts) fails the job
         # rather than the record, whose retries would run out with the job still dispatched.
         reason = f"the handler's output cannot be stored: {invalid.errors()[0]['msg']}"
-        return CompleteJobRequest(status="failed", error=reason[:ERROR_LIMIT], attempt=reported.attempt)
+        return CompleteJobRequest(
+            status="failed",
+            error=reason[:ERROR_LIMIT],
+            attempt=reported.attempt,
+            completion_token=reported.completion_token,
+        )
 
 
 class AwsCompletions:
-    def __init__(self, jobs: JobService) -> None:
+    def __init__(self, jobs: JobService, account: str | None = None) -> None:
+        """``account``: the deployment's AWS account (the settings'), whose events report ECS jobs."""
         self._jobs = jobs
+        self._account = account
 
     def handle(self, event: dict[str, Any]) -> str:
         reported = reported_result(event)
@@ -74,11 +102,21 @@ class AwsCompletions:
         except JobNotFoundError:
             logger.warning("result for an unknown job; ignored", extra={"job_id": reported.job_id})
             return "unknown job"
-        if not kind_of(job.handler).reported_by(job.handler, reported.source):
+        kind = kind_of(job.handler)
+        if not kind.reported_by(job.handler, reported.source):
             logger.warning(
                 "result not from the job's handler; ignored", extra={"job_id": job.id, "source": reported.source}
             )
             return "foreign source"
+        if reported.account is not None and reported.account != kind.events_account(job.handler, self._account):
+            logger.warning(
+                "result from another account than the job's handler; ignored",
+                extra={"job_id": job.id, "account": reported.account},
+            )
+            return "foreign account"
+        if reported.completion_token is None:
+            logger.warning("result without a (well-formed) completion token; ignored", extra={"job_id": job.id})
+            return "unproven"
         try:
             completion = self._jobs.finish(job, completion_request(reported), actor=COMPLETION_ACTOR)
         except JobAlreadyFinishedError:
@@ -86,4 +124,10 @@ class AwsCompletions:
         except StaleAttemptError:
             logger.info("result for an attempt no longer in flight; ignored", extra={"job_id": job.id})
             return "stale attempt"
+        except CompletionTokenMismatchError:
+            logger.warning(
+                "result whose completion token is not the attempt's; refused as forged",
+                extra={"job_id": job.id, "attempt": reported.attempt, "source": reported.source},
+            )
+            return "forged"
         return completion.job.status

@@ -95,7 +95,7 @@ class Dispatcher:
         """Completes the job in this delivery (a redelivered record finds it claimed): a result that
         cannot be stored, or whose recording raises, fails it instead with the reason. Returns the
         status it ended in."""
-        result = result.model_copy(update={"attempt": job.attempt})
+        result = result.model_copy(update={"attempt": job.attempt, "completion_token": job.completion_token})
         try:
             status = self._jobs.finish(job, result, actor=DISPATCHER_ACTOR).job.status
         except (JobAlreadyFinishedError, StaleAttemptError):
@@ -103,7 +103,9 @@ class Dispatcher:
         except Exception as error:  # noqa: BLE001 — else the job waits, claimed, for the sweeper's wrong reason
             reason = f"its result could not be recorded: {type(error).__name__}: {error}"[:ERROR_LIMIT]
             logger.exception("job result could not be recorded; the job fails", extra={"job_id": job.id})
-            failed = CompleteJobRequest(status="failed", error=reason, attempt=job.attempt)
+            failed = CompleteJobRequest(
+                status="failed", error=reason, attempt=job.attempt, completion_token=job.completion_token
+            )
             status = self._jobs.finish(job, failed, actor=DISPATCHER_ACTOR).job.status
         return "retried" if status == "queued" else status
 

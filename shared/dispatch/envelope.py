@@ -3,6 +3,10 @@
 A Lambda handler gets it as its event; an ECS task gets it as JSON in the ``PIE_JOB`` environment
 variable of its first container. The handler reports back by calling ``completion`` (or, without a
 callback, by its Lambda destination or the ECS task's stop — see the complete_job_events function).
+
+``completion_token`` is the attempt's proof of origin (``shared.domain.completion_tokens``): AWS's
+reports carry the envelope back, token included, and a report without the attempt's token is
+refused. A handler completing through the route may send it as ``completion_token``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ class Completion(BaseModel):
     method: str = "POST"
     path: str
     scope: str = "jobs:write"
-    body: str = '{"status": "succeeded" | "failed", "output": {...}, "error": "..."}'
+    body: str = (
+        '{"status": "succeeded" | "failed", "output": {...}, "error": "...", "attempt": <attempt>, '
+        '"completion_token": "<completion_token>"}'
+    )
 
 
 class JobEnvelope(BaseModel):
@@ -33,6 +40,7 @@ class JobEnvelope(BaseModel):
     input: dict[str, Any]
     trigger: JobTrigger | None
     completion: Completion
+    completion_token: str | None = None
 
     @classmethod
     def of(cls, job: Job) -> JobEnvelope:
@@ -45,4 +53,5 @@ class JobEnvelope(BaseModel):
             input=job.input,
             trigger=job.trigger,
             completion=Completion(path=f"/v2/models/{job.model_id}/jobs/{job.id}/complete"),
+            completion_token=job.completion_token,
         )

@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     WithJsonSchema,
     field_validator,
@@ -281,6 +282,18 @@ class Job(Resource):
     updated_at: datetime
     dispatched_at: datetime | None = None
     completed_at: datetime | None = None
+    # The attempt's completion token (``shared.domain.completion_tokens``): private, so that no
+    # document PIE answers with or stores as ``doc`` carries it; the job's item keeps it beside.
+    _completion_token: str | None = PrivateAttr(default=None)
+
+    @property
+    def completion_token(self) -> str | None:
+        return self._completion_token
+
+    def with_completion_token(self, token: str | None) -> Job:
+        job = self.model_copy()
+        job._completion_token = token
+        return job
 
 
 class TriggeredEvent(Resource):

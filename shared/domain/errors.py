@@ -153,6 +153,16 @@ class StaleAttemptError(ConflictError):
         super().__init__(f"job '{job_id}': {said} is not the attempt in flight ({now}): nothing changed")
 
 
+class CompletionTokenMismatchError(ConflictError):
+    """A result whose completion token is not the one PIE gave the attempt in flight: a result of
+    another attempt, or one nobody was given. The message never repeats either token."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            f"job '{job_id}': the completion token is not the one of the attempt in flight: nothing changed"
+        )
+
+
 class JobNotFailedError(ConflictError):
     def __init__(self, job_id: str, status: str) -> None:
         super().__init__(f"job '{job_id}' is '{status}': only a failed job can be retried")

@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.domain.completion_tokens import MAX_TOKEN_LENGTH
 from shared.domain.entities import (
     LATEST,
     Action,
@@ -221,4 +222,11 @@ class CompleteJobRequest(Strict):
     )
     retryable: bool = Field(
         default=True, strict=True, description="false: a failure is final, whatever attempts are left."
+    )
+    completion_token: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TOKEN_LENGTH)] | None = Field(
+        default=None,
+        description=(
+            "The envelope's completion_token: when given, it must be the token of the attempt in flight "
+            "(else a 409). Optional here: the caller's JWT and workspace already authorise the completion."
+        ),
     )

@@ -140,6 +140,7 @@ class ArnTarget:
             return [EventRule(construct_id, description, pattern(matchers))] if matchers else []
 
         facets.setdefault("reported_by", self.reported_by)
+        facets.setdefault("events_account", lambda handler, _deployment: handler.account)
         return HandlerKind(
             check=self.check,
             completion_rules=completion_rules,

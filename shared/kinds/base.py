@@ -16,6 +16,7 @@ from typing import Any, TypeGuard
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from shared.domain.completion_tokens import well_formed
 from shared.kinds.allow_list import HandlerAllowList
 
 ERROR_LIMIT = 4096
@@ -84,6 +85,10 @@ class ReportedResult:
     error: str | None = None
     # The attempt the envelope PIE sent names; None for envelopes sent before attempts existed.
     attempt: int | None = None
+    # The envelope's completion token, which proves the result is the attempt's (None: no proof).
+    completion_token: str | None = field(default=None, repr=False)
+    # The account of the EventBridge event that carried it; None when it came in another way.
+    account: str | None = None
 
     @classmethod
     def of(
@@ -91,7 +96,14 @@ class ReportedResult:
     ) -> ReportedResult:
         """The result of the job the envelope PIE sent names (see ``is_envelope``)."""
         return cls(
-            str(envelope["model_id"]), str(envelope["job_id"]), source, status, output, error, attempt_of(envelope)
+            str(envelope["model_id"]),
+            str(envelope["job_id"]),
+            source,
+            status,
+            output,
+            error,
+            attempt_of(envelope),
+            well_formed(envelope.get("completion_token")),
         )
 
 
@@ -144,6 +156,10 @@ class HandlerKind:
     read_event: Callable[[dict[str, Any]], ReportedResult | None] = lambda _event: None
     # Whether ``source`` of a ReportedResult is this handler.
     reported_by: Callable[[Any, str], bool] = lambda _handler, _source: False
+    # The account whose EventBridge events report this handler's results, given the deployment's
+    # own: the handler's resource's account (ARN kinds), else the deployment's (ECS clusters are
+    # named by short name, so they are the stack's).
+    events_account: Callable[[Any, str | None], str | None] = lambda _handler, deployment: deployment
     completion_rules: Callable[[HandlerAllowList], list[EventRule]] = _none
     # Statements of the dispatcher's role; the second argument is the deployment's iam:PassRole list.
     dispatcher_statements: Callable[[HandlerAllowList, tuple[str, ...]], list[IamStatement]] = _none

@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, unquote
 import functions
 from shared.http.errors import error_body
 from shared.local.dynamodb import LOCAL_REGION
+from shared.local.settings import LOCAL_ACCOUNT_ID
 from shared.local.tokens import TokenRejectedError, TokenVerifier, token_scopes
 from shared.routes import ROUTES, Route
 
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from shared.local.console import ConsoleSite
 
 MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-LOCAL_ACCOUNT_ID = "123456789012"
 LOCAL_API_ID = "pielocal"
 LAMBDA_TIMEOUT_SECONDS = 30
 LAMBDA_MEMORY_MB = 256

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 LOCAL_TABLE_NAME = "pie-local"
+# The account of the local stack: its gateway's, its functions' and the allow-list's.
+LOCAL_ACCOUNT_ID = "123456789012"
 
 # Admits the seed documents' examples (arn:aws:lambda:us-west-2:123456789012:function:train).
 LOCAL_HANDLER_ALLOW_LIST = {
@@ -27,6 +29,7 @@ def local_environment(table_name: str = LOCAL_TABLE_NAME, dynamodb_endpoint: str
         # Signs pagination tokens locally only; deployed functions get a generated secret.
         "PIE_PAGE_TOKEN_KEY": "pie-local-page-token-signing-key",
         "PIE_HANDLER_ALLOW_LIST": json.dumps(LOCAL_HANDLER_ALLOW_LIST),
+        "PIE_ACCOUNT_ID": LOCAL_ACCOUNT_ID,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_SERVICE_NAME": "pie",
         "POWERTOOLS_METRICS_NAMESPACE": "PIE",

@@ -24,7 +24,7 @@ from shared.data.errors import StaleEntityError
 from shared.data.items import MAX_DOCUMENT_BYTES, TRANSACTION_ITEM_LIMIT, document_bytes
 from shared.data.outbox import Guarded
 from shared.data.save import RETRY, Retry, retry_on_stale
-from shared.domain import contracts
+from shared.domain import completion_tokens, contracts
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, AttemptRecord, Job, Model, RetryPolicy, Version
 from shared.domain.errors import (
@@ -278,6 +278,7 @@ class JobService:
                     "task_arn": None,
                 }
             )
+            claimed = completion_tokens.issued(claimed)
             refusal = None
             guarded = []
             if job.action == "training" and job.trigger is not None:
@@ -362,6 +363,7 @@ class JobService:
             known = None
             access.require_write(job.workspace, model_id)
             self._check_in_flight(job, request.attempt)
+            completion_tokens.check(job, request.completion_token)
             now = self._clock()
             if request.status == "succeeded":
                 finished = self._after_attempt(job, "succeeded", None, now)
@@ -397,7 +399,9 @@ class JobService:
         except ItemNotStorableError as refused:
             reason = refused.message[:ERROR_MAX]
             logger.warning("job result cannot be stored; the job fails", extra={"job_id": job.id, "reason": reason})
-        failed = CompleteJobRequest(status="failed", error=reason)
+        failed = CompleteJobRequest(
+            status="failed", error=reason, attempt=result.attempt, completion_token=result.completion_token
+        )
         try:
             return self.complete(job.model_id, job.id, failed, actor=actor, access=Access.service(actor), known=job)
         except ItemNotStorableError:

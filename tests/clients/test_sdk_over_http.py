@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from pie_client import NotFound, PieClient, RetryPolicy, WaitTimeout
+from pie_client import Conflict, NotFound, PieClient, RetryPolicy, WaitTimeout
 from pie_client.models import InProcessHandler, LambdaHandler
 from tests.clients.handlers import ECHO, WAITING, new_id
 from tests.e2e.client import Api
@@ -122,6 +122,19 @@ def test_a_dispatched_job_is_completed_and_wait_for_job_times_out_before_that(pi
     assert seen and set(seen) <= {"queued", "dispatched"}
     assert completion.job.status == "succeeded" and completion.job.output == {"model_path": "s3://m"}
     assert pie.wait_for_job(model_id, job.id, timeout=5).status == "succeeded"
+
+
+def test_a_completion_token_that_is_not_the_attempts_is_a_conflict_and_none_is_a_hand_completion(pie: PieClient):
+    model_id = new_id("token")
+    pie.create_model(model_id, name="Lambda", handlers=WAITING)
+    job = pie.start_training(model_id, {"data": "x"})
+
+    with pytest.raises(Conflict) as refused:
+        pie.complete_job(model_id, job.id, "succeeded", output={}, completion_token="not-the-attempts")
+    completion = pie.complete_job(model_id, job.id, "succeeded", output={"model_path": "s3://m"})
+
+    assert "completion token" in refused.value.message
+    assert completion.job.status == "succeeded"
 
 
 def test_iter_models_follows_next_token_over_250_models(server: LocalServer, token: str):

@@ -3,6 +3,8 @@ only the permissions its route needs."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk.assertions import Template
 from stack_queries import (
@@ -106,12 +108,19 @@ def test_every_function_reads_the_table_name_and_the_allow_list_the_api_validate
     assert len(allow_lists) == 1
 
 
+RESOLVED = {json.dumps({"Ref": "AWS::AccountId"}): "123456789012"}
+
+
 def test_every_route_function_environment_satisfies_the_settings_the_functions_read(template: Template):
     for route in ROUTES:
         _, resource = function(template, route.function)
         deployed = resource["Properties"]["Environment"]["Variables"]
-        # CloudFormation resolves references at deploy time; Lambda sets AWS_REGION itself.
-        environment = {key: value if isinstance(value, str) else f"resolved-{key}" for key, value in deployed.items()}
+        # CloudFormation resolves references at deploy time (AWS::AccountId to 12 digits); Lambda
+        # sets AWS_REGION itself.
+        environment = {
+            key: value if isinstance(value, str) else RESOLVED.get(json.dumps(value), f"resolved-{key}")
+            for key, value in deployed.items()
+        }
         settings = ApiSettings.from_environ({**environment, "AWS_REGION": "eu-west-1"})
         assert settings.page_token_key is None, "deployed functions read the key from Secrets Manager"
 

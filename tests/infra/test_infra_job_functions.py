@@ -332,3 +332,13 @@ def test_a_completion_that_keeps_failing_is_retried_then_sent_to_the_dead_letter
     for rule in _rules_targeting_completion(job_template).values():
         (target,) = rule["Targets"]
         assert target["DeadLetterConfig"]["Arn"] == get_att(queue_id, "Arn")
+
+
+def test_the_completion_function_knows_the_deployments_account_its_ecs_events_must_come_from(
+    job_template: Template,
+):
+    _, completion = function(job_template, JOB_COMPLETION_FUNCTION)
+
+    environment = completion["Properties"]["Environment"]["Variables"]
+
+    assert environment["PIE_ACCOUNT_ID"] == {"Ref": "AWS::AccountId"}

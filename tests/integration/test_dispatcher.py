@@ -207,6 +207,7 @@ def test_a_lambda_job_is_invoked_asynchronously_on_its_qualifier_with_the_job_en
     assert (invoked["FunctionName"], invoked["Qualifier"], invoked["InvocationType"]) == (TRAINING_ARN, "1", "Event")
     envelope = json.loads(invoked["Payload"])
     completion = envelope.pop("completion")
+    assert len(envelope.pop("completion_token")) >= 43
     assert envelope == {
         "envelope_version": "1",
         "job_id": job["id"],

@@ -25,7 +25,8 @@ def handle(event: dict[str, Any]) -> str:
 
 
 def dispatched_job(envelope: JobEnvelope, handler: dict[str, Any]) -> Job:
-    """Write the job an envelope describes, as the dispatcher leaves it after starting it."""
+    """Write the job an envelope describes, as the dispatcher leaves it after starting it (with the
+    envelope's completion token)."""
     now = datetime.now(UTC)
     job = Job(
         id=envelope.job_id,
@@ -40,7 +41,7 @@ def dispatched_job(envelope: JobEnvelope, handler: dict[str, Any]) -> Job:
         created_at=now,
         updated_at=now,
         dispatched_at=now,
-    )
+    ).with_completion_token(envelope.completion_token)
     outbox().commit([], [job], job.model_id, f"test:{job.id}")
     return job
 

@@ -162,11 +162,14 @@ def test_a_completion_route_with_an_output_too_large_is_a_400_and_the_job_can_st
     assert get_version(SEED_MODEL_ID, "1")["version"]["status"] == "active"
 
 
-def test_a_lambda_destination_record_with_an_output_too_large_fails_the_job(seed_model: dict[str, Any]):
+def test_a_lambda_destination_record_with_an_output_too_large_fails_the_job(
+    seed_model: dict[str, Any], lambda_client: RecordingLambda
+):
     job = started_job(start_training(SEED_MODEL_ID, {}))
+    assert dispatch(job_inserts(table_stream().read())) == {"batchItemFailures": []}
     event = load_event("complete_job_events")
     detail = event["detail"]
-    detail["requestPayload"].update(job_id=job["id"], model_id=SEED_MODEL_ID, action="training", version="1")
+    (detail["requestPayload"],) = lambda_client.envelopes()
     detail["requestContext"]["functionArn"] = f"{job['handler']['arn']}:1"
     detail["responsePayload"] = {"weights": "x" * 390_000}
 
@@ -243,11 +246,13 @@ def test_a_stale_failed_training_job_does_not_fail_the_version_its_successor_tra
     assert (version["status"], version["training_job_id"]) == ("training", second)
 
 
-def test_a_stale_lambda_destination_record_completes_its_job_alone(trained_twice: tuple[str, str], table: Any):
+def test_a_stale_lambda_destination_record_completes_its_job_alone(
+    trained_twice: tuple[str, str], table: Any, lambda_client: RecordingLambda
+):
     first, second = trained_twice
     event = load_event("complete_job_events")
     detail = event["detail"]
-    detail["requestPayload"].update(job_id=first, model_id=SEED_MODEL_ID, action="training", version="1")
+    (detail["requestPayload"],) = [envelope for envelope in lambda_client.envelopes() if envelope["job_id"] == first]
     detail["requestContext"]["functionArn"] = f"{get_job(SEED_MODEL_ID, first)['handler']['arn']}:1"
 
     assert lambda_handler(event, LambdaContext())["outcome"] == "succeeded"

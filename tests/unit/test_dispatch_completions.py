@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from shared.dispatch.completions import COMPLETION_ACTOR, AwsCompletions, completion_request
+from shared.domain import completion_tokens
 from shared.domain.access import Access
 from shared.domain.entities import Job
 from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError
@@ -21,6 +22,7 @@ from tests.conftest import load_event
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 INFER = "arn:aws:lambda:us-west-2:123456789012:function:infer"
+ACCOUNT = "123456789012"  # the deployment's, and the samples'
 
 
 def lambda_record(**changes: Any) -> dict[str, Any]:
@@ -30,12 +32,21 @@ def lambda_record(**changes: Any) -> dict[str, Any]:
     return record
 
 
+def sample_token() -> str:
+    """The completion token of the sample Lambda record's envelope."""
+    return lambda_record()["requestPayload"]["completion_token"]
+
+
 def ecs_detail() -> dict[str, Any]:
     return load_event("complete_job_events_ecs")["detail"]
 
 
+def ecs_envelope() -> dict[str, Any]:
+    return json.loads(ecs_detail()["overrides"]["containerOverrides"][0]["environment"][0]["value"])
+
+
 def ecs_event(detail: dict[str, Any]) -> dict[str, Any]:
-    return {"source": "aws.ecs", "detail-type": "ECS Task State Change", "detail": detail}
+    return {"source": "aws.ecs", "detail-type": "ECS Task State Change", "account": ACCOUNT, "detail": detail}
 
 
 # Lambda destination records -------------------------------------------------------------------------
@@ -46,7 +57,7 @@ def test_a_success_record_reports_the_response_payload_as_output():
 
     assert reported is not None
     assert completion_request(reported) == CompleteJobRequest(
-        status="succeeded", output={"price": 19.99, "confidence": 0.87}, attempt=1
+        status="succeeded", output={"price": 19.99, "confidence": 0.87}, attempt=1, completion_token=sample_token()
     )
     assert reported.source == f"{INFER}:$LATEST"
     assert (reported.model_id, reported.job_id) == ("model_price_reco_v1", "1b4e28ba-2fa1-11d2-883f-0016d3cca427")
@@ -80,7 +91,7 @@ def test_a_failure_record_reports_the_error_type_and_message():
 
     assert reported is not None
     assert completion_request(reported) == CompleteJobRequest(
-        status="failed", error="ValueError: bad features", attempt=1
+        status="failed", error="ValueError: bad features", attempt=1, completion_token=sample_token()
     )
 
 
@@ -128,7 +139,9 @@ def test_a_stopped_task_whose_containers_all_exited_0_succeeded():
     reported = ecs_task_result(ecs_detail())
 
     assert reported is not None
-    assert completion_request(reported) == CompleteJobRequest(status="succeeded", output={}, attempt=1)
+    assert completion_request(reported) == CompleteJobRequest(
+        status="succeeded", output={}, attempt=1, completion_token=ecs_envelope()["completion_token"]
+    )
     assert reported.source == "ml-cluster/train-price-model:3"
     assert reported.job_id == ecs_detail()["startedBy"]
 
@@ -184,7 +197,7 @@ def test_a_task_without_a_pie_envelope_is_not_a_result():
 
 
 class FakeJobs:
-    """The two JobService calls AwsCompletions makes."""
+    """The two JobService calls AwsCompletions makes (``finish`` checks the token as the service does)."""
 
     def __init__(self, job: Job | None, finished: bool = False) -> None:
         self.job = job
@@ -200,11 +213,15 @@ class FakeJobs:
     def finish(self, job: Job, request: CompleteJobRequest, actor: str) -> CompletionResponse:
         if self.finished:
             raise JobAlreadyFinishedError(job.id, "succeeded")
+        completion_tokens.check(job, request.completion_token)
         self.completed.append((job.model_id, job.id, request, actor))
         return CompletionResponse(job=job.model_copy(update={"status": request.status}), triggered_events=[])
 
 
-def job_with(handler: dict[str, Any], job_id: str = "1b4e28ba-2fa1-11d2-883f-0016d3cca427") -> Job:
+def job_with(
+    handler: dict[str, Any], job_id: str = "1b4e28ba-2fa1-11d2-883f-0016d3cca427", token: str | None = None
+) -> Job:
+    """The job, dispatched with the sample's completion token (or ``token``)."""
     return Job(
         id=job_id,
         model_id="model_price_reco_v1",
@@ -216,11 +233,11 @@ def job_with(handler: dict[str, Any], job_id: str = "1b4e28ba-2fa1-11d2-883f-001
         trigger=None,
         created_at=NOW,
         updated_at=NOW,
-    )
+    ).with_completion_token(token or sample_token())
 
 
 def handle(jobs: FakeJobs, event: dict[str, Any]) -> str:
-    return AwsCompletions(jobs).handle(event)  # type: ignore[arg-type]
+    return AwsCompletions(jobs, account=ACCOUNT).handle(event)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -275,7 +292,11 @@ def test_an_ecs_result_is_accepted_from_the_jobs_cluster_and_family_whatever_the
     detail = ecs_detail()
     envelope = json.loads(detail["overrides"]["containerOverrides"][0]["environment"][0]["value"])
     detail["taskDefinitionArn"] = "arn:aws:ecs:us-west-2:123456789012:task-definition/train-price-model:4"
-    jobs = FakeJobs(job_with({"type": "ecs", "task": "ml-cluster/train-price-model:3"}, envelope["job_id"]))
+    jobs = FakeJobs(
+        job_with(
+            {"type": "ecs", "task": "ml-cluster/train-price-model:3"}, envelope["job_id"], envelope["completion_token"]
+        )
+    )
 
     assert handle(jobs, ecs_event(detail)) == "succeeded"
     assert len(jobs.completed) == 1
@@ -288,7 +309,7 @@ def test_an_ecs_result_is_accepted_from_the_jobs_cluster_and_family_whatever_the
 def test_an_ecs_result_from_another_cluster_or_family_is_ignored(task: str):
     detail = ecs_detail()
     envelope = json.loads(detail["overrides"]["containerOverrides"][0]["environment"][0]["value"])
-    jobs = FakeJobs(job_with({"type": "ecs", "task": task}, envelope["job_id"]))
+    jobs = FakeJobs(job_with({"type": "ecs", "task": task}, envelope["job_id"], envelope["completion_token"]))
 
     assert handle(jobs, ecs_event(detail)) == "foreign source"
     assert jobs.completed == []
@@ -305,3 +326,50 @@ def test_an_ecs_state_change_from_another_source_is_ignored():
     jobs = FakeJobs(job_with({"type": "ecs", "task": "ml-cluster/train-price-model:3"}))
 
     assert handle(jobs, {"source": "my.app", "detail-type": "ECS Task State Change", "detail": detail}) == "ignored"
+
+
+# Only the attempt's completion token, from the handler's account, completes it -----------------------
+
+
+@pytest.mark.parametrize("token", [None, "", 42, "guessed"])
+def test_a_lambda_result_without_the_attempts_token_changes_nothing(token: Any):
+    jobs = FakeJobs(job_with({"type": "lambda", "arn": INFER}))
+    record = lambda_record()
+    record["requestPayload"]["completion_token"] = token
+
+    assert handle(jobs, record) in ("unproven", "forged")
+    assert jobs.completed == []
+
+
+def test_an_eventbridge_event_from_another_account_than_the_lambda_handlers_changes_nothing():
+    jobs = FakeJobs(job_with({"type": "lambda", "arn": INFER}))
+    event = load_event("complete_job_events")
+    event["account"] = "210987654321"
+
+    assert handle(jobs, event) == "foreign account"
+    assert jobs.completed == []
+
+
+def test_a_lambda_handler_in_another_account_reports_from_that_account():
+    other = INFER.replace(ACCOUNT, "210987654321")
+    jobs = FakeJobs(job_with({"type": "lambda", "arn": other}))
+    event = load_event("complete_job_events")
+    event["account"] = "210987654321"
+    event["detail"]["requestContext"]["functionArn"] = f"{other}:$LATEST"
+
+    assert handle(jobs, event) == "succeeded"
+
+
+@pytest.mark.parametrize("deployment", ["210987654321", None])
+def test_an_ecs_task_event_from_another_account_than_the_deployments_changes_nothing(deployment: str | None):
+    envelope = ecs_envelope()
+    jobs = FakeJobs(
+        job_with(
+            {"type": "ecs", "task": "ml-cluster/train-price-model:3"}, envelope["job_id"], envelope["completion_token"]
+        )
+    )
+
+    outcome = AwsCompletions(jobs, account=deployment).handle(ecs_event(ecs_detail()))  # type: ignore[arg-type]
+
+    assert outcome == "foreign account"
+    assert jobs.completed == []

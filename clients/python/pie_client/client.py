@@ -373,10 +373,12 @@ class PieClient:
         *,
         output: JsonObject | None = None,
         error: str | None = None,
+        completion_token: str | None = None,
         idempotency_key: str | None = None,
     ) -> CompletionResponse:
-        """Report a job's result (what a Lambda or ECS handler does when it is done)."""
-        body = CompleteJobRequest(status=status, output=output, error=error)
+        """Report a job's result (what a Lambda or ECS handler does when it is done). A handler
+        passes its envelope's ``completion_token``: then only the attempt it ran can be completed."""
+        body = CompleteJobRequest(status=status, output=output, error=error, completion_token=completion_token)
         path = _path("models", model_id, "jobs", job_id, "complete")
         return self._call("POST", path, CompletionResponse, body=body, idempotency_key=idempotency_key)
 

@@ -364,6 +364,7 @@ class CompleteJobRequest(Request):
     error: str | None = None
     attempt: int | None = None
     retryable: bool = True
+    completion_token: str | None = None
 
 
 class ErrorResponse(Resource):
