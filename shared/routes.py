@@ -111,6 +111,8 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("GET", "/v2/models/{model_id}/versions", "list_versions", MODELS_READ),
     Route("GET", "/v2/models/{model_id}/versions/{model_version}", "get_version", MODELS_READ, etag=ETag.VERSION),
+    Route("GET", "/v2/models/{model_id}/versions/{model_version}/lineage", "get_version_lineage", MODELS_READ),
+    Route("GET", "/v2/models/{model_id}/impact", "get_model_impact", MODELS_READ),
     Route(
         "POST",
         "/v2/models/{model_id}/versions/{model_version}/new_status",

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from shared.dispatch.completions import AwsCompletions
     from shared.dispatch.dispatcher import Dispatcher
     from shared.dispatch.sweeper import Sweeper
+    from shared.services.chains import ChainQueries
     from shared.services.firing import Firing
     from shared.services.jobs import JobService
     from shared.services.transitions import VersionLifecycle
@@ -108,6 +109,15 @@ def firing() -> Firing:
 
     view = ChainView(registry_store(), subscription_store(), chain_budgets(), api_settings().chain_limits())
     return Firing(view, outbox())
+
+
+@cache
+def chain_queries() -> ChainQueries:
+    from shared.services.chains import ChainQueries
+    from shared.services.firing import ChainView
+
+    view = ChainView(registry_store(), subscription_store(), chain_budgets(), api_settings().chain_limits())
+    return ChainQueries(view, job_store(), utc_now)
 
 
 @cache
@@ -216,6 +226,7 @@ def reset() -> None:
         subscription_store,
         subscription_service,
         chain_budgets,
+        chain_queries,
         outbox,
         firing,
         version_lifecycle,

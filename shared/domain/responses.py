@@ -18,6 +18,7 @@ from shared.domain.entities import (
     Resource,
     Subscription,
     TriggeredEvent,
+    TriggerEvent,
     UuidString,
     Version,
     VersionId,
@@ -104,3 +105,48 @@ class CompletionResponse(Resource):
     job: Job
     warnings: list[str] = Field(default_factory=list, description="Omitted when there are none.", exclude_if=_absent)
     triggered_events: list[TriggeredEvent]
+
+
+class LineageStep(Resource):
+    """One link of a version's lineage: a version of a model, the job that trained it (or ran on it)
+    and the subscription that fired that job (null for a direct request or a status set by hand)."""
+
+    model_id: ModelId
+    version: VersionId | None
+    job_id: UuidString | None
+    subscription_id: UuidString | None
+
+
+class LineageResponse(Resource):
+    lineage: list[LineageStep] = Field(description="From the version back to its chain's root, nearest first.")
+
+
+class ImpactNode(Resource):
+    """One subscription that the event (or the job a parent node queues) would fire now."""
+
+    subscription_id: UuidString
+    target_model_id: ModelId
+    action: Action
+    version: VersionId | None = Field(description="The version the job would act on (null when it would not fire).")
+    cuts_version: bool = Field(description="True when that version would be cut for the training.")
+    would_fire: bool
+    error: str | None = Field(description="Why it would not fire (the firing's own message).")
+    cycle: bool = Field(
+        default=False,
+        description="True when this subscription is already on the path from the root: the tree is cut here "
+        "(the real chain goes on until the depth limit or the budget stops it).",
+    )
+    children: list[ImpactNode] = Field(default_factory=list)
+
+
+class Impact(Resource):
+    model_id: ModelId
+    event: TriggerEvent
+    max_depth: int
+    job_budget: int
+    total_jobs: int = Field(description="Jobs the tree would create, within the budget.")
+    children: list[ImpactNode]
+
+
+class ImpactResponse(Resource):
+    impact: Impact

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from shared import runtime
 from shared.runtime import use_stand_in
-from tests.integration.api_events import create_model, create_version
+from tests.integration.api_events import call, create_model, create_version, make_active
 from tests.integration.job_helpers import (
     RecordingLambda,
     complete,
@@ -77,3 +78,88 @@ def test_a_chain_runs_again_when_its_upstream_trains_again(chain: Any):
         assert job["version"] == "2"
         assert get_version(model_id, "2")["version"]["status"] == "active"
         assert get_version(model_id, "1")["version"]["status"] == "active"
+
+
+def _lineage(model_id: str, version: str) -> list[dict[str, Any]]:
+    status, body, _ = call("get_version_lineage", model_id=model_id, model_version=version)
+    assert status == 200, body
+    return body["lineage"]
+
+
+def _impact(model_id: str, event: str = "training_complete") -> dict[str, Any]:
+    status, body, _ = call("get_model_impact", model_id=model_id, query={"event": event})
+    assert status == 200, body
+    return body["impact"]
+
+
+def test_each_rerun_version_names_its_chain_back_to_the_root(chain: Any):
+    stream = table_stream()
+    _run_chain(chain, stream, "1")
+    create_version("a", "2")
+    second = _run_chain(chain, stream, "2")
+
+    steps = _lineage("c", "2")
+
+    assert [(s["model_id"], s["version"], s["job_id"]) for s in steps] == [
+        ("c", "2", second["c"]["id"]),
+        ("b", "2", second["b"]["id"]),
+        ("a", "2", second["a"]["id"]),
+    ]
+    assert steps[0]["subscription_id"] == second["c"]["trigger"]["subscription_id"]
+    assert steps[-1]["subscription_id"] is None  # a direct training is the root
+    version = get_version("c", "2")["version"]
+    assert version["lineage"]["job_id"] == second["c"]["id"]
+    assert version["lineage"]["trigger"]["source_version"] == "2"
+    assert version["lineage"]["trigger"]["root_job_id"] == second["a"]["id"]
+
+
+def test_a_version_no_job_trained_has_no_lineage(chain: Any):
+    assert _lineage("a", "1") == []
+
+
+def test_the_impact_of_an_upstream_training_is_the_chain_with_the_versions_it_would_cut(chain: Any):
+    stream = table_stream()
+    _run_chain(chain, stream, "1")
+
+    impact = _impact("a")
+
+    assert (impact["total_jobs"], impact["job_budget"], impact["max_depth"]) == (2, 64, 8)
+    (b,) = impact["children"]
+    assert (b["target_model_id"], b["action"], b["version"], b["cuts_version"], b["would_fire"]) == (
+        "b",
+        "training",
+        "2",
+        True,
+        True,
+    )
+    (c,) = b["children"]
+    assert (c["target_model_id"], c["version"], c["cuts_version"], c["children"]) == ("c", "2", True, [])
+    assert len(jobs_of(chain, "b")) == 1  # the impact wrote nothing
+
+
+def test_the_impact_marks_a_cycle_and_stops_expanding_it(table: Any):
+    create_model("loop")
+    subscribe("loop", "loop", event="inference_complete", input_source="trigger_output")
+    make_active("loop")
+
+    impact = _impact("loop", "inference_complete")
+
+    (first,) = impact["children"]
+    (again,) = first["children"]
+    assert (first["cycle"], again["cycle"], again["children"]) == (False, True, [])
+    assert impact["total_jobs"] == 2
+
+
+def test_the_impact_applies_the_job_budget(table: Any, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PIE_CHAIN_JOB_BUDGET", "3")
+    runtime.reset()
+    create_model("src")
+    for name in ("t1", "t2", "t3", "t4"):
+        create_model(name)
+        subscribe("src", name, action="training", stored_input={})
+
+    impact = _impact("src")
+
+    assert impact["total_jobs"] == 3
+    refused = [node for node in impact["children"] if not node["would_fire"]]
+    assert len(refused) == 1 and "job budget of 3" in refused[0]["error"]
