@@ -300,7 +300,6 @@ class JobService:
     def _claim_version(self, job: Job, now: datetime) -> tuple[list, Job]:
         """The writes that bind a triggered training's version as it is claimed (none when it is
         bound already), and the job naming the version it trains."""
-        record = self._registry.get_model(job.model_id)
         named = self._registry.get_versions({(job.model_id, job.version)}).get((job.model_id, job.version))
         if named is not None and named.status == "training" and named.training_job_id == job.id:
             return [], job  # bound when it fired, or a retry of the job the version is bound to
@@ -309,6 +308,7 @@ class JobService:
                 named, "training", f"training job {job.id}", DISPATCHER_ACTOR, now, job.id, lineage_of(job)
             )
             return [self._outbox.version_update(bound, named)], job
+        record = self._registry.get_model(job.model_id)
         latest = self._registry.get_version(job.model_id, record.model.latest_version or LATEST)
         return self._give_version(job, record, latest, now)
 
