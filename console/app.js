@@ -263,6 +263,7 @@ function versionCard(model, version, reload) {
     h("h3", {}, `Version ${version.version} `, badge(version.status),
       model.active_version === version.version ? h("span", { class: "tag" }, "active version") : null),
     version.description ? h("p", {}, version.description) : null,
+    lineageView(model, version),
     version.status_history_dropped ? h("p", { class: "muted" },
       `${version.status_history_dropped} older status changes are no longer kept.`) : null,
     h("ol", { class: "timeline", "aria-label": `Status history of version ${version.version}` },
@@ -275,6 +276,55 @@ function versionCard(model, version, reload) {
       h("label", { for: selectId }, "New status", target),
       h("label", { for: messageId }, "Message", message), move) : null,
     outlet);
+}
+
+// Chains ----------------------------------------------------------------------------------------
+
+// How a version came to be: the job that trained it, and on demand the whole way back to the root.
+function lineageView(model, version) {
+  if (!version.lineage) return null;
+  const outlet = h("div", { class: "outlet lineage", "aria-live": "polite" });
+  const trigger = version.lineage.trigger;
+  const load = actionButton("Lineage", outlet, async () => {
+    const path = `/v2/models/${api.enc(model.id)}/versions/${api.enc(version.version)}/lineage`;
+    const { lineage } = await api.get(path);
+    return h("ol", { class: "lineage-steps", "aria-label": `Lineage of version ${version.version}` },
+      lineage.map((step) => h("li", { "data-model": step.model_id },
+        modelLink(step.model_id), ` version ${step.version ?? "—"}`,
+        step.job_id ? [" · job ", jobLink(step.model_id, step.job_id)] : null,
+        step.subscription_id ? h("span", { class: "muted" }, ` · fired by subscription ${step.subscription_id}`)
+          : h("span", { class: "muted" }, " · the root"))));
+  }, { class: "show-lineage" });
+  return h("p", { class: "trained-by" }, "Trained by job ", jobLink(model.id, version.lineage.job_id),
+    trigger ? [", fired by ", modelLink(trigger.source_model_id), ` version ${trigger.source_version ?? "—"} (depth ${trigger.depth})`]
+      : " (started directly)",
+    " ", load, outlet);
+}
+
+// What an event on this model would fire now, as nested lists (GET .../impact writes nothing).
+function impactNode(node) {
+  const outcome = node.would_fire
+    ? `${node.action} version ${node.version}${node.cuts_version ? " (cut)" : ""}`
+    : `${node.action}: not fired — ${node.error || "no reason given"}`;
+  return h("li", { class: node.would_fire ? "would-fire" : "refused", "data-subscription": node.subscription_id },
+    modelLink(node.target_model_id), " ", outcome,
+    node.cycle ? h("span", { class: "tag cycle" }, "cycle: not expanded") : null,
+    node.children?.length ? h("ul", {}, node.children.map(impactNode)) : null);
+}
+
+function impactView(model) {
+  const outlet = h("div", { class: "outlet impact", "aria-live": "polite" });
+  const event = h("select", { id: "impact-event" },
+    ["training_complete", "inference_complete"].map((name) => h("option", { value: name }, name)));
+  const button = actionButton("Show impact", outlet, async () => {
+    const { impact } = await api.get(`/v2/models/${api.enc(model.id)}/impact?event=${api.enc(event.value)}`);
+    return h("div", {},
+      impact.children.length ? h("ul", { class: "impact-tree" }, impact.children.map(impactNode))
+        : empty("Nothing: no active subscription on this event."),
+      h("p", { class: "muted impact-total" },
+        `${impact.total_jobs} job(s), within a budget of ${impact.job_budget} per chain and a depth limit of ${impact.max_depth}.`));
+  }, { class: "show-impact" });
+  return h("div", { class: "row" }, h("label", { for: "impact-event" }, "Event", event), button, outlet);
 }
 
 async function modelPage(modelId) {
@@ -324,6 +374,7 @@ async function modelPage(modelId) {
       h("dt", {}, "Jobs"), h("dd", {}, h("a", { href: `#/jobs?model=${api.enc(model.id)}` }, "Delivery log for this model"))),
     h("section", { "aria-labelledby": "run-heading" }, h("h2", { id: "run-heading" }, "Run"), jobForm(model, versions, jobOutlet, reloadVersions), jobOutlet),
     h("section", { "aria-labelledby": "versions-heading" }, h("h2", { id: "versions-heading" }, "Versions"), versionList),
+    h("section", { "aria-labelledby": "impact-heading" }, h("h2", { id: "impact-heading" }, "Impact"), impactView(model)),
     h("section", { "aria-labelledby": "contracts-heading" },
       h("h2", { id: "contracts-heading" }, "Contracts"),
       Object.keys(contracts).length

@@ -3,6 +3,7 @@ replace versus update, and each cycle named once."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,8 @@ from typing import Any
 import pytest
 
 from pie_client import NotFound, apply
-from pie_client.graph import TriggerGraph
-from pie_client.models import Model, Subscription
+from pie_client.graph import ImpactTree, TriggerGraph
+from pie_client.models import Impact, Model, Subscription
 
 STAMP = "2026-01-01T00:00:00Z"
 ECHO = {"type": "in_process", "implementation": "echo"}
@@ -312,3 +313,50 @@ def test_anchors_and_aliases_within_the_bound_still_share_a_block(tmp_path: Path
 
     assert [model.id for model in declaration.models] == ["a", "b"]
     assert declaration.models[0].handlers == declaration.models[1].handlers
+
+
+def impact_node(target: str, version: str | None = "1", **fields: Any) -> dict[str, Any]:
+    return {
+        "subscription_id": f"00000000-0000-0000-0000-{len(target):012d}",
+        "target_model_id": target,
+        "action": "training",
+        "version": version,
+        "cuts_version": False,
+        "would_fire": version is not None,
+        "error": None,
+        "children": [],
+        **fields,
+    }
+
+
+def test_the_impact_tree_marks_cuts_refusals_and_cycles_in_every_format():
+    loop = impact_node("a", "3", cuts_version=True, cycle=True)
+    refused = impact_node("c", None, error="the job budget of 64 jobs for this chain is spent")
+    tree = ImpactTree(
+        Impact.model_validate(
+            {
+                "model_id": "a",
+                "event": "training_complete",
+                "max_depth": 8,
+                "job_budget": 64,
+                "total_jobs": 2,
+                "children": [impact_node("bb", "2", cuts_version=True, children=[loop]), refused],
+            }
+        )
+    )
+
+    text = tree.to_text().splitlines()
+    dot = tree.to_dot()
+    mermaid = tree.to_mermaid()
+
+    assert text[0] == "training_complete of a would fire:"
+    assert text[1].startswith("  -> bb  training  version 2 (cut)  would fire  subscription ")
+    assert text[2].startswith("    -> a  training  version 3 (cut)  would fire  [cycle: already on this path")
+    assert text[3].startswith("  -> c  training  no version  not fired: the job budget of 64 jobs")
+    assert text[4] == "total jobs: 2 (job budget 64 per chain, depth limit 8)"
+    assert 'n1 -> n2 [label="training_complete"];' in dot and 'n0 -> n3 [label="training_complete"];' in dot
+    assert 'n2 [label="a\\ntraining v3 (cut) [cycle]", style="dotted", color="orange"];' in dot
+    assert 'n3 [label="c\\ntraining: not fired", style="dashed", color="red"];' in dot
+    assert "  class n3 refused" in mermaid and "  class n2 cycle" in mermaid
+    assert '  n1 -->|"training_complete"| n2' in mermaid
+    assert json.loads(tree.to_json())["impact"]["children"][1]["error"].startswith("the job budget")

@@ -405,3 +405,89 @@ models:
     shown = cli("models", "get", f"{prefix}-own", "--output", "json")
     assert json.loads(shown.stdout)["workspace"] == "default", shown.stdout
     assert "someone-else" in assert_one_line_error(cli("apply", "-f", str(tmp_path / "foreign.yaml")), 1)
+
+
+def test_the_impact_of_an_event_is_printed_as_a_tree_in_every_format(server: LocalServer, chain_file, cli):
+    path, prefix = chain_file
+    assert cli("apply", "-f", str(path)).returncode == 0
+
+    text = cli("graph", "--impact", f"{prefix}-ingest")
+    dot = cli("graph", "--impact", f"{prefix}-ingest", "--format", "dot")
+    mermaid = cli("graph", "--impact", f"{prefix}-ingest", "--format", "mermaid")
+    as_json = cli("graph", "--impact", f"{prefix}-ingest", "-o", "json")
+    nothing = cli("graph", "--impact", f"{prefix}-ingest", "--event", "inference_complete")
+    missing = cli("graph", "--impact", f"{prefix}-nowhere")
+
+    assert text.returncode == dot.returncode == mermaid.returncode == as_json.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0] == f"training_complete of {prefix}-ingest would fire:"
+    assert lines[1].startswith(f"  -> {prefix}-features  training  version 1  would fire  subscription ")
+    assert lines[2].startswith(f"    -> {prefix}-forecast  training  version 1  would fire  subscription ")
+    assert lines[-1].startswith("total jobs: 2 (job budget ")
+    assert dot.stdout.startswith("digraph impact {") and dot.stdout.rstrip().endswith("}")
+    assert f'n1 [label="{prefix}-features\\ntraining v1"];' in dot.stdout
+    assert 'n1 -> n2 [label="training_complete"];' in dot.stdout
+    assert mermaid.stdout.startswith("flowchart LR") and '  n0 -->|"training_complete"| n1' in mermaid.stdout
+    impact = json.loads(as_json.stdout)["impact"]
+    assert impact["total_jobs"] == 2 and impact["children"][0]["target_model_id"] == f"{prefix}-features"
+    assert nothing.returncode == 0 and "nothing" in nothing.stdout and "total jobs: 0" in nothing.stdout
+    assert_one_line_error(missing, 1)
+
+
+def test_the_impact_shows_the_version_a_rerun_would_cut(server: LocalServer, chain_file, cli):
+    path, prefix = chain_file
+    assert cli("apply", "-f", str(path)).returncode == 0
+    assert cli("train", f"{prefix}-ingest", "--input", "{}", "--wait", "--poll", "0.1").returncode == 0
+    _poll_jobs(cli, f"{prefix}-forecast")
+
+    text = cli("graph", "--impact", f"{prefix}-ingest").stdout
+    dot = cli("graph", "--impact", f"{prefix}-ingest", "--format", "dot").stdout
+
+    assert f"-> {prefix}-features  training  version 2 (cut)  would fire" in text
+    assert f"-> {prefix}-forecast  training  version 2 (cut)  would fire" in text
+    assert f'label="{prefix}-forecast\\ntraining v2 (cut)"' in dot
+
+
+def test_the_graph_is_json_with_either_output_option(server: LocalServer, chain_file, cli):
+    path, prefix = chain_file
+    assert cli("apply", "-f", str(path)).returncode == 0
+
+    after = cli("graph", "-o", "json")
+    before = cli("-o", "json", "graph")
+    text = cli("graph")
+
+    assert after.returncode == before.returncode == 0, after.stderr
+    for document in (json.loads(after.stdout), json.loads(before.stdout)):
+        assert {"id": f"{prefix}-ingest", "missing": False, "status": "pending"} in document["models"]
+        edges = {(edge["source_model_id"], edge["target_model_id"]) for edge in document["subscriptions"]}
+        assert (f"{prefix}-ingest", f"{prefix}-features") in edges
+        assert isinstance(document["cycles"], list)
+    assert text.stdout.startswith("models (")
+
+
+def test_a_version_shows_its_lineage_back_to_the_root(server: LocalServer, chain_file, cli):
+    path, prefix = chain_file
+    assert cli("apply", "-f", str(path)).returncode == 0
+    assert cli("train", f"{prefix}-ingest", "--input", "{}", "--wait", "--poll", "0.1").returncode == 0
+    (forecast_job,) = _poll_jobs(cli, f"{prefix}-forecast")
+    (features_job,) = _poll_jobs(cli, f"{prefix}-features")
+
+    table = cli("versions", "get", f"{prefix}-forecast", "1")
+    as_json = cli("versions", "get", f"{prefix}-forecast", "1", "-o", "json")
+    untrained = cli("versions", "get", f"{prefix}-ingest", "latest", "-o", "json")
+
+    assert table.returncode == as_json.returncode == 0, table.stderr
+    assert "lineage (nearest first):" in table.stdout
+    section = table.stdout.split("lineage (nearest first):")[1].splitlines()
+    rows = [[cell for cell in line.split() if cell != "│"] for line in section if prefix in line]
+    assert [row[:3] for row in rows] == [
+        [f"{prefix}-forecast", "1", forecast_job["id"]],
+        [f"{prefix}-features", "1", features_job["id"]],
+        [f"{prefix}-ingest", "1", features_job["trigger"]["source_job_id"]],
+    ]
+    steps = json.loads(as_json.stdout)["lineage_steps"]
+    assert [step["model_id"] for step in steps] == [f"{prefix}-forecast", f"{prefix}-features", f"{prefix}-ingest"]
+    assert steps[0]["subscription_id"] == forecast_job["trigger"]["subscription_id"]
+    assert steps[-1]["subscription_id"] is None
+    assert json.loads(as_json.stdout)["lineage"]["job_id"] == forecast_job["id"]
+    assert json.loads(untrained.stdout)["lineage_steps"][0]["model_id"] == f"{prefix}-ingest"

@@ -4,13 +4,14 @@ test_sdk_errors_over_http.py, on a server of their own.)"""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from pie_client import Conflict, NotFound, PieClient, RetryPolicy, WaitTimeout
-from pie_client.models import InProcessHandler, LambdaHandler
+from pie_client import BadRequest, Conflict, NotFound, PieClient, RetryPolicy, WaitTimeout
+from pie_client.models import InProcessHandler, Job, LambdaHandler
 from tests.clients.handlers import ECHO, WAITING, new_id
 from tests.e2e.client import Api
 from tests.e2e.local_server import LocalServer
@@ -224,3 +225,67 @@ def test_a_job_is_cancelled_redriven_and_found_in_the_delivery_log(pie: PieClien
     assert cancelled.status == "failed" and cancelled.attempt_history[-1].outcome == "cancelled"
     assert (redriven.id, redriven.status, redriven.attempt) == (job.id, "queued", 2)
     assert logged == [job.id]
+
+
+def _chain(pie: PieClient) -> tuple[str, str, str]:
+    """An upstream model whose completed training trains a downstream one."""
+    source, target = new_id("up"), new_id("down")
+    pie.create_model(source, name="Upstream", handlers=ECHO)
+    pie.create_model(target, name="Downstream", handlers=ECHO)
+    subscription = pie.create_subscription(
+        source,
+        trigger_event="training_complete",
+        target_model_id=target,
+        target_action="training",
+        input_source="trigger_output",
+    )
+    return source, target, subscription.id
+
+
+def _only_job(pie: PieClient, model_id: str) -> Job:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        jobs = list(pie.iter_jobs(model_id))
+        if jobs and jobs[0].finished:
+            return jobs[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no finished job on {model_id}")
+
+
+def test_a_chained_version_names_its_lineage_back_to_the_root(pie: PieClient):
+    source, target, subscription_id = _chain(pie)
+    root = pie.wait_for_job(source, pie.start_training(source, {"rows": 1}).id, timeout=30, poll=0.1)
+    downstream = _only_job(pie, target)
+
+    lineage = pie.get_version_lineage(target, downstream.version)
+    version = pie.get_version(target, downstream.version).version
+
+    assert [(step.model_id, step.version, step.job_id, step.subscription_id) for step in lineage] == [
+        (target, downstream.version, downstream.id, subscription_id),
+        (source, root.version, root.id, None),
+    ]
+    assert version.lineage is not None and version.lineage.job_id == downstream.id
+    assert version.lineage.trigger is not None and version.lineage.trigger.root_job_id == root.id
+    assert downstream.trigger is not None and downstream.trigger.root_job_id == root.id
+    assert pie.get_version_lineage(source, "1")[0].subscription_id is None
+
+
+def test_the_impact_says_which_version_a_firing_would_train_or_cut(pie: PieClient):
+    source, target, subscription_id = _chain(pie)
+
+    before = pie.get_impact(source)
+    pie.wait_for_job(source, pie.start_training(source, {"rows": 1}).id, timeout=30, poll=0.1)
+    _only_job(pie, target)  # the downstream training made its version 1 active
+    after = pie.get_impact(source, "training_complete")
+    nothing = pie.get_impact(source, "inference_complete")
+
+    (first,) = before.children
+    assert (first.subscription_id, first.target_model_id, first.action) == (subscription_id, target, "training")
+    assert (first.version, first.cuts_version, first.would_fire, first.cycle) == ("1", False, True, False)
+    assert (before.total_jobs, before.event, before.model_id) == (1, "training_complete", source)
+    assert before.job_budget >= 1 and before.max_depth >= 1
+    (second,) = after.children
+    assert (second.version, second.cuts_version, second.would_fire) == ("2", True, True)
+    assert nothing.children == [] and nothing.total_jobs == 0
+    with pytest.raises(BadRequest):
+        pie.get_impact(source, "deleted")  # type: ignore[arg-type]

@@ -43,10 +43,11 @@ from pydantic import ValidationError
 from pie_client import apply as declared
 from pie_client.client import DEFAULT_URL, PieClient
 from pie_client.errors import PieError, Unauthorized, WaitTimeout
-from pie_client.graph import TriggerGraph
+from pie_client.graph import ImpactTree, TriggerGraph
 from pie_client.models import Job
 
 OUTPUT_FORMATS = ("table", "json")
+GRAPH_FORMATS = ("text", "dot", "mermaid", "json")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
@@ -210,6 +211,12 @@ VERSION_COLUMNS: dict[str, Callable[[Any], Any]] = {
     "STATUS": lambda version: version.status,
     "MESSAGE": lambda version: version.status_message,
     "UPDATED": lambda version: version.updated_at.isoformat(timespec="seconds"),
+}
+LINEAGE_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    "MODEL": lambda step: step.model_id,
+    "VERSION": lambda step: step.version,
+    "JOB": lambda step: step.job_id,
+    "SUBSCRIPTION": lambda step: step.subscription_id or "(root)",
 }
 SUBSCRIPTION_COLUMNS: dict[str, Callable[[Any], Any]] = {
     "ID": lambda sub: sub.id,
@@ -413,7 +420,18 @@ def versions_list(session: Session, model_id: str, limit: int) -> None:
 @output_option
 @pass_session
 def versions_get(session: Session, model_id: str, version: str) -> None:
-    emit(session, session.client.get_version(model_id, version).version)
+    """One version, and its lineage: the jobs and subscriptions back to its chain's root."""
+    found = session.client.get_version(model_id, version).version
+    lineage = session.client.get_version_lineage(model_id, found.version)
+    if session.output == "json":
+        emit(session, {**_plain(found), "lineage_steps": _plain(lineage)})
+        return
+    emit(session, found)
+    if not lineage:
+        session.out.print("lineage: none (no job has trained this version)")
+        return
+    session.out.print("lineage (nearest first):")
+    emit(session, lineage, LINEAGE_COLUMNS)
 
 
 @versions.command("create")
@@ -726,14 +744,33 @@ def apply_command(session: Session, path: str, plan_only: bool, reactivate: bool
 
 @cli.command("graph")
 @click.option(
-    "--format", "output_format", type=click.Choice(["text", "dot", "mermaid"]), default="text", show_default=True
+    "--format",
+    "output_format",
+    type=click.Choice(GRAPH_FORMATS),
+    help="text (default), dot, mermaid or json; -o json is the same as --format json",
 )
+@click.option("--impact", "impact_model", metavar="MODEL_ID", help="what an event on MODEL_ID would fire now")
+@click.option(
+    "--event",
+    type=click.Choice(["training_complete", "inference_complete"]),
+    default="training_complete",
+    show_default=True,
+    help="with --impact: the event",
+)
+@output_option
 @pass_session
-def graph_command(session: Session, output_format: str) -> None:
-    """The trigger graph: models, subscriptions (event, action, status) and the cycles they close."""
-    graph = TriggerGraph.from_api(session.client)
-    rendered = {"text": graph.to_text, "dot": graph.to_dot, "mermaid": graph.to_mermaid}[output_format]()
-    click.echo(rendered)
+def graph_command(session: Session, output_format: str | None, impact_model: str | None, event: str) -> None:
+    """The trigger graph: models, subscriptions (event, action, status) and the cycles they close.
+    With --impact: the tree of jobs that EVENT on that model would start now, the version each
+    would train (or cut), what would not fire and why, cycles, and the chain's job budget."""
+    if output_format is None:
+        output_format = "json" if session.output == "json" else "text"
+    if impact_model is not None:
+        drawing: TriggerGraph | ImpactTree = ImpactTree(session.client.get_impact(impact_model, event))  # type: ignore[arg-type]
+    else:
+        drawing = TriggerGraph.from_api(session.client)
+    renderers = {"text": drawing.to_text, "dot": drawing.to_dot, "mermaid": drawing.to_mermaid, "json": drawing.to_json}
+    click.echo(renderers[output_format]())
 
 
 # Entry point -----------------------------------------------------------------------------------

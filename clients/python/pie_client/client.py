@@ -46,6 +46,8 @@ from pie_client.models import (
     DryRunResult,
     HandlerContracts,
     Handlers,
+    Impact,
+    ImpactResponse,
     InputSource,
     Job,
     JobAction,
@@ -53,6 +55,8 @@ from pie_client.models import (
     JobResponse,
     JobStatus,
     JsonObject,
+    LineageResponse,
+    LineageStep,
     Model,
     ModelList,
     ModelResponse,
@@ -236,6 +240,17 @@ class PieClient:
     def get_version(self, model_id: str, version: str = "latest") -> ModelVersionResponse:
         """One version (``latest``: the newest) and its model."""
         return self._call("GET", _path("models", model_id, "versions", version), ModelVersionResponse)
+
+    def get_version_lineage(self, model_id: str, version: str = "latest") -> list[LineageStep]:
+        """The steps from this version back to its chain's root, nearest first (the version itself
+        first); ``subscription_id`` is null at the root (a direct request or a status set by hand)."""
+        path = _path("models", model_id, "versions", version, "lineage")
+        return self._call("GET", path, LineageResponse).lineage
+
+    def get_impact(self, model_id: str, event: TriggerEvent = "training_complete") -> Impact:
+        """What ``event`` on this model would fire now, as a tree (cycles cut and marked, the depth
+        limit and the job budget applied). Writes nothing."""
+        return self._call("GET", _path("models", model_id, "impact"), ImpactResponse, params={"event": event}).impact
 
     def set_version_status(
         self,

@@ -1,7 +1,9 @@
-"""The trigger graph: models as nodes, subscriptions as edges, and the cycles they close.
+"""The trigger graph: models as nodes, subscriptions as edges, and the cycles they close; and the
+impact tree: what one event on one model would fire now.
 
-Rendered as text, Graphviz DOT or Mermaid. Built from the API (every model, every model's
-subscriptions), so it shows what PIE will actually do, not what a file says it should.
+Rendered as text, Graphviz DOT, Mermaid or JSON. Built from the API (every model, every model's
+subscriptions; the impact route), so it shows what PIE will actually do, not what a file says it
+should.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from pie_client.client import PieClient
-from pie_client.models import Model, Subscription
+from pie_client.models import Impact, ImpactNode, Model, Subscription
 
 MAX_CYCLES = 100  # enough to see what is wrong; a graph with more cycles than this has bigger problems
 
@@ -110,8 +112,107 @@ class TriggerGraph:
         lines.extend(f"  %% cycle: {' -> '.join(cycle)}" for cycle in self.cycles())
         return "\n".join(lines)
 
+    def to_json(self) -> str:
+        document = {
+            "models": [
+                {"id": model_id, "missing": model is None, "status": None if model is None else model.status}
+                for model_id, model in sorted(self.models.items())
+            ],
+            "subscriptions": [edge.model_dump(mode="json") for edge in self.edges],
+            "cycles": self.cycles(),
+        }
+        return json.dumps(document, indent=2, ensure_ascii=False)
+
     def _cycle_edges(self) -> set[tuple[str, str]]:
         return {(cycle[i], cycle[i + 1]) for cycle in self.cycles() for i in range(len(cycle) - 1)}
+
+
+@dataclass
+class ImpactTree:
+    """``GET /v2/models/{id}/impact``: each node a subscription that would fire (or would not, and
+    why), its children what the job it queues would fire in turn."""
+
+    impact: Impact
+
+    def nodes(self) -> list[tuple[int, str, ImpactNode, str]]:
+        """Every node depth first, as (depth, parent's key, node, the event that fires it); the
+        root (the model itself) has the key ``n0``."""
+        found: list[tuple[int, str, ImpactNode, str]] = []
+        stack = [(1, "n0", child, self.impact.event) for child in reversed(self.impact.children)]
+        while stack:
+            depth, parent, node, event = stack.pop()
+            found.append((depth, parent, node, event))
+            key = f"n{len(found)}"
+            stack.extend((depth + 1, key, child, f"{node.action}_complete") for child in reversed(node.children))
+        return found
+
+    def to_text(self) -> str:
+        impact = self.impact
+        lines = [f"{impact.event} of {impact.model_id} would fire:"]
+        for depth, _, node, _ in self.nodes():
+            lines.append("  " * depth + _node_text(node) + f"  subscription {node.subscription_id}")
+        if not impact.children:
+            lines.append("  nothing (no active subscription on this event)")
+        lines.append(
+            f"total jobs: {impact.total_jobs} (job budget {impact.job_budget} per chain, depth limit {impact.max_depth})"
+        )
+        return "\n".join(lines)
+
+    def to_dot(self) -> str:
+        lines = ["digraph impact {", "  rankdir=LR;", '  node [shape=box, style=rounded, fontname="Helvetica"];']
+        root = {"label": f"{self.impact.model_id}\n{self.impact.event}", "penwidth": "2"}
+        lines.append(f"  n0 [{_dot_attributes(root)}];")
+        for index, (_, parent, node, event) in enumerate(self.nodes(), start=1):
+            attributes = {"label": f"{node.target_model_id}\n{_node_summary(node)}"}
+            if not node.would_fire:
+                attributes.update(style="dashed", color="red")
+            elif node.cycle:
+                attributes.update(style="dotted", color="orange")
+            lines.append(f"  n{index} [{_dot_attributes(attributes)}];")
+            lines.append(f"  {parent} -> n{index} [{_dot_attributes({'label': event})}];")
+        lines.append(f"  // total jobs: {self.impact.total_jobs} of budget {self.impact.job_budget}")
+        lines.append("}")
+        return "\n".join(lines)
+
+    def to_mermaid(self) -> str:
+        lines = ["flowchart LR", f'  n0["{_mermaid_text(f"{self.impact.model_id}<br/>{self.impact.event}")}"]']
+        refused: list[str] = []
+        cycles: list[str] = []
+        for index, (_, parent, node, event) in enumerate(self.nodes(), start=1):
+            text = f"{node.target_model_id}<br/>{_node_summary(node)}"
+            lines.append(f'  n{index}["{_mermaid_text(text)}"]')
+            lines.append(f'  {parent} -->|"{_mermaid_text(event)}"| n{index}')
+            if not node.would_fire:
+                refused.append(f"n{index}")
+            elif node.cycle:
+                cycles.append(f"n{index}")
+        if refused:
+            lines.append("  classDef refused stroke:red,stroke-dasharray: 5 5")
+            lines.append(f"  class {','.join(refused)} refused")
+        if cycles:
+            lines.append("  classDef cycle stroke:orange,stroke-dasharray: 2 2")
+            lines.append(f"  class {','.join(cycles)} cycle")
+        lines.append(f"  %% total jobs: {self.impact.total_jobs} of budget {self.impact.job_budget}")
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        return json.dumps({"impact": self.impact.model_dump(mode="json")}, indent=2, ensure_ascii=False)
+
+
+def _node_summary(node: ImpactNode) -> str:
+    """``training v2 (cut)``, ``inference v3`` or ``training: not fired``, plus a cycle mark."""
+    if not node.would_fire:
+        summary = f"{node.action}: not fired"
+    else:
+        summary = f"{node.action} v{node.version}" + (" (cut)" if node.cuts_version else "")
+    return summary + (" [cycle]" if node.cycle else "")
+
+
+def _node_text(node: ImpactNode) -> str:
+    outcome = "would fire" if node.would_fire else f"not fired: {node.error or 'no reason given'}"
+    version = f"version {node.version}" + (" (cut)" if node.cuts_version else "") if node.version else "no version"
+    cycle = "  [cycle: already on this path, not expanded]" if node.cycle else ""
+    return f"-> {node.target_model_id}  {node.action}  {version}  {outcome}{cycle}"
 
 
 def _edge_label(edge: Subscription) -> str:

@@ -150,10 +150,52 @@ class Version(Resource):
     handlers: Handlers
     handler_contracts: HandlerContracts | None
     training_job_id: str | None = None
+    lineage: Lineage | None = None
     entity_version: int
     created_at: datetime
     updated_at: datetime
     created_by: str
+
+
+class Lineage(Resource):
+    """The job that trained a version (or cut it to train it) and what fired that job."""
+
+    job_id: str
+    trigger: JobTrigger | None = None
+
+
+class LineageStep(Resource):
+    """One link of a version's lineage, nearest first: ``subscription_id`` is null at the root."""
+
+    model_id: str
+    version: str | None
+    job_id: str | None
+    subscription_id: str | None
+
+
+class ImpactNode(Resource):
+    """One subscription the event (or the job its parent node queues) would fire now."""
+
+    subscription_id: str
+    target_model_id: str
+    action: JobAction
+    version: str | None
+    cuts_version: bool
+    would_fire: bool
+    error: str | None
+    cycle: bool = False
+    children: list[ImpactNode] = Field(default_factory=list)
+
+
+class Impact(Resource):
+    """What an event on a model would fire now, as a tree; ``total_jobs`` within ``job_budget``."""
+
+    model_id: str
+    event: TriggerEvent
+    max_depth: int
+    job_budget: int
+    total_jobs: int
+    children: list[ImpactNode]
 
 
 class Subscription(Resource):
@@ -193,6 +235,7 @@ class JobTrigger(Resource):
     source_version: str | None = None
     source_job_id: str | None = None
     depth: int
+    root_job_id: str | None = None
 
 
 class Job(Resource):
@@ -236,6 +279,7 @@ class TriggeredEvent(Resource):
 class DryRunJob(Resource):
     model_id: str
     version: str
+    cuts_version: bool = False
     action: JobAction
     input: JsonObject
     handler: Handler
@@ -265,6 +309,14 @@ class StatusChangeResponse(Resource):
     model: Model
     version: Version
     triggered_events: list[TriggeredEvent]
+
+
+class LineageResponse(Resource):
+    lineage: list[LineageStep]
+
+
+class ImpactResponse(Resource):
+    impact: Impact
 
 
 class JobResponse(Resource):
