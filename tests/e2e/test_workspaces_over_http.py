@@ -158,6 +158,8 @@ ACTIONS: dict[str, tuple[bool, Action]] = {
     "create_version": (True, lambda api, team: api.post(f"/v2/models/{team.model()}/new_version", {"version": "2"})),
     "list_versions": (False, lambda api, team: api.get(f"/v2/models/{team.model()}/versions")),
     "get_version": (False, lambda api, team: api.get(f"/v2/models/{team.model()}/versions/latest")),
+    "get_version_lineage": (False, lambda api, team: api.get(f"/v2/models/{team.model()}/versions/latest/lineage")),
+    "get_model_impact": (False, lambda api, team: api.get(f"/v2/models/{team.model()}/impact?event=training_complete")),
     "set_version_status": (
         True,
         lambda api, team: api.post(f"/v2/models/{team.model()}/versions/1/new_status", {"status": "training"}),
