@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import math
 import os
 import statistics
@@ -223,32 +224,24 @@ def storm(n: int) -> dict[str, Any]:
     }
 
 
-class _RefusedFirings:
-    """Collects the errors of the firings the job completions report as not fired (the dispatcher
-    completes in-process jobs itself, so nobody else reads them)."""
+class _RefusedFirings(logging.Handler):
+    """Collects the firings the dispatcher logs as not fired while it is installed (on the root
+    logger, which PIE's logger propagates to)."""
 
     def __init__(self) -> None:
+        super().__init__(logging.WARNING)
         self.errors: list[str] = []
-        self._complete: Any = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == "subscription not fired":
+            self.errors.append(str(getattr(record, "reason", "")))
 
     def __enter__(self) -> _RefusedFirings:
-        from shared.services.jobs import JobService
-
-        self._complete = complete = JobService.complete
-        errors = self.errors
-
-        def recording(service: JobService, *args: Any, **kwargs: Any) -> Any:
-            response = complete(service, *args, **kwargs)
-            errors.extend(event.error for event in response.triggered_events if event.error is not None)
-            return response
-
-        JobService.complete = recording  # type: ignore[method-assign]
+        logging.getLogger().addHandler(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        from shared.services.jobs import JobService
-
-        JobService.complete = self._complete  # type: ignore[method-assign]
+        logging.getLogger().removeHandler(self)
 
 
 def _subscriptions(size: int) -> str:
