@@ -1,9 +1,20 @@
-"""Fan-out: a training→active transition of a model with 1, 10, 100 and 250 active subscriptions.
+"""Fan-out: a training→active transition of a model with 1, 10, 50 and 100 active subscriptions,
+and the self-subscription storm that the chain job budget stops.
 
 Each subscription targets a model of its own (an active one, so every subscription fires a job):
-the transition reads the targets (BatchGetItem, 100 keys a call) and writes the version, the model
-and one job per subscription through the outbox (transactions of 100 items). A second run at the
-largest size has every subscription target one shared model, which isolates the writes.
+the transition reads the targets (BatchGetItem, 100 keys a call) and writes the version, the model,
+the root's job budget counter and one job per subscription through the outbox (transactions of 100
+items). A second run at the largest size has every subscription target one shared model, which
+isolates the writes. 100 is the most a transition can fire: at most 100 subscriptions of one
+(source, event) are active, and a firing acts on at most that many. The chain job budget (64 jobs
+per root by default) would stop a transition past it, so these runs raise it to the size measured:
+the figure is the cost of the jobs fired, not of the budget's refusals.
+
+The storm: a model with N ``inference_complete → inference`` subscriptions on itself (its output
+the next input, in-process ``echo`` handlers) turns one inference into Σ N^d jobs for d ≤ the depth
+limit (510 triggered for N = 2, 9,840 for N = 3). One direct inference is dispatched, and every job
+it causes, until the stream is quiet, with the default budget: the figure is the number of jobs the
+root caused, which must stay within the budget.
 
 DynamoDB calls are counted on the runtime's client and the time spent inside them is measured
 apart, so time per subscription is given both as wall time and as PIE's own time (outside the
@@ -14,10 +25,15 @@ touches (``shared.local.dynamodb``), as DynamoDB does, rather than copying the t
 from __future__ import annotations
 
 import importlib
+import json
+import logging
 import math
+import os
 import statistics
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,23 +44,36 @@ from bench.world import model_items, route_event, subscription, write_items
 from shared import runtime
 from shared.data.entities import SUBSCRIPTIONS
 from shared.data.items import TRANSACTION_ITEM_LIMIT
-from shared.local.dynamodb import embedded_dynamodb
+from shared.domain.entities import Handlers
+from shared.domain.triggers import DEFAULT_CHAIN_JOB_BUDGET, DEFAULT_MAX_CHAIN_DEPTH, MAX_ACTIVE_SUBSCRIPTIONS_PER_EVENT
+from shared.local.dynamodb import embedded_dynamodb, table_changes
 from shared.local.settings import LOCAL_TABLE_NAME
+from shared.local.stream import TableStream
 
 SECTION = "fan-out"
-SIZES = (1, 10, 100, 250)
+SIZES = (1, 10, 50, MAX_ACTIVE_SUBSCRIPTIONS_PER_EVENT)
 REPEATS = 3
 SOURCE = "fanout-source"
-# The transition's own writes (version update, model put) share its transaction with the jobs.
-GUARDED_WRITES = 2
+# The transition's own writes (version update, model put, the root's budget counter) share its
+# transaction with the jobs.
+GUARDED_WRITES = 3
 TIME_BUDGET = 1.5
+STORM_SIZES = (2, 3)
+STORM_MODEL = "storm"
+ECHO = Handlers.model_validate(
+    {
+        "training": {"type": "in_process", "implementation": "echo"},
+        "inference": {"type": "in_process", "implementation": "echo"},
+    }
+)
 
 
 def measure(sizes: tuple[int, ...] = SIZES, repeats: int = REPEATS) -> tuple[list[Figure], dict[str, Any]]:
     handler = importlib.import_module("functions.set_version_status.handler").lambda_handler
     details: dict[str, Any] = {}
     for size in sizes:
-        runs = [_transition(handler, size, shared_target=False) for _ in range(repeats)]
+        with _job_budget(max(size, DEFAULT_CHAIN_JOB_BUDGET)):
+            runs = [_transition(handler, size, shared_target=False) for _ in range(repeats)]
         details[str(size)] = {
             "subscriptions": size,
             "calls": runs[0]["calls"],
@@ -56,7 +85,8 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = REPEATS) -> tuple[lis
         details[str(size)]["wall_ms_per_subscription"] = details[str(size)]["wall_ms"] / size
         details[str(size)]["own_ms_per_subscription"] = details[str(size)]["own_ms"] / size
     largest = max(sizes)
-    shared = _transition(handler, largest, shared_target=True)
+    with _job_budget(max(largest, DEFAULT_CHAIN_JOB_BUDGET)):
+        shared = _transition(handler, largest, shared_target=True)
     details[f"{largest} (one shared target)"] = {
         "subscriptions": largest,
         "calls": shared["calls"],
@@ -115,7 +145,105 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = REPEATS) -> tuple[lis
                 {"own_growth": growth, "wall_growth": wall_growth},
             )
         )
+    for n in STORM_SIZES:
+        row = storm(n)
+        details[f"storm N={n}"] = row
+        figures.append(
+            Figure(
+                SECTION,
+                f"self-subscription storm, N = {n}: jobs one inference causes",
+                f"{row['triggered']} triggered + the root ({row['refused']} firings refused for the budget; "
+                f"{row['unbounded']} without it)",
+                f"≤ {row['budget']} triggered",
+                row["triggered"] <= row["budget"] and row["failed"] == 0 and row["every_firing_accounted_for"],
+                row,
+            )
+        )
     return figures, details
+
+
+@contextmanager
+def _job_budget(jobs: int) -> Iterator[None]:
+    """The functions' chain job budget (``PIE_CHAIN_JOB_BUDGET``) set to ``jobs`` meanwhile."""
+    before = os.environ.get("PIE_CHAIN_JOB_BUDGET")
+    os.environ["PIE_CHAIN_JOB_BUDGET"] = str(jobs)
+    runtime.reset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PIE_CHAIN_JOB_BUDGET", None)
+        else:
+            os.environ["PIE_CHAIN_JOB_BUDGET"] = before
+        runtime.reset()
+
+
+def storm(n: int) -> dict[str, Any]:
+    """One direct inference on a model with ``n`` self-subscriptions on ``inference_complete``, its
+    jobs run by the dispatcher until the stream is quiet: how many jobs the root caused."""
+    dispatcher = importlib.import_module("functions.dispatch_jobs.handler").lambda_handler
+    start = importlib.import_module("functions.start_inference.handler").lambda_handler
+    completions = _RefusedFirings()
+    with embedded_dynamodb(LOCAL_TABLE_NAME) as setup:
+        runtime.reset()
+        now = datetime.now(UTC)
+        items = model_items(STORM_MODEL, "active", now, handlers=ECHO)
+        for _ in range(n):
+            loop = subscription(STORM_MODEL, STORM_MODEL, str(uuid.uuid4()), now).model_copy(
+                update={"trigger_event": "inference_complete", "input_source": "trigger_output", "input": None}
+            )
+            items.append(SUBSCRIPTIONS.encode(loop))
+        write_items(setup, LOCAL_TABLE_NAME, items)
+        stream = TableStream(table_changes(LOCAL_TABLE_NAME))
+        stream.read()  # the world as written: no jobs
+        started = time.perf_counter()
+        with completions:
+            response = start(
+                route_event("start_inference", body={"input": {"features": [1]}}, model_id=STORM_MODEL),
+                LambdaContext(),
+            )
+            if response["statusCode"] != 202:
+                raise AssertionError(f"the inference answered {response['statusCode']}: {response.get('body')}")
+            while records := stream.read():
+                dispatcher({"Records": records}, LambdaContext())
+        wall = time.perf_counter() - started
+        jobs = runtime.job_store().list_page(STORM_MODEL, 1000, None, None).items
+    triggered = [job for job in jobs if job.trigger is not None]
+    limits = runtime.api_settings().chain_limits()
+    return {
+        "n": n,
+        "jobs": len(jobs),
+        "triggered": len(triggered),
+        "failed": sum(job.status != "succeeded" for job in jobs),
+        "deepest": max((job.trigger.depth for job in triggered), default=0),
+        "refused": len(completions.errors),
+        # Each job's n subscriptions fired a job or were refused, and every refusal names the budget.
+        "every_firing_accounted_for": len(triggered) + len(completions.errors) == n * len(jobs)
+        and all("job budget" in error for error in completions.errors),
+        "budget": limits.job_budget,
+        "unbounded": sum(n**depth for depth in range(1, DEFAULT_MAX_CHAIN_DEPTH + 1)),
+        "wall_ms": wall * 1000,
+    }
+
+
+class _RefusedFirings(logging.Handler):
+    """Collects the firings the dispatcher logs as not fired while it is installed (on the root
+    logger, which PIE's logger propagates to)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.errors: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == "subscription not fired":
+            self.errors.append(str(getattr(record, "reason", "")))
+
+    def __enter__(self) -> _RefusedFirings:
+        logging.getLogger().addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger().removeHandler(self)
 
 
 def _subscriptions(size: int) -> str:
@@ -162,8 +290,6 @@ def _transition(handler: Any, size: int, shared_target: bool) -> dict[str, Any]:
 
 
 def _check_every_subscription_fired(response: dict[str, Any], size: int) -> None:
-    import json
-
     if response["statusCode"] != 200:
         raise AssertionError(f"the transition answered {response['statusCode']}: {response.get('body')}")
     events = json.loads(response["body"])["triggered_events"]

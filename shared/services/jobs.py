@@ -103,6 +103,20 @@ def _warn_version_left(job: Job, reason: str) -> None:
     )
 
 
+def _warn_not_fired(response: CompletionResponse) -> None:
+    for event in response.triggered_events:
+        if event.error is not None:
+            logger.warning(
+                "subscription not fired",
+                extra={
+                    "job_id": response.job.id,
+                    "model_id": response.job.model_id,
+                    "subscription_id": event.subscription_id,
+                    "reason": event.error,
+                },
+            )
+
+
 class JobService:
     def __init__(
         self,
@@ -393,9 +407,12 @@ class JobService:
         """Complete a job from what its handler reported with nobody to answer (the dispatcher, AWS
         events): a result that cannot be stored fails the job with the reason instead, in the same
         call, so the job is never left ``dispatched`` (a caller of the route gets a 400 and can
-        retry with a smaller output instead)."""
+        retry with a smaller output instead). Firings it reports as not fired (the depth limit,
+        the root's job budget, a missing target) are logged: nobody else reads its answer."""
         try:
-            return self.complete(job.model_id, job.id, result, actor=actor, access=Access.service(actor), known=job)
+            response = self.complete(job.model_id, job.id, result, actor=actor, access=Access.service(actor), known=job)
+            _warn_not_fired(response)
+            return response
         except ItemNotStorableError as refused:
             reason = refused.message[:ERROR_MAX]
             logger.warning("job result cannot be stored; the job fails", extra={"job_id": job.id, "reason": reason})

@@ -77,6 +77,7 @@ def run_three_model_chain(api: Api) -> None:
         "source_version": "1",
         "source_job_id": a_job["id"],
         "depth": 1,
+        "root_job_id": a_job["id"],
     }
     assert c_job["trigger"]["subscription_id"] == b_to_c
     assert c_job["trigger"]["source_job_id"] == b_job["id"]
