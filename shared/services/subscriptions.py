@@ -29,6 +29,7 @@ from shared.domain.triggers import (
     ChainLimits,
     TriggerSource,
     firing_of,
+    plan_firing,
 )
 from shared.services.firing import ChainView
 from shared.services.ports import ChainBudgetBook, Clock, IdGenerator, ModelReader, Subscriptions, random_id
@@ -168,16 +169,25 @@ class SubscriptionService:
         The event is imagined as a root's first link (no chain above it, its whole job budget
         left) producing ``trigger_output``, or without one, what a transition of the source's
         newest version by hand would send; whether and how the subscription fires — on which
-        version, cut or not — is then decided as the firing decides it (``firing_of``)."""
+        version, cut or not — is then decided as the firing decides it (``plan_firing``), with
+        the event's other active subscriptions beside it."""
         subscription = self._subscriptions.get(source_model_id, subscription_id)
         access.require_write(subscription.workspace, source_model_id)
-        records = self._models.get_model_records({source_model_id, subscription.target_model_id})
+        # The firing decides for every active subscription of the event at once (they share the
+        # budget, and two trainings of one target take two versions): so does the dry run.
+        siblings = [subscription]
+        if job_events.fires_on(subscription, subscription.trigger_event):
+            siblings = self._chain.firing_subscriptions(source_model_id, subscription.trigger_event)
+            if all(s.id != subscription.id for s in siblings):
+                siblings.append(subscription)
+        records = self._models.get_model_records({source_model_id} | {s.target_model_id for s in siblings})
         if source_model_id not in records:
             raise ModelNotFoundError(source_model_id)
         source = records[source_model_id].model
-        target = records.get(subscription.target_model_id)
+        states = self._chain.targets(siblings, records)[2]
+        target = states.get(subscription.target_model_id)
         if target is not None and not access.can_read(target.model.workspace):
-            records.pop(subscription.target_model_id)  # hidden from the caller: it does not exist for them
+            states.pop(subscription.target_model_id)  # hidden from the caller: it does not exist for them
         if trigger_output is None:
             trigger_output = job_events.transition_output(source.id, source.latest_version, {})
         event = TriggerSource(
@@ -187,11 +197,19 @@ class SubscriptionService:
             output=trigger_output,
             version=source.latest_version,
         )
-        states = self._chain.targets([subscription], records)[2] if subscription.target_model_id in records else {}
-        outcome = firing_of(event, subscription, states.get(subscription.target_model_id), self._clock(), self._limits)
-        if isinstance(outcome, str):
-            return DryRunResult(subscription_id=subscription.id, would_fire=False, job=None, error=outcome, warnings=[])
-        fired = outcome.job
+        now = self._clock()
+        plan = plan_firing(event, siblings, states, now, self._limits)
+        decided = next((e for e in plan.events if e.subscription_id == subscription.id), None)
+        if decided is None:  # not active: the firing passes over it; say why
+            reason = firing_of(event, subscription, states.get(subscription.target_model_id), now, self._limits)
+            error = reason if isinstance(reason, str) else None
+            return DryRunResult(subscription_id=subscription.id, would_fire=False, job=None, error=error, warnings=[])
+        if decided.error is not None:
+            return DryRunResult(
+                subscription_id=subscription.id, would_fire=False, job=None, error=decided.error, warnings=[]
+            )
+        fired = next(job for job in plan.jobs if job.id == decided.job_id)
+        slot = plan.slots.get(fired.id)
         target_model = states[subscription.target_model_id].model
         warnings = [
             f"input does not match the target's {fired.action} input_schema: {reason}"
@@ -200,7 +218,7 @@ class SubscriptionService:
         job = DryRunJob(
             model_id=fired.model_id,
             version=fired.version,
-            cuts_version=outcome.slot is not None and outcome.slot.cuts,
+            cuts_version=slot is not None and slot.cuts,
             action=fired.action,
             input=fired.input,
             handler=fired.handler,

@@ -24,7 +24,7 @@ from tests.integration.job_helpers import (
     started_job,
     table_stream,
 )
-from tests.integration.lifecycle_helpers import jobs_of, subscribe
+from tests.integration.lifecycle_helpers import jobs_of, set_status, subscribe
 
 
 @pytest.fixture
@@ -163,3 +163,23 @@ def test_the_impact_applies_the_job_budget(table: Any, monkeypatch: pytest.Monke
     assert impact["total_jobs"] == 3
     refused = [node for node in impact["children"] if not node["would_fire"]]
     assert len(refused) == 1 and "job budget of 3" in refused[0]["error"]
+
+
+def test_the_dry_run_decides_beside_the_events_other_subscriptions_as_the_firing_does(table: Any):
+    create_model("up")
+    create_model("down")
+    first = subscribe("up", "down", action="training", stored_input={})
+    second = subscribe("up", "down", action="training", stored_input={})
+    ordered = sorted([first, second], key=lambda s: s.id)  # the order the firing reads them in
+
+    said = {}
+    for subscription in ordered:
+        status, body, _ = call("test_subscription", model_id="up", subscription_id=subscription.id, body={})
+        assert status == 200, body
+        said[subscription.id] = (body["job"]["version"], body["job"]["cuts_version"])
+    status, body, _ = set_status("up", "1", "training")
+    status, body, _ = set_status("up", "1", "active")
+
+    done = {job["trigger"]["subscription_id"]: job["version"] for job in jobs_of(table, "down")}
+    assert said == {ordered[0].id: ("1", False), ordered[1].id: ("2", True)}
+    assert done == {s_id: version for s_id, (version, _) in said.items()}
