@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -419,3 +420,39 @@ def test_a_job_page_shows_the_chain_it_belongs_to(browser, console_server, pie):
     save(browser, "job-chain")
     source_link.find_element(By.TAG_NAME, "a").click()
     wait_for(browser, "ol.chain li", f"Fired training of {target}")
+
+
+def test_a_chained_version_shows_its_lineage_and_a_model_its_impact(browser, console_server, pie):
+    source, target = unique_id("lineage-src"), unique_id("lineage-dst")
+    create_model(pie, source, handlers=IN_PROCESS_HANDLERS)
+    create_model(pie, target, handlers=IN_PROCESS_HANDLERS)
+    subscribe(pie, source, target, input_source="trigger_output", input=None)
+    for run in (1, 2):  # the second run cuts the target's version 2
+        source_job = pie.post(f"/v2/models/{source}/training", {"input": {"rows": 10}}).json["job"]["id"]
+        wait_until_jobs_settle(pie, target, run)
+
+    open_page(browser, console_server, f"/models/{target}")
+
+    trained = wait_for(browser, 'li.version[data-version="2"] p.trained-by', "Trained by job")
+    assert source in trained.text
+    trained.find_element(By.CSS_SELECTOR, "button.show-lineage").click()
+    steps = wait_for(browser, 'li.version[data-version="2"] ol.lineage-steps', source)
+    assert source_job in steps.text and "the root" in steps.text
+
+    open_page(browser, console_server, f"/models/{source}")
+    wait_for(browser, "button.show-impact").click()
+    node = wait_for(browser, "ul.impact-tree li.would-fire", target)
+    assert "training version 3 (cut)" in node.text
+    assert "1 job(s)" in wait_for(browser, "p.impact-total").text
+    save(browser, "lineage-and-impact")
+
+
+def wait_until_jobs_settle(pie: Api, model_id: str, count: int) -> None:
+    """Until ``model_id`` has ``count`` jobs, every one succeeded."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        jobs = pie.get(f"/v2/models/{model_id}/jobs").json["jobs"]
+        if len(jobs) == count and all(job["status"] == "succeeded" for job in jobs):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"the jobs of {model_id} never all succeeded: {jobs}")
