@@ -1,4 +1,4 @@
-// PIE's HTTP API as the console uses it: configuration, sign-in, requests and feature detection.
+// PIE's HTTP API as the console uses it: configuration, sign-in, requests and its published contract.
 //
 // config.json says where the API is and how to sign in:
 //   {"api_url": "", "auth": {"mode": "local", "token_url": "local-token"}}      (pie-local serve)
@@ -17,7 +17,7 @@ export class ApiError extends Error {
 }
 
 let config = null;
-let features = null;
+let contractRead = null;
 
 export async function loadConfig() {
   const response = await fetch("config.json", { cache: "no-store" });
@@ -158,28 +158,47 @@ export async function all(path, key, cap = 1000) {
   return items;
 }
 
-// Routes added after the first release are used only when the API's OpenAPI document lists them:
-// the API's own copy first, else the copy deployed beside the console from the same checkout.
-export async function detectFeatures() {
-  if (features) return features;
-  let paths = {};
+// The API's published contract (its OpenAPI document), read once: the API's own copy first, else
+// the copy deployed beside the console from the same checkout.
+//  - features: routes added after the first release are used only when the document lists them;
+//  - nextStatuses and jobEvents: the version lifecycle and the job-event table, as the server
+//    publishes them (x-pie-lifecycle, x-pie-job-events). The console never re-types them.
+// An API too old to publish the rules lends them from the console's copy; with no document at all,
+// both are empty (the console then offers no version move rather than a guessed one).
+export function contract() {
+  contractRead ??= readContract();
+  return contractRead;
+}
+
+async function readContract() {
+  let paths = null;
+  let rules = null;
   for (const source of [`${config.api_url}/v2/openapi.json`, "openapi.json"]) {
     try {
       const response = await fetch(source, { cache: "no-store" });
-      if (response.ok) {
-        paths = (await response.json()).paths || {};
-        break;
-      }
+      if (!response.ok) continue;
+      const document = await response.json();
+      paths ??= document.paths || {};
+      if (!rules && document["x-pie-lifecycle"] && document["x-pie-job-events"]) rules = document;
+      if (rules) break;
     } catch {
       // not served there; try the next copy
     }
   }
-  features = {
-    jobsList: "/v2/jobs" in paths,
-    retry: "/v2/models/{model_id}/jobs/{job_id}/retry" in paths,
-    cancel: "/v2/models/{model_id}/jobs/{job_id}/cancel" in paths,
+  paths ??= {};
+  return {
+    features: {
+      jobsList: "/v2/jobs" in paths,
+      retry: "/v2/models/{model_id}/jobs/{job_id}/retry" in paths,
+      cancel: "/v2/models/{model_id}/jobs/{job_id}/cancel" in paths,
+    },
+    nextStatuses: rules?.["x-pie-lifecycle"].next_statuses || {},
+    jobEvents: rules?.["x-pie-job-events"].events || [],
   };
-  return features;
+}
+
+export async function detectFeatures() {
+  return (await contract()).features;
 }
 
 export const enc = encodeURIComponent;

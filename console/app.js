@@ -6,13 +6,6 @@ import { validate } from "./schema.js";
 
 const main = document.getElementById("main");
 
-// The version lifecycle (SPEC): the states a version may move to from each state.
-const NEXT_STATES = {
-  pending: ["training", "failed"],
-  training: ["active", "failed", "pending"],
-  failed: ["pending", "training"],
-  active: ["failed"],
-};
 const JOB_STATUSES = ["queued", "dispatched", "succeeded", "failed"];
 const REFRESH_MS = 1500;
 const IDLE_REFRESH_MS = 5000;
@@ -244,9 +237,9 @@ function jobForm(model, versions, outlet, refresh) {
     h("label", { for: id }, "Input (JSON)"), editor, help, start);
 }
 
-function versionCard(model, version, reload) {
+function versionCard(model, version, reload, nextStatuses) {
   const outlet = h("div", { class: "outlet", "aria-live": "polite" });
-  const next = NEXT_STATES[version.status] || [];
+  const next = nextStatuses[version.status] || [];
   const selectId = `new-status-${version.version}`;
   const messageId = `status-message-${version.version}`;
   const target = h("select", { id: selectId }, next.map((state) => h("option", { value: state }, state)));
@@ -312,10 +305,10 @@ function impactNode(node) {
     node.children?.length ? h("ul", {}, node.children.map(impactNode)) : null);
 }
 
-function impactView(model) {
+function impactView(model, jobEvents) {
   const outlet = h("div", { class: "outlet impact", "aria-live": "polite" });
   const event = h("select", { id: "impact-event" },
-    ["training_complete", "inference_complete"].map((name) => h("option", { value: name }, name)));
+    jobEvents.map(({ name }) => h("option", { value: name }, name)));
   const button = actionButton("Show impact", outlet, async () => {
     const { impact } = await api.get(`/v2/models/${api.enc(model.id)}/impact?event=${api.enc(event.value)}`);
     return h("div", {},
@@ -332,11 +325,13 @@ async function modelPage(modelId) {
   let model;
   let versions;
   let graph;
+  let rules;
   try {
-    [{ model }, versions, graph] = await Promise.all([
+    [{ model }, versions, graph, rules] = await Promise.all([
       api.get(`/v2/models/${api.enc(modelId)}`),
       api.all(`/v2/models/${api.enc(modelId)}/versions`, "versions", 200),
       loadGraph(),
+      api.contract(),
     ]);
   } catch (error) {
     show(h("h1", {}, modelId), problem(error));
@@ -354,7 +349,7 @@ async function modelPage(modelId) {
   const jobOutlet = h("div", { class: "outlet", "aria-live": "polite" });
   const versionList = h("div", {});
   const showVersions = (items) => versionList.replaceChildren(items.length
-    ? h("ul", { class: "versions" }, items.map((version) => versionCard(model, version, reload)))
+    ? h("ul", { class: "versions" }, items.map((version) => versionCard(model, version, reload, rules.nextStatuses)))
     : empty("No versions."));
   // Starting a training moves its version: show that without losing the "started" message.
   const reloadVersions = () => api.all(`/v2/models/${api.enc(modelId)}/versions`, "versions", 200).then(showVersions).catch(() => {});
@@ -374,7 +369,7 @@ async function modelPage(modelId) {
       h("dt", {}, "Jobs"), h("dd", {}, h("a", { href: `#/jobs?model=${api.enc(model.id)}` }, "Delivery log for this model"))),
     h("section", { "aria-labelledby": "run-heading" }, h("h2", { id: "run-heading" }, "Run"), jobForm(model, versions, jobOutlet, reloadVersions), jobOutlet),
     h("section", { "aria-labelledby": "versions-heading" }, h("h2", { id: "versions-heading" }, "Versions"), versionList),
-    h("section", { "aria-labelledby": "impact-heading" }, h("h2", { id: "impact-heading" }, "Impact"), impactView(model)),
+    h("section", { "aria-labelledby": "impact-heading" }, h("h2", { id: "impact-heading" }, "Impact"), impactView(model, rules.jobEvents)),
     h("section", { "aria-labelledby": "contracts-heading" },
       h("h2", { id: "contracts-heading" }, "Contracts"),
       Object.keys(contracts).length
@@ -525,9 +520,10 @@ async function jobsPage() {
   await refresh();
 }
 
-async function firedBy(job) {
+async function firedBy(job, jobEvents) {
   // The jobs this job fired: jobs of its subscriptions' targets whose trigger names this job.
-  const event = job.action === "training" ? "training_complete" : "inference_complete";
+  const event = jobEvents.find(({ action }) => action === job.action)?.name;
+  if (!event) return [];
   const subscriptions = await api.all(`/v2/models/${api.enc(job.model_id)}/event-subscriptions`, "subscriptions");
   const targets = [...new Set(subscriptions.filter((item) => item.trigger_event === event).map((item) => item.target_model_id))];
   const lists = await Promise.all(targets.map((id) => api.all(`/v2/models/${api.enc(id)}/jobs`, "jobs", 300).catch(() => [])));
@@ -537,15 +533,15 @@ async function firedBy(job) {
 async function jobPage(modelId, jobId) {
   show(h("h1", {}, "Job"), loading());
   let job;
-  let features;
+  let rules;
   try {
-    [{ job }, features] = await Promise.all([api.get(`/v2/models/${api.enc(modelId)}/jobs/${api.enc(jobId)}`), api.detectFeatures()]);
+    [{ job }, rules] = await Promise.all([api.get(`/v2/models/${api.enc(modelId)}/jobs/${api.enc(jobId)}`), api.contract()]);
   } catch (error) {
     show(h("h1", {}, "Job"), problem(error));
     return;
   }
   const outlet = h("div", { class: "outlet", "aria-live": "polite" });
-  const fired = await firedBy(job).catch(() => []);
+  const fired = await firedBy(job, rules.jobEvents).catch(() => []);
   const trigger = job.trigger;
   const source = !trigger ? h("li", {}, "Started directly (no subscription)")
     : trigger.source_job_id ? h("li", {}, "Source job ", jobLink(trigger.source_model_id, trigger.source_job_id), ` of ${trigger.source_model_id}`)
@@ -560,7 +556,7 @@ async function jobPage(modelId, jobId) {
       h("dt", {}, "Completed"), h("dd", {}, when(job.completed_at)),
       h("dt", {}, "Attempts"), h("dd", {}, job.attempt ? `${job.attempt} of ${job.max_attempts ?? "?"}` : job.attempts ?? "—"),
       h("dt", {}, "Handler"), h("dd", {}, handlerText(job.handler))),
-    h("div", { class: "actions" }, jobActions(job, features, outlet, () => jobPage(modelId, jobId))), outlet,
+    h("div", { class: "actions" }, jobActions(job, rules.features, outlet, () => jobPage(modelId, jobId))), outlet,
     job.error ? h("section", {}, h("h2", {}, "Error"), h("p", { class: "error job-error" }, job.error)) : null,
     attemptHistory(job) ? h("section", {}, h("h2", {}, "Attempts"), attemptHistory(job)) : null,
     h("section", { "aria-labelledby": "chain-heading" },

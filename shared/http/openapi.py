@@ -4,6 +4,12 @@ Each route function describes its one operation from the same pydantic models it
 this module asks every function of the route table for its part and merges them into one document,
 adding the refusals the deployed API Gateway answers itself in front of the functions.
 ``docs/openapi.json`` is this document, checked in; a test fails when the two disagree.
+
+Two server rules are published with it, as top-level extensions, for the clients to read instead
+of re-typing them: ``x-pie-lifecycle`` (the version lifecycle, ``shared/domain/lifecycle.py``) and
+``x-pie-job-events`` (the job-event table, ``shared/domain/job_events.py``). The SDK ships a copy
+of them (``python -m shared.http.openapi --rules``), the console reads them from the served
+document.
 """
 
 from __future__ import annotations
@@ -11,10 +17,13 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import sys
 from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
+from shared.domain.job_events import TABLE as JOB_EVENTS
+from shared.domain.lifecycle import NEXT_STATUSES
 from shared.http.catalogue import BEARER_SCHEME
 from shared.routes import ROUTES, Route
 
@@ -101,6 +110,39 @@ def build_document() -> dict[str, Any]:
             "schemas": dict(sorted(schemas.items())),
             "securitySchemes": {BEARER_SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
+        **published_rules(),
+    }
+
+
+LIFECYCLE_EXTENSION = "x-pie-lifecycle"
+JOB_EVENTS_EXTENSION = "x-pie-job-events"
+
+
+def published_rules() -> dict[str, Any]:
+    """The server rules a client follows, as the document's extensions: read from the domain's
+    own tables, so the document cannot say otherwise than the server does."""
+    return {
+        LIFECYCLE_EXTENSION: {
+            "description": "The version lifecycle: the statuses a version may move to from each status "
+            "(new_status refuses any other move with a 422; setting the current status again is a no-op). "
+            "A move listed in x-pie-job-events also fires that event.",
+            "next_statuses": {status: list(following) for status, following in NEXT_STATUSES.items()},
+        },
+        JOB_EVENTS_EXTENSION: {
+            "description": "Every event a subscription can fire on (trigger_event): a succeeded job of "
+            "`action` produces it, and so does the version move `transition`, if any. A trigger_output "
+            "subscription receives the output of that action's job (its output_schema is the contract).",
+            "events": [
+                {
+                    "name": event.name,
+                    "action": event.action,
+                    "transition": None
+                    if event.transition is None
+                    else {"from": event.transition[0], "to": event.transition[1]},
+                }
+                for event in JOB_EVENTS
+            ],
+        },
     }
 
 
@@ -164,10 +206,13 @@ def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
 
-def main() -> None:
-    """Print the document (``python -m shared.http.openapi > docs/openapi.json``)."""
-    print(render(build_document()), end="")
+def main(arguments: list[str]) -> None:
+    """Print the document (``python -m shared.http.openapi > docs/openapi.json``), or with
+    ``--rules`` only its published rules (the SDK's copy, ``clients/python/pie_client/rules.json``)."""
+    if arguments not in ([], ["--rules"]):
+        raise SystemExit("usage: python -m shared.http.openapi [--rules]")
+    print(render(published_rules() if arguments else build_document()), end="")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -226,6 +226,55 @@ def timeline_of(browser: WebDriver, version: str, statuses: list[str]) -> list[s
         )
 
 
+# The served document as a console would read it from an API whose rules differ from today's: a
+# lifecycle where a failed version may only be retrained, and a single job event.
+ALTERED_RULES = {
+    "x-pie-lifecycle": {
+        "next_statuses": {"pending": ["failed"], "training": ["failed"], "failed": ["training"], "active": []}
+    },
+    "x-pie-job-events": {"events": [{"name": "inference_complete", "action": "inference", "transition": None}]},
+}
+SERVE_ALTERED_RULES = """
+const served = window.fetch.bind(window);
+window.fetch = async (input, init) => {
+  const response = await served(input, init);
+  if (!String(input).endsWith("/v2/openapi.json")) return response;
+  const document = { ...(await response.json()), ...RULES };
+  return new Response(JSON.stringify(document), { status: 200, headers: { "Content-Type": "application/json" } });
+};
+"""
+
+
+def test_the_console_offers_the_moves_and_events_the_api_publishes(browser, console_server, pie):
+    """The lifecycle and the job events come from the API's document (x-pie-lifecycle,
+    x-pie-job-events), not from a copy in the console: served other rules, it offers those."""
+    model_id = unique_id("rules")
+    create_model(pie, model_id)
+    assert pie.post(f"/v2/models/{model_id}/versions/1/new_status", {"status": "failed"}).status == 200
+    published = pie.get("/v2/openapi.json").json
+
+    open_page(browser, console_server, f"/models/{model_id}")
+    offered = [option.get_attribute("value") for option in Select(wait_for(browser, "#new-status-1")).options]
+    events = [option.get_attribute("value") for option in Select(wait_for(browser, "#impact-event")).options]
+
+    assert offered == published["x-pie-lifecycle"]["next_statuses"]["failed"]
+    assert events == [event["name"] for event in published["x-pie-job-events"]["events"]]
+
+    script = SERVE_ALTERED_RULES.replace("RULES", json.dumps(ALTERED_RULES))
+    injected = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
+    try:
+        browser.get("about:blank")
+        open_page(browser, console_server, f"/models/{model_id}")
+        offered = [option.get_attribute("value") for option in Select(wait_for(browser, "#new-status-1")).options]
+        events = [option.get_attribute("value") for option in Select(wait_for(browser, "#impact-event")).options]
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": injected["identifier"]})
+        browser.get("about:blank")
+
+    assert offered == ["training"]
+    assert events == ["inference_complete"]
+
+
 @pytest.fixture(scope="module")
 def chain(pie: Api) -> dict[str, str]:
     """A → B → C → A: a cycle, with B → C stale (C's handlers changed after it was subscribed)."""

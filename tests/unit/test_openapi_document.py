@@ -11,6 +11,9 @@ import pytest
 from openapi_spec_validator import validate
 
 from functions.get_openapi.handler import lambda_handler as get_openapi
+from shared.domain.job_events import TABLE as JOB_EVENTS
+from shared.domain.job_events import fired_by_transition, producing_action
+from shared.domain.lifecycle import NEXT_STATUSES
 from shared.http.openapi import build_document, render
 from shared.routes import ROUTES, Route
 from tests.conftest import load_event
@@ -203,3 +206,28 @@ def test_the_document_route_serves_the_checked_in_document():
     assert response["statusCode"] == 200
     assert response["headers"]["Content-Type"] == "application/json"
     assert response["body"] == DOCUMENT.read_text()
+
+
+def test_the_version_lifecycle_is_published_as_the_server_enforces_it(published: dict):
+    next_statuses = published["x-pie-lifecycle"]["next_statuses"]
+
+    assert {status: tuple(following) for status, following in next_statuses.items()} == NEXT_STATUSES
+    # The lifecycle covers exactly the statuses a version is documented to have.
+    assert set(next_statuses) == set(published["components"]["schemas"]["Version"]["properties"]["status"]["enum"])
+
+
+def test_the_job_event_table_is_published_row_by_row(published: dict):
+    events = published["x-pie-job-events"]["events"]
+
+    assert [(event["name"], event["action"]) for event in events] == [(row.name, row.action) for row in JOB_EVENTS]
+    assert all(producing_action(event["name"]) == event["action"] for event in events)
+    moves = {
+        (event["transition"]["from"], event["transition"]["to"]): event["name"]
+        for event in events
+        if event["transition"]
+    }
+    assert moves == {row.transition: row.name for row in JOB_EVENTS if row.transition}
+    assert all(fired_by_transition(*move) == name for move, name in moves.items())
+    # Every event is one a subscription may name.
+    trigger_event = published["components"]["schemas"]["CreateSubscriptionRequest"]["properties"]["trigger_event"]
+    assert [event["name"] for event in events] == trigger_event["enum"]

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from pie_client import rules
 from pie_client.client import PieClient
 from pie_client.errors import Conflict, NotFound, PieError
 from pie_client.models import (
@@ -40,7 +41,6 @@ from pie_client.models import (
 Action = Literal["create", "update", "replace", "reactivate", "unchanged"]
 MODEL_FIELDS = ("name", "description", "handlers", "handler_contracts", "metadata")
 IMMUTABLE_SUBSCRIPTION_FIELDS = ("trigger_event", "target_model_id", "target_action", "input_source")
-TRIGGERING_ACTION = {"training_complete": "training", "inference_complete": "inference"}
 # A declaration larger than this is refused before it is parsed: hundreds of models take a few
 # dozen KiB, and parsing, validating and planning cost grows with the file.
 MAX_FILE_BYTES = 1024 * 1024
@@ -410,7 +410,7 @@ def _staleness(
                         )
                     )
             elif subscription.source_model_id == step.model_id and subscription.input_source == "trigger_output":
-                action = TRIGGERING_ACTION[subscription.trigger_event]
+                action = rules.producing_action(subscription.trigger_event)
                 if _schema(before, action, "output") != _schema(after, action, "output"):
                     effects.append(
                         StaleningEffect(

@@ -41,6 +41,7 @@ except ImportError as missing:  # the SDK installed without the `cli` extra
 from pydantic import ValidationError
 
 from pie_client import apply as declared
+from pie_client import rules
 from pie_client.client import DEFAULT_URL, PieClient
 from pie_client.errors import PieError, Unauthorized, WaitTimeout
 from pie_client.graph import ImpactTree, TriggerGraph
@@ -448,7 +449,7 @@ def versions_create(session: Session, model_id: str, version: str, description: 
 @versions.command("status")
 @click.argument("model_id")
 @click.argument("version")
-@click.argument("status", type=click.Choice(["pending", "training", "active", "failed"]))
+@click.argument("status", type=click.Choice(rules.VERSION_STATUSES))
 @click.option("--message", help="status_message")
 @output_option
 @pass_session
@@ -500,7 +501,7 @@ def subscriptions_get(session: Session, model_id: str, subscription: str) -> Non
 
 @subscriptions.command("create")
 @click.argument("model_id")
-@click.option("--event", "trigger_event", type=click.Choice(["training_complete", "inference_complete"]), required=True)
+@click.option("--event", "trigger_event", type=click.Choice(rules.EVENT_NAMES), required=True)
 @click.option("--target", "target_model_id", required=True)
 @click.option("--action", "target_action", type=click.Choice(["inference", "training"]), required=True)
 @click.option("--input", "input_", type=JSON_OBJECT, help="stored input (else the trigger's output is forwarded)")
@@ -752,7 +753,7 @@ def apply_command(session: Session, path: str, plan_only: bool, reactivate: bool
 @click.option("--impact", "impact_model", metavar="MODEL_ID", help="what an event on MODEL_ID would fire now")
 @click.option(
     "--event",
-    type=click.Choice(["training_complete", "inference_complete"]),
+    type=click.Choice(rules.EVENT_NAMES),
     default="training_complete",
     show_default=True,
     help="with --impact: the event",
