@@ -190,7 +190,8 @@ def dispatcher_settings() -> DispatcherSettings:
 def dispatcher() -> Dispatcher:
     # Imported here: route functions never load the dispatcher or Powertools batch processing.
     from shared.dispatch.dispatcher import Dispatcher
-    from shared.dispatch.starters import Backoff, StartContext, build_starters
+    from shared.dispatch.starters import build_starters
+    from shared.kinds.starting import Backoff, StartContext
 
     settings = dispatcher_settings()
     context = StartContext(

@@ -141,7 +141,7 @@ class HandlerKind:
     # Raises HandlerNotAllowedError for a handler outside the allow-list; ``role`` is "training" or
     # "inference", ``implementations`` the in-process implementations the code base registers.
     check: Callable[[str, Any, HandlerAllowList, Collection[str]], None]
-    # "module:factory"; the factory takes a shared.dispatch.starters.StartContext.
+    # "module:factory"; the factory takes a shared.kinds.starting.StartContext.
     starter: str
     default_timeout_seconds: int
     # "module:function" ``(client_factory, job) -> bool`` stopping a cancelled job's recorded task;

@@ -7,8 +7,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.dispatch.envelope import JobEnvelope
-from shared.dispatch.starters import (
+from shared.domain.entities import Job
+from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
+from shared.kinds.envelope import JobEnvelope
+from shared.kinds.starting import (
     DispatchFailed,
     LazyClient,
     Retry,
@@ -16,8 +18,6 @@ from shared.dispatch.starters import (
     Started,
     aws_call,
 )
-from shared.domain.entities import Job
-from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
 from shared.observability import logger
 
 RETRYABLE_ECS_ERRORS = frozenset({"ThrottlingException", "ServerException", "LimitExceededException"})

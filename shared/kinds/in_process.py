@@ -4,7 +4,7 @@ dispatcher; the job completes in the same delivery, so no AWS event or IAM is in
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -13,6 +13,12 @@ from shared.kinds.allow_list import HandlerAllowList
 from shared.kinds.base import HandlerKind, HandlerModel
 
 IMPLEMENTATION_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+# What an implementation takes (the job's input) and returns (its output).
+JsonObject = dict[str, Any]
+
+
+class ImplementationFailed(Exception):
+    """Raised by an in-process implementation: its job fails with the message as the reason."""
 
 
 class InProcessHandler(HandlerModel):

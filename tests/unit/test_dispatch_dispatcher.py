@@ -11,11 +11,11 @@ import pytest
 from shared.data.entities import JOBS
 from shared.dispatch.dispatcher import Dispatcher, MalformedRecordError
 from shared.dispatch.implementations import IMPLEMENTATIONS
-from shared.dispatch.starters import Backoff, DispatchFailed, StartContext
 from shared.domain.entities import Job
 from shared.domain.requests import CompleteJobRequest
 from shared.domain.responses import CompletionResponse
 from shared.kinds.in_process_start import InProcessStarter
+from shared.kinds.starting import Backoff, DispatchFailed, StartContext
 from shared.services.jobs import Claim
 from tests.conftest import load_event
 

@@ -3,6 +3,7 @@ registered kinds, and nothing dispatches on a kind it does not know."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import typing
@@ -11,13 +12,14 @@ from dataclasses import fields, replace
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from shared.dispatch.starters import Backoff, StartContext, build_starters
+from shared.dispatch.starters import build_starters
 from shared.domain.entities import Handler
 from shared.domain.errors import HandlerNotAllowedError
 from shared.kinds import KINDS, UnknownHandlerKindError, kind_of
 from shared.kinds.allow_list import HandlerAllowList
 from shared.kinds.arn import ArnHandlerModel, ArnTarget
 from shared.kinds.base import HandlerKind, IamStatement, load
+from shared.kinds.starting import Backoff, StartContext
 from tests.conftest import ROOT
 
 KIND_TYPES = sorted(KINDS)
@@ -177,3 +179,16 @@ def test_an_arn_kind_gets_its_check_iam_and_completion_rule_from_its_target():
 def test_an_arn_kind_without_allow_list_fields_fails_when_declared():
     with pytest.raises(TypeError, match="pipeline_accounts"):
         replace(_PIPELINES, allow_list_group="pipeline")
+
+
+def test_the_kinds_never_import_the_dispatcher():
+    """The dispatcher reads the registry; a kind (its model, starter or stopper) never reaches back
+    into ``shared.dispatch``, so the two do not import each other."""
+    upward = []
+    for path in sorted((ROOT / "shared" / "kinds").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            upward += [f"{path.name}: {name}" for name in names if name.split(".")[:2] == ["shared", "dispatch"]]
+    assert upward == []
