@@ -167,6 +167,10 @@ class HandlerKind:
     deploy_warnings: Callable[[HandlerAllowList, tuple[str, ...]], list[str]] = _none
     # Why the wildcard resources in ``dispatcher_statements`` are least privilege (for cdk-nag).
     iam_wildcard_reason: str = ""
+    # Statements of the cancel route's role, which ``stopper`` needs (e.g. ecs:StopTask on the
+    # allowed clusters' tasks), and why their wildcards are least privilege.
+    stop_statements: Callable[[HandlerAllowList], list[IamStatement]] = _none
+    stop_wildcard_reason: str = ""
     docs: str = field(default="", repr=False)
 
 
