@@ -198,7 +198,7 @@ def dispatcher() -> Dispatcher:
         client=_client,
         backoff=Backoff(attempts=settings.dispatch_attempts),
         implementations=IMPLEMENTATIONS,
-        ecs_run_task_defaults=settings.ecs_run_task_defaults,
+        kind_settings=settings.kinds,
     )
     return Dispatcher(job_service(), outbox(), build_starters(context))
 

@@ -171,6 +171,10 @@ class HandlerKind:
     # allowed clusters' tasks), and why their wildcards are least privilege.
     stop_statements: Callable[[HandlerAllowList], list[IamStatement]] = _none
     stop_wildcard_reason: str = ""
+    # Reads the kind's own dispatcher settings from the environment (a pydantic model, e.g. the ECS
+    # RunTask defaults; raises ValidationError or ValueError for a bad value); its starter finds
+    # them in ``StartContext.kind_settings`` under the kind's type. None: the kind has none.
+    settings: Callable[[Mapping[str, str]], BaseModel] | None = None
     docs: str = field(default="", repr=False)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.domain.entities import Job
-from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
+from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE, KIND, EcsSettings
 from shared.kinds.envelope import JobEnvelope
 from shared.kinds.starting import (
     DispatchFailed,
@@ -27,11 +27,12 @@ RETRYABLE_ECS_FAILURE_PREFIXES = ("RESOURCE:", "AGENT", "CAPACITY")
 
 class EcsStarter:
     def __init__(self, context: StartContext) -> None:
-        """Every RunTask gets the context's ``ecs_run_task_defaults`` (e.g. launchType,
+        """Every RunTask gets the kind's ``run_task_defaults`` setting (e.g. launchType,
         networkConfiguration)."""
         self._client = LazyClient(context, "ecs")
         self._backoff = context.backoff
-        self._defaults = dict(context.ecs_run_task_defaults)
+        settings = context.kind_settings.get(KIND.type) or EcsSettings()
+        self._defaults = dict(settings.run_task_defaults)
         self._containers: dict[str, str] = {}
 
     def start(self, job: Job) -> Started:

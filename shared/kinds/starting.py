@@ -99,7 +99,8 @@ class StartContext:
     client: Callable[[str], Any]
     backoff: Backoff
     implementations: Mapping[str, Callable[[JsonObject], JsonObject]] = field(default_factory=dict)
-    ecs_run_task_defaults: Mapping[str, Any] = field(default_factory=dict)
+    # Each kind's own settings by type (``HandlerKind.settings``; ``DispatcherSettings.kinds``).
+    kind_settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 class LazyClient:

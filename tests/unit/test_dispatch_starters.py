@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from shared.dispatch.implementations import IMPLEMENTATIONS, ImplementationFailed
 from shared.domain.entities import Job, JobTrigger
 from shared.kinds import starting
+from shared.kinds.ecs import EcsSettings
 from shared.kinds.ecs_start import EcsStarter
 from shared.kinds.envelope import JobEnvelope
 from shared.kinds.in_process_start import InProcessStarter
@@ -214,7 +215,9 @@ def test_ecs_jobs_run_one_task_named_by_the_job_with_the_envelope_in_the_first_c
     client = FakeEcs()
 
     defaults = {"launchType": "FARGATE", "count": 1}
-    EcsStarter(on(client, Backoff(sleep=Sleeps()), ecs_run_task_defaults=defaults)).start(job(ECS))
+    EcsStarter(
+        on(client, Backoff(sleep=Sleeps()), kind_settings={"ecs": EcsSettings(run_task_defaults=defaults)})
+    ).start(job(ECS))
 
     (call,) = client.calls
     assert call["cluster"] == "ml-cluster"

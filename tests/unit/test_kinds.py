@@ -19,7 +19,9 @@ from shared.kinds import KINDS, UnknownHandlerKindError, kind_of
 from shared.kinds.allow_list import HandlerAllowList
 from shared.kinds.arn import ArnHandlerModel, ArnTarget
 from shared.kinds.base import HandlerKind, IamStatement, load
+from shared.kinds.ecs import EcsSettings
 from shared.kinds.starting import Backoff, StartContext
+from shared.settings import DispatcherSettings, SettingsError
 from tests.conftest import ROOT
 
 KIND_TYPES = sorted(KINDS)
@@ -58,9 +60,12 @@ def test_looking_up_an_unregistered_kind_raises_instead_of_falling_through():
 def test_each_kind_declares_every_facet(type_: str):
     kind = KINDS[type_]
     for facet in fields(HandlerKind):
-        assert getattr(kind, facet.name) is not None or facet.name in {"client_service", "stand_in", "stopper"}, (
-            facet.name
-        )
+        assert getattr(kind, facet.name) is not None or facet.name in {
+            "client_service",
+            "stand_in",
+            "stopper",
+            "settings",
+        }, facet.name
     assert kind.default_timeout_seconds > 0
     assert callable(load(kind.starter))
     # Optional: only kinds whose started work can be stopped on cancel (ECS tasks) have a stopper.
@@ -192,3 +197,16 @@ def test_the_kinds_never_import_the_dispatcher():
                 names = [node.module]
             upward += [f"{path.name}: {name}" for name in names if name.split(".")[:2] == ["shared", "dispatch"]]
     assert upward == []
+
+
+def test_the_dispatcher_settings_hold_each_kinds_own_settings_as_the_kind_reads_them():
+    settings = DispatcherSettings.from_environ({"PIE_ECS_RUN_TASK_DEFAULTS": '{"launchType": "FARGATE"}'})
+
+    assert set(settings.kinds) == {kind.type for kind in KINDS.values() if kind.settings is not None}
+    assert settings.kinds["ecs"] == EcsSettings(run_task_defaults={"launchType": "FARGATE"})
+
+
+@pytest.mark.parametrize("value", ["{not json", '["a list"]'])
+def test_a_kinds_bad_setting_is_a_settings_error_naming_the_dispatcher(value: str):
+    with pytest.raises(SettingsError, match="invalid PIE dispatcher settings"):
+        DispatcherSettings.from_environ({"PIE_ECS_RUN_TASK_DEFAULTS": value})
