@@ -11,13 +11,15 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.domain.completion_tokens import well_formed
-from shared.kinds.allow_list import HandlerAllowList
+
+if TYPE_CHECKING:  # the allow-list is assembled from the registered kinds (shared.kinds.allow_list)
+    from shared.kinds.allow_list import HandlerAllowList
 
 ERROR_LIMIT = 4096
 # Unknown fields of one object named one by one; more are one error naming the first and counting
@@ -138,6 +140,9 @@ class HandlerKind:
 
     type: str
     model: type[HandlerModel]
+    # The kind's fields of the handler allow-list (name -> description), each a list of strings
+    # that admits nothing when empty; ``HandlerAllowList`` is assembled from every kind's.
+    allow_list: Mapping[str, str]
     # Raises HandlerNotAllowedError for a handler outside the allow-list; ``role`` is "training" or
     # "inference", ``implementations`` the in-process implementations the code base registers.
     check: Callable[[str, Any, HandlerAllowList, Collection[str]], None]

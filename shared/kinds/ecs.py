@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
 from shared.domain.errors import HandlerNotAllowedError
-from shared.kinds.allow_list import HandlerAllowList
 from shared.kinds.base import (
     EventRule,
     HandlerKind,
@@ -18,6 +17,9 @@ from shared.kinds.base import (
     IamStatement,
     ReportedResult,
 )
+
+if TYPE_CHECKING:  # the allow-list is assembled from the registered kinds (shared.kinds.allow_list)
+    from shared.kinds.allow_list import HandlerAllowList
 
 ECS_TASK_PATTERN = r"^[A-Za-z0-9_-]{1,255}/[A-Za-z0-9_-]{1,255}(:[1-9][0-9]*)?$"
 ECS_ENVIRONMENT_VARIABLE = "PIE_JOB"
@@ -183,6 +185,11 @@ def deploy_warnings(allow: HandlerAllowList, pass_roles: tuple[str, ...]) -> lis
 KIND = HandlerKind(
     type="ecs",
     model=EcsHandler,
+    allow_list={
+        "ecs_clusters": "Clusters (short names, in the deployment's account and region) ECS handlers may name.",
+        "ecs_task_family_prefixes": 'Task definition families an ECS handler may name begin with one of these ("" '
+        "admits every family).",
+    },
     check=check,
     starter="shared.kinds.ecs_start:EcsStarter",
     # Training tasks run for hours; a task still running after six is presumed lost.
