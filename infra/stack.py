@@ -27,7 +27,7 @@ from infra.constructs.route_functions import (
     FunctionFactory,
     RouteFunctions,
 )
-from infra.constructs.sweeper import JobSweeper, allow_stopping_tasks
+from infra.constructs.sweeper import JobSweeper, allow_stopping_jobs
 from infra.constructs.table import RegistryTable
 from infra.function_profiles import (
     DISPATCHER_FUNCTION,
@@ -90,7 +90,7 @@ class PieStack(Stack):
             dead_letter_queues["JobSweeper"] = sweeper.dead_letter_queue
             asynchronous_functions["JobSweeper"] = sweeper.function
         if "cancel_job" in route_functions.functions:
-            allow_stopping_tasks(route_functions.functions["cancel_job"], config)
+            allow_stopping_jobs(route_functions.functions["cancel_job"], config)
 
         monitoring = Monitoring(
             self,

@@ -190,14 +190,15 @@ def dispatcher_settings() -> DispatcherSettings:
 def dispatcher() -> Dispatcher:
     # Imported here: route functions never load the dispatcher or Powertools batch processing.
     from shared.dispatch.dispatcher import Dispatcher
-    from shared.dispatch.starters import Backoff, StartContext, build_starters
+    from shared.dispatch.starters import build_starters
+    from shared.kinds.starting import Backoff, StartContext
 
     settings = dispatcher_settings()
     context = StartContext(
         client=_client,
         backoff=Backoff(attempts=settings.dispatch_attempts),
         implementations=IMPLEMENTATIONS,
-        ecs_run_task_defaults=settings.ecs_run_task_defaults,
+        kind_settings=settings.kinds,
     )
     return Dispatcher(job_service(), outbox(), build_starters(context))
 

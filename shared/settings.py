@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validat
 
 from shared.domain.access import DEFAULT_WORKSPACES_CLAIM
 from shared.domain.triggers import ChainLimits
+from shared.kinds import KINDS
 from shared.kinds.allow_list import HandlerAllowList
 
 # Environment every deployed function gets for its libraries (the stack sets it; the benchmarks
@@ -80,9 +81,9 @@ class DispatcherSettings(BaseModel):
 
     dispatch_workers: int = Field(default=16, ge=1, le=64)
     dispatch_attempts: int = Field(default=5, ge=1, le=10)
-    ecs_run_task_defaults: dict[str, Any] = Field(
+    kinds: dict[str, Any] = Field(
         default_factory=dict,
-        description="Added to every RunTask, e.g. launchType and networkConfiguration for Fargate.",
+        description="Each handler kind's own settings by type, as the kind reads them (HandlerKind.settings).",
     )
 
     @classmethod
@@ -91,7 +92,7 @@ class DispatcherSettings(BaseModel):
             return cls(
                 dispatch_workers=environ.get("PIE_DISPATCH_WORKERS") or 16,
                 dispatch_attempts=environ.get("PIE_DISPATCH_ATTEMPTS") or 5,
-                ecs_run_task_defaults=json.loads(environ.get("PIE_ECS_RUN_TASK_DEFAULTS", "{}")),
+                kinds={kind.type: kind.settings(environ) for kind in KINDS.values() if kind.settings is not None},
             )
-        except (ValidationError, json.JSONDecodeError) as error:
+        except (ValidationError, ValueError) as error:
             raise SettingsError(f"invalid PIE dispatcher settings in the environment: {error}") from error

@@ -22,13 +22,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
 from shared.data.entities import FANOUTS, JOBS
 from shared.data.outbox import OutboxWriter
-from shared.dispatch.starters import DispatchFailed, Starter
 from shared.domain.entities import Job
 from shared.domain.errors import JobAlreadyFinishedError, StaleAttemptError
 from shared.domain.requests import CompleteJobRequest
 from shared.domain.supervision import counted_change
 from shared.kinds import kind_of
 from shared.kinds.base import ERROR_LIMIT
+from shared.kinds.starting import DispatchFailed, Starter
 from shared.observability import logger
 from shared.services.jobs import DISPATCHER_ACTOR, JobService
 

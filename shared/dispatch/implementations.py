@@ -8,13 +8,8 @@ A handler ``{"type": "in_process", "implementation": NAME}`` may only name a key
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-JsonObject = dict[str, Any]
-
-
-class ImplementationFailed(Exception):
-    pass
+from shared.kinds.in_process import ImplementationFailed, JsonObject
 
 
 def echo(job_input: JsonObject) -> JsonObject:

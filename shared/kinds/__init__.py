@@ -1,23 +1,32 @@
 """The handler-kind registry: every kind PIE can start jobs on, in one table.
 
-Each kind is one module (``lambda_``, ``ecs``, ``in_process``, ``step_functions``) declaring a
-``HandlerKind`` (see ``shared.kinds.base``): its schema, allow-list check, starter, completion
-events, IAM statements, default timeout and local stand-in. The ``Handler`` union is built from this
+Each kind is one module (``KIND_MODULES``) declaring a ``HandlerKind`` (see ``shared.kinds.base``):
+its schema, allow-list fields and check, starter, stopper, completion events, IAM statements,
+settings, default timeout and the name of its local stand-in. The ``Handler`` union is built from this
 table, so a handler of an unregistered type never validates, and ``kind_of`` raises rather than
-falling through to another kind's branch. Adding a kind is one module and one line below.
+falling through to another kind's branch. Adding a kind is one module (two for an AWS
+kind: the starter apart) and one line below; the dispatcher, the allow-list and infra iterate the
+table.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Annotated, Any, Union
 
 from pydantic import Field
 
-from shared.kinds import ecs, in_process, lambda_, step_functions
 from shared.kinds.base import HandlerKind
 
+# The registered kinds: the modules of this package that declare a ``KIND``. One line per kind.
+KIND_MODULES = (
+    "lambda_",
+    "ecs",
+    "in_process",
+    "step_functions",
+)
 KINDS: dict[str, HandlerKind] = {
-    kind.type: kind for kind in (lambda_.KIND, ecs.KIND, in_process.KIND, step_functions.KIND)
+    kind.type: kind for kind in (importlib.import_module(f"{__name__}.{module}").KIND for module in KIND_MODULES)
 }
 
 # Union[...] of a computed tuple: the X | Y spelling has no form for a sequence of types.

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.domain.errors import HandlerNotAllowedError
-from shared.kinds.allow_list import HandlerAllowList
 from shared.kinds.base import EventRule, HandlerKind, HandlerModel, IamStatement
+
+if TYPE_CHECKING:  # the allow-list is assembled from the registered kinds (shared.kinds.allow_list)
+    from shared.kinds.allow_list import HandlerAllowList
 
 ARN_PARTITION_PATTERN = r"aws[a-z-]*"
 ARN_REGION_PATTERN = r"[a-z]{2}(-[a-z]+)+-[0-9]"
@@ -59,11 +61,6 @@ class ArnTarget:
     allow_list_group: str  # "lambda": the allow-list's lambda_accounts, lambda_regions, lambda_name_prefixes
     start_actions: tuple[str, ...]  # what the dispatcher may call on an allowed ARN
 
-    def __post_init__(self) -> None:
-        missing = [name for name in self._allow_list_fields() if name not in HandlerAllowList.model_fields]
-        if missing:
-            raise TypeError(f"HandlerAllowList has no field {', '.join(missing)} for the {self.service} ARN kind")
-
     def arn_pattern(self, name_pattern: str) -> str:
         """The schema's ARN pattern. Plain (ECMA-compatible): it is published in the OpenAPI
         document. Any partition matches; the allow-list names the ones admitted."""
@@ -74,6 +71,15 @@ class ArnTarget:
 
     def _allow_list_fields(self) -> list[str]:
         return [f"{self.allow_list_group}_{suffix}" for suffix in ALLOW_LIST_FIELDS]
+
+    def allow_list(self) -> dict[str, str]:
+        """The kind's allow-list fields: the accounts, regions and name prefixes of its ARNs."""
+        accounts, regions, prefixes = self._allow_list_fields()
+        return {
+            accounts: f"Accounts whose {self.noun}s handlers may name.",
+            regions: f"Regions whose {self.noun}s handlers may name.",
+            prefixes: f"A {self.noun}'s name begins with one of these.",
+        }
 
     def _allowed(self, allow: HandlerAllowList) -> tuple[list[str], list[str], list[str]]:
         accounts, regions, prefixes = (getattr(allow, name) for name in self._allow_list_fields())
@@ -144,6 +150,7 @@ class ArnTarget:
         return HandlerKind(
             check=self.check,
             completion_rules=completion_rules,
+            allow_list=self.allow_list(),
             dispatcher_statements=self.dispatcher_statements,
             iam_wildcard_reason=self.iam_wildcard_reason,
             **facets,

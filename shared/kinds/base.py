@@ -11,13 +11,15 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.domain.completion_tokens import well_formed
-from shared.kinds.allow_list import HandlerAllowList
+
+if TYPE_CHECKING:  # the allow-list is assembled from the registered kinds (shared.kinds.allow_list)
+    from shared.kinds.allow_list import HandlerAllowList
 
 ERROR_LIMIT = 4096
 # Unknown fields of one object named one by one; more are one error naming the first and counting
@@ -138,10 +140,13 @@ class HandlerKind:
 
     type: str
     model: type[HandlerModel]
+    # The kind's fields of the handler allow-list (name -> description), each a list of strings
+    # that admits nothing when empty; ``HandlerAllowList`` is assembled from every kind's.
+    allow_list: Mapping[str, str]
     # Raises HandlerNotAllowedError for a handler outside the allow-list; ``role`` is "training" or
     # "inference", ``implementations`` the in-process implementations the code base registers.
     check: Callable[[str, Any, HandlerAllowList, Collection[str]], None]
-    # "module:factory"; the factory takes a shared.dispatch.starters.StartContext.
+    # "module:factory"; the factory takes a shared.kinds.starting.StartContext.
     starter: str
     default_timeout_seconds: int
     # "module:function" ``(client_factory, job) -> bool`` stopping a cancelled job's recorded task;
@@ -167,6 +172,14 @@ class HandlerKind:
     deploy_warnings: Callable[[HandlerAllowList, tuple[str, ...]], list[str]] = _none
     # Why the wildcard resources in ``dispatcher_statements`` are least privilege (for cdk-nag).
     iam_wildcard_reason: str = ""
+    # Statements of the cancel route's role, which ``stopper`` needs (e.g. ecs:StopTask on the
+    # allowed clusters' tasks), and why their wildcards are least privilege.
+    stop_statements: Callable[[HandlerAllowList], list[IamStatement]] = _none
+    stop_wildcard_reason: str = ""
+    # Reads the kind's own dispatcher settings from the environment (a pydantic model, e.g. the ECS
+    # RunTask defaults; raises ValidationError or ValueError for a bad value); its starter finds
+    # them in ``StartContext.kind_settings`` under the kind's type. None: the kind has none.
+    settings: Callable[[Mapping[str, str]], BaseModel] | None = None
     docs: str = field(default="", repr=False)
 
 

@@ -7,8 +7,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.dispatch.envelope import JobEnvelope
-from shared.dispatch.starters import (
+from shared.domain.entities import Job
+from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE, KIND, EcsSettings
+from shared.kinds.envelope import JobEnvelope
+from shared.kinds.starting import (
     DispatchFailed,
     LazyClient,
     Retry,
@@ -16,8 +18,6 @@ from shared.dispatch.starters import (
     Started,
     aws_call,
 )
-from shared.domain.entities import Job
-from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
 from shared.observability import logger
 
 RETRYABLE_ECS_ERRORS = frozenset({"ThrottlingException", "ServerException", "LimitExceededException"})
@@ -27,11 +27,12 @@ RETRYABLE_ECS_FAILURE_PREFIXES = ("RESOURCE:", "AGENT", "CAPACITY")
 
 class EcsStarter:
     def __init__(self, context: StartContext) -> None:
-        """Every RunTask gets the context's ``ecs_run_task_defaults`` (e.g. launchType,
+        """Every RunTask gets the kind's ``run_task_defaults`` setting (e.g. launchType,
         networkConfiguration)."""
         self._client = LazyClient(context, "ecs")
         self._backoff = context.backoff
-        self._defaults = dict(context.ecs_run_task_defaults)
+        settings = context.kind_settings.get(KIND.type) or EcsSettings()
+        self._defaults = dict(settings.run_task_defaults)
         self._containers: dict[str, str] = {}
 
     def start(self, job: Job) -> Started:

@@ -4,15 +4,23 @@ dispatcher; the job completes in the same delivery, so no AWS event or IAM is in
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
 from shared.domain.errors import HandlerNotAllowedError
-from shared.kinds.allow_list import HandlerAllowList
 from shared.kinds.base import HandlerKind, HandlerModel
 
+if TYPE_CHECKING:  # the allow-list is assembled from the registered kinds (shared.kinds.allow_list)
+    from shared.kinds.allow_list import HandlerAllowList
+
 IMPLEMENTATION_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+# What an implementation takes (the job's input) and returns (its output).
+JsonObject = dict[str, Any]
+
+
+class ImplementationFailed(Exception):
+    """Raised by an in-process implementation: its job fails with the message as the reason."""
 
 
 class InProcessHandler(HandlerModel):
@@ -37,6 +45,7 @@ def check(role: str, handler: InProcessHandler, allow: HandlerAllowList, impleme
 KIND = HandlerKind(
     type="in_process",
     model=InProcessHandler,
+    allow_list={"in_process_implementations": "Registered in-process implementations handlers may name."},
     check=check,
     starter="shared.kinds.in_process_start:InProcessStarter",
     # Runs inside the dispatcher, so the dispatcher function's own timeout bounds it.

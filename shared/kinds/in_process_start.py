@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from shared.dispatch.implementations import ImplementationFailed
-from shared.dispatch.starters import StartContext
 from shared.domain.entities import Job
 from shared.domain.requests import CompleteJobRequest
+from shared.kinds.in_process import ImplementationFailed
+from shared.kinds.starting import StartContext
 
 
 class InProcessStarter:

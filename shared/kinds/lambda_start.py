@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.dispatch.envelope import JobEnvelope
-from shared.dispatch.starters import LazyClient, StartContext, aws_call
 from shared.domain.entities import Job
+from shared.kinds.envelope import JobEnvelope
+from shared.kinds.starting import LazyClient, StartContext, aws_call
 
 RETRYABLE_LAMBDA_ERRORS = frozenset(
     {

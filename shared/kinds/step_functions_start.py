@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from shared.dispatch.envelope import JobEnvelope
-from shared.dispatch.starters import LazyClient, StartContext, aws_call
 from shared.domain.entities import Job
+from shared.kinds.envelope import JobEnvelope
+from shared.kinds.starting import LazyClient, StartContext, aws_call
 from shared.kinds.step_functions import execution_name
 from shared.observability import logger
 

@@ -65,6 +65,8 @@ def test_sdk_model_enums_match_the_schemas(name: str):
 
 
 def test_handler_kinds_match_the_documents_discriminator():
+    """The document's kinds are the server's registry (``shared.kinds``); the SDK models each, in
+    its one table of handler models, and its ``Handler`` union parses each to its model."""
     mapping = SCHEMAS["Handlers"]["properties"]["training"]["discriminator"]["mapping"]
     known = {
         get_args(member)[0].model_fields["type"].default
@@ -72,7 +74,7 @@ def test_handler_kinds_match_the_documents_discriminator():
         if get_args(member)[0] is not models.UnknownHandler
     }
 
-    assert known == set(mapping)
+    assert known == set(mapping) == {model.model_fields["type"].default for model in models.HANDLER_MODELS}
 
 
 def _enum(definition: dict[str, Any]) -> set[Any] | None:

@@ -113,6 +113,39 @@ def rendered(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+STACK_PLACEHOLDERS = {"partition": "${AWS::Partition}", "region": "${AWS::Region}", "account": "${AWS::AccountId}"}
+
+
+def holds(granted: list[dict[str, Any]], declared: Any) -> bool:
+    """Whether the ``granted`` statements allow what a kind ``declared`` (an
+    ``shared.kinds.base.IamStatement``, its placeholders the stack's pseudo parameters): each of its
+    actions on exactly its resources (the CDK may merge it with another statement of the same
+    resources)."""
+    resources = {resource.format(**STACK_PLACEHOLDERS) for resource in declared.resources}
+    return all(
+        any(
+            action in actions(statement)
+            and {rendered(resource) for resource in as_list(statement["Resource"])} == resources
+            and _condition(statement.get("Condition")) == _condition(declared.conditions, placeholders=True)
+            for statement in granted
+        )
+        for action in declared.actions
+    )
+
+
+def _condition(condition: Any, placeholders: bool = False) -> Any:
+    """A condition block with its values as sorted lists of rendered text (the template's) or of
+    formatted templates (a kind's declaration)."""
+    if condition is None:
+        return None
+    if isinstance(condition, dict) and not any(key.startswith("Fn::") or key == "Ref" for key in condition):
+        return {key: _condition(value, placeholders) for key, value in condition.items()}
+    values = condition if isinstance(condition, (list, tuple)) else [condition]
+    if placeholders:
+        return sorted(value.format(**STACK_PLACEHOLDERS) for value in values)
+    return sorted(rendered(value) for value in values)
+
+
 def ref(logical_id: str) -> dict[str, str]:
     return {"Ref": logical_id}
 

@@ -15,6 +15,7 @@ from stack_queries import (
     function_statements,
     functions_by_name,
     get_att,
+    holds,
     live_alias,
     only,
     ref,
@@ -28,6 +29,8 @@ from synthesis_context import ECS_PASS_ROLE_ARNS, HANDLER_ALLOW_LIST, TEST_CONTE
 from infra.app import FUNCTIONS_DIR, build_stack, project_context
 from infra.constructs.route_functions import discover_function_folders
 from infra.function_profiles import DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION
+from shared.kinds import KINDS
+from shared.kinds.allow_list import HandlerAllowList
 from shared.routes import ROUTES
 
 ALLOWED_FUNCTION_PREFIXES = {
@@ -342,3 +345,12 @@ def test_the_completion_function_knows_the_deployments_account_its_ecs_events_mu
     environment = completion["Properties"]["Environment"]["Variables"]
 
     assert environment["PIE_ACCOUNT_ID"] == {"Ref": "AWS::AccountId"}
+
+
+@pytest.mark.parametrize("type_", sorted(KINDS))
+def test_the_dispatcher_holds_each_kinds_start_statements(job_template: Template, type_: str):
+    """The stack iterates the registry: whatever a kind's starter needs is on the dispatcher."""
+    granted = function_statements(job_template, DISPATCHER_FUNCTION)
+    allow = HandlerAllowList.model_validate(HANDLER_ALLOW_LIST)
+    for declared in KINDS[type_].dispatcher_statements(allow, tuple(ECS_PASS_ROLE_ARNS)):
+        assert holds(granted, declared), declared

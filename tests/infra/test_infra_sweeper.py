@@ -3,14 +3,18 @@ alarms; the cancel route may stop tasks on the allowed clusters only."""
 
 from __future__ import annotations
 
+import pytest
 from aws_cdk.assertions import Template
 
 from infra.constructs.route_functions import METRICS_NAMESPACE, SERVICE_NAME
 from infra.function_profiles import SWEEPER_FUNCTION
 from shared.dispatch.dispatcher import CHANGE_METRICS
+from shared.kinds import KINDS
+from shared.kinds.allow_list import HandlerAllowList
 from tests.infra.stack_queries import (
     function,
     function_statements,
+    holds,
     live_alias,
     ref,
     refers_to,
@@ -18,6 +22,7 @@ from tests.infra.stack_queries import (
     resources,
     statements_with,
 )
+from tests.infra.synthesis_context import HANDLER_ALLOW_LIST
 
 
 def test_the_sweeper_runs_every_minute_with_a_dead_letter_queue(job_template: Template):
@@ -78,3 +83,11 @@ def test_only_the_cancel_route_may_stop_tasks_and_only_on_allowed_clusters(job_t
     for statement in stops:
         for resource in statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]:
             assert ":task/" in rendered(resource)
+
+
+@pytest.mark.parametrize("type_", sorted(KINDS))
+def test_the_cancel_route_holds_each_kinds_stop_statements(job_template: Template, type_: str):
+    """The stack iterates the registry: whatever a kind's stopper needs is on the cancel route."""
+    granted = function_statements(job_template, "cancel_job")
+    for declared in KINDS[type_].stop_statements(HandlerAllowList.model_validate(HANDLER_ALLOW_LIST)):
+        assert holds(granted, declared), declared

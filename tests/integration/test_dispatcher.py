@@ -18,8 +18,8 @@ from botocore.stub import ANY, Stubber
 
 from shared import runtime
 from shared.data import outbox as outbox_module
-from shared.dispatch import starters
 from shared.domain.entities import Job
+from shared.kinds import starting
 from shared.runtime import outbox, use_stand_in
 from shared.services import jobs as jobs_service
 from tests.conftest import load_event
@@ -51,7 +51,7 @@ FAIL = {"type": "in_process", "implementation": "fail"}
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The dispatcher's backoff records its delays instead of sleeping."""
     delays: list[float] = []
-    monkeypatch.setattr(starters, "Backoff", functools.partial(starters.Backoff, sleep=delays.append))
+    monkeypatch.setattr(starting, "Backoff", functools.partial(starting.Backoff, sleep=delays.append))
     return delays
 
 

@@ -19,8 +19,8 @@ import pytest
 from functions.complete_job_events.handler import lambda_handler
 from shared.data import keys
 from shared.data.entities import COMPLETION_TOKEN_ATTRIBUTE
-from shared.dispatch.envelope import JobEnvelope
 from shared.http.openapi import build_document
+from shared.kinds.envelope import JobEnvelope
 from shared.local.settings import LOCAL_TABLE_NAME
 from shared.runtime import use_stand_in
 from tests.conftest import LambdaContext, load_event

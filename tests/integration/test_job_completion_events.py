@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from functions.complete_job_events.handler import lambda_handler
-from shared.dispatch.envelope import JobEnvelope
 from shared.domain.entities import Job
+from shared.kinds.envelope import JobEnvelope
 from shared.runtime import outbox
 from tests.conftest import LambdaContext, load_event
 from tests.integration.api_events import SEED_MODEL_ID, create_model

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from shared import runtime
-from shared.dispatch import starters
 from shared.domain import supervision
 from shared.domain.access import Access
+from shared.kinds import starting
 from tests.integration.api_events import SEED_MODEL_ID, call
 from tests.integration.job_helpers import (
     RecordingEcs,
@@ -52,7 +52,7 @@ def clock(monkeypatch: pytest.MonkeyPatch, table: Any) -> Clock:
     fake = Clock()
     monkeypatch.setattr(runtime, "utc_now", fake)
     monkeypatch.setattr(runtime, "_stand_ins", {})
-    monkeypatch.setattr(starters.Backoff, "__init__", _no_sleep_backoff(starters.Backoff.__init__))
+    monkeypatch.setattr(starting.Backoff, "__init__", _no_sleep_backoff(starting.Backoff.__init__))
     runtime.reset()
     # The jitter draws 1.0: a retry waits exactly base x 2^(attempt-1).
     monkeypatch.setattr("random.random", lambda: 1.0)

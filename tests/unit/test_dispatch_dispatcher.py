@@ -11,11 +11,12 @@ import pytest
 from shared.data.entities import JOBS
 from shared.dispatch.dispatcher import Dispatcher, MalformedRecordError
 from shared.dispatch.implementations import IMPLEMENTATIONS
-from shared.dispatch.starters import Backoff, DispatchFailed, StartContext
 from shared.domain.entities import Job
 from shared.domain.requests import CompleteJobRequest
 from shared.domain.responses import CompletionResponse
+from shared.kinds import KINDS
 from shared.kinds.in_process_start import InProcessStarter
+from shared.kinds.starting import Backoff, DispatchFailed, StartContext
 from shared.services.jobs import Claim
 from tests.conftest import load_event
 
@@ -93,10 +94,10 @@ def dispatcher(
         StartContext(client=lambda _service: None, backoff=Backoff(), implementations=IMPLEMENTATIONS)
     )
     starters = {
+        **{type_: FakeStarter() for type_ in KINDS},
         "lambda": lambda_starter or FakeStarter(),
         "ecs": ecs or FakeStarter(),
         "in_process": in_process,
-        "step_functions": FakeStarter(),
     }
     return Dispatcher(jobs, outbox or FakeOutbox(), starters)  # type: ignore[arg-type]
 

@@ -9,14 +9,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from shared.dispatch import starters
-from shared.dispatch.envelope import JobEnvelope
 from shared.dispatch.implementations import IMPLEMENTATIONS, ImplementationFailed
-from shared.dispatch.starters import Backoff, DispatchFailed, Retry, StartContext
 from shared.domain.entities import Job, JobTrigger
+from shared.kinds import starting
+from shared.kinds.ecs import EcsSettings
 from shared.kinds.ecs_start import EcsStarter
+from shared.kinds.envelope import JobEnvelope
 from shared.kinds.in_process_start import InProcessStarter
 from shared.kinds.lambda_start import LambdaStarter
+from shared.kinds.starting import Backoff, DispatchFailed, Retry, StartContext
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 JOB_ID = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
@@ -94,7 +95,7 @@ def always_busy() -> None:
 
 
 def test_backoff_delays_grow_exponentially_up_to_the_cap(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(starters.random, "uniform", lambda low, high: high)  # the top of each jitter range
+    monkeypatch.setattr(starting.random, "uniform", lambda low, high: high)  # the top of each jitter range
     sleeps = Sleeps()
 
     with pytest.raises(DispatchFailed):
@@ -214,7 +215,9 @@ def test_ecs_jobs_run_one_task_named_by_the_job_with_the_envelope_in_the_first_c
     client = FakeEcs()
 
     defaults = {"launchType": "FARGATE", "count": 1}
-    EcsStarter(on(client, Backoff(sleep=Sleeps()), ecs_run_task_defaults=defaults)).start(job(ECS))
+    EcsStarter(
+        on(client, Backoff(sleep=Sleeps()), kind_settings={"ecs": EcsSettings(run_task_defaults=defaults)})
+    ).start(job(ECS))
 
     (call,) = client.calls
     assert call["cluster"] == "ml-cluster"

@@ -15,10 +15,10 @@ import pytest
 
 from shared.data.entities import JOBS
 from shared.dispatch.completions import completion_request
-from shared.dispatch.envelope import JobEnvelope
 from shared.domain.entities import Job
 from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE
 from shared.kinds.ecs import task_result as ecs_task_result
+from shared.kinds.envelope import JobEnvelope
 from shared.kinds.lambda_ import destination_result as lambda_destination_result
 from shared.routes import ROUTES, Route
 from tests.conftest import EVENTS, ROOT, load_event

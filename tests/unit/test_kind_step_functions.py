@@ -13,11 +13,11 @@ from botocore.stub import Stubber
 from pydantic import TypeAdapter, ValidationError
 
 from shared.dispatch.completions import completion_request, reported_result
-from shared.dispatch.envelope import JobEnvelope
-from shared.dispatch.starters import Backoff, DispatchFailed, StartContext
 from shared.domain.entities import Handler, Job
 from shared.domain.requests import CompleteJobRequest
 from shared.kinds import kind_of
+from shared.kinds.envelope import JobEnvelope
+from shared.kinds.starting import Backoff, DispatchFailed, StartContext
 from shared.kinds.step_functions import StepFunctionsHandler, execution_name
 from shared.kinds.step_functions_start import StepFunctionsStarter
 from tests.conftest import load_event

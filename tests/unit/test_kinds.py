@@ -3,6 +3,7 @@ registered kinds, and nothing dispatches on a kind it does not know."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import typing
@@ -11,20 +12,34 @@ from dataclasses import fields, replace
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from shared.dispatch.starters import Backoff, StartContext, build_starters
+from shared.dispatch.starters import build_starters
 from shared.domain.entities import Handler
 from shared.domain.errors import HandlerNotAllowedError
-from shared.kinds import KINDS, UnknownHandlerKindError, kind_of
-from shared.kinds.allow_list import HandlerAllowList
+from shared.kinds import KIND_MODULES, KINDS, UnknownHandlerKindError, kind_of
+from shared.kinds.allow_list import HandlerAllowList, assembled
 from shared.kinds.arn import ArnHandlerModel, ArnTarget
 from shared.kinds.base import HandlerKind, IamStatement, load
+from shared.kinds.ecs import EcsSettings
+from shared.kinds.starting import Backoff, StartContext
+from shared.settings import DispatcherSettings, SettingsError
 from tests.conftest import ROOT
 
 KIND_TYPES = sorted(KINDS)
 
 
-def test_the_registry_holds_the_four_kinds():
-    assert KIND_TYPES == ["ecs", "in_process", "lambda", "step_functions"]
+def test_every_kind_module_of_the_package_is_registered():
+    """A module of shared/kinds that declares a ``KIND`` and is not in ``KIND_MODULES`` would be a
+    kind nothing can use: the registry is exactly the package's kind modules."""
+    declaring = sorted(
+        path.stem
+        for path in (ROOT / "shared" / "kinds").glob("*.py")
+        if any(
+            isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "KIND" for t in node.targets)
+            for node in ast.parse(path.read_text()).body
+        )
+    )
+    assert declaring == sorted(KIND_MODULES)
+    assert len(KINDS) == len(KIND_MODULES)  # no two modules declare the same type
 
 
 @pytest.mark.parametrize("type_", KIND_TYPES)
@@ -56,9 +71,12 @@ def test_looking_up_an_unregistered_kind_raises_instead_of_falling_through():
 def test_each_kind_declares_every_facet(type_: str):
     kind = KINDS[type_]
     for facet in fields(HandlerKind):
-        assert getattr(kind, facet.name) is not None or facet.name in {"client_service", "stand_in", "stopper"}, (
-            facet.name
-        )
+        assert getattr(kind, facet.name) is not None or facet.name in {
+            "client_service",
+            "stand_in",
+            "stopper",
+            "settings",
+        }, facet.name
     assert kind.default_timeout_seconds > 0
     assert callable(load(kind.starter))
     # Optional: only kinds whose started work can be stopped on cancel (ECS tasks) have a stopper.
@@ -72,21 +90,30 @@ def test_each_kind_declares_every_facet(type_: str):
 @pytest.mark.parametrize("type_", KIND_TYPES)
 def test_a_kind_that_grants_iam_declares_why_its_wildcards_are_least_privilege(type_: str):
     kind = KINDS[type_]
-    allow = HandlerAllowList(
-        lambda_accounts=["1"],
-        lambda_regions=["r"],
-        lambda_name_prefixes=["p"],
-        ecs_clusters=["c"],
-        ecs_task_family_prefixes=["f"],
-        step_functions_accounts=["1"],
-        step_functions_regions=["r"],
-        step_functions_name_prefixes=["p"],
-    )
+    allow = HandlerAllowList.model_validate(dict.fromkeys(kind.allow_list, ["1"]))
     if kind.dispatcher_statements(allow, ()):
         assert kind.iam_wildcard_reason
+    if kind.stop_statements(allow):
+        assert kind.stop_wildcard_reason
+    # A kind whose work cancel stops grants the cancel route what stopping needs.
+    assert bool(kind.stopper) == bool(kind.stop_statements(allow))
     # An empty allow-list grants nothing and routes no events.
     assert kind.dispatcher_statements(HandlerAllowList(), ()) == []
+    assert kind.stop_statements(HandlerAllowList()) == []
     assert kind.completion_rules(HandlerAllowList()) == []
+
+
+def test_the_allow_list_is_assembled_from_the_kinds_fields():
+    declared = [name for kind in KINDS.values() for name in kind.allow_list]
+    assert list(HandlerAllowList.model_fields) == ["partitions", *declared]
+    # Every kind field is a list of strings that admits nothing until set.
+    assert all(getattr(HandlerAllowList(), name) == [] for name in declared)
+
+
+def test_two_kinds_declaring_one_allow_list_field_are_refused():
+    twin = replace(KINDS["ecs"], type="twin")
+    with pytest.raises(TypeError, match="'ecs_clusters' of the twin kind is declared twice"):
+        assembled([KINDS["ecs"], twin])
 
 
 def test_the_lambda_default_timeout_covers_its_asynchronous_retries():
@@ -174,6 +201,39 @@ def test_an_arn_kind_gets_its_check_iam_and_completion_rule_from_its_target():
     )
 
 
-def test_an_arn_kind_without_allow_list_fields_fails_when_declared():
-    with pytest.raises(TypeError, match="pipeline_accounts"):
-        replace(_PIPELINES, allow_list_group="pipeline")
+def test_an_arn_kind_declares_the_allow_list_fields_of_its_group():
+    pipelines = replace(_PIPELINES, allow_list_group="pipeline")
+    kind = pipelines.kind(
+        type="pipeline",
+        model=_PipelineHandler,
+        starter="shared.kinds.lambda_start:LambdaStarter",  # never loaded here
+        default_timeout_seconds=60,
+        rule=("PipelinesEnded", "PIE: pipelines", lambda arns: {"resources": arns}),
+    )
+    assert list(kind.allow_list) == ["pipeline_accounts", "pipeline_regions", "pipeline_name_prefixes"]
+
+
+def test_the_kinds_never_import_the_dispatcher():
+    """The dispatcher reads the registry; a kind (its model, starter or stopper) never reaches back
+    into ``shared.dispatch``, so the two do not import each other."""
+    upward = []
+    for path in sorted((ROOT / "shared" / "kinds").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            upward += [f"{path.name}: {name}" for name in names if name.split(".")[:2] == ["shared", "dispatch"]]
+    assert upward == []
+
+
+def test_the_dispatcher_settings_hold_each_kinds_own_settings_as_the_kind_reads_them():
+    settings = DispatcherSettings.from_environ({"PIE_ECS_RUN_TASK_DEFAULTS": '{"launchType": "FARGATE"}'})
+
+    assert set(settings.kinds) == {kind.type for kind in KINDS.values() if kind.settings is not None}
+    assert settings.kinds["ecs"] == EcsSettings(run_task_defaults={"launchType": "FARGATE"})
+
+
+@pytest.mark.parametrize("value", ["{not json", '["a list"]'])
+def test_a_kinds_bad_setting_is_a_settings_error_naming_the_dispatcher(value: str):
+    with pytest.raises(SettingsError, match="invalid PIE dispatcher settings"):
+        DispatcherSettings.from_environ({"PIE_ECS_RUN_TASK_DEFAULTS": value})

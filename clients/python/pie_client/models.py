@@ -12,7 +12,7 @@ contracts, which travel both ways, pass unknown fields through (a newer server's
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
@@ -77,7 +77,9 @@ class UnknownHandler(BaseModel):
     type: str
 
 
-_KNOWN_HANDLER_KINDS = {"lambda", "ecs", "in_process", "step_functions"}
+# The handler kinds this SDK models; any other kind parses as ``UnknownHandler``.
+HANDLER_MODELS = (LambdaHandler, EcsHandler, InProcessHandler, StepFunctionsHandler)
+_KNOWN_HANDLER_KINDS = {model.model_fields["type"].default for model in HANDLER_MODELS}
 
 
 def _handler_kind(value: Any) -> str:
@@ -85,12 +87,12 @@ def _handler_kind(value: Any) -> str:
     return kind if kind in _KNOWN_HANDLER_KINDS else "unknown"
 
 
+# Union[...] of a computed tuple: the X | Y spelling has no form for a sequence of types.
 Handler = Annotated[
-    Annotated[LambdaHandler, Tag("lambda")]
-    | Annotated[EcsHandler, Tag("ecs")]
-    | Annotated[InProcessHandler, Tag("in_process")]
-    | Annotated[StepFunctionsHandler, Tag("step_functions")]
-    | Annotated[UnknownHandler, Tag("unknown")],
+    Union[  # noqa: UP007
+        tuple(Annotated[model, Tag(model.model_fields["type"].default)] for model in HANDLER_MODELS)
+        + (Annotated[UnknownHandler, Tag("unknown")],)
+    ],
     Discriminator(_handler_kind),
 ]
 
