@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.data.entities import ModelRecord
 from shared.domain import job_events
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, JobTrigger, Subscription
 from shared.domain.errors import JobNotFoundError
+from shared.domain.records import ModelRecord
 from shared.domain.responses import Impact, ImpactNode, ImpactResponse, LineageResponse, LineageStep
 from shared.domain.triggers import TargetState, TriggerSource, firing_of, plan_firing
 from shared.services.firing import ChainView

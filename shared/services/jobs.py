@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.data.entities import ModelRecord
 from shared.data.errors import StaleEntityError
 from shared.data.items import MAX_DOCUMENT_BYTES, TRANSACTION_ITEM_LIMIT, document_bytes
 from shared.data.outbox import Guarded
@@ -46,6 +45,7 @@ from shared.domain.errors import (
     VersionNumbersExhaustedError,
 )
 from shared.domain.lifecycle import check_transition
+from shared.domain.records import ModelRecord
 from shared.domain.requests import CompleteJobRequest, StartJobRequest
 from shared.domain.responses import CompletionResponse, JobList, JobResponse
 from shared.domain.supervision import (

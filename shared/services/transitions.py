@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from shared.data.entities import ModelRecord
 from shared.data.errors import StaleEntityError
 from shared.data.save import RETRY, Retry, retry_on_stale
 from shared.domain import job_events
@@ -20,6 +19,7 @@ from shared.domain.access import Access
 from shared.domain.entities import LATEST, Model, Version
 from shared.domain.errors import ConcurrentUpdateError, EntityVersionMismatchError, VersionNotFoundError
 from shared.domain.lifecycle import check_transition
+from shared.domain.records import ModelRecord
 from shared.domain.responses import StatusChangeResponse
 from shared.domain.triggers import TriggerSource, root_of_transition
 from shared.domain.versions import moved_version
