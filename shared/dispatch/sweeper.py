@@ -29,7 +29,8 @@ from shared.data.jobs import JobStore
 from shared.data.keys import DUE_SHARDS
 from shared.domain.entities import Job
 from shared.observability import logger
-from shared.services.jobs import VERSION_LEFT, JobService
+from shared.services.job_endings import VERSION_LEFT
+from shared.services.jobs import JobService
 
 PAGE_SIZE = 100
 DEFAULT_MAX_PAGES = 5
