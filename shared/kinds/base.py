@@ -167,7 +167,6 @@ class HandlerKind:
     deploy_warnings: Callable[[HandlerAllowList, tuple[str, ...]], list[str]] = _none
     # Why the wildcard resources in ``dispatcher_statements`` are least privilege (for cdk-nag).
     iam_wildcard_reason: str = ""
-    docs: str = field(default="", repr=False)
 
 
 def load(reference: str) -> Any:
