@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from shared.data.entities import JOBS, MODELS, SUBSCRIPTIONS, VERSIONS, ModelRecord, VersionRecord
+from shared.data.entities import JOBS, MODELS, SUBSCRIPTIONS, VERSIONS, VersionRecord
 from shared.data.items import BATCH_WRITE_LIMIT
 from shared.domain.entities import Handlers, Job, Model, StatusChange, Subscription, Version
+from shared.domain.records import ModelRecord
 from shared.kinds.envelope import JobEnvelope
 from shared.routes import route_for
 

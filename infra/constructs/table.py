@@ -52,13 +52,9 @@ class RegistryTable(Construct):
                     projection_type=dynamodb.ProjectionType.ALL,
                 )
 
-    @property
-    def index_arns(self) -> list[str]:
-        """One ARN per declared index, so read grants name each index instead of ``index/*``."""
-        return self.index_arns_of(None)
-
     def index_arns_of(self, names: tuple[str, ...] | None) -> list[str]:
-        """The ARNs of the named indexes (all of them for None)."""
+        """The ARNs of the named indexes (all of them for None), so read grants name each index
+        instead of ``index/*``."""
         return [
             f"{self.table.table_arn}/index/{index.name}"
             for index in definition.INDEXES

@@ -1,1 +1,2 @@
-"""Data access: the single DynamoDB table, its keys and the store the domain talks to."""
+"""Data access: the single DynamoDB table, its keys, its item codecs, and the stores and outbox
+behind the services' protocols (``shared.services.ports``). It imports only the model."""

@@ -17,6 +17,7 @@ from shared.data import keys
 from shared.data.items import doc_text, document, key, n, s
 from shared.data.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 from shared.domain.entities import Job, Model, Subscription, Version
+from shared.domain.records import ModelRecord
 from shared.domain.supervision import due_at
 
 Item = dict[str, Any]
@@ -28,18 +29,6 @@ VERSION_ATTRIBUTE = "entity_version"
 BOUND_JOB_ATTRIBUTE = "training_job_id"
 # A job's completion token: an attribute of its item, never in its document (which the API returns).
 COMPLETION_TOKEN_ATTRIBUTE = "completion_token"
-
-
-@dataclass(frozen=True)
-class ModelRecord:
-    """A model with the counters the registry keeps beside it (never part of the API)."""
-
-    model: Model
-    version_sequence: int
-    highest_numeric_version: int
-    # Versions that went active, oldest first, still active: withdrawing the model's active version
-    # falls back to the newest one left.
-    activation_order: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from shared.data.entities import JOBS
 from shared.data.items import key, s
 from shared.data.page_tokens import PageTokenCodec, is_table_key, loads_token_json, workspaces_scope
 from shared.data.queries import query_from_token, query_page
-from shared.data.store import Page
 from shared.data.table import GSI1, GSI2, GSI3, LSI1
 from shared.domain.entities import Job
 from shared.domain.errors import JobNotFoundError, PageTokenInvalidError
+from shared.domain.records import Page
 
 # Where a delivery-log shard resumes: the key of the last job read from it (table and GSI1).
 _LOG_KEY = ("PK", "SK", GSI1.partition_key, GSI1.sort_key)

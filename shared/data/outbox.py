@@ -24,7 +24,6 @@ from shared.data.entities import (
     MODELS,
     VERSIONS,
     FanOut,
-    ModelRecord,
     VersionRecord,
     version_attributes,
 )
@@ -33,6 +32,7 @@ from shared.data.items import MAX_DOCUMENT_BYTES, TRANSACTION_ITEM_LIMIT, cancel
 from shared.data.save import Write, create, replace, save, save_together, update
 from shared.domain.entities import Job, Version
 from shared.domain.errors import ConflictError
+from shared.domain.records import ModelRecord
 
 # The services' name for the writes a change is guarded by.
 Guarded = Write

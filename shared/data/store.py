@@ -8,11 +8,10 @@ concurrent requests can never overwrite each other. A failed condition is report
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from shared.data import keys
-from shared.data.entities import MODELS, VERSIONS, ModelRecord, VersionRecord
+from shared.data.entities import MODELS, VERSIONS, VersionRecord
 from shared.data.errors import StaleEntityError
 from shared.data.items import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, until_processed
 from shared.data.items import key as _key
@@ -23,14 +22,7 @@ from shared.data.save import create, delete, overwrite, replace, save, save_toge
 from shared.data.table import GSI1, GSI2, LSI1
 from shared.domain.entities import Model, Version
 from shared.domain.errors import ModelNotFoundError, PageTokenInvalidError, VersionNotFoundError
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    next_token: str | None
+from shared.domain.records import ModelRecord, Page
 
 
 def _in_range(sort_key: str, workspace: str) -> bool:

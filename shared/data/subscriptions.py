@@ -13,10 +13,10 @@ from shared.data.items import key, s
 from shared.data.page_tokens import PageTokenCodec
 from shared.data.queries import query_page
 from shared.data.save import create, delete, replace, save
-from shared.data.store import Page
 from shared.data.table import GSI1
 from shared.domain.entities import Subscription
 from shared.domain.errors import SubscriptionNotFoundError
+from shared.domain.records import Page
 
 
 class SubscriptionStore:

@@ -100,7 +100,7 @@ class Dispatcher:
             status = self._jobs.finish(job, result, actor=DISPATCHER_ACTOR).job.status
         except (JobAlreadyFinishedError, StaleAttemptError):
             raise  # no longer in flight: nothing of this attempt is left to fail
-        except Exception as error:  # noqa: BLE001 — else the job waits, claimed, for the sweeper's wrong reason
+        except Exception as error:  # else the job waits, claimed, for the sweeper's wrong reason
             reason = f"its result could not be recorded: {type(error).__name__}: {error}"[:ERROR_LIMIT]
             logger.exception("job result could not be recorded; the job fails", extra={"job_id": job.id})
             failed = CompleteJobRequest(

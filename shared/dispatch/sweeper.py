@@ -29,7 +29,8 @@ from shared.data.jobs import JobStore
 from shared.data.keys import DUE_SHARDS
 from shared.domain.entities import Job
 from shared.observability import logger
-from shared.services.jobs import VERSION_LEFT, JobService
+from shared.services.job_endings import VERSION_LEFT
+from shared.services.jobs import JobService
 
 PAGE_SIZE = 100
 DEFAULT_MAX_PAGES = 5
@@ -97,11 +98,11 @@ class Sweeper:
         be ended alone waits for the next run. Either way the sweep goes on with the others."""
         try:
             return self._jobs.supervise(job)
-        except Exception:  # noqa: BLE001 — one job must never stop the sweep for every other job
+        except Exception:  # one job must never stop the sweep for every other job
             logger.exception("the sweeper could not end the job normally; it ends it alone", extra=_about(job))
         try:
             return self._jobs.supervise(job, alone=True)
-        except Exception:  # noqa: BLE001 — as above
+        except Exception:  # as above
             logger.exception("the sweeper could not end the job; the next run tries again", extra=_about(job))
             return ERROR
 

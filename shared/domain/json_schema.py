@@ -209,7 +209,7 @@ def validate(instance: Any, schema: dict[str, Any], registry: Registry) -> Outco
         return Outcome(errors, "validation stopped: the schema refers to itself without end, or nests too deeply")
     except Unresolvable:
         raise
-    except Exception as error:  # noqa: BLE001 — whatever a keyword raises on a payload refuses it, never a 500
+    except Exception as error:  # whatever a keyword raises on a payload refuses it, never a 500
         text = str(error)
         if len(text) > REASON_CHARACTERS:
             text = text[:REASON_CHARACTERS] + "…"

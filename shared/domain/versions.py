@@ -1,12 +1,15 @@
-"""Versions as rules: cutting one from its model, and moving one through its lifecycle. No I/O."""
+"""Versions as rules: cutting one from its model, moving one through its lifecycle, and what a move
+does to its model. No I/O."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from shared.domain.entities import Lineage, Model, StatusChange, Version
 from shared.domain.lifecycle import bounded_history
+from shared.domain.records import ModelRecord
 
 # Who cuts and binds versions for a chain (a triggered training), in status histories.
 CHAIN_ACTOR = "pie"
@@ -62,3 +65,27 @@ def moved_version(
     if lineage is not None:
         update["lineage"] = lineage
     return bounded_history(version.model_copy(update=update), MAX_VERSION_DOCUMENT_BYTES)
+
+
+def model_after(record: ModelRecord, before: Version, after: Version, now: datetime) -> ModelRecord | None:
+    """The model as a version's transition leaves it, or None when it does not change.
+
+    Activating a version makes it the model's active version. Withdrawing one (active → failed)
+    falls back to the most recently activated version that is still active; with none left, the
+    model has no active version and returns to ``pending``.
+    """
+    order = [v for v in record.activation_order if v != after.version]
+    if after.status == "active":
+        order.append(after.version)
+    elif before.status != "active":
+        return None
+    active = order[-1] if order else None
+    model: Model = record.model.model_copy(
+        update={
+            "status": "active" if active else "pending",
+            "active_version": active,
+            "entity_version": record.model.entity_version + 1,
+            "updated_at": now,
+        }
+    )
+    return replace(record, model=model, activation_order=tuple(order))

@@ -180,7 +180,6 @@ class HandlerKind:
     # RunTask defaults; raises ValidationError or ValueError for a bad value); its starter finds
     # them in ``StartContext.kind_settings`` under the kind's type. None: the kind has none.
     settings: Callable[[Mapping[str, str]], BaseModel] | None = None
-    docs: str = field(default="", repr=False)
 
 
 def load(reference: str) -> Any:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.data.entities import ModelRecord
-from shared.domain import job_events
+from shared.domain import job_events, job_rules
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, JobTrigger, Subscription
 from shared.domain.errors import JobNotFoundError
+from shared.domain.records import ModelRecord
 from shared.domain.responses import Impact, ImpactNode, ImpactResponse, LineageResponse, LineageStep
 from shared.domain.triggers import TargetState, TriggerSource, firing_of, plan_firing
 from shared.services.firing import ChainView
@@ -104,7 +104,7 @@ class ChainQueries:
                         node.cycle = True
                         continue
                     job = jobs[outcomes[subscription.id].job_id]
-                    if job.action == "training":
+                    if job_rules.moves_a_version(job):
                         states[job.model_id] = _trained(states[job.model_id], job.version, plan.slots[job.id].cuts)
                     produced = job_events.produced_by(job.action)
                     following.append((job.model_id, produced, depth + 1, path | {subscription.id}, node.children))

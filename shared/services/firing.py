@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from dataclasses import replace as evolved
 from datetime import datetime
 
-from shared.data.entities import ModelRecord
 from shared.data.items import TRANSACTION_ITEM_LIMIT
 from shared.domain import job_events
 from shared.domain.entities import Job, Lineage, Subscription, Version
+from shared.domain.records import ModelRecord
 from shared.domain.triggers import (
     DEFAULT_LIMITS,
     ChainLimits,

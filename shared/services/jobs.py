@@ -1,14 +1,9 @@
-"""Jobs: direct inference and training, their completion, and what completion fires.
+"""Jobs: direct inference and training, their dispatch, and their reading.
 
-Completing a job is one outbox commit: the job's own conditional update (``queued|dispatched →
-succeeded|failed``, so a finished job stays finished), the version's transition for training jobs,
-and the jobs its subscriptions fire. A succeeded training job moves its version training→active; a
-failed one moves it to ``failed`` with the error as its message. A succeeded job fires the event
-its action produces, as the job-event table (``shared/domain/job_events.py``) says.
-
-A version in ``training`` is bound to the job training it (``training_job_id``): only that job's
-completion moves it. A job whose version was moved meanwhile (failed by hand, trained again by
-another job) still completes, with a warning, but leaves the version alone and fires nothing.
+A training binds its version (``training``, ``training_job_id``) in the transaction that queues it,
+or, for one a subscription fired without binding it, in its claim. How jobs end (completion, the
+sweeper, cancel, redrive) is ``shared.services.job_endings``, the other half of ``JobService``.
+What a claim or a start does to a job is the domain's (``shared.domain.job_rules``).
 """
 
 from __future__ import annotations
@@ -16,55 +11,33 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from shared.data.entities import ModelRecord
 from shared.data.errors import StaleEntityError
-from shared.data.items import MAX_DOCUMENT_BYTES, TRANSACTION_ITEM_LIMIT, document_bytes
-from shared.data.outbox import Guarded
 from shared.data.save import RETRY, Retry, retry_on_stale
-from shared.domain import completion_tokens, contracts
+from shared.domain import contracts, job_rules
 from shared.domain.access import Access
-from shared.domain.entities import LATEST, AttemptRecord, Job, Model, RetryPolicy, Version
+from shared.domain.entities import LATEST, Job, Model, RetryPolicy, Version
 from shared.domain.errors import (
     ConcurrentUpdateError,
     ContractViolationError,
-    EntityVersionMismatchError,
-    IllegalTransitionError,
-    ItemNotStorableError,
-    JobAlreadyFinishedError,
-    JobNotFailedError,
-    JobNotFoundError,
-    JobOutputTooLargeError,
     NoActiveVersionError,
     ResourceNotFoundError,
-    StaleAttemptError,
     VersionBusyError,
-    VersionNotFoundError,
-    VersionNotTrainableError,
     VersionNumbersExhaustedError,
 )
 from shared.domain.lifecycle import check_transition
-from shared.domain.requests import CompleteJobRequest, StartJobRequest
-from shared.domain.responses import CompletionResponse, JobList, JobResponse
-from shared.domain.supervision import (
-    DEFAULT_BACKOFF_SECONDS,
-    DEFAULT_DIRECT_ATTEMPTS,
-    MAX_REQUEUES,
-    START_DEADLINE_SECONDS,
-    backoff,
-    due_at,
-    timeout_of,
-)
-from shared.domain.triggers import TRAINABLE, FiringPlan, next_source, training_slot
+from shared.domain.records import ModelRecord
+from shared.domain.requests import StartJobRequest
+from shared.domain.responses import JobList, JobResponse
+from shared.domain.supervision import DEFAULT_BACKOFF_SECONDS, DEFAULT_DIRECT_ATTEMPTS
+from shared.domain.triggers import training_slot
 from shared.domain.versions import moved_version
-from shared.observability import logger
 from shared.services.firing import Firing, VersionSlots, lineage_of, target_state
+from shared.services.job_endings import JobEndings
 from shared.services.ports import Clock, IdGenerator, JobReader, ModelReader, Outbox, random_id
-from shared.services.transitions import VersionLifecycle, model_after
-
-FINISHED = ("succeeded", "failed")
+from shared.services.transitions import VersionLifecycle
 
 
 @dataclass(frozen=True)
@@ -76,48 +49,9 @@ class Claim:
 
 
 DISPATCHER_ACTOR = "pie-dispatcher"
-SWEEPER_ACTOR = "pie-sweeper"
-# What the sweeper answers for a training job that ended without its version's move.
-VERSION_LEFT = "version left as it is"
-STATUS_MESSAGE_MAX = 1000  # a version's status_message; a job's error may be longer
-ERROR_MAX = 4096  # a job's error, as CompleteJobRequest bounds it
 
 
-def _status_message(error: str | None) -> str | None:
-    """A failed job's error as its version's status_message, shortened to fit."""
-    if error is None or len(error) <= STATUS_MESSAGE_MAX:
-        return error
-    return error[: STATUS_MESSAGE_MAX - 1] + "…"
-
-
-def _warn_version_left(job: Job, reason: str) -> None:
-    logger.warning(
-        "job ended alone: its version is left as it is",
-        extra={
-            "job_id": job.id,
-            "model_id": job.model_id,
-            "workspace": job.workspace,
-            "version": job.version,
-            "reason": reason,
-        },
-    )
-
-
-def _warn_not_fired(response: CompletionResponse) -> None:
-    for event in response.triggered_events:
-        if event.error is not None:
-            logger.warning(
-                "subscription not fired",
-                extra={
-                    "job_id": response.job.id,
-                    "model_id": response.job.model_id,
-                    "subscription_id": event.subscription_id,
-                    "reason": event.error,
-                },
-            )
-
-
-class JobService:
+class JobService(JobEndings):
     def __init__(
         self,
         registry: ModelReader,
@@ -278,24 +212,12 @@ class JobService:
 
         def attempt() -> Claim | None:
             now = self._clock()
-            if job.not_before is not None and job.not_before > now:
+            if not job_rules.claimable(job, now):
                 return None
-            claimed = job.model_copy(
-                update={
-                    "status": "dispatched",
-                    "entity_version": job.entity_version + 1,
-                    "updated_at": now,
-                    "dispatched_at": now,
-                    "deadline_at": now + timedelta(seconds=START_DEADLINE_SECONDS),
-                    "not_before": None,
-                    "started_at": None,
-                    "task_arn": None,
-                }
-            )
-            claimed = completion_tokens.issued(claimed)
+            claimed = job_rules.claimed(job, now)
             refusal = None
             guarded = []
-            if job.action == "training" and job.trigger is not None:
+            if job_rules.binds_its_version_when_claimed(job):
                 try:
                     guarded, claimed = self._claim_version(claimed, now)
                 except ResourceNotFoundError as gone:
@@ -315,9 +237,11 @@ class JobService:
         """The writes that bind a triggered training's version as it is claimed (none when it is
         bound already), and the job naming the version it trains."""
         named = self._registry.get_versions({(job.model_id, job.version)}).get((job.model_id, job.version))
-        if named is not None and named.status == "training" and named.training_job_id == job.id:
+        binding = job_rules.claim_binding(job, named)
+        if binding == "bound":
             return [], job  # bound when it fired, or a retry of the job the version is bound to
-        if named is not None and named.status in TRAINABLE:
+        if binding == "bind":
+            assert named is not None
             bound = moved_version(
                 named, "training", f"training job {job.id}", DISPATCHER_ACTOR, now, job.id, lineage_of(job)
             )
@@ -329,354 +253,12 @@ class JobService:
     def started(self, job: Job, task_arn: str | None = None) -> Job | None:
         """Record that the handler accepted the claimed attempt: its deadline is now the handler's
         timeout. None when the job moved on meanwhile (a fast handler already completed it)."""
-        now = self._clock()
-        running = job.model_copy(
-            update={
-                "started_at": now,
-                "deadline_at": now + timeout_of(job),
-                "task_arn": task_arn,
-                "entity_version": job.entity_version + 1,
-                "updated_at": now,
-            }
-        )
+        running = job_rules.started(job, self._clock(), task_arn)
         try:
             self._outbox.commit([self._outbox.job_put(running, job)], [], job.model_id, f"start:{job.id}")
         except StaleEntityError:
             return None
         return running
-
-    def refuse(self, job: Job, reason: str) -> Job:
-        """Fail a claimed job that must not start: only the job changes (its version is not its to
-        move), and nothing fires. Returns the job as it is stored now."""
-        now = self._clock()
-        failed = self._after_attempt(job, "failed", reason, now, retryable=False)
-        try:
-            self._outbox.commit([self._outbox.job_put(failed, job)], [], job.model_id, f"refuse:{job.id}")
-        except StaleEntityError:
-            logger.warning("refused job changed meanwhile; left as it is", extra={"job_id": job.id})
-            return self._jobs.get(job.model_id, job.id)
-        return failed
-
-    # Completing -------------------------------------------------------------------------------
-
-    def complete(
-        self,
-        model_id: str,
-        job_id: str,
-        request: CompleteJobRequest,
-        actor: str,
-        access: Access,
-        known: Job | None = None,
-    ) -> CompletionResponse:
-        """``known`` is the job as the caller just read or wrote it, which saves reading it again;
-        a conflict re-reads it. The caller must be able to write the job's workspace."""
-
-        def attempt() -> CompletionResponse:
-            nonlocal known
-            job = known if known is not None else self._jobs.get(model_id, job_id)
-            known = None
-            access.require_write(job.workspace, model_id)
-            self._check_in_flight(job, request.attempt)
-            completion_tokens.check(job, request.completion_token)
-            now = self._clock()
-            if request.status == "succeeded":
-                finished = self._after_attempt(job, "succeeded", None, now)
-            else:
-                finished = self._after_attempt(job, "failed", request.error, now, retryable=request.retryable)
-            if finished.status in FINISHED:
-                finished = finished.model_copy(update={"output": request.output})
-            size = document_bytes(finished)
-            if size > MAX_DOCUMENT_BYTES:
-                raise JobOutputTooLargeError(size, MAX_DOCUMENT_BYTES)
-            guarded = [self._outbox.job_put(finished, job)]
-            warnings: list[str] = []
-            plan = FiringPlan()
-            if finished.status in FINISHED:
-                plan = self._completion_effects(finished, actor, now, guarded, warnings)
-            self._outbox.commit(guarded, plan.jobs, model_id, f"job:{job.id}")
-            return CompletionResponse(job=finished, warnings=warnings, triggered_events=plan.events)
-
-        def on_stale(stale: StaleEntityError) -> Retry:
-            if stale.entity == "job" and stale.current is None:
-                raise JobNotFoundError(model_id, job_id)
-            return RETRY
-
-        return retry_on_stale(attempt, ConcurrentUpdateError(f"job '{job_id}'"), on_stale)
-
-    def finish(self, job: Job, result: CompleteJobRequest, actor: str) -> CompletionResponse:
-        """Complete a job from what its handler reported with nobody to answer (the dispatcher, AWS
-        events): a result that cannot be stored fails the job with the reason instead, in the same
-        call, so the job is never left ``dispatched`` (a caller of the route gets a 400 and can
-        retry with a smaller output instead). Firings it reports as not fired (the depth limit,
-        the root's job budget, a missing target) are logged: nobody else reads its answer."""
-        try:
-            response = self.complete(job.model_id, job.id, result, actor=actor, access=Access.service(actor), known=job)
-            _warn_not_fired(response)
-            return response
-        except ItemNotStorableError as refused:
-            reason = refused.message[:ERROR_MAX]
-            logger.warning("job result cannot be stored; the job fails", extra={"job_id": job.id, "reason": reason})
-        failed = CompleteJobRequest(
-            status="failed", error=reason, attempt=result.attempt, completion_token=result.completion_token
-        )
-        try:
-            return self.complete(job.model_id, job.id, failed, actor=actor, access=Access.service(actor), known=job)
-        except ItemNotStorableError:
-            # Not even its version's move can be stored: the job alone records why it failed, the
-            # handler's own error first.
-            _warn_version_left(job, reason)
-            if result.status == "failed" and result.error:
-                reason = f"{result.error} (its version was not moved: {reason})"[:ERROR_MAX]
-            return CompletionResponse(job=self.refuse(job, reason), triggered_events=[])
-
-    # Supervision ------------------------------------------------------------------------------
-
-    def supervise(self, job: Job, alone: bool = False) -> str:
-        """What the sweeper does with a job the due index says is due (as the index read it).
-
-        Every write is conditional on the job's entity_version, so of two sweepers racing on the
-        same job one acts and the other finds it changed; returns what was done. ``alone`` ends
-        the job without moving its version (the sweeper's way out when ending it normally failed).
-        """
-        now = self._clock()
-        due = due_at(job)
-        if due is None or due > now:
-            return "not due"
-        if job.status == "dispatched":
-            if job.started_at is None:
-                outcome = "not_started"
-                error = f"attempt {job.attempt} was claimed for dispatch but never started (the dispatcher stopped)"
-            else:
-                outcome = "timed_out"
-                seconds = int(timeout_of(job).total_seconds())
-                error = f"attempt {job.attempt} timed out: its handler did not complete it within {seconds} s"
-            return self._end(job, outcome, error, now, actor=SWEEPER_ACTOR, alone=alone)
-        if job.not_before is not None or job.requeues < MAX_REQUEUES:
-            # Re-put the queued job: its stream record (a MODIFY of a queued job) dispatches it.
-            update: dict[str, Any] = {"not_before": None, "entity_version": job.entity_version + 1, "updated_at": now}
-            label = "released"
-            if job.not_before is None:
-                update["requeues"] = job.requeues + 1
-                label = "requeued"
-            try:
-                self._outbox.commit(
-                    [self._outbox.job_put(job.model_copy(update=update), job)], [], job.model_id, f"sweep:{job.id}"
-                )
-            except StaleEntityError:
-                return "changed meanwhile"
-            return label
-        error = f"never dispatched: still queued after {MAX_REQUEUES} re-queues (are the dispatcher and its stream running?)"
-        return self._end(job, "not_started", error, now, actor=SWEEPER_ACTOR, retryable=False, alone=alone)
-
-    def cancel(self, model_id: str, job_id: str, actor: str, access: Access, if_match: int | None = None) -> Job:
-        """End a queued or dispatched job as failed, outcome ``cancelled``; returns it as stored."""
-
-        def attempt() -> Job:
-            job = self._jobs.get(model_id, job_id)
-            access.require_write(job.workspace, model_id)
-            if if_match is not None and if_match != job.entity_version:
-                raise EntityVersionMismatchError("job", if_match, job.entity_version)
-            if job.status in FINISHED:
-                raise JobAlreadyFinishedError(job_id, job.status)
-            now = self._clock()
-            cancelled = self._after_attempt(job, "cancelled", f"cancelled by {actor}", now, retryable=False)
-            guarded = [self._outbox.job_put(cancelled, job)]
-            self._version_after_failure(cancelled, actor, now, guarded)
-            self._commit_ending(cancelled, guarded, f"cancel:{job.id}")
-            return cancelled
-
-        return retry_on_stale(attempt, ConcurrentUpdateError(f"job '{job_id}'"))
-
-    def redrive(self, model_id: str, job_id: str, actor: str, access: Access, if_match: int | None = None) -> Job:
-        """Put a failed job back in ``queued`` as its next attempt (same id); a training job's
-        version goes ``training`` with it, bound to it again."""
-
-        def attempt() -> Job:
-            job = self._jobs.get(model_id, job_id)
-            access.require_write(job.workspace, model_id)
-            if if_match is not None and if_match != job.entity_version:
-                raise EntityVersionMismatchError("job", if_match, job.entity_version)
-            if job.status != "failed":
-                raise JobNotFailedError(job_id, job.status)
-            now = self._clock()
-            again = job.model_copy(
-                update={
-                    "status": "queued",
-                    "attempt": job.attempt + 1,
-                    "max_attempts": max(job.max_attempts, job.attempt + 1),
-                    "error": None,
-                    "output": None,
-                    "not_before": None,
-                    "requeues": 0,
-                    "deadline_at": None,
-                    "dispatched_at": None,
-                    "started_at": None,
-                    "completed_at": None,
-                    "entity_version": job.entity_version + 1,
-                    "updated_at": now,
-                }
-            )
-            guarded = [self._outbox.job_put(again, job)]
-            if job.action == "training":
-                version = self._registry.get_version(model_id, job.version)
-                try:
-                    trainable = check_transition(version.status, "training")
-                except IllegalTransitionError:
-                    trainable = False
-                if not trainable:
-                    raise VersionNotTrainableError(model_id, version.version, version.status)
-                moved = moved_version(
-                    version, "training", f"training job {job.id} retried", actor, now, training_job_id=job.id
-                )
-                guarded.append(self._outbox.version_update(moved, version))
-            self._outbox.commit(guarded, [], model_id, f"redrive:{job.id}:{again.attempt}")
-            return again
-
-        return retry_on_stale(attempt, ConcurrentUpdateError(f"job '{job_id}'"))
-
-    def _end(
-        self, job: Job, outcome: str, error: str, now: datetime, actor: str, retryable: bool = True, alone: bool = False
-    ) -> str:
-        """End the attempt in flight (or a queued job); a final ending moves a training job's
-        version, unless ``alone`` or that move cannot be stored: then the job ends by itself."""
-        ended = self._after_attempt(job, outcome, error, now, retryable=retryable)
-        guarded = [self._outbox.job_put(ended, job)]
-        moved = True
-        if ended.status in FINISHED and alone and job.action == "training":
-            _warn_version_left(ended, "the sweeper could not end the job normally")
-            moved = False
-        elif ended.status in FINISHED:
-            moved = self._version_after_failure(ended, actor, now, guarded)
-        try:
-            moved = self._commit_ending(ended, guarded, f"end:{job.id}:{job.attempt}") and moved
-        except StaleEntityError:
-            return "changed meanwhile"
-        if ended.status not in FINISHED:
-            return f"{outcome}, retried"
-        return outcome if moved else f"{outcome}, {VERSION_LEFT}"
-
-    def _version_after_failure(self, job: Job, actor: str, now: datetime, guarded: list[Guarded]) -> bool:
-        """A training job that ended for good moves its version to ``failed``; a failure fires
-        nothing, and a job whose model was deleted meanwhile still ends. False when the version's
-        move cannot be stored: the job then ends alone, its version left as it is."""
-        if job.action != "training":
-            return True
-        kept = len(guarded)
-        try:
-            self._completion_effects(job, actor, now, guarded, [])
-        except ResourceNotFoundError:
-            logger.info("the ended job's model no longer exists", extra={"job_id": job.id})
-        except ItemNotStorableError as refused:
-            del guarded[kept:]  # none of the version's change, or all of it
-            _warn_version_left(job, refused.message)
-            return False
-        return True
-
-    def _commit_ending(self, ended: Job, guarded: list[Guarded], change: str) -> bool:
-        """Commit a job's ending with its version's move; when DynamoDB refuses to store the
-        version, commit the job's ending alone (returns False)."""
-        try:
-            self._outbox.commit(guarded, [], ended.model_id, change)
-        except ItemNotStorableError as refused:
-            if len(guarded) == 1:
-                raise  # the job itself cannot be stored
-            _warn_version_left(ended, refused.message)
-            self._outbox.commit(guarded[:1], [], ended.model_id, change)
-            return False
-        return True
-
-    def _after_attempt(self, job: Job, outcome: str, error: str | None, now: datetime, retryable: bool = True) -> Job:
-        """The job once its attempt ended: queued for the next one after a backoff while it has
-        attempts left (and the ending allows it), else finished."""
-        record = AttemptRecord(
-            attempt=job.attempt, dispatched_at=job.dispatched_at, ended_at=now, outcome=outcome, error=error
-        )
-        common: dict[str, Any] = {
-            "attempt_history": [*job.attempt_history, record],
-            "error": error,
-            "deadline_at": None,
-            "entity_version": job.entity_version + 1,
-            "updated_at": now,
-        }
-        if outcome == "succeeded":
-            return job.model_copy(update={**common, "status": "succeeded", "not_before": None, "completed_at": now})
-        if retryable and outcome != "cancelled" and job.attempt < job.max_attempts:
-            return job.model_copy(
-                update={
-                    **common,
-                    "status": "queued",
-                    "attempt": job.attempt + 1,
-                    "not_before": now + backoff(job, self._rng),
-                    "requeues": 0,
-                    "dispatched_at": None,
-                    "started_at": None,
-                }
-            )
-        return job.model_copy(update={**common, "status": "failed", "not_before": None, "completed_at": now})
-
-    def _check_in_flight(self, job: Job, attempt: int | None) -> None:
-        """A result counts only for the attempt in flight: a finished job, another attempt's
-        number, or a job waiting for its next attempt (the last one ended) is a 409."""
-        if job.status in FINISHED:
-            raise JobAlreadyFinishedError(job.id, job.status)
-        waiting = job.status == "queued" and bool(job.attempt_history)
-        if waiting or (attempt is not None and attempt != job.attempt):
-            raise StaleAttemptError(job.id, attempt, None if waiting else job.attempt)
-
-    def _completion_effects(
-        self, job: Job, actor: str, now: datetime, guarded: list[Guarded], warnings: list[str]
-    ) -> FiringPlan:
-        """Adds the version's transition to ``guarded``, fills ``warnings``, returns what fires."""
-        succeeded = job.status == "succeeded"
-        moved: Version | None = None
-        if job.action == "training":
-            try:
-                record, version = self._registry.get_model_and_version(job.model_id, job.version)
-            except VersionNotFoundError:
-                warnings.append(f"version '{job.version}' no longer exists: nothing else changed")
-                return FiringPlan()
-        else:
-            record, version = self._registry.get_model(job.model_id), None
-        read = record.model.entity_version
-        if succeeded and job.output is not None:
-            schema = contracts.output_schema(record.model, job.action)
-            for reason in contracts.schema_violations(job.output, schema):
-                warnings.append(f"output does not match the {job.action} output_schema: {reason}")
-            if warnings:
-                logger.warning("job output breaks its contract", extra={"job_id": job.id, "warnings": warnings})
-        source_put: Guarded | None = None
-        if version is not None:
-            if version.status != "training":
-                warnings.append(
-                    f"version '{version.version}' is '{version.status}', not 'training' by this job: "
-                    "the version was not changed"
-                )
-                return FiringPlan()
-            if version.training_job_id not in (None, job.id):
-                warnings.append(
-                    f"version '{version.version}' is now trained by job '{version.training_job_id}', no longer by "
-                    "this job: the version was not changed"
-                )
-                return FiringPlan()
-            moved = moved_version(version, "active" if succeeded else "failed", _status_message(job.error), actor, now)
-            new_record = model_after(record, version, moved, now)
-            guarded.append(self._outbox.version_update(moved, version, completing_job=job.id))
-            if new_record is not None:
-                source_put = self._outbox.model_put(new_record, read)
-                guarded.append(source_put)
-                record = new_record
-        if not succeeded:
-            return FiringPlan()
-        # The job's own write, the version's and the model's share the transaction with the chain.
-        chain = self._firing.plan(
-            record, read, next_source(job, job.output), now, moved, room=TRANSACTION_ITEM_LIMIT - 3
-        )
-        guarded += chain.writes
-        if chain.source_record is not None:
-            if source_put is not None:
-                guarded.remove(source_put)
-            guarded.append(self._outbox.model_put(chain.source_record, read))
-        return chain.plan
 
     # Helpers ----------------------------------------------------------------------------------
 

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     # Types only: the outbox module stays out of a model route's imports (see shared.runtime).
-    from shared.data.entities import ModelRecord
     from shared.data.outbox import Guarded
-    from shared.data.store import Page
     from shared.domain.entities import Job, Model, Subscription, Version
+    from shared.domain.records import ModelRecord, Page
 
 Clock = Callable[[], datetime]
 IdGenerator = Callable[[], str]

@@ -10,10 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from shared.data.entities import ModelRecord
 from shared.data.errors import ItemExistsError, StaleEntityError
 from shared.data.save import RETRY, Retry, retry_on_stale
-from shared.data.store import Page
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, Model, Version
 from shared.domain.errors import (
@@ -26,6 +24,7 @@ from shared.domain.errors import (
     VersionNumbersExhaustedError,
     WorkspaceImmutableError,
 )
+from shared.domain.records import ModelRecord, Page
 from shared.domain.requests import CreateModelRequest, CreateVersionRequest, UpdateModelRequest
 from shared.domain.responses import ModelList, ModelResponse, ModelVersionResponse, VersionList
 from shared.domain.versions import cut_version

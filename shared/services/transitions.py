@@ -9,46 +9,19 @@ commits; the others re-read, find the status already set and answer the no-op.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime
-
-from shared.data.entities import ModelRecord
 from shared.data.errors import StaleEntityError
 from shared.data.save import RETRY, Retry, retry_on_stale
 from shared.domain import job_events
 from shared.domain.access import Access
-from shared.domain.entities import LATEST, Model, Version
+from shared.domain.entities import LATEST, Version
 from shared.domain.errors import ConcurrentUpdateError, EntityVersionMismatchError, VersionNotFoundError
 from shared.domain.lifecycle import check_transition
+from shared.domain.records import ModelRecord
 from shared.domain.responses import StatusChangeResponse
 from shared.domain.triggers import TriggerSource, root_of_transition
-from shared.domain.versions import moved_version
+from shared.domain.versions import model_after, moved_version
 from shared.services.firing import ChainChange, Firing
 from shared.services.ports import Clock, ModelReader, Outbox
-
-
-def model_after(record: ModelRecord, before: Version, after: Version, now: datetime) -> ModelRecord | None:
-    """The model as a version's transition leaves it, or None when it does not change.
-
-    Activating a version makes it the model's active version. Withdrawing one (active → failed)
-    falls back to the most recently activated version that is still active; with none left, the
-    model has no active version and returns to ``pending``.
-    """
-    order = [v for v in record.activation_order if v != after.version]
-    if after.status == "active":
-        order.append(after.version)
-    elif before.status != "active":
-        return None
-    active = order[-1] if order else None
-    model: Model = record.model.model_copy(
-        update={
-            "status": "active" if active else "pending",
-            "active_version": active,
-            "entity_version": record.model.entity_version + 1,
-            "updated_at": now,
-        }
-    )
-    return replace(record, model=model, activation_order=tuple(order))
 
 
 class VersionLifecycle:

@@ -18,16 +18,16 @@ import os
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass
 
-import aws_cdk as cdk  # noqa: E402
-import pytest  # noqa: E402
-from aws_cdk.assertions import Template  # noqa: E402
-from synthesis_context import TEST_CONTEXT  # noqa: E402
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+from synthesis_context import TEST_CONTEXT
 
-from infra.app import FUNCTIONS_DIR, build_stack, project_context  # noqa: E402
-from infra.constructs.route_functions import discover_function_folders  # noqa: E402
-from infra.function_profiles import DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION, SWEEPER_FUNCTION  # noqa: E402
+from infra.app import FUNCTIONS_DIR, build_stack, project_context
+from infra.constructs.route_functions import discover_function_folders
+from infra.function_profiles import DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION, SWEEPER_FUNCTION
 
 JOB_FUNCTIONS = frozenset({DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION, SWEEPER_FUNCTION})
 

@@ -137,7 +137,7 @@ class RecordingEcs:
         self._responses = list(responses or [])
         self._lock = threading.Lock()
 
-    def describe_task_definition(self, taskDefinition: str) -> dict[str, Any]:  # noqa: N803 — boto3's name
+    def describe_task_definition(self, taskDefinition: str) -> dict[str, Any]:  # boto3's name
         self.described.append(taskDefinition)
         return {
             "taskDefinition": {

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from shared.domain import contracts
-from shared.services import jobs
+from shared.services import job_endings
 from tests.integration.api_events import assert_error, call, create_model, make_active, sample_body
 from tests.integration.job_helpers import (
     complete,
@@ -130,7 +130,9 @@ def test_the_dispatcher_completes_an_in_process_job_against_a_catastrophic_patte
     table: Any, monkeypatch: pytest.MonkeyPatch, validation_time: Callable[[], float]
 ):
     logged: list[dict[str, Any]] = []
-    monkeypatch.setattr(jobs.logger, "warning", lambda message, **kwargs: logged.append({"message": message, **kwargs}))
+    monkeypatch.setattr(
+        job_endings.logger, "warning", lambda message, **kwargs: logged.append({"message": message, **kwargs})
+    )
     handlers = {"training": ECHO, "inference": ECHO}
     create_model("echo", handlers=handlers, handler_contracts={"inference": {"output_schema": NAMED}})
     walk_to("echo", "1", "active")

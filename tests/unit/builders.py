@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.data.store import ModelRecord
 from shared.domain.entities import Handlers, Job, Model, StatusChange, Subscription, Version
+from shared.domain.records import ModelRecord
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ECHO = {"type": "in_process", "implementation": "echo"}

@@ -24,12 +24,10 @@ from pydantic import BaseModel
 
 from shared.data import keys
 from shared.data.chains import CHAIN_BUDGET
-from shared.data.entities import ModelRecord
 from shared.data.errors import ItemExistsError, StaleEntityError
 from shared.data.items import document
 from shared.data.outbox import CUT_VERSION, Guarded, JobWriteConflictError
 from shared.data.page_tokens import workspaces_scope
-from shared.data.store import Page
 from shared.domain.entities import Job, Model, Subscription, Version
 from shared.domain.errors import (
     JobNotFoundError,
@@ -38,6 +36,7 @@ from shared.domain.errors import (
     SubscriptionNotFoundError,
     VersionNotFoundError,
 )
+from shared.domain.records import ModelRecord, Page
 
 
 def already_exists(entity: str, *ids: str) -> Exception:

@@ -7,7 +7,7 @@ def test_batch_calls_are_repeated_with_backoff_until_nothing_is_left_unprocessed
     left = [{"t": ["b"]}, {}]
     calls, sleeps = [], []
 
-    def batch(RequestItems):  # noqa: N803 — boto3's name
+    def batch(RequestItems):  # boto3's name
         calls.append(RequestItems)
         return {"Responses": {}, "UnprocessedKeys": left.pop(0)}
 

@@ -19,13 +19,13 @@ from shared.data.entities import (
     VERSIONS,
     EntityDescriptor,
     FanOut,
-    ModelRecord,
     VersionRecord,
     idempotency_record_options,
 )
 from shared.data.items import key
 from shared.data.table import INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 from shared.domain.entities import Job, RetryPolicy
+from shared.domain.records import ModelRecord
 from tests.unit.entity_samples import HANDLERS, NOW, a_job, a_model, a_subscription, a_version
 
 ROUND_TRIPS: list[tuple[EntityDescriptor[Any], Any]] = [

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from shared.data import keys
-from shared.data.entities import JOBS, MODELS, SUBSCRIPTIONS, VERSIONS, ModelRecord, VersionRecord
+from shared.data.entities import JOBS, MODELS, SUBSCRIPTIONS, VERSIONS, VersionRecord
 from shared.data.errors import ItemExistsError, StaleEntityError
 from shared.data.save import (
     RETRY,
@@ -24,6 +24,7 @@ from shared.data.save import (
     update,
 )
 from shared.domain.errors import ConcurrentUpdateError, EntityVersionMismatchError, ItemNotStorableError
+from shared.domain.records import ModelRecord
 from tests.unit.entity_samples import a_job, a_model, a_subscription, a_version
 
 TABLE = "pie"

@@ -199,7 +199,7 @@ class FakeEcs:
         self.calls: list[dict[str, Any]] = []
         self.described: list[str] = []
 
-    def describe_task_definition(self, taskDefinition: str) -> dict[str, Any]:  # noqa: N803 — boto3's name
+    def describe_task_definition(self, taskDefinition: str) -> dict[str, Any]:  # boto3's name
         self.described.append(taskDefinition)
         return {"taskDefinition": {"containerDefinitions": [{"name": "main"}, {"name": "sidecar"}]}}
 

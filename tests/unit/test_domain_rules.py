@@ -7,13 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from shared.data.entities import ModelRecord
 from shared.domain.entities import RetryPolicy, StatusChange, Version
 from shared.domain.errors import IllegalTransitionError
 from shared.domain.lifecycle import NEXT_STATUSES, STATUS_HISTORY_LIMIT, bounded_history, check_transition
+from shared.domain.records import ModelRecord
 from shared.domain.triggers import ChainLimits, TargetState, TriggerSource, job_id_for, plan_firing
-from shared.domain.versions import moved_version
-from shared.services.transitions import model_after
+from shared.domain.versions import model_after, moved_version
 from tests.unit import builders
 from tests.unit.builders import T0
 

@@ -18,7 +18,7 @@ def record(sequence: str) -> dict[str, Any]:
 
 
 class FakeDynamoDB:
-    def describe_table(self, TableName: str) -> dict[str, Any]:  # noqa: N803 — boto3's name
+    def describe_table(self, TableName: str) -> dict[str, Any]:  # boto3's name
         return {"Table": {"LatestStreamArn": ARN}}
 
 
@@ -30,15 +30,15 @@ class ExpiringStreams:
         self.positions: list[dict[str, Any]] = []
         self.expired = False
 
-    def describe_stream(self, StreamArn: str) -> dict[str, Any]:  # noqa: N803
+    def describe_stream(self, StreamArn: str) -> dict[str, Any]:
         return {"StreamDescription": {"Shards": [{"ShardId": "shard-1"}]}}
 
-    def get_shard_iterator(self, StreamArn: str, ShardId: str, **position: Any) -> dict[str, Any]:  # noqa: N803
+    def get_shard_iterator(self, StreamArn: str, ShardId: str, **position: Any) -> dict[str, Any]:
         self.positions.append(position)
         start = 0 if position["ShardIteratorType"] == "TRIM_HORIZON" else int(position["SequenceNumber"])
         return {"ShardIterator": f"{len(self.positions)}:{start}"}
 
-    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:  # noqa: N803
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:
         issued, start = (int(part) for part in ShardIterator.split(":"))
         if issued == 1 and start > 0 and not self.expired:
             self.expired = True

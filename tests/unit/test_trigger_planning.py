@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from shared.data.entities import ModelRecord
 from shared.domain.access import Access
 from shared.domain.entities import Job, Model, Subscription, Version
 from shared.domain.errors import ModelNotFoundError
+from shared.domain.records import ModelRecord
 from shared.domain.supervision import DEFAULT_BACKOFF_SECONDS, DEFAULT_SUBSCRIPTION_ATTEMPTS
 from shared.domain.triggers import (
     ChainLimits,

@@ -1,0 +1,32 @@
+"""Plain types the service protocols and the data layer share: what a store hands back, besides the
+entities themselves. They belong to the model, so the protocols (``shared.services.ports``) and the
+stores (``shared.data``) both import them from here and neither imports the other's types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from shared.domain.entities import Model
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A model with the counters the registry keeps beside it (never part of the API)."""
+
+    model: Model
+    version_sequence: int
+    highest_numeric_version: int
+    # Versions that went active, oldest first, still active: withdrawing the model's active version
+    # falls back to the newest one left.
+    activation_order: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list: its items and the token of the next page (None on the last)."""
+
+    items: list[T]
+    next_token: str | None
