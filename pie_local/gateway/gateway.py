@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
 import functions
+from pie_local.gateway.tokens import TokenRejectedError, TokenVerifier, token_scopes
+from pie_local.settings import LOCAL_ACCOUNT_ID
+from pie_local.table.dynamodb import LOCAL_REGION
 from shared.http.errors import error_body
-from shared.local.dynamodb import LOCAL_REGION
-from shared.local.settings import LOCAL_ACCOUNT_ID
-from shared.local.tokens import TokenRejectedError, TokenVerifier, token_scopes
 from shared.routes import ROUTES, Route
 
 if TYPE_CHECKING:
-    from shared.local.console import ConsoleSite
+    from pie_local.console.console import ConsoleSite
 
 MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 LOCAL_API_ID = "pielocal"

@@ -1,6 +1,6 @@
 """The local table's stream, read as Lambda's event source would deliver it.
 
-``TableStream`` reads the embedded table's ``ChangeLog`` (``shared.local.changes``): the changes of
+``TableStream`` reads the embedded table's ``ChangeLog`` (``pie_local.table.changes``): the changes of
 committed requests only, in order, by sequence number, so a refused write or a cancelled transaction
 can neither stop it nor show it a change that never happened. ``DynamoDBStreamsReader`` reads a
 real DynamoDB Streams API instead (``--dynamodb-endpoint``, e.g. DynamoDB Local).
@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from shared.local.changes import ChangeLog
+from pie_local.table.changes import ChangeLog
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """Stand-ins for the AWS services jobs run on, for handlers ``pie-local serve`` has no code for
-(``--lambda`` and ``--ecs`` map handlers to code: ``shared.local.handlers``); each handler kind
+(``--lambda`` and ``--ecs`` map handlers to code: ``pie_local.runtime.handlers``); each handler kind
 names its stand-in (``shared.kinds``).
 
 They record each dispatch and log how to finish the job; the job stays ``dispatched`` until someone

@@ -3,7 +3,7 @@
 Real DynamoDB applies each request atomically. Moto's in-memory backend does not lock, so two
 threads could interleave inside one conditional write or transaction; the embedded table
 therefore serializes requests, which restores the atomicity the code relies on. Each request's
-item changes are published to the table's ``ChangeLog`` (``shared.local.changes``) when it succeeds
+item changes are published to the table's ``ChangeLog`` (``pie_local.table.changes``) when it succeeds
 and undone when it fails, which also makes moto's whole-table transaction backups unnecessary.
 A Query reads only its page, from partitions kept sorted. Together these keep a request's cost
 independent of how much the table holds, as it is in DynamoDB.
@@ -25,8 +25,8 @@ from typing import Any
 
 import boto3
 
+from pie_local.table.changes import Change, ChangeLog
 from shared.data.table import TTL_ATTRIBUTE, create_table
-from shared.local.changes import Change, ChangeLog
 
 LOCAL_REGION = "us-east-1"
 

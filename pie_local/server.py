@@ -7,7 +7,7 @@ Tests start it on port 0 in a thread::
     with LocalApi(home=tmp_path) as api:
         urllib.request.urlopen(f"{api.url}/v2/models")
 
-Each request is handed to ``LocalGateway.handle`` (``shared.local.gateway``), the one place a
+Each request is handed to ``LocalGateway.handle`` (``pie_local.gateway.gateway``), the one place a
 request becomes a function invocation.
 """
 
@@ -31,11 +31,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from shared import runtime
-from shared.data.table import create_table
-from shared.local.console import CONSOLE_PATH, ConsoleSite, is_loopback
-from shared.local.dynamodb import LOCAL_REGION, embedded_dynamodb, table_changes, use_fake_credentials
-from shared.local.gateway import (
+from pie_local.console.console import CONSOLE_PATH, ConsoleSite, is_loopback
+from pie_local.gateway.gateway import (
     MAX_REQUEST_BODY_BYTES,
     HttpRequest,
     HttpResponse,
@@ -47,12 +44,15 @@ from shared.local.gateway import (
     load_handler,
     local_function_name,
 )
-from shared.local.handler_mappings import HandlerMappings
-from shared.local.handlers import LocalHandlers
-from shared.local.settings import DEFAULT_SWEEP_SECONDS, LOCAL_TABLE_NAME, local_environment
-from shared.local.stream import DISPATCHER, DynamoDBStreamsReader, StreamReader, StreamReplayer, TableStream
-from shared.local.targets import LocalTargets
-from shared.local.tokens import SigningKeys, TokenVerifier, local_home, mint_token
+from pie_local.gateway.tokens import SigningKeys, TokenVerifier, local_home, mint_token
+from pie_local.runtime.handler_mappings import HandlerMappings
+from pie_local.runtime.handlers import LocalHandlers
+from pie_local.runtime.targets import LocalTargets
+from pie_local.settings import DEFAULT_SWEEP_SECONDS, LOCAL_TABLE_NAME, local_environment
+from pie_local.table.dynamodb import LOCAL_REGION, embedded_dynamodb, table_changes, use_fake_credentials
+from pie_local.table.stream import DISPATCHER, DynamoDBStreamsReader, StreamReader, StreamReplayer, TableStream
+from shared import runtime
+from shared.data.table import create_table
 
 DEFAULT_HOST = "127.0.0.1"
 # An oversized body is read and thrown away up to this much, so the client gets its 413 instead of

@@ -3,7 +3,7 @@
 ``pie-local serve --lambda NAME=file.py:function`` starts this module with a fresh interpreter for
 every job, so a handler that crashes, exits or hangs takes only this process down::
 
-    python -m shared.local.handler_runner FILE FUNCTION EVENT.json WORKDIR
+    python -m pie_local.runtime.handler_runner FILE FUNCTION EVENT.json WORKDIR
 
 It reads the event, imports FILE as Lambda imports a handler module (its directory first on
 ``sys.path``), calls FUNCTION(event, context) and writes, into WORKDIR, either ``response.json``
