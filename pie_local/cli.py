@@ -352,16 +352,11 @@ def _token(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
 
 def _invoke(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from pie_local.gateway.gateway import (
-        LocalLambdaContext,
-        available_functions,
-        load_handler,
-        local_function_name,
-    )
+    from pie_local.runtime.functions import LocalLambdaContext, function_names, load_handler, local_function_name
     from pie_local.server import local_backend
 
-    if arguments.function not in available_functions():
-        parser.error(f"unknown function {arguments.function!r}; choose one of: {', '.join(available_functions())}")
+    if arguments.function not in function_names():
+        parser.error(f"unknown function {arguments.function!r}; choose one of: {', '.join(function_names())}")
     event = _read_event(arguments.event, parser)
     handler = load_handler(arguments.function)
     _send_function_logs_to_stderr()

@@ -34,17 +34,19 @@ from botocore.exceptions import ClientError
 from pie_local.console.console import CONSOLE_PATH, ConsoleSite, is_loopback
 from pie_local.gateway.gateway import (
     MAX_REQUEST_BODY_BYTES,
-    HttpRequest,
-    HttpResponse,
     JwtAuthorizer,
-    LambdaHandler,
     LocalGateway,
+)
+from pie_local.gateway.http import HttpRequest, HttpResponse, error_response
+from pie_local.gateway.tokens import SigningKeys, TokenVerifier, local_home, mint_token
+from pie_local.runtime.functions import (
+    DISPATCHER_FUNCTION,
+    SWEEPER_FUNCTION,
+    LambdaHandler,
     LocalLambdaContext,
-    error_response,
     load_handler,
     local_function_name,
 )
-from pie_local.gateway.tokens import SigningKeys, TokenVerifier, local_home, mint_token
 from pie_local.runtime.handler_mappings import HandlerMappings
 from pie_local.runtime.handlers import LocalHandlers
 from pie_local.runtime.targets import LocalTargets
@@ -436,8 +438,8 @@ class LocalApi:
             # starts: a stream replay importing the dispatcher while this thread imported the route
             # functions could meet a module the other had half initialized, and fail the start.
             authorizer = JwtAuthorizer(TokenVerifier(self.keys.public_key))
-            gateway = LocalGateway(authorizer, console=self._console())
-            dispatcher, sweeper = load_handler("dispatch_jobs"), load_handler("sweep_jobs")
+            gateway = LocalGateway(authorizer, site=self._console())
+            dispatcher, sweeper = load_handler(DISPATCHER_FUNCTION), load_handler(SWEEPER_FUNCTION)
             _build_services()
             self._start_stream_replay(dynamodb, dispatcher)
             self._start_sweeper(sweeper)
@@ -479,7 +481,9 @@ class LocalApi:
                 "dynamodbstreams", region_name=dynamodb.meta.region_name, endpoint_url=self._dynamodb_endpoint
             )
             stream = DynamoDBStreamsReader(dynamodb, streams, self._table_name)
-        replayer = StreamReplayer(stream, dispatcher, lambda: LocalLambdaContext(local_function_name("dispatch_jobs")))
+        replayer = StreamReplayer(
+            stream, dispatcher, lambda: LocalLambdaContext(local_function_name(DISPATCHER_FUNCTION))
+        )
         replayer.start()
         self._resources.callback(replayer.stop)
 
@@ -492,7 +496,7 @@ class LocalApi:
                 try:
                     handler(
                         {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}},
-                        LocalLambdaContext(local_function_name("sweep_jobs")),
+                        LocalLambdaContext(local_function_name(SWEEPER_FUNCTION)),
                     )
                 except Exception:  # noqa: BLE001 — like a failed scheduled invocation: the next run tries again
                     log.exception("job sweep failed; the next one retries")

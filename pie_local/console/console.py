@@ -16,7 +16,7 @@ from collections.abc import Callable
 from importlib import resources
 from urllib.parse import unquote, urlsplit
 
-from pie_local.gateway.gateway import HttpRequest, HttpResponse, error_response
+from pie_local.gateway.http import HttpRequest, HttpResponse, error_response
 from pie_local.gateway.tokens import DEFAULT_LIFETIME_SECONDS
 
 CONSOLE_PATH = "/console"

@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
 import shared
-from pie_local.gateway.gateway import LocalLambdaContext, load_handler, local_function_name
 from pie_local.runtime import handler_runner
+from pie_local.runtime.functions import JOB_COMPLETION_FUNCTION, LocalLambdaContext, load_handler, local_function_name
 from pie_local.runtime.handler_mappings import EcsMapping, HandlerMappings, LambdaMapping
 from pie_local.runtime.targets import LocalEcs, LocalLambda, LocalTargets, invoked_envelope
 from shared import runtime
@@ -185,11 +185,11 @@ class Completions:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         # Imported now, on the thread starting the server, not by the first handler to finish.
-        self._function = load_handler("complete_job_events")
+        self._function = load_handler(JOB_COMPLETION_FUNCTION)
 
     def lambda_invocation_result(self, event: dict[str, Any]) -> str:
         with self._lock:
-            context = LocalLambdaContext(local_function_name("complete_job_events"))
+            context = LocalLambdaContext(local_function_name(JOB_COMPLETION_FUNCTION))
             return self._function(event, context)["outcome"]
 
     def reported(self, result: ReportedResult) -> str:

@@ -18,7 +18,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pie_local.gateway.gateway import HttpRequest, JwtAuthorizer, LocalGateway
+from pie_local.gateway.gateway import JwtAuthorizer, LocalGateway
+from pie_local.gateway.http import HttpRequest
 from pie_local.gateway.tokens import (
     SigningKeys,
     TokenRejectedError,

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from pie_local.gateway.gateway import HttpRequest, JwtAuthorizer, LocalGateway
+from pie_local.gateway.gateway import JwtAuthorizer, LocalGateway
+from pie_local.gateway.http import HttpRequest
 from pie_local.gateway.tokens import SigningKeys, TokenVerifier, mint_token
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,8 @@ from typing import Any
 import jwt
 import pytest
 
-from pie_local.gateway.gateway import HttpRequest, JwtAuthorizer, LocalGateway
+from pie_local.gateway.gateway import JwtAuthorizer, LocalGateway
+from pie_local.gateway.http import HttpRequest
 from pie_local.gateway.tokens import ALGORITHM, AUDIENCE, ISSUER, SigningKeys, TokenVerifier
 from shared.http.auth import principal_from_event
 from shared.routes import ALL_SCOPES
