@@ -108,8 +108,8 @@ def _prepare_embedded_table(function: str):
 
     from bench.environment import LambdaContext
     from bench.world import sample_event, seed
+    from pie_local.settings import LOCAL_TABLE_NAME
     from shared.data.table import create_table
-    from shared.local.settings import LOCAL_TABLE_NAME
 
     mock_aws().start()
     # A session of its own: the function's first boto3.client() still builds the default session,

@@ -21,10 +21,10 @@ from bench.environment import LambdaContext
 from bench.report import Figure, ratio
 from bench.stand_ins import SlowLambda
 from bench.world import TARGET_MODEL, model_items, queued_job, sample_handlers, stream_record, write_items
+from pie_local.settings import LOCAL_TABLE_NAME
+from pie_local.table.dynamodb import embedded_dynamodb
 from shared import runtime
 from shared.data.entities import JOBS
-from shared.local.dynamodb import embedded_dynamodb
-from shared.local.settings import LOCAL_TABLE_NAME
 
 SECTION = "dispatch"
 BATCH = 100
@@ -62,7 +62,7 @@ def measure(rounds: int = ROUNDS) -> tuple[list[Figure], dict[str, Any]]:
                 problems += _check_dispatched_once(setup, records, lambda_client)
     parallel, sequential = statistics.median(parallel_s), statistics.median(sequential_s)
     speedup = sequential / parallel
-    # The embedded table is CPU work behind one lock (shared.local.dynamodb): worker threads
+    # The embedded table is CPU work behind one lock (pie_local.table.dynamodb): worker threads
     # overlap the Invoke latency, not this.
     dynamodb = statistics.median(sequential_inside_s)
     workers = runtime.dispatcher_settings().dispatch_workers

@@ -29,7 +29,7 @@ from bench.load import concurrently
 from bench.local_api import ROOT, STARTUP_SECONDS, _environment, _pie_local_command
 from bench.report import Figure, ratio
 from bench.world import load_event
-from shared.local.tokens import SigningKeys, mint_token
+from pie_local.gateway.tokens import SigningKeys, mint_token
 
 SECTION = "local stack endurance"
 WRITES = 2_000

@@ -7,8 +7,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from shared.local.dynamodb import LOCAL_REGION
-from shared.local.settings import local_environment
+from pie_local.settings import local_environment
+from pie_local.table.dynamodb import LOCAL_REGION
 from shared.settings import LIBRARY_ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +25,7 @@ def function_environment(base: Mapping[str, str] = os.environ) -> dict[str, str]
             "AWS_SESSION_TOKEN": "testing",
             "AWS_DEFAULT_REGION": LOCAL_REGION,
             "AWS_REGION": LOCAL_REGION,
-            # As shared.local.dynamodb sets it: the endpoint moto serves.
+            # As pie_local.table.dynamodb sets it: the endpoint moto serves.
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         }
     )

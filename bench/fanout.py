@@ -19,7 +19,7 @@ root caused, which must stay within the budget.
 DynamoDB calls are counted on the runtime's client and the time spent inside them is measured
 apart, so time per subscription is given both as wall time and as PIE's own time (outside the
 calls); the budget applies to both. The embedded table keeps a transaction's cost to what it
-touches (``shared.local.dynamodb``), as DynamoDB does, rather than copying the table.
+touches (``pie_local.table.dynamodb``), as DynamoDB does, rather than copying the table.
 """
 
 from __future__ import annotations
@@ -41,14 +41,14 @@ from bench.calls import counted_calls
 from bench.environment import LambdaContext
 from bench.report import Figure, ratio
 from bench.world import model_items, route_event, subscription, write_items
+from pie_local.settings import LOCAL_TABLE_NAME
+from pie_local.table.dynamodb import embedded_dynamodb, table_changes
+from pie_local.table.stream import TableStream
 from shared import runtime
 from shared.data.entities import SUBSCRIPTIONS
 from shared.data.items import TRANSACTION_ITEM_LIMIT
 from shared.domain.entities import Handlers
 from shared.domain.triggers import DEFAULT_CHAIN_JOB_BUDGET, DEFAULT_MAX_CHAIN_DEPTH, MAX_ACTIVE_SUBSCRIPTIONS_PER_EVENT
-from shared.local.dynamodb import embedded_dynamodb, table_changes
-from shared.local.settings import LOCAL_TABLE_NAME
-from shared.local.stream import TableStream
 
 SECTION = "fan-out"
 SIZES = (1, 10, 50, MAX_ACTIVE_SUBSCRIPTIONS_PER_EVENT)

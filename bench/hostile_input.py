@@ -116,9 +116,9 @@ def _child(case: str, runs: int) -> dict[str, Any]:
 
     use_function_environment()
     discard_function_logs()
+    from pie_local.settings import LOCAL_TABLE_NAME
+    from pie_local.table.dynamodb import embedded_dynamodb
     from shared import runtime
-    from shared.local.dynamodb import embedded_dynamodb
-    from shared.local.settings import LOCAL_TABLE_NAME
 
     with embedded_dynamodb(LOCAL_TABLE_NAME):
         runtime.reset()

@@ -26,7 +26,7 @@ from typing import Any
 from bench.load import concurrently
 from bench.report import Figure, ratio
 from bench.world import SOURCE_MODEL, load_event
-from shared.local.tokens import SigningKeys, mint_token
+from pie_local.gateway.tokens import SigningKeys, mint_token
 
 SECTION = "local API"
 CLIENTS = 8
@@ -85,7 +85,7 @@ def measure(seconds: float = SECONDS) -> tuple[list[Figure], dict[str, Any]]:
 
 def _pie_local_command() -> list[str]:
     script = Path(sys.executable).parent / "pie-local"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "shared.local.cli"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "pie_local.cli"]
     return [*command, "serve", "--host", "127.0.0.1", "--port", "0"]
 
 

@@ -291,14 +291,14 @@ def _stop(process: subprocess.Popen[bytes]) -> float:
 
 @contextmanager
 def pie_server(directory: Path) -> Iterator[Pie]:
-    from shared.local.tokens import SigningKeys, mint_token
+    from pie_local.gateway.tokens import SigningKeys, mint_token
 
     home = directory / ".pie-local"
     environment = {name: value for name, value in os.environ.items() if not name.startswith("PIE_")}
     environment["PIE_LOCAL_HOME"] = str(home)
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environment.get("PYTHONPATH")]))
     log = directory / "pie.log"
-    command = [sys.executable, "-m", "shared.local.cli", "serve", "--host", HOST, "--port", "0"]
+    command = [sys.executable, "-m", "pie_local.cli", "serve", "--host", HOST, "--port", "0"]
     began = time.monotonic()
     with log.open("wb") as output:
         # Its own working directory: whatever pie-local keeps by default stays in the temporary one.

@@ -15,10 +15,10 @@ from bench.environment import LambdaContext
 from bench.report import Figure
 from bench.stand_ins import InstantLambda
 from bench.world import queued_job, sample_event, sample_handlers, seed, stream_record, training_job, write_items
+from pie_local.settings import LOCAL_TABLE_NAME
+from pie_local.table.dynamodb import embedded_dynamodb
 from shared import runtime
 from shared.data.entities import JOBS
-from shared.local.dynamodb import embedded_dynamodb
-from shared.local.settings import LOCAL_TABLE_NAME
 from shared.routes import ROUTES
 
 SECTION = "round trips"

@@ -16,13 +16,13 @@ from typing import Any
 from bench.calls import counted_calls
 from bench.report import Figure
 from bench.world import sample_handlers, write_items
+from pie_local.settings import LOCAL_TABLE_NAME
+from pie_local.table.dynamodb import embedded_dynamodb
 from shared import runtime
 from shared.data.entities import JOBS
 from shared.data.keys import DUE_SHARDS, LOG_SHARDS
 from shared.domain.access import Access
 from shared.domain.entities import Job
-from shared.local.dynamodb import embedded_dynamodb
-from shared.local.settings import LOCAL_TABLE_NAME
 
 SECTION = "supervision"
 SIZES = (0, 100, 500, 1000)

@@ -20,12 +20,12 @@ from bench.calls import CallLog, counted_calls
 from bench.environment import LambdaContext
 from bench.report import Figure, ratio
 from bench.world import model_items, route_event, write_items
+from pie_local.settings import LOCAL_TABLE_NAME
+from pie_local.table.dynamodb import embedded_dynamodb
 from shared import runtime
 from shared.data import keys
 from shared.data.items import key
 from shared.data.table import GSI1
-from shared.local.dynamodb import embedded_dynamodb
-from shared.local.settings import LOCAL_TABLE_NAME
 
 SECTION = "warm overhead"
 CALLS = 1000

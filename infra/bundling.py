@@ -2,7 +2,7 @@
 
 - The **code asset** holds the ``shared`` and ``functions`` packages and the published
   ``docs/openapi.json`` (``functions/get_openapi`` serves it), nothing else (no tests, no ``infra``,
-  no local stack).
+  no local stack: ``pie_local`` is a package of its own, beside ``shared``).
 - The **dependency layer** holds ``[project].dependencies`` from ``pyproject.toml``, installed by
   pip for the Lambda platform (``--platform manylinux…_aarch64 --only-binary=:all:`` and the
   runtime's Python version), so no compiler and no container are needed. It is cached under
@@ -31,8 +31,6 @@ BUILD_DIR = ROOT / "build" / "lambda"
 PACKAGED = ("shared", "functions")
 # Single files the functions read, at the same path relative to the code root as in the checkout.
 PACKAGED_FILES = ("docs/openapi.json",)
-# Development-only code that never runs in Lambda (the local server on moto).
-EXCLUDED = ("shared/local",)
 # Lambda's Python runtimes run on Amazon Linux 2023 (glibc 2.34): any wheel up to manylinux_2_34.
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_34_aarch64")
 
@@ -126,12 +124,9 @@ def code_asset(root: Path = ROOT, build_dir: Path = BUILD_DIR) -> Path:
 
 def _packaged_files(root: Path) -> Iterable[Path]:
     yield from (root / name for name in PACKAGED_FILES)
-    excluded = [root / name for name in EXCLUDED]
     for package in PACKAGED:
         for path in (root / package).rglob("*"):
             if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
-                continue
-            if any(path.is_relative_to(folder) for folder in excluded):
                 continue
             yield path
 

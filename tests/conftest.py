@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from pie_local.settings import LOCAL_TABLE_NAME, local_environment
+from pie_local.table.dynamodb import embedded_dynamodb, use_fake_credentials
 from shared import runtime
-from shared.local.dynamodb import embedded_dynamodb, use_fake_credentials
-from shared.local.settings import LOCAL_TABLE_NAME, local_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

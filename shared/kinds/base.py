@@ -153,7 +153,7 @@ class HandlerKind:
     # None for kinds whose work cannot be stopped (their later completion is refused instead).
     stopper: str | None = None
     # The boto3 service the starter uses, which pie-local replaces by ``stand_in`` ("module:Class",
-    # constructed with shared.local.targets.LocalTargets).
+    # constructed with pie_local.runtime.targets.LocalTargets).
     client_service: str | None = None
     stand_in: str | None = None
     # Reads an event (EventBridge, or a record sent straight to the completion function) that

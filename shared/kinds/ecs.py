@@ -202,7 +202,7 @@ KIND = HandlerKind(
         "of the handler allow-list"
     ),
     client_service="ecs",
-    stand_in="shared.local.targets:LocalEcs",
+    stand_in="pie_local.runtime.targets:LocalEcs",
     read_event=read_event,
     reported_by=reported_by,
     completion_rules=completion_rules,

@@ -21,7 +21,7 @@ class InProcessStarter:
             output = implementation(job.input)
         except ImplementationFailed as failure:
             return CompleteJobRequest(status="failed", error=str(failure))
-        except Exception as error:  # noqa: BLE001 — the implementation's own bug fails its job, not the batch
+        except Exception as error:  # the implementation's own bug fails its job, not the batch
             return CompleteJobRequest(
                 status="failed", error=f"implementation '{name}' raised {type(error).__name__}: {error}"
             )

@@ -86,7 +86,7 @@ KIND = TARGET.kind(
     # Standard workflows may run for a year; a job's deadline is capped at a day (timeout_seconds).
     default_timeout_seconds=86400,
     client_service="stepfunctions",
-    stand_in="shared.local.targets:LocalStepFunctions",
+    stand_in="pie_local.runtime.targets:LocalStepFunctions",
     read_event=read_event,
     rule=(
         "StepFunctionsExecutionsEnded",

@@ -20,7 +20,7 @@ def pie_local_command(*arguments: str) -> list[str]:
     """``pie-local ...`` through the installed console script (``python -m`` if it is missing)."""
     if PIE_LOCAL_SCRIPT.exists():
         return [str(PIE_LOCAL_SCRIPT), *arguments]
-    return [sys.executable, "-m", "shared.local.cli", *arguments]
+    return [sys.executable, "-m", "pie_local.cli", *arguments]
 
 
 def pie_local_environment(home: Path) -> dict[str, str]:

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import jwt
 import pytest
 
-from shared.local.tokens import SigningKeys
+from pie_local.gateway.tokens import SigningKeys
 from shared.routes import MODELS_READ, ROUTES, Route
 from tests.e2e.client import Api, assert_error
 from tests.e2e.documents import model_document, unique_id

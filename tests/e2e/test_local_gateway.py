@@ -18,17 +18,18 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from shared.data.keys import model_partition
-from shared.local.gateway import HttpRequest, JwtAuthorizer, LocalGateway
-from shared.local.server import LocalApi
-from shared.local.settings import LOCAL_TABLE_NAME
-from shared.local.tokens import (
+from pie_local.gateway.gateway import JwtAuthorizer, LocalGateway
+from pie_local.gateway.http import HttpRequest
+from pie_local.gateway.tokens import (
     SigningKeys,
     TokenRejectedError,
     TokenVerifier,
     local_home,
     mint_token,
 )
+from pie_local.server import LocalApi
+from pie_local.settings import LOCAL_TABLE_NAME
+from shared.data.keys import model_partition
 from shared.routes import ROUTES, route_for
 from tests.e2e.documents import model_document
 
@@ -334,7 +335,7 @@ def _concurrent_reads(tmp_path: Path) -> tuple[list[int], list[str]]:
 
 
 def test_a_token_is_verified_once_and_then_remembered_until_it_expires(monkeypatch: pytest.MonkeyPatch):
-    from shared.local import tokens
+    from pie_local.gateway import tokens
 
     decoded: list[str] = []
     real_decode = tokens.jwt.decode

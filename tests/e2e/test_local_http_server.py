@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from shared.local import server as local_api
-from shared.local.server import LocalApi
+from pie_local import server as local_api
+from pie_local.server import LocalApi
 from tests.e2e.client import Api, assert_error, mint
 from tests.e2e.documents import model_document, unique_id
 from tests.e2e.local_server import LocalServer, serving, start_server, stop_server

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.local.server import local_backend
+from pie_local.server import local_backend
 from tests.e2e.chains import activate, create, jobs_of, run_three_model_chain, settled, subscribe
 from tests.e2e.client import Api, mint, run_pie_local
 from tests.e2e.documents import IN_PROCESS_HANDLERS, model_document, unique_id

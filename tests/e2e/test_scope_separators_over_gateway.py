@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from shared.local.gateway import HttpRequest, JwtAuthorizer, LocalGateway
-from shared.local.tokens import SigningKeys, TokenVerifier, mint_token
+from pie_local.gateway.gateway import JwtAuthorizer, LocalGateway
+from pie_local.gateway.http import HttpRequest
+from pie_local.gateway.tokens import SigningKeys, TokenVerifier, mint_token
 
 pytestmark = pytest.mark.e2e
 

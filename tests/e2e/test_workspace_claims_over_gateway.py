@@ -11,9 +11,10 @@ from typing import Any
 import jwt
 import pytest
 
+from pie_local.gateway.gateway import JwtAuthorizer, LocalGateway
+from pie_local.gateway.http import HttpRequest
+from pie_local.gateway.tokens import ALGORITHM, AUDIENCE, ISSUER, SigningKeys, TokenVerifier
 from shared.http.auth import principal_from_event
-from shared.local.gateway import HttpRequest, JwtAuthorizer, LocalGateway
-from shared.local.tokens import ALGORITHM, AUDIENCE, ISSUER, SigningKeys, TokenVerifier
 from shared.routes import ALL_SCOPES
 
 pytestmark = pytest.mark.e2e

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
+import zipfile
 from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk.assertions import Template
 
 from infra import bundling
 from infra.constructs.route_functions import RUNTIME, python_version
@@ -26,7 +31,7 @@ def test_the_code_asset_holds_exactly_the_shared_and_functions_packages_and_the_
     code = bundling.code_asset(build_dir=tmp_path)
     assert {path.name for path in code.iterdir()} == {"shared", "functions", "docs"}
     assert [path.name for path in (code / "docs").iterdir()] == ["openapi.json"]
-    assert not (code / "shared" / "local").exists()
+    assert not list(code.rglob("pie_local"))
     assert not list(code.rglob("__pycache__"))
     assert (code / "functions" / "get_model" / "handler.py").is_file()
 
@@ -39,11 +44,7 @@ def test_packaged_code_never_imports_what_is_left_out(tmp_path: Path):
     code = bundling.code_asset(build_dir=tmp_path)
     for path in code.rglob("*.py"):
         imported = _imports(path)
-        left_out = {
-            name
-            for name in imported
-            if name.split(".")[:2] == ["shared", "local"] or name.split(".")[0] in ("infra", "moto")
-        }
+        left_out = {name for name in imported if name.split(".")[0] in ("pie_local", "infra", "moto")}
         assert not left_out, path
 
 
@@ -81,3 +82,46 @@ def test_the_packaged_openapi_function_serves_the_checked_in_document(tmp_path: 
 
     assert response["statusCode"] == 200
     assert response["body"] == (bundling.ROOT / "docs" / "openapi.json").read_text()
+
+
+def _lambda_asset_files(stack: cdk.Stack) -> dict[str, dict[str, str]]:
+    """The files of every function's code and layer in the synthesized stack, by resource: each
+    file's path in the asset, with its text when it is Python source."""
+    outdir = Path(cdk.Stage.of(stack).outdir)
+    sources = json.loads((outdir / f"{stack.artifact_id}.assets.json").read_text())["files"]
+    template = Template.from_stack(stack).to_json()
+    assets: dict[str, dict[str, str]] = {}
+    for name, resource in template["Resources"].items():
+        code = {"AWS::Lambda::Function": "Code", "AWS::Lambda::LayerVersion": "Content"}.get(resource["Type"])
+        if code is None or "S3Key" not in resource["Properties"][code]:
+            continue
+        source = outdir / sources[resource["Properties"][code]["S3Key"].removesuffix(".zip")]["source"]["path"]
+        if source.is_dir():
+            files = {str(path.relative_to(source)): path for path in source.rglob("*") if path.is_file()}
+            assets[name] = {path: (file.read_text() if file.suffix == ".py" else "") for path, file in files.items()}
+        else:
+            with zipfile.ZipFile(source) as archive:
+                assets[name] = {
+                    path: (archive.read(path).decode() if path.endswith(".py") else "") for path in archive.namelist()
+                }
+    return assets
+
+
+def _imports_local_stack(source: str) -> bool:
+    for node in ast.walk(ast.parse(source)):
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        if any(name.split(".")[0] == "pie_local" for name in names):
+            return True
+    return False
+
+
+def test_no_lambda_asset_holds_the_local_stack(synthesized):
+    """The local stack is a development tool: not one function's code or layer carries it."""
+    for stack in synthesized.stacks:
+        assets = _lambda_asset_files(stack)
+        assert any("functions/get_model/handler.py" in files for files in assets.values()), "no function code"
+        for name, files in assets.items():
+            assert not [path for path in files if "pie_local" in Path(path).parts], name
+            assert not [path for path, text in files.items() if text and _imports_local_stack(text)], name

@@ -12,11 +12,11 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from pie_local.settings import LOCAL_TABLE_NAME
 from shared.data.entities import MODELS, VERSIONS, VersionRecord
 from shared.data.items import BATCH_WRITE_LIMIT
 from shared.domain.entities import Model, Version
 from shared.domain.records import ModelRecord
-from shared.local.settings import LOCAL_TABLE_NAME
 from shared.routes import route_for
 from shared.runtime import dynamodb_client, registry_store
 from tests.conftest import invoke, load_event

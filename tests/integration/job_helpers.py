@@ -13,9 +13,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared.local.dynamodb import table_changes
-from shared.local.settings import LOCAL_TABLE_NAME
-from shared.local.stream import TableStream
+from pie_local.settings import LOCAL_TABLE_NAME
+from pie_local.table.dynamodb import table_changes
+from pie_local.table.stream import TableStream
 from tests.conftest import invoke
 from tests.integration.api_events import Response, call, event_for, with_claims
 

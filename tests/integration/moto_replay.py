@@ -1,7 +1,7 @@
 """Replays DynamoDB calls and records the answers, to hold the embedded table's answers against
 moto's own. In a test it replays on the embedded table; run as a script (calls as JSON on stdin,
 answers as JSON on stdout) it replays on a pristine moto in its own process, where none of
-``shared.local.dynamodb``'s patches are loaded.
+``pie_local.table.dynamodb``'s patches are loaded.
 """
 
 from __future__ import annotations

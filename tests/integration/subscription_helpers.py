@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.local.settings import LOCAL_TABLE_NAME
+from pie_local.settings import LOCAL_TABLE_NAME
 from tests.conftest import invoke
 from tests.integration.api_events import Response, call, event_for, sample_body
 

@@ -25,12 +25,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from pie_local.settings import LOCAL_TABLE_NAME
+from pie_local.table.dynamodb import embedded_dynamodb
 from shared import runtime
 from shared.domain.access import Access
 from shared.domain.errors import ConflictError, UnprocessableError
 from shared.domain.requests import CompleteJobRequest, StartJobRequest
-from shared.local.dynamodb import embedded_dynamodb
-from shared.local.settings import LOCAL_TABLE_NAME
 from tests.integration.api_events import create_model, create_version
 from tests.integration.job_helpers import RecordingLambda, dispatch, table_stream
 from tests.integration.lifecycle_helpers import jobs_of, set_status, subscribe

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from shared.local.changes import CHECKPOINT_FILE, LOG_FILE, MARKER_FILE, DataDirectoryDamagedError
-from shared.local.dynamodb import embedded_dynamodb, table_changes
-from shared.local.settings import LOCAL_TABLE_NAME
-from shared.local.stream import TableStream
+from pie_local.settings import LOCAL_TABLE_NAME
+from pie_local.table.changes import CHECKPOINT_FILE, LOG_FILE, MARKER_FILE, DataDirectoryDamagedError
+from pie_local.table.dynamodb import embedded_dynamodb, table_changes
+from pie_local.table.stream import TableStream
 
 NAME = LOCAL_TABLE_NAME
 ITEMS = 40

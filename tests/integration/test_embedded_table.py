@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from shared.local.changes import LOG_FILE, Change, ChangeLog, DataDirectoryInUseError
-from shared.local.dynamodb import embedded_dynamodb, table_changes
-from shared.local.settings import LOCAL_TABLE_NAME
-from shared.local.stream import TableStream
+from pie_local.settings import LOCAL_TABLE_NAME
+from pie_local.table.changes import LOG_FILE, Change, ChangeLog, DataDirectoryInUseError
+from pie_local.table.dynamodb import embedded_dynamodb, table_changes
+from pie_local.table.stream import TableStream
 
 NAME = LOCAL_TABLE_NAME
 
@@ -166,7 +166,7 @@ def test_every_write_survives_a_restart_and_undelivered_records_are_delivered_ag
 
 
 def test_the_data_file_is_compacted_as_it_grows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr("shared.local.changes.COMPACT_AFTER_LINES", 10)
+    monkeypatch.setattr("pie_local.table.changes.COMPACT_AFTER_LINES", 10)
     data = tmp_path / "data"
     with embedded_dynamodb(NAME, data_dir=data) as client:
         reader = TableStream(table_changes(NAME), reader="dispatcher")

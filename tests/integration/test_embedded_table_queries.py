@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from moto_replay import ALL_PAGES, replay
 
-from shared.local.dynamodb import embedded_dynamodb
-from shared.local.settings import LOCAL_TABLE_NAME
+from pie_local.settings import LOCAL_TABLE_NAME
+from pie_local.table.dynamodb import embedded_dynamodb
 
 NAME = LOCAL_TABLE_NAME
 ROOT = Path(__file__).resolve().parents[2]

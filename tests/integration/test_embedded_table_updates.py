@@ -11,7 +11,7 @@ import pytest
 from moto_replay import replay
 from test_embedded_table_queries import NAME, Call, assert_same_answers, pristine_moto, s
 
-from shared.local.dynamodb import table_changes
+from pie_local.table.dynamodb import table_changes
 
 PARTITIONS = ["p0", "p1"]
 GSI1 = ["g1-0", "g1-1", "g1-2"]

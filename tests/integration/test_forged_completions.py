@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from functions.complete_job_events.handler import lambda_handler
+from pie_local.settings import LOCAL_TABLE_NAME
 from shared.data import keys
 from shared.data.entities import COMPLETION_TOKEN_ATTRIBUTE
 from shared.http.openapi import build_document
 from shared.kinds.envelope import JobEnvelope
-from shared.local.settings import LOCAL_TABLE_NAME
 from shared.runtime import use_stand_in
 from tests.conftest import LambdaContext, load_event
 from tests.integration.api_events import SEED_MODEL_ID, call, create_model

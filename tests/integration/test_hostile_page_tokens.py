@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from pie_local.settings import local_environment
 from shared import runtime
 from shared.data.page_tokens import PageTokenCodec
-from shared.local.settings import local_environment
 from shared.routes import route_for
 from tests.integration.api_events import SEED_MODEL_ID, assert_error, call, create_model, create_version
 from tests.integration.job_helpers import start_inference, started_job

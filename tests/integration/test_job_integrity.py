@@ -11,10 +11,10 @@ import boto3
 import pytest
 
 from functions.complete_job_events.handler import lambda_handler
+from pie_local.settings import LOCAL_TABLE_NAME
 from shared import runtime
 from shared.data import keys
 from shared.data.items import key
-from shared.local.settings import LOCAL_TABLE_NAME
 from shared.runtime import use_stand_in
 from tests.conftest import LambdaContext, load_event
 from tests.integration.api_events import SEED_MODEL_ID, assert_error, create_model

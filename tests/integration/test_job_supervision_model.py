@@ -17,14 +17,14 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from pie_local.settings import LOCAL_TABLE_NAME
+from pie_local.table.dynamodb import embedded_dynamodb
 from shared import runtime
 from shared.data.keys import DUE_SHARDS
 from shared.domain.access import Access
 from shared.domain.entities import RetryPolicy
 from shared.domain.errors import ConflictError, UnprocessableError
 from shared.domain.requests import CompleteJobRequest, StartJobRequest
-from shared.local.dynamodb import embedded_dynamodb
-from shared.local.settings import LOCAL_TABLE_NAME
 from tests.integration.api_events import SEED_MODEL_ID, call, create_model, sample_body
 from tests.integration.job_helpers import RecordingLambda, dispatch, table_stream
 from tests.integration.lifecycle_helpers import walk_to

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from pie_local.settings import LOCAL_HANDLER_ALLOW_LIST, LOCAL_TABLE_NAME
 from shared import runtime
 from shared.data import keys
-from shared.local.settings import LOCAL_HANDLER_ALLOW_LIST, LOCAL_TABLE_NAME
 from tests.conftest import invoke, load_event
 from tests.integration.api_events import (
     SEED_MODEL_ID,

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bench.world import sample_event, seed, training_job, write_items
+from pie_local.settings import LOCAL_TABLE_NAME
 from shared.data.entities import JOBS
-from shared.local.settings import LOCAL_TABLE_NAME
 from shared.routes import ROUTES, ETag, Route
 from tests.conftest import LambdaContext
 

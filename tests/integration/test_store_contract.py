@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pie_local.settings import LOCAL_TABLE_NAME
 from shared.data.errors import ItemExistsError, StaleEntityError
 from shared.data.jobs import JobStore
 from shared.data.outbox import JobWriteConflictError, OutboxWriter
@@ -23,7 +24,6 @@ from shared.domain.errors import (
     SubscriptionNotFoundError,
     VersionNotFoundError,
 )
-from shared.local.settings import LOCAL_TABLE_NAME
 from tests.unit import builders
 from tests.unit.fakes import Stores
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from pie_local.settings import LOCAL_TABLE_NAME
 from shared import runtime
 from shared.data.entities import VERSIONS, VersionRecord
 from shared.data.items import MAX_DOCUMENT_BYTES, document_bytes
@@ -22,7 +23,6 @@ from shared.domain.access import Access
 from shared.domain.entities import Job, Version
 from shared.domain.errors import ItemNotStorableError
 from shared.domain.requests import CompleteJobRequest, CreateModelRequest, StartJobRequest
-from shared.local.settings import LOCAL_TABLE_NAME
 from shared.services.jobs import JobService
 from tests.integration.api_events import sample_body
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from pie_local.settings import LOCAL_TABLE_NAME
 from shared.data import keys
 from shared.data.items import key
-from shared.local.settings import LOCAL_TABLE_NAME
 from tests.conftest import invoke, load_event
 from tests.integration.api_events import (
     SEED_MODEL_ID,

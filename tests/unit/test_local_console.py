@@ -7,8 +7,8 @@ import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
 
-from shared.local.console import ConsoleSite
-from shared.local.gateway import HttpRequest
+from pie_local.console.console import ConsoleSite
+from pie_local.gateway.http import HttpRequest
 
 
 def _get(site: ConsoleSite, target: str, host: str = "127.0.0.1:8000", method: str = "GET"):

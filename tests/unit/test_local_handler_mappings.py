@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.local.handler_mappings import EcsMapping, HandlerMappings, LambdaMapping
+from pie_local.runtime.handler_mappings import EcsMapping, HandlerMappings, LambdaMapping
 
 
 @pytest.fixture

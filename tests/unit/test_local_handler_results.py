@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from shared.local.handlers import MAX_OUTPUT_BYTES, Exit, last_json_object
+from pie_local.runtime.handlers import MAX_OUTPUT_BYTES, Exit, last_json_object
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.local import handler_runner
+from pie_local.runtime import handler_runner
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared.local.stream import DynamoDBStreamsReader, StreamReplayer
+from pie_local.table.stream import DynamoDBStreamsReader, StreamReplayer
 
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/pie-local/stream/1"
 

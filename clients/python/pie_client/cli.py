@@ -801,7 +801,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
-    except Exception as bug:  # noqa: BLE001 - the promise is one line, never a traceback (PIE_DEBUG shows it)
+    except Exception as bug:  # the promise is one line, never a traceback (PIE_DEBUG shows it)
         _fail(bug, f"error: unexpected {type(bug).__name__}")
         return 1
     return 0

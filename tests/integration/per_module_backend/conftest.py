@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from pie_local.settings import LOCAL_TABLE_NAME, local_environment
+from pie_local.table.dynamodb import embedded_dynamodb
 from shared import runtime
 from shared.data.table import create_table
-from shared.local.dynamodb import embedded_dynamodb
-from shared.local.settings import LOCAL_TABLE_NAME, local_environment
 
 
 @pytest.fixture(scope="module")

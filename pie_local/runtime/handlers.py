@@ -4,7 +4,7 @@ The dispatcher starts jobs through a Lambda and an ECS client; ``pie-local`` giv
 instead. A job whose handler is mapped runs in a subprocess on a bounded pool of worker threads,
 so the dispatcher (and the stream behind it) never waits for a handler, and a handler that
 crashes, exits or hangs takes down only its own process. Unmapped handlers go to the
-record-and-wait stand-ins of ``shared.local.targets``.
+record-and-wait stand-ins of ``pie_local.runtime.targets``.
 
 Results come back the way the deployed system receives them:
 
@@ -41,15 +41,15 @@ from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
 import shared
+from pie_local.runtime import handler_runner
+from pie_local.runtime.functions import JOB_COMPLETION_FUNCTION, LocalLambdaContext, load_handler, local_function_name
+from pie_local.runtime.handler_mappings import EcsMapping, HandlerMappings, LambdaMapping
+from pie_local.runtime.targets import LocalEcs, LocalLambda, LocalTargets, invoked_envelope
 from shared import runtime
 from shared.kinds import KINDS
 from shared.kinds.base import ReportedResult, load
 from shared.kinds.ecs import ECS_ENVIRONMENT_VARIABLE, container_variables
 from shared.kinds.ecs import task_result as ecs_task_result
-from shared.local import handler_runner
-from shared.local.gateway import LocalLambdaContext, load_handler, local_function_name
-from shared.local.handler_mappings import EcsMapping, HandlerMappings, LambdaMapping
-from shared.local.targets import LocalEcs, LocalLambda, LocalTargets, invoked_envelope
 
 log = logging.getLogger(__name__)
 
@@ -185,11 +185,11 @@ class Completions:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         # Imported now, on the thread starting the server, not by the first handler to finish.
-        self._function = load_handler("complete_job_events")
+        self._function = load_handler(JOB_COMPLETION_FUNCTION)
 
     def lambda_invocation_result(self, event: dict[str, Any]) -> str:
         with self._lock:
-            context = LocalLambdaContext(local_function_name("complete_job_events"))
+            context = LocalLambdaContext(local_function_name(JOB_COMPLETION_FUNCTION))
             return self._function(event, context)["outcome"]
 
     def reported(self, result: ReportedResult) -> str:
@@ -434,7 +434,7 @@ def _with_printed(reported: ReportedResult, printed: dict[str, Any] | None, prob
 class RunningEcs(_Running[LocalEcs]):
     """ECS's ``RunTask``: a mapped task runs its command; others are recorded."""
 
-    def describe_task_definition(self, taskDefinition: str) -> dict[str, Any]:  # noqa: N803 — boto3's name
+    def describe_task_definition(self, taskDefinition: str) -> dict[str, Any]:  # boto3's name
         return self._fallback.describe_task_definition(taskDefinition)
 
     def run_task(self, **request: Any) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 ``pie-local serve --lambda NAME=file.py:function`` starts this module with a fresh interpreter for
 every job, so a handler that crashes, exits or hangs takes only this process down::
 
-    python -m shared.local.handler_runner FILE FUNCTION EVENT.json WORKDIR
+    python -m pie_local.runtime.handler_runner FILE FUNCTION EVENT.json WORKDIR
 
 It reads the event, imports FILE as Lambda imports a handler module (its directory first on
 ``sys.path``), calls FUNCTION(event, context) and writes, into WORKDIR, either ``response.json``
@@ -91,13 +91,13 @@ def run(file: Path, function: str, event_path: Path, workdir: Path) -> None:
     except LookupError as error:
         _write(workdir / ERROR_FILE, _error("Runtime.HandlerNotFound", str(error)))
         return
-    except Exception as error:  # noqa: BLE001 — whatever the module raises at import is reported, as Lambda does
+    except Exception as error:  # whatever the module raises at import is reported, as Lambda does
         message = f"Unable to import module '{file.stem}': {error}"
         _write(workdir / ERROR_FILE, _error("Runtime.ImportModuleError", message))
         return
     try:
         response = handler(event, context)
-    except Exception as error:  # noqa: BLE001 — the handler's own failure is the job's result
+    except Exception as error:  # the handler's own failure is the job's result
         stack = traceback.format_list(traceback.extract_tb(error.__traceback__)[1:])
         _write(workdir / ERROR_FILE, _error(type(error).__name__, str(error), stack))
         return

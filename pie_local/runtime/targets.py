@@ -1,5 +1,5 @@
 """Stand-ins for the AWS services jobs run on, for handlers ``pie-local serve`` has no code for
-(``--lambda`` and ``--ecs`` map handlers to code: ``shared.local.handlers``); each handler kind
+(``--lambda`` and ``--ecs`` map handlers to code: ``pie_local.runtime.handlers``); each handler kind
 names its stand-in (``shared.kinds``).
 
 They record each dispatch and log how to finish the job; the job stays ``dispatched`` until someone
@@ -66,7 +66,7 @@ class LocalEcs:
     def __init__(self, targets: LocalTargets) -> None:
         self._targets = targets
 
-    def describe_task_definition(self, taskDefinition: str) -> dict[str, Any]:  # noqa: N803 — boto3's name
+    def describe_task_definition(self, taskDefinition: str) -> dict[str, Any]:  # boto3's name
         return {"taskDefinition": {"family": taskDefinition, "containerDefinitions": [{"name": "main"}]}}
 
     def run_task(self, **request: Any) -> dict[str, Any]:

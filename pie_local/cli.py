@@ -23,16 +23,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlparse
 
-from shared.domain.access import ADMIN_SCOPE, DEFAULT_WORKSPACES_CLAIM, is_workspace_name
-from shared.domain.entities import DEFAULT_WORKSPACE
-from shared.local.handler_mappings import (
-    DEFAULT_HANDLER_TIMEOUT_SECONDS,
-    EcsMapping,
-    HandlerMappings,
-    LambdaMapping,
-)
-from shared.local.settings import DEFAULT_SWEEP_SECONDS
-from shared.local.tokens import (
+from pie_local.gateway.tokens import (
     AUDIENCE,
     DEFAULT_HOME_DIRECTORY,
     DEFAULT_LIFETIME_SECONDS,
@@ -43,10 +34,19 @@ from shared.local.tokens import (
     local_home,
     mint_token,
 )
+from pie_local.runtime.handler_mappings import (
+    DEFAULT_HANDLER_TIMEOUT_SECONDS,
+    EcsMapping,
+    HandlerMappings,
+    LambdaMapping,
+)
+from pie_local.settings import DEFAULT_SWEEP_SECONDS
+from shared.domain.access import ADMIN_SCOPE, DEFAULT_WORKSPACES_CLAIM, is_workspace_name
+from shared.domain.entities import DEFAULT_WORKSPACE
 from shared.routes import ALL_SCOPES
 
 if TYPE_CHECKING:
-    from shared.local.server import LocalApi
+    from pie_local.server import LocalApi
 
 log = logging.getLogger(__name__)
 
@@ -221,8 +221,8 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from shared.local.changes import DataDirectoryDamagedError, DataDirectoryInUseError
-    from shared.local.server import LocalApi
+    from pie_local.server import LocalApi
+    from pie_local.table.changes import DataDirectoryDamagedError, DataDirectoryInUseError
 
     if arguments.private_reads:
         os.environ["PIE_PRIVATE_READS"] = "true"  # read by the route functions, as when deployed
@@ -273,7 +273,7 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
 def _print_banner(api: LocalApi, arguments: argparse.Namespace) -> None:
     """What a developer needs next: where the API is, how to get a token, where the data lives."""
-    from shared.local.console import CONSOLE_PATH
+    from pie_local.console.console import CONSOLE_PATH
 
     home = local_home(arguments.home)
     token_command = "pie-local token"
@@ -352,16 +352,11 @@ def _token(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
 
 def _invoke(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from shared.local.gateway import (
-        LocalLambdaContext,
-        available_functions,
-        load_handler,
-        local_function_name,
-    )
-    from shared.local.server import local_backend
+    from pie_local.runtime.functions import LocalLambdaContext, function_names, load_handler, local_function_name
+    from pie_local.server import local_backend
 
-    if arguments.function not in available_functions():
-        parser.error(f"unknown function {arguments.function!r}; choose one of: {', '.join(available_functions())}")
+    if arguments.function not in function_names():
+        parser.error(f"unknown function {arguments.function!r}; choose one of: {', '.join(function_names())}")
     event = _read_event(arguments.event, parser)
     handler = load_handler(arguments.function)
     _send_function_logs_to_stderr()

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from importlib import resources
 from urllib.parse import unquote, urlsplit
 
-from shared.local.gateway import HttpRequest, HttpResponse, error_response
-from shared.local.tokens import DEFAULT_LIFETIME_SECONDS
+from pie_local.gateway.http import HttpRequest, HttpResponse, error_response
+from pie_local.gateway.tokens import DEFAULT_LIFETIME_SECONDS
 
 CONSOLE_PATH = "/console"
 _STATIC_FILE = re.compile(r"^[a-z0-9_-]+\.(html|js|css)$")

@@ -1,6 +1,6 @@
 """The local table's stream, read as Lambda's event source would deliver it.
 
-``TableStream`` reads the embedded table's ``ChangeLog`` (``shared.local.changes``): the changes of
+``TableStream`` reads the embedded table's ``ChangeLog`` (``pie_local.table.changes``): the changes of
 committed requests only, in order, by sequence number, so a refused write or a cancelled transaction
 can neither stop it nor show it a change that never happened. ``DynamoDBStreamsReader`` reads a
 real DynamoDB Streams API instead (``--dynamodb-endpoint``, e.g. DynamoDB Local).
@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from shared.local.changes import ChangeLog
+from pie_local.table.changes import ChangeLog
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class StreamReplayer:
             try:
                 if not self.drain():
                     self._stream.wait(self._idle)
-            except Exception:  # noqa: BLE001 — keep replaying; one bad poll must not stop the stack
+            except Exception:  # keep replaying; one bad poll must not stop the stack
                 log.exception("stream replay failed; retrying")
                 self._stop.wait(1)
 
@@ -185,7 +185,7 @@ class StreamReplayer:
         for attempt in range(MAX_RETRIES + 1):
             try:
                 response = self._handler({"Records": records}, self._context()) or {}
-            except Exception:  # noqa: BLE001 — a function error fails the whole batch, as in Lambda
+            except Exception:  # a function error fails the whole batch, as in Lambda
                 log.exception("stream batch failed; retrying", extra={"attempt": attempt + 1})
                 continue
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}

@@ -12,65 +12,27 @@ Where API Gateway's own answers would be ``{"message": ...}``, the local gateway
 from __future__ import annotations
 
 import base64
-import importlib
-import importlib.util
 import json
 import logging
-import pkgutil
 import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-import functions
-from shared.http.errors import error_body
-from shared.local.dynamodb import LOCAL_REGION
-from shared.local.settings import LOCAL_ACCOUNT_ID
-from shared.local.tokens import TokenRejectedError, TokenVerifier, token_scopes
+from pie_local.gateway.http import HttpRequest, HttpResponse, Site, error_response
+from pie_local.gateway.tokens import TokenRejectedError, TokenVerifier, token_scopes
+from pie_local.runtime.functions import LambdaHandler, LocalLambdaContext, load_handler, local_function_name
+from pie_local.settings import LOCAL_ACCOUNT_ID
 from shared.routes import ROUTES, Route
-
-if TYPE_CHECKING:
-    from shared.local.console import ConsoleSite
 
 MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 LOCAL_API_ID = "pielocal"
-LAMBDA_TIMEOUT_SECONDS = 30
-LAMBDA_MEMORY_MB = 256
-
-LambdaHandler = Callable[[dict[str, Any], Any], Any]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    method: str
-    target: str
-    """The request target as received: percent-encoded path and optional ``?query``."""
-    headers: list[tuple[str, str]]
-    body: bytes = b""
-    source_ip: str = "127.0.0.1"
-    protocol: str = "HTTP/1.1"
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes = b""
-
-    def header(self, name: str) -> str | None:
-        return next((value for key, value in self.headers if key.lower() == name.lower()), None)
-
-
-def error_response(status: int, message: str, headers: Iterable[tuple[str, str]] = ()) -> HttpResponse:
-    """An answer the gateway gives itself, in PIE's error shape."""
-    body = json.dumps(error_body(message)).encode()
-    return HttpResponse(status, [("Content-Type", "application/json"), *headers], body)
 
 
 class GatewayRejection(Exception):
@@ -234,56 +196,6 @@ def build_event(
 # Invoking the function ----------------------------------------------------------------------------
 
 
-@dataclass
-class LocalLambdaContext:
-    """The parts of Lambda's context object that PIE and Powertools read."""
-
-    function_name: str
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    memory_limit_in_mb: int = LAMBDA_MEMORY_MB
-    function_version: str = "$LATEST"
-    timeout_seconds: float = LAMBDA_TIMEOUT_SECONDS
-    _deadline: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._deadline = time.monotonic() + self.timeout_seconds
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:{self.function_name}"
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    @property
-    def log_stream_name(self) -> str:
-        return f"{time.strftime('%Y/%m/%d')}/[$LATEST]{self.aws_request_id.replace('-', '')}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-def local_function_name(function: str) -> str:
-    return f"pie-local-{function}"
-
-
-def available_functions() -> list[str]:
-    """Every ``functions/<name>/handler.py`` in the code base."""
-    return sorted(
-        module.name
-        for module in pkgutil.iter_modules(functions.__path__)
-        if module.ispkg and importlib.util.find_spec(f"functions.{module.name}.handler") is not None
-    )
-
-
-def load_handler(function: str) -> LambdaHandler:
-    """``functions/<function>/handler.py``'s ``lambda_handler``; a KeyError names an unknown function."""
-    if function not in available_functions():
-        raise KeyError(function)
-    return importlib.import_module(f"functions.{function}.handler").lambda_handler
-
-
 # Powertools keeps the request being resolved on a class attribute (``BaseRouter.current_event``),
 # shared by every route function in this process: two functions running at once would read each
 # other's path and query. Deployed, each runs in its own process; here they take turns.
@@ -327,10 +239,10 @@ class LocalGateway:
         authorizer: JwtAuthorizer,
         routes: Iterable[Route] = ROUTES,
         load: Callable[[str], LambdaHandler] = load_handler,
-        console: ConsoleSite | None = None,
+        site: Site | None = None,
     ) -> None:
         routes = tuple(routes)
-        self._console = console
+        self._site = site
         self._authorizer = authorizer
         self._router = Router(routes)
         self._environments = {
@@ -347,8 +259,8 @@ class LocalGateway:
 
     def _invoke_route(self, request: HttpRequest, request_id: str) -> HttpResponse:
         encoded_path = request.target.partition("?")[0]
-        if self._console is not None and self._console.serves(encoded_path):
-            return self._console.answer(request, encoded_path)
+        if self._site is not None and self._site.serves(encoded_path):
+            return self._site.answer(request, encoded_path)
         match = self._router.match(request.method, encoded_path)
         authorization = next((value for name, value in request.headers if name.lower() == "authorization"), None)
         # A public route has no authorizer: API Gateway passes the request on untouched.

@@ -3,11 +3,11 @@
 DynamoDB emits one stream record per item a *successful* request changed, in order. Moto's own
 stream does not hold to that: a cancelled transaction briefly leaves records behind and then swaps
 the whole table (and its stream) for a deep copy, so an iterator into it goes dead. The embedded
-table (``shared.local.dynamodb``) therefore hands every committed request's item changes to a
+table (``pie_local.table.dynamodb``) therefore hands every committed request's item changes to a
 ``ChangeLog``, and nothing else: a refused or cancelled request appends nothing.
 
 Each record gets a sequence number and the Lambda DynamoDB-stream format the dispatcher reads.
-Readers (``shared.local.stream.TableStream``) read after a sequence number and acknowledge what they
+Readers (``pie_local.table.stream.TableStream``) read after a sequence number and acknowledge what they
 delivered; records every registered reader acknowledged, or older than 24 hours (DynamoDB's stream
 retention), are dropped from memory.
 

@@ -7,7 +7,7 @@ Tests start it on port 0 in a thread::
     with LocalApi(home=tmp_path) as api:
         urllib.request.urlopen(f"{api.url}/v2/models")
 
-Each request is handed to ``LocalGateway.handle`` (``shared.local.gateway``), the one place a
+Each request is handed to ``LocalGateway.handle`` (``pie_local.gateway.gateway``), the one place a
 request becomes a function invocation.
 """
 
@@ -31,28 +31,30 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from shared import runtime
-from shared.data.table import create_table
-from shared.local.console import CONSOLE_PATH, ConsoleSite, is_loopback
-from shared.local.dynamodb import LOCAL_REGION, embedded_dynamodb, table_changes, use_fake_credentials
-from shared.local.gateway import (
+from pie_local.console.console import CONSOLE_PATH, ConsoleSite, is_loopback
+from pie_local.gateway.gateway import (
     MAX_REQUEST_BODY_BYTES,
-    HttpRequest,
-    HttpResponse,
     JwtAuthorizer,
-    LambdaHandler,
     LocalGateway,
+)
+from pie_local.gateway.http import HttpRequest, HttpResponse, error_response
+from pie_local.gateway.tokens import SigningKeys, TokenVerifier, local_home, mint_token
+from pie_local.runtime.functions import (
+    DISPATCHER_FUNCTION,
+    SWEEPER_FUNCTION,
+    LambdaHandler,
     LocalLambdaContext,
-    error_response,
     load_handler,
     local_function_name,
 )
-from shared.local.handler_mappings import HandlerMappings
-from shared.local.handlers import LocalHandlers
-from shared.local.settings import DEFAULT_SWEEP_SECONDS, LOCAL_TABLE_NAME, local_environment
-from shared.local.stream import DISPATCHER, DynamoDBStreamsReader, StreamReader, StreamReplayer, TableStream
-from shared.local.targets import LocalTargets
-from shared.local.tokens import SigningKeys, TokenVerifier, local_home, mint_token
+from pie_local.runtime.handler_mappings import HandlerMappings
+from pie_local.runtime.handlers import LocalHandlers
+from pie_local.runtime.targets import LocalTargets
+from pie_local.settings import DEFAULT_SWEEP_SECONDS, LOCAL_TABLE_NAME, local_environment
+from pie_local.table.dynamodb import LOCAL_REGION, embedded_dynamodb, table_changes, use_fake_credentials
+from pie_local.table.stream import DISPATCHER, DynamoDBStreamsReader, StreamReader, StreamReplayer, TableStream
+from shared import runtime
+from shared.data.table import create_table
 
 DEFAULT_HOST = "127.0.0.1"
 # An oversized body is read and thrown away up to this much, so the client gets its 413 instead of
@@ -361,7 +363,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         # http.server returns without flushing after refusing a request line or its headers.
         self.wfile.flush()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: Any) -> None:  # the stdlib's signature
         # Requests are logged once by _serve; this only sees malformed requests and socket errors.
         log.warning(format, *args)
 
@@ -436,8 +438,8 @@ class LocalApi:
             # starts: a stream replay importing the dispatcher while this thread imported the route
             # functions could meet a module the other had half initialized, and fail the start.
             authorizer = JwtAuthorizer(TokenVerifier(self.keys.public_key))
-            gateway = LocalGateway(authorizer, console=self._console())
-            dispatcher, sweeper = load_handler("dispatch_jobs"), load_handler("sweep_jobs")
+            gateway = LocalGateway(authorizer, site=self._console())
+            dispatcher, sweeper = load_handler(DISPATCHER_FUNCTION), load_handler(SWEEPER_FUNCTION)
             _build_services()
             self._start_stream_replay(dynamodb, dispatcher)
             self._start_sweeper(sweeper)
@@ -479,7 +481,9 @@ class LocalApi:
                 "dynamodbstreams", region_name=dynamodb.meta.region_name, endpoint_url=self._dynamodb_endpoint
             )
             stream = DynamoDBStreamsReader(dynamodb, streams, self._table_name)
-        replayer = StreamReplayer(stream, dispatcher, lambda: LocalLambdaContext(local_function_name("dispatch_jobs")))
+        replayer = StreamReplayer(
+            stream, dispatcher, lambda: LocalLambdaContext(local_function_name(DISPATCHER_FUNCTION))
+        )
         replayer.start()
         self._resources.callback(replayer.stop)
 
@@ -492,9 +496,9 @@ class LocalApi:
                 try:
                     handler(
                         {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}},
-                        LocalLambdaContext(local_function_name("sweep_jobs")),
+                        LocalLambdaContext(local_function_name(SWEEPER_FUNCTION)),
                     )
-                except Exception:  # noqa: BLE001 — like a failed scheduled invocation: the next run tries again
+                except Exception:  # like a failed scheduled invocation: the next run tries again
                     log.exception("job sweep failed; the next one retries")
 
         thread = threading.Thread(target=run, name="pie-local-sweeper", daemon=True)

@@ -1,0 +1,1 @@
+"""The console's static site at ``/console/``, served beside the API."""
