@@ -55,8 +55,8 @@ browser:
 # docs/openapi.json is generated from the route functions' models, and the SDK ships a copy of the
 # rules it publishes (x-pie-lifecycle, x-pie-job-events); a test fails when either drifts.
 openapi: install
-	$(BIN)/python -m shared.http.openapi > docs/openapi.json
-	$(BIN)/python -m shared.http.openapi --rules > clients/python/pie_client/rules.json
+	$(BIN)/python -m tools.openapi > docs/openapi.json
+	$(BIN)/python -m tools.openapi --rules > clients/python/pie_client/rules.json
 
 # Cold starts, DynamoDB round trips, warm overhead, fan-out, dispatch and local API throughput,
 # each against a baseline from the same run: one table on stdout, bench/results.json (docs/performance.md).

@@ -12,7 +12,7 @@ from pathlib import Path
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 CACHE_SECONDS = 300
 
-# This operation in the document (shared.http.openapi), as the other routes' resolvers describe theirs.
+# This operation in the document (tools.openapi), as the other routes' resolvers describe theirs.
 OPERATION = {
     "tags": ["contract"],
     "summary": "The OpenAPI document",

@@ -1,6 +1,6 @@
 """The OpenAPI catalogue: how one route's operation is described, from its row and its function.
 
-The resolver wrapper registers each route function with this description; ``shared.http.openapi``
+The resolver wrapper registers each route function with this description; ``tools.openapi``
 merges every function's into the published document.
 """
 

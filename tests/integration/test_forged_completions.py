@@ -20,7 +20,6 @@ from functions.complete_job_events.handler import lambda_handler
 from pie_local.settings import LOCAL_TABLE_NAME
 from shared.data import keys
 from shared.data.entities import COMPLETION_TOKEN_ATTRIBUTE
-from shared.http.openapi import build_document
 from shared.kinds.envelope import JobEnvelope
 from shared.runtime import use_stand_in
 from tests.conftest import LambdaContext, load_event
@@ -37,6 +36,7 @@ from tests.integration.job_helpers import (
     started_job,
     table_stream,
 )
+from tools.openapi import build_document
 
 ACCOUNT = "123456789012"  # the local deployment's, and its handlers'
 STATE_MACHINE = "arn:aws:states:us-west-2:123456789012:stateMachine:train-price-model"

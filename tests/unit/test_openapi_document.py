@@ -14,9 +14,9 @@ from functions.get_openapi.handler import lambda_handler as get_openapi
 from shared.domain.job_events import TABLE as JOB_EVENTS
 from shared.domain.job_events import fired_by_transition, producing_action
 from shared.domain.lifecycle import NEXT_STATUSES
-from shared.http.openapi import build_document, render
 from shared.routes import ROUTES, Route
 from tests.conftest import load_event
+from tools.openapi import build_document, render
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "docs" / "openapi.json"

@@ -8,7 +8,7 @@ adding the refusals the deployed API Gateway answers itself in front of the func
 Two server rules are published with it, as top-level extensions, for the clients to read instead
 of re-typing them: ``x-pie-lifecycle`` (the version lifecycle, ``shared/domain/lifecycle.py``) and
 ``x-pie-job-events`` (the job-event table, ``shared/domain/job_events.py``). The SDK ships a copy
-of them (``python -m shared.http.openapi --rules``), the console reads them from the served
+of them (``python -m tools.openapi --rules``), the console reads them from the served
 document.
 """
 
@@ -207,10 +207,10 @@ def render(document: dict[str, Any]) -> str:
 
 
 def main(arguments: list[str]) -> None:
-    """Print the document (``python -m shared.http.openapi > docs/openapi.json``), or with
+    """Print the document (``python -m tools.openapi > docs/openapi.json``), or with
     ``--rules`` only its published rules (the SDK's copy, ``clients/python/pie_client/rules.json``)."""
     if arguments not in ([], ["--rules"]):
-        raise SystemExit("usage: python -m shared.http.openapi [--rules]")
+        raise SystemExit("usage: python -m tools.openapi [--rules]")
     print(render(published_rules() if arguments else build_document()), end="")
 
 
