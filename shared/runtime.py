@@ -31,10 +31,12 @@ from shared.settings import ApiSettings, DispatcherSettings, SettingsError
 # Imported by the factories that use them, so a model or subscription route does not load the
 # job, outbox and dispatch modules at cold start.
 if TYPE_CHECKING:
+    from shared.data.aliases import AliasStore
     from shared.data.outbox import OutboxWriter
     from shared.dispatch.completions import AwsCompletions
     from shared.dispatch.dispatcher import Dispatcher
     from shared.dispatch.sweeper import Sweeper
+    from shared.services.aliases import AliasService
     from shared.services.chains import ChainQueries
     from shared.services.firing import Firing
     from shared.services.jobs import JobService
@@ -94,6 +96,20 @@ def chain_budgets() -> ChainBudgets:
 @cache
 def subscription_store() -> SubscriptionStore:
     return SubscriptionStore(dynamodb_client(), api_settings().table_name, page_tokens)
+
+
+@cache
+def alias_store() -> AliasStore:
+    from shared.data.aliases import AliasStore
+
+    return AliasStore(dynamodb_client(), api_settings().table_name, page_tokens)
+
+
+@cache
+def alias_service() -> AliasService:
+    from shared.services.aliases import AliasService
+
+    return AliasService(registry_store(), alias_store(), utc_now)
 
 
 @cache
@@ -226,6 +242,8 @@ def reset() -> None:
         model_registry,
         subscription_store,
         subscription_service,
+        alias_store,
+        alias_service,
         chain_budgets,
         chain_queries,
         outbox,
