@@ -9,6 +9,8 @@ from shared.domain.errors import AliasNameInvalidError, AsOfInvalidError
 
 # ``versions/@champion``: a version named through an alias.
 ALIAS_MARK = "@"
+# The mark as a client that percent-encodes every path segment sends it (``versions/%40champion``).
+ENCODED_ALIAS_MARK = "%40"
 # Who moves an alias when a promotion policy does, and why.
 PROMOTION_ACTOR = "pie"
 PROMOTION_REASON = "activated"
@@ -22,7 +24,10 @@ def check_name(name: str) -> None:
 
 def alias_in(reference: str) -> str | None:
     """The alias a version reference names (``@champion`` → ``champion``), or None for a version."""
-    return reference.removeprefix(ALIAS_MARK) if reference.startswith(ALIAS_MARK) else None
+    for mark in (ALIAS_MARK, ENCODED_ALIAS_MARK):
+        if reference.startswith(mark):
+            return reference.removeprefix(mark)
+    return None
 
 
 def parse_as_of(value: str) -> datetime:

@@ -36,6 +36,8 @@ LATEST = "latest"
 ALIAS_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 # Where a version is named: a version id, or ``@<alias>`` for the version the alias points at.
 VERSION_REFERENCE_PATTERN = r"^(@[a-z][a-z0-9_-]{0,63}|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$"
+# In a path, where a client may have percent-encoded the ``@`` (``%40champion``).
+VERSION_PATH_PATTERN = r"^((@|%40)[a-z][a-z0-9_-]{0,63}|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 ModelId = Annotated[str, StringConstraints(pattern=MODEL_ID_PATTERN)]

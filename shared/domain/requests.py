@@ -224,9 +224,10 @@ class NewStatusRequest(Strict):
 
 class StartJobRequest(Strict):
     input: Metadata = Field(examples=[{"features": [0.2, 0.4]}])
-    version: VersionId | None = Field(
+    version: VersionReference | None = Field(
         default=None,
-        description="Version to run; inference defaults to the active version, training to the newest.",
+        description="Version to run (`@<alias>`: the version the alias points at); inference defaults to the "
+        "active version, training to the newest.",
     )
     retry: RetryPolicy | None = Field(default=None, description="Default: one attempt.")
 

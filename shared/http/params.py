@@ -7,14 +7,14 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
-from shared.domain.entities import ALIAS_PATTERN, MODEL_ID_PATTERN, UUID_PATTERN, VERSION_REFERENCE_PATTERN
+from shared.domain.entities import ALIAS_PATTERN, MODEL_ID_PATTERN, UUID_PATTERN, VERSION_PATH_PATTERN
 from shared.domain.errors import RequestInvalidError
 
 ModelIdPath = Annotated[str, Path(pattern=MODEL_ID_PATTERN, description="Model id")]
 VersionPath = Annotated[
     str,
     Path(
-        pattern=VERSION_REFERENCE_PATTERN,
+        pattern=VERSION_PATH_PATTERN,
         description="Version, `latest` for the newest, or `@<alias>` for the version the alias points at",
     ),
 ]

@@ -20,7 +20,7 @@ from shared.domain.errors import (
     EntityVersionMismatchError,
 )
 from shared.domain.records import AliasChangeRecord
-from shared.domain.requests import SetAliasRequest
+from shared.domain.requests import SetAliasRequest, StartJobRequest
 from shared.domain.responses import AliasHistory, AliasList, AliasResponse
 from shared.services.ports import AliasBook, Clock, ModelReader
 
@@ -62,6 +62,12 @@ class AliasService:
         if name is None:
             return reference
         return self._aliases.get(model_id, name).version
+
+    def resolved_request(self, model_id: str, request: StartJobRequest) -> StartJobRequest:
+        """A job request with its ``@alias`` version resolved to the version the alias points at."""
+        if request.version is None or rules.alias_in(request.version) is None:
+            return request
+        return request.model_copy(update={"version": self.resolve(model_id, request.version)})
 
     # Writes -------------------------------------------------------------------------------------
 

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from shared.runtime import use_stand_in
 from tests.conftest import invoke
 from tests.integration.api_events import assert_error, call, create_model, create_version, event_for, with_claims
-from tests.integration.lifecycle_helpers import walk_to
+from tests.integration.job_helpers import RecordingLambda
+from tests.integration.lifecycle_helpers import set_status, walk_to
 
 MODEL = "m"
 
@@ -254,3 +256,56 @@ def test_a_model_can_be_created_with_protected_aliases(table: Any):
     assert created["model"]["protected_aliases"] == ["champion"]
     walk_to(MODEL, "1", "active")
     assert_error(set_alias("champion", "1", scope=WRITER), 403)
+
+
+# Step 2: @alias names a version wherever a version is named -----------------------------------
+
+
+def test_a_version_path_resolves_an_alias(model: str):
+    moved("champion", "1")
+
+    status, body, _ = call("get_version", model_id=MODEL, model_version="@champion")
+    assert status == 200, body
+    assert body["version"]["version"] == "1"
+    status, body, _ = call("get_version_lineage", model_id=MODEL, model_version="@champion")
+    assert status == 200, body
+    assert_error(call("get_version", model_id=MODEL, model_version="@nobody"), 404)
+    assert_error(call("get_version", model_id=MODEL, model_version="@Bad"), 400)
+
+
+def test_a_status_change_through_an_alias_changes_the_version_it_points_at(model: str):
+    moved("champion", "1")
+    moved("canary", "2")
+    assert_error(set_status(MODEL, "@nobody", "failed"), 404)
+    status, body, _ = set_status(MODEL, "@canary", "active")  # already active: a no-op on version 2
+    assert status == 200, body
+    assert body["version"]["version"] == "2"
+
+
+@pytest.fixture
+def lambda_client(table: Any) -> RecordingLambda:
+    client = RecordingLambda()
+    use_stand_in("lambda", client)
+    return client
+
+
+def test_job_bodies_resolve_an_alias(model: str, lambda_client: RecordingLambda):
+    moved("champion", "1")
+
+    status, body, _ = call("start_inference", body={"input": {"x": 1}, "version": "@champion"}, model_id=MODEL)
+
+    assert status == 202, body
+    assert body["job"]["version"] == "1"
+    assert_error(call("start_inference", body={"input": {}, "version": "@nobody"}, model_id=MODEL), 404)
+    assert_error(call("start_training", body={"input": {}, "version": "@nobody"}, model_id=MODEL), 404)
+
+
+def test_a_percent_encoded_alias_mark_resolves_too(model: str):
+    """The SDK percent-encodes every path segment: ``@`` arrives as ``%40``."""
+    moved("champion", "2")
+    event = event_for("get_version", model_id=MODEL, model_version="@champion")
+    assert "%40champion" in event["rawPath"]
+    event["pathParameters"]["model_version"] = "%40champion"
+    status, body, _ = invoke("get_version", event)
+    assert status == 200, body
+    assert body["version"]["version"] == "2"
