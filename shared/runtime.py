@@ -138,9 +138,10 @@ def chain_queries() -> ChainQueries:
 
 @cache
 def version_lifecycle() -> VersionLifecycle:
+    from shared.services.aliases import AliasEffects
     from shared.services.transitions import VersionLifecycle
 
-    return VersionLifecycle(registry_store(), firing(), outbox(), clock=utc_now)
+    return VersionLifecycle(registry_store(), firing(), outbox(), clock=utc_now, aliases=AliasEffects(alias_store()))
 
 
 @cache
@@ -164,9 +165,18 @@ def job_store():
 
 @cache
 def job_service() -> JobService:
+    from shared.services.aliases import AliasEffects
     from shared.services.jobs import JobService
 
-    return JobService(registry_store(), job_store(), version_lifecycle(), firing(), outbox(), clock=utc_now)
+    return JobService(
+        registry_store(),
+        job_store(),
+        version_lifecycle(),
+        firing(),
+        outbox(),
+        clock=utc_now,
+        aliases=AliasEffects(alias_store()),
+    )
 
 
 @cache

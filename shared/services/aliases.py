@@ -8,12 +8,16 @@ active as read. Protected aliases (``protected_aliases`` on the model) also need
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from shared.data.errors import ItemExistsError, StaleEntityError
 from shared.data.save import RETRY, Retry, retry_on_stale
 from shared.domain import aliases as rules
 from shared.domain.access import Access
 from shared.domain.entities import Alias, Model, Version
 from shared.domain.errors import (
+    AliasedVersionError,
     AliasNotFoundError,
     AliasTargetNotActiveError,
     ConcurrentUpdateError,
@@ -23,6 +27,9 @@ from shared.domain.records import AliasChangeRecord
 from shared.domain.requests import SetAliasRequest, StartJobRequest
 from shared.domain.responses import AliasHistory, AliasList, AliasResponse
 from shared.services.ports import AliasBook, Clock, ModelReader
+
+if TYPE_CHECKING:
+    from shared.data.outbox import Guarded
 
 
 class AliasService:
@@ -90,7 +97,7 @@ class AliasService:
             current = self._aliases.find(model_id, name)
             _check_if_match(model_id, name, if_match, current)
             target = self._active_version(model_id, self.resolve(model_id, request.version))
-            first = self._next_entity_version(model_id, name) if current is None else 1
+            first = _next_entity_version(self._aliases, model_id, name) if current is None else 1
             now = self._clock()
             alias, change = rules.moved(current, model.id, name, target.version, request.reason, actor, now, first)
             writes = self._aliases.move_writes(
@@ -157,10 +164,11 @@ class AliasService:
             raise AliasTargetNotActiveError(model_id, found.version, found.status)
         return found
 
-    def _next_entity_version(self, model_id: str, name: str) -> int:
-        """A re-created alias continues its history's numbering, so its entries stay in order."""
-        last = self._aliases.last_change(model_id, name)
-        return last.entity_version + 1 if last is not None else 1
+
+def _next_entity_version(aliases: AliasBook, model_id: str, name: str) -> int:
+    """A re-created alias continues its history's numbering, so its entries stay in order."""
+    last = aliases.last_change(model_id, name)
+    return last.entity_version + 1 if last is not None else 1
 
 
 def _check_if_match(model_id: str, name: str, if_match: int | None, current: Alias | None) -> None:
@@ -170,3 +178,36 @@ def _check_if_match(model_id: str, name: str, if_match: int | None, current: Ali
         raise EntityVersionMismatchError(f"alias '{name}' of model '{model_id}'", if_match, 0)
     if if_match != current.entity_version:
         raise EntityVersionMismatchError(f"alias '{name}' of model '{model_id}'", if_match, current.entity_version)
+
+
+class AliasEffects:
+    """What a version's transition does to its model's aliases, as writes of the transition's own
+    transaction: the promotion policy moves its alias to a version that becomes active, and a
+    version an alias points at cannot be withdrawn (409 naming the alias: move it first)."""
+
+    def __init__(self, aliases: AliasBook) -> None:
+        self._aliases = aliases
+
+    def of_transition(self, model: Model, before: Version, after: Version, now: datetime) -> list[Guarded]:
+        if before.status == "active" and after.status != "active":
+            pointing = [
+                alias.name for alias in self._aliases.list_of_model(model.id) if alias.version == before.version
+            ]
+            if pointing:
+                raise AliasedVersionError(model.id, before.version, sorted(pointing))
+            return []
+        name = rules.promoted_alias(model)
+        if name is None or after.status != "active" or before.status == "active":
+            return []
+        current = self._aliases.find(model.id, name)
+        if current is not None and current.version == after.version:
+            return []  # already there: a move to where it is is no move
+        first = _next_entity_version(self._aliases, model.id, name) if current is None else 1
+        alias, change = rules.moved(
+            current, model.id, name, after.version, rules.PROMOTION_REASON, rules.PROMOTION_ACTOR, now, first
+        )
+        return self._aliases.move_writes(
+            alias,
+            current.entity_version if current is not None else None,
+            AliasChangeRecord(model.id, name, change, alias.entity_version),
+        )

@@ -309,3 +309,75 @@ def test_a_percent_encoded_alias_mark_resolves_too(model: str):
     status, body, _ = invoke("get_version", event)
     assert status == 200, body
     assert body["version"]["version"] == "2"
+
+
+# Step 4: the promotion policy, and withdrawing an aliased version -----------------------------
+
+
+def test_withdrawing_a_version_an_alias_points_at_is_a_409_naming_the_alias(model: str):
+    moved("champion", "1")
+    moved("backup", "1")
+
+    message = assert_error(set_status(MODEL, "1", "failed"), 409)
+
+    assert "'backup', 'champion'" in message and "move the alias first" in message
+    assert call("get_version", model_id=MODEL, model_version="1")[1]["version"]["status"] == "active"
+    moved("champion", "2")
+    assert delete_alias("backup")[0] == 204
+    assert set_status(MODEL, "1", "failed")[0] == 200  # nothing points at it any more
+
+
+@pytest.fixture
+def promoting(table: Any) -> str:
+    create_model(MODEL, promotion={"alias": "champion"})
+    return MODEL
+
+
+def test_the_promotion_policy_moves_its_alias_when_a_version_becomes_active(promoting: str):
+    walk_to(MODEL, "1", "training")
+    assert_error(get_alias("champion"), 404)  # training is not active: nothing moves
+
+    walk_to(MODEL, "1", "active")
+
+    alias = get_alias("champion")[1]["alias"]
+    assert (alias["version"], alias["updated_by"], alias["reason"]) == ("1", "pie", "activated")
+    create_version(MODEL, "2")
+    walk_to(MODEL, "2", "active")
+    assert get_alias("champion")[1]["alias"]["version"] == "2"
+    assert [(e["version"], e["previous_version"], e["by"]) for e in history("champion")["history"]] == [
+        ("2", "1", "pie"),
+        ("1", None, "pie"),
+    ]
+    assert set_status(MODEL, "2", "active")[0] == 200  # a no-op transition moves nothing
+    assert len(history("champion")["history"]) == 2
+
+
+def test_rolling_back_is_moving_the_alias_to_an_earlier_active_version(promoting: str):
+    walk_to(MODEL, "1", "active")
+    create_version(MODEL, "2")
+    walk_to(MODEL, "2", "active")
+
+    moved("champion", "1", reason="rollback", if_match=2)
+
+    assert get_alias("champion")[1]["alias"]["version"] == "1"
+    assert set_status(MODEL, "2", "failed")[0] == 200  # no alias points at it any more
+
+
+def test_a_succeeded_training_job_moves_the_promoted_alias(promoting: str, lambda_client: RecordingLambda):
+    from tests.integration.job_helpers import complete, start_training, started_job
+
+    job = started_job(start_training(MODEL, {"data_path": "s3://x"}))
+    assert_error(get_alias("champion"), 404)
+
+    status, body, _ = complete(MODEL, job["id"], {"status": "succeeded", "output": {"model_path": "s3://m"}})
+
+    assert status == 200, body
+    alias = get_alias("champion")[1]["alias"]
+    assert (alias["version"], alias["updated_by"], alias["reason"]) == (job["version"], "pie", "activated")
+
+
+def test_a_promotion_onto_a_protected_alias_needs_the_promote_scope_to_declare(model: str):
+    assert_error(_update_model(WRITER, protected_aliases=["champion"], promotion={"alias": "champion"}), 403)
+    assert _update_model(PROMOTER, protected_aliases=["champion"], promotion={"alias": "champion"})[0] == 200
+    walk_to(MODEL, "4", "active")  # the PUT of an active model cut version 4: a writer activates it
+    assert get_alias("champion")[1]["alias"]["version"] == "4"  # the policy moves it, scope or not
