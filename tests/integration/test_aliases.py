@@ -381,3 +381,9 @@ def test_a_promotion_onto_a_protected_alias_needs_the_promote_scope_to_declare(m
     assert _update_model(PROMOTER, protected_aliases=["champion"], promotion={"alias": "champion"})[0] == 200
     walk_to(MODEL, "4", "active")  # the PUT of an active model cut version 4: a writer activates it
     assert get_alias("champion")[1]["alias"]["version"] == "4"  # the policy moves it, scope or not
+
+
+def test_an_alias_can_be_moved_to_where_another_alias_points(model: str):
+    moved("candidate", "2")
+    assert moved("champion", "@candidate", reason="weekly release")["version"] == "2"
+    assert_error(set_alias("champion", "@nobody"), 404)
