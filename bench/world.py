@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from shared.data.entities import JOBS, MODELS, SUBSCRIPTIONS, VERSIONS, VersionRecord
+from shared.data.entities import ALIAS_CHANGES, ALIASES, JOBS, MODELS, SUBSCRIPTIONS, VERSIONS, VersionRecord
 from shared.data.items import BATCH_WRITE_LIMIT
-from shared.domain.entities import Handlers, Job, Model, StatusChange, Subscription, Version
-from shared.domain.records import ModelRecord
+from shared.domain.entities import Alias, AliasChange, Handlers, Job, Model, StatusChange, Subscription, Version
+from shared.domain.records import AliasChangeRecord, ModelRecord
 from shared.kinds.envelope import JobEnvelope
 from shared.routes import route_for
 
@@ -33,6 +33,10 @@ JOB_ID = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
 QUEUED_JOB_ID = "0c1d2e3f-4a5b-4c6d-8e9f-a0b1c2d3e4f5"
 ACTOR = "bench"
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/pie-local/stream/2026-01-01T00:00:00.000"
+
+ALIAS = "champion"
+# The alias routes' samples name the alias ``champion`` of the source model, at its active version "1".
+ALIAS_FUNCTIONS = ("set_alias", "list_aliases", "get_alias", "get_alias_history", "delete_alias")
 
 # Functions that are not HTTP routes, so have no events/ sample: their events are built here.
 NON_ROUTE_FUNCTIONS = ("dispatch_jobs", "complete_job_events")
@@ -76,8 +80,10 @@ def seed(client: Any, table: str, function: str) -> None:
     items: list[dict[str, Any]] = []
     if function != "create_model":
         source_status = {"start_inference": "active", "complete_job": "training", "complete_job_events": "training"}
-        version_status = source_status.get(function, "pending")
+        version_status = "active" if function in ALIAS_FUNCTIONS else source_status.get(function, "pending")
         items += model_items(SOURCE_MODEL, version_status, now)
+        if function in ALIAS_FUNCTIONS:
+            items += alias_items(SOURCE_MODEL, ALIAS, "1", now)
         items.append(SUBSCRIPTIONS.encode(subscription(SOURCE_MODEL, TARGET_MODEL, SUBSCRIPTION_ID, now)))
         items.append(JOBS.encode(training_job("dispatched", now)))
     items += model_items(TARGET_MODEL, "active", now)
@@ -133,6 +139,13 @@ def model_items(
         model, version_sequence=1, highest_numeric_version=1, activation_order=("1",) if active else ()
     )
     return [MODELS.encode(record), VERSIONS.encode(VersionRecord(version, sequence=1))]
+
+
+def alias_items(model_id: str, name: str, version: str, now: datetime) -> list[dict[str, Any]]:
+    """An alias just created at ``version``, with its history entry."""
+    alias = Alias(name=name, model_id=model_id, version=version, updated_at=now, updated_by=ACTOR)
+    change = AliasChange(version=version, previous_version=None, reason=None, at=now, by=ACTOR)
+    return [ALIASES.encode(alias), ALIAS_CHANGES.encode(AliasChangeRecord(model_id, name, change, 1))]
 
 
 def subscription(source: str, target: str, subscription_id: str, now: datetime | None = None) -> Subscription:

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
 
-Scope = Literal["models:read", "models:write", "jobs:write"]
+Scope = Literal["models:read", "models:write", "models:promote", "jobs:write"]
 
 MODELS_READ: Scope = "models:read"
 MODELS_WRITE: Scope = "models:write"
 JOBS_WRITE: Scope = "jobs:write"
-ALL_SCOPES: tuple[Scope, ...] = (MODELS_READ, MODELS_WRITE, JOBS_WRITE)
+# Held beside models:write to move or delete a protected alias (checked by the service, not a route).
+MODELS_PROMOTE: Scope = "models:promote"
+ALL_SCOPES: tuple[Scope, ...] = (MODELS_READ, MODELS_WRITE, MODELS_PROMOTE, JOBS_WRITE)
 
 _PATH_PARAMETER = re.compile(r"\{([a-z_]+)\}")
 
@@ -33,6 +35,7 @@ class ETag(Enum):
     VERSION = "version"
     SUBSCRIPTION = "subscription"
     JOB = "job"
+    ALIAS = "alias"
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,27 @@ ROUTES: tuple[Route, ...] = (
         status=202,
         errors=(409, 422),
         etag=ETag.JOB,
+    ),
+    Route(
+        "PUT",
+        "/v2/models/{model_id}/aliases/{alias}",
+        "set_alias",
+        MODELS_WRITE,
+        errors=(409, 422),
+        etag=ETag.ALIAS,
+        if_match=ETag.ALIAS,
+    ),
+    Route("GET", "/v2/models/{model_id}/aliases", "list_aliases", MODELS_READ),
+    Route("GET", "/v2/models/{model_id}/aliases/{alias}", "get_alias", MODELS_READ, etag=ETag.ALIAS),
+    Route("GET", "/v2/models/{model_id}/aliases/{alias}/history", "get_alias_history", MODELS_READ),
+    Route(
+        "DELETE",
+        "/v2/models/{model_id}/aliases/{alias}",
+        "delete_alias",
+        MODELS_WRITE,
+        status=204,
+        errors=(409,),
+        if_match=ETag.ALIAS,
     ),
     Route("GET", "/v2/models/{model_id}/jobs", "list_jobs", MODELS_READ),
     Route("GET", "/v2/jobs", "list_all_jobs", MODELS_READ),

@@ -31,10 +31,12 @@ from shared.settings import ApiSettings, DispatcherSettings, SettingsError
 # Imported by the factories that use them, so a model or subscription route does not load the
 # job, outbox and dispatch modules at cold start.
 if TYPE_CHECKING:
+    from shared.data.aliases import AliasStore
     from shared.data.outbox import OutboxWriter
     from shared.dispatch.completions import AwsCompletions
     from shared.dispatch.dispatcher import Dispatcher
     from shared.dispatch.sweeper import Sweeper
+    from shared.services.aliases import AliasService
     from shared.services.chains import ChainQueries
     from shared.services.firing import Firing
     from shared.services.jobs import JobService
@@ -97,6 +99,20 @@ def subscription_store() -> SubscriptionStore:
 
 
 @cache
+def alias_store() -> AliasStore:
+    from shared.data.aliases import AliasStore
+
+    return AliasStore(dynamodb_client(), api_settings().table_name, page_tokens)
+
+
+@cache
+def alias_service() -> AliasService:
+    from shared.services.aliases import AliasService
+
+    return AliasService(registry_store(), alias_store(), utc_now)
+
+
+@cache
 def outbox() -> OutboxWriter:
     from shared.data.outbox import OutboxWriter
 
@@ -122,9 +138,10 @@ def chain_queries() -> ChainQueries:
 
 @cache
 def version_lifecycle() -> VersionLifecycle:
+    from shared.services.aliases import AliasEffects
     from shared.services.transitions import VersionLifecycle
 
-    return VersionLifecycle(registry_store(), firing(), outbox(), clock=utc_now)
+    return VersionLifecycle(registry_store(), firing(), outbox(), clock=utc_now, aliases=AliasEffects(alias_store()))
 
 
 @cache
@@ -148,9 +165,18 @@ def job_store():
 
 @cache
 def job_service() -> JobService:
+    from shared.services.aliases import AliasEffects
     from shared.services.jobs import JobService
 
-    return JobService(registry_store(), job_store(), version_lifecycle(), firing(), outbox(), clock=utc_now)
+    return JobService(
+        registry_store(),
+        job_store(),
+        version_lifecycle(),
+        firing(),
+        outbox(),
+        clock=utc_now,
+        aliases=AliasEffects(alias_store()),
+    )
 
 
 @cache
@@ -226,6 +252,8 @@ def reset() -> None:
         model_registry,
         subscription_store,
         subscription_service,
+        alias_store,
+        alias_service,
         chain_budgets,
         chain_queries,
         outbox,

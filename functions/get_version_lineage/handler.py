@@ -4,14 +4,14 @@ the job that trained it and the chain above it, back to the root, nearest first.
 from shared.domain.responses import LineageResponse
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath, VersionPath
-from shared.runtime import chain_queries
+from shared.runtime import alias_service, chain_queries
 
 api = route_api(__name__)
 
 
 @api.handler
 def get_version_lineage(model_id: ModelIdPath, model_version: VersionPath) -> LineageResponse:
-    return chain_queries().lineage(model_id, model_version, api.access)
+    return chain_queries().lineage(model_id, alias_service().resolve(model_id, model_version), api.access)
 
 
 lambda_handler = api.lambda_handler

@@ -4,7 +4,7 @@ from shared.domain.requests import NewStatusRequest
 from shared.domain.responses import StatusChangeResponse
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath, VersionPath
-from shared.runtime import version_lifecycle
+from shared.runtime import alias_service, version_lifecycle
 
 api = route_api(__name__)
 
@@ -15,7 +15,7 @@ def set_version_status(
 ) -> StatusChangeResponse:
     return version_lifecycle().set_status(
         model_id,
-        model_version,
+        alias_service().resolve(model_id, model_version),
         body.status,
         body.status_message,
         actor=api.principal.subject,

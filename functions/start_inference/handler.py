@@ -4,13 +4,14 @@ from shared.domain.requests import StartJobRequest
 from shared.domain.responses import JobResponse
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath
-from shared.runtime import job_service
+from shared.runtime import alias_service, job_service
 
 api = route_api(__name__)
 
 
 @api.handler
 def start_inference(model_id: ModelIdPath, body: StartJobRequest) -> JobResponse:
+    body = alias_service().resolved_request(model_id, body)
     return job_service().start_inference(model_id, body, api.access)
 
 

@@ -16,8 +16,8 @@ from typing import Any, Generic, TypeVar
 from shared.data import keys
 from shared.data.items import doc_text, document, key, n, s
 from shared.data.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
-from shared.domain.entities import Job, Model, Subscription, Version
-from shared.domain.records import ModelRecord
+from shared.domain.entities import Alias, AliasChange, Job, Model, Subscription, Version
+from shared.domain.records import AliasChangeRecord, ModelRecord
 from shared.domain.supervision import due_at
 
 Item = dict[str, Any]
@@ -178,6 +178,65 @@ def _decode_subscription(item: Item) -> Subscription:
 
 SUBSCRIPTIONS: EntityDescriptor[Subscription] = EntityDescriptor(
     "subscription", keys.SUBSCRIPTION_ENTITY, _subscription_key, _encode_subscription, _decode_subscription
+)
+
+
+# Aliases --------------------------------------------------------------------------------------
+
+
+def _alias_key(alias: Alias) -> dict[str, str]:
+    return keys.alias_key(alias.model_id, alias.name)
+
+
+def _encode_alias(alias: Alias) -> Item:
+    return {
+        **key(_alias_key(alias)),
+        "entity_type": s(keys.ALIAS_ENTITY),
+        VERSION_ATTRIBUTE: n(alias.entity_version),
+        "target_version": s(alias.version),
+        "doc": document(alias),
+    }
+
+
+def _decode_alias(item: Item) -> Alias:
+    return Alias.model_validate_json(doc_text(item))
+
+
+ALIASES: EntityDescriptor[Alias] = EntityDescriptor(
+    "alias", keys.ALIAS_ENTITY, _alias_key, _encode_alias, _decode_alias
+)
+
+
+def _alias_change_key(record: AliasChangeRecord) -> dict[str, str]:
+    return keys.alias_change_key(record.model_id, record.name, record.change.at, record.entity_version)
+
+
+def _encode_alias_change(record: AliasChangeRecord) -> Item:
+    return {
+        **key(_alias_change_key(record)),
+        "entity_type": s(keys.ALIAS_CHANGE_ENTITY),
+        "alias": s(record.name),
+        VERSION_ATTRIBUTE: n(record.entity_version),
+        "doc": document(record.change),
+    }
+
+
+def _decode_alias_change(item: Item) -> AliasChangeRecord:
+    return AliasChangeRecord(
+        model_id=item["PK"]["S"].removeprefix(keys.model_partition("")),
+        name=item["alias"]["S"],
+        change=AliasChange.model_validate_json(doc_text(item)),
+        entity_version=int(item[VERSION_ATTRIBUTE]["N"]),
+    )
+
+
+ALIAS_CHANGES: EntityDescriptor[AliasChangeRecord] = EntityDescriptor(
+    "alias history entry",
+    keys.ALIAS_CHANGE_ENTITY,
+    _alias_change_key,
+    _encode_alias_change,
+    _decode_alias_change,
+    version_attribute=None,
 )
 
 

@@ -5,6 +5,8 @@ Identifiers cannot contain ``#`` (their patterns forbid it), so ``#`` safely sep
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from shared.domain.entities import DEFAULT_WORKSPACE
 
 MODEL_ENTITY = "MODEL"
@@ -196,3 +198,46 @@ CHAIN_BUDGET_ENTITY = "CHAIN_BUDGET"
 def chain_budget_key(root_job_id: str) -> dict[str, str]:
     """The count of jobs a chain's root has caused: one small item per root, in its own partition."""
     return {"PK": f"CHAIN#{root_job_id}", "SK": "BUDGET"}
+
+
+ALIAS_ENTITY = "ALIAS"
+ALIAS_CHANGE_ENTITY = "ALIAS_CHANGE"
+
+_ALIAS_PREFIX = "ALIAS#"
+_ALIAS_HISTORY_PREFIX = "ALIASHIST#"
+# After every digit of a history key's sequence: the upper bound of the entries at one instant.
+_AFTER_SEQUENCE = "~"
+
+
+def alias_key(model_id: str, name: str) -> dict[str, str]:
+    """An alias lives in its model's partition (deleting the model deletes it)."""
+    return {"PK": model_partition(model_id), "SK": f"{_ALIAS_PREFIX}{name}"}
+
+
+def alias_prefix() -> str:
+    return _ALIAS_PREFIX
+
+
+def alias_instant(at: datetime) -> str:
+    """A fixed-width UTC instant, so that text order is time order (``isoformat`` drops zero
+    microseconds, which would not sort)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def alias_change_key(model_id: str, name: str, at: datetime, entity_version: int) -> dict[str, str]:
+    """One history entry of an alias: ordered by when, then by the alias's entity_version, so the
+    entry in force at an instant is the last key at or before it (one Query)."""
+    return {
+        "PK": model_partition(model_id),
+        "SK": f"{alias_history_prefix(name)}{alias_instant(at)}#{entity_version:012d}",
+    }
+
+
+def alias_history_prefix(name: str) -> str:
+    # Alias names cannot contain '#': "a#" never prefixes the keys of "a-b".
+    return f"{_ALIAS_HISTORY_PREFIX}{name}#"
+
+
+def alias_history_until(name: str, at: datetime) -> str:
+    """The last key an entry made at or before ``at`` can have."""
+    return f"{alias_history_prefix(name)}{alias_instant(at)}#{_AFTER_SEQUENCE}"

@@ -18,6 +18,8 @@ from botocore.exceptions import ClientError
 
 from shared.data import keys
 from shared.data.entities import (
+    ALIAS_CHANGES,
+    ALIASES,
     BOUND_JOB_ATTRIBUTE,
     FANOUTS,
     JOBS,
@@ -110,8 +112,9 @@ class OutboxWriter:
             else:
                 save_together(self._client, writes)
         except ItemExistsError as exists:
-            if exists.entity == CUT_VERSION:
-                # A version a chain cuts was created meanwhile: decide again on fresh state.
+            if exists.entity in (CUT_VERSION, ALIASES.name, ALIAS_CHANGES.name):
+                # A version a chain cuts, or an alias a promotion creates, was created meanwhile:
+                # decide again on fresh state.
                 raise StaleEntityError(None, exists.entity) from None
             raise JobWriteConflictError() from None
         self.materialize(jobs[len(inline) :])

@@ -13,9 +13,16 @@ import re
 from dataclasses import dataclass
 
 from shared.domain.entities import WORKSPACE_PATTERN
-from shared.domain.errors import ModelNotFoundError, WorkspaceAccessDeniedError, WorkspaceRequiredError
+from shared.domain.errors import (
+    ModelNotFoundError,
+    ScopeMissingError,
+    WorkspaceAccessDeniedError,
+    WorkspaceRequiredError,
+)
 
 ADMIN_SCOPE = "pie:admin"
+# Moving or deleting a protected alias (the production pointer) needs this scope too.
+PROMOTE_SCOPE = "models:promote"
 # The JWT claim naming a caller's workspaces unless the deployment names another.
 DEFAULT_WORKSPACES_CLAIM = "pie:workspaces"
 _WORKSPACE = re.compile(WORKSPACE_PATTERN.removeprefix("^").removesuffix("$"))
@@ -35,11 +42,13 @@ class Access:
     workspaces: frozenset[str] = frozenset()
     admin: bool = False
     private_reads: bool = False
+    # The token holds ``models:promote``: it may move and delete protected aliases.
+    promote: bool = False
 
     @classmethod
     def service(cls, subject: str) -> Access:
         """PIE's own components (the dispatcher, AWS completion events): they act for every team."""
-        return cls(subject=subject, admin=True)
+        return cls(subject=subject, admin=True, promote=True)
 
     @property
     def reads_everything(self) -> bool:
@@ -65,6 +74,12 @@ class Access:
             raise WorkspaceAccessDeniedError(
                 workspace, f"model '{model_id}' belongs to workspace '{workspace}', which is not one of yours"
             )
+
+    def require_promote(self, why: str) -> None:
+        """A protected alias moves only for a caller holding ``models:promote`` (besides the
+        workspace); ``pie:admin`` alone does not: who moves the production pointer is its own grant."""
+        if not self.promote:
+            raise ScopeMissingError(PROMOTE_SCOPE, why)
 
     def workspace_for_new_model(self, requested: str | None) -> str:
         """The workspace a model is created in: the one named, or the caller's only one."""

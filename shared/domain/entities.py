@@ -32,11 +32,19 @@ WORKSPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 # Where models created before workspaces existed belong: stored items without one read as this.
 DEFAULT_WORKSPACE = "default"
 LATEST = "latest"
+# An alias names a version (``@champion``); ``latest`` is the newest version, never an alias.
+ALIAS_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+# Where a version is named: a version id, or ``@<alias>`` for the version the alias points at.
+VERSION_REFERENCE_PATTERN = r"^(@[a-z][a-z0-9_-]{0,63}|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$"
+# In a path, where a client may have percent-encoded the ``@`` (``%40champion``).
+VERSION_PATH_PATTERN = r"^((@|%40)[a-z][a-z0-9_-]{0,63}|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 ModelId = Annotated[str, StringConstraints(pattern=MODEL_ID_PATTERN)]
 VersionId = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
 WorkspaceName = Annotated[str, StringConstraints(pattern=WORKSPACE_PATTERN)]
+AliasName = Annotated[str, StringConstraints(pattern=ALIAS_PATTERN)]
+VersionReference = Annotated[str, StringConstraints(pattern=VERSION_REFERENCE_PATTERN)]
 # Subscription and job ids, which PIE generates as UUIDs; published as such so clients may type them.
 UuidString = Annotated[str, WithJsonSchema({"type": "string", "format": "uuid"})]
 
@@ -110,6 +118,12 @@ class HandlerContracts(Strict):
     inference: HandlerContract | None = None
 
 
+class Promotion(Strict):
+    """Move ``alias`` to each version of the model that becomes active, in the same transaction."""
+
+    alias: AliasName
+
+
 class Model(Resource):
     id: ModelId
     workspace: WorkspaceName = Field(
@@ -120,6 +134,16 @@ class Model(Resource):
     handlers: Handlers
     handler_contracts: HandlerContracts | None
     metadata: Metadata
+    protected_aliases: list[AliasName] = Field(
+        default_factory=list,
+        description="Aliases that only a caller with the models:promote scope may move or delete. Omitted when none.",
+        exclude_if=_absent,
+    )
+    promotion: Promotion | None = Field(
+        default=None,
+        description="The alias that moves to each version as it becomes active. Omitted when none.",
+        exclude_if=_absent,
+    )
     status: ModelStatus
     latest_version: VersionId | None
     active_version: VersionId | None
@@ -216,6 +240,31 @@ class Subscription(Resource):
         "match the target's input_schema). Omitted when there are none.",
         exclude_if=_absent,
     )
+
+
+AliasReason = Annotated[str, StringConstraints(max_length=1000)]
+
+
+class Alias(Resource):
+    """A named pointer to one active version of a model (``@champion``)."""
+
+    name: AliasName
+    model_id: ModelId
+    version: VersionId
+    reason: str | None = None
+    updated_at: datetime
+    updated_by: str
+    entity_version: int = 1
+
+
+class AliasChange(Resource):
+    """One move of an alias, as its history records it: ``version`` null is a delete."""
+
+    version: VersionId | None = Field(description="Where the alias went; null when it was deleted.")
+    previous_version: VersionId | None = Field(description="Where it pointed before; null when it was created.")
+    reason: str | None = None
+    at: datetime
+    by: str
 
 
 AttemptOutcome = Literal["succeeded", "failed", "timed_out", "not_started", "cancelled"]

@@ -47,8 +47,9 @@ class AuthenticationRequiredError(PieError):
 
 
 class ScopeMissingError(PieError):
-    def __init__(self, scope: str) -> None:
-        super().__init__(f"this operation requires the '{scope}' scope")
+    def __init__(self, scope: str, why: str | None = None) -> None:
+        because = f" ({why})" if why else ""
+        super().__init__(f"this operation requires the '{scope}' scope{because}")
         self.scope = scope
 
 
@@ -215,3 +216,35 @@ class TooManySubscriptionsError(UnprocessableError):
             f"model '{model_id}' already has {limit} active '{event}' subscriptions, the most one event "
             "may fire: pause or delete one first"
         )
+
+
+class AliasNameInvalidError(RequestInvalidError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"'{name}' cannot be an alias: it already names the newest version")
+
+
+class AsOfInvalidError(RequestInvalidError):
+    def __init__(self, value: str) -> None:
+        super().__init__(f"as_of must be an RFC 3339 instant with its offset, e.g. 2026-01-01T00:00:00Z, not '{value}'")
+
+
+class AliasNotFoundError(ResourceNotFoundError):
+    def __init__(self, model_id: str, name: str, as_of: str | None = None) -> None:
+        when = f" at {as_of}" if as_of is not None else ""
+        super().__init__(f"model '{model_id}' has no alias '{name}'{when}")
+
+
+class AliasTargetNotActiveError(UnprocessableError):
+    def __init__(self, model_id: str, version: str, status: str) -> None:
+        super().__init__(
+            f"version '{version}' of model '{model_id}' is '{status}': an alias can only point at an active version"
+        )
+
+
+class AliasedVersionError(ConflictError):
+    def __init__(self, model_id: str, version: str, aliases: list[str]) -> None:
+        names = ", ".join(f"'{name}'" for name in aliases)
+        super().__init__(
+            f"version '{version}' of model '{model_id}' is what alias {names} points at: move the alias first"
+        )
+        self.aliases = aliases

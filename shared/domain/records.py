@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from shared.domain.entities import Model
+from shared.domain.entities import AliasChange, Model
 
 T = TypeVar("T")
 
@@ -30,3 +30,13 @@ class Page(Generic[T]):
 
     items: list[T]
     next_token: str | None
+
+
+@dataclass(frozen=True)
+class AliasChangeRecord:
+    """One entry of an alias's history, with the alias's ``entity_version`` after it."""
+
+    model_id: str
+    name: str
+    change: AliasChange
+    entity_version: int

@@ -18,11 +18,14 @@ from shared.domain.completion_tokens import MAX_TOKEN_LENGTH
 from shared.domain.entities import (
     LATEST,
     Action,
+    AliasName,
+    AliasReason,
     HandlerContracts,
     Handlers,
     InputSource,
     Metadata,
     ModelId,
+    Promotion,
     RetryPolicy,
     StatusMessage,
     Strict,
@@ -30,9 +33,12 @@ from shared.domain.entities import (
     SubscriptionStatus,
     TriggerEvent,
     VersionId,
+    VersionReference,
     VersionStatus,
     WorkspaceName,
 )
+
+MAX_PROTECTED_ALIASES = 50
 
 # Request examples, from the seed documents (published in the OpenAPI document).
 SEED_HANDLERS = {
@@ -88,6 +94,14 @@ class CreateModelRequest(Strict):
     handlers: Handlers
     handler_contracts: HandlerContracts | None = None
     metadata: Metadata = Field(default_factory=dict, examples=[{"team": "pricing"}])
+    protected_aliases: list[AliasName] = Field(
+        default_factory=list,
+        max_length=MAX_PROTECTED_ALIASES,
+        description="Aliases only a caller with the models:promote scope may move or delete.",
+    )
+    promotion: Promotion | None = Field(
+        default=None, description="The alias to move to each version of the model as it becomes active."
+    )
 
 
 class UpdateModelRequest(Strict):
@@ -115,6 +129,14 @@ class UpdateModelRequest(Strict):
     handlers: Handlers
     handler_contracts: HandlerContracts | None = None
     metadata: Metadata
+    protected_aliases: list[AliasName] = Field(
+        default_factory=list,
+        max_length=MAX_PROTECTED_ALIASES,
+        description="Aliases only a caller with the models:promote scope may move or delete; an omitted list clears it.",
+    )
+    promotion: Promotion | None = Field(
+        default=None, description="The alias to move to each version of the model as it becomes active."
+    )
 
 
 class CreateVersionRequest(Strict):
@@ -202,9 +224,10 @@ class NewStatusRequest(Strict):
 
 class StartJobRequest(Strict):
     input: Metadata = Field(examples=[{"features": [0.2, 0.4]}])
-    version: VersionId | None = Field(
+    version: VersionReference | None = Field(
         default=None,
-        description="Version to run; inference defaults to the active version, training to the newest.",
+        description="Version to run (`@<alias>`: the version the alias points at); inference defaults to the "
+        "active version, training to the newest.",
     )
     retry: RetryPolicy | None = Field(default=None, description="Default: one attempt.")
 
@@ -230,3 +253,10 @@ class CompleteJobRequest(Strict):
             "(else a 409). Optional here: the caller's JWT and workspace already authorise the completion."
         ),
     )
+
+
+class SetAliasRequest(Strict):
+    """Point an alias at an active version (an ``@alias`` names the version another alias points at)."""
+
+    version: VersionReference
+    reason: AliasReason | None = None

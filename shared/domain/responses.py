@@ -11,6 +11,8 @@ from pydantic import (
 
 from shared.domain.entities import (
     Action,
+    Alias,
+    AliasChange,
     Job,
     Metadata,
     Model,
@@ -34,6 +36,19 @@ class ModelResponse(Resource):
 class ModelVersionResponse(Resource):
     version: Version
     model: Model
+
+
+class AliasResponse(Resource):
+    alias: Alias
+
+
+class AliasList(Resource):
+    aliases: list[Alias]
+
+
+class AliasHistory(Resource):
+    history: list[AliasChange] = Field(description="Newest first; an entry whose version is null is a delete.")
+    next_token: str | None
 
 
 class ModelList(Resource):

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from shared.domain.access import ADMIN_SCOPE, DEFAULT_WORKSPACES_CLAIM, Access, is_workspace_name
+from shared.domain.access import ADMIN_SCOPE, DEFAULT_WORKSPACES_CLAIM, PROMOTE_SCOPE, Access, is_workspace_name
 from shared.domain.errors import AuthenticationRequiredError, ScopeMissingError
 
 
@@ -33,6 +33,7 @@ def authorize(event: dict[str, Any], scope: str) -> tuple[Principal, Access]:
         workspaces=principal.workspaces,
         admin=ADMIN_SCOPE in principal.scopes,
         private_reads=settings.private_reads,
+        promote=PROMOTE_SCOPE in principal.scopes,
     )
     return principal, access
 

@@ -7,11 +7,22 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
-from shared.domain.entities import MODEL_ID_PATTERN, UUID_PATTERN, VERSION_PATTERN
+from shared.domain.entities import ALIAS_PATTERN, MODEL_ID_PATTERN, UUID_PATTERN, VERSION_PATH_PATTERN
 from shared.domain.errors import RequestInvalidError
 
 ModelIdPath = Annotated[str, Path(pattern=MODEL_ID_PATTERN, description="Model id")]
-VersionPath = Annotated[str, Path(pattern=VERSION_PATTERN, description="Version, or `latest` for the newest")]
+VersionPath = Annotated[
+    str,
+    Path(
+        pattern=VERSION_PATH_PATTERN,
+        description="Version, `latest` for the newest, or `@<alias>` for the version the alias points at",
+    ),
+]
+AliasPath = Annotated[str, Path(pattern=ALIAS_PATTERN, description="Alias name (never `latest`)")]
+AsOfQuery = Annotated[
+    str | None,
+    Query(max_length=64, description="RFC 3339 instant: the alias as it stood then (404 if it did not exist)"),
+]
 SubscriptionIdPath = Annotated[
     str,
     Path(pattern=UUID_PATTERN, description="Event subscription id (a UUID)", json_schema_extra={"format": "uuid"}),

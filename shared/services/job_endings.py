@@ -40,6 +40,7 @@ from shared.domain.responses import CompletionResponse
 from shared.domain.triggers import FiringPlan, next_source
 from shared.domain.versions import model_after
 from shared.observability import logger
+from shared.services.aliases import AliasEffects
 from shared.services.firing import Firing
 from shared.services.ports import Clock, JobReader, ModelReader, Outbox
 
@@ -82,6 +83,8 @@ class JobEndings:
     _firing: Firing
     _outbox: Outbox
     _clock: Clock
+    # What a version's transition does to its model's aliases (the promotion policy); None: nothing.
+    _aliases: AliasEffects | None = None
 
     def refuse(self, job: Job, reason: str) -> Job:
         """Fail a claimed job that must not start: only the job changes (its version is not its to
@@ -188,6 +191,8 @@ class JobEndings:
             moved = job_rules.version_after(job, version, actor, now)
             new_record = model_after(record, version, moved, now)
             guarded.append(self._outbox.version_update(moved, version, completing_job=job.id))
+            if self._aliases is not None:
+                guarded += self._aliases.of_transition(record.model, version, moved, now)
             if new_record is not None:
                 source_put = self._outbox.model_put(new_record, read)
                 guarded.append(source_put)

@@ -34,6 +34,7 @@ from shared.domain.responses import JobList, JobResponse
 from shared.domain.supervision import DEFAULT_BACKOFF_SECONDS, DEFAULT_DIRECT_ATTEMPTS
 from shared.domain.triggers import training_slot
 from shared.domain.versions import moved_version
+from shared.services.aliases import AliasEffects
 from shared.services.firing import Firing, VersionSlots, lineage_of, target_state
 from shared.services.job_endings import JobEndings
 from shared.services.ports import Clock, IdGenerator, JobReader, ModelReader, Outbox, random_id
@@ -62,6 +63,7 @@ class JobService(JobEndings):
         clock: Clock,
         rng: Callable[[], float] | None = None,
         new_id: IdGenerator = random_id,
+        aliases: AliasEffects | None = None,
     ) -> None:
         """``rng`` draws the jitter of retry backoffs and ``new_id`` names direct jobs (tests pass
         fixed ones)."""
@@ -73,6 +75,7 @@ class JobService(JobEndings):
         self._firing = firing
         self._outbox = outbox
         self._clock = clock
+        self._aliases = aliases
 
     # Starting ---------------------------------------------------------------------------------
 

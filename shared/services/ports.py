@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     # Types only: the outbox module stays out of a model route's imports (see shared.runtime).
     from shared.data.outbox import Guarded
-    from shared.domain.entities import Job, Model, Subscription, Version
-    from shared.domain.records import ModelRecord, Page
+    from shared.domain.entities import Alias, Job, Model, Subscription, Version
+    from shared.domain.records import AliasChangeRecord, ModelRecord, Page
 
 Clock = Callable[[], datetime]
 IdGenerator = Callable[[], str]
@@ -164,3 +164,29 @@ class StalenessMarker(Protocol):
     def mark_stale_after_change(self, before: Model, after: Model) -> None: ...
 
     def mark_stale_targeting(self, model_id: str) -> None: ...
+
+
+class AliasBook(Protocol):
+    """Aliases and their history (``shared.data.aliases.AliasStore``)."""
+
+    def get(self, model_id: str, name: str) -> Alias: ...
+
+    def find(self, model_id: str, name: str) -> Alias | None: ...
+
+    def list_of_model(self, model_id: str) -> list[Alias]: ...
+
+    def last_change(
+        self, model_id: str, name: str, at_or_before: datetime | None = None
+    ) -> AliasChangeRecord | None: ...
+
+    def history_page(self, model_id: str, name: str, limit: int, page_token: str | None) -> Page[AliasChangeRecord]: ...
+
+    def move_writes(
+        self, alias: Alias, expected_entity_version: int | None, change: AliasChangeRecord
+    ) -> list[Guarded]: ...
+
+    def target_check(self, version: Version, entity_version: int) -> Guarded: ...
+
+    def move(self, writes: list[Guarded]) -> None: ...
+
+    def delete(self, alias: Alias, change: AliasChangeRecord) -> None: ...

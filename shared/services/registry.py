@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from shared.data.errors import ItemExistsError, StaleEntityError
 from shared.data.save import RETRY, Retry, retry_on_stale
+from shared.domain import aliases
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, Model, Version
 from shared.domain.errors import (
@@ -70,6 +71,8 @@ class ModelRegistry:
             handlers=request.handlers,
             handler_contracts=request.handler_contracts,
             metadata=request.metadata,
+            protected_aliases=request.protected_aliases,
+            promotion=request.promotion,
             status="pending",
             latest_version=FIRST_VERSION,
             active_version=None,
@@ -78,6 +81,7 @@ class ModelRegistry:
             updated_at=now,
             created_by=actor,
         )
+        _check_protection(None, model, access)
         version = cut_version(model, FIRST_VERSION, "", {}, actor, now)
         try:
             self._store.create_model(ModelRecord(model, version_sequence=1, highest_numeric_version=1), version)
@@ -121,10 +125,13 @@ class ModelRegistry:
                     "handlers": request.handlers,
                     "handler_contracts": request.handler_contracts,
                     "metadata": request.metadata,
+                    "protected_aliases": request.protected_aliases,
+                    "promotion": request.promotion,
                     "entity_version": current.entity_version + 1,
                     "updated_at": now,
                 }
             )
+            _check_protection(current, model, access)
             new_version = None
             sequence, highest = record.version_sequence, record.highest_numeric_version
             if current.status == "active":
@@ -246,6 +253,12 @@ class ModelRegistry:
 def _latest(model: Model) -> str:
     assert model.latest_version is not None  # every model is created with version "1"
     return model.latest_version
+
+
+def _check_protection(before: Model | None, after: Model, access: Access) -> None:
+    why = aliases.needs_promote(before, after)
+    if why is not None:
+        access.require_promote(why)
 
 
 def _check_if_match(what: str, if_match: int | None, current: int) -> None:

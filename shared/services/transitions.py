@@ -20,6 +20,7 @@ from shared.domain.records import ModelRecord
 from shared.domain.responses import StatusChangeResponse
 from shared.domain.triggers import TriggerSource, root_of_transition
 from shared.domain.versions import model_after, moved_version
+from shared.services.aliases import AliasEffects
 from shared.services.firing import ChainChange, Firing
 from shared.services.ports import Clock, ModelReader, Outbox
 
@@ -31,11 +32,13 @@ class VersionLifecycle:
         firing: Firing,
         outbox: Outbox,
         clock: Clock,
+        aliases: AliasEffects | None = None,
     ) -> None:
         self._registry = registry
         self._firing = firing
         self._outbox = outbox
         self._clock = clock
+        self._aliases = aliases
 
     def set_status(
         self,
@@ -78,6 +81,8 @@ class VersionLifecycle:
                 chain = self._firing.plan(new_record, record.model.entity_version, trigger, now, moved)
             new_record = chain.source_record or new_record
             guarded = [self._outbox.version_update(moved, version), *chain.writes]
+            if self._aliases is not None:
+                guarded += self._aliases.of_transition(record.model, version, moved, now)
             if new_record is not None:
                 guarded.append(self._outbox.model_put(new_record, record.model.entity_version))
             self._outbox.commit(guarded, chain.plan.jobs, model_id, change)

@@ -115,7 +115,9 @@ def test_write_samples_carry_a_json_body_and_reads_carry_none(route: Route):
         assert "body" not in event
 
 
-LIST_ROUTES = [route for route in ROUTES if route.function.startswith("list_")]
+# A model's aliases are a handful, answered whole: that list takes no query.
+UNPAGED_LISTS = {"list_aliases"}
+LIST_ROUTES = [route for route in ROUTES if route.function.startswith("list_") and route.function not in UNPAGED_LISTS]
 
 
 @pytest.mark.parametrize("route", LIST_ROUTES, ids=[route.function for route in LIST_ROUTES])

@@ -115,6 +115,10 @@ class HandlerContracts(Resource):
 # Resources -------------------------------------------------------------------------------------
 
 
+class Promotion(Resource):
+    alias: str
+
+
 class Model(Resource):
     id: str
     workspace: str = "default"
@@ -123,6 +127,8 @@ class Model(Resource):
     handlers: Handlers
     handler_contracts: HandlerContracts | None
     metadata: JsonObject
+    protected_aliases: list[str] = Field(default_factory=list)
+    promotion: Promotion | None = None
     status: ModelStatus
     latest_version: str | None
     active_version: str | None
@@ -331,6 +337,37 @@ class CompletionResponse(Resource):
     triggered_events: list[TriggeredEvent]
 
 
+class Alias(Resource):
+    name: str
+    model_id: str
+    version: str
+    reason: str | None = None
+    updated_at: datetime
+    updated_by: str
+    entity_version: int = 1
+
+
+class AliasChange(Resource):
+    version: str | None
+    previous_version: str | None
+    reason: str | None = None
+    at: datetime
+    by: str
+
+
+class AliasResponse(Resource):
+    alias: Alias
+
+
+class AliasList(Resource):
+    aliases: list[Alias]
+
+
+class AliasHistory(Resource):
+    history: list[AliasChange]
+    next_token: str | None
+
+
 class ModelList(Resource):
     models: list[Model]
     next_token: str | None
@@ -362,6 +399,8 @@ class CreateModelRequest(Request):
     handlers: Handlers
     handler_contracts: HandlerContracts | None = None
     metadata: JsonObject = Field(default_factory=dict)
+    protected_aliases: list[str] = Field(default_factory=list)
+    promotion: Promotion | None = None
 
 
 class UpdateModelRequest(Request):
@@ -373,6 +412,8 @@ class UpdateModelRequest(Request):
     handlers: Handlers
     handler_contracts: HandlerContracts | None = None
     metadata: JsonObject
+    protected_aliases: list[str] = Field(default_factory=list)
+    promotion: Promotion | None = None
 
 
 class CreateVersionRequest(Request):
@@ -419,6 +460,11 @@ class CompleteJobRequest(Request):
     attempt: int | None = None
     retryable: bool = True
     completion_token: str | None = None
+
+
+class SetAliasRequest(Request):
+    version: str
+    reason: str | None = None
 
 
 class ErrorResponse(Resource):

@@ -1,0 +1,140 @@
+"""Aliases and their history in the single table, in their model's partition.
+
+A move writes the alias (created, or replaced at the ``entity_version`` read) and one history entry
+in one transaction, beside a check that the version it points at is still active as read. The
+history is keyed by instant, so the alias as it stood at any instant is one Query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from shared.data import keys
+from shared.data.entities import ALIAS_CHANGES, ALIASES, VERSION_ATTRIBUTE
+from shared.data.items import key, n, s
+from shared.data.page_tokens import PageTokenCodec
+from shared.data.queries import query_page
+from shared.data.save import Write, create, delete, replace, save_together
+from shared.domain.entities import Alias, Version
+from shared.domain.errors import AliasNotFoundError
+from shared.domain.records import AliasChangeRecord, Page
+
+# What the errors about the version a move checks call it.
+ALIAS_TARGET = "version the alias points at"
+
+
+class AliasStore:
+    def __init__(self, client: Any, table_name: str, page_tokens: Callable[[], PageTokenCodec] | None = None) -> None:
+        self._client = client
+        self._table = table_name
+        self._page_tokens = page_tokens
+
+    # Reads --------------------------------------------------------------------------------------
+
+    def get(self, model_id: str, name: str) -> Alias:
+        found = self.find(model_id, name)
+        if found is None:
+            raise AliasNotFoundError(model_id, name)
+        return found
+
+    def find(self, model_id: str, name: str) -> Alias | None:
+        item = self._client.get_item(
+            TableName=self._table, Key=key(keys.alias_key(model_id, name)), ConsistentRead=True
+        ).get("Item")
+        return ALIASES.decode(item) if item is not None else None
+
+    def list_of_model(self, model_id: str) -> list[Alias]:
+        """Every alias of a model (a model has a handful: one Query, paged through)."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": {
+                ":pk": s(keys.model_partition(model_id)),
+                ":prefix": s(keys.alias_prefix()),
+            },
+            "ConsistentRead": True,
+        }
+        found: list[Alias] = []
+        while True:
+            response = self._client.query(**query)
+            found.extend(ALIASES.decode(item) for item in response["Items"])
+            if "LastEvaluatedKey" not in response:
+                return found
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def last_change(self, model_id: str, name: str, at_or_before: datetime | None = None) -> AliasChangeRecord | None:
+        """The newest history entry of the alias (made at or before ``at_or_before``)."""
+        prefix = keys.alias_history_prefix(name)
+        condition = "PK = :pk AND begins_with(SK, :prefix)"
+        values = {":pk": s(keys.model_partition(model_id)), ":prefix": s(prefix)}
+        if at_or_before is not None:
+            condition = "PK = :pk AND SK BETWEEN :prefix AND :until"
+            values[":until"] = s(keys.alias_history_until(name, at_or_before))
+        items = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )["Items"]
+        return ALIAS_CHANGES.decode(items[0]) if items else None
+
+    def history_page(self, model_id: str, name: str, limit: int, page_token: str | None) -> Page[AliasChangeRecord]:
+        assert self._page_tokens is not None, "listing needs the page token codec"
+        items, next_token = query_page(
+            self._client,
+            self._page_tokens,
+            list_scope=f"alias-history:{model_id}:{name}",
+            limit=limit,
+            page_token=page_token,
+            key_attributes=("PK", "SK"),
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": s(keys.model_partition(model_id)),
+                ":prefix": s(keys.alias_history_prefix(name)),
+            },
+            ScanIndexForward=False,
+        )
+        return Page([ALIAS_CHANGES.decode(item) for item in items], next_token)
+
+    # Writes -------------------------------------------------------------------------------------
+
+    def move_writes(self, alias: Alias, expected_entity_version: int | None, change: AliasChangeRecord) -> list[Write]:
+        """The alias's write (a create when ``expected_entity_version`` is None) and its history
+        entry: the writes a move is made of, on their own or inside a larger change."""
+        alias_write = (
+            create(self._table, ALIASES, alias)
+            if expected_entity_version is None
+            else replace(self._table, ALIASES, alias, expected_entity_version)
+        )
+        return [alias_write, create(self._table, ALIAS_CHANGES, change)]
+
+    def target_check(self, version: Version, entity_version: int) -> Write:
+        """The version is still active at ``entity_version``: a move never lands on a version
+        withdrawn meanwhile."""
+        check = {
+            "TableName": self._table,
+            "Key": key(keys.version_key(version.model_id, version.version)),
+            "ConditionExpression": f"{VERSION_ATTRIBUTE} = :expected AND #status = :active",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":expected": n(entity_version), ":active": s("active")},
+        }
+        return Write({"ConditionCheck": check}, ALIAS_TARGET)
+
+    def move(self, writes: list[Write]) -> None:
+        save_together(self._client, writes)
+
+    def delete(self, alias: Alias, change: AliasChangeRecord) -> None:
+        """Delete the alias if it is still as read, and record the delete in its history."""
+        table_key = keys.alias_key(alias.model_id, alias.name)
+        save_together(
+            self._client,
+            [
+                delete(self._table, ALIASES, table_key, alias.entity_version),
+                create(self._table, ALIAS_CHANGES, change),
+            ],
+        )

@@ -1,0 +1,213 @@
+"""Aliases: named pointers to active versions, moved with If-Match, with a history that answers
+what an alias pointed at at any instant (``as_of``).
+
+A move is one transaction: the alias, its history entry, and a check that the version is still
+active as read. Protected aliases (``protected_aliases`` on the model) also need the
+``models:promote`` scope to move or delete.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from shared.data.errors import ItemExistsError, StaleEntityError
+from shared.data.save import RETRY, Retry, retry_on_stale
+from shared.domain import aliases as rules
+from shared.domain.access import Access
+from shared.domain.entities import Alias, Model, Version
+from shared.domain.errors import (
+    AliasedVersionError,
+    AliasNotFoundError,
+    AliasTargetNotActiveError,
+    ConcurrentUpdateError,
+    EntityVersionMismatchError,
+)
+from shared.domain.records import AliasChangeRecord
+from shared.domain.requests import SetAliasRequest, StartJobRequest
+from shared.domain.responses import AliasHistory, AliasList, AliasResponse
+from shared.services.ports import AliasBook, Clock, ModelReader
+
+if TYPE_CHECKING:
+    from shared.data.outbox import Guarded
+
+
+class AliasService:
+    def __init__(self, models: ModelReader, aliases: AliasBook, clock: Clock) -> None:
+        self._models = models
+        self._aliases = aliases
+        self._clock = clock
+
+    # Reads --------------------------------------------------------------------------------------
+
+    def get(self, model_id: str, name: str, access: Access, as_of: str | None = None) -> AliasResponse:
+        self._readable(model_id, access)
+        if as_of is None:
+            return AliasResponse(alias=self._aliases.get(model_id, name))
+        instant = rules.parse_as_of(as_of)
+        record = self._aliases.last_change(model_id, name, instant)
+        alias = rules.as_it_stood(model_id, name, record.change, record.entity_version) if record else None
+        if alias is None:
+            raise AliasNotFoundError(model_id, name, as_of)
+        return AliasResponse(alias=alias)
+
+    def list(self, model_id: str, access: Access) -> AliasList:
+        self._readable(model_id, access)
+        return AliasList(aliases=self._aliases.list_of_model(model_id))
+
+    def history(self, model_id: str, name: str, limit: int, page_token: str | None, access: Access) -> AliasHistory:
+        self._readable(model_id, access)
+        page = self._aliases.history_page(model_id, name, limit, page_token)
+        if not page.items and page_token is None:
+            raise AliasNotFoundError(model_id, name)
+        return AliasHistory(history=[record.change for record in page.items], next_token=page.next_token)
+
+    def resolve(self, model_id: str, reference: str) -> str:
+        """The version a reference names: ``@name`` is the version alias ``name`` points at (404
+        when there is no such alias); anything else is already a version (or ``latest``)."""
+        name = rules.alias_in(reference)
+        if name is None:
+            return reference
+        return self._aliases.get(model_id, name).version
+
+    def resolved_request(self, model_id: str, request: StartJobRequest) -> StartJobRequest:
+        """A job request with its ``@alias`` version resolved to the version the alias points at."""
+        if request.version is None or rules.alias_in(request.version) is None:
+            return request
+        return request.model_copy(update={"version": self.resolve(model_id, request.version)})
+
+    # Writes -------------------------------------------------------------------------------------
+
+    def set(
+        self,
+        model_id: str,
+        name: str,
+        request: SetAliasRequest,
+        actor: str,
+        access: Access,
+        if_match: int | None = None,
+    ) -> AliasResponse:
+        """Point the alias at an active version. With ``if_match`` the move is conditional on the
+        alias's ``entity_version`` (a conflict is the caller's to see: 409); without it a lost
+        write is decided again on fresh state."""
+        rules.check_name(name)
+
+        def attempt() -> AliasResponse:
+            model = self._writable(model_id, name, access)
+            current = self._aliases.find(model_id, name)
+            _check_if_match(model_id, name, if_match, current)
+            target = self._active_version(model_id, self.resolve(model_id, request.version))
+            first = _next_entity_version(self._aliases, model_id, name) if current is None else 1
+            now = self._clock()
+            alias, change = rules.moved(current, model.id, name, target.version, request.reason, actor, now, first)
+            writes = self._aliases.move_writes(
+                alias,
+                current.entity_version if current is not None else None,
+                AliasChangeRecord(model_id, name, change, alias.entity_version),
+            )
+            self._aliases.move([*writes, self._aliases.target_check(target, target.entity_version)])
+            return AliasResponse(alias=alias)
+
+        return self._retrying(attempt, model_id, name, if_match)
+
+    def delete(self, model_id: str, name: str, actor: str, access: Access, if_match: int | None = None) -> None:
+        """Delete the alias, recording the delete in its history (``as_of`` after it is a 404)."""
+
+        def attempt() -> None:
+            self._writable(model_id, name, access)
+            current = self._aliases.get(model_id, name)
+            _check_if_match(model_id, name, if_match, current)
+            change = rules.deleted(current, actor, self._clock())
+            self._aliases.delete(current, AliasChangeRecord(model_id, name, change, current.entity_version + 1))
+
+        self._retrying(attempt, model_id, name, if_match)
+
+    # Helpers ------------------------------------------------------------------------------------
+
+    def _retrying(self, attempt, model_id: str, name: str, if_match: int | None):  # type: ignore[no-untyped-def]
+        def on_stale(stale: StaleEntityError) -> Retry:
+            if stale.entity == "alias":
+                if stale.current is None and if_match is None:
+                    return RETRY  # deleted meanwhile: decide again
+                if if_match is not None:
+                    raise EntityVersionMismatchError(f"alias '{name}'", if_match, stale.current or 0)
+            return RETRY  # the version moved meanwhile: decide again on fresh state
+
+        def run():  # type: ignore[no-untyped-def]
+            try:
+                return attempt()
+            except ItemExistsError:
+                # Another request created the alias (or an entry at the same instant) meanwhile.
+                if if_match is not None:
+                    raise EntityVersionMismatchError(f"alias '{name}'", if_match, 1) from None
+                raise StaleEntityError(None, "alias") from None
+
+        return retry_on_stale(run, ConcurrentUpdateError(f"alias '{name}' of model '{model_id}'"), on_stale)
+
+    def _readable(self, model_id: str, access: Access) -> Model:
+        model = self._models.get_model(model_id).model
+        access.require_read(model.workspace, model_id)
+        return model
+
+    def _writable(self, model_id: str, name: str, access: Access) -> Model:
+        model = self._models.get_model(model_id).model
+        access.require_write(model.workspace, model_id)
+        if rules.is_protected(model, name):
+            access.require_promote(f"alias '{name}' is protected")
+        return model
+
+    def _active_version(self, model_id: str, version: str) -> Version:
+        if version == "latest":
+            version = self._models.get_model(model_id).model.latest_version or version
+        found = self._models.get_version(model_id, version)
+        if found.status != "active":
+            raise AliasTargetNotActiveError(model_id, found.version, found.status)
+        return found
+
+
+def _next_entity_version(aliases: AliasBook, model_id: str, name: str) -> int:
+    """A re-created alias continues its history's numbering, so its entries stay in order."""
+    last = aliases.last_change(model_id, name)
+    return last.entity_version + 1 if last is not None else 1
+
+
+def _check_if_match(model_id: str, name: str, if_match: int | None, current: Alias | None) -> None:
+    if if_match is None:
+        return
+    if current is None:
+        raise EntityVersionMismatchError(f"alias '{name}' of model '{model_id}'", if_match, 0)
+    if if_match != current.entity_version:
+        raise EntityVersionMismatchError(f"alias '{name}' of model '{model_id}'", if_match, current.entity_version)
+
+
+class AliasEffects:
+    """What a version's transition does to its model's aliases, as writes of the transition's own
+    transaction: the promotion policy moves its alias to a version that becomes active, and a
+    version an alias points at cannot be withdrawn (409 naming the alias: move it first)."""
+
+    def __init__(self, aliases: AliasBook) -> None:
+        self._aliases = aliases
+
+    def of_transition(self, model: Model, before: Version, after: Version, now: datetime) -> list[Guarded]:
+        if before.status == "active" and after.status != "active":
+            pointing = [
+                alias.name for alias in self._aliases.list_of_model(model.id) if alias.version == before.version
+            ]
+            if pointing:
+                raise AliasedVersionError(model.id, before.version, sorted(pointing))
+            return []
+        name = rules.promoted_alias(model)
+        if name is None or after.status != "active" or before.status == "active":
+            return []
+        current = self._aliases.find(model.id, name)
+        if current is not None and current.version == after.version:
+            return []  # already there: a move to where it is is no move
+        first = _next_entity_version(self._aliases, model.id, name) if current is None else 1
+        alias, change = rules.moved(
+            current, model.id, name, after.version, rules.PROMOTION_REASON, rules.PROMOTION_ACTOR, now, first
+        )
+        return self._aliases.move_writes(
+            alias,
+            current.entity_version if current is not None else None,
+            AliasChangeRecord(model.id, name, change, alias.entity_version),
+        )
