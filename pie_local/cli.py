@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from pie_local.server import LocalApi
 
 log = logging.getLogger(__name__)
+LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 DATA_DIRECTORY = "data"
 
@@ -56,8 +57,9 @@ DATA_DIRECTORY = "data"
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format=LOG_FORMAT)
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    _log_the_local_stack_on_its_own()
     try:
         return arguments.command(arguments, arguments.parser)
     except KeyboardInterrupt:
@@ -376,6 +378,17 @@ def _read_event(source: str, parser: argparse.ArgumentParser) -> Any:
         parser.error(f"cannot read {source}: {error.strerror}")
     except json.JSONDecodeError as error:
         parser.error(f"{source} is not JSON: {error}")
+
+
+def _log_the_local_stack_on_its_own() -> None:
+    """The local stack's records go to stderr through its own handler, not the root's: Powertools
+    puts a filter on the root's handlers that drops every record whose logger name contains its
+    service name ("pie"), and "pie_local.server" does."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    local = logging.getLogger("pie_local")
+    local.handlers[:] = [handler]
+    local.propagate = False
 
 
 def _send_function_logs_to_stderr() -> None:
