@@ -49,14 +49,35 @@ MINIMUMS: dict[str, Minimum] = {
     "list_versions": Minimum(1, "one Query page of LSI1"),
     "get_version": Minimum(1, "BatchGetItem of model + version"),
     "set_version_status": Minimum(2, "BatchGetItem of model + version; one transaction"),
-    "create_subscription": Minimum(2, "BatchGetItem of source + target model; conditional PutItem"),
+    "create_subscription": Minimum(
+        3,
+        "BatchGetItem of source + target model; query the source's subscriptions (at most 100 active per "
+        "event); conditional PutItem",
+    ),
     "list_subscriptions": Minimum(1, "one Query page of the partition"),
     "get_subscription": Minimum(1, "GetItem by key"),
     "update_subscription": Minimum(
         3, "read the subscription; BatchGetItem of source + target (re-validation); conditional PutItem"
     ),
     "delete_subscription": Minimum(1, "conditional DeleteItem"),
-    "test_subscription": Minimum(2, "BatchGetItem of subscription + source (both keys in the path); read the target"),
+    "test_subscription": Minimum(
+        3,
+        "read the subscription; query the event's other active subscriptions (the firing decides them "
+        "together); BatchGetItem of source + targets",
+    ),
+    "get_version_lineage": Minimum(1, "BatchGetItem of model + version; then one GetItem per upstream job"),
+    "get_model_impact": Minimum(
+        4,
+        "read the model; per level one Query per model reached and one BatchGetItem of the targets not read "
+        "yet (the sample: one link, whose target has no subscriptions)",
+    ),
+    "set_alias": Minimum(
+        2, "BatchGetItem of model + alias + version; alias, history and version check in one transaction"
+    ),
+    "list_aliases": Minimum(2, "read the model (workspace, 404); one Query of its aliases"),
+    "get_alias": Minimum(1, "BatchGetItem of model + alias"),
+    "get_alias_history": Minimum(2, "read the model (workspace, 404); one Query page of the history"),
+    "delete_alias": Minimum(2, "BatchGetItem of model + alias; alias and tombstone in one transaction"),
     "start_inference": Minimum(2, "read the model (active version, contract); put the job"),
     "start_training": Minimum(2, "BatchGetItem of model + version; version + job in one transaction"),
     "list_jobs": Minimum(1, "one Query page of LSI1"),

@@ -165,10 +165,13 @@ def subscription(source: str, target: str, subscription_id: str, now: datetime |
     )
 
 
+BENCH_COMPLETION_TOKEN = "bench-completion-token-of-the-samples-training-attempt"
+
+
 def training_job(status: str, now: datetime | None = None) -> Job:
     """The samples' job: a training of the source model's version "1" on its Lambda handler."""
     now = now or datetime.now(UTC)
-    return Job(
+    job = Job(
         id=JOB_ID,
         model_id=SOURCE_MODEL,
         version="1",
@@ -182,6 +185,8 @@ def training_job(status: str, now: datetime | None = None) -> Job:
         created_at=now,
         updated_at=now,
     )
+    # A dispatched attempt holds its completion token, which its handler's result carries back.
+    return job if status == "queued" else job.with_completion_token(BENCH_COMPLETION_TOKEN)
 
 
 def queued_job(now: datetime | None = None, job_id: str = QUEUED_JOB_ID, handler: Any = None) -> Job:

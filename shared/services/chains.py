@@ -37,10 +37,13 @@ class ChainQueries:
     def lineage(self, model_id: str, version_ref: str, access: Access) -> LineageResponse:
         """The version, the job that trained it, and each upstream job back to the chain's root;
         at most the depth limit of links, and none in a workspace the caller may not read."""
-        record = self._registry.get_model(model_id)
-        access.require_read(record.model.workspace, model_id)
-        version_id = record.model.latest_version if version_ref == LATEST else version_ref
-        version = self._registry.get_version(model_id, version_id or version_ref)
+        if version_ref == LATEST:
+            record = self._registry.get_model(model_id)
+            access.require_read(record.model.workspace, model_id)
+            version = self._registry.get_version(model_id, record.model.latest_version or version_ref)
+        else:
+            record, version = self._registry.get_model_and_version(model_id, version_ref)
+            access.require_read(record.model.workspace, model_id)
         if version.lineage is None:
             return LineageResponse(lineage=[])
         trigger = version.lineage.trigger

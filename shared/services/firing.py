@@ -140,8 +140,10 @@ class ChainView:
         states = {i: target_state(r, latest.get(i)) for i, r in records.items()}
         return records, latest, states
 
-    def budget_left(self, root_job_id: str | None) -> int:
-        used = self.budgets.used(root_job_id) if root_job_id else 0
+    def budget_left(self, root_job_id: str | None, depth: int = 2) -> int:
+        """What the root may still cause. A root's own firing (depth 1) is its first, so its count is
+        not read: the spend's condition still holds the budget if that were ever not so."""
+        used = self.budgets.used(root_job_id) if root_job_id and depth > 1 else 0
         return self.limits.job_budget - used
 
     def _latest_versions(self, records: list[ModelRecord], source_version: Version | None) -> dict[str, Version]:
@@ -188,7 +190,7 @@ class Firing:
         if not subscriptions:
             return ChainChange()
         records, latest, states = view.targets(subscriptions, {source.model.id: source}, source_version)
-        budget_left = view.budget_left(trigger.root_job_id)
+        budget_left = view.budget_left(trigger.root_job_id, trigger.depth)
         plan = plan_firing(trigger, subscriptions, states, now, view.limits, budget_left)
         change = ChainChange(plan=plan)
         if not plan.jobs:
