@@ -77,6 +77,9 @@ class FakePie:
     def iter_subscriptions(self, model_id: str, **_: Any) -> Iterator[Subscription]:
         return (item for item in self.subscriptions if item.source_model_id == model_id)
 
+    def get_openapi(self) -> dict[str, Any]:
+        return json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
+
 
 def declare(tmp_path: Path, models: list[dict]) -> apply.Declaration:
     import yaml

@@ -712,33 +712,61 @@ def _wait(session: Session, model_id: str, job_id: str, timeout: float, poll: fl
         raise JobFailed(job)
 
 
+PLAN_CHANGES_EXIT = 2
+
+
 @cli.command("apply")
 @click.option("-f", "--file", "path", required=True, help="the declaration (YAML or JSON; - for stdin)")
-@click.option("--plan", "plan_only", is_flag=True, help="only show what would change")
+@click.option(
+    "--plan",
+    "plan_only",
+    is_flag=True,
+    help="only show what would change; exit 0 no changes, 2 changes, 1 error (as terraform plan -detailed-exitcode)",
+)
 @click.option("--reactivate", is_flag=True, help="re-activate declared subscriptions that went stale")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="delete what the file owns (see `owner:`) but no longer declares: models and labelled subscriptions",
+)
 @output_option
 @pass_session
-def apply_command(session: Session, path: str, plan_only: bool, reactivate: bool) -> None:
-    """Make PIE match a file of models and subscriptions (see pie_client/apply.schema.json)."""
+def apply_command(session: Session, path: str, plan_only: bool, reactivate: bool, prune: bool) -> None:
+    """Make PIE match a file of models and subscriptions (see pie_client/apply.schema.json).
+
+    Every reference and handler is checked before anything is written: a plan with problems
+    applies nothing. With --plan the exit code is 0 (no changes), 2 (changes) or 1 (an error,
+    including a problem in the file)."""
     declaration = declared.load(path)  # before any request: a bad file needs no server
-    plan = declared.plan(session.client, declaration, reactivate=reactivate)
+    plan = declared.plan(session.client, declaration, reactivate=reactivate, prune=prune)
     if session.output == "json" and plan_only:
         click.echo(json.dumps(plan.to_json(), indent=2, ensure_ascii=False))
+        if plan.problems:
+            raise declared.PlanProblems(plan.problems)
+        if plan.has_changes:
+            raise click.exceptions.Exit(PLAN_CHANGES_EXIT)
         return
     for line in declared.render(plan):
         session.out.print(line)
+    if plan.problems:
+        raise declared.PlanProblems(plan.problems)
     counts = plan.counts()
-    summary = ", ".join(
-        f"{counts[action]} to {action}" for action in ("create", "update", "replace", "reactivate") if counts[action]
-    )
+    actions = ("create", "update", "replace", "reactivate", "delete")
+    summary = ", ".join(f"{counts[action]} to {action}" for action in actions if counts[action])
     if not plan.has_changes:
         session.out.print(f"No changes: {counts['unchanged']} declared resources match {path}.")
         return
     if plan_only:
         session.out.print(f"Plan: {summary}, {counts['unchanged']} unchanged.")
-        return
+        raise click.exceptions.Exit(PLAN_CHANGES_EXIT)
     declared.execute(session.client, plan, report=lambda line: session.err.print(line))
-    done = {"create": "created", "update": "updated", "replace": "replaced", "reactivate": "re-activated"}
+    done = {
+        "create": "created",
+        "update": "updated",
+        "replace": "replaced",
+        "reactivate": "re-activated",
+        "delete": "deleted",
+    }
     applied = ", ".join(f"{counts[action]} {verb}" for action, verb in done.items() if counts[action])
     session.out.print(f"Applied: {applied}; {counts['unchanged']} unchanged.")
 
@@ -778,23 +806,29 @@ def graph_command(session: Session, output_format: str | None, impact_model: str
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    # pie apply --plan exits 2 for "changes", so there every error is 1 (terraform -detailed-exitcode).
+    usage = 1 if "apply" in arguments and "--plan" in arguments else 2
     try:
-        cli.main(args=argv, prog_name="pie", standalone_mode=False)
+        # Outside standalone mode click returns a command's Exit code rather than raising it.
+        ended = cli.main(args=argv, prog_name="pie", standalone_mode=False)
+        if isinstance(ended, int) and not isinstance(ended, bool):
+            return ended
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.UsageError as problem:
         hint = f" (see '{problem.ctx.command_path} --help')" if problem.ctx is not None else ""
         sys.stderr.write(f"error: {problem.format_message()}{hint}\n")
-        return problem.exit_code
+        return usage
     except click.ClickException as problem:
         problem.show()
-        return problem.exit_code
+        return usage if problem.exit_code == 2 else problem.exit_code
     except click.Abort:
         sys.stderr.write("aborted\n")
         return 130
     except (ConfigurationError, declared.ApplyFileError, ValidationError) as problem:
         _fail(problem, "error")
-        return 2
+        return usage
     except (PieError, JobFailed) as failure:
         _fail(failure, "timed out" if isinstance(failure, WaitTimeout) else "error")
         return 1

@@ -34,7 +34,7 @@ import httpx
 from pydantic import BaseModel
 
 from pie_client._transport import RetryPolicy, Transport
-from pie_client.errors import WaitTimeout
+from pie_client.errors import NotFound, WaitTimeout
 from pie_client.models import (
     CompleteJobRequest,
     CompletionResponse,
@@ -475,6 +475,18 @@ class PieClient:
             self._sleep(min(poll, remaining))
 
     # Plumbing ----------------------------------------------------------------------------------
+
+    def get_openapi(self) -> dict[str, Any] | None:
+        """The server's OpenAPI document (its schemas and rules), or None if it publishes none."""
+        try:
+            response = self._transport.request("GET", "/v2/openapi.json")
+        except NotFound:
+            return None
+        try:
+            document = response.json()
+        except ValueError:
+            return None
+        return document if isinstance(document, dict) else None
 
     def last_seen_version(self, path: str) -> int | None:
         """The entity_version last seen for a resource path, e.g. ``/v2/models/m1``."""
