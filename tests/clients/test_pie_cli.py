@@ -245,7 +245,7 @@ def test_every_resource_command_works_and_json_output_parses(server: LocalServer
     job = cli("train", model, "--input", '{"x": 1}', "--version", "1", "-o", "json")
     job_id = json.loads(job.stdout)["id"]
     fetched_job = cli("jobs", "get", model, job_id)
-    completed = cli("jobs", "complete", model, job_id, "--status", "succeeded", "--output", '{"m": 1}', "-o", "json")
+    completed = cli("jobs", "complete", model, job_id, "--status", "succeeded", "--result", '{"m": 1}', "-o", "json")
     watched = cli("jobs", "watch", model, job_id, "--timeout", "5")
     inferred = cli("infer", model, "--input", '{"y": 2}', "--wait", "--poll", "0.1", "-o", "json")
     deleted_subscription = cli("subscriptions", "delete", model, "self")
