@@ -46,7 +46,7 @@ from pydantic import ValidationError
 from pie_client import apply as declared
 from pie_client import rules
 from pie_client.client import DEFAULT_URL, PieClient
-from pie_client.errors import PieError, Unauthorized, WaitTimeout
+from pie_client.errors import InvalidRequest, PieError, Unauthorized, WaitTimeout
 from pie_client.graph import ImpactTree, TriggerGraph
 from pie_client.models import Job
 
@@ -389,16 +389,11 @@ def models_create(session: Session, model_id: str, **fields: Any) -> None:
 @pass_session
 def models_update(session: Session, model_id: str, clear_contracts: bool, **changes: Any) -> None:
     """Change the given fields (the rest stay), conditional on the model read just before."""
-    current = session.client.get_model(model_id)
-    contracts = None if clear_contracts else (changes["contracts"] or current.handler_contracts)
-    updated = session.client.update_model(
-        model_id,
-        name=changes["name"] or current.name,
-        handlers=changes["handlers"] or current.handlers,
-        description=current.description if changes["description"] is None else changes["description"],
-        metadata=current.metadata if changes["metadata"] is None else changes["metadata"],
-        handler_contracts=contracts,
-    )
+    fields = {"handler_contracts" if name == "contracts" else name: value for name, value in changes.items()}
+    given = {name: value for name, value in fields.items() if value is not None}
+    if clear_contracts:
+        given["handler_contracts"] = None
+    updated = session.client.update_model(model_id, **given)
     emit(session, updated.model)
 
 
@@ -859,7 +854,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.Abort:
         sys.stderr.write("aborted\n")
         return 130
-    except (ConfigurationError, declared.ApplyFileError, ValidationError) as problem:
+    except (ConfigurationError, declared.ApplyFileError, ValidationError, InvalidRequest) as problem:
         _fail(problem, "error")
         return usage
     except WaitTimeout as failure:
