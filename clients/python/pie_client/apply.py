@@ -418,10 +418,18 @@ def _orphans(
     ]
     undeclared_models: list[Model] = []
     if declaration.owner is not None:
-        workspaces = {model.workspace for model in declaration.models}
-        for workspace in sorted(workspaces, key=lambda name: name or ""):
+        # The file's workspaces: those it names, and those its existing models are in; when it
+        # names none and nothing exists yet, the caller's (a first apply, where pruning finds the
+        # leftovers of a file of the same owner).
+        named = {model.workspace for model in declaration.models if model.workspace}
+        named |= {step.current.workspace for step in model_steps if step.current is not None}
+        for workspace in sorted(named) or [None]:
             for model in client.iter_models(workspace=workspace, page_size=100):
-                if model.id not in declared_ids and _owns(declaration, model):
+                if (
+                    model.id not in declared_ids
+                    and _owns(declaration, model)
+                    and (not named or model.workspace in named)
+                ):
                     undeclared_models.append(model)
     for model_id in owned_sources:
         for subscription in existing_by_source.get(model_id, []):
