@@ -77,6 +77,9 @@ class FakePie:
     def iter_subscriptions(self, model_id: str, **_: Any) -> Iterator[Subscription]:
         return (item for item in self.subscriptions if item.source_model_id == model_id)
 
+    def get_openapi(self) -> dict[str, Any]:
+        return json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
+
 
 def declare(tmp_path: Path, models: list[dict]) -> apply.Declaration:
     import yaml
@@ -360,3 +363,29 @@ def test_the_impact_tree_marks_cuts_refusals_and_cycles_in_every_format():
     assert "  class n3 refused" in mermaid and "  class n2 cycle" in mermaid
     assert '  n1 -->|"training_complete"| n2' in mermaid
     assert json.loads(tree.to_json())["impact"]["children"][1]["error"].startswith("the job budget")
+
+
+def test_prune_finds_only_marked_models_of_the_files_owner_in_the_files_workspaces(tmp_path):
+    mark = {"pie.apply/owner": "team"}
+
+    def placed(model_id: str, workspace: str, metadata: dict) -> Model:
+        return model(model_id).model_copy(update={"workspace": workspace, "metadata": metadata})
+
+    kept = placed("kept", "a", mark)
+    pie = FakePie(
+        [
+            kept,
+            placed("gone", "a", mark),
+            placed("elsewhere", "b", mark),
+            placed("theirs", "a", {"pie.apply/owner": "other"}),
+            placed("unmarked", "a", {}),
+        ],
+        [],
+    )
+    path = tmp_path / "pie.yaml"
+    path.write_text(json.dumps({"owner": "team", "models": [declared(kept, metadata=mark, workspace="a")]}))
+
+    plan = apply.plan(pie, apply.load(path), prune=True)
+
+    assert [(orphan.kind, orphan.address) for orphan in plan.deletions] == [("model", "gone")]
+    assert plan.counts()["delete"] == 1 and plan.has_changes

@@ -111,7 +111,7 @@ def test_a_declared_chain_is_applied_then_applying_again_changes_nothing(server:
     applied = cli("apply", "-f", str(path))
     again = cli("apply", "-f", str(path))
 
-    assert planned.returncode == 0, planned.stderr
+    assert planned.returncode == 2, planned.stderr  # --plan: 2 means changes
     assert f"+ model {prefix}-ingest: create" in planned.stdout
     assert f"+ subscription {prefix}-ingest/features-after-ingest: create" in planned.stdout
     assert "Plan: 5 to create" in planned.stdout
@@ -167,7 +167,7 @@ def test_a_changed_file_shows_a_field_diff_and_the_subscriptions_it_makes_stale(
     plan = cli("apply", "-f", str(changed), "--plan")
     json_plan = cli("apply", "-f", str(changed), "--plan", "--output", "json")
 
-    assert plan.returncode == 0, plan.stderr
+    assert plan.returncode == 2, plan.stderr
     assert f"~ model {prefix}-features: update" in plan.stdout
     assert 'description: "Builds features" => "Features v2"' in plan.stdout
     assert 'handlers.training.implementation: "echo" => "fail"' in plan.stdout
@@ -245,7 +245,7 @@ def test_every_resource_command_works_and_json_output_parses(server: LocalServer
     job = cli("train", model, "--input", '{"x": 1}', "--version", "1", "-o", "json")
     job_id = json.loads(job.stdout)["id"]
     fetched_job = cli("jobs", "get", model, job_id)
-    completed = cli("jobs", "complete", model, job_id, "--status", "succeeded", "--output", '{"m": 1}', "-o", "json")
+    completed = cli("jobs", "complete", model, job_id, "--status", "succeeded", "--result", '{"m": 1}', "-o", "json")
     watched = cli("jobs", "watch", model, job_id, "--timeout", "5")
     inferred = cli("infer", model, "--input", '{"y": 2}', "--wait", "--poll", "0.1", "-o", "json")
     deleted_subscription = cli("subscriptions", "delete", model, "self")
@@ -318,7 +318,7 @@ def test_invalid_yaml_is_a_one_line_usage_error_with_exit_code_2(server: LocalSe
     )
 
     line = assert_one_line_error(cli("apply", "-f", str(broken)), 2)
-    schema_line = assert_one_line_error(cli("apply", "-f", str(off_schema), "--plan"), 2)
+    schema_line = assert_one_line_error(cli("apply", "-f", str(off_schema)), 2)
     missing_line = assert_one_line_error(cli("apply", "-f", str(tmp_path / "absent.yaml")), 2)
 
     assert "not valid YAML" in line and "line" in line
@@ -335,7 +335,7 @@ def test_an_alias_bomb_or_an_oversize_file_is_a_one_line_usage_error_with_exit_c
     huge = tmp_path / "huge.yaml"
     huge.write_text("models:\n" + "  - {id: m, name: M, handlers: {}}\n" * 40_000)
 
-    bomb_line = assert_one_line_error(cli("apply", "-f", str(bomb), "--plan"), 2)
+    bomb_line = assert_one_line_error(cli("apply", "-f", str(bomb), "--plan"), 1)  # --plan: every error is 1
     huge_line = assert_one_line_error(cli("apply", "-f", str(huge)), 2)
 
     assert "aliases" in bomb_line

@@ -213,13 +213,13 @@ def test_if_match_is_sent_from_the_version_seen_and_can_be_overridden_or_dropped
     pie = client(answer)
     update = {"name": "m", "handlers": MODEL["handlers"], "description": "", "metadata": {}}
 
-    pie.update_model("m1", **update)  # never seen: unconditional
+    pie.replace_model("m1", **update)  # never seen: unconditional
     pie.get_model("m1")
-    pie.update_model("m1", **update)
-    pie.update_model("m1", **update, if_match=7)
-    pie.update_model("m1", **update, if_match=None)
+    pie.replace_model("m1", **update)
+    pie.replace_model("m1", **update, if_match=7)
+    pie.replace_model("m1", **update, if_match=None)
     pie.auto_if_match = False
-    pie.update_model("m1", **update)
+    pie.replace_model("m1", **update)
 
     assert sent == [None, None, '"3"', '"7"', None, None]
 

@@ -20,18 +20,18 @@ def test_if_match_comes_from_the_last_version_seen_so_a_concurrent_change_is_a_c
     model_id = new_id()
     pie.create_model(model_id, name="Prices", handlers=WAITING)
     with PieClient(server.url, token) as colleague:
-        colleague.update_model(model_id, name="Theirs", handlers=WAITING, description="", metadata={})
+        colleague.replace_model(model_id, name="Theirs", handlers=WAITING, description="", metadata={})
 
     with pytest.raises(Conflict) as conflict:
-        pie.update_model(model_id, name="Mine", handlers=WAITING, description="", metadata={})
+        pie.replace_model(model_id, name="Mine", handlers=WAITING, description="", metadata={})
 
     assert conflict.value.status == 409
     assert pie.get_model(model_id).name == "Theirs"  # not overwritten
     # Having read the current state, the same update now goes through; if_match=None never checks.
-    assert pie.update_model(model_id, name="Mine", handlers=WAITING, description="", metadata={}).model.name == "Mine"
+    assert pie.replace_model(model_id, name="Mine", handlers=WAITING, description="", metadata={}).model.name == "Mine"
     with PieClient(server.url, token) as colleague:
-        colleague.update_model(model_id, name="Theirs again", handlers=WAITING, description="", metadata={})
-    forced = pie.update_model(model_id, name="Forced", handlers=WAITING, description="", metadata={}, if_match=None)
+        colleague.replace_model(model_id, name="Theirs again", handlers=WAITING, description="", metadata={})
+    forced = pie.replace_model(model_id, name="Forced", handlers=WAITING, description="", metadata={}, if_match=None)
     assert forced.model.name == "Forced"
 
 
@@ -107,7 +107,7 @@ def test_apply_reports_a_change_made_after_its_plan_instead_of_overwriting_it(pi
     pie.create_model(model_id, name="Original", handlers=ECHO)
     plan = apply.plan(pie, apply.load(declaration_file))
     with PieClient(server.url, token) as colleague:
-        colleague.update_model(model_id, name="Colleague's", handlers=ECHO, description="", metadata={})
+        colleague.replace_model(model_id, name="Colleague's", handlers=ECHO, description="", metadata={})
 
     with pytest.raises(apply.ApplyConflict) as conflict:
         apply.execute(pie, plan)

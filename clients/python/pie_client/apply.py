@@ -11,9 +11,19 @@ subscriptions a model change would make ``stale`` under PIE's rules. ``execute``
 out, each update conditional on the ``entity_version`` the plan read (If-Match), so a change made
 by someone else in between is a ``Conflict``, not overwritten.
 
-Nothing is deleted that the file does not mention: models and subscriptions (or labels) it does
-not declare are left alone. Stale subscriptions stay stale unless ``reactivate`` is asked for,
-because re-activating re-validates a subscription someone should have looked at.
+Deleting is asked for (``prune``) and bounded by ownership: a file that names an ``owner`` marks
+every model it writes with the metadata key ``pie.apply/owner`` (the mark is stored on the server,
+like Kubernetes' managed-by label, so no local state file is needed). The file owns the marked
+models in the workspaces it declares, and the labelled subscriptions whose source is a model it
+owns (apply labels every subscription it creates with its name). What it owns but no longer
+declares is listed by every plan, and deleted only with ``prune``; nothing else is ever deleted.
+Stale subscriptions stay stale unless ``reactivate`` is asked for, because re-activating
+re-validates a subscription someone should have looked at.
+
+Before anything is written the plan checks what it can: every subscription's target is declared
+in the file or exists (and is not being pruned), and every handler matches the handler schemas the
+server publishes in its OpenAPI document (kind, ARN shape, implementation name pattern). A plan
+with problems is refused as a whole, so apply does not stop halfway on a problem it could see.
 """
 
 from __future__ import annotations
@@ -39,6 +49,8 @@ from pie_client.models import (
 )
 
 Action = Literal["create", "update", "replace", "reactivate", "unchanged"]
+# The metadata key marking a model as written (and so owned) by the file naming this owner.
+OWNER_KEY = "pie.apply/owner"
 MODEL_FIELDS = ("name", "description", "handlers", "handler_contracts", "metadata")
 IMMUTABLE_SUBSCRIPTION_FIELDS = ("trigger_event", "target_model_id", "target_action", "input_source")
 # A declaration larger than this is refused before it is parsed: hundreds of models take a few
@@ -52,6 +64,15 @@ MAX_DOCUMENT_NODES = 100_000
 
 class ApplyFileError(Exception):
     """The file cannot be read, is not YAML/JSON, or does not match the schema."""
+
+
+class PlanProblems(PieError):
+    """The plan found references or handlers the server would refuse: nothing was written."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{problems[0]}{more}; nothing was applied", status=None)
 
 
 class ApplyConflict(PieError):
@@ -73,6 +94,7 @@ class DeclaredSubscription:
 class Declaration:
     models: list[CreateModelRequest]
     subscriptions: list[DeclaredSubscription]
+    owner: str | None = None
 
 
 def schema() -> dict[str, Any]:
@@ -115,12 +137,20 @@ def _declaration(document: dict[str, Any], path: str | Path) -> Declaration:
     models: list[CreateModelRequest] = []
     subscriptions: list[DeclaredSubscription] = []
     seen_models: set[str] = set()
+    owner = document.get("owner")
     for index, entry in enumerate(document["models"]):
         if entry["id"] in seen_models:
             raise ApplyFileError(f"{path}: model {entry['id']!r} is declared twice")
         seen_models.add(entry["id"])
         declared_subscriptions = entry.get("subscriptions", [])
         body = {name: value for name, value in entry.items() if name != "subscriptions"}
+        marked = (body.get("metadata") or {}).get(OWNER_KEY)
+        if marked is not None and marked != owner:
+            raise ApplyFileError(
+                f"{path}: models/{index}/metadata: {OWNER_KEY} is the file's owner mark; set `owner:` instead"
+            )
+        if owner is not None:
+            body["metadata"] = {**(body.get("metadata") or {}), OWNER_KEY: owner}
         try:
             models.append(CreateModelRequest.model_validate(body))
         except ValidationError as invalid:
@@ -143,7 +173,7 @@ def _declaration(document: dict[str, Any], path: str | Path) -> Declaration:
                     status=subscription.get("status", "active"),
                 )
             )
-    return Declaration(models, subscriptions)
+    return Declaration(models, subscriptions, owner)
 
 
 def _stdin(limit: int) -> bytes:
@@ -249,6 +279,21 @@ class SubscriptionStep:
 
 
 @dataclass(frozen=True)
+class Orphan:
+    """Something the file owns on the server but no longer declares: deleted only when pruning."""
+
+    kind: Literal["model", "subscription"]
+    model_id: str  # the model, or the subscription's source
+    subscription: Subscription | None = None
+
+    @property
+    def address(self) -> str:
+        if self.subscription is None:
+            return self.model_id
+        return f"{self.model_id}/{self.subscription.label or self.subscription.id}"
+
+
+@dataclass(frozen=True)
 class StaleningEffect:
     """An existing subscription that a planned model update will make stale, and why."""
 
@@ -263,19 +308,27 @@ class Plan:
     subscriptions: list[SubscriptionStep]
     made_stale: list[StaleningEffect]
     already_stale: list[SubscriptionStep]
+    orphans: list[Orphan] = field(default_factory=list)
+    prune: bool = False
+    problems: list[str] = field(default_factory=list)
 
     @property
     def steps(self) -> list[ModelStep | SubscriptionStep]:
         return [*self.models, *self.subscriptions]
 
     @property
+    def deletions(self) -> list[Orphan]:
+        return self.orphans if self.prune else []
+
+    @property
     def has_changes(self) -> bool:
-        return any(step.action != "unchanged" for step in self.steps)
+        return bool(self.deletions) or any(step.action != "unchanged" for step in self.steps)
 
     def counts(self) -> dict[str, int]:
-        counted = {"create": 0, "update": 0, "replace": 0, "reactivate": 0, "unchanged": 0}
+        counted = {"create": 0, "update": 0, "replace": 0, "reactivate": 0, "delete": 0, "unchanged": 0}
         for step in self.steps:
             counted[step.action] += 1
+        counted["delete"] = len(self.deletions)
         return counted
 
     def to_json(self) -> dict[str, Any]:
@@ -310,16 +363,30 @@ class Plan:
                 for effect in self.made_stale
             ],
             "already_stale": [step.address for step in self.already_stale],
+            "not_in_file": [
+                {
+                    "kind": orphan.kind,
+                    "address": orphan.address,
+                    "id": orphan.subscription.id if orphan.subscription else orphan.model_id,
+                    "action": "delete" if self.prune else "keep",
+                }
+                for orphan in self.orphans
+            ],
+            "problems": self.problems,
             "counts": self.counts(),
         }
 
 
-def plan(client: PieClient, declaration: Declaration, *, reactivate: bool = False) -> Plan:
+def plan(client: PieClient, declaration: Declaration, *, reactivate: bool = False, prune: bool = False) -> Plan:
+    """What applying ``declaration`` would do. ``problems`` lists what the server would refuse."""
+    if prune and declaration.owner is None:
+        raise ApplyFileError("--prune deletes only what the file owns: name its owner with a top-level `owner:`")
     model_steps = [_plan_model(client, desired) for desired in declaration.models]
     existing_by_source: dict[str, list[Subscription]] = {}
     for step in model_steps:
         if step.current is not None:
             existing_by_source[step.model_id] = list(client.iter_subscriptions(step.model_id, page_size=100))
+    orphans = _orphans(client, declaration, model_steps, existing_by_source)
     subscription_steps = [
         _plan_subscription(declared, existing_by_source.get(declared.source_model_id, []), reactivate)
         for declared in declaration.subscriptions
@@ -331,7 +398,104 @@ def plan(client: PieClient, declaration: Declaration, *, reactivate: bool = Fals
         for step in subscription_steps
         if step.current is not None and step.current.status == "stale" and step.action in ("unchanged", "update")
     ]
-    return Plan(model_steps, subscription_steps, made_stale, already_stale)
+    problems = _problems(client, declaration, orphans if prune else [])
+    return Plan(model_steps, subscription_steps, made_stale, already_stale, orphans, prune, problems)
+
+
+def _orphans(
+    client: PieClient,
+    declaration: Declaration,
+    model_steps: list[ModelStep],
+    existing_by_source: dict[str, list[Subscription]],
+) -> list[Orphan]:
+    """What the file owns on the server and no longer declares: labelled subscriptions of the
+    models it owns, then the owned models themselves (with an owner: only in the file's workspaces)."""
+    declared_names = {(sub.source_model_id, sub.name) for sub in declaration.subscriptions}
+    declared_ids = {step.model_id for step in model_steps}
+    orphans: list[Orphan] = []
+    owned_sources = [
+        step.model_id for step in model_steps if step.current is not None and _owns(declaration, step.current)
+    ]
+    undeclared_models: list[Model] = []
+    if declaration.owner is not None:
+        # The file's workspaces: those it names, and those its existing models are in; when it
+        # names none and nothing exists yet, the caller's (a first apply, where pruning finds the
+        # leftovers of a file of the same owner).
+        named = {model.workspace for model in declaration.models if model.workspace}
+        named |= {step.current.workspace for step in model_steps if step.current is not None}
+        for workspace in sorted(named) or [None]:
+            for model in client.iter_models(workspace=workspace, page_size=100):
+                if (
+                    model.id not in declared_ids
+                    and _owns(declaration, model)
+                    and (not named or model.workspace in named)
+                ):
+                    undeclared_models.append(model)
+    for model_id in owned_sources:
+        for subscription in existing_by_source.get(model_id, []):
+            if subscription.label and (model_id, subscription.label) not in declared_names:
+                orphans.append(Orphan("subscription", model_id, subscription))
+    orphans.extend(Orphan("model", model.id) for model in undeclared_models)
+    return orphans
+
+
+def _owns(declaration: Declaration, model: Model) -> bool:
+    return declaration.owner is not None and model.metadata.get(OWNER_KEY) == declaration.owner
+
+
+def _problems(client: PieClient, declaration: Declaration, deleted: list[Orphan]) -> list[str]:
+    """What the server is known to refuse, found before anything is written."""
+    problems: list[str] = []
+    declared = {model.id for model in declaration.models}
+    pruned = {orphan.model_id for orphan in deleted if orphan.kind == "model"}
+    known: dict[str, bool] = {}
+    for sub in declaration.subscriptions:
+        target = sub.request.target_model_id
+        address = f"subscription {sub.source_model_id}/{sub.name}"
+        if target in pruned:
+            problems.append(f"{address}: its target {target} is not in the file and --prune would delete it")
+        elif target not in declared:
+            if target not in known:
+                try:
+                    client.get_model(target)
+                    known[target] = True
+                except NotFound:
+                    known[target] = False
+            if not known[target]:
+                problems.append(f"{address}: its target model {target} does not exist and the file does not declare it")
+    problems.extend(_handler_problems(client, declaration))
+    return problems
+
+
+def _handler_problems(client: PieClient, declaration: Declaration) -> list[str]:
+    """Every declared handler checked against the handler schemas the server publishes."""
+    import jsonschema
+
+    document = client.get_openapi()
+    if document is None:  # a PIE that does not publish its document: the server checks on write
+        return []
+    components = document.get("components", {})
+    handlers_schema = components.get("schemas", {}).get("Handlers", {})
+    problems: list[str] = []
+    for model in declaration.models:
+        handlers = model.handlers.model_dump(mode="json", exclude_none=True)
+        for action in ("training", "inference"):
+            handler = handlers[action]
+            choice = handlers_schema.get("properties", {}).get(action, {})
+            mapping = choice.get("discriminator", {}).get("mapping", {})
+            if not mapping:
+                continue
+            where = f"model {model.id}: handlers.{action}"
+            if handler.get("type") not in mapping:
+                kinds = ", ".join(sorted(mapping))
+                problems.append(f"{where}: this PIE has no handler type {handler.get('type')!r} (it knows {kinds})")
+                continue
+            schema = {"$ref": mapping[handler["type"]], "components": components}
+            error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(handler))
+            if error is not None:
+                field_name = "/".join(str(part) for part in error.absolute_path)
+                problems.append(f"{where}{'.' + field_name if field_name else ''}: {error.message}")
+    return problems
 
 
 def _plan_model(client: PieClient, desired: CreateModelRequest) -> ModelStep:
@@ -429,7 +593,11 @@ def _schema(model: dict[str, Any], action: str, direction: str) -> Any:
 
 
 def execute(client: PieClient, plan: Plan, report: Callable[[str], None] = lambda line: None) -> None:
-    """Carry the plan out in order: models first (targets must exist), then subscriptions."""
+    """Carry the plan out in order: models first (targets must exist), then subscriptions, then
+    the deletions (subscriptions before the models they start from). A plan with problems is
+    refused before the first write."""
+    if plan.problems:
+        raise PlanProblems(plan.problems)
     for step in plan.models:
         _guarded(partial(_apply_model, client, step), f"model {step.model_id}")
         if step.action != "unchanged":
@@ -438,6 +606,15 @@ def execute(client: PieClient, plan: Plan, report: Callable[[str], None] = lambd
         _guarded(partial(_apply_subscription, client, sub), f"subscription {sub.address}")
         if sub.action != "unchanged":
             report(f"{_VERB[sub.action]} subscription {sub.address}")
+    for orphan in plan.deletions:
+        try:
+            if orphan.subscription is not None:
+                client.delete_subscription(orphan.model_id, orphan.subscription.id)
+            else:
+                client.delete_model(orphan.model_id)
+        except NotFound:
+            pass  # already gone: the end state is the one planned
+        report(f"deleted {orphan.kind} {orphan.address}")
 
 
 _VERB = {"create": "created", "update": "updated", "replace": "replaced", "reactivate": "re-activated"}
@@ -495,7 +672,8 @@ def _apply_subscription(client: PieClient, step: SubscriptionStep) -> None:
 
 
 def render(plan: Plan) -> Iterable[str]:
-    """The plan as lines: ``+`` create, ``~`` update, ``-/+`` replace, ``=`` unchanged, ``!`` notes."""
+    """The plan as lines: ``+`` create, ``~`` update, ``-/+`` replace, ``-`` delete, ``=`` unchanged,
+    ``?`` owned but not in the file (kept), ``x`` a problem that stops the apply, ``!`` notes."""
     for step in plan.models:
         if step.action == "create":
             yield f"+ model {step.model_id}: create"
@@ -528,6 +706,13 @@ def render(plan: Plan) -> Iterable[str]:
             f"! subscription {subscription.source_model_id}/{name} -> {subscription.target_model_id} "
             f"will become stale: {effect.reason}"
         )
+    for orphan in plan.orphans:
+        if plan.prune:
+            yield f"- {orphan.kind} {orphan.address}: delete (not in the file)"
+        else:
+            yield f"? {orphan.kind} {orphan.address}: not in the file (use --prune to delete)"
+    for problem in plan.problems:
+        yield f"x {problem}"
     for sub in plan.already_stale:
         yield (
             f"! subscription {sub.address} is stale and will not fire: re-activate it with "

@@ -9,9 +9,12 @@ Configuration comes from the environment:
   directory and environment, so it finds the same ``PIE_LOCAL_HOME`` (or ``./.pie-local``) as the
   ``pie-local serve`` started here.
 
-Exit codes: 0 success; 1 the API refused or failed (or a waited-for job failed, or the wait timed
-out); 2 a usage or configuration problem. Errors are one line on stderr, never a traceback
-(``PIE_DEBUG=1`` shows it).
+Exit codes: 0 success; 1 the API refused or failed, or a waited-for job (``--wait``, ``jobs
+watch``) failed; 2 a usage or configuration problem; 3 a wait timed out (the job is still
+running); ``apply --plan``: 0 no changes, 2 changes, 1 any error. Errors are one line on stderr,
+never a traceback (``PIE_DEBUG=1`` shows it), and no message is wrapped off a terminal.
+
+``-o/--output table|json`` is accepted by every command and group, before or after its name.
 """
 
 from __future__ import annotations
@@ -43,11 +46,16 @@ from pydantic import ValidationError
 from pie_client import apply as declared
 from pie_client import rules
 from pie_client.client import DEFAULT_URL, PieClient
-from pie_client.errors import PieError, Unauthorized, WaitTimeout
+from pie_client.errors import InvalidRequest, PieError, Unauthorized, WaitTimeout
 from pie_client.graph import ImpactTree, TriggerGraph
 from pie_client.models import Job
 
 OUTPUT_FORMATS = ("table", "json")
+TIMED_OUT_EXIT = 3
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success; 1 the API refused, or a waited-for job failed; 2 usage or configuration; "
+    "3 a wait timed out; apply --plan: 0 no changes, 2 changes, 1 error."
+)
 GRAPH_FORMATS = ("text", "dot", "mermaid", "json")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
@@ -74,7 +82,8 @@ class Session:
         self.local_key_home: Path | None = None  # set when the token came from `pie-local token`
         # No markup: names, labels and messages are users' text, and "[/x]" in one must print as is.
         self.out = Console(soft_wrap=True, highlight=False, markup=False, width=None if sys.stdout.isatty() else 200)
-        self.err = Console(stderr=True, highlight=False, markup=False)
+        # soft_wrap: a message is one line however narrow the terminal (or a pipe, 80 columns to rich).
+        self.err = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
 
     @property
     def client(self) -> PieClient:
@@ -315,7 +324,7 @@ class PieCommands(click.Group):
             raise
 
 
-@click.group(cls=PieCommands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=PieCommands, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
 @click.option("--output", "-o", type=click.Choice(OUTPUT_FORMATS), default="table", show_default=True)
 @click.version_option(package_name="pie-client")
 @click.pass_context
@@ -330,7 +339,7 @@ def models() -> None:
     """Models: list, get, create, update, delete."""
 
 
-@models.command("list")
+@models.command("list", help="The models, newest first.")
 @click.option("--status", type=click.Choice(["pending", "active"]))
 @click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help="at most this many")
 @output_option
@@ -339,7 +348,7 @@ def models_list(session: Session, status: str | None, limit: int) -> None:
     emit(session, _first(session.client.iter_models(status=status, page_size=100), limit), MODEL_COLUMNS)
 
 
-@models.command("get")
+@models.command("get", help="One model: handlers, contracts, metadata, versions.")
 @click.argument("model_id")
 @output_option
 @pass_session
@@ -347,7 +356,7 @@ def models_get(session: Session, model_id: str) -> None:
     emit(session, session.client.get_model(model_id))
 
 
-@models.command("create")
+@models.command("create", help="Register a model (its version 1 is pending).")
 @click.argument("model_id")
 @click.option("--name", required=True)
 @click.option("--handlers", type=JSON_OBJECT, required=True, help='{"training": {...}, "inference": {...}}')
@@ -380,25 +389,27 @@ def models_create(session: Session, model_id: str, **fields: Any) -> None:
 @pass_session
 def models_update(session: Session, model_id: str, clear_contracts: bool, **changes: Any) -> None:
     """Change the given fields (the rest stay), conditional on the model read just before."""
-    current = session.client.get_model(model_id)
-    contracts = None if clear_contracts else (changes["contracts"] or current.handler_contracts)
-    updated = session.client.update_model(
-        model_id,
-        name=changes["name"] or current.name,
-        handlers=changes["handlers"] or current.handlers,
-        description=current.description if changes["description"] is None else changes["description"],
-        metadata=current.metadata if changes["metadata"] is None else changes["metadata"],
-        handler_contracts=contracts,
-    )
+    fields = {"handler_contracts" if name == "contracts" else name: value for name, value in changes.items()}
+    given = {name: value for name, value in fields.items() if value is not None}
+    if clear_contracts:
+        given["handler_contracts"] = None
+    updated = session.client.update_model(model_id, **given)
     emit(session, updated.model)
 
 
-@models.command("delete")
+@models.command("delete", help="Delete a model, its versions and its subscriptions.")
 @click.argument("model_id")
 @pass_session
 def models_delete(session: Session, model_id: str) -> None:
     session.client.delete_model(model_id)
-    session.err.print(f"deleted model {model_id}")
+    _deleted(session, "model", model_id)
+
+
+def _deleted(session: Session, kind: str, identifier: str) -> None:
+    if session.output == "json":
+        click.echo(json.dumps({"deleted": kind, "id": identifier}))
+    else:
+        session.err.print(f"deleted {kind} {identifier}")
 
 
 @cli.group()
@@ -406,7 +417,7 @@ def versions() -> None:
     """Versions: list, get, create, status."""
 
 
-@versions.command("list")
+@versions.command("list", help="A model's versions, newest first.")
 @click.argument("model_id")
 @click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True)
 @output_option
@@ -435,7 +446,7 @@ def versions_get(session: Session, model_id: str, version: str) -> None:
     emit(session, lineage, LINEAGE_COLUMNS)
 
 
-@versions.command("create")
+@versions.command("create", help="Add a version to a model (pending).")
 @click.argument("model_id")
 @click.argument("version")
 @click.option("--description", default="")
@@ -482,7 +493,7 @@ def _subscription_id(session: Session, model_id: str, reference: str) -> str:
     return labelled[0]
 
 
-@subscriptions.command("list")
+@subscriptions.command("list", help="The subscriptions whose source is MODEL_ID.")
 @click.argument("model_id")
 @output_option
 @pass_session
@@ -490,7 +501,7 @@ def subscriptions_list(session: Session, model_id: str) -> None:
     emit(session, list(session.client.iter_subscriptions(model_id, page_size=100)), SUBSCRIPTION_COLUMNS)
 
 
-@subscriptions.command("get")
+@subscriptions.command("get", help="One subscription, by id or label.")
 @click.argument("model_id")
 @click.argument("subscription")
 @output_option
@@ -499,7 +510,7 @@ def subscriptions_get(session: Session, model_id: str, subscription: str) -> Non
     emit(session, session.client.get_subscription(model_id, _subscription_id(session, model_id, subscription)))
 
 
-@subscriptions.command("create")
+@subscriptions.command("create", help="Fire TARGET's action when EVENT happens on MODEL_ID.")
 @click.argument("model_id")
 @click.option("--event", "trigger_event", type=click.Choice(rules.EVENT_NAMES), required=True)
 @click.option("--target", "target_model_id", required=True)
@@ -517,7 +528,7 @@ def subscriptions_create(session: Session, model_id: str, input_: dict | None, *
         session.err.print(f"warning: {warning}")
 
 
-@subscriptions.command("update")
+@subscriptions.command("update", help="Change its input, label or status (active re-validates).")
 @click.argument("model_id")
 @click.argument("subscription")
 @click.option("--input", "input_", type=JSON_OBJECT)
@@ -537,14 +548,14 @@ def subscriptions_update(
     emit(session, updated)
 
 
-@subscriptions.command("delete")
+@subscriptions.command("delete", help="Delete a subscription, by id or label.")
 @click.argument("model_id")
 @click.argument("subscription")
 @pass_session
 def subscriptions_delete(session: Session, model_id: str, subscription: str) -> None:
     subscription_id = _subscription_id(session, model_id, subscription)
     session.client.delete_subscription(model_id, subscription_id)
-    session.err.print(f"deleted subscription {subscription_id}")
+    _deleted(session, "subscription", subscription_id)
 
 
 @subscriptions.command("test")
@@ -575,7 +586,7 @@ def _job_command(name: str) -> Callable[[Callable[..., Any]], click.Command]:
     return command
 
 
-@jobs.command("list")
+@jobs.command("list", help="A model's jobs, newest first.")
 @click.argument("model_id")
 @click.option("--status", type=click.Choice(["queued", "dispatched", "succeeded", "failed"]))
 @click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True)
@@ -587,6 +598,7 @@ def jobs_list(session: Session, model_id: str, status: str | None, limit: int) -
 
 @_job_command("get")
 def jobs_get(session: Session, model_id: str, job_id: str) -> None:
+    """One job: status, attempts, trigger, output or error."""
     emit(session, session.client.get_job(model_id, job_id))
 
 
@@ -598,7 +610,8 @@ def jobs_get(session: Session, model_id: str, job_id: str) -> None:
 @output_option
 @pass_session
 def jobs_watch(session: Session, model_id: str, job_id: str, timeout: float, poll: float) -> None:
-    """Follow a job's status live until it ends; exit 1 if it failed."""
+    """Follow a job's status live until it ends: exit 0 if it succeeded, 1 if it failed, 3 if the
+    timeout passed first (the job goes on)."""
     _wait(session, model_id, job_id, timeout, poll)
 
 
@@ -631,9 +644,10 @@ def jobs_log(session: Session, status: str | None, model_id: str | None, since: 
 @click.argument("model_id")
 @click.argument("job_id")
 @click.option("--status", type=click.Choice(["succeeded", "failed"]), required=True)
-@click.option("--output", "job_output", type=JSON_OBJECT, help="the job's output (JSON)")
+@click.option("--result", "job_output", type=JSON_OBJECT, help="the job's output (inline JSON, @file.json or -)")
 @click.option("--error", help="why it failed")
-@click.option("--format", "-o", "output_format", type=click.Choice(OUTPUT_FORMATS), help="table or json")
+@click.option("--format", "output_format", type=click.Choice(OUTPUT_FORMATS), hidden=True)  # before -o/--output
+@output_option
 @pass_session
 def jobs_complete(
     session: Session,
@@ -644,8 +658,8 @@ def jobs_complete(
     error: str | None,
     output_format: str | None,
 ) -> None:
-    """Report a job's result, as its handler would. (--output is the job's output here; -o/--format
-    chooses how to print.)"""
+    """Report a job's result, as its handler would. --result is the job's output; -o/--output
+    chooses how to print, as on every command."""
     session.output = output_format or session.output
     completion = session.client.complete_job(model_id, job_id, status, output=job_output, error=error)
     emit(session, completion.job)
@@ -674,7 +688,9 @@ def _job_start_options(command: Callable[..., Any]) -> Callable[..., Any]:
             click.argument("model_id"),
             click.option("--input", "input_", type=JSON_OBJECT, required=True, help="inline JSON, @file.json or -"),
             click.option("--version", help="the version to run (default: training the newest, inference the active)"),
-            click.option("--wait", is_flag=True, help="follow the job until it ends; exit 1 if it failed"),
+            click.option(
+                "--wait", is_flag=True, help="follow the job until it ends; exit 1 if it failed, 3 if it timed out"
+            ),
             click.option("--timeout", type=click.FloatRange(min=0), default=600, show_default=True, help="seconds"),
             click.option("--poll", type=click.FloatRange(min=0.05), default=1.0, show_default=True),
             output_option,
@@ -712,33 +728,61 @@ def _wait(session: Session, model_id: str, job_id: str, timeout: float, poll: fl
         raise JobFailed(job)
 
 
+PLAN_CHANGES_EXIT = 2
+
+
 @cli.command("apply")
 @click.option("-f", "--file", "path", required=True, help="the declaration (YAML or JSON; - for stdin)")
-@click.option("--plan", "plan_only", is_flag=True, help="only show what would change")
+@click.option(
+    "--plan",
+    "plan_only",
+    is_flag=True,
+    help="only show what would change; exit 0 no changes, 2 changes, 1 error (as terraform plan -detailed-exitcode)",
+)
 @click.option("--reactivate", is_flag=True, help="re-activate declared subscriptions that went stale")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="delete what the file owns (see `owner:`) but no longer declares: models and labelled subscriptions",
+)
 @output_option
 @pass_session
-def apply_command(session: Session, path: str, plan_only: bool, reactivate: bool) -> None:
-    """Make PIE match a file of models and subscriptions (see pie_client/apply.schema.json)."""
+def apply_command(session: Session, path: str, plan_only: bool, reactivate: bool, prune: bool) -> None:
+    """Make PIE match a file of models and subscriptions (see pie_client/apply.schema.json).
+
+    Every reference and handler is checked before anything is written: a plan with problems
+    applies nothing. With --plan the exit code is 0 (no changes), 2 (changes) or 1 (an error,
+    including a problem in the file)."""
     declaration = declared.load(path)  # before any request: a bad file needs no server
-    plan = declared.plan(session.client, declaration, reactivate=reactivate)
+    plan = declared.plan(session.client, declaration, reactivate=reactivate, prune=prune)
     if session.output == "json" and plan_only:
         click.echo(json.dumps(plan.to_json(), indent=2, ensure_ascii=False))
+        if plan.problems:
+            raise declared.PlanProblems(plan.problems)
+        if plan.has_changes:
+            raise click.exceptions.Exit(PLAN_CHANGES_EXIT)
         return
     for line in declared.render(plan):
         session.out.print(line)
+    if plan.problems:
+        raise declared.PlanProblems(plan.problems)
     counts = plan.counts()
-    summary = ", ".join(
-        f"{counts[action]} to {action}" for action in ("create", "update", "replace", "reactivate") if counts[action]
-    )
+    actions = ("create", "update", "replace", "reactivate", "delete")
+    summary = ", ".join(f"{counts[action]} to {action}" for action in actions if counts[action])
     if not plan.has_changes:
         session.out.print(f"No changes: {counts['unchanged']} declared resources match {path}.")
         return
     if plan_only:
         session.out.print(f"Plan: {summary}, {counts['unchanged']} unchanged.")
-        return
+        raise click.exceptions.Exit(PLAN_CHANGES_EXIT)
     declared.execute(session.client, plan, report=lambda line: session.err.print(line))
-    done = {"create": "created", "update": "updated", "replace": "replaced", "reactivate": "re-activated"}
+    done = {
+        "create": "created",
+        "update": "updated",
+        "replace": "replaced",
+        "reactivate": "re-activated",
+        "delete": "deleted",
+    }
     applied = ", ".join(f"{counts[action]} {verb}" for action, verb in done.items() if counts[action])
     session.out.print(f"Applied: {applied}; {counts['unchanged']} unchanged.")
 
@@ -774,29 +818,50 @@ def graph_command(session: Session, output_format: str | None, impact_model: str
     click.echo(renderers[output_format]())
 
 
+def _output_everywhere(group: click.Group) -> None:
+    """-o/--output on every group and command that lacks it, so it may follow any name."""
+    for command in [group, *group.commands.values()]:
+        if command is not group and isinstance(command, click.Group):
+            _output_everywhere(command)
+        elif command is not cli and not any("--output" in getattr(param, "opts", ()) for param in command.params):
+            output_option(command)
+
+
+_output_everywhere(cli)
+
+
 # Entry point -----------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    # pie apply --plan exits 2 for "changes", so there every error is 1 (terraform -detailed-exitcode).
+    usage = 1 if "apply" in arguments and "--plan" in arguments else 2
     try:
-        cli.main(args=argv, prog_name="pie", standalone_mode=False)
+        # Outside standalone mode click returns a command's Exit code rather than raising it.
+        ended = cli.main(args=argv, prog_name="pie", standalone_mode=False)
+        if isinstance(ended, int) and not isinstance(ended, bool):
+            return ended
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.UsageError as problem:
         hint = f" (see '{problem.ctx.command_path} --help')" if problem.ctx is not None else ""
         sys.stderr.write(f"error: {problem.format_message()}{hint}\n")
-        return problem.exit_code
+        return usage
     except click.ClickException as problem:
         problem.show()
-        return problem.exit_code
+        return usage if problem.exit_code == 2 else problem.exit_code
     except click.Abort:
         sys.stderr.write("aborted\n")
         return 130
-    except (ConfigurationError, declared.ApplyFileError, ValidationError) as problem:
+    except (ConfigurationError, declared.ApplyFileError, ValidationError, InvalidRequest) as problem:
         _fail(problem, "error")
-        return 2
+        return usage
+    except WaitTimeout as failure:
+        _fail(failure, "timed out")
+        return TIMED_OUT_EXIT
     except (PieError, JobFailed) as failure:
-        _fail(failure, "timed out" if isinstance(failure, WaitTimeout) else "error")
+        _fail(failure, "error")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

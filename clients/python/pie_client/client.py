@@ -31,10 +31,10 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from pie_client._transport import RetryPolicy, Transport
-from pie_client.errors import WaitTimeout
+from pie_client.errors import NotFound, UnexpectedResponse, WaitTimeout, from_validation
 from pie_client.models import (
     CompleteJobRequest,
     CompletionResponse,
@@ -63,6 +63,7 @@ from pie_client.models import (
     ModelStatus,
     ModelVersionResponse,
     NewStatusRequest,
+    Promotion,
     StartJobRequest,
     StatusChangeResponse,
     Subscription,
@@ -148,7 +149,8 @@ class PieClient:
         idempotency_key: str | None = None,
     ) -> ModelVersionResponse:
         """A new model with version "1" (pending), in ``workspace`` (default: the caller's only one)."""
-        body = CreateModelRequest(
+        body = _body(
+            CreateModelRequest,
             id=id,
             workspace=workspace,
             name=name,
@@ -186,21 +188,62 @@ class PieClient:
         self,
         model_id: str,
         *,
+        name: str = _UNSET,
+        handlers: Handlers | JsonObject = _UNSET,
+        description: str = _UNSET,
+        metadata: JsonObject = _UNSET,
+        handler_contracts: HandlerContracts | JsonObject | None = _UNSET,
+        protected_aliases: list[str] = _UNSET,
+        promotion: Promotion | JsonObject | None = _UNSET,
+        if_match: IfMatch = AUTO,
+    ) -> ModelVersionResponse:
+        """Change only the fields given (``handler_contracts=None`` clears the contracts): the model
+        is read, the given fields replace its own, and the write is conditional on the
+        entity_version read (or on ``if_match`` when given), so a change made in between is a
+        ``Conflict``, never overwritten. An active model also gets a new pending version."""
+        given = {
+            "name": name,
+            "handlers": handlers,
+            "description": description,
+            "metadata": metadata,
+            "handler_contracts": handler_contracts,
+            "protected_aliases": protected_aliases,
+            "promotion": promotion,
+        }
+        changes = {field: value for field, value in given.items() if value is not _UNSET}
+        current = self.get_model(model_id)
+        fields = {**_model_fields(current), **changes}
+        read = current.entity_version if if_match is AUTO else if_match
+        body = _body(UpdateModelRequest, **fields)
+        return self._call("PUT", _path("models", model_id), ModelVersionResponse, body=body, if_match=read)
+
+    def replace_model(
+        self,
+        model_id: str,
+        *,
         name: str,
         handlers: Handlers | JsonObject,
         description: str,
         metadata: JsonObject,
         handler_contracts: HandlerContracts | JsonObject | None = None,
+        protected_aliases: list[str] | None = None,
+        promotion: Promotion | JsonObject | None = None,
         if_match: IfMatch = AUTO,
     ) -> ModelVersionResponse:
-        """Replace the model (all fields); an active model also gets a new pending version."""
-        body = UpdateModelRequest(
-            name=name,
-            description=description,
-            handlers=handlers,
-            handler_contracts=handler_contracts,
-            metadata=metadata,
-        )
+        """Replace the model: every field as given, an omitted one cleared (contracts, protected
+        aliases, promotion). An active model also gets a new pending version."""
+        fields: dict[str, Any] = {
+            "name": name,
+            "description": description,
+            "handlers": handlers,
+            "handler_contracts": handler_contracts,
+            "metadata": metadata,
+        }
+        if protected_aliases is not None:
+            fields["protected_aliases"] = protected_aliases
+        if promotion is not None:
+            fields["promotion"] = promotion
+        body = _body(UpdateModelRequest, **fields)
         path = _path("models", model_id)
         return self._call("PUT", path, ModelVersionResponse, body=body, if_match=self._if_match(path, if_match))
 
@@ -223,7 +266,7 @@ class PieClient:
     ) -> ModelVersionResponse:
         """A new pending version; ``if_match`` (the model's entity_version) makes the cut
         conditional on the model being unchanged (409 otherwise). Unconditional by default."""
-        body = CreateVersionRequest(version=version, description=description, metadata=metadata or {})
+        body = _body(CreateVersionRequest, version=version, description=description, metadata=metadata or {})
         path = _path("models", model_id, "new_version")
         return self._call(
             "POST", path, ModelVersionResponse, body=body, idempotency_key=idempotency_key, if_match=if_match
@@ -263,7 +306,7 @@ class PieClient:
         idempotency_key: str | None = None,
     ) -> StatusChangeResponse:
         """Move a version through its lifecycle; ``triggered_events`` lists the subscriptions fired."""
-        body = NewStatusRequest(status=status, status_message=status_message)
+        body = _body(NewStatusRequest, status=status, status_message=status_message)
         path = _path("models", model_id, "versions", version, "new_status")
         return self._call(
             "POST",
@@ -289,7 +332,8 @@ class PieClient:
         idempotency_key: str | None = None,
     ) -> Subscription:
         """When ``model_id``'s ``trigger_event`` happens, run ``target_action`` on the target."""
-        body = CreateSubscriptionRequest(
+        body = _body(
+            CreateSubscriptionRequest,
             trigger_event=trigger_event,
             target_model_id=target_model_id,
             target_action=target_action,
@@ -331,7 +375,7 @@ class PieClient:
             for name, value in (("input", input), ("label", label), ("status", status))
             if value is not _UNSET
         }
-        body = UpdateSubscriptionRequest(**changes)
+        body = _body(UpdateSubscriptionRequest, **changes)
         path = _path("models", model_id, "event-subscriptions", subscription_id)
         return self._call("PUT", path, Subscription, body=body, if_match=self._if_match(path, if_match))
 
@@ -345,7 +389,7 @@ class PieClient:
     ) -> DryRunResult:
         """A dry run: the job the subscription would create now, or what would stop it."""
         path = _path("models", model_id, "event-subscriptions", subscription_id, "test")
-        return self._call("POST", path, DryRunResult, body=DryRunRequest(trigger_output=trigger_output))
+        return self._call("POST", path, DryRunResult, body=_body(DryRunRequest, trigger_output=trigger_output))
 
     # Jobs --------------------------------------------------------------------------------------
 
@@ -393,7 +437,7 @@ class PieClient:
     ) -> CompletionResponse:
         """Report a job's result (what a Lambda or ECS handler does when it is done). A handler
         passes its envelope's ``completion_token``: then only the attempt it ran can be completed."""
-        body = CompleteJobRequest(status=status, output=output, error=error, completion_token=completion_token)
+        body = _body(CompleteJobRequest, status=status, output=output, error=error, completion_token=completion_token)
         path = _path("models", model_id, "jobs", job_id, "complete")
         return self._call("POST", path, CompletionResponse, body=body, idempotency_key=idempotency_key)
 
@@ -476,12 +520,24 @@ class PieClient:
 
     # Plumbing ----------------------------------------------------------------------------------
 
+    def get_openapi(self) -> dict[str, Any] | None:
+        """The server's OpenAPI document (its schemas and rules), or None if it publishes none."""
+        try:
+            response = self._transport.request("GET", "/v2/openapi.json")
+        except NotFound:
+            return None
+        try:
+            document = response.json()
+        except ValueError:
+            return None
+        return document if isinstance(document, dict) else None
+
     def last_seen_version(self, path: str) -> int | None:
         """The entity_version last seen for a resource path, e.g. ``/v2/models/m1``."""
         return self._etags.get(path)
 
     def _start(self, model_id: str, action: JobAction, input: JsonObject, version: str | None, key: str | None) -> Job:
-        body = StartJobRequest(input=input, version=version)
+        body = _body(StartJobRequest, input=input, version=version)
         return self._call("POST", _path("models", model_id, action), JobResponse, body=body, idempotency_key=key).job
 
     def _call(
@@ -505,7 +561,12 @@ class PieClient:
         response = self._transport.request(method, path, json=payload, params=params, headers=headers)
         if answer is None:
             return None
-        parsed = answer.model_validate_json(response.content)
+        try:
+            parsed = answer.model_validate_json(response.content)
+        except ValidationError as unreadable:
+            raise from_validation(
+                unreadable, f"{method} {path} answered a {answer.__name__} this SDK cannot read", UnexpectedResponse
+            ) from None
         self._remember(parsed)
         return parsed
 
@@ -533,6 +594,31 @@ class PieClient:
     def _forget(self, prefix: str) -> None:
         for path in [path for path in self._etags if path == prefix or path.startswith(prefix + "/")]:
             del self._etags[path]
+
+
+def _body(request: type[Answer], **fields: Any) -> Answer:
+    """A request body, or ``InvalidRequest`` (a PIE error) naming the argument that does not fit."""
+    try:
+        return request(**fields)
+    except ValidationError as invalid:
+        raise from_validation(invalid, f"invalid {request.__name__}") from None
+
+
+def _model_fields(model: Model) -> dict[str, Any]:
+    """The fields of a model that a full replacement (PUT) carries, as they are now."""
+    fields: dict[str, Any] = {
+        "name": model.name,
+        "description": model.description,
+        "handlers": model.handlers,
+        "handler_contracts": model.handler_contracts,
+        "metadata": model.metadata,
+    }
+    # Sent only when set, so a PIE (or a token) without aliases sees the body it always did.
+    if model.protected_aliases:
+        fields["protected_aliases"] = model.protected_aliases
+    if model.promotion is not None:
+        fields["promotion"] = model.promotion
+    return fields
 
 
 def _path(*segments: str) -> str:

@@ -37,6 +37,31 @@ class Forbidden(PieError):
     """403: the token lacks the route's scope, or the model's workspace is not among the caller's."""
 
 
+class InvalidRequest(PieError, ValueError):
+    """The SDK refused a request before sending it: an argument does not fit PIE's schema.
+    ``errors`` lists every problem (``loc``, ``msg``), as pydantic reports them."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+class UnexpectedResponse(PieError):
+    """The server answered 2xx with a body this SDK cannot read as the documented type."""
+
+
+def from_validation(invalid: Any, what: str, error: type[PieError] = InvalidRequest) -> PieError:
+    """A pydantic ``ValidationError`` as a PIE error: its first problem, and how many more."""
+    problems = invalid.errors(include_url=False)
+    first = problems[0] if problems else {"loc": (), "msg": str(invalid)}
+    where = ".".join(str(part) for part in first["loc"])
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    message = f"{what}: {where + ': ' if where else ''}{first['msg']}{more}"
+    if error is InvalidRequest:
+        return InvalidRequest(message, problems)
+    return error(message)
+
+
 class NotFound(PieError):
     """404: no such model, version, subscription or job (or route)."""
 
