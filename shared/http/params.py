@@ -21,7 +21,11 @@ VersionPath = Annotated[
 AliasPath = Annotated[str, Path(pattern=ALIAS_PATTERN, description="Alias name (never `latest`)")]
 AsOfQuery = Annotated[
     str | None,
-    Query(max_length=64, description="RFC 3339 instant: the alias as it stood then (404 if it did not exist)"),
+    Query(
+        max_length=64,
+        description="RFC 3339 instant: the alias as it stood then (404 if it did not exist)",
+        json_schema_extra={"format": "date-time"},
+    ),
 ]
 SubscriptionIdPath = Annotated[
     str,

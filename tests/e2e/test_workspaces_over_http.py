@@ -145,6 +145,31 @@ def _with_failed_training_job(call: Callable[[Api, str, str], Reply]) -> Action:
     return action
 
 
+def _with_active_model(call: Callable[[Api, str], Reply]) -> Action:
+    def action(api: Api, team: Team) -> Reply:
+        model_id = team.model()
+        for status in ("training", "active"):
+            moved = team.admin.post(f"/v2/models/{model_id}/versions/1/new_status", {"status": status})
+            assert moved.status == 200, moved.body
+        return call(api, model_id)
+
+    return action
+
+
+def _with_alias(call: Callable[[Api, str], Reply]) -> Action:
+    """An active model whose alias ``champion`` names version 1, set by the team's admin."""
+
+    def action(api: Api, team: Team) -> Reply:
+        def aliased(caller: Api, model_id: str) -> Reply:
+            reply = team.admin.put(f"/v2/models/{model_id}/aliases/champion", {"version": "1"})
+            assert reply.status == 200, reply.body
+            return call(caller, model_id)
+
+        return _with_active_model(aliased)(api, team)
+
+    return action
+
+
 ACTIONS: dict[str, tuple[bool, Action]] = {
     # function: (writes, the call)
     "create_model": (
@@ -200,6 +225,14 @@ ACTIONS: dict[str, tuple[bool, Action]] = {
     ),
     "cancel_job": (True, _with_training_job(lambda api, m, j: api.post(f"/v2/models/{m}/jobs/{j}/cancel", None))),
     "retry_job": (True, _with_failed_training_job(lambda api, m, j: api.post(f"/v2/models/{m}/jobs/{j}/retry", None))),
+    "set_alias": (
+        True,
+        _with_active_model(lambda api, m: api.put(f"/v2/models/{m}/aliases/champion", {"version": "1"})),
+    ),
+    "list_aliases": (False, _with_alias(lambda api, m: api.get(f"/v2/models/{m}/aliases"))),
+    "get_alias": (False, _with_alias(lambda api, m: api.get(f"/v2/models/{m}/aliases/champion"))),
+    "get_alias_history": (False, _with_alias(lambda api, m: api.get(f"/v2/models/{m}/aliases/champion/history"))),
+    "delete_alias": (True, _with_alias(lambda api, m: api.delete(f"/v2/models/{m}/aliases/champion"))),
     # The delivery log of alice's jobs (one is made first, so there is one to see or hide).
     "list_all_jobs": (False, _with_training_job(lambda api, m, j: api.get("/v2/jobs?workspace=alice&limit=100"))),
 }
@@ -209,6 +242,7 @@ SUCCESS = {
     "create_subscription": 201,
     "delete_model": 204,
     "delete_subscription": 204,
+    "delete_alias": 204,
     "start_inference": 202,
     "start_training": 202,
     "retry_job": 202,

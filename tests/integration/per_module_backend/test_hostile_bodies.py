@@ -57,6 +57,9 @@ FREE_FORM: dict[str, Callable[[dict[str, Any], Any], None]] = {
     "start_inference": lambda body, value: body.update(input=value),
     "start_training": lambda body, value: body.update(input=value, version="1"),
     "complete_job": lambda body, value: body.update(output=value),
+    "set_alias": lambda body, value: body.update(
+        version="1", reason=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    ),
 }
 BODY_ROUTES = sorted(FREE_FORM)
 
@@ -75,6 +78,7 @@ def world(table: Any) -> dict[str, str]:
         "model_version": "1",
         "subscription_id": subscription["id"],
         "job_id": job["id"],
+        "alias": "champion",
     }
 
 
