@@ -17,7 +17,8 @@ is adding such a method. What every call gets for free:
   A write over someone else's change is then a ``Conflict`` instead of a silent overwrite. Pass
   ``if_match=N`` to choose the version, ``if_match=None`` for an unconditional write, or build the
   client with ``auto_if_match=False`` to make unconditional writes the default. A resource this
-  client has not seen yet is written unconditionally.
+  client has not seen yet is written unconditionally. Alias moves and deletes are unconditional
+  unless ``if_match`` is given: pointing an alias at a version is a command, not an edit.
 - **Retries** on 429, 5xx and lost connections, with exponential backoff and full jitter
   (``RetryPolicy``); the typed error of the last try otherwise (``pie_client.errors``).
 """
@@ -27,6 +28,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -34,8 +36,13 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from pie_client._transport import RetryPolicy, Transport
-from pie_client.errors import NotFound, UnexpectedResponse, WaitTimeout, from_validation
+from pie_client.errors import InvalidRequest, NotFound, UnexpectedResponse, WaitTimeout, from_validation
 from pie_client.models import (
+    Alias,
+    AliasChange,
+    AliasHistory,
+    AliasList,
+    AliasResponse,
     CompleteJobRequest,
     CompletionResponse,
     CompletionStatus,
@@ -64,6 +71,7 @@ from pie_client.models import (
     ModelVersionResponse,
     NewStatusRequest,
     Promotion,
+    SetAliasRequest,
     StartJobRequest,
     StatusChangeResponse,
     Subscription,
@@ -146,9 +154,19 @@ class PieClient:
         handler_contracts: HandlerContracts | JsonObject | None = None,
         metadata: JsonObject | None = None,
         workspace: str | None = None,
+        protected_aliases: list[str] | None = None,
+        promotion: Promotion | JsonObject | None = None,
         idempotency_key: str | None = None,
     ) -> ModelVersionResponse:
-        """A new model with version "1" (pending), in ``workspace`` (default: the caller's only one)."""
+        """A new model with version "1" (pending), in ``workspace`` (default: the caller's only one).
+        ``protected_aliases`` may be moved only with the ``models:promote`` scope; ``promotion``
+        (``{"alias": "champion"}``) moves that alias to each version as it becomes active."""
+        fields: dict[str, Any] = {}
+        # Sent only when given, so a PIE without aliases sees the body it always did.
+        if protected_aliases is not None:
+            fields["protected_aliases"] = protected_aliases
+        if promotion is not None:
+            fields["promotion"] = promotion
         body = _body(
             CreateModelRequest,
             id=id,
@@ -158,6 +176,7 @@ class PieClient:
             handlers=handlers,
             handler_contracts=handler_contracts,
             metadata=metadata or {},
+            **fields,
         )
         return self._call("POST", "/v2/models", ModelVersionResponse, body=body, idempotency_key=idempotency_key)
 
@@ -281,7 +300,7 @@ class PieClient:
         return _pages(lambda token: self.list_versions(model_id, limit=page_size, next_token=token), "versions")
 
     def get_version(self, model_id: str, version: str = "latest") -> ModelVersionResponse:
-        """One version (``latest``: the newest) and its model."""
+        """One version (``latest``: the newest; ``@champion``: the one the alias points at) and its model."""
         return self._call("GET", _path("models", model_id, "versions", version), ModelVersionResponse)
 
     def get_version_lineage(self, model_id: str, version: str = "latest") -> list[LineageStep]:
@@ -391,18 +410,69 @@ class PieClient:
         path = _path("models", model_id, "event-subscriptions", subscription_id, "test")
         return self._call("POST", path, DryRunResult, body=_body(DryRunRequest, trigger_output=trigger_output))
 
+    # Aliases -----------------------------------------------------------------------------------
+    # An alias names one active version (``champion`` -> "4"); wherever a version is named,
+    # ``"@champion"`` names the version the alias points at.
+
+    def set_alias(
+        self,
+        model_id: str,
+        alias: str,
+        version: str,
+        reason: str | None = None,
+        if_match: IfMatch = None,
+    ) -> Alias:
+        """Point ``alias`` at ``version`` (an active version, or ``"@other"``), creating it. Moving
+        a protected alias needs the ``models:promote`` scope (``Forbidden`` otherwise).
+        ``if_match`` (the alias's ``entity_version``) makes the move conditional: a ``Conflict``
+        if someone moved it since. Unconditional by default: the last move wins, and both are in
+        the history."""
+        body = _body(SetAliasRequest, version=version, reason=reason)
+        path = _path("models", model_id, "aliases", alias)
+        return self._call("PUT", path, AliasResponse, body=body, if_match=if_match).alias
+
+    def get_alias(self, model_id: str, alias: str, *, as_of: datetime | str | None = None) -> Alias:
+        """The alias now, or with ``as_of`` (an aware datetime or an RFC 3339 string) as it
+        stood then: ``NotFound`` if it did not exist at that instant."""
+        params = {"as_of": _instant(as_of)}
+        return self._call("GET", _path("models", model_id, "aliases", alias), AliasResponse, params=params).alias
+
+    def list_aliases(self, model_id: str) -> list[Alias]:
+        """Every alias of the model."""
+        return self._call("GET", _path("models", model_id, "aliases"), AliasList).aliases
+
+    def get_alias_history(
+        self, model_id: str, alias: str, *, limit: int | None = None, next_token: str | None = None
+    ) -> AliasHistory:
+        """One page of the alias's moves and deletes, newest first."""
+        params = {"limit": limit, "next_token": next_token}
+        return self._call("GET", _path("models", model_id, "aliases", alias, "history"), AliasHistory, params=params)
+
+    def alias_history(self, model_id: str, alias: str, *, page_size: int | None = None) -> Iterator[AliasChange]:
+        """Every move of the alias (who, when, why; ``version`` None for a delete), newest first,
+        page after page (one request per page, as the iteration needs it)."""
+        return _pages(
+            lambda token: self.get_alias_history(model_id, alias, limit=page_size, next_token=token), "history"
+        )
+
+    def delete_alias(self, model_id: str, alias: str, *, if_match: IfMatch = None) -> None:
+        """Delete the alias (its history keeps the delete). A protected alias needs ``models:promote``."""
+        self._call("DELETE", _path("models", model_id, "aliases", alias), None, if_match=if_match)
+
     # Jobs --------------------------------------------------------------------------------------
 
     def start_training(
         self, model_id: str, input: JsonObject, *, version: str | None = None, idempotency_key: str | None = None
     ) -> Job:
-        """Queue a training job (default: the newest version, which goes to ``training``)."""
+        """Queue a training job (default: the newest version, which goes to ``training``);
+        ``version`` may name an alias (``"@candidate"``)."""
         return self._start(model_id, "training", input, version, idempotency_key)
 
     def start_inference(
         self, model_id: str, input: JsonObject, *, version: str | None = None, idempotency_key: str | None = None
     ) -> Job:
-        """Queue an inference job (default: the active version), checked against the contract."""
+        """Queue an inference job (default: the active version), checked against the contract;
+        ``version="@champion"`` runs whichever version the alias points at when PIE reads it."""
         return self._start(model_id, "inference", input, version, idempotency_key)
 
     def list_jobs(
@@ -619,6 +689,15 @@ def _model_fields(model: Model) -> dict[str, Any]:
     if model.promotion is not None:
         fields["promotion"] = model.promotion
     return fields
+
+
+def _instant(value: datetime | str | None) -> str | None:
+    """An RFC 3339 instant for a query; a naive datetime is refused (which zone would it be?)."""
+    if not isinstance(value, datetime):
+        return value
+    if value.tzinfo is None:
+        raise InvalidRequest("as_of: a datetime needs a time zone (e.g. datetime.now(UTC))")
+    return value.isoformat()
 
 
 def _path(*segments: str) -> str:
