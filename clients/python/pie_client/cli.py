@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -237,6 +238,20 @@ SUBSCRIPTION_COLUMNS: dict[str, Callable[[Any], Any]] = {
     "INPUT": lambda sub: sub.input_source,
     "STATUS": lambda sub: sub.status,
 }
+ALIAS_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    "ALIAS": lambda alias: alias.name,
+    "VERSION": lambda alias: alias.version,
+    "UPDATED": lambda alias: alias.updated_at.isoformat(timespec="seconds"),
+    "BY": lambda alias: alias.updated_by,
+    "REASON": lambda alias: alias.reason,
+}
+ALIAS_HISTORY_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    "AT": lambda change: change.at.isoformat(timespec="seconds"),
+    "VERSION": lambda change: change.version or "(deleted)",
+    "PREVIOUS": lambda change: change.previous_version,
+    "BY": lambda change: change.by,
+    "REASON": lambda change: change.reason,
+}
 JOB_COLUMNS: dict[str, Callable[[Any], Any]] = {
     "ID": lambda job: job.id,
     "VERSION": lambda job: job.version,
@@ -285,6 +300,22 @@ class JsonObjectValue(JsonValue):
 
 
 JSON_OBJECT = JsonObjectValue()
+
+
+class Instant(click.ParamType):
+    """An RFC 3339 instant with its offset (``2026-03-14T14:03:00Z``): a time without a zone is
+    ambiguous for "what served then", so it is refused here rather than by the server."""
+
+    name = "RFC3339"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+        except ValueError:
+            self.fail(f"{value!r} is not an RFC 3339 time (e.g. 2026-03-14T14:03:00Z)", param, ctx)
+        if instant.tzinfo is None:
+            self.fail(f"{value!r} has no offset: add Z or +01:00", param, ctx)
+        return instant
 
 
 def output_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -432,7 +463,8 @@ def versions_list(session: Session, model_id: str, limit: int) -> None:
 @output_option
 @pass_session
 def versions_get(session: Session, model_id: str, version: str) -> None:
-    """One version, and its lineage: the jobs and subscriptions back to its chain's root."""
+    """One version, and its lineage: the jobs and subscriptions back to its chain's root. VERSION
+    is a version, latest (the newest) or @alias (the version the alias points at)."""
     found = session.client.get_version(model_id, version).version
     lineage = session.client.get_version_lineage(model_id, found.version)
     if session.output == "json":
@@ -571,6 +603,75 @@ def subscriptions_test(session: Session, model_id: str, subscription: str, trigg
 
 
 @cli.group()
+def aliases() -> None:
+    """Aliases: set, get, list, history, delete. An alias (champion) points at one active version;
+    VERSION arguments anywhere may name one as @champion."""
+
+
+@aliases.command("set")
+@click.argument("model_id")
+@click.argument("alias")
+@click.argument("version")
+@click.option("--reason", help="why (kept in the alias's history)")
+@click.option(
+    "--if-match",
+    type=click.IntRange(min=0),
+    help="move only if the alias's entity_version is still this (else exit 1, nothing moved)",
+)
+@output_option
+@pass_session
+def aliases_set(
+    session: Session, model_id: str, alias: str, version: str, reason: str | None, if_match: int | None
+) -> None:
+    """Point ALIAS at VERSION (an active version, or @another-alias), creating it. A protected
+    alias needs the models:promote scope."""
+    emit(session, session.client.set_alias(model_id, alias, version, reason=reason, if_match=if_match))
+
+
+@aliases.command("get")
+@click.argument("model_id")
+@click.argument("alias")
+@click.option(
+    "--as-of", type=Instant(), help="the alias as it stood at this RFC 3339 time (exit 1 if it did not exist)"
+)
+@output_option
+@pass_session
+def aliases_get(session: Session, model_id: str, alias: str, as_of: datetime | None) -> None:
+    """One alias: its version, who moved it last, when and why."""
+    emit(session, session.client.get_alias(model_id, alias, as_of=as_of))
+
+
+@aliases.command("list", help="A model's aliases.")
+@click.argument("model_id")
+@output_option
+@pass_session
+def aliases_list(session: Session, model_id: str) -> None:
+    emit(session, sorted(session.client.list_aliases(model_id), key=lambda alias: alias.name), ALIAS_COLUMNS)
+
+
+@aliases.command("history", help="Every move and delete of an alias (who, when, why), newest first.")
+@click.argument("model_id")
+@click.argument("alias")
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help="at most this many")
+@output_option
+@pass_session
+def aliases_history(session: Session, model_id: str, alias: str, limit: int) -> None:
+    changes = session.client.alias_history(model_id, alias, page_size=min(limit, 100))
+    emit(session, _first(changes, limit), ALIAS_HISTORY_COLUMNS)
+
+
+@aliases.command("delete")
+@click.argument("model_id")
+@click.argument("alias")
+@click.option("--if-match", type=click.IntRange(min=0), help="delete only if the alias's entity_version is still this")
+@pass_session
+def aliases_delete(session: Session, model_id: str, alias: str, if_match: int | None) -> None:
+    """Delete an alias (its history keeps the delete). A protected alias needs models:promote."""
+    session.client.delete_alias(model_id, alias, if_match=if_match)
+    _deleted(session, "alias", alias)
+
+
+@cli.group()
 def jobs() -> None:
     """Jobs: list, get, watch, complete; cancel, retry and log where the server has them."""
 
@@ -687,7 +788,10 @@ def _job_start_options(command: Callable[..., Any]) -> Callable[..., Any]:
         [
             click.argument("model_id"),
             click.option("--input", "input_", type=JSON_OBJECT, required=True, help="inline JSON, @file.json or -"),
-            click.option("--version", help="the version to run (default: training the newest, inference the active)"),
+            click.option(
+                "--version",
+                help="the version to run, or @alias (default: training the newest, inference the active)",
+            ),
             click.option(
                 "--wait", is_flag=True, help="follow the job until it ends; exit 1 if it failed, 3 if it timed out"
             ),

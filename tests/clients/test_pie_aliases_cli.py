@@ -1,0 +1,124 @@
+"""``pie aliases ...`` and ``@alias`` as a version, through the ``pie`` command against
+``pie-local serve``: output as tables and JSON, --reason, --if-match, --as-of, exit codes, and a
+protected alias refused to a token without models:promote."""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+from collections.abc import Callable
+
+import pytest
+
+from pie_client import PieClient
+from tests.clients.test_pie_cli import assert_one_line_error, pie
+from tests.clients.test_sdk_aliases_over_http import WITHOUT_PROMOTE, model_with_active_versions
+from tests.e2e.client import mint
+from tests.e2e.local_server import LocalServer
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def cli(server: LocalServer, token: str) -> Callable[..., subprocess.CompletedProcess[str]]:
+    return functools.partial(pie, server, PIE_TOKEN=token)
+
+
+def ok(completed: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert completed.returncode == 0, (completed.stdout, completed.stderr)
+    return completed
+
+
+def test_an_alias_is_set_moved_read_listed_and_deleted_as_json_and_as_tables(pie: PieClient, cli):
+    model_id = model_with_active_versions(pie, "1", "2")
+
+    first = json.loads(ok(cli("aliases", "set", model_id, "champion", "1", "--reason", "first", "-o", "json")).stdout)
+    moved = ok(cli("aliases", "set", model_id, "champion", "2", "--reason", "weekly release")).stdout
+    got = json.loads(ok(cli("aliases", "get", model_id, "champion", "-o", "json")).stdout)
+    then = json.loads(
+        ok(cli("aliases", "get", model_id, "champion", "--as-of", first["updated_at"], "-o", "json")).stdout
+    )
+    table = ok(cli("aliases", "list", model_id)).stdout
+    listed = json.loads(ok(cli("aliases", "list", model_id, "-o", "json")).stdout)
+    deleted = json.loads(ok(cli("aliases", "delete", model_id, "champion", "-o", "json")).stdout)
+    history = json.loads(ok(cli("aliases", "history", model_id, "champion", "-o", "json")).stdout)
+    history_table = ok(cli("aliases", "history", model_id, "champion")).stdout
+    gone = cli("aliases", "get", model_id, "champion")
+
+    assert (first["name"], first["version"], first["reason"]) == ("champion", "1", "first")
+    assert "weekly release" in moved and not moved.lstrip().startswith("{")  # a field table by default
+    assert (got["version"], got["reason"], got["entity_version"]) == ("2", "weekly release", 2)
+    assert then["version"] == "1"
+    assert "ALIAS" in table and "champion" in table and "weekly release" in table
+    assert [(alias["name"], alias["version"]) for alias in listed] == [("champion", "2")]
+    assert deleted == {"deleted": "alias", "id": "champion"}
+    assert [(change["version"], change["previous_version"]) for change in history] == [
+        (None, "2"),
+        ("2", "1"),
+        ("1", None),
+    ]
+    assert "(deleted)" in history_table and "weekly release" in history_table
+    assert "champion" in assert_one_line_error(gone, 1)
+
+
+def test_a_move_with_a_stale_if_match_exits_1_and_moves_nothing(pie: PieClient, cli):
+    model_id = model_with_active_versions(pie, "1", "2")
+    ok(cli("aliases", "set", model_id, "champion", "1"))
+    ok(cli("aliases", "set", model_id, "champion", "2", "--if-match", "1"))
+
+    late = cli("aliases", "set", model_id, "champion", "1", "--if-match", "1")
+    late_delete = cli("aliases", "delete", model_id, "champion", "--if-match", "1")
+
+    assert_one_line_error(late, 1)
+    assert_one_line_error(late_delete, 1)
+    assert pie.get_alias(model_id, "champion").version == "2"
+
+
+def test_at_alias_names_the_version_for_versions_get_and_infer(pie: PieClient, cli):
+    model_id = model_with_active_versions(pie, "1", "2")
+    pie.set_alias(model_id, "champion", "1")
+
+    read = json.loads(ok(cli("versions", "get", model_id, "@champion", "-o", "json")).stdout)
+    job = json.loads(ok(cli("infer", model_id, "--input", "{}", "--version", "@champion", "-o", "json")).stdout)
+    unknown = cli("versions", "get", model_id, "@nobody")
+
+    assert read["version"] == "1" and read["model_id"] == model_id
+    assert job["version"] == "1"
+    assert_one_line_error(unknown, 1)
+
+
+def test_a_protected_alias_is_refused_to_a_token_without_models_promote(
+    pie: PieClient, server: LocalServer, pie_home, cli
+):
+    model_id = model_with_active_versions(pie, "1", "2", protected_aliases=["champion"])
+    pie.set_alias(model_id, "champion", "1")
+    ci = functools.partial(pie_cli_as, server, mint(pie_home, *WITHOUT_PROMOTE))
+
+    refused = ci("aliases", "set", model_id, "champion", "2")
+    refused_delete = ci("aliases", "delete", model_id, "champion")
+    allowed = cli("aliases", "set", model_id, "champion", "2", "-o", "json")
+
+    assert "models:promote" in assert_one_line_error(refused, 1)
+    assert "models:promote" in assert_one_line_error(refused_delete, 1)
+    assert json.loads(ok(allowed).stdout)["version"] == "2"
+
+
+def pie_cli_as(server: LocalServer, token: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return pie(server, *arguments, PIE_TOKEN=token)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ("aliases", "get", "m", "champion", "--as-of", "2026-03-14T14:03:00"),  # no offset
+        ("aliases", "get", "m", "champion", "--as-of", "yesterday"),
+        ("aliases", "set", "m", "champion", "1", "--if-match", "one"),
+        ("aliases", "set", "m", "champion"),  # no version
+    ],
+)
+def test_bad_arguments_are_usage_errors_before_any_request(arguments: tuple[str, ...], server: LocalServer):
+    # A token that would not be accepted: the command must fail on its arguments first.
+    completed = pie(server, *arguments, PIE_TOKEN="not-a-token")
+
+    assert_one_line_error(completed, 2)
