@@ -12,7 +12,8 @@ from collections.abc import Callable
 import pytest
 
 from pie_client import PieClient
-from tests.clients.test_pie_cli import assert_one_line_error, pie
+from tests.clients.test_pie_cli import assert_one_line_error
+from tests.clients.test_pie_cli import pie as run_pie
 from tests.clients.test_sdk_aliases_over_http import WITHOUT_PROMOTE, model_with_active_versions
 from tests.e2e.client import mint
 from tests.e2e.local_server import LocalServer
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def cli(server: LocalServer, token: str) -> Callable[..., subprocess.CompletedProcess[str]]:
-    return functools.partial(pie, server, PIE_TOKEN=token)
+    return functools.partial(run_pie, server, PIE_TOKEN=token)
 
 
 def ok(completed: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
@@ -105,7 +106,7 @@ def test_a_protected_alias_is_refused_to_a_token_without_models_promote(
 
 
 def pie_cli_as(server: LocalServer, token: str, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return pie(server, *arguments, PIE_TOKEN=token)
+    return run_pie(server, *arguments, PIE_TOKEN=token)
 
 
 @pytest.mark.parametrize(
@@ -119,6 +120,6 @@ def pie_cli_as(server: LocalServer, token: str, *arguments: str) -> subprocess.C
 )
 def test_bad_arguments_are_usage_errors_before_any_request(arguments: tuple[str, ...], server: LocalServer):
     # A token that would not be accepted: the command must fail on its arguments first.
-    completed = pie(server, *arguments, PIE_TOKEN="not-a-token")
+    completed = run_pie(server, *arguments, PIE_TOKEN="not-a-token")
 
     assert_one_line_error(completed, 2)
