@@ -11,10 +11,11 @@ import pytest
 from openapi_spec_validator import validate
 
 from functions.get_openapi.handler import lambda_handler as get_openapi
+from shared.domain.access import ADMIN_SCOPE
 from shared.domain.job_events import TABLE as JOB_EVENTS
 from shared.domain.job_events import fired_by_transition, producing_action
 from shared.domain.lifecycle import NEXT_STATUSES
-from shared.routes import ROUTES, Route
+from shared.routes import ALL_SCOPES, ROUTES, Route
 from tests.conftest import load_event
 from tools.openapi import build_document, render
 
@@ -66,11 +67,21 @@ def test_every_operation_requires_a_bearer_token_with_its_scope(published: dict,
     operation = published["paths"][route.path][route.method.lower()]
     assert operation["security"] == [{"jwt": [route.scope]}]
     assert operation["operationId"] == route.function
-    assert published["components"]["securitySchemes"]["jwt"] == {
+    scheme = published["components"]["securitySchemes"]["jwt"]
+    assert {name: scheme[name] for name in ("type", "scheme", "bearerFormat")} == {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
     }
+
+
+def test_the_bearer_scheme_declares_every_scope_a_token_may_hold(published: dict):
+    # models:promote is no route's scope, so only the scheme's description can declare it.
+    described = published["components"]["securitySchemes"]["jwt"]["description"]
+
+    for scope in (*ALL_SCOPES, ADMIN_SCOPE):
+        assert f"`{scope}`: " in described
+    assert "`models:promote`: held beside models:write to move or delete a protected alias" in described
 
 
 @pytest.mark.parametrize("route", PROTECTED_ROUTES, ids=[route.function for route in PROTECTED_ROUTES])
