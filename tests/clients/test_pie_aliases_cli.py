@@ -7,11 +7,13 @@ from __future__ import annotations
 import functools
 import json
 import subprocess
+import uuid
 from collections.abc import Callable
 
 import pytest
 
 from pie_client import PieClient
+from tests.clients.handlers import WAITING
 from tests.clients.test_pie_cli import assert_one_line_error
 from tests.clients.test_pie_cli import pie as run_pie
 from tests.clients.test_sdk_aliases_over_http import WITHOUT_PROMOTE, model_with_active_versions
@@ -123,3 +125,33 @@ def test_bad_arguments_are_usage_errors_before_any_request(arguments: tuple[str,
     completed = run_pie(server, *arguments, PIE_TOKEN="not-a-token")
 
     assert_one_line_error(completed, 2)
+
+
+def test_protection_and_promotion_are_set_and_cleared_with_models_create_and_update(server: LocalServer, pie_home, cli):
+    model_id = f"cli-{uuid.uuid4().hex[:8]}"
+    handlers = json.dumps(WAITING)
+    created = cli(
+        "models",
+        "create",
+        model_id,
+        "--name",
+        "P",
+        "--handlers",
+        handlers,
+        "--protected-aliases",
+        "champion, canary",
+        "--promotion",
+        "candidate",
+        "-o",
+        "json",
+    )
+    lifted_by_ci = pie_cli_as(
+        server, mint(pie_home, *WITHOUT_PROMOTE), "models", "update", model_id, "--protected-aliases", ""
+    )
+    cleared = cli("models", "update", model_id, "--protected-aliases", "", "--promotion", "", "-o", "json")
+
+    assert json.loads(ok(created).stdout)["protected_aliases"] == ["champion", "canary"]
+    assert json.loads(created.stdout)["promotion"] == {"alias": "candidate"}
+    assert "models:promote" in assert_one_line_error(lifted_by_ci, 1)
+    model = json.loads(ok(cleared).stdout)
+    assert model["protected_aliases"] == [] and model["promotion"] is None

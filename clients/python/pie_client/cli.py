@@ -387,6 +387,29 @@ def models_get(session: Session, model_id: str) -> None:
     emit(session, session.client.get_model(model_id))
 
 
+def _alias_field_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option(
+        "--promotion",
+        metavar="ALIAS",
+        help="the alias PIE moves to each version as it becomes active ('' for none)",
+    )(command)
+    return click.option(
+        "--protected-aliases",
+        metavar="A,B",
+        help="comma-separated aliases only a token with models:promote may move or delete ('' for none)",
+    )(command)
+
+
+def _alias_fields(protected_aliases: str | None, promotion: str | None) -> dict[str, Any]:
+    """The model's alias fields the options give: an empty value clears the field."""
+    fields: dict[str, Any] = {}
+    if protected_aliases is not None:
+        fields["protected_aliases"] = [name.strip() for name in protected_aliases.split(",") if name.strip()]
+    if promotion is not None:
+        fields["promotion"] = {"alias": promotion.strip()} if promotion.strip() else None
+    return fields
+
+
 @models.command("create", help="Register a model (its version 1 is pending).")
 @click.argument("model_id")
 @click.option("--name", required=True)
@@ -394,6 +417,7 @@ def models_get(session: Session, model_id: str) -> None:
 @click.option("--description", default="")
 @click.option("--metadata", type=JSON_OBJECT, default="{}")
 @click.option("--contracts", type=JSON_OBJECT, help="handler_contracts")
+@_alias_field_options
 @output_option
 @pass_session
 def models_create(session: Session, model_id: str, **fields: Any) -> None:
@@ -404,6 +428,7 @@ def models_create(session: Session, model_id: str, **fields: Any) -> None:
         description=fields["description"],
         metadata=fields["metadata"],
         handler_contracts=fields["contracts"],
+        **_alias_fields(fields["protected_aliases"], fields["promotion"]),
     )
     emit(session, created.model)
 
@@ -416,14 +441,24 @@ def models_create(session: Session, model_id: str, **fields: Any) -> None:
 @click.option("--metadata", type=JSON_OBJECT)
 @click.option("--contracts", type=JSON_OBJECT, help="handler_contracts")
 @click.option("--clear-contracts", is_flag=True, help="remove the handler contracts")
+@_alias_field_options
 @output_option
 @pass_session
-def models_update(session: Session, model_id: str, clear_contracts: bool, **changes: Any) -> None:
-    """Change the given fields (the rest stay), conditional on the model read just before."""
+def models_update(
+    session: Session,
+    model_id: str,
+    clear_contracts: bool,
+    protected_aliases: str | None,
+    promotion: str | None,
+    **changes: Any,
+) -> None:
+    """Change the given fields (the rest stay), conditional on the model read just before.
+    Lifting a protection needs the models:promote scope."""
     fields = {"handler_contracts" if name == "contracts" else name: value for name, value in changes.items()}
     given = {name: value for name, value in fields.items() if value is not None}
     if clear_contracts:
         given["handler_contracts"] = None
+    given.update(_alias_fields(protected_aliases, promotion))
     updated = session.client.update_model(model_id, **given)
     emit(session, updated.model)
 
