@@ -5,6 +5,7 @@ aliases of owned models whose entry manages them."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -213,3 +214,14 @@ def test_prune_deletes_only_undeclared_aliases_of_owned_models_whose_entry_manag
         {"kind": "alias", "address": "a@leftover", "id": "leftover", "action": "delete"}
     ]
     assert [write for write in pie.writes if "alias" in write[0]] == [("delete_alias", "a", "leftover", 3)]
+
+
+def test_the_files_alias_and_version_patterns_are_the_servers():
+    published = json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
+    operation = published["paths"]["/v2/models/{model_id}/aliases/{alias}"]["put"]
+    alias_pattern = next(p["schema"]["pattern"] for p in operation["parameters"] if p["name"] == "alias")
+    version_pattern = published["components"]["schemas"]["Version"]["properties"]["version"]["pattern"]
+    definitions = apply.schema()["$defs"]
+
+    assert definitions["alias"]["pattern"] == alias_pattern
+    assert definitions["version"]["oneOf"][0]["pattern"] == version_pattern
