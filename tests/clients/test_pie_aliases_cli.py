@@ -112,19 +112,19 @@ def pie_cli_as(server: LocalServer, token: str, *arguments: str) -> subprocess.C
 
 
 @pytest.mark.parametrize(
-    "arguments",
+    ("arguments", "named"),
     [
-        ("aliases", "get", "m", "champion", "--as-of", "2026-03-14T14:03:00"),  # no offset
-        ("aliases", "get", "m", "champion", "--as-of", "yesterday"),
-        ("aliases", "set", "m", "champion", "1", "--if-match", "one"),
-        ("aliases", "set", "m", "champion"),  # no version
+        (("aliases", "get", "m", "champion", "--as-of", "2026-03-14T14:03:00"), "has no offset"),
+        (("aliases", "get", "m", "champion", "--as-of", "yesterday"), "is not an RFC 3339 time"),
+        (("aliases", "set", "m", "champion", "1", "--if-match", "one"), "--if-match"),
+        (("aliases", "set", "m", "champion"), "VERSION"),
     ],
 )
-def test_bad_arguments_are_usage_errors_before_any_request(arguments: tuple[str, ...], server: LocalServer):
+def test_bad_arguments_are_usage_errors_before_any_request(arguments: tuple[str, ...], named: str, server: LocalServer):
     # A token that would not be accepted: the command must fail on its arguments first.
     completed = run_pie(server, *arguments, PIE_TOKEN="not-a-token")
 
-    assert_one_line_error(completed, 2)
+    assert named in assert_one_line_error(completed, 2)
 
 
 def test_protection_and_promotion_are_set_and_cleared_with_models_create_and_update(server: LocalServer, pie_home, cli):
