@@ -184,8 +184,11 @@ function labelBox(curve, width) {
   let normal = { x: -tangent.y / length, y: tangent.x / length };
   const inward = { x: (curve[0].x + curve[3].x) / 2 - middle.x, y: (curve[0].y + curve[3].y) / 2 - middle.y };
   const side = normal.x * inward.x + normal.y * inward.y;
+  // A straight edge's label goes above it, or below when the edge runs down (away from the edges
+  // its source sends level or upward).
   const straight = Math.abs(side) < 0.5;
-  if ((!straight && side > 0) || (straight && (normal.y > 0 || (normal.y === 0 && normal.x < 0)))) {
+  const below = tangent.y > 0;
+  if ((!straight && side > 0) || (straight && (below ? normal.y < 0 : normal.y > 0 || (normal.y === 0 && normal.x < 0)))) {
     normal = { x: -normal.x, y: -normal.y };
   }
   const distance = (width / 2) * Math.abs(normal.x) + (LABEL_HEIGHT / 2) * Math.abs(normal.y) + LABEL_GAP;
@@ -327,6 +330,8 @@ export function drawGraph(nodes, edges, onSelect) {
       tabindex: 0,
       role: "button",
       "data-subscription": edge.id,
+      "data-source": edge.source,
+      "data-target": edge.target,
       "aria-label": `Subscription ${edge.source} to ${edge.target}: ${edge.label}, ${edge.status}${cyclic ? ", in a cycle" : ""}`,
     });
     const d = pathOf(curve);

@@ -318,7 +318,7 @@ const edges = [...document.querySelectorAll("svg.graph g.edge")].map((group) => 
   const points = [];
   for (let at = 0; at <= length; at += 2) { const p = line.getPointAtLength(at); points.push([p.x, p.y]); }
   const box = group.querySelector(".edge-label").getBBox();
-  return { id: group.dataset.subscription, points, label: [box.x, box.y, box.x + box.width, box.y + box.height] };
+  return { id: group.dataset.subscription, ends: [group.dataset.source, group.dataset.target], points, label: [box.x, box.y, box.x + box.width, box.y + box.height] };
 });
 const models = Object.fromEntries([...document.querySelectorAll("svg.graph a.node")].map((node) => {
   const box = node.querySelector("rect").getBBox();
@@ -334,21 +334,17 @@ def inside(point: list[float], box: list[float], margin: float = 0) -> bool:
 
 @pytest.fixture(scope="module")
 def tangle(pie: Api) -> dict[str, str]:
-    """A → B → C → A (a cycle), then models drawn beside it: X → Y, a self-subscribed S, and two
-    subscriptions from P to Q (a fan)."""
-    names = ("a", "b", "c", "x", "y", "s", "p", "q")
+    """A → B → C → A (a cycle), then models drawn beside it: X → Y, a self-subscribed S, two
+    subscriptions from P to Q (a fan), and D → E → D, D → F → D (two cycles through D, E and F
+    drawn in one column)."""
+    names = ("a", "b", "c", "x", "y", "s", "p", "q", "d", "e", "f")
     ids = {name: unique_id(f"geometry-{name}") for name in names}
     for name in names:
         create_model(pie, ids[name])
-    edges = {
-        "ab": subscribe(pie, ids["a"], ids["b"]),
-        "bc": subscribe(pie, ids["b"], ids["c"]),
-        "ca": subscribe(pie, ids["c"], ids["a"]),
-        "xy": subscribe(pie, ids["x"], ids["y"]),
-        "ss": subscribe(pie, ids["s"], ids["s"]),
-        "pq1": subscribe(pie, ids["p"], ids["q"]),
-        "pq2": subscribe(pie, ids["p"], ids["q"], target_action="inference"),
-    }
+    pairs = {"ab", "bc", "ca", "xy", "ss", "de", "ed", "df", "fd"}
+    edges = {pair: subscribe(pie, ids[pair[0]], ids[pair[1]]) for pair in sorted(pairs)}
+    edges["pq1"] = subscribe(pie, ids["p"], ids["q"])
+    edges["pq2"] = subscribe(pie, ids["p"], ids["q"], target_action="inference")
     return {**ids, **edges}
 
 
@@ -371,13 +367,26 @@ def test_a_cycles_closing_edge_loops_on_its_own_models(browser, console_server, 
     save(browser, "graph-geometry")
 
 
-def test_every_edge_label_sits_beside_its_edge(browser, console_server, tangle):
+def test_no_edge_runs_through_a_model_it_does_not_join(browser, console_server, tangle):
     open_page(browser, console_server, "/graph")
-    for name in ("ab", "bc", "ca", "xy", "ss", "pq1", "pq2"):
+    for name in ("ca", "ed", "fd"):
         wait_for(browser, f'g.edge[data-subscription="{tangle[name]}"]')
     geometry = browser.execute_script(GEOMETRY)
 
-    assert len(geometry["edges"]) >= 7
+    for edge in geometry["edges"]:
+        others = {model: box for model, box in geometry["models"].items() if model not in edge["ends"]}
+        for point in edge["points"]:
+            crossed = [model for model, box in others.items() if inside(point, box)]
+            assert not crossed, f"{edge['ends']} runs through {crossed} at {point}"
+
+
+def test_every_edge_label_sits_beside_its_edge(browser, console_server, tangle):
+    open_page(browser, console_server, "/graph")
+    for name in ("ab", "bc", "ca", "xy", "ss", "pq1", "pq2", "ed", "fd"):
+        wait_for(browser, f'g.edge[data-subscription="{tangle[name]}"]')
+    geometry = browser.execute_script(GEOMETRY)
+
+    assert len(geometry["edges"]) >= 11
     for edge in geometry["edges"]:
         on_label = [point for point in edge["points"] if inside(point, edge["label"], margin=2)]
         assert not on_label, f"the label of {edge['id']} sits on its line at {on_label[:3]}"
