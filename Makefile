@@ -7,7 +7,7 @@ NODE_TOOLS := node_modules/.installed
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test lint install browser synth bench bench-mlflow openapi clean
+.PHONY: dev test lint install browser synth bench bench-mlflow cost openapi clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ openapi: install
 # each against a baseline from the same run: one table on stdout, bench/results.json (docs/performance.md).
 bench: install
 	$(BIN)/python -m bench
+
+# A month of a stated workload at AWS list prices, from the functions' measured calls (docs/performance.md).
+cost: install
+	$(BIN)/python -m bench.cost
 
 # PIE's local stack against MLflow's registry server, same workload over REST (docs/performance.md).
 # MLflow goes into its own virtualenv under bench/, never into the project's.

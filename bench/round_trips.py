@@ -59,7 +59,11 @@ MINIMUMS: dict[str, Minimum] = {
     "update_subscription": Minimum(
         3, "read the subscription; BatchGetItem of source + target (re-validation); conditional PutItem"
     ),
-    "delete_subscription": Minimum(1, "conditional DeleteItem"),
+    "delete_subscription": Minimum(
+        2,
+        "read the subscription: the caller's write access is decided on its workspace, which lives in its "
+        "document where no condition can test it; then the conditional DeleteItem (If-Match, or exists)",
+    ),
     "test_subscription": Minimum(
         3,
         "read the subscription; query the event's other active subscriptions (the firing decides them "
@@ -96,7 +100,13 @@ MINIMUMS: dict[str, Minimum] = {
     "list_all_jobs": Minimum(4, "one Query page of each of the delivery log's 4 write-shards (docs/jobs.md)"),
     "get_openapi": Minimum(0, "serves the document packaged with the code; reads no table"),
     "complete_job_events": Minimum(5, "as complete_job: the record names the job, which must be read once"),
-    "dispatch_jobs (lambda job)": Minimum(1, "conditional claim queued -> dispatched; then Lambda Invoke"),
+    "dispatch_jobs (lambda job)": Minimum(
+        2,
+        "conditional claim queued -> dispatched with a short start deadline; Lambda Invoke; conditional "
+        "dispatched -> running with the handler's deadline. One write cannot do both: a job marked running "
+        "before its Invoke would, if the dispatcher died in between, wait out the handler's whole timeout "
+        "instead of the start deadline (docs/jobs.md)",
+    ),
     "dispatch_jobs (in_process job)": Minimum(
         4, "claim; read the model (contract, firing); query its subscriptions; conditional completion"
     ),
