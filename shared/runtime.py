@@ -109,7 +109,7 @@ def alias_store() -> AliasStore:
 def alias_service() -> AliasService:
     from shared.services.aliases import AliasService
 
-    return AliasService(registry_store(), alias_store(), utc_now)
+    return AliasService(registry_store(), alias_store(), utc_now, firing, outbox)
 
 
 @cache
