@@ -84,7 +84,12 @@ def model_registry() -> ModelRegistry:
 @cache
 def subscription_service() -> SubscriptionService:
     return SubscriptionService(
-        registry_store(), subscription_store(), utc_now, chain_budgets(), api_settings().chain_limits()
+        registry_store(),
+        subscription_store(),
+        utc_now,
+        chain_budgets(),
+        api_settings().chain_limits(),
+        aliases=alias_store(),
     )
 
 
