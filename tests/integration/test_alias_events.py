@@ -478,3 +478,16 @@ def test_a_training_the_tree_queues_on_a_promoting_model_shows_its_alias_subscri
     (c_job,) = target_jobs("c")
     assert c_job["trigger"]["subscription_id"] == on_champion["id"]
     assert c_job["trigger"]["depth"] == 2 and c_job["trigger"]["root_job_id"] == job["id"]
+
+
+def test_a_move_that_retrains_its_own_model_cuts_the_next_version_in_the_same_change(models: str):
+    subscription = follow(target=SOURCE, target_action="training", input_source="stored", input={"data_path": "s3"})
+
+    moved("champion", "2")
+
+    (job,) = target_jobs(SOURCE)
+    assert job["trigger"]["subscription_id"] == subscription["id"]
+    assert job["version"] == "3"  # 2 is active: the next version is cut for it, in the move's transaction
+    status, body, _ = call("get_version", model_id=SOURCE, model_version="3")
+    assert status == 200 and body["version"]["status"] == "training"
+    assert call("get_model", model_id=SOURCE)[1]["model"]["latest_version"] == "3"
