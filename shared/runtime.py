@@ -84,7 +84,12 @@ def model_registry() -> ModelRegistry:
 @cache
 def subscription_service() -> SubscriptionService:
     return SubscriptionService(
-        registry_store(), subscription_store(), utc_now, chain_budgets(), api_settings().chain_limits()
+        registry_store(),
+        subscription_store(),
+        utc_now,
+        chain_budgets(),
+        api_settings().chain_limits(),
+        aliases=alias_store(),
     )
 
 
@@ -109,7 +114,7 @@ def alias_store() -> AliasStore:
 def alias_service() -> AliasService:
     from shared.services.aliases import AliasService
 
-    return AliasService(registry_store(), alias_store(), utc_now)
+    return AliasService(registry_store(), alias_store(), utc_now, firing, outbox)
 
 
 @cache

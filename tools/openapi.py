@@ -155,7 +155,10 @@ def published_rules() -> dict[str, Any]:
         JOB_EVENTS_EXTENSION: {
             "description": "Every event a subscription can fire on (trigger_event): a succeeded job of "
             "`action` produces it, and so does the version move `transition`, if any. A trigger_output "
-            "subscription receives the output of that action's job (its output_schema is the contract).",
+            "subscription receives the output of that action's job (its output_schema is the contract). "
+            "An event with `alias_move` true is produced by no job (`action` null): an alias of the model "
+            "moving to another version fires it, its subscriptions name the alias (`alias`), and a "
+            "trigger_output subscription receives {model_id, alias, version, previous_version}.",
             "events": [
                 {
                     "name": event.name,
@@ -163,6 +166,7 @@ def published_rules() -> dict[str, Any]:
                     "transition": None
                     if event.transition is None
                     else {"from": event.transition[0], "to": event.transition[1]},
+                    "alias_move": event.alias_move,
                 }
                 for event in JOB_EVENTS
             ],

@@ -202,6 +202,7 @@ def chain_budget_key(root_job_id: str) -> dict[str, str]:
 
 ALIAS_ENTITY = "ALIAS"
 ALIAS_CHANGE_ENTITY = "ALIAS_CHANGE"
+ALIAS_GUARD_ENTITY = "ALIAS_GUARD"
 
 _ALIAS_PREFIX = "ALIAS#"
 _ALIAS_HISTORY_PREFIX = "ALIASHIST#"
@@ -212,6 +213,12 @@ _AFTER_SEQUENCE = "~"
 def alias_key(model_id: str, name: str) -> dict[str, str]:
     """An alias lives in its model's partition (deleting the model deletes it)."""
     return {"PK": model_partition(model_id), "SK": f"{_ALIAS_PREFIX}{name}"}
+
+
+def alias_guard_key(model_id: str) -> dict[str, str]:
+    """The count of a model's alias moves: what a withdrawal checks that no alias moved since it
+    read them. Not under the alias prefix, so listing the aliases never meets it."""
+    return {"PK": model_partition(model_id), "SK": "ALIASGUARD"}
 
 
 def alias_prefix() -> str:

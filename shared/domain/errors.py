@@ -223,6 +223,16 @@ class AliasNameInvalidError(RequestInvalidError):
         super().__init__(f"'{name}' cannot be an alias: it already names the newest version")
 
 
+class EventAliasError(RequestInvalidError):
+    """An alias event names the alias that moves; no other event does."""
+
+    def __init__(self, event: str, alias: str | None) -> None:
+        if alias is None:
+            super().__init__(f"the event '{event}' needs the alias that moves: add alias=<name>")
+        else:
+            super().__init__(f"alias is only for an alias event, not '{event}': omit alias")
+
+
 class AsOfInvalidError(RequestInvalidError):
     def __init__(self, value: str) -> None:
         super().__init__(f"as_of must be an RFC 3339 instant with its offset, e.g. 2026-01-01T00:00:00Z, not '{value}'")

@@ -13,6 +13,7 @@ from shared.domain.entities import (
     Action,
     Alias,
     AliasChange,
+    AliasName,
     Job,
     Metadata,
     Model,
@@ -157,6 +158,9 @@ class ImpactNode(Resource):
 class Impact(Resource):
     model_id: ModelId
     event: TriggerEvent
+    alias: AliasName | None = Field(
+        default=None, description="For alias_set: the alias whose move it shows. Omitted otherwise.", exclude_if=_absent
+    )
     max_depth: int
     job_budget: int
     total_jobs: int = Field(description="Jobs the tree would create, within the budget.")

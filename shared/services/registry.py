@@ -165,9 +165,13 @@ class ModelRegistry:
         return retry_on_stale(attempt, ConcurrentUpdateError(f"model '{model_id}'"), on_stale)
 
     def delete_model(self, model_id: str, access: Access, if_match: int | None = None) -> None:
-        """With ``if_match`` the delete is conditional on that ``entity_version`` (409 otherwise)."""
+        """With ``if_match`` the delete is conditional on that ``entity_version`` (409 otherwise).
+        Deleting a model deletes its aliases: one that declares protected aliases needs
+        ``models:promote``, as lifting the protection does."""
         model = self._store.get_model(model_id).model
         access.require_write(model.workspace, model_id)
+        if model.protected_aliases:
+            access.require_promote(f"model '{model_id}' declares protected aliases, which deleting it deletes")
         if if_match is None:
             self._store.delete_model(model_id)
         else:
