@@ -8,7 +8,7 @@ NODE_TOOLS := node_modules/.installed
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test lint install install-local browser synth bench bench-mlflow openapi clean
+.PHONY: dev test lint install install-local smoke browser synth bench bench-mlflow openapi clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ PORT ?= 8000
 
 dev: install-local
 	$(BIN)/pie-local serve --host $(HOST) --port $(PORT)
+
+# A short end-to-end run against any PIE (two models, a chain, an alias move), cleaned up after
+# itself: `make smoke API=https://... TOKEN=...`; against `make dev`, TOKEN="$$(.venv/bin/pie-local token)".
+API ?= http://$(HOST):$(PORT)
+smoke: install-local
+	$(BIN)/python -m tools.smoke --api '$(API)' $(if $(TOKEN),--token '$(TOKEN)')
 
 test: install $(NODE_TOOLS) browser lint
 	$(BIN)/python -m pytest
