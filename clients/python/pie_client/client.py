@@ -36,6 +36,8 @@ from pydantic import BaseModel, ValidationError
 from pie_client._transport import RetryPolicy, Transport
 from pie_client.errors import NotFound, UnexpectedResponse, WaitTimeout, from_validation
 from pie_client.models import (
+    CheckHandlersRequest,
+    CheckHandlersResponse,
     CompleteJobRequest,
     CompletionResponse,
     CompletionStatus,
@@ -44,6 +46,7 @@ from pie_client.models import (
     CreateVersionRequest,
     DryRunRequest,
     DryRunResult,
+    HandlerCheck,
     HandlerContracts,
     Handlers,
     Impact,
@@ -517,6 +520,14 @@ class PieClient:
             if remaining <= 0:
                 raise WaitTimeout(f"job {job_id} of model {model_id} is still {job.status} after {timeout:g} s", job)
             self._sleep(min(poll, remaining))
+
+    # Handlers ----------------------------------------------------------------------------------
+
+    def check_handlers(self, handlers: list[Handlers | JsonObject]) -> list[HandlerCheck]:
+        """Would this PIE's handler policy (its allow-list, its in-process implementations) accept
+        each pair of handlers? One result per pair, in order; writes nothing. At most 100 pairs."""
+        body = _body(CheckHandlersRequest, handlers=handlers)
+        return self._call("POST", "/v2/handlers/check", CheckHandlersResponse, body=body).results
 
     # Plumbing ----------------------------------------------------------------------------------
 
