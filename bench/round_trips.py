@@ -100,6 +100,7 @@ MINIMUMS: dict[str, Minimum] = {
         3, "read the job; read the version it trains (training job); job + version in one transaction"
     ),
     "list_all_jobs": Minimum(4, "one Query page of each of the delivery log's 4 write-shards (docs/jobs.md)"),
+    "check_handlers": Minimum(0, "the handler policy is the deployment's settings; reads no table"),
     "get_openapi": Minimum(0, "serves the document packaged with the code; reads no table"),
     "complete_job_events": Minimum(5, "as complete_job: the record names the job, which must be read once"),
     "dispatch_jobs (lambda job)": Minimum(

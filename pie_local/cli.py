@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import signal
 import sys
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlparse
 
+from pie_local.gateway.servers import announce, home_of_server, withdraw
 from pie_local.gateway.tokens import (
     AUDIENCE,
     DEFAULT_HOME_DIRECTORY,
@@ -33,6 +35,7 @@ from pie_local.gateway.tokens import (
     SigningKeys,
     local_home,
     mint_token,
+    user_home,
 )
 from pie_local.runtime.handler_mappings import (
     DEFAULT_HANDLER_TIMEOUT_SECONDS,
@@ -71,7 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     home.add_argument(
         "--home",
         metavar="DIR",
-        help=f"where the signing keys live (default: ${HOME_ENVIRONMENT_VARIABLE}, else ./.pie-local)",
+        help=(
+            f"where the signing keys (and serve's data) live (default: ${HOME_ENVIRONMENT_VARIABLE}, else a "
+            f"./{DEFAULT_HOME_DIRECTORY} that exists, else {_tilde(user_home())})"
+        ),
     )
 
     parser = argparse.ArgumentParser(
@@ -190,6 +196,12 @@ def _parser() -> argparse.ArgumentParser:
         type=_workspace_name,
         help=f"a workspace the caller acts in; repeat for several (default: {DEFAULT_WORKSPACE})",
     )
+    token.add_argument(
+        "--server",
+        metavar="URL",
+        help="sign with the keys of the pie-local serve listening on URL's port, wherever it was started "
+        "(default: the --home directory)",
+    )
     token.add_argument("--admin", action="store_true", help=f"add the {ADMIN_SCOPE} scope: act in every workspace")
     token.add_argument("--sub", default=DEFAULT_SUBJECT, help="the caller's identity (default: %(default)s)")
     token.add_argument(
@@ -260,6 +272,7 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         )
     except OSError as error:
         parser.error(f"cannot listen on {arguments.host}:{arguments.port}: {error.strerror}")
+    announced = _announce(api.url, local_home(arguments.home))
     _print_banner(api, arguments)
     try:
         api.wait()
@@ -269,6 +282,8 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         # A second Ctrl-C or SIGTERM must not cut the flush short.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if announced is not None:
+            withdraw(announced)
         api.stop()
     _exit_without_teardown(0)
 
@@ -278,9 +293,10 @@ def _print_banner(api: LocalApi, arguments: argparse.Namespace) -> None:
     from pie_local.console.console import CONSOLE_PATH
 
     home = local_home(arguments.home)
-    token_command = "pie-local token"
-    if home.resolve() != (Path.cwd() / DEFAULT_HOME_DIRECTORY).resolve():
-        token_command += f" --home {shlex.quote(str(home))}"
+    # As printed, in a fresh shell anywhere: no $PIE_LOCAL_HOME there, maybe no venv on PATH.
+    token_command = f"{_this_command()} token"
+    if home.resolve() != user_home().resolve():
+        token_command += f" --home {shlex.quote(str(home.resolve()))}"
     if arguments.dynamodb_endpoint:
         data = f"the DynamoDB at {arguments.dynamodb_endpoint}"
     elif api.data_dir is not None:
@@ -296,6 +312,35 @@ def _print_banner(api: LocalApi, arguments: argparse.Namespace) -> None:
         "  stop           Ctrl-C\n\n"
     )
     sys.stderr.flush()
+
+
+def _announce(url: str, home: Path) -> Path | None:
+    """Tell ``pie-local token --server`` (and so the ``pie`` CLI, from any directory) which keys
+    this server verifies with. Not being able to is no reason not to serve."""
+    try:
+        return announce(url, home)
+    except OSError as error:
+        log.warning("cannot announce the server under %s: %s", user_home(), error)
+        return None
+
+
+def _this_command() -> str:
+    """``pie-local`` when that name on PATH is this very script, else the script's full path (a
+    virtualenv that is not activated), else ``python -m pie_local.cli``."""
+    script = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    if script is not None and script.name == "pie-local" and script.is_file():
+        on_path = shutil.which("pie-local")
+        if on_path is not None and Path(on_path).resolve() == script:
+            return "pie-local"
+        return shlex.quote(str(Path(sys.argv[0]).absolute()))
+    return f"{shlex.quote(sys.executable)} -m pie_local.cli"
+
+
+def _tilde(path: Path) -> str:
+    try:
+        return f"~/{path.relative_to(Path.home())}"
+    except ValueError:
+        return str(path)
 
 
 def _exit_without_teardown(code: int) -> NoReturn:
@@ -338,7 +383,10 @@ def _workspace_name(value: str) -> str:
 
 
 def _token(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    keys = SigningKeys.load_or_create(local_home(arguments.home))
+    home = local_home(arguments.home)
+    if arguments.server and not arguments.home:
+        home = home_of_server(arguments.server) or home
+    keys = SigningKeys.load_or_create(home)
     scopes = [*(arguments.scope or ALL_SCOPES), *([ADMIN_SCOPE] if arguments.admin else [])]
     token = mint_token(
         keys,

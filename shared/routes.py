@@ -236,6 +236,8 @@ ROUTES: tuple[Route, ...] = (
         etag=ETag.JOB,
         if_match=ETag.JOB,
     ),
+    # A dry run of the handler policy (allow-list, in-process implementations) for `pie apply --plan`.
+    Route("POST", "/v2/handlers/check", "check_handlers", MODELS_WRITE, writes=False),
     # The published contract (docs/openapi.json), readable before a client has a token.
     Route("GET", "/v2/openapi.json", "get_openapi", scope=None),
 )

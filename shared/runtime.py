@@ -76,9 +76,13 @@ def registry_store() -> RegistryStore:
 
 
 @cache
+def handler_policy() -> HandlerPolicy:
+    return HandlerPolicy(api_settings().handler_allow_list, IMPLEMENTATIONS.keys())
+
+
+@cache
 def model_registry() -> ModelRegistry:
-    policy = HandlerPolicy(api_settings().handler_allow_list, IMPLEMENTATIONS.keys())
-    return ModelRegistry(registry_store(), policy, subscription_service())
+    return ModelRegistry(registry_store(), handler_policy(), subscription_service())
 
 
 @cache
@@ -254,6 +258,7 @@ def reset() -> None:
         dynamodb_client,
         page_tokens,
         registry_store,
+        handler_policy,
         model_registry,
         subscription_store,
         subscription_service,

@@ -277,3 +277,19 @@ class SetAliasRequest(Strict):
 
     version: VersionReference
     reason: AliasReason | None = None
+
+
+MAX_CHECKED_HANDLER_PAIRS = 100
+
+
+class CheckHandlersRequest(Strict):
+    """Handler pairs to check against this deployment's handler policy, as creating or replacing a
+    model would; nothing is written (``pie apply --plan`` asks before it writes)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"handlers": [SEED_HANDLERS]}]})
+
+    handlers: list[Handlers] = Field(
+        min_length=1,
+        max_length=MAX_CHECKED_HANDLER_PAIRS,
+        description="A model's training and inference handlers, one entry per model to check.",
+    )

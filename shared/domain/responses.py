@@ -169,3 +169,15 @@ class Impact(Resource):
 
 class ImpactResponse(Resource):
     impact: Impact
+
+
+class HandlerCheck(Resource):
+    problems: list[str] = Field(
+        description="Why creating a model with these handlers would be refused (422); empty when it would not."
+    )
+
+
+class CheckHandlersResponse(Resource):
+    """One result per handler pair asked about, in the same order."""
+
+    results: list[HandlerCheck]

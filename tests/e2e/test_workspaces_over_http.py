@@ -233,6 +233,11 @@ ACTIONS: dict[str, tuple[bool, Action]] = {
     "get_alias": (False, _with_alias(lambda api, m: api.get(f"/v2/models/{m}/aliases/champion"))),
     "get_alias_history": (False, _with_alias(lambda api, m: api.get(f"/v2/models/{m}/aliases/champion/history"))),
     "delete_alias": (True, _with_alias(lambda api, m: api.delete(f"/v2/models/{m}/aliases/champion"))),
+    # No workspace's: the deployment's handler policy, the same answer for every writer.
+    "check_handlers": (
+        False,
+        lambda api, team: api.post("/v2/handlers/check", {"handlers": [model_document("m")["handlers"]]}),
+    ),
     # The delivery log of alice's jobs (one is made first, so there is one to see or hide).
     "list_all_jobs": (False, _with_training_job(lambda api, m, j: api.get("/v2/jobs?workspace=alice&limit=100"))),
 }
@@ -277,6 +282,8 @@ def test_private_reads_another_workspaces_model_is_a_404_on_every_route(private_
             assert reply.status == 200 and reply.json["models"] == [], reply.body
         elif function == "list_all_jobs":
             assert reply.status == 200 and reply.json["jobs"] == [], reply.body
+        elif function == "check_handlers":
+            assert reply.status == 200, reply.body  # names no model: nothing to hide
         else:
             assert_error(reply, 404)
 

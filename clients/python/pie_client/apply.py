@@ -29,9 +29,12 @@ model the file owns, an alias it names nowhere (not pinned, not protected, not t
 listed, and deleted with ``prune``, like an undeclared subscription.
 
 Before anything is written the plan checks what it can: every subscription's target is declared
-in the file or exists (and is not being pruned), every pinned version exists and is active, and every handler matches the handler schemas the
-server publishes in its OpenAPI document (kind, ARN shape, implementation name pattern). A plan
-with problems is refused as a whole, so apply does not stop halfway on a problem it could see.
+in the file or exists (and is not being pruned), every pinned version exists and is active, every
+handler matches the handler schemas the server publishes in its OpenAPI document (kind, ARN shape,
+implementation name pattern), and the handlers of every model it would write are accepted by the
+server's own policy — its allow-list and its in-process implementations — asked through
+``POST /v2/handlers/check``, which writes nothing. A plan with problems is refused as a whole, so
+apply does not stop halfway on a problem it could see.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from pydantic import ValidationError
 
 from pie_client import rules
 from pie_client.client import PieClient
-from pie_client.errors import Conflict, NotFound, PieError
+from pie_client.errors import Conflict, Forbidden, NotFound, PieError
 from pie_client.models import (
     Alias,
     CreateModelRequest,
@@ -65,6 +68,8 @@ MODEL_FIELDS = ("name", "description", "handlers", "handler_contracts", "metadat
 ALIAS_FIELDS = ("protected_aliases", "promotion")
 # Why apply moved an alias, as its history shows it.
 ALIAS_REASON = "pie apply"
+# Handler pairs one POST /v2/handlers/check may carry.
+MAX_CHECKED_HANDLER_PAIRS = 100
 IMMUTABLE_SUBSCRIPTION_FIELDS = ("trigger_event", "target_model_id", "target_action", "input_source")
 # A declaration larger than this is refused before it is parsed: hundreds of models take a few
 # dozen KiB, and parsing, validating and planning cost grows with the file.
@@ -469,7 +474,8 @@ def plan(client: PieClient, declaration: Declaration, *, reactivate: bool = Fals
         for step in subscription_steps
         if step.current is not None and step.current.status == "stale" and step.action in ("unchanged", "update")
     ]
-    problems = _problems(client, declaration, orphans if prune else [])
+    written = {step.model_id for step in model_steps if step.action != "unchanged"}
+    problems = _problems(client, declaration, orphans if prune else [], written)
     problems.extend(_alias_problems(client, model_steps, alias_steps))
     return Plan(model_steps, subscription_steps, made_stale, already_stale, orphans, prune, problems, alias_steps)
 
@@ -583,7 +589,7 @@ def _owns(declaration: Declaration, model: Model) -> bool:
     return declaration.owner is not None and model.metadata.get(OWNER_KEY) == declaration.owner
 
 
-def _problems(client: PieClient, declaration: Declaration, deleted: list[Orphan]) -> list[str]:
+def _problems(client: PieClient, declaration: Declaration, deleted: list[Orphan], written: set[str]) -> list[str]:
     """What the server is known to refuse, found before anything is written."""
     problems: list[str] = []
     declared = {model.id for model in declaration.models}
@@ -603,12 +609,40 @@ def _problems(client: PieClient, declaration: Declaration, deleted: list[Orphan]
                     known[target] = False
             if not known[target]:
                 problems.append(f"{address}: its target model {target} does not exist and the file does not declare it")
-    problems.extend(_handler_problems(client, declaration))
+    problems.extend(_handler_problems(client, declaration, written))
     return problems
 
 
-def _handler_problems(client: PieClient, declaration: Declaration) -> list[str]:
-    """Every declared handler checked against the handler schemas the server publishes."""
+def _handler_problems(client: PieClient, declaration: Declaration, written: set[str]) -> list[str]:
+    """Every declared handler checked against the handler schemas the server publishes; then the
+    handlers of every model the apply writes, against the server's own policy (its allow-list and
+    in-process implementations), so a handler it would refuse stops the plan, not the apply."""
+    problems = _schema_problems(client, declaration)
+    refused_by_schema = {problem.split(":", 1)[0] for problem in problems}
+    asked = [
+        model for model in declaration.models if model.id in written and f"model {model.id}" not in refused_by_schema
+    ]
+    if asked:
+        problems.extend(_policy_problems(client, asked))
+    return problems
+
+
+def _policy_problems(client: PieClient, models: list[CreateModelRequest]) -> list[str]:
+    """The server's answer for these models' handlers (POST /v2/handlers/check). A PIE without
+    that route, or a token without the scope to ask, leaves the check to the write."""
+    problems: list[str] = []
+    for start in range(0, len(models), MAX_CHECKED_HANDLER_PAIRS):
+        batch = models[start : start + MAX_CHECKED_HANDLER_PAIRS]
+        try:
+            results = client.check_handlers([model.handlers for model in batch])
+        except (NotFound, Forbidden):
+            return problems
+        for model, result in zip(batch, results, strict=True):
+            problems.extend(f"model {model.id}: {problem}" for problem in result.problems)
+    return problems
+
+
+def _schema_problems(client: PieClient, declaration: Declaration) -> list[str]:
     import jsonschema
 
     document = client.get_openapi()

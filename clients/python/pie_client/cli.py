@@ -5,9 +5,8 @@ Configuration comes from the environment:
 - ``PIE_API_URL`` (default ``http://127.0.0.1:8000``, where ``pie-local serve`` listens);
 - ``PIE_TOKEN``, or ``PIE_TOKEN_COMMAND``, a shell command that prints a token (run once per
   invocation: ``aws cognito-idp ...``, ``vault read ...``);
-- neither, against a loopback URL: the token comes from ``pie-local token``, run in this
-  directory and environment, so it finds the same ``PIE_LOCAL_HOME`` (or ``./.pie-local``) as the
-  ``pie-local serve`` started here.
+- neither, against a loopback URL: the token comes from ``pie-local token --server URL``, which
+  signs with the keys of the ``pie-local serve`` listening there, from any directory.
 
 Exit codes: 0 success; 1 the API refused or failed, or a waited-for job (``--wait``, ``jobs
 watch``) failed; 2 a usage or configuration problem; 3 a wait timed out (the job is still
@@ -80,7 +79,7 @@ class Session:
         self.output = output
         self.url = os.environ.get("PIE_API_URL") or DEFAULT_URL
         self._client: PieClient | None = None
-        self.local_key_home: Path | None = None  # set when the token came from `pie-local token`
+        self.local_key_home: str | None = None  # set when the token came from `pie-local token`
         # No markup: names, labels and messages are users' text, and "[/x]" in one must print as is.
         self.out = Console(soft_wrap=True, highlight=False, markup=False, width=None if sys.stdout.isatty() else 200)
         # soft_wrap: a message is one line however narrow the terminal (or a pipe, 80 columns to rich).
@@ -106,7 +105,7 @@ class Session:
             raise ConfigurationError(
                 f"no token for {self.url}: set PIE_TOKEN, or PIE_TOKEN_COMMAND to a command that prints one"
             )
-        self.local_key_home = Path(os.environ.get("PIE_LOCAL_HOME") or Path.cwd() / ".pie-local")
+        self.local_key_home = os.environ.get("PIE_LOCAL_HOME") or "pie-local's default home"
         return _local_token(self.url)
 
 
@@ -117,7 +116,7 @@ def _local_token(url: str) -> str:
         raise ConfigurationError(
             f"no token for {url}: set PIE_TOKEN or PIE_TOKEN_COMMAND (pie-local, which mints local tokens, is not installed)"
         )
-    return _run_token_command([pie_local, "token"], "pie-local token")
+    return _run_token_command([pie_local, "token", "--server", url], "pie-local token")
 
 
 def _run_token_command(command: str | list[str], name: str) -> str:
@@ -349,8 +348,8 @@ class PieCommands(click.Group):
             home = ctx.find_object(Session).local_key_home
             if home is not None:
                 refused.message += (
-                    f" (the token was signed with the key in {home}: run pie where pie-local serve runs, "
-                    "or set PIE_LOCAL_HOME to its directory)"
+                    f" (no pie-local serve announced itself on this port, so the token was signed with the key "
+                    f"in {home}: set PIE_LOCAL_HOME to the server's --home directory, or PIE_TOKEN)"
                 )
             raise
 

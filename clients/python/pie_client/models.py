@@ -331,6 +331,14 @@ class JobResponse(Resource):
     job: Job
 
 
+class HandlerCheck(Resource):
+    problems: list[str]
+
+
+class CheckHandlersResponse(Resource):
+    results: list[HandlerCheck]
+
+
 class CompletionResponse(Resource):
     job: Job
     warnings: list[str] = Field(default_factory=list)
@@ -445,6 +453,10 @@ class UpdateSubscriptionRequest(Request):
 
 class DryRunRequest(Request):
     trigger_output: JsonObject | None = None
+
+
+class CheckHandlersRequest(Request):
+    handlers: list[Handlers] = Field(min_length=1, max_length=100)
 
 
 class StartJobRequest(Request):

@@ -57,6 +57,10 @@ FREE_FORM: dict[str, Callable[[dict[str, Any], Any], None]] = {
     "start_inference": lambda body, value: body.update(input=value),
     "start_training": lambda body, value: body.update(input=value, version="1"),
     "complete_job": lambda body, value: body.update(output=value),
+    # Its only free text is an in-process implementation's name: a hostile string goes there.
+    "check_handlers": lambda body, value: body["handlers"][0]["training"].update(
+        type="in_process", implementation=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    ),
     "set_alias": lambda body, value: body.update(
         version="1", reason=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     ),
