@@ -17,6 +17,7 @@ from shared.data.items import key, n, s
 from shared.data.page_tokens import PageTokenCodec
 from shared.data.queries import query_page
 from shared.data.save import Write, create, delete, replace, save_together
+from shared.domain import events
 from shared.domain.entities import Alias, Version
 from shared.domain.errors import AliasNotFoundError
 from shared.domain.records import AliasChangeRecord, Page
@@ -103,14 +104,18 @@ class AliasStore:
 
     # Writes -------------------------------------------------------------------------------------
 
-    def move_writes(self, alias: Alias, expected_entity_version: int | None, change: AliasChangeRecord) -> list[Write]:
-        """The alias's write (a create when ``expected_entity_version`` is None) and its history
-        entry: the writes a move is made of, on their own or inside a larger change."""
+    def move_writes(
+        self, alias: Alias, expected_entity_version: int | None, change: AliasChangeRecord, workspace: str
+    ) -> list[Write]:
+        """The alias's write (a create when ``expected_entity_version`` is None, reporting
+        ``alias.set``) and its history entry: the writes a move is made of, on their own or inside a
+        larger change."""
         alias_write = (
             create(self._table, ALIASES, alias)
             if expected_entity_version is None
             else replace(self._table, ALIASES, alias, expected_entity_version)
         )
+        alias_write = alias_write.reporting(events.alias_set(alias, workspace, change.change.previous_version))
         return [alias_write, create(self._table, ALIAS_CHANGES, change)]
 
     def target_check(self, version: Version, entity_version: int) -> Write:
@@ -128,13 +133,16 @@ class AliasStore:
     def move(self, writes: list[Write]) -> None:
         save_together(self._client, writes)
 
-    def delete(self, alias: Alias, change: AliasChangeRecord) -> None:
-        """Delete the alias if it is still as read, and record the delete in its history."""
+    def delete(self, alias: Alias, change: AliasChangeRecord, workspace: str) -> None:
+        """Delete the alias if it is still as read, and record the delete in its history (reporting
+        ``alias.deleted``)."""
         table_key = keys.alias_key(alias.model_id, alias.name)
         save_together(
             self._client,
             [
-                delete(self._table, ALIASES, table_key, alias.entity_version),
+                delete(self._table, ALIASES, table_key, alias.entity_version).reporting(
+                    events.alias_deleted(alias, workspace, change.change.by, change.change.at)
+                ),
                 create(self._table, ALIAS_CHANGES, change),
             ],
         )
