@@ -33,6 +33,8 @@ def local_environment(table_name: str = LOCAL_TABLE_NAME, dynamodb_endpoint: str
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_SERVICE_NAME": "pie",
         "POWERTOOLS_METRICS_NAMESPACE": "PIE",
+        # Local receivers listen on loopback, often over plain http.
+        "PIE_WEBHOOKS_ALLOW_LOOPBACK": "true",
     }
     if dynamodb_endpoint:
         environment["PIE_DYNAMODB_ENDPOINT"] = dynamodb_endpoint

@@ -44,6 +44,10 @@ class ApiSettings(BaseModel):
     private_reads: bool = False
     # The deployment's AWS account: the completion function accepts ECS task events from it only.
     account_id: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
+    # Webhooks may call loopback addresses, over http too (pie-local only; never deployed).
+    webhooks_allow_loopback: bool = False
+    # Every webhook retry interval times this (a local stack or a test in a hurry); 1 deployed.
+    webhook_backoff_scale: float = Field(default=1.0, gt=0, le=1.0)
 
     def chain_limits(self) -> ChainLimits:
         return ChainLimits(max_depth=self.max_chain_depth, job_budget=self.chain_job_budget)
@@ -68,6 +72,8 @@ class ApiSettings(BaseModel):
                 workspaces_claim=environ.get("PIE_WORKSPACES_CLAIM") or DEFAULT_WORKSPACES_CLAIM,
                 private_reads=environ.get("PIE_PRIVATE_READS") or False,
                 account_id=environ.get("PIE_ACCOUNT_ID") or None,
+                webhooks_allow_loopback=environ.get("PIE_WEBHOOKS_ALLOW_LOOPBACK") or False,
+                webhook_backoff_scale=environ.get("PIE_WEBHOOK_BACKOFF_SCALE") or 1.0,
                 handler_allow_list=HandlerAllowList.model_validate(
                     json.loads(environ.get("PIE_HANDLER_ALLOW_LIST", "{}"))
                 ),

@@ -13,11 +13,11 @@ from typing import Any
 from shared.data import keys
 from shared.data.entities import MODELS, VERSIONS, VersionRecord
 from shared.data.errors import StaleEntityError
-from shared.data.items import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, until_processed
+from shared.data.items import BATCH_GET_LIMIT, until_processed
 from shared.data.items import key as _key
 from shared.data.items import s as _s
 from shared.data.page_tokens import PageTokenCodec, is_table_key, workspaces_scope
-from shared.data.queries import query_from_token, query_page
+from shared.data.queries import purge_partition, query_from_token, query_page
 from shared.data.save import create, delete, overwrite, replace, save, save_together
 from shared.data.table import GSI1, GSI2, LSI1
 from shared.domain import events
@@ -264,22 +264,4 @@ class RegistryStore:
             raise
 
     def _purge_partition(self, partition: str, keep: dict[str, str] | None) -> None:
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": {":pk": _s(partition)},
-            "ProjectionExpression": "PK, SK",
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._client.query(**query)
-            doomed = [item for item in response["Items"] if keep is None or item["SK"]["S"] != keep["SK"]]
-            for start in range(0, len(doomed), BATCH_WRITE_LIMIT):
-                self._batch_delete(doomed[start : start + BATCH_WRITE_LIMIT])
-            if "LastEvaluatedKey" not in response:
-                return
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    def _batch_delete(self, item_keys: list[dict[str, Any]]) -> None:
-        requests = {self._table: [{"DeleteRequest": {"Key": key}} for key in item_keys]}
-        until_processed(self._client.batch_write_item, requests, "UnprocessedItems")
+        purge_partition(self._client, self._table, partition, keep)

@@ -269,11 +269,6 @@ class UnsafeWebhookUrlError(UnprocessableError):
         self.reason = reason
 
 
-class WebhookEventUnknownError(UnprocessableError):
-    def __init__(self, unknown: list[str], known: tuple[str, ...]) -> None:
-        super().__init__(f"unknown event types {unknown}; known: {list(known)} or ['*']")
-
-
 class DeliveryNotFailedError(ConflictError):
     def __init__(self, delivery_id: str, status: str) -> None:
         super().__init__(f"delivery '{delivery_id}' is {status}: only a failed delivery can be retried")

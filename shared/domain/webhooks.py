@@ -15,12 +15,12 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
-from shared.domain.entities import Resource
-from shared.domain.events import ALL_EVENTS, PING, Event
+from shared.domain.entities import ModelId, Resource, Strict, WorkspaceName
+from shared.domain.events import ALL_EVENTS, EVENT_TYPES, PING, Event
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24
@@ -31,6 +31,7 @@ RESPONSE_EXCERPT_BYTES = 1024
 ATTEMPTS_KEPT = 20
 ERROR_LIMIT = 500
 
+MAX_MODEL_IDS = 100
 WebhookStatus = Literal["active", "disabled"]
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 
@@ -74,6 +75,87 @@ class Delivery(Resource):
     entity_version: int
     created_at: datetime
     updated_at: datetime
+
+
+# Requests and responses --------------------------------------------------------------------------
+
+WebhookUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+WebhookDescription = Annotated[str, StringConstraints(max_length=1000)]
+EventTypeName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def _known_events(events: list[str]) -> list[str]:
+    unknown = [event for event in events if event != ALL_EVENTS and event not in EVENT_TYPES]
+    if unknown:
+        raise ValueError(f"unknown event types {unknown}; known: {list(EVENT_TYPES)} or ['*']")
+    return sorted(set(events), key=events.index)
+
+
+class CreateWebhookRequest(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"url": "https://hooks.example.com/pie", "events": ["version.status_changed", "alias.set"]}]
+        }
+    )
+
+    url: WebhookUrl = Field(description="https only (pie-local also allows http to loopback).")
+    events: list[EventTypeName] = Field(min_length=1, max_length=32, description='Event types, or ["*"] for all.')
+    workspace: WorkspaceName | Literal["*"] | None = Field(
+        default=None,
+        description='Whose events it receives; default: the caller\'s only workspace; "*" (admins): every workspace.',
+    )
+    model_ids: list[ModelId] | None = Field(
+        default=None, max_length=MAX_MODEL_IDS, description="Only these models' events (default: every model's)."
+    )
+    description: WebhookDescription | None = None
+
+    _events = field_validator("events")(_known_events)
+
+
+class UpdateWebhookRequest(Strict):
+    """Changes the fields given; the others keep their values. ``status: active`` re-enables a
+    disabled endpoint (and forgets how long it had been failing)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"events": ["*"], "status": "active"}]})
+
+    url: WebhookUrl | None = None
+    events: list[EventTypeName] | None = Field(default=None, min_length=1, max_length=32)
+    model_ids: list[ModelId] | None = Field(default=None, max_length=MAX_MODEL_IDS)
+    description: WebhookDescription | None = None
+    status: WebhookStatus | None = None
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, events: list[str] | None) -> list[str] | None:
+        return None if events is None else _known_events(events)
+
+
+class WebhookResponse(Resource):
+    webhook: Webhook
+
+
+class WebhookWithSecret(Webhook):
+    secret: str = Field(description="whsec_ + base64 of 24 random bytes: shown in this answer only.")
+
+
+class WebhookSecretResponse(Resource):
+    """The answer of a creation or a rotation: the only answers that hold the secret."""
+
+    webhook: WebhookWithSecret
+
+
+class WebhookList(Resource):
+    webhooks: list[Webhook]
+    next_token: str | None
+
+
+class DeliveryResponse(Resource):
+    delivery: Delivery
+
+
+class DeliveryList(Resource):
+    deliveries: list[Delivery] = Field(description="Newest first.")
+    next_token: str | None
 
 
 @dataclass(frozen=True)
