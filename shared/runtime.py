@@ -208,6 +208,21 @@ def webhook_service() -> WebhookService:
     return WebhookService(webhook_store(), resolve_host, utc_now, allow_loopback=settings.webhooks_allow_loopback)
 
 
+@cache
+def webhook_deliverer():
+    from shared.dispatch.webhooks import WebhookDeliverer
+    from shared.domain.webhooks import DeliveryPolicy
+
+    settings = api_settings()
+    return WebhookDeliverer(
+        webhook_store(),
+        resolve_host,
+        utc_now,
+        DeliveryPolicy.scaled(settings.webhook_backoff_scale),
+        allow_loopback=settings.webhooks_allow_loopback,
+    )
+
+
 # Clients the local stack replaces with stand-ins (it has no Lambda or ECS to start jobs on).
 _stand_ins: dict[str, Any] = {}
 
@@ -286,6 +301,7 @@ def reset() -> None:
         sweeper,
         webhook_store,
         webhook_service,
+        webhook_deliverer,
         idempotency_store,
         dispatcher_settings,
         dispatcher,
