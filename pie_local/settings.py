@@ -43,3 +43,5 @@ def local_environment(table_name: str = LOCAL_TABLE_NAME, dynamodb_endpoint: str
 
 # The deployed sweeper runs every minute; locally a few seconds keep a working day's timeouts prompt.
 DEFAULT_SWEEP_SECONDS = 5.0
+# Webhook deliveries whose retry is due are looked for this often (the first retry is due after 5 s).
+DEFAULT_WEBHOOK_SWEEP_SECONDS = 1.0

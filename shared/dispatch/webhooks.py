@@ -12,7 +12,7 @@ Fed by the table's stream, as the job dispatcher is:
 ``sweep`` reads the due index (GSI3, ``HOOKDUE#<shard>``) for pending deliveries whose next attempt
 is due — retries, and any delivery whose stream record was lost or whose process died mid-attempt —
 so retries survive restarts. An attempt first claims the delivery (a conditional write that pushes
-its next attempt ``CLAIM_SECONDS`` ahead): two workers never send one attempt twice, and a worker
+its next attempt ``DeliveryPolicy.claim`` ahead): two workers never send one attempt twice, and a worker
 that dies holding a claim only delays the delivery until the claim runs out. Delivery is therefore
 at least once per attempt; receivers deduplicate on ``webhook-id``.
 
@@ -30,7 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from shared.data.entities import DELIVERIES, EVENTS, WebhookRecord
@@ -43,8 +43,6 @@ from shared.domain.events import Event
 from shared.domain.webhooks import Attempt, Delivery, DeliveryPolicy
 from shared.observability import logger
 
-# An attempt holds its delivery this long (past the request's timeout) before another may take it.
-CLAIM_SECONDS = 60
 PAGE_SIZE = 100
 MAX_PAGES = 5
 
@@ -169,7 +167,7 @@ class WebhookDeliverer:
         now = self._clock()
         claimed = delivery.model_copy(
             update={
-                "next_attempt_at": now + timedelta(seconds=CLAIM_SECONDS),
+                "next_attempt_at": now + self._policy.claim,
                 "entity_version": delivery.entity_version + 1,
             }
         )

@@ -173,12 +173,20 @@ class DeliveryPolicy:
     )
     disable_after: timedelta = timedelta(days=3)
     timeout_seconds: float = 10.0
+    # An attempt holds its delivery this long before another worker may take it (past the timeout).
+    claim: timedelta = timedelta(seconds=30)
 
     @classmethod
     def scaled(cls, factor: float) -> DeliveryPolicy:
-        """The same schedule, every interval times ``factor`` (a test or a local stack in a hurry)."""
+        """The same schedule, every interval times ``factor``, to try a receiver quickly (the claim
+        too, down to a second: a receiver slower than that may then be sent an attempt twice)."""
         base = cls()
-        return cls(tuple(step * factor for step in base.retry_after), base.disable_after * factor, base.timeout_seconds)
+        return cls(
+            tuple(step * factor for step in base.retry_after),
+            base.disable_after * factor,
+            base.timeout_seconds,
+            max(base.claim * factor, timedelta(seconds=1)),
+        )
 
 
 # Ids and secrets ---------------------------------------------------------------------------------
@@ -222,8 +230,8 @@ def headers(secrets_in_force: list[str], message_id: str, timestamp: int, body: 
 def wants(webhook: Webhook, event: Event) -> bool:
     """Whether ``webhook`` receives ``event``: active, of its workspace, of its types and models. A
     ping goes only to the webhook it was sent to."""
-    if webhook.status != "active":
-        return False
+    if webhook.status != "active" or event.timestamp < webhook.created_at:
+        return False  # nor an event from before it existed (a stream replayed from its start)
     if event.type == PING:
         return event.data.get("webhook_id") == webhook.id
     if webhook.workspace not in (ALL_EVENTS, event.workspace):
