@@ -106,11 +106,25 @@ class WebhookStore:
     def save_delivery(self, delivery: Delivery, expected_entity_version: int) -> None:
         save(self._client, replace(self._table, DELIVERIES, delivery, expected_entity_version))
 
-    def deliveries(self, webhook_id: str, status: str | None, limit: int, page_token: str | None) -> Page[Delivery]:
-        """Newest first. ``status`` filters what a page reads: a page reads at most
-        ``FILTERED_READS`` times and may then end short of ``limit``, with a token to go on."""
+    def delivery_page_start(self, webhook_id: str, status: str | None, page_token: str | None) -> dict[str, Any] | None:
+        """Where a page of the delivery log starts (None: the newest); a token this list did not
+        issue is a ``PageTokenInvalidError``."""
+        if page_token is None:
+            return None
         assert self._page_tokens is not None, "lists need page tokens"
-        list_scope = f"deliveries:{webhook_id}:{status or '*'}"
+        start = self._page_tokens().decode(page_token, _delivery_scope(webhook_id, status))
+        if not is_table_key(start, {"PK", "SK"}) or start["PK"] != s(keys.webhook_partition(webhook_id)):
+            raise PageTokenInvalidError()
+        return start
+
+    def deliveries(
+        self, webhook_id: str, status: str | None, limit: int, start: dict[str, Any] | None
+    ) -> Page[Delivery]:
+        """Newest first, from ``start`` (``delivery_page_start``). ``status`` filters what a page
+        reads: a page reads at most ``FILTERED_READS`` times and may then end short of ``limit``,
+        with a token to go on."""
+        assert self._page_tokens is not None, "lists need page tokens"
+        list_scope = _delivery_scope(webhook_id, status)
         query: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
@@ -125,15 +139,12 @@ class WebhookStore:
             query["FilterExpression"] = "#status = :status"
             query["ExpressionAttributeNames"] = {"#status": "status"}
             query["ExpressionAttributeValues"][":status"] = s(status)
-        if page_token is not None:
-            start = self._page_tokens().decode(page_token, list_scope)
-            if not is_table_key(start, {"PK", "SK"}):
-                raise PageTokenInvalidError()
+        if start is not None:
             query["ExclusiveStartKey"] = start
         items: list[dict[str, Any]] = []
         resume: dict[str, Any] | None = None
         for read in range(FILTERED_READS):
-            response = query_from_token(self._client, read == 0 and page_token is not None, Limit=limit + 1, **query)
+            response = query_from_token(self._client, read == 0 and start is not None, Limit=limit + 1, **query)
             items += response["Items"]
             if len(items) > limit:
                 items = items[:limit]
@@ -159,3 +170,7 @@ class WebhookStore:
             query["ExclusiveStartKey"] = start
         response = self._client.query(**query)
         return [DELIVERIES.decode(item) for item in response["Items"]], response.get("LastEvaluatedKey")
+
+
+def _delivery_scope(webhook_id: str, status: str | None) -> str:
+    return f"deliveries:{webhook_id}:{status or '*'}"

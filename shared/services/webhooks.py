@@ -11,6 +11,7 @@ any other answer, and never logged. A rotated secret is still signed with for ``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from shared.domain.errors import (
 from shared.domain.events import ALL_EVENTS
 from shared.domain.records import Page
 from shared.domain.webhooks import (
+    WEBHOOK_ID_PATTERN,
     CreateWebhookRequest,
     DeliveryList,
     DeliveryResponse,
@@ -98,14 +100,14 @@ class WebhookService:
 
     def list(self, limit: int, page_token: str | None, access: Access) -> WebhookList:
         """Every webhook the caller may see, by id; the token is the last id of the page."""
+        if page_token is not None and not _is_webhook_id(page_token):
+            raise PageTokenInvalidError()
         if access.reads_everything:
             found = self._store.of_workspace(None)
         else:
             found = [r for w in sorted(access.workspaces) for r in self._store.of_workspace(w)]
         webhooks = sorted((record.webhook for record in found), key=lambda w: w.id)
         if page_token is not None:
-            if not page_token.startswith("wh_") or len(page_token) > 64:
-                raise PageTokenInvalidError()
             webhooks = [w for w in webhooks if w.id > page_token]
         page = Page(webhooks[:limit], webhooks[limit - 1].id if len(webhooks) > limit else None)
         return WebhookList(webhooks=page.items, next_token=page.next_token)
@@ -155,8 +157,9 @@ class WebhookService:
     def deliveries(
         self, webhook_id: str, status: str | None, limit: int, page_token: str | None, access: Access
     ) -> DeliveryList:
+        start = self._store.delivery_page_start(webhook_id, status, page_token)  # a bad token: 400 first
         self._readable(webhook_id, access)
-        page = self._store.deliveries(webhook_id, status, limit, page_token)
+        page = self._store.deliveries(webhook_id, status, limit, start)
         return DeliveryList(deliveries=page.items, next_token=page.next_token)
 
     def retry_delivery(self, webhook_id: str, delivery_id: str, access: Access) -> DeliveryResponse:
@@ -222,6 +225,10 @@ def _workspace_for(requested: str | None, access: Access) -> str:
     if not access.can_write(requested):
         raise WorkspaceAccessDeniedError(requested, f"workspace '{requested}' is not one of yours")
     return requested
+
+
+def _is_webhook_id(value: str) -> bool:
+    return re.fullmatch(WEBHOOK_ID_PATTERN.removeprefix("^").removesuffix("$"), value) is not None
 
 
 def _with_secret(record: WebhookRecord) -> WebhookSecretResponse:
