@@ -1,7 +1,7 @@
 """Webhooks end to end (SPEC part three, "Outbound events"): ``pie-local serve`` delivers with real
 HTTP to a receiver on loopback that fails the first attempts, goes down for a while and comes back;
-every event arrives, each under one ``webhook-id``, and every signature verifies with an
-implementation of the Standard Webhooks specification written here. Killing ``pie-local`` (kill -9)
+every event arrives, each under one ``webhook-id``, and every signature verifies with the SDK's
+helper and with an implementation of the Standard Webhooks specification written here. Killing ``pie-local`` (kill -9)
 with deliveries pending loses none. Retries are fast (``--webhook-backoff-scale``); all traffic is
 on loopback."""
 
@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from pie_client import webhooks
 from tests.e2e.client import Api, mint
 from tests.e2e.documents import model_document, unique_id
 from tests.e2e.local_server import LocalServer, start_server, stop_server
@@ -148,6 +149,7 @@ def check_every_event_once(receiver: Receiver, secret: str, expected: int) -> No
         assert len({body for _, body in requests}) == 1
     for headers, body, _ in receiver.attempts():
         assert verify(secret, headers, body), headers["webhook-id"]
+        assert webhooks.verify(body, headers, secret) == json.loads(body)  # and with the SDK's helper
         assert headers["content-type"] == "application/json"
 
 
