@@ -16,6 +16,7 @@ from tests.conftest import invoke
 from tests.integration.api_events import assert_error, call, event_for, with_claims
 
 RECEIVER = "https://hooks.example.com/pie"
+RESOLVE_HOST = runtime.resolve_host  # as imported, before the tests' fixture replaces it
 
 
 @pytest.fixture
@@ -173,3 +174,14 @@ def test_an_unknown_webhook_or_delivery_is_a_404_and_a_malformed_id_a_400(deploy
     webhook = created()
     assert_error(call("retry_webhook_delivery", webhook_id=webhook["id"], delivery_id="msg_" + "0" * 36), 404)
     assert_error(call("list_webhook_deliveries", webhook_id=webhook["id"], query={"status": "lost"}), 400)
+
+
+def test_a_host_table_setting_resolves_webhook_hosts_without_dns(table: Any, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(runtime, "resolve_host", RESOLVE_HOST)  # the wiring's own, not the tests' table
+    monkeypatch.setenv("PIE_WEBHOOK_HOSTS", "hooks.example.com=93.184.216.34, localhost=127.0.0.1")
+    runtime.reset()
+    assert runtime.resolve_host("Hooks.Example.com", 443) == ["93.184.216.34"]
+    with pytest.raises(OSError, match="not in PIE_WEBHOOK_HOSTS"):
+        runtime.resolve_host("elsewhere.example.com", 443)
+    status, body, _ = call("create_webhook", body={"url": "https://elsewhere.example.com/", "events": ["*"]})
+    assert status == 422 and "does not resolve" in body["message"]
