@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, WithJsonSchema, field_validator
 
 from shared.domain.entities import ModelId, Resource, Strict, WorkspaceName
 from shared.domain.events import ALL_EVENTS, EVENT_TYPES, PING, Event
@@ -81,7 +81,11 @@ class Delivery(Resource):
 
 WebhookUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 WebhookDescription = Annotated[str, StringConstraints(max_length=1000)]
-EventTypeName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# An event type of the catalogue, or "*"; published as an enum, checked by ``_known_events`` (whose
+# message lists the known types).
+EventTypeName = Annotated[
+    str, WithJsonSchema({"type": "string", "enum": [*EVENT_TYPES, ALL_EVENTS]}, mode="validation")
+]
 
 
 def _known_events(events: list[str]) -> list[str]:
