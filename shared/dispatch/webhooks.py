@@ -69,8 +69,8 @@ def http_send(target: url_safety.Target, headers: dict[str, str], body: bytes, t
     else:
         connection = http.client.HTTPConnection(target.address, target.port, timeout=timeout)
     default_port = 443 if target.scheme == "https" else 80
-    host = target.host if target.port == default_port else f"{target.host}:{target.port}"
-    host = f"[{host}]" if ":" in target.host and not host.startswith("[") else host
+    name = f"[{target.host}]" if ":" in target.host else target.host  # an IPv6 literal
+    host = name if target.port == default_port else f"{name}:{target.port}"
     try:
         connection.request("POST", target.path, body=body, headers={**headers, "host": host, "user-agent": "PIE"})
         response = connection.getresponse()

@@ -262,3 +262,29 @@ def test_delivery_items_carry_no_secret(world: Any, table: Any):
     drain(stream, deliverer)
     items = [i for i in table.scan(TableName="pie-local")["Items"] if DELIVERIES.holds(i)]
     assert items and all(hook["secret"] not in json.dumps(item) for item in items)
+
+
+def test_the_delivery_log_pages_newest_first_and_filters_by_status(world: Any):
+    clock, receiver, deliverer, stream = world
+    receiver.statuses = [500, 200, 500, 200, 500]
+    hook = webhook(events=["model.created"])
+    for n in range(5):
+        create_model(f"m{n}")
+        drain(stream, deliverer)
+    everything = deliveries(hook["id"])
+    assert [d["payload"]["data"]["model_id"] for d in everything] == ["m4", "m3", "m2", "m1", "m0"]
+
+    seen, token = [], None
+    while True:
+        query = {"status": "pending", "limit": "1", **({"next_token": token} if token else {})}
+        status, body, _ = call("list_webhook_deliveries", webhook_id=hook["id"], query=query)
+        assert status == 200, body
+        seen += [d["payload"]["data"]["model_id"] for d in body["deliveries"]]
+        token = body["next_token"]
+        if token is None:
+            break
+    assert seen == ["m4", "m2", "m0"]
+    first = call("list_webhook_deliveries", webhook_id=hook["id"], query={"limit": "1"})[1]
+    other = webhook()["id"]
+    status, body, _ = call("list_webhook_deliveries", webhook_id=other, query={"next_token": first["next_token"]})
+    assert status == 400, body  # a token of another webhook's log
