@@ -7,6 +7,7 @@ sample names (``bench.world``); the calls are counted on the runtime's own Dynam
 from __future__ import annotations
 
 import importlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +102,15 @@ MINIMUMS: dict[str, Minimum] = {
     ),
     "list_all_jobs": Minimum(4, "one Query page of each of the delivery log's 4 write-shards (docs/jobs.md)"),
     "check_handlers": Minimum(0, "the handler policy is the deployment's settings; reads no table"),
+    "create_webhook": Minimum(2, "query the workspace's webhooks (at most 100); conditional PutItem"),
+    "list_webhooks": Minimum(1, "one Query of the caller's workspace's webhooks (GSI1)"),
+    "get_webhook": Minimum(1, "GetItem by key"),
+    "update_webhook": Minimum(2, "read the webhook (workspace); conditional PutItem"),
+    "delete_webhook": Minimum(3, "read the webhook (workspace); one Query of its partition; one BatchWriteItem"),
+    "rotate_webhook_secret": Minimum(2, "read the webhook (workspace); conditional PutItem"),
+    "ping_webhook": Minimum(2, "read the webhook (workspace); put the ping event"),
+    "list_webhook_deliveries": Minimum(2, "read the webhook (workspace); one Query page of its partition"),
+    "retry_webhook_delivery": Minimum(3, "read the webhook (workspace) and the delivery; conditional PutItem"),
     "get_openapi": Minimum(0, "serves the document packaged with the code; reads no table"),
     "complete_job_events": Minimum(5, "as complete_job: the record names the job, which must be read once"),
     "dispatch_jobs (lambda job)": Minimum(
@@ -180,7 +190,14 @@ def _failed_job(client: Any, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-_PREPARE = {"retry_job": _failed_job}
+def _loopback_receiver(client: Any, event: dict[str, Any]) -> dict[str, Any]:
+    """A literal loopback address (the local stack's setting allows it): nothing is resolved."""
+    body = json.loads(event["body"])
+    event["body"] = json.dumps({**body, "url": "https://127.0.0.1:9/pie"})
+    return event
+
+
+_PREPARE = {"retry_job": _failed_job, "create_webhook": _loopback_receiver}
 
 
 def _lambda_job_batch(client: Any, event: dict[str, Any]) -> dict[str, Any]:

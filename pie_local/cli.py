@@ -43,7 +43,7 @@ from pie_local.runtime.handler_mappings import (
     HandlerMappings,
     LambdaMapping,
 )
-from pie_local.settings import DEFAULT_SWEEP_SECONDS
+from pie_local.settings import DEFAULT_SWEEP_SECONDS, DEFAULT_WEBHOOK_SWEEP_SECONDS
 from shared.domain.access import ADMIN_SCOPE, DEFAULT_WORKSPACES_CLAIM, is_workspace_name
 from shared.domain.entities import DEFAULT_WORKSPACE
 from shared.routes import ALL_SCOPES
@@ -153,6 +153,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how often the job sweeper ends overdue attempts and releases due retries (default: %(default)g)",
     )
+    serve.add_argument(
+        "--webhook-sweep-seconds",
+        type=float,
+        default=DEFAULT_WEBHOOK_SWEEP_SECONDS,
+        metavar="SECONDS",
+        help="how often webhook deliveries whose retry is due are sent again (default: %(default)g)",
+    )
+    serve.add_argument(
+        "--webhook-backoff-scale",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="multiply every webhook retry interval (5 s, 5 min, 30 min, 2 h, 5 h, 10 h) and the 3 days after "
+        "which a failing endpoint is disabled by this, to try receivers quickly (default: %(default)g)",
+    )
     data = serve.add_mutually_exclusive_group()
     data.add_argument(
         "--data-dir",
@@ -240,6 +255,9 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     if arguments.private_reads:
         os.environ["PIE_PRIVATE_READS"] = "true"  # read by the route functions, as when deployed
+    if not 0 < arguments.webhook_backoff_scale <= 1:
+        parser.error("--webhook-backoff-scale must be above 0 and at most 1")
+    os.environ["PIE_WEBHOOK_BACKOFF_SCALE"] = repr(arguments.webhook_backoff_scale)
     # Every dispatch and sweep flushes a metrics document; in a terminal they bury the requests.
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "false" if arguments.metrics else "true"
     _send_function_logs_to_stderr()
@@ -253,6 +271,7 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         dynamodb_endpoint=arguments.dynamodb_endpoint,
         handlers=handlers,
         sweep_seconds=arguments.sweep_seconds,
+        webhook_sweep_seconds=arguments.webhook_sweep_seconds,
         data_dir=None if arguments.ephemeral else arguments.data_dir or local_home(arguments.home) / DATA_DIRECTORY,
         fsync=arguments.fsync,
         accept_data_loss=arguments.accept_data_loss,

@@ -41,6 +41,7 @@ TAGS = [
     {"name": "versions", "description": "Cut versions and move them through their lifecycle."},
     {"name": "subscriptions", "description": "Chain models: run or retrain one when another finishes."},
     {"name": "jobs", "description": "Training and inference jobs: start, follow, complete."},
+    {"name": "webhooks", "description": "Signed outbound events (Standard Webhooks) and their delivery log."},
     {"name": "contract", "description": "This document."},
 ]
 # Every scope a token may hold, for the bearer scheme's description: models:promote is no

@@ -23,6 +23,7 @@ from shared.data.items import key, n, s
 from shared.data.page_tokens import PageTokenCodec
 from shared.data.queries import query_page
 from shared.data.save import Write, create, delete, replace, save_together
+from shared.domain import events
 from shared.domain.entities import Alias, Version
 from shared.domain.errors import AliasNotFoundError
 from shared.domain.records import AliasChangeRecord, Page
@@ -120,14 +121,18 @@ class AliasStore:
 
     # Writes -------------------------------------------------------------------------------------
 
-    def move_writes(self, alias: Alias, expected_entity_version: int | None, change: AliasChangeRecord) -> list[Write]:
-        """The alias's write (a create when ``expected_entity_version`` is None), its history entry
-        and the guard's count: the writes a move is made of, on their own or inside a larger change."""
+    def move_writes(
+        self, alias: Alias, expected_entity_version: int | None, change: AliasChangeRecord, workspace: str
+    ) -> list[Write]:
+        """The alias's write (a create when ``expected_entity_version`` is None, reporting
+        ``alias.set``), its history entry and the guard's count: the writes a move is made of, on
+        their own or inside a larger change."""
         alias_write = (
             create(self._table, ALIASES, alias)
             if expected_entity_version is None
             else replace(self._table, ALIASES, alias, expected_entity_version)
         )
+        alias_write = alias_write.reporting(events.alias_set(alias, workspace, change.change.previous_version))
         return [alias_write, create(self._table, ALIAS_CHANGES, change), self._counted(alias.model_id)]
 
     def unmoved_since(self, model_id: str, moves: int) -> Write:
@@ -163,13 +168,16 @@ class AliasStore:
         }
         return Write({"ConditionCheck": check}, ALIAS_TARGET)
 
-    def delete(self, alias: Alias, change: AliasChangeRecord) -> None:
-        """Delete the alias if it is still as read, and record the delete in its history."""
+    def delete(self, alias: Alias, change: AliasChangeRecord, workspace: str) -> None:
+        """Delete the alias if it is still as read, and record the delete in its history (reporting
+        ``alias.deleted``)."""
         table_key = keys.alias_key(alias.model_id, alias.name)
         save_together(
             self._client,
             [
-                delete(self._table, ALIASES, table_key, alias.entity_version),
+                delete(self._table, ALIASES, table_key, alias.entity_version).reporting(
+                    events.alias_deleted(alias, workspace, change.change.by, change.change.at)
+                ),
                 create(self._table, ALIAS_CHANGES, change),
                 self._counted(alias.model_id),
             ],

@@ -126,6 +126,7 @@ class AliasService:
                 alias,
                 current.entity_version if current is not None else None,
                 AliasChangeRecord(model_id, name, change, alias.entity_version),
+                record.model.workspace,
             )
             guarded.append(self._aliases.target_check(target, target.entity_version))
             jobs = []
@@ -147,11 +148,12 @@ class AliasService:
         """Delete the alias, recording the delete in its history (``as_of`` after it is a 404)."""
 
         def attempt() -> None:
-            self._writable(model_id, name, access)
+            model = self._writable(model_id, name, access).model
             current = self._aliases.get(model_id, name)
             _check_if_match(model_id, name, if_match, current)
             change = rules.deleted(current, actor, self._clock())
-            self._aliases.delete(current, AliasChangeRecord(model_id, name, change, current.entity_version + 1))
+            record = AliasChangeRecord(model_id, name, change, current.entity_version + 1)
+            self._aliases.delete(current, record, model.workspace)
 
         self._retrying(attempt, model_id, name, if_match)
 
@@ -284,5 +286,6 @@ class AliasEffects:
             alias,
             current.entity_version if current is not None else None,
             AliasChangeRecord(model.id, name, change, alias.entity_version),
+            model.workspace,
         )
         return AliasEffect(writes=writes, moved=alias, previous_version=change.previous_version)
