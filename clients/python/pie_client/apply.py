@@ -5,9 +5,10 @@ the subscriptions it is the source of. A subscription is identified by its ``nam
 label: that is how a second apply finds the subscription the first one created.
 
 ``plan`` compares the file with what the API answers and says, for each declared thing, whether it
-would be created, changed (field by field), replaced (a subscription whose event, target, action
-or input source changed: those cannot be updated in place) or left alone; and which existing
-subscriptions a model change would make ``stale`` under PIE's rules. ``execute`` carries a plan
+would be created, changed (field by field), replaced (a subscription whose event, alias, target,
+action or input source changed: those cannot be updated in place) or left alone; and which existing
+subscriptions a model change would make ``stale`` under PIE's rules (an ``alias_set`` subscription
+forwards the alias move, not its source's output, so its source's contracts never make it stale). ``execute`` carries a plan
 out, each update conditional on the ``entity_version`` the plan read (If-Match), so a change made
 by someone else in between is a ``Conflict``, not overwritten.
 
@@ -25,8 +26,9 @@ and written only when the file names them, so a file written before aliases exis
 a protection), and ``aliases: {champion: 3}`` pins an alias to a version. Pins are moved after the
 models and subscriptions are written, each move conditional on the alias's ``entity_version`` as
 the plan read it. A model entry with ``aliases:`` manages the model's whole set of aliases: on a
-model the file owns, an alias it names nowhere (not pinned, not protected, not the promotion's) is
-listed, and deleted with ``prune``, like an undeclared subscription.
+model the file owns, an alias it names nowhere (not pinned, not protected, not the promotion's, not
+followed by an ``alias_set`` subscription of the model) is listed, and deleted with ``prune``, like
+an undeclared subscription.
 
 Before anything is written the plan checks what it can: every subscription's target is declared
 in the file or exists (and is not being pruned), every pinned version exists and is active, every
@@ -52,6 +54,7 @@ from pydantic import ValidationError
 from pie_client import rules
 from pie_client.client import PieClient
 from pie_client.errors import Conflict, Forbidden, NotFound, PieError
+from pie_client.graph import event_label
 from pie_client.models import (
     Alias,
     CreateModelRequest,
@@ -70,7 +73,7 @@ ALIAS_FIELDS = ("protected_aliases", "promotion")
 ALIAS_REASON = "pie apply"
 # Handler pairs one POST /v2/handlers/check may carry.
 MAX_CHECKED_HANDLER_PAIRS = 100
-IMMUTABLE_SUBSCRIPTION_FIELDS = ("trigger_event", "target_model_id", "target_action", "input_source")
+IMMUTABLE_SUBSCRIPTION_FIELDS = ("trigger_event", "alias", "target_model_id", "target_action", "input_source")
 # A declaration larger than this is refused before it is parsed: hundreds of models take a few
 # dozen KiB, and parsing, validating and planning cost grows with the file.
 MAX_FILE_BYTES = 1024 * 1024
@@ -160,6 +163,8 @@ def _schema_message(error: Any, rules: dict[str, Any]) -> str:
     for kind in ("alias", "version"):
         if error.schema == rules["$defs"][kind]:
             return f"{error.instance!r} is not {'an alias name' if kind == 'alias' else 'a version'}: {error.schema['description']}"
+    if error.validator == "not" and "description" in error.schema:
+        return error.schema["description"]  # a field the others rule out ("should not be valid under ...")
     return error.message
 
 
@@ -505,7 +510,8 @@ def _alias_orphans(
     declaration: Declaration, model_steps: list[ModelStep], existing: dict[str, list[Alias]]
 ) -> list[Orphan]:
     """The aliases of owned models whose entry manages aliases, that the file names nowhere:
-    not pinned, not protected and not the promotion policy's alias."""
+    not pinned, not protected, not the promotion policy's alias and not followed by one of the
+    model's declared ``alias_set`` subscriptions."""
     orphans: list[Orphan] = []
     for step in model_steps:
         if step.current is None or step.model_id not in declaration.aliases or not _owns(declaration, step.current):
@@ -515,6 +521,11 @@ def _alias_orphans(
             *declaration.aliases[step.model_id],
             *_effective(step, "protected_aliases"),
             *([promotion.alias] if promotion is not None else []),
+            *(
+                sub.request.alias
+                for sub in declaration.subscriptions
+                if sub.source_model_id == step.model_id and sub.request.alias is not None
+            ),
         }
         orphans.extend(
             Orphan("alias", step.model_id, alias=alias)
@@ -757,6 +768,8 @@ def _staleness(
                     )
             elif subscription.source_model_id == step.model_id and subscription.input_source == "trigger_output":
                 action = rules.producing_action(subscription.trigger_event)
+                if action is None:
+                    continue  # an alias move sends the same document whatever the model's contracts
                 if _schema(before, action, "output") != _schema(after, action, "output"):
                     effects.append(
                         StaleningEffect(
@@ -887,7 +900,9 @@ def render(plan: Plan) -> Iterable[str]:
             yield from (f"    {line}" for change in step.changes for line in _describe_change(change))
     for sub in plan.subscriptions:
         request = sub.declared.request
-        what = f"{request.trigger_event} -> {request.target_model_id} {request.target_action}"
+        what = (
+            f"{event_label(request.trigger_event, request.alias)} -> {request.target_model_id} {request.target_action}"
+        )
         if sub.action == "create":
             yield f"+ subscription {sub.address}: create ({what})"
         elif sub.action == "unchanged":
@@ -895,7 +910,7 @@ def render(plan: Plan) -> Iterable[str]:
         else:
             symbol = {"replace": "-/+", "update": "~", "reactivate": "~"}[sub.action]
             suffix = (
-                " (event, target, action and input source cannot be updated in place)"
+                " (event, alias, target, action and input source cannot be updated in place)"
                 if sub.action == "replace"
                 else ""
             )

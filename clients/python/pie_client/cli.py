@@ -47,7 +47,7 @@ from pie_client import apply as declared
 from pie_client import rules
 from pie_client.client import DEFAULT_URL, PieClient
 from pie_client.errors import InvalidRequest, PieError, Unauthorized, WaitTimeout
-from pie_client.graph import ImpactTree, TriggerGraph
+from pie_client.graph import ImpactTree, TriggerGraph, event_label
 from pie_client.models import Job
 
 OUTPUT_FORMATS = ("table", "json")
@@ -231,7 +231,7 @@ LINEAGE_COLUMNS: dict[str, Callable[[Any], Any]] = {
 SUBSCRIPTION_COLUMNS: dict[str, Callable[[Any], Any]] = {
     "ID": lambda sub: sub.id,
     "LABEL": lambda sub: sub.label,
-    "EVENT": lambda sub: sub.trigger_event,
+    "EVENT": lambda sub: event_label(sub.trigger_event, sub.alias),
     "TARGET": lambda sub: sub.target_model_id,
     "ACTION": lambda sub: sub.target_action,
     "INPUT": lambda sub: sub.input_source,
@@ -576,9 +576,22 @@ def subscriptions_get(session: Session, model_id: str, subscription: str) -> Non
     emit(session, session.client.get_subscription(model_id, _subscription_id(session, model_id, subscription)))
 
 
+def _alias_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--alias", metavar="ALIAS", help=help)
+
+
+def _check_alias(event: str, alias: str | None) -> None:
+    """--alias goes with an alias event (alias_set) and only with one: a usage error before any request."""
+    if rules.is_alias_event(event) and alias is None:
+        raise click.UsageError(f"--event {event} needs --alias: the alias whose moves it follows (e.g. champion)")
+    if not rules.is_alias_event(event) and alias is not None:
+        raise click.UsageError(f"--alias is only for an alias event (alias_set), not --event {event}")
+
+
 @subscriptions.command("create", help="Fire TARGET's action when EVENT happens on MODEL_ID.")
 @click.argument("model_id")
 @click.option("--event", "trigger_event", type=click.Choice(rules.EVENT_NAMES), required=True)
+@_alias_option("with --event alias_set: the alias of MODEL_ID whose moves to another version fire it")
 @click.option("--target", "target_model_id", required=True)
 @click.option("--action", "target_action", type=click.Choice(["inference", "training"]), required=True)
 @click.option("--input", "input_", type=JSON_OBJECT, help="stored input (else the trigger's output is forwarded)")
@@ -586,6 +599,7 @@ def subscriptions_get(session: Session, model_id: str, subscription: str) -> Non
 @output_option
 @pass_session
 def subscriptions_create(session: Session, model_id: str, input_: dict | None, **fields: Any) -> None:
+    _check_alias(fields["trigger_event"], fields["alias"])
     created = session.client.create_subscription(
         model_id, input_source="stored" if input_ is not None else "trigger_output", input=input_, **fields
     )
@@ -940,16 +954,23 @@ def apply_command(session: Session, path: str, plan_only: bool, reactivate: bool
     show_default=True,
     help="with --impact: the event",
 )
+@_alias_option("with --impact --event alias_set: the alias whose move to show")
 @output_option
 @pass_session
-def graph_command(session: Session, output_format: str | None, impact_model: str | None, event: str) -> None:
+def graph_command(
+    session: Session, output_format: str | None, impact_model: str | None, event: str, alias: str | None
+) -> None:
     """The trigger graph: models, subscriptions (event, action, status) and the cycles they close.
     With --impact: the tree of jobs that EVENT on that model would start now, the version each
     would train (or cut), what would not fire and why, cycles, and the chain's job budget."""
     if output_format is None:
         output_format = "json" if session.output == "json" else "text"
     if impact_model is not None:
-        drawing: TriggerGraph | ImpactTree = ImpactTree(session.client.get_impact(impact_model, event))  # type: ignore[arg-type]
+        _check_alias(event, alias)
+        impact = session.client.get_impact(impact_model, event, alias=alias)  # type: ignore[arg-type]
+        drawing: TriggerGraph | ImpactTree = ImpactTree(impact)
+    elif alias is not None:
+        raise click.UsageError("--alias goes with --impact MODEL_ID --event alias_set")
     else:
         drawing = TriggerGraph.from_api(session.client)
     renderers = {"text": drawing.to_text, "dot": drawing.to_dot, "mermaid": drawing.to_mermaid, "json": drawing.to_json}

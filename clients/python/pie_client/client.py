@@ -322,11 +322,14 @@ class _PieOperations:
         path = _path("models", model_id, "versions", version, "lineage")
         return self._call("GET", path, LineageResponse, pick="lineage")
 
-    def get_impact(self, model_id: str, event: TriggerEvent = "training_complete") -> Impact:
+    def get_impact(
+        self, model_id: str, event: TriggerEvent = "training_complete", *, alias: str | None = None
+    ) -> Impact:
         """What ``event`` on this model would fire now, as a tree (cycles cut and marked, the depth
-        limit and the job budget applied). Writes nothing."""
-        path = _path("models", model_id, "impact")
-        return self._call("GET", path, ImpactResponse, params={"event": event}, pick="impact")
+        limit and the job budget applied). Writes nothing. For ``alias_set``, ``alias`` names the
+        alias whose move it shows (required then, refused for other events)."""
+        params = {"event": event, "alias": alias}
+        return self._call("GET", _path("models", model_id, "impact"), ImpactResponse, params=params, pick="impact")
 
     def set_version_status(
         self,
@@ -362,12 +365,19 @@ class _PieOperations:
         input_source: InputSource,
         input: JsonObject | None = None,
         label: str | None = None,
+        alias: str | None = None,
         idempotency_key: str | None = None,
     ) -> Subscription:
-        """When ``model_id``'s ``trigger_event`` happens, run ``target_action`` on the target."""
+        """When ``model_id``'s ``trigger_event`` happens, run ``target_action`` on the target.
+        ``trigger_event="alias_set"`` fires when ``alias`` (required then, refused for other
+        events) moves to another version; a ``trigger_output`` one receives {model_id, alias,
+        version, previous_version}."""
+        # Sent only when given, so a PIE without alias events sees the body it always did.
+        fields = {"alias": alias} if alias is not None else {}
         body = _body(
             CreateSubscriptionRequest,
             trigger_event=trigger_event,
+            **fields,
             target_model_id=target_model_id,
             target_action=target_action,
             input_source=input_source,

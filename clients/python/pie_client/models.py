@@ -22,7 +22,7 @@ ModelStatus = Literal["pending", "active"]
 VersionStatus = Literal["pending", "training", "active", "failed"]
 JobAction = Literal["inference", "training"]
 JobStatus = Literal["queued", "dispatched", "succeeded", "failed"]
-TriggerEvent = Literal["training_complete", "inference_complete"]
+TriggerEvent = Literal["training_complete", "inference_complete", "alias_set"]
 InputSource = Literal["stored", "trigger_output"]
 SubscriptionStatus = Literal["active", "paused", "stale"]
 CompletionStatus = Literal["succeeded", "failed"]
@@ -200,6 +200,7 @@ class Impact(Resource):
 
     model_id: str
     event: TriggerEvent
+    alias: str | None = None  # alias_set: the alias whose move it shows
     max_depth: int
     job_budget: int
     total_jobs: int
@@ -211,6 +212,7 @@ class Subscription(Resource):
     workspace: str = "default"
     source_model_id: str
     trigger_event: TriggerEvent
+    alias: str | None = None  # alias_set: the alias whose moves fire it
     target_model_id: str
     target_action: JobAction
     input_source: InputSource
@@ -437,6 +439,7 @@ class NewStatusRequest(Request):
 
 class CreateSubscriptionRequest(Request):
     trigger_event: TriggerEvent
+    alias: str | None = None  # required for alias_set, refused for other events (the server checks)
     target_model_id: str
     target_action: JobAction
     input_source: InputSource
