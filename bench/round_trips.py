@@ -19,6 +19,7 @@ from pie_local.settings import LOCAL_TABLE_NAME
 from pie_local.table.dynamodb import embedded_dynamodb
 from shared import runtime
 from shared.data.entities import JOBS
+from shared.domain.access import Access
 from shared.routes import ROUTES
 
 SECTION = "round trips"
@@ -78,6 +79,12 @@ MINIMUMS: dict[str, Minimum] = {
     "get_alias": Minimum(1, "BatchGetItem of model + alias"),
     "get_alias_history": Minimum(2, "read the model (workspace, 404); one Query page of the history"),
     "delete_alias": Minimum(2, "BatchGetItem of model + alias; alias and tombstone in one transaction"),
+    "set_model_tag": Minimum(2, "read the model; model + its tag index item in one transaction"),
+    "delete_model_tag": Minimum(2, "read the model; model + its tag index item in one transaction"),
+    "set_version_tag": Minimum(2, "BatchGetItem of model + version; version + its tag index item in one transaction"),
+    "delete_version_tag": Minimum(
+        2, "BatchGetItem of model + version; version + its tag index item in one transaction"
+    ),
     "start_inference": Minimum(2, "read the model (active version, contract); put the job"),
     "start_training": Minimum(2, "BatchGetItem of model + version; version + job in one transaction"),
     "list_jobs": Minimum(1, "one Query page of LSI1"),
@@ -167,7 +174,22 @@ def _failed_job(client: Any, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-_PREPARE = {"retry_job": _failed_job}
+def _model_tagged(client: Any, event: dict[str, Any]) -> dict[str, Any]:
+    """Only a tag that is there can be deleted; the sample names the tag ``team``."""
+    path = event["pathParameters"]
+    runtime.tag_service().set_model_tag(path["model_id"], path["key"], "bench", Access.service("bench"))
+    return event
+
+
+def _version_tagged(client: Any, event: dict[str, Any]) -> dict[str, Any]:
+    path = event["pathParameters"]
+    runtime.tag_service().set_version_tag(
+        path["model_id"], path["model_version"], path["key"], "bench", Access.service("bench")
+    )
+    return event
+
+
+_PREPARE = {"retry_job": _failed_job, "delete_model_tag": _model_tagged, "delete_version_tag": _version_tagged}
 
 
 def _lambda_job_batch(client: Any, event: dict[str, Any]) -> dict[str, Any]:

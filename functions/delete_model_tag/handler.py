@@ -1,5 +1,6 @@
-"""DELETE /v2/models/{model_id}/tags/{key} — delete one tag of a model (404 if it has none of that
-key); If-Match makes it conditional on the model's entity_version."""
+"""DELETE /v2/models/{model_id}/tags/{key} — delete one tag of a model.
+
+A key the model does not have is a 404; If-Match makes it conditional on the model's entity_version."""
 
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath, TagKeyPath, tag_key_in_path

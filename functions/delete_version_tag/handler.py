@@ -1,5 +1,7 @@
-"""DELETE /v2/models/{model_id}/versions/{model_version}/tags/{key} — delete one tag of a version
-(404 if it has none of that key); If-Match makes it conditional on the version's entity_version."""
+"""DELETE /v2/models/{model_id}/versions/{model_version}/tags/{key} — delete one tag of a version.
+
+A key the version does not have is a 404; If-Match makes it conditional on the version's
+entity_version."""
 
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath, TagKeyPath, VersionPath, tag_key_in_path

@@ -1,4 +1,6 @@
-"""GET /v2/models — one page of models, by id; `filter` and `order_by` search them (docs/search.md)."""
+"""GET /v2/models — one page of models, by id, or of a search.
+
+`filter` (MLflow's syntax, a subset) and `order_by` search them: docs/search.md."""
 
 from typing import Annotated
 

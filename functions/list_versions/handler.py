@@ -1,5 +1,6 @@
-"""GET /v2/models/{model_id}/versions — one page of a model's versions, newest first; `filter` and
-`order_by` search them (docs/search.md)."""
+"""GET /v2/models/{model_id}/versions — one page of a model's versions, newest first, or of a search.
+
+`filter` (MLflow's syntax, a subset) and `order_by` search them: docs/search.md."""
 
 from shared.domain.responses import VersionList
 from shared.http.api import route_api

@@ -1,5 +1,7 @@
-"""PUT /v2/models/{model_id}/tags/{key} — set one tag of a model; If-Match makes it conditional on the
-model's entity_version. Never cuts a version, never marks a subscription stale."""
+"""PUT /v2/models/{model_id}/tags/{key} — set one tag of a model.
+
+If-Match makes it conditional on the model's entity_version. It never cuts a version and never marks
+a subscription stale."""
 
 from shared.domain.requests import SetTagRequest
 from shared.domain.responses import ModelResponse

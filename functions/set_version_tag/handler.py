@@ -1,5 +1,7 @@
-"""PUT /v2/models/{model_id}/versions/{model_version}/tags/{key} — set one tag of a version (`latest`
-and `@alias` name one as elsewhere); If-Match makes it conditional on the version's entity_version."""
+"""PUT /v2/models/{model_id}/versions/{model_version}/tags/{key} — set one tag of a version.
+
+`latest` and `@alias` name the version as elsewhere; If-Match makes it conditional on the version's
+entity_version."""
 
 from shared.domain.requests import SetTagRequest
 from shared.domain.responses import ModelVersionResponse

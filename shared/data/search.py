@@ -105,13 +105,17 @@ class SearchStore:
             prefix = (
                 keys.exact_name_prefix(driver.value) if driver.operator == "=" else keys.name_key_prefix(driver.value)
             )
-            query = {
+            query: dict[str, Any] = {
                 "IndexName": GSI3.name,
-                "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :sk)",
-                "ExpressionAttributeNames": {"#pk": GSI3.partition_key, "#sk": GSI3.sort_key},
-                "ExpressionAttributeValues": {":pk": _s(keys.models_by_name_partition()), ":sk": _s(prefix)},
+                "KeyConditionExpression": "#pk = :pk",
+                "ExpressionAttributeNames": {"#pk": GSI3.partition_key},
+                "ExpressionAttributeValues": {":pk": _s(keys.models_by_name_partition())},
                 "ScanIndexForward": not descending,
             }
+            if prefix:  # a key value is never empty: the empty prefix is the whole partition
+                query["KeyConditionExpression"] += " AND begins_with(#sk, :sk)"
+                query["ExpressionAttributeNames"]["#sk"] = GSI3.sort_key
+                query["ExpressionAttributeValues"][":sk"] = _s(prefix)
             return [_Source(query, _index_keys(GSI3), self._models_of_items)]
         index, partition, load = GSI1, keys.all_models_partition(), self._models_of_items
         if driver is not None and driver.field == "status":
