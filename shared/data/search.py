@@ -80,7 +80,9 @@ class SearchStore:
     def models(
         self, plan: SearchPlan, limit: int, page_token: str | None, workspaces: tuple[str, ...] | None
     ) -> Page[Model]:
-        """``workspaces``: the ones the caller may list (None: every one)."""
+        """``workspaces``: the ones to read (None: every one), already narrowed to the filter's
+        ``workspace`` term (``shared.domain.search.searched_workspaces``), so a workspace driver is
+        the model list's range of that workspace."""
 
         def keep(model: Model) -> bool:
             visible = workspaces is None or model.workspace in workspaces
@@ -123,8 +125,6 @@ class SearchStore:
         elif driver is not None and driver.field == "tag":
             assert driver.key is not None
             partition, load = keys.models_tagged_partition(driver.key, driver.value), self._models_of_tags
-        elif driver is not None and driver.field == "workspace":
-            workspaces = (driver.value,) if workspaces is None or driver.value in workspaces else ()
         return [
             _Source(query, _index_keys(index), load)
             for query in _workspace_queries(index, partition, workspaces, descending)

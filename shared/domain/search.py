@@ -343,3 +343,12 @@ def plan_search(kind: Kind, search: Filter, order: Order | None) -> SearchPlan:
         # A version's creation order is its place in the model's sequence, which its timestamp mirrors.
         return SearchPlan(search, driver, Order("list", order.descending), native=True)
     return SearchPlan(search, driver, order, native=native_order(kind, driver) == order.field)
+
+
+def searched_workspaces(search: Filter, listed: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """The workspaces a model search reads: those the caller lists (None: every one), narrowed to
+    the filter's ``workspace = '...'`` terms (two different ones: none)."""
+    named = {term.value for term in search.terms if term.field == "workspace"}
+    if not named:
+        return listed
+    return tuple(sorted(named if listed is None else named & set(listed))) if len(named) == 1 else ()

@@ -13,7 +13,15 @@ from shared.domain.access import Access
 from shared.domain.entities import Model, Version
 from shared.domain.records import Page
 from shared.domain.responses import ModelList, VersionList
-from shared.domain.search import Comparison, Filter, SearchPlan, parse_filter, parse_order_by, plan_search
+from shared.domain.search import (
+    Comparison,
+    Filter,
+    SearchPlan,
+    parse_filter,
+    parse_order_by,
+    plan_search,
+    searched_workspaces,
+)
 from shared.services.registry import ModelRegistry
 
 
@@ -51,7 +59,8 @@ class SearchService:
             # ``?status=`` is one more term; -1: it has no place in the filter's text.
             search = Filter((*search.terms, Comparison("status", "=", status, -1)))
         plan = plan_search("model", search, parse_order_by(order_by, "model"))
-        page = self._store.models(plan, limit, page_token, access.listed_workspaces(workspace))
+        workspaces = searched_workspaces(search, access.listed_workspaces(workspace))
+        page = self._store.models(plan, limit, page_token, workspaces)
         return ModelList(models=page.items, next_token=page.next_token)
 
     def list_versions(

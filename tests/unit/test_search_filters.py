@@ -16,6 +16,7 @@ from shared.domain.search import (
     parse_filter,
     parse_order_by,
     plan_search,
+    searched_workspaces,
 )
 
 
@@ -150,3 +151,12 @@ def test_any_text_parses_or_is_refused_with_a_position_inside_it(text: str):
     except FilterInvalidError as error:
         assert 0 <= error.position <= len(text)
         assert f"position {error.position}" in error.message
+
+
+def test_a_workspace_term_narrows_the_workspaces_read():
+    search = parse_filter("workspace = 'a' AND tags.t = 'x'", "model")
+    assert searched_workspaces(search, None) == ("a",)
+    assert searched_workspaces(search, ("a", "b")) == ("a",)
+    assert searched_workspaces(search, ("b",)) == ()
+    assert searched_workspaces(parse_filter("workspace = 'a' AND workspace = 'b'", "model"), None) == ()
+    assert searched_workspaces(parse_filter("name = 'x'", "model"), ("b",)) == ("b",)
