@@ -19,7 +19,6 @@ from pie_local.settings import LOCAL_TABLE_NAME
 from pie_local.table.dynamodb import embedded_dynamodb
 from shared import runtime
 from shared.data.entities import JOBS
-from shared.domain.access import Access
 from shared.routes import ROUTES
 
 SECTION = "round trips"
@@ -174,22 +173,7 @@ def _failed_job(client: Any, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def _model_tagged(client: Any, event: dict[str, Any]) -> dict[str, Any]:
-    """Only a tag that is there can be deleted; the sample names the tag ``team``."""
-    path = event["pathParameters"]
-    runtime.tag_service().set_model_tag(path["model_id"], path["key"], "bench", Access.service("bench"))
-    return event
-
-
-def _version_tagged(client: Any, event: dict[str, Any]) -> dict[str, Any]:
-    path = event["pathParameters"]
-    runtime.tag_service().set_version_tag(
-        path["model_id"], path["model_version"], path["key"], "bench", Access.service("bench")
-    )
-    return event
-
-
-_PREPARE = {"retry_job": _failed_job, "delete_model_tag": _model_tagged, "delete_version_tag": _version_tagged}
+_PREPARE = {"retry_job": _failed_job}
 
 
 def _lambda_job_batch(client: Any, event: dict[str, Any]) -> dict[str, Any]:
