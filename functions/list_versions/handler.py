@@ -4,7 +4,7 @@
 
 from shared.domain.responses import VersionList
 from shared.http.api import route_api
-from shared.http.params import FilterQuery, LimitQuery, ModelIdPath, OrderByQuery, PageTokenQuery
+from shared.http.params import FilterQuery, LimitQuery, ModelIdPath, PageTokenQuery, VersionOrderByQuery
 from shared.runtime import search_service
 
 api = route_api(__name__)
@@ -16,7 +16,7 @@ def list_versions(
     limit: LimitQuery = 50,
     next_token: PageTokenQuery = None,
     filter: FilterQuery = None,
-    order_by: OrderByQuery = None,
+    order_by: VersionOrderByQuery = None,
 ) -> VersionList:
     return search_service().list_versions(model_id, limit, next_token, api.access, filter, order_by)
 

@@ -6,7 +6,7 @@ a subscription stale."""
 from shared.domain.requests import SetTagRequest
 from shared.domain.responses import ModelResponse
 from shared.http.api import route_api
-from shared.http.params import ModelIdPath, TagKeyPath, tag_key_in_path
+from shared.http.params import ModelIdPath, TagKeyPath
 from shared.runtime import tag_service
 
 api = route_api(__name__)
@@ -16,7 +16,7 @@ api = route_api(__name__)
 def set_model_tag(
     model_id: ModelIdPath, key: TagKeyPath, body: SetTagRequest, if_match: int | None = None
 ) -> ModelResponse:
-    return tag_service().set_model_tag(model_id, tag_key_in_path(key), body.value, api.access, if_match=if_match)
+    return tag_service().set_model_tag(model_id, key, body.value, api.access, if_match=if_match)
 
 
 lambda_handler = api.lambda_handler

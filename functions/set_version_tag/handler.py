@@ -6,7 +6,7 @@ entity_version."""
 from shared.domain.requests import SetTagRequest
 from shared.domain.responses import ModelVersionResponse
 from shared.http.api import route_api
-from shared.http.params import ModelIdPath, TagKeyPath, VersionPath, tag_key_in_path
+from shared.http.params import ModelIdPath, TagKeyPath, VersionPath
 from shared.runtime import alias_service, tag_service
 
 api = route_api(__name__)
@@ -17,9 +17,7 @@ def set_version_tag(
     model_id: ModelIdPath, model_version: VersionPath, key: TagKeyPath, body: SetTagRequest, if_match: int | None = None
 ) -> ModelVersionResponse:
     version = alias_service().resolve(model_id, model_version)
-    return tag_service().set_version_tag(
-        model_id, version, tag_key_in_path(key), body.value, api.access, if_match=if_match
-    )
+    return tag_service().set_version_tag(model_id, version, key, body.value, api.access, if_match=if_match)
 
 
 lambda_handler = api.lambda_handler

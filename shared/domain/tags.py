@@ -24,6 +24,8 @@ Tags = Annotated[
         max_length=MAX_TAGS,
         description=f"Labels (at most {MAX_TAGS}; keys {TAG_KEY_PATTERN}, values at most "
         f"{MAX_TAG_VALUE_LENGTH} characters), searchable with filter=tags.<key> = '<value>'.",
+        # A key outside the pattern is refused: the schema says so rather than only listing the pattern.
+        json_schema_extra={"additionalProperties": False},
     ),
 ]
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
-from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
 from shared.domain.entities import ALIAS_PATTERN, MODEL_ID_PATTERN, UUID_PATTERN, VERSION_PATH_PATTERN
 from shared.domain.errors import RequestInvalidError
 from shared.domain.search import MAX_FILTER_LENGTH
-from shared.domain.tags import TAG_KEY_PATTERN
 
 ModelIdPath = Annotated[str, Path(pattern=MODEL_ID_PATTERN, description="Model id")]
 VersionPath = Annotated[
@@ -37,15 +35,12 @@ SubscriptionIdPath = Annotated[
 JobIdPath = Annotated[
     str, Path(pattern=UUID_PATTERN, description="Job id (a UUID)", json_schema_extra={"format": "uuid"})
 ]
-# A tag key may hold '/' and ':', which a client percent-encodes in a path segment (%2F, %3A): the
-# route receives the segment as sent, and ``tag_key_in_path`` decodes it.
-TAG_KEY_PATH_PATTERN = r"^([A-Za-z0-9_.:/-]|%[0-9A-Fa-f]{2}){1,384}$"
+# API Gateway HTTP APIs decode a path before routing it, so a '/' (even sent as %2F) can never be
+# inside one segment: the tag routes name keys without it (a key with '/' is given at creation).
+TAG_KEY_PATH_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 TagKeyPath = Annotated[
     str,
-    Path(
-        pattern=TAG_KEY_PATH_PATTERN,
-        description=f"Tag key ({TAG_KEY_PATTERN}; percent-encode '/' and ':' as %2F and %3A)",
-    ),
+    Path(pattern=TAG_KEY_PATH_PATTERN, description="Tag key (a key holding '/' cannot be named in a path)"),
 ]
 FilterQuery = Annotated[
     str | None,
@@ -55,11 +50,19 @@ FilterQuery = Annotated[
         "(docs/search.md)",
     ),
 ]
+_DIRECTION = "( +([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc]))? *$"
 OrderByQuery = Annotated[
     str | None,
     Query(
-        max_length=64,
-        description="name, created_at or updated_at (versions: created_at or updated_at), then ASC or DESC",
+        pattern=f"^ *(name|created_at|updated_at){_DIRECTION}",
+        description="The order of a search: name, created_at or updated_at, then ASC (the default) or DESC",
+    ),
+]
+VersionOrderByQuery = Annotated[
+    str | None,
+    Query(
+        pattern=f"^ *(created_at|updated_at){_DIRECTION}",
+        description="The order of a search: created_at or updated_at, then ASC (the default) or DESC",
     ),
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (1-100)")]
@@ -95,14 +98,3 @@ def parse_if_match(value: str | None) -> int | None:
     if match is None:
         raise RequestInvalidError('If-Match must be an entity_version, e.g. If-Match: "3"')
     return int(match["version"])
-
-
-_TAG_KEY = re.compile(TAG_KEY_PATTERN)
-
-
-def tag_key_in_path(segment: str) -> str:
-    """The tag key a path segment names, percent-decoded; a key outside the pattern is a 400."""
-    key = unquote(segment)
-    if _TAG_KEY.fullmatch(key) is None:
-        raise RequestInvalidError(f"a tag key matches {TAG_KEY_PATTERN}")
-    return key

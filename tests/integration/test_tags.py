@@ -207,7 +207,16 @@ def test_unicode_and_quotes_in_values_round_trip(model: str):
     status, body, _ = set_tag("owner", value)
     assert status == 200 and body["model"]["tags"]["owner"] == value
     assert set_tag("owner", "x" * 256)[0] == 200
-    assert set_tag("a.b:c/d-e_f", "")[1]["model"]["tags"]["a.b:c/d-e_f"] == ""
+    assert set_tag("a.b-c_d", "")[1]["model"]["tags"]["a.b-c_d"] == ""
+
+
+def test_a_key_with_a_slash_is_given_at_creation_and_cannot_be_named_in_a_path(table: Any):
+    created = create_model("slashed", tags={"team/owner": "ana"})
+    assert created["model"]["tags"] == {"team/owner": "ana"}
+    status, body, _ = call("list_models", query={"filter": "tags.`team/owner` = 'ana'"})
+    assert status == 200 and [model["id"] for model in body["models"]] == ["slashed"]
+
+    assert_error(set_tag("team/owner", "bob", model="slashed"), 400)
 
 
 def test_another_workspaces_model_cannot_be_tagged(model: str):
