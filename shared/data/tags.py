@@ -25,6 +25,7 @@ from shared.data.items import key as _key
 from shared.data.save import Write, erase, overwrite, replace, save_together
 from shared.domain.entities import Model
 from shared.domain.errors import ModelNotFoundError, VersionNotFoundError
+from shared.domain.events import Event
 from shared.domain.records import ModelRecord
 
 
@@ -47,11 +48,12 @@ class TagStore:
             raise VersionNotFoundError(model_id, version)
         return MODELS.decode(model_item), VERSIONS.decode(version_item)
 
-    def save_model_tags(self, before: Model, after: ModelRecord) -> None:
-        """Replace the model (still at ``before.entity_version``) and its changed tag items."""
+    def save_model_tags(self, before: Model, after: ModelRecord, reported: tuple[Event, ...] = ()) -> None:
+        """Replace the model (still at ``before.entity_version``) and its changed tag items;
+        ``reported``: the events the change reports beside it."""
         old = {tag.key: tag for tag in model_tags(before)}
         new = {tag.key: tag for tag in model_tags(after.model)}
-        writes = [replace(self._table, MODELS, after, before.entity_version)]
+        writes = [replace(self._table, MODELS, after, before.entity_version).reporting(*reported)]
         writes += [erase(self._table, MODEL_TAGS, MODEL_TAGS.key(tag)) for name, tag in old.items() if name not in new]
         writes += [overwrite(self._table, MODEL_TAGS, tag) for name, tag in new.items() if old.get(name) != tag]
         save_together(self._client, writes)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
 from shared.domain.entities import ALIAS_PATTERN, MODEL_ID_PATTERN, UUID_PATTERN, VERSION_PATH_PATTERN
 from shared.domain.errors import RequestInvalidError
 from shared.domain.search import MAX_FILTER_LENGTH
+from shared.domain.webhooks import DELIVERY_ID_PATTERN, WEBHOOK_ID_PATTERN
 
 ModelIdPath = Annotated[str, Path(pattern=MODEL_ID_PATTERN, description="Model id")]
 VersionPath = Annotated[
@@ -64,6 +65,13 @@ VersionOrderByQuery = Annotated[
         pattern=f"^ *(created_at|updated_at){_DIRECTION}",
         description="The order of a search: created_at or updated_at, then ASC (the default) or DESC",
     ),
+]
+WebhookIdPath = Annotated[str, Path(pattern=WEBHOOK_ID_PATTERN, description="Webhook id (wh_ and 24 hex digits)")]
+DeliveryIdPath = Annotated[
+    str, Path(pattern=DELIVERY_ID_PATTERN, description="Delivery id: the webhook-id header of its every attempt")
+]
+DeliveryStatusQuery = Annotated[
+    Literal["pending", "delivered", "failed"] | None, Query(description="Only deliveries of this status")
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (1-100)")]
 PageTokenQuery = Annotated[str | None, Query(max_length=4096, description="Opaque token from the previous page")]

@@ -14,6 +14,7 @@ from typing import Protocol
 from shared.data.entities import VersionRecord
 from shared.data.errors import StaleEntityError
 from shared.data.save import RETRY, Retry, retry_on_stale
+from shared.domain import events
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, Model
 from shared.domain.errors import (
@@ -22,6 +23,7 @@ from shared.domain.errors import (
     ModelNotFoundError,
     VersionNotFoundError,
 )
+from shared.domain.events import Event
 from shared.domain.records import ModelRecord
 from shared.domain.responses import ModelResponse, ModelVersionResponse
 from shared.domain.tags import with_tag, without_tag
@@ -35,7 +37,7 @@ TagChange = Callable[[dict[str, str], str], dict[str, str]]
 class TagWriter(Protocol):
     def get_model_and_version(self, model_id: str, version: str) -> tuple[ModelRecord, VersionRecord]: ...
 
-    def save_model_tags(self, before: Model, after: ModelRecord) -> None: ...
+    def save_model_tags(self, before: Model, after: ModelRecord, reported: tuple[Event, ...] = ()) -> None: ...
 
     def save_version_tags(self, before: VersionRecord, after: VersionRecord) -> None: ...
 
@@ -79,7 +81,8 @@ class TagService:
                     "updated_at": self._clock(),
                 }
             )
-            self._tags.save_model_tags(model, replace(record, model=after))
+            # A model's tags are its fields: their change is a model.updated event, as a PUT's is.
+            self._tags.save_model_tags(model, replace(record, model=after), (events.model_updated(after),))
             return ModelResponse(model=after)
 
         on_stale = _on_stale("model", if_match, ModelNotFoundError(model_id))

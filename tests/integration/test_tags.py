@@ -246,3 +246,19 @@ def _create_body(model_id: str) -> dict[str, Any]:
     from tests.integration.api_events import sample_body
 
     return {**sample_body("create_model"), "id": model_id}
+
+
+def test_a_model_tag_change_reports_model_updated_in_its_transaction(model: str):
+    from shared.data.entities import EVENTS
+
+    def updates() -> list[dict[str, Any]]:
+        items = dynamodb_client().scan(TableName=LOCAL_TABLE_NAME)["Items"]
+        found = [EVENTS.decode(item) for item in items if EVENTS.holds(item)]
+        return [event.data for event in found if event.type == "model.updated"]
+
+    assert set_tag("owner", "ana")[0] == 200
+    assert delete_tag("owner")[0] == 204
+    assert_error(delete_tag("owner"), 404)
+
+    assert len(updates()) == 2
+    assert all(data["model_id"] == MODEL for data in updates())
