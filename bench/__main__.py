@@ -32,6 +32,7 @@ SECTIONS = (
     "supervision",
     "local_api",
     "hostile_input",
+    "search",
     "endurance",
 )
 
@@ -83,6 +84,7 @@ def _runners(
         hostile_input,
         local_api,
         round_trips,
+        search,
         supervision,
         warm,
     )
@@ -96,6 +98,9 @@ def _runners(
         "supervision": lambda: supervision.measure(sizes=(0, 100, 250) if quick else supervision.SIZES),
         "local_api": lambda: local_api.measure(seconds=2 if quick else local_api.SECONDS),
         "hostile_input": lambda: hostile_input.measure(runs=2 if quick else hostile_input.RUNS),
+        "search": lambda: search.measure(
+            sizes=(200, 2_000) if quick else search.SIZES, runs=3 if quick else search.RUNS
+        ),
         "endurance": lambda: endurance.measure(writes=500 if quick else endurance.WRITES),
     }
 

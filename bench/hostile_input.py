@@ -9,7 +9,9 @@ Requests, each through a route function's ``lambda_handler`` on an embedded tabl
 - a contract input that overflows ``multipleOf``: ``{"multipleOf": 0.5}`` on 309 nines (once a 500);
 - a create body of 80,000 unknown fields in 1.1 MB (once a 4.5 MB error naming every one);
 - forged page tokens signed with the deployment's key: a workspace-filtered list's key without its
-  index sort key, and a payload of 1,500 ``[`` (both once a 500).
+  index sort key, and a payload of 1,500 ``[`` (both once a 500);
+- search filters at the length limit: one string of 495 escaped quotes, a backtick never closed,
+  and 66 comparisons (past the limit of 10).
 
 Each case runs in a child process (``python -m bench.hostile_input <case>``) under a timeout, so a
 case that backtracks for minutes is reported as over its timeout instead of hanging the bench. The
@@ -54,6 +56,14 @@ CASES = {
     "unknown_fields": f"{UNKNOWN_FIELDS:,} unknown fields in 1.1 MB (create_model)",
     "token_key_without_sort_key": "signed page token, key without GSI1SK (list_models ?workspace=)",
     "token_nesting": f"signed page token of {TOKEN_NESTING:,} '[' (list_models)",
+    "filter_escaped_quotes": "filter: a 1,000-character string of '' escapes (list_models)",
+    "filter_unclosed_key": "filter: a tag key backtick never closed, 1,000 characters (list_models)",
+    "filter_many_terms": "filter: 66 comparisons joined by AND (list_models)",
+}
+FILTERS = {
+    "filter_escaped_quotes": "name = '" + "''" * 495 + "'",
+    "filter_unclosed_key": "tags.`" + "a" * 994,
+    "filter_many_terms": " AND ".join(["name = 'a'"] * 66),
 }
 MODEL_ID = "hostile_bench_model"
 
@@ -193,6 +203,9 @@ def _request(case: str) -> tuple[str, str, dict[str, str], dict[str, str]]:
         scope = "models:*:" + hashlib.sha256(b"default").hexdigest()[:32]
         key = {"PK": {"S": "MODEL#x"}, "SK": {"S": "MODEL"}, "GSI1PK": {"S": "MODELS"}}
         return "list_models", "", {}, {"workspace": "default", "next_token": runtime.page_tokens().encode(scope, key)}
+    if case in FILTERS:
+        _warm("list_models", "", {}, {"filter": "name LIKE 'a%'"})
+        return "list_models", "", {}, {"filter": FILTERS[case][:1000]}
     if case == "token_nesting":
         _warm("list_models", "", {}, {})
         return "list_models", "", {}, {"next_token": _signed(b"[" * TOKEN_NESTING)}

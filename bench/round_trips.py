@@ -85,6 +85,12 @@ MINIMUMS: dict[str, Minimum] = {
     "get_alias": Minimum(1, "BatchGetItem of model + alias"),
     "get_alias_history": Minimum(2, "read the model (workspace, 404); one Query page of the history"),
     "delete_alias": Minimum(2, "BatchGetItem of model + alias; alias and tombstone in one transaction"),
+    "set_model_tag": Minimum(2, "read the model; model + its tag index item in one transaction"),
+    "delete_model_tag": Minimum(2, "read the model; model + its tag index item in one transaction"),
+    "set_version_tag": Minimum(2, "BatchGetItem of model + version; version + its tag index item in one transaction"),
+    "delete_version_tag": Minimum(
+        2, "BatchGetItem of model + version; version + its tag index item in one transaction"
+    ),
     "start_inference": Minimum(2, "read the model (active version, contract); put the job"),
     "start_training": Minimum(2, "BatchGetItem of model + version; version + job in one transaction"),
     "list_jobs": Minimum(1, "one Query page of LSI1"),

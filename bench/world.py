@@ -21,12 +21,16 @@ from shared.data.entities import (
     ALIASES,
     DELIVERIES,
     JOBS,
+    MODEL_TAGS,
     MODELS,
     SUBSCRIPTIONS,
+    VERSION_TAGS,
     VERSIONS,
     WEBHOOKS,
     VersionRecord,
     WebhookRecord,
+    model_tags,
+    version_tags,
 )
 from shared.data.items import BATCH_WRITE_LIMIT
 from shared.domain.entities import Alias, AliasChange, Handlers, Job, Model, StatusChange, Subscription, Version
@@ -50,6 +54,10 @@ STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/pie-local/stream/202
 ALIAS = "champion"
 # The alias routes' samples name the alias ``champion`` of the source model, at its active version "1".
 ALIAS_FUNCTIONS = ("set_alias", "list_aliases", "get_alias", "get_alias_history", "delete_alias")
+
+# The tag routes' samples name the tag ``team`` of the source model and of its version "1".
+TAG_FUNCTIONS = ("set_model_tag", "delete_model_tag", "set_version_tag", "delete_version_tag")
+TAG = {"team": "bench"}
 
 # Functions that are not HTTP routes, so have no events/ sample: their events are built here.
 NON_ROUTE_FUNCTIONS = ("dispatch_jobs", "complete_job_events")
@@ -94,7 +102,7 @@ def seed(client: Any, table: str, function: str) -> None:
     if function != "create_model":
         source_status = {"start_inference": "active", "complete_job": "training", "complete_job_events": "training"}
         version_status = "active" if function in ALIAS_FUNCTIONS else source_status.get(function, "pending")
-        items += model_items(SOURCE_MODEL, version_status, now)
+        items += model_items(SOURCE_MODEL, version_status, now, tags=TAG if function in TAG_FUNCTIONS else None)
         if function in ALIAS_FUNCTIONS:
             items += alias_items(SOURCE_MODEL, ALIAS, "1", now)
         items.append(SUBSCRIPTIONS.encode(subscription(SOURCE_MODEL, TARGET_MODEL, SUBSCRIPTION_ID, now)))
@@ -131,9 +139,14 @@ def sample_handlers() -> Handlers:
 
 
 def model_items(
-    model_id: str, version_status: str, now: datetime, handlers: Handlers | None = None
+    model_id: str,
+    version_status: str,
+    now: datetime,
+    handlers: Handlers | None = None,
+    tags: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """A model with one version "1" in ``version_status`` (the model is active when it is)."""
+    """A model with one version "1" in ``version_status`` (the model is active when it is); with
+    ``tags``, both carry them (and their tag index items)."""
     handlers = handlers or sample_handlers()
     active = version_status == "active"
     model = Model(
@@ -143,6 +156,7 @@ def model_items(
         handlers=handlers,
         handler_contracts=None,
         metadata={"team": "bench"},
+        tags=tags or {},
         status="active" if active else "pending",
         latest_version="1",
         active_version="1" if active else None,
@@ -172,7 +186,13 @@ def model_items(
     record = ModelRecord(
         model, version_sequence=1, highest_numeric_version=1, activation_order=("1",) if active else ()
     )
-    return [MODELS.encode(record), VERSIONS.encode(VersionRecord(version, sequence=1))]
+    version_record = VersionRecord(version.model_copy(update={"tags": tags or {}}), sequence=1)
+    return [
+        MODELS.encode(record),
+        VERSIONS.encode(version_record),
+        *(MODEL_TAGS.encode(tag) for tag in model_tags(model)),
+        *(VERSION_TAGS.encode(tag) for tag in version_tags(version_record)),
+    ]
 
 
 def alias_items(model_id: str, name: str, version: str, now: datetime) -> list[dict[str, Any]]:

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from shared.services.chains import ChainQueries
     from shared.services.firing import Firing
     from shared.services.jobs import JobService
+    from shared.services.search import SearchService
+    from shared.services.tags import TagService
     from shared.services.transitions import VersionLifecycle
     from shared.services.webhooks import WebhookService
 
@@ -121,6 +123,22 @@ def alias_service() -> AliasService:
     from shared.services.aliases import AliasService
 
     return AliasService(registry_store(), alias_store(), utc_now, firing, outbox)
+
+
+@cache
+def tag_service() -> TagService:
+    from shared.data.tags import TagStore
+    from shared.services.tags import TagService
+
+    return TagService(registry_store(), TagStore(dynamodb_client(), api_settings().table_name), utc_now)
+
+
+@cache
+def search_service() -> SearchService:
+    from shared.data.search import SearchStore
+    from shared.services.search import SearchService
+
+    return SearchService(model_registry(), SearchStore(dynamodb_client(), api_settings().table_name, page_tokens))
 
 
 @cache
@@ -307,6 +325,8 @@ def reset() -> None:
         subscription_service,
         alias_store,
         alias_service,
+        tag_service,
+        search_service,
         chain_budgets,
         chain_queries,
         outbox,

@@ -1,4 +1,6 @@
-"""GET /v2/models — one page of models, by id."""
+"""GET /v2/models — one page of models, by id, or of a search.
+
+`filter` (MLflow's syntax, a subset) and `order_by` search them: docs/search.md."""
 
 from typing import Annotated
 
@@ -7,8 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from shared.domain.entities import WORKSPACE_PATTERN, ModelStatus
 from shared.domain.responses import ModelList
 from shared.http.api import route_api
-from shared.http.params import LimitQuery, PageTokenQuery
-from shared.runtime import model_registry
+from shared.http.params import FilterQuery, LimitQuery, OrderByQuery, PageTokenQuery
+from shared.runtime import search_service
 
 api = route_api(__name__)
 
@@ -21,8 +23,10 @@ def list_models(
     workspace: Annotated[
         str | None, Query(pattern=WORKSPACE_PATTERN, description="Only models of this workspace")
     ] = None,
+    filter: FilterQuery = None,
+    order_by: OrderByQuery = None,
 ) -> ModelList:
-    return model_registry().list_models(limit, next_token, status, api.access, workspace)
+    return search_service().list_models(limit, next_token, api.access, status, workspace, filter, order_by)
 
 
 lambda_handler = api.lambda_handler

@@ -99,6 +99,7 @@ def _encode_model(record: ModelRecord) -> Item:
     return {
         **key(_model_key(record)),
         **key(keys.model_index_keys(model.id, model.status, model.workspace)),
+        **key(keys.model_name_keys(model.name, model.workspace, model.id)),
         **_entity_attributes(keys.MODEL_ENTITY, model),
         "version_sequence": n(record.version_sequence),
         # A string: numeric versions may have up to 64 digits, DynamoDB numbers hold 38.
@@ -240,6 +241,105 @@ ALIAS_CHANGES: EntityDescriptor[AliasChangeRecord] = EntityDescriptor(
     _decode_alias_change,
     version_attribute=None,
 )
+
+
+# Tag index items ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelTag:
+    """One tag of a model, as its own item: what makes ``tags.<key> = '<value>'`` a Query. The
+    model's document holds the tags too; these items only index them, written in the same
+    transaction as every change of the model's tags."""
+
+    model_id: str
+    workspace: str
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class VersionTag:
+    """One tag of a version, as its own item in its model's partition (see ``ModelTag``)."""
+
+    model_id: str
+    version: str
+    sequence: int
+    key: str
+    value: str
+
+
+def _model_tag_key(tag: ModelTag) -> dict[str, str]:
+    return keys.model_tag_key(tag.model_id, tag.key)
+
+
+def _encode_model_tag(tag: ModelTag) -> Item:
+    return {
+        **key(_model_tag_key(tag)),
+        **key(keys.model_tag_index_keys(tag.key, tag.value, tag.workspace, tag.model_id)),
+        "entity_type": s(keys.MODEL_TAG_ENTITY),
+        "model_id": s(tag.model_id),
+        "workspace": s(tag.workspace),
+        "tag_key": s(tag.key),
+        "tag_value": s(tag.value),
+    }
+
+
+def _decode_model_tag(item: Item) -> ModelTag:
+    return ModelTag(item["model_id"]["S"], item["workspace"]["S"], item["tag_key"]["S"], item["tag_value"]["S"])
+
+
+MODEL_TAGS: EntityDescriptor[ModelTag] = EntityDescriptor(
+    "model tag", keys.MODEL_TAG_ENTITY, _model_tag_key, _encode_model_tag, _decode_model_tag, version_attribute=None
+)
+
+
+def _version_tag_key(tag: VersionTag) -> dict[str, str]:
+    return keys.version_tag_key(tag.model_id, tag.key, tag.value, tag.sequence)
+
+
+def _encode_version_tag(tag: VersionTag) -> Item:
+    return {
+        **key(_version_tag_key(tag)),
+        "entity_type": s(keys.VERSION_TAG_ENTITY),
+        "model_id": s(tag.model_id),
+        "version": s(tag.version),
+        "sequence": n(tag.sequence),
+        "tag_key": s(tag.key),
+        "tag_value": s(tag.value),
+    }
+
+
+def _decode_version_tag(item: Item) -> VersionTag:
+    return VersionTag(
+        item["model_id"]["S"],
+        item["version"]["S"],
+        int(item["sequence"]["N"]),
+        item["tag_key"]["S"],
+        item["tag_value"]["S"],
+    )
+
+
+VERSION_TAGS: EntityDescriptor[VersionTag] = EntityDescriptor(
+    "version tag",
+    keys.VERSION_TAG_ENTITY,
+    _version_tag_key,
+    _encode_version_tag,
+    _decode_version_tag,
+    version_attribute=None,
+)
+
+
+def model_tags(model: Model) -> list[ModelTag]:
+    return [ModelTag(model.id, model.workspace, name, value) for name, value in model.tags.items()]
+
+
+def version_tags(record: VersionRecord) -> list[VersionTag]:
+    version = record.version
+    return [
+        VersionTag(version.model_id, version.version, record.sequence, name, value)
+        for name, value in version.tags.items()
+    ]
 
 
 # Jobs -----------------------------------------------------------------------------------------

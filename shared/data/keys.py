@@ -5,6 +5,7 @@ Identifiers cannot contain ``#`` (their patterns forbid it), so ``#`` safely sep
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from shared.domain.entities import DEFAULT_WORKSPACE
@@ -248,6 +249,80 @@ def alias_history_prefix(name: str) -> str:
 def alias_history_until(name: str, at: datetime) -> str:
     """The last key an entry made at or before ``at`` can have."""
     return f"{alias_history_prefix(name)}{alias_instant(at)}#{_AFTER_SEQUENCE}"
+
+
+# Search ---------------------------------------------------------------------------------------
+# Tag index items make ``tags.<key> = '<value>'`` an equality Query; the name key of a model item
+# makes ``name = `` and ``name LIKE 'prefix%'`` a range Query. See docs/decisions.md, "Tags and search".
+
+MODEL_TAG_ENTITY = "MODEL_TAG"
+VERSION_TAG_ENTITY = "VERSION_TAG"
+
+_MODEL_TAG_PREFIX = "TAG#"
+_VERSION_TAG_PREFIX = "VTAG#"
+_MODELS_TAGGED = "MODELS#TAG#"
+_MODEL_NAMES = "MODELS#NAME"
+# A name's key holds at most this many bytes of it (hex doubles them; a sort key holds 1,024 bytes).
+NAME_KEY_BYTES = 400
+_NAME_END = "#"
+
+
+def tag_value_digest(value: str) -> str:
+    """A fixed-width stand-in for a tag value in keys (a value may be 1 KB of UTF-8 and hold ``#``);
+    a search compares the values themselves, so a collision could only cost a read."""
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def model_tag_key(model_id: str, key: str) -> dict[str, str]:
+    """One tag of a model, in the model's partition (deleting the model deletes it)."""
+    return {"PK": model_partition(model_id), "SK": f"{_MODEL_TAG_PREFIX}{key}"}
+
+
+def model_tag_index_keys(key: str, value: str, workspace: str, model_id: str) -> dict[str, str]:
+    """GSI1 lists the models with one tag value, sorted as the model list is (workspace, then id),
+    so one workspace's tagged models are one key range as in ``workspace_range``."""
+    return {"GSI1PK": models_tagged_partition(key, value), "GSI1SK": model_in_workspace(workspace, model_id)}
+
+
+def models_tagged_partition(key: str, value: str) -> str:
+    # Tag keys cannot contain '#': the key ends at the next one.
+    return f"{_MODELS_TAGGED}{key}#{tag_value_digest(value)}"
+
+
+def version_tag_key(model_id: str, key: str, value: str, sequence: int) -> dict[str, str]:
+    """One tag of a version, in its model's partition, sorted by the version's creation order
+    under its (key, value): one Query lists a model's versions with that tag, newest first."""
+    return {"PK": model_partition(model_id), "SK": f"{version_tag_prefix(key, value)}{sequence:012d}"}
+
+
+def version_tag_prefix(key: str, value: str) -> str:
+    return f"{_VERSION_TAG_PREFIX}{key}#{tag_value_digest(value)}#"
+
+
+def model_name_keys(name: str, workspace: str, model_id: str) -> dict[str, str]:
+    """GSI3 (beside the sweeper's due jobs, in a partition of its own) sorts every model by name,
+    then by its list key: hex keeps UTF-8 byte order (code point order) and needs no separator
+    that a name could hold; ``#`` sorts below every hex digit, so a name sorts before its
+    extensions."""
+    return {
+        "GSI3PK": _MODEL_NAMES,
+        "GSI3SK": f"{name_key_prefix(name)}{_NAME_END}{model_in_workspace(workspace, model_id)}",
+    }
+
+
+def models_by_name_partition() -> str:
+    return _MODEL_NAMES
+
+
+def name_key_prefix(name: str) -> str:
+    """What every name key of the names starting with ``name`` starts with."""
+    return name.encode()[:NAME_KEY_BYTES].hex()
+
+
+def exact_name_prefix(name: str) -> str:
+    """What every name key of the models named ``name`` starts with (names past
+    ``NAME_KEY_BYTES`` share it with their siblings: the search compares the names)."""
+    return f"{name_key_prefix(name)}{_NAME_END}"
 
 
 EVENT_ENTITY = "EVENT"

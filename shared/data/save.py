@@ -155,6 +155,11 @@ def delete(
     return Write({"Delete": operation}, descriptor.name)
 
 
+def erase(table: str, descriptor: EntityDescriptor[Any], table_key: dict[str, str]) -> Write:
+    """Delete an item whether or not it exists (only beside a write that guards the change)."""
+    return Write({"Delete": {"TableName": table, "Key": key(table_key)}}, descriptor.name)
+
+
 def _guard(version_attribute: str, expected_version: int, expected_status: str | None) -> dict[str, Any]:
     guard: dict[str, Any] = {
         "ConditionExpression": f"{version_attribute} = :expected",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.data import keys
-from shared.data.entities import MODELS, VERSIONS, VersionRecord
+from shared.data.entities import MODEL_TAGS, MODELS, VERSION_TAGS, VERSIONS, VersionRecord, model_tags, version_tags
 from shared.data.errors import StaleEntityError
 from shared.data.items import BATCH_GET_LIMIT, until_processed
 from shared.data.items import key as _key
@@ -205,8 +205,10 @@ class RegistryStore:
                 create(self._table, MODELS, record).reporting(
                     events.model_created(record.model), events.version_created(first_version)
                 ),
-                # Guarded by the model's create; it replaces what an interrupted delete left.
+                # Guarded by the model's create; they replace what an interrupted delete left.
                 overwrite(self._table, VERSIONS, VersionRecord(first_version, 1)),
+                *(overwrite(self._table, MODEL_TAGS, tag) for tag in model_tags(record.model)),
+                *(overwrite(self._table, VERSION_TAGS, tag) for tag in version_tags(VersionRecord(first_version, 1))),
             ],
         )
 
@@ -225,9 +227,11 @@ class RegistryStore:
         if new_version is None:
             save(self._client, model_write)
             return
-        version_write = create(self._table, VERSIONS, VersionRecord(new_version, record.version_sequence))
-        version_write = version_write.reporting(events.version_created(new_version))
-        save_together(self._client, [model_write, version_write])
+        new_record = VersionRecord(new_version, record.version_sequence)
+        version_write = create(self._table, VERSIONS, new_record).reporting(events.version_created(new_version))
+        # Guarded by the version's create, which fails first if the version exists.
+        tag_writes = [overwrite(self._table, VERSION_TAGS, tag) for tag in version_tags(new_record)]
+        save_together(self._client, [model_write, version_write, *tag_writes])
 
     def delete_model(
         self, model_id: str, expected_entity_version: int | None = None, reported: tuple[Event, ...] = ()

@@ -3,9 +3,11 @@
 Everything PIE stores lives in one table keyed by ``PK``/``SK`` (built in ``shared.data.keys``):
 
 - ``LSI1`` (``PK`` + ``LSI1SK``): creation order inside a model's partition (versions, jobs).
-- ``GSI1`` (``GSI1PK`` + ``GSI1SK``): every model by id; subscriptions by target model.
+- ``GSI1`` (``GSI1PK`` + ``GSI1SK``): every model by id; models by tag value (tag index items);
+  subscriptions by target model; the job delivery log.
 - ``GSI2`` (``GSI2PK`` + ``GSI2SK``): models by status; jobs by status.
-- ``GSI3`` (``GSI3PK`` + ``GSI3SK``): live jobs by when they are due, for the sweeper (sparse).
+- ``GSI3`` (``GSI3PK`` + ``GSI3SK``): live jobs by when they are due, for the sweeper (sparse); every
+  model by name, for search (its own partition).
 
 Idempotency records written by Powertools share the table and expire through TTL on
 ``expiration``.

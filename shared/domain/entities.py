@@ -23,6 +23,7 @@ from pydantic import (
 
 from shared.domain import job_events
 from shared.domain.lifecycle import STATUS_HISTORY_LIMIT
+from shared.domain.tags import Tags
 from shared.kinds import Handler
 from shared.kinds.base import ClosedModel
 
@@ -134,6 +135,7 @@ class Model(Resource):
     handlers: Handlers
     handler_contracts: HandlerContracts | None
     metadata: Metadata
+    tags: Tags = Field(default_factory=dict)
     protected_aliases: list[AliasName] = Field(
         default_factory=list,
         description="Aliases that only a caller with the models:promote scope may move or delete. Omitted when none.",
@@ -166,6 +168,7 @@ class Version(Resource):
     version: VersionId
     description: str
     metadata: Metadata
+    tags: Tags = Field(default_factory=dict)
     status: VersionStatus
     status_message: str | None
     status_history: list[StatusChange] = Field(

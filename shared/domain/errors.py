@@ -260,6 +260,36 @@ class AliasedVersionError(ConflictError):
         self.aliases = aliases
 
 
+class FilterInvalidError(RequestInvalidError):
+    """A ``filter`` (or ``order_by``) that does not parse: the message names the 0-based position."""
+
+    def __init__(self, what: str, position: int, problem: str) -> None:
+        super().__init__(f"{what}: {problem} (at position {position})")
+        self.position = position
+
+
+class OrderByInvalidError(RequestInvalidError):
+    pass
+
+
+class SearchTooBroadError(RequestInvalidError):
+    def __init__(self, order: str, bound: int) -> None:
+        super().__init__(
+            f"order_by={order} sorts the candidates of the filter, and this filter's index term matches more "
+            f"than {bound}: add a narrower name, tag or version term, or drop order_by"
+        )
+
+
+class TagNotFoundError(ResourceNotFoundError):
+    def __init__(self, what: str, key: str) -> None:
+        super().__init__(f"{what} has no tag '{key}'")
+
+
+class TooManyTagsError(UnprocessableError):
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(f"{what} already has {limit} tags, the most a resource may have")
+
+
 # Webhooks (SPEC part three, "Outbound events").
 class WebhookNotFoundError(ResourceNotFoundError):
     def __init__(self, webhook_id: str) -> None:

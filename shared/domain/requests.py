@@ -38,6 +38,7 @@ from shared.domain.entities import (
     VersionStatus,
     WorkspaceName,
 )
+from shared.domain.tags import Tags, TagValue
 
 MAX_PROTECTED_ALIASES = 50
 
@@ -95,6 +96,7 @@ class CreateModelRequest(Strict):
     handlers: Handlers
     handler_contracts: HandlerContracts | None = None
     metadata: Metadata = Field(default_factory=dict, examples=[{"team": "pricing"}])
+    tags: Tags = Field(default_factory=dict, examples=[{"team": "pricing"}])
     protected_aliases: list[AliasName] = Field(
         default_factory=list,
         max_length=MAX_PROTECTED_ALIASES,
@@ -148,6 +150,7 @@ class CreateVersionRequest(Strict):
     version: VersionId = Field(examples=["2"])
     description: Annotated[str, StringConstraints(max_length=4096)] = ""
     metadata: Metadata = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
 
     @field_validator("version")
     @classmethod
@@ -277,6 +280,14 @@ class SetAliasRequest(Strict):
 
     version: VersionReference
     reason: AliasReason | None = None
+
+
+class SetTagRequest(Strict):
+    """The value of one tag (``PUT .../tags/{key}``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"value": "pricing"}]})
+
+    value: TagValue
 
 
 MAX_CHECKED_HANDLER_PAIRS = 100

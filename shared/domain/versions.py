@@ -19,7 +19,13 @@ MAX_VERSION_DOCUMENT_BYTES = 380_000
 
 
 def cut_version(
-    model: Model, version: str, description: str, metadata: dict[str, Any], actor: str, now: datetime
+    model: Model,
+    version: str,
+    description: str,
+    metadata: dict[str, Any],
+    actor: str,
+    now: datetime,
+    tags: dict[str, str] | None = None,
 ) -> Version:
     """A new ``pending`` version of ``model``, with the model's current handlers and contracts."""
     return Version(
@@ -28,6 +34,7 @@ def cut_version(
         version=version,
         description=description,
         metadata=metadata,
+        tags=tags or {},
         status="pending",
         status_message=None,
         status_history=[StatusChange(status="pending", status_message=None, at=now, by=actor)],

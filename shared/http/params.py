@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 
 from shared.domain.entities import ALIAS_PATTERN, MODEL_ID_PATTERN, UUID_PATTERN, VERSION_PATH_PATTERN
 from shared.domain.errors import RequestInvalidError
+from shared.domain.search import MAX_FILTER_LENGTH
 from shared.domain.webhooks import DELIVERY_ID_PATTERN, WEBHOOK_ID_PATTERN
 
 ModelIdPath = Annotated[str, Path(pattern=MODEL_ID_PATTERN, description="Model id")]
@@ -34,6 +35,36 @@ SubscriptionIdPath = Annotated[
 ]
 JobIdPath = Annotated[
     str, Path(pattern=UUID_PATTERN, description="Job id (a UUID)", json_schema_extra={"format": "uuid"})
+]
+# API Gateway HTTP APIs decode a path before routing it, so a '/' (even sent as %2F) can never be
+# inside one segment: the tag routes name keys without it (a key with '/' is given at creation).
+TAG_KEY_PATH_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+TagKeyPath = Annotated[
+    str,
+    Path(pattern=TAG_KEY_PATH_PATTERN, description="Tag key (a key holding '/' cannot be named in a path)"),
+]
+FilterQuery = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_FILTER_LENGTH,
+        description="MLflow-style filter: comparisons joined by AND, e.g. name LIKE 'price%' AND tags.team = 'pricing' "
+        "(docs/search.md)",
+    ),
+]
+_DIRECTION = "( +([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc]))? *$"
+OrderByQuery = Annotated[
+    str | None,
+    Query(
+        pattern=f"^ *(name|created_at|updated_at){_DIRECTION}",
+        description="The order of a search: name, created_at or updated_at, then ASC (the default) or DESC",
+    ),
+]
+VersionOrderByQuery = Annotated[
+    str | None,
+    Query(
+        pattern=f"^ *(created_at|updated_at){_DIRECTION}",
+        description="The order of a search: created_at or updated_at, then ASC (the default) or DESC",
+    ),
 ]
 WebhookIdPath = Annotated[str, Path(pattern=WEBHOOK_ID_PATTERN, description="Webhook id (wh_ and 24 hex digits)")]
 DeliveryIdPath = Annotated[

@@ -71,6 +71,7 @@ class ModelRegistry:
             handlers=request.handlers,
             handler_contracts=request.handler_contracts,
             metadata=request.metadata,
+            tags=request.tags,
             protected_aliases=request.protected_aliases,
             promotion=request.promotion,
             status="pending",
@@ -116,7 +117,7 @@ class ModelRegistry:
             access.require_write(current.workspace, model_id)
             if request.workspace not in (None, current.workspace):
                 raise WorkspaceImmutableError(model_id, current.workspace, request.workspace)
-            _check_if_match("model", if_match, current.entity_version)
+            check_if_match("model", if_match, current.entity_version)
             now = self._clock()
             model = current.model_copy(
                 update={
@@ -198,7 +199,7 @@ class ModelRegistry:
             record = self._store.get_model(model_id)
             current = record.model
             access.require_write(current.workspace, model_id)
-            _check_if_match("model", if_match, current.entity_version)
+            check_if_match("model", if_match, current.entity_version)
             now = self._clock()
             numeric = _numeric(request.version)
             highest = max(record.highest_numeric_version, numeric or 0)
@@ -209,7 +210,9 @@ class ModelRegistry:
                     "updated_at": now,
                 }
             )
-            version = cut_version(model, request.version, request.description, request.metadata, actor, now)
+            version = cut_version(
+                model, request.version, request.description, request.metadata, actor, now, request.tags
+            )
             self._save_model(
                 replace(
                     record,
@@ -274,6 +277,6 @@ def _check_protection(before: Model | None, after: Model, access: Access) -> Non
         access.require_promote(why)
 
 
-def _check_if_match(what: str, if_match: int | None, current: int) -> None:
+def check_if_match(what: str, if_match: int | None, current: int) -> None:
     if if_match is not None and if_match != current:
         raise EntityVersionMismatchError(what, if_match, current)

@@ -42,6 +42,7 @@ from tests.e2e.fuzz_support import (
     drop_unissued_page_tokens,
     integers_without_fraction,
     load_published_document,
+    only_parsable_filters,
     open_bug_behind,
     path_parameter_patterns,
     refusals_say_why,
@@ -60,6 +61,7 @@ aim = PathAim(path_parameter_patterns(schema.raw_schema))
 schema.hook("flatmap_path_parameters")(aim)
 schema.hook("map_case")(drop_unissued_page_tokens)
 schema.hook("map_case")(integers_without_fraction)
+schema.hook("map_case")(only_parsable_filters)
 
 
 @pytest.fixture(scope="module")

@@ -194,6 +194,18 @@ def _with_alias(call: Callable[[Api, str], Reply]) -> Action:
     return action
 
 
+def _with_tag(tags_path: str, call: Callable[[Api, str], Reply]) -> Action:
+    """A model whose ``tags_path`` (``tags`` or ``versions/1/tags``) holds ``team``, set by the admin."""
+
+    def action(api: Api, team: Team) -> Reply:
+        model_id = team.model()
+        tagged = team.admin.put(f"/v2/models/{model_id}/{tags_path}/team", {"value": "pricing"})
+        assert tagged.status == 200, tagged.body
+        return call(api, model_id)
+
+    return action
+
+
 ACTIONS: dict[str, tuple[bool, Action]] = {
     # function: (writes, the call)
     "create_model": (
@@ -257,6 +269,16 @@ ACTIONS: dict[str, tuple[bool, Action]] = {
     "get_alias": (False, _with_alias(lambda api, m: api.get(f"/v2/models/{m}/aliases/champion"))),
     "get_alias_history": (False, _with_alias(lambda api, m: api.get(f"/v2/models/{m}/aliases/champion/history"))),
     "delete_alias": (True, _with_alias(lambda api, m: api.delete(f"/v2/models/{m}/aliases/champion"))),
+    "set_model_tag": (True, lambda api, team: api.put(f"/v2/models/{team.model()}/tags/team", {"value": "x"})),
+    "delete_model_tag": (True, _with_tag("tags", lambda api, m: api.delete(f"/v2/models/{m}/tags/team"))),
+    "set_version_tag": (
+        True,
+        lambda api, team: api.put(f"/v2/models/{team.model()}/versions/1/tags/team", {"value": "x"}),
+    ),
+    "delete_version_tag": (
+        True,
+        _with_tag("versions/1/tags", lambda api, m: api.delete(f"/v2/models/{m}/versions/1/tags/team")),
+    ),
     # No workspace's: the deployment's handler policy, the same answer for every writer.
     "check_handlers": (
         False,
@@ -286,6 +308,8 @@ SUCCESS = {
     "delete_model": 204,
     "delete_subscription": 204,
     "delete_alias": 204,
+    "delete_model_tag": 204,
+    "delete_version_tag": 204,
     "start_inference": 202,
     "start_training": 202,
     "retry_job": 202,
@@ -333,6 +357,19 @@ def test_private_reads_another_workspaces_model_is_a_404_on_every_route(private_
             assert "'alice'" in assert_error(reply, 403)  # as for models: bob named the workspace
         else:
             assert_error(reply, 404)
+
+
+def test_private_reads_a_search_leaves_another_workspaces_models_out(private_team: Team):
+    model_id = private_team.model()
+    tagged = private_team.admin.put(f"/v2/models/{model_id}/tags/team", {"value": "searchable"})
+    assert tagged.status == 200, tagged.body
+    query = "/v2/models?filter=tags.team%20%3D%20%27searchable%27&limit=100"
+
+    assert model_id in [model["id"] for model in _pages(private_team.apis["alice"], query)]
+    assert _pages(private_team.apis["bob"], query) == []
+    assert _pages(private_team.apis["bob"], query + "&order_by=created_at") == []
+    hidden = private_team.apis["bob"].get(f"/v2/models/{model_id}/versions?filter=status%20%3D%20%27pending%27")
+    assert_error(hidden, 404)
 
 
 # Creating: the workspace is given or defaulted, never changed ------------------------------------------

@@ -13,13 +13,17 @@ from shared.data.entities import (
     BOUND_JOB_ATTRIBUTE,
     FANOUTS,
     JOBS,
+    MODEL_TAGS,
     MODELS,
     SUBSCRIPTIONS,
     VERSION_ATTRIBUTE,
+    VERSION_TAGS,
     VERSIONS,
     EntityDescriptor,
     FanOut,
+    ModelTag,
     VersionRecord,
+    VersionTag,
     idempotency_record_options,
 )
 from shared.data.items import key
@@ -38,6 +42,8 @@ ROUND_TRIPS: list[tuple[EntityDescriptor[Any], Any]] = [
     (JOBS, a_job("dispatched").model_copy(update={"deadline_at": NOW + timedelta(hours=1)})),
     (JOBS, a_job("succeeded")),
     (FANOUTS, FanOut("model_a", "model_a/1@3", 2, (a_job(), a_job(job_id="9c8b7a6e-2fa1-11d2-883f-0016d3cca427")))),
+    (MODEL_TAGS, ModelTag("model_a", "team-x", "team/owner", "O'Brien # 価格")),
+    (VERSION_TAGS, VersionTag("model_a", "3", 14, "stage", "x" * 256)),
 ]
 
 
@@ -82,7 +88,7 @@ def test_every_item_holds_both_key_attributes_of_each_global_index_it_is_in_or_n
 
 
 def test_no_two_item_types_share_an_entity_type():
-    descriptors = [MODELS, VERSIONS, SUBSCRIPTIONS, JOBS, FANOUTS]
+    descriptors = [MODELS, VERSIONS, SUBSCRIPTIONS, JOBS, FANOUTS, MODEL_TAGS, VERSION_TAGS]
     assert len({d.entity_type for d in descriptors}) == len(descriptors)
     assert [d for d in descriptors if d.holds(JOBS.encode(a_job()))] == [JOBS]
 
@@ -153,3 +159,33 @@ def entity_of(stored: Any) -> Any:
     if isinstance(stored, VersionRecord):
         return stored.version
     return stored
+
+
+def test_a_model_carries_its_name_key_sorted_as_its_name_then_its_list_key():
+    named = [("ab", "z"), ("ab c", "a"), ("abc", "a"), ("ab", "a"), ("Ab", "q"), ("é", "e"), ("a#b", "h")]
+    items = {pair: MODELS.encode(ModelRecord(a_model(id=pair[1], name=pair[0]), 1, 1)) for pair in named}
+
+    assert {item["GSI3PK"]["S"] for item in items.values()} == {keys.models_by_name_partition()}
+    by_key = sorted(named, key=lambda pair: items[pair]["GSI3SK"]["S"])
+    assert by_key == sorted(named)
+    assert items[("ab", "a")]["GSI3SK"]["S"].startswith(keys.exact_name_prefix("ab"))
+    assert not items[("abc", "a")]["GSI3SK"]["S"].startswith(keys.exact_name_prefix("ab"))
+    assert items[("abc", "a")]["GSI3SK"]["S"].startswith(keys.name_key_prefix("ab"))
+
+
+def test_a_name_key_fits_a_sort_key_whatever_the_name():
+    longest = a_model(workspace="w" * 64, id="m" * 128, name="価" * 256)
+    item = MODELS.encode(ModelRecord(longest, 1, 1))
+    assert len(item["GSI3SK"]["S"].encode()) <= 1024
+
+
+def test_tag_index_items_key_a_value_by_its_digest_and_a_version_by_its_order():
+    model_tag = MODEL_TAGS.encode(ModelTag("model_a", "team-x", "team", "a#b"))
+    assert model_tag["GSI1PK"]["S"] == keys.models_tagged_partition("team", "a#b")
+    assert model_tag["GSI1SK"]["S"] == keys.model_in_workspace("team-x", "model_a")
+    assert keys.models_tagged_partition("team", "a#b") != keys.models_tagged_partition("team", "a")
+    older = VERSION_TAGS.encode(VersionTag("model_a", "9", 2, "stage", "prod"))
+    newer = VERSION_TAGS.encode(VersionTag("model_a", "10", 11, "stage", "prod"))
+    assert older["SK"]["S"] < newer["SK"]["S"]
+    assert older["SK"]["S"].startswith(keys.version_tag_prefix("stage", "prod"))
+    assert len(VERSION_TAGS.encode(VersionTag("m", "1", 1, "k" * 128, "価" * 256))["SK"]["S"].encode()) <= 1024

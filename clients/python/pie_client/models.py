@@ -127,6 +127,7 @@ class Model(Resource):
     handlers: Handlers
     handler_contracts: HandlerContracts | None
     metadata: JsonObject
+    tags: dict[str, str] = Field(default_factory=dict)
     protected_aliases: list[str] = Field(default_factory=list)
     promotion: Promotion | None = None
     status: ModelStatus
@@ -151,6 +152,7 @@ class Version(Resource):
     version: str
     description: str
     metadata: JsonObject
+    tags: dict[str, str] = Field(default_factory=dict)
     status: VersionStatus
     status_message: str | None
     status_history: list[StatusChange]
@@ -409,6 +411,7 @@ class CreateModelRequest(Request):
     handlers: Handlers
     handler_contracts: HandlerContracts | None = None
     metadata: JsonObject = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
     protected_aliases: list[str] = Field(default_factory=list)
     promotion: Promotion | None = None
 
@@ -430,6 +433,7 @@ class CreateVersionRequest(Request):
     version: str
     description: str = ""
     metadata: JsonObject = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
 
 
 class NewStatusRequest(Request):
@@ -480,6 +484,10 @@ class CompleteJobRequest(Request):
 class SetAliasRequest(Request):
     version: str
     reason: str | None = None
+
+
+class SetTagRequest(Request):
+    value: str
 
 
 # Webhooks --------------------------------------------------------------------------------------

@@ -64,6 +64,12 @@ FREE_FORM: dict[str, Callable[[dict[str, Any], Any], None]] = {
     "set_alias": lambda body, value: body.update(
         version="1", reason=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     ),
+    "set_model_tag": lambda body, value: body.update(
+        value=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    ),
+    "set_version_tag": lambda body, value: body.update(
+        value=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    ),
     "create_webhook": lambda body, value: body.update(
         description=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     ),
@@ -90,6 +96,7 @@ def world(table: Any) -> dict[str, str]:
         "subscription_id": subscription["id"],
         "job_id": job["id"],
         "alias": "champion",
+        "key": "team",
         "webhook_id": webhook["webhook"]["id"],
     }
 
