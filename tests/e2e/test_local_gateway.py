@@ -290,12 +290,18 @@ def test_local_api_on_a_dynamodb_endpoint_creates_the_table_there_when_missing(t
 # The signing keys -----------------------------------------------------------------------------------
 
 
-def test_the_keys_live_in_dot_pie_local_under_the_working_directory_by_default(
+def test_the_keys_live_in_a_per_user_home_unless_a_dot_pie_local_is_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.delenv("PIE_LOCAL_HOME", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
 
+    # The same home from every directory, so a token minted anywhere verifies against the server.
+    assert local_home() == tmp_path / "data" / "pie-local"
+    assert not (tmp_path / ".pie-local").exists()  # never created beside the caller
+    # A checkout's existing ./.pie-local (from before per-user homes) is still used.
+    (tmp_path / ".pie-local").mkdir()
     assert local_home() == tmp_path / ".pie-local"
     monkeypatch.setenv("PIE_LOCAL_HOME", str(tmp_path / "elsewhere"))
     assert local_home() == tmp_path / "elsewhere"
