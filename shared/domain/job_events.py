@@ -36,6 +36,7 @@ TABLE: tuple[JobEvent, ...] = (
     JobEvent(ALIAS_SET, action=None, transition=None, alias_move=True),
 )
 EVENT_NAMES: tuple[str, ...] = tuple(event.name for event in TABLE)
+ALIAS_EVENT_NAMES: tuple[str, ...] = tuple(event.name for event in TABLE if event.alias_move)
 
 _BY_NAME = {event.name: event for event in TABLE}
 _BY_ACTION = {event.action: event for event in TABLE if event.action is not None}

@@ -163,10 +163,23 @@ class CreateVersionRequest(Strict):
 class CreateSubscriptionRequest(Strict):
     model_config = ConfigDict(
         json_schema_extra={
-            # The rule _input_matches_its_source enforces, for the published document.
-            "if": {"properties": {"input_source": {"const": "stored"}}},
-            "then": {"required": ["input"], "properties": {"input": {"type": "object"}}},
-            "else": {"properties": {"input": {"type": "null"}}},
+            # The rules _input_matches_its_source and _alias_names_an_alias_event enforce, for the
+            # published document.
+            "allOf": [
+                {
+                    "if": {"properties": {"input_source": {"const": "stored"}}},
+                    "then": {"required": ["input"], "properties": {"input": {"type": "object"}}},
+                    "else": {"properties": {"input": {"type": "null"}}},
+                },
+                {
+                    "if": {"properties": {"trigger_event": {"enum": list(job_events.ALIAS_EVENT_NAMES)}}},
+                    "then": {
+                        "required": ["alias"],
+                        "properties": {"alias": {"type": "string", "not": {"const": "latest"}}},
+                    },
+                    "else": {"properties": {"alias": {"type": "null"}}},
+                },
+            ],
             "examples": [
                 {
                     "trigger_event": "training_complete",

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from schemathesis import Case, CheckContext, HookContext, Response
 
 from shared.domain.errors import FilterInvalidError
+from shared.domain.job_events import ALIAS_EVENT_NAMES
 from shared.domain.search import parse_filter
 from tests.e2e.client import Api
 from tests.e2e.documents import model_document, unique_id
@@ -180,6 +181,22 @@ def only_parsable_filters(_: HookContext, case: Case) -> Case:
             parse_filter(str(case.query["filter"]), kind)
         except FilterInvalidError:
             case.query.pop("filter")
+    return case
+
+
+def alias_only_with_alias_events(_: HookContext, case: Case) -> Case:
+    """A valid impact query names an alias exactly when its event is an alias event.
+
+    Query parameters cannot depend on each other in the document: it says each may be given, and
+    the description says ``alias`` is required for ``alias_set`` and refused otherwise (a 400 naming
+    it). So valid requests follow that rule; its 400s are proven in
+    tests/integration/test_alias_events.py.
+    """
+    if _is_positive(case) and case.path.endswith("/impact") and case.query is not None:
+        if case.query.get("event") in ALIAS_EVENT_NAMES:
+            case.query.setdefault("alias", "champion")
+        else:
+            case.query.pop("alias", None)
     return case
 
 

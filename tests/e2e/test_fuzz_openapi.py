@@ -39,6 +39,7 @@ from tests.e2e.fuzz_support import (
     PUBLISHED_DOCUMENT,
     PathAim,
     Seeded,
+    alias_only_with_alias_events,
     drop_unissued_page_tokens,
     integers_without_fraction,
     load_published_document,
@@ -62,6 +63,7 @@ schema.hook("flatmap_path_parameters")(aim)
 schema.hook("map_case")(drop_unissued_page_tokens)
 schema.hook("map_case")(integers_without_fraction)
 schema.hook("map_case")(only_parsable_filters)
+schema.hook("map_case")(alias_only_with_alias_events)
 
 
 @pytest.fixture(scope="module")
