@@ -223,6 +223,7 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from pie_local.collector import keep_collections_short
     from pie_local.server import LocalApi
     from pie_local.table.changes import DataDirectoryDamagedError, DataDirectoryInUseError
 
@@ -260,6 +261,8 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         )
     except OSError as error:
         parser.error(f"cannot listen on {arguments.host}:{arguments.port}: {error.strerror}")
+    # Everything the server holds for good is loaded: keep the collector's full walks off it.
+    keep_collections_short()
     _print_banner(api, arguments)
     try:
         api.wait()
