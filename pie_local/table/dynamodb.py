@@ -58,7 +58,7 @@ def _mocked_session() -> boto3.Session:
 
 @contextmanager
 def embedded_dynamodb(
-    table_name: str, *, data_dir: Path | None = None, fsync: bool = False, accept_data_loss: bool = False
+    table_name: str, *, data_dir: Path | None = None, fsync: bool = True, accept_data_loss: bool = False
 ) -> Iterator[Any]:
     """Start moto, create PIE's table, and yield a DynamoDB client for it.
 
