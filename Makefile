@@ -3,22 +3,32 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+SERVING := $(VENV)/.installed-local
 NODE_TOOLS := node_modules/.installed
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test lint install browser synth bench bench-mlflow openapi clean
+.PHONY: dev test lint install install-local smoke browser synth bench bench-mlflow cost openapi clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # The SDK and the `pie` CLI (clients/python) are their own distribution; tests/clients uses both.
+# Two stamps: `make dev` needs only what serving needs (the [local] extra), `make test` everything
+# (the [dev] extra). A full install also satisfies serving, so it stamps both; a serving install
+# alone leaves the full stamp missing, so `make test` after `make dev` installs the rest.
 $(INSTALLED): pyproject.toml clients/python/pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]' -e './clients/python[cli]'
-	touch $(INSTALLED)
+	touch $(INSTALLED) $(SERVING)
+
+$(SERVING): pyproject.toml clients/python/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[local]' -e './clients/python[cli]'
+	touch $(SERVING)
 
 install: $(INSTALLED)
+
+install-local: $(SERVING)
 
 # The Node tools the tests run (Spectral, which lints docs/openapi.json), pinned by
 # package-lock.json into node_modules/; install scripts stay off.
@@ -29,8 +39,14 @@ $(NODE_TOOLS): package.json package-lock.json
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-dev: install
+dev: install-local
 	$(BIN)/pie-local serve --host $(HOST) --port $(PORT)
+
+# A short end-to-end run against any PIE (two models, a chain, an alias move), cleaned up after
+# itself: `make smoke API=https://... TOKEN=...`; against `make dev`, TOKEN="$$(.venv/bin/pie-local token)".
+API ?= http://$(HOST):$(PORT)
+smoke: install-local
+	$(BIN)/python -m tools.smoke --api '$(API)' $(if $(TOKEN),--token '$(TOKEN)')
 
 test: install $(NODE_TOOLS) browser lint
 	$(BIN)/python -m pytest
@@ -62,6 +78,10 @@ openapi: install
 # each against a baseline from the same run: one table on stdout, bench/results.json (docs/performance.md).
 bench: install
 	$(BIN)/python -m bench
+
+# A month of a stated workload at AWS list prices, from the functions' measured calls (docs/performance.md).
+cost: install
+	$(BIN)/python -m bench.cost
 
 # PIE's local stack against MLflow's registry server, same workload over REST (docs/performance.md).
 # MLflow goes into its own virtualenv under bench/, never into the project's.

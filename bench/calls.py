@@ -55,3 +55,19 @@ def counted_calls(client: Any) -> Iterator[CallLog]:
     finally:
         events.unregister("before-call.dynamodb", unique_id="bench-count-before")
         events.unregister("after-call.dynamodb", unique_id="bench-count-after")
+
+
+@contextmanager
+def added_latency(client: Any, seconds: float) -> Iterator[None]:
+    """Every call ``client`` makes inside the block waits ``seconds`` first, as a call to DynamoDB
+    over the network would (``time.sleep`` lets other threads run meanwhile, as network I/O does)."""
+
+    def wait(**_: Any) -> None:
+        time.sleep(seconds)
+
+    events = client.meta.events
+    events.register("before-call.dynamodb", wait)
+    try:
+        yield
+    finally:
+        events.unregister("before-call.dynamodb", wait)

@@ -31,7 +31,9 @@ SECTION = "cold start"
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 7
 SEGMENT = 6  # a floor run before every this many functions
-BUDGET = 1.5
+# What PIE's own modules may add to a route's import, in floors, over the framework alone: the
+# framework (boto3, pydantic, Powertools) is itself about 1.5 floors, so the budget is relative to it.
+PIE_BUDGET = 0.10
 # Where the import time beyond the floor goes, for a typical route and the stream consumer.
 BREAKDOWN_FUNCTIONS = ("get_model", "dispatch_jobs")
 BREAKDOWN_RUNS = 3
@@ -114,6 +116,7 @@ def measure(
             data=details["framework"],
         )
     )
+    framework_ratio = details["framework"]["import_ratio"]
     unneeded: dict[str, list[str]] = {}
     for name in names:
         samples = by_target[name]
@@ -151,8 +154,8 @@ def measure(
                 f"{name} import / floor",
                 f"{ratio(result['import_ratio'])} ({import_cpu_ms:.0f} ms CPU, {import_ms:.0f} ms wall; first invoke "
                 f"{first_ms:.0f} ms → {'/'.join(outcomes)}; RSS {rss_mb:.0f} MB)",
-                f"≤ {BUDGET}×",
-                result["import_ratio"] <= BUDGET and all(_served(outcome) for outcome in outcomes),
+                f"≤ framework + {PIE_BUDGET:.2f} = {framework_ratio + PIE_BUDGET:.2f}×",
+                result["import_ratio"] <= framework_ratio + PIE_BUDGET and all(_served(o) for o in outcomes),
                 result,
             )
         )

@@ -2,7 +2,9 @@
 dispatched one record after another.
 
 The dispatcher's Lambda client is a stand-in that takes 20 ms per Invoke (a network round trip) and
-counts the jobs it is asked to start. ``functions/dispatch_jobs`` handles the batch on its thread
+counts the jobs it is asked to start; every DynamoDB call waits 5 ms first, as a call from Lambda
+to DynamoDB does (the embedded table answers in microseconds, which would hide what the worker
+threads overlap). ``functions/dispatch_jobs`` handles the batch on its thread
 pool; the baseline hands the records of a second, identical batch to ``Dispatcher.handle`` one by
 one. Both batches must leave every job dispatched exactly once.
 """
@@ -16,7 +18,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.calls import counted_calls
+from bench.calls import added_latency, counted_calls
 from bench.environment import LambdaContext
 from bench.report import Figure, ratio
 from bench.stand_ins import SlowLambda
@@ -29,8 +31,9 @@ from shared.data.entities import JOBS
 SECTION = "dispatch"
 BATCH = 100
 INVOKE_LATENCY_SECONDS = 0.020
+DYNAMODB_LATENCY_SECONDS = 0.005
 ROUNDS = 3
-BUDGET = 8.0
+BUDGET = 10.0
 
 
 def measure(rounds: int = ROUNDS) -> tuple[list[Figure], dict[str, Any]]:
@@ -47,17 +50,18 @@ def measure(rounds: int = ROUNDS) -> tuple[list[Figure], dict[str, Any]]:
         for round_number in range(rounds):
             for mode in ("sequential", "parallel") if round_number % 2 == 0 else ("parallel", "sequential"):
                 records = _queue_batch(setup, round_number, mode)
-                started = time.perf_counter()
-                if mode == "parallel":
-                    response = handler({"Records": records}, LambdaContext())
-                    if response.get("batchItemFailures"):
-                        problems.append(f"{len(response['batchItemFailures'])} records failed")
-                else:
-                    with counted_calls(runtime.dynamodb_client()) as log:
-                        for record in records:
-                            runtime.dispatcher().handle(record)
-                    sequential_inside_s.append(log.seconds_inside)
-                elapsed = time.perf_counter() - started
+                with added_latency(runtime.dynamodb_client(), DYNAMODB_LATENCY_SECONDS):
+                    started = time.perf_counter()
+                    if mode == "parallel":
+                        response = handler({"Records": records}, LambdaContext())
+                        if response.get("batchItemFailures"):
+                            problems.append(f"{len(response['batchItemFailures'])} records failed")
+                    else:
+                        with counted_calls(runtime.dynamodb_client()) as log:
+                            for record in records:
+                                runtime.dispatcher().handle(record)
+                        sequential_inside_s.append(log.seconds_inside)
+                    elapsed = time.perf_counter() - started
                 (parallel_s if mode == "parallel" else sequential_s).append(elapsed)
                 problems += _check_dispatched_once(setup, records, lambda_client)
     parallel, sequential = statistics.median(parallel_s), statistics.median(sequential_s)
@@ -69,6 +73,7 @@ def measure(rounds: int = ROUNDS) -> tuple[list[Figure], dict[str, Any]]:
     details = {
         "batch": BATCH,
         "invoke_latency_ms": INVOKE_LATENCY_SECONDS * 1000,
+        "dynamodb_latency_ms": DYNAMODB_LATENCY_SECONDS * 1000,
         "workers": workers,
         "rounds": rounds,
         "parallel_seconds": parallel_s,
@@ -81,10 +86,10 @@ def measure(rounds: int = ROUNDS) -> tuple[list[Figure], dict[str, Any]]:
     figures = [
         Figure(
             SECTION,
-            f"{BATCH} Lambda jobs, 20 ms Invoke: batch vs one by one",
+            f"{BATCH} Lambda jobs, 20 ms Invoke, 5 ms per DynamoDB call: batch vs one by one",
             f"{ratio(speedup)} faster ({parallel * 1000:.0f} vs {sequential * 1000:.0f} ms; "
             f"{BATCH / parallel:.0f} jobs/s; {workers} workers; the sequential pass spends "
-            f"{dynamodb * 1000:.0f} ms inside the embedded DynamoDB)",
+            f"{dynamodb * 1000:.0f} ms inside DynamoDB calls)",
             f"≥ {BUDGET:.0f}×",
             speedup >= BUDGET,
             details,

@@ -7,6 +7,7 @@ sample names (``bench.world``); the calls are counted on the runtime's own Dynam
 from __future__ import annotations
 
 import importlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +60,11 @@ MINIMUMS: dict[str, Minimum] = {
     "update_subscription": Minimum(
         3, "read the subscription; BatchGetItem of source + target (re-validation); conditional PutItem"
     ),
-    "delete_subscription": Minimum(1, "conditional DeleteItem"),
+    "delete_subscription": Minimum(
+        2,
+        "read the subscription: the caller's write access is decided on its workspace, which lives in its "
+        "document where no condition can test it; then the conditional DeleteItem (If-Match, or exists)",
+    ),
     "test_subscription": Minimum(
         3,
         "read the subscription; query the event's other active subscriptions (the firing decides them "
@@ -72,7 +77,9 @@ MINIMUMS: dict[str, Minimum] = {
         "yet (the sample: one link, whose target has no subscriptions)",
     ),
     "set_alias": Minimum(
-        2, "BatchGetItem of model + alias + version; alias, history and version check in one transaction"
+        3,
+        "BatchGetItem of model + alias + version; query the model's subscriptions (its alias_set ones fire); "
+        "alias, history, version check and the jobs fired in one transaction",
     ),
     "list_aliases": Minimum(2, "read the model (workspace, 404); one Query of its aliases"),
     "get_alias": Minimum(1, "BatchGetItem of model + alias"),
@@ -94,9 +101,25 @@ MINIMUMS: dict[str, Minimum] = {
         3, "read the job; read the version it trains (training job); job + version in one transaction"
     ),
     "list_all_jobs": Minimum(4, "one Query page of each of the delivery log's 4 write-shards (docs/jobs.md)"),
+    "check_handlers": Minimum(0, "the handler policy is the deployment's settings; reads no table"),
+    "create_webhook": Minimum(2, "query the workspace's webhooks (at most 100); conditional PutItem"),
+    "list_webhooks": Minimum(1, "one Query of the caller's workspace's webhooks (GSI1)"),
+    "get_webhook": Minimum(1, "GetItem by key"),
+    "update_webhook": Minimum(2, "read the webhook (workspace); conditional PutItem"),
+    "delete_webhook": Minimum(3, "read the webhook (workspace); one Query of its partition; one BatchWriteItem"),
+    "rotate_webhook_secret": Minimum(2, "read the webhook (workspace); conditional PutItem"),
+    "ping_webhook": Minimum(2, "read the webhook (workspace); put the ping event"),
+    "list_webhook_deliveries": Minimum(2, "read the webhook (workspace); one Query page of its partition"),
+    "retry_webhook_delivery": Minimum(3, "read the webhook (workspace) and the delivery; conditional PutItem"),
     "get_openapi": Minimum(0, "serves the document packaged with the code; reads no table"),
     "complete_job_events": Minimum(5, "as complete_job: the record names the job, which must be read once"),
-    "dispatch_jobs (lambda job)": Minimum(1, "conditional claim queued -> dispatched; then Lambda Invoke"),
+    "dispatch_jobs (lambda job)": Minimum(
+        2,
+        "conditional claim queued -> dispatched with a short start deadline; Lambda Invoke; conditional "
+        "dispatched -> running with the handler's deadline. One write cannot do both: a job marked running "
+        "before its Invoke would, if the dispatcher died in between, wait out the handler's whole timeout "
+        "instead of the start deadline (docs/jobs.md)",
+    ),
     "dispatch_jobs (in_process job)": Minimum(
         4, "claim; read the model (contract, firing); query its subscriptions; conditional completion"
     ),
@@ -167,7 +190,14 @@ def _failed_job(client: Any, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-_PREPARE = {"retry_job": _failed_job}
+def _loopback_receiver(client: Any, event: dict[str, Any]) -> dict[str, Any]:
+    """A literal loopback address (the local stack's setting allows it): nothing is resolved."""
+    body = json.loads(event["body"])
+    event["body"] = json.dumps({**body, "url": "https://127.0.0.1:9/pie"})
+    return event
+
+
+_PREPARE = {"retry_job": _failed_job, "create_webhook": _loopback_receiver}
 
 
 def _lambda_job_batch(client: Any, event: dict[str, Any]) -> dict[str, Any]:

@@ -16,10 +16,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from shared.data.entities import ALIAS_CHANGES, ALIASES, JOBS, MODELS, SUBSCRIPTIONS, VERSIONS, VersionRecord
+from shared.data.entities import (
+    ALIAS_CHANGES,
+    ALIASES,
+    DELIVERIES,
+    JOBS,
+    MODELS,
+    SUBSCRIPTIONS,
+    VERSIONS,
+    WEBHOOKS,
+    VersionRecord,
+    WebhookRecord,
+)
 from shared.data.items import BATCH_WRITE_LIMIT
 from shared.domain.entities import Alias, AliasChange, Handlers, Job, Model, StatusChange, Subscription, Version
+from shared.domain.events import ping
 from shared.domain.records import AliasChangeRecord, ModelRecord
+from shared.domain.webhooks import Attempt, Webhook, new_delivery, new_secret
 from shared.kinds.envelope import JobEnvelope
 from shared.routes import route_for
 
@@ -89,7 +102,28 @@ def seed(client: Any, table: str, function: str) -> None:
     items += model_items(TARGET_MODEL, "active", now)
     if function == "dispatch_jobs":
         items.append(JOBS.encode(queued_job(now)))
+    if "webhook" in function:
+        items += webhook_items(now)
     write_items(client, table, items)
+
+
+def webhook_items(now: datetime) -> list[dict[str, Any]]:
+    """The webhook the samples name, with the failed delivery ``retry_webhook_delivery`` names."""
+    sample = load_event("get_webhook")["pathParameters"]["webhook_id"]
+    webhook = Webhook(
+        id=sample, workspace="default", url="https://127.0.0.1:9/pie", events=["*"], status="active",
+        entity_version=1, created_at=now, updated_at=now, created_by="bench",
+    )  # fmt: skip
+    delivery = new_delivery(webhook, ping(webhook.id, "default", now), now)
+    failed = delivery.model_copy(
+        update={
+            "id": load_event("retry_webhook_delivery")["pathParameters"]["delivery_id"],
+            "status": "failed",
+            "next_attempt_at": None,
+            "attempts": [Attempt(at=now, duration_ms=1, error="x")],
+        }
+    )
+    return [WEBHOOKS.encode(WebhookRecord(webhook, new_secret())), DELIVERIES.encode(failed)]
 
 
 def sample_handlers() -> Handlers:

@@ -191,6 +191,7 @@ async function readContract() {
       jobsList: "/v2/jobs" in paths,
       retry: "/v2/models/{model_id}/jobs/{job_id}/retry" in paths,
       cancel: "/v2/models/{model_id}/jobs/{job_id}/cancel" in paths,
+      aliases: "/v2/models/{model_id}/aliases" in paths,
     },
     nextStatuses: rules?.["x-pie-lifecycle"].next_statuses || {},
     jobEvents: rules?.["x-pie-job-events"].events || [],

@@ -13,6 +13,20 @@ let refreshTimer = null;
 
 // DOM helpers -----------------------------------------------------------------------------------
 
+// What a DOM builder is given as children: nodes, text (set as text, never parsed) and nested
+// lists; null, undefined and false are nothing (never the text "null").
+function nodes(children) {
+  return children.flat(Infinity)
+    .filter((child) => child !== null && child !== undefined && child !== false)
+    .map((child) => (child instanceof Node ? child : String(child)));
+}
+
+// Every replacement of a node's children goes through here (never replaceChildren directly).
+function fill(parent, ...children) {
+  parent.replaceChildren(...nodes(children));
+  return parent;
+}
+
 function h(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attributes)) {
@@ -21,11 +35,7 @@ function h(tag, attributes = {}, ...children) {
     else if (key === "class") node.className = value;
     else node.setAttribute(key, value === true ? "" : value);
   }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : String(child));
-  }
-  return node;
+  return fill(node, children);
 }
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
@@ -34,8 +44,8 @@ const pretty = (value) => h("pre", { class: "json" }, JSON.stringify(value, null
 const modelLink = (id) => h("a", { href: `#/models/${api.enc(id)}` }, id);
 const jobLink = (modelId, jobId, text) => h("a", { href: `#/jobs/${api.enc(modelId)}/${api.enc(jobId)}` }, text || jobId);
 
-function show(...nodes) {
-  main.replaceChildren(...nodes);
+function show(...children) {
+  fill(main, children);
 }
 
 function loading(text = "Loading…") {
@@ -57,12 +67,12 @@ function actionButton(label, outlet, action, attributes = {}) {
   const button = h("button", { type: "button", ...attributes }, label);
   button.addEventListener("click", async () => {
     button.disabled = true;
-    outlet.replaceChildren(h("span", { role: "status" }, "Working…"));
+    fill(outlet, h("span", { role: "status" }, "Working…"));
     try {
       const result = await action();
-      outlet.replaceChildren(result instanceof Node ? result : h("span", { class: "ok", role: "status" }, result || "Done."));
+      fill(outlet, result instanceof Node ? result : h("span", { class: "ok", role: "status" }, result || "Done."));
     } catch (error) {
-      outlet.replaceChildren(problem(error));
+      fill(outlet, problem(error));
     } finally {
       button.disabled = false;
     }
@@ -127,6 +137,46 @@ function handlerText(handler) {
   return JSON.stringify(handler);
 }
 
+// User data -------------------------------------------------------------------------------------
+// Metadata, tags, alias reasons: whatever a user typed, shown as text, bounded in size.
+
+const LONG_VALUE = 160;
+
+// Text cut to `max` characters (the whole of it in the tooltip).
+function clip(text, max) {
+  return text.length <= max ? text : h("span", { title: text }, `${text.slice(0, max)}…`);
+}
+
+// Tags as chips: a list of names, or a map of name → value. Nothing when there are none (or the
+// API does not send tags).
+function tagChips(tags) {
+  const shown = (value) => (typeof value === "string" ? value : JSON.stringify(value));
+  const items = Array.isArray(tags) ? tags.map(shown)
+    : tags && typeof tags === "object"
+      ? Object.entries(tags).map(([key, value]) => (value === null || value === "" ? key : `${key}: ${shown(value)}`))
+      : [];
+  if (!items.length) return null;
+  return h("ul", { class: "chips tags", "aria-label": "Tags" }, items.map((tag) => h("li", { class: "chip tag-chip" }, clip(tag, 60))));
+}
+
+function metadataValue(value) {
+  if (value !== null && typeof value === "object") return h("pre", { class: "json metadata-json" }, JSON.stringify(value, null, 2));
+  if (value === "") return h("span", { class: "muted" }, "(empty)");
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  if (text.length <= LONG_VALUE) return text;
+  return h("details", { class: "long-value" },
+    h("summary", {}, `${text.slice(0, LONG_VALUE)}… (${text.length} characters)`),
+    h("div", { class: "full-value" }, text));
+}
+
+// A metadata map as a definition list: text as text, nested values as pretty JSON in a bounded box.
+function metadataView(metadata, label) {
+  const entries = Object.entries(metadata || {});
+  if (!entries.length) return null;
+  return h("dl", { class: "metadata", "aria-label": label },
+    entries.map(([key, value]) => [h("dt", {}, clip(key, 80)), h("dd", {}, metadataValue(value))]));
+}
+
 // Shared loaders ---------------------------------------------------------------------------------
 
 async function loadGraph() {
@@ -136,7 +186,10 @@ async function loadGraph() {
   return { models, subscriptions: lists.flat() };
 }
 
-const subscriptionLabel = (subscription) => `${subscription.trigger_event} → ${subscription.target_action}`;
+// What fires a subscription: its event, and for an alias move the alias (`alias_set @champion`).
+const triggerText = (subscription) => (subscription.trigger_event === "alias_set" && subscription.alias
+  ? `alias_set @${subscription.alias}` : subscription.trigger_event);
+const subscriptionLabel = (subscription) => `${triggerText(subscription)} → ${subscription.target_action}`;
 
 // The subscription panel: details, dry run, pause/activate. Used by the graph and the model page.
 function subscriptionPanel(subscription, onChange) {
@@ -147,7 +200,7 @@ function subscriptionPanel(subscription, onChange) {
   return h("section", { class: "panel subscription-panel", "aria-label": "Subscription" },
     h("h3", {}, `${subscription.source_model_id} → ${subscription.target_model_id}`),
     h("dl", {},
-      h("dt", {}, "Fires on"), h("dd", {}, subscription.trigger_event),
+      h("dt", {}, "Fires on"), h("dd", {}, triggerText(subscription)),
       h("dt", {}, "Runs"), h("dd", {}, `${subscription.target_action} of `, modelLink(subscription.target_model_id)),
       h("dt", {}, "Status"), h("dd", {}, badge(subscription.status)),
       h("dt", {}, "Input"), h("dd", {}, subscription.input_source === "stored" ? pretty(subscription.input) : "the trigger's output"),
@@ -193,17 +246,20 @@ async function modelsPage() {
     select("status", "Status", [["", "any"], ["pending", "pending"], ["active", "active"]], status),
     workspaces.length ? select("workspace", "Workspace", [["", "any"], ...workspaces.map((name) => [name, name])], workspace) : null);
   filters.addEventListener("change", () => setQuery("#/models", Object.fromEntries(new FormData(filters))));
+  // Tags arrive with a later release too: the column appears once a model carries some.
+  const tagged = models.some((model) => tagChips(model.tags));
   const rows = shown.map((model) => h("tr", { "data-model": model.id },
     h("td", {}, modelLink(model.id)),
     h("td", {}, model.name),
     workspaces.length ? h("td", {}, model.workspace || "—") : null,
+    tagged ? h("td", {}, tagChips(model.tags)) : null,
     h("td", {}, badge(model.status)),
     h("td", {}, model.latest_version),
     h("td", {}, model.active_version || "—"),
     h("td", {}, when(model.updated_at))));
   show(h("h1", {}, "Models"), filters,
     rows.length
-      ? table(["Model", "Name", workspaces.length ? "Workspace" : null, "Status", "Latest", "Active", "Updated"].filter(Boolean), rows, { class: "models" })
+      ? table(["Model", "Name", workspaces.length ? "Workspace" : null, tagged ? "Tags" : null, "Status", "Latest", "Active", "Updated"].filter(Boolean), rows, { class: "models" })
       : empty(models.length ? "No model matches these filters." : "No models yet. Create one with POST /v2/models."));
 }
 
@@ -237,7 +293,7 @@ function jobForm(model, versions, outlet, refresh) {
     h("label", { for: id }, "Input (JSON)"), editor, help, start);
 }
 
-function versionCard(model, version, reload, nextStatuses) {
+function versionCard(model, version, reload, nextStatuses, aliases) {
   const outlet = h("div", { class: "outlet", "aria-live": "polite" });
   const next = nextStatuses[version.status] || [];
   const selectId = `new-status-${version.version}`;
@@ -254,8 +310,12 @@ function versionCard(model, version, reload, nextStatuses) {
   }, { class: "move-status" });
   return h("li", { class: "version", "data-version": version.version },
     h("h3", {}, `Version ${version.version} `, badge(version.status),
-      model.active_version === version.version ? h("span", { class: "tag" }, "active version") : null),
+      model.active_version === version.version ? h("span", { class: "tag" }, "active version") : null,
+      aliases.filter((alias) => alias.version === version.version)
+        .map((alias) => h("span", { class: "chip alias-chip", "data-alias": alias.name }, `@${alias.name}`))),
     version.description ? h("p", {}, version.description) : null,
+    tagChips(version.tags),
+    metadataView(version.metadata, `Metadata of version ${version.version}`),
     lineageView(model, version),
     version.status_history_dropped ? h("p", { class: "muted" },
       `${version.status_history_dropped} older status changes are no longer kept.`) : null,
@@ -320,12 +380,58 @@ function impactView(model, jobEvents) {
   return h("div", { class: "row" }, h("label", { for: "impact-event" }, "Event", event), button, outlet);
 }
 
+// Aliases ---------------------------------------------------------------------------------------
+
+function aliasMove(change) {
+  if (change.version === null || change.version === undefined) return `deleted (was version ${change.previous_version ?? "—"})`;
+  if (change.previous_version === null || change.previous_version === undefined) return `created at version ${change.version}`;
+  return `version ${change.previous_version} → ${change.version}`;
+}
+
+// Each alias: where it points, who moved it, when and why; its history (newest first) on demand.
+function aliasesView(model, aliases) {
+  const protectedNames = new Set(model.protected_aliases || []);
+  const promoted = model.promotion?.alias;
+  const marks = (name) => [
+    protectedNames.has(name) ? h("span", { class: "badge protected", title: "Moving it needs the models:promote scope" }, "protected") : null,
+    promoted === name ? h("span", { class: "badge promotion" }, "follows activation") : null,
+  ];
+  const items = aliases.map((alias) => {
+    const outlet = h("div", { class: "outlet", "aria-live": "polite" });
+    const history = actionButton("History", outlet, async () => {
+      const path = `/v2/models/${api.enc(model.id)}/aliases/${api.enc(alias.name)}/history`;
+      const changes = await api.all(path, "history", 200);
+      if (!changes.length) return empty("No moves recorded.");
+      return h("ol", { class: "alias-history", "aria-label": `History of @${alias.name}` },
+        changes.map((change) => h("li", {},
+          h("time", { datetime: change.at }, when(change.at)), " ",
+          h("span", { class: "alias-move" }, aliasMove(change)),
+          h("span", { class: "muted" }, ` by ${change.by}`),
+          change.reason ? h("div", { class: "message" }, change.reason) : null)));
+    }, { class: "show-alias-history" });
+    return h("li", { class: "alias", "data-alias": alias.name },
+      h("h3", {}, h("code", {}, `@${alias.name}`), " → version ", alias.version, " ", marks(alias.name)),
+      h("p", { class: "alias-moved" }, "Moved ", h("time", { datetime: alias.updated_at }, when(alias.updated_at)),
+        ` by ${alias.updated_by}`),
+      alias.reason ? h("p", { class: "message alias-reason" }, alias.reason) : null,
+      history, outlet);
+  });
+  const unset = [...protectedNames, ...(promoted ? [promoted] : [])]
+    .filter((name, index, names) => names.indexOf(name) === index && !aliases.some((alias) => alias.name === name));
+  return [
+    items.length ? h("ul", { class: "aliases" }, items) : empty("No aliases."),
+    unset.length ? h("p", { class: "muted aliases-unset" }, "Declared but not set: ",
+      unset.map((name) => h("span", { class: "alias-declared", "data-alias": name }, h("code", {}, `@${name}`), " ", marks(name), " "))) : null,
+  ];
+}
+
 async function modelPage(modelId) {
   show(h("h1", {}, modelId), loading());
   let model;
   let versions;
   let graph;
   let rules;
+  let aliases;
   try {
     [{ model }, versions, graph, rules] = await Promise.all([
       api.get(`/v2/models/${api.enc(modelId)}`),
@@ -333,6 +439,7 @@ async function modelPage(modelId) {
       loadGraph(),
       api.contract(),
     ]);
+    aliases = rules.features.aliases ? (await api.get(`/v2/models/${api.enc(modelId)}/aliases`)).aliases : [];
   } catch (error) {
     show(h("h1", {}, modelId), problem(error));
     return;
@@ -345,11 +452,11 @@ async function modelPage(modelId) {
     h("td", {}, modelLink(item[other])),
     h("td", {}, subscriptionLabel(item)),
     h("td", {}, badge(item.status)),
-    h("td", {}, h("button", { type: "button", onclick: () => panel.replaceChildren(subscriptionPanel(item, reload)) }, "Details"))));
+    h("td", {}, h("button", { type: "button", onclick: () => fill(panel, subscriptionPanel(item, reload)) }, "Details"))));
   const jobOutlet = h("div", { class: "outlet", "aria-live": "polite" });
   const versionList = h("div", {});
-  const showVersions = (items) => versionList.replaceChildren(items.length
-    ? h("ul", { class: "versions" }, items.map((version) => versionCard(model, version, reload, rules.nextStatuses)))
+  const showVersions = (items) => fill(versionList, items.length
+    ? h("ul", { class: "versions" }, items.map((version) => versionCard(model, version, reload, rules.nextStatuses, aliases)))
     : empty("No versions."));
   // Starting a training moves its version: show that without losing the "started" message.
   const reloadVersions = () => api.all(`/v2/models/${api.enc(modelId)}/versions`, "versions", 200).then(showVersions).catch(() => {});
@@ -357,6 +464,7 @@ async function modelPage(modelId) {
   const contracts = model.handler_contracts || {};
   show(
     h("h1", {}, model.name, " ", h("small", { class: "muted" }, model.id)),
+    tagChips(model.tags),
     h("p", {}, model.description),
     h("dl", { class: "facts" },
       h("dt", {}, "Status"), h("dd", {}, badge(model.status)),
@@ -367,6 +475,11 @@ async function modelPage(modelId) {
       h("dt", {}, "Inference handler"), h("dd", {}, handlerText(model.handlers?.inference)),
       h("dt", {}, "Created"), h("dd", {}, `${when(model.created_at)} by ${model.created_by || "—"}`),
       h("dt", {}, "Jobs"), h("dd", {}, h("a", { href: `#/jobs?model=${api.enc(model.id)}` }, "Delivery log for this model"))),
+    h("section", { "aria-labelledby": "metadata-heading", class: "model-metadata" },
+      h("h2", { id: "metadata-heading" }, "Metadata"),
+      metadataView(model.metadata, "Model metadata") || empty("No metadata.")),
+    rules.features.aliases ? h("section", { "aria-labelledby": "aliases-heading", class: "model-aliases" },
+      h("h2", { id: "aliases-heading" }, "Aliases"), aliasesView(model, aliases)) : null,
     h("section", { "aria-labelledby": "run-heading" }, h("h2", { id: "run-heading" }, "Run"), jobForm(model, versions, jobOutlet, reloadVersions), jobOutlet),
     h("section", { "aria-labelledby": "versions-heading" }, h("h2", { id: "versions-heading" }, "Versions"), versionList),
     h("section", { "aria-labelledby": "impact-heading" }, h("h2", { id: "impact-heading" }, "Impact"), impactView(model, rules.jobEvents)),
@@ -402,12 +515,14 @@ async function graphPage() {
   const panel = h("div", { class: "panel-slot", "aria-live": "polite" });
   const select = (edge) => {
     const subscription = graph.subscriptions.find((item) => item.id === edge.id);
-    panel.replaceChildren(subscriptionPanel(subscription, () => graphPage()));
+    fill(panel, subscriptionPanel(subscription, () => graphPage()));
     panel.querySelector("button")?.focus();
   };
   const { svg, cycleModels } = drawGraph(
     graph.models.map((model) => ({ id: model.id, status: model.status })),
-    graph.subscriptions.map((item) => ({ id: item.id, source: item.source_model_id, target: item.target_model_id, label: subscriptionLabel(item), status: item.status })),
+    graph.subscriptions.map((item) => ({
+      id: item.id, source: item.source_model_id, target: item.target_model_id, label: subscriptionLabel(item), status: item.status, kind: item.trigger_event,
+    })),
     select);
   const rows = graph.subscriptions.map((item) => h("tr", { "data-subscription": item.id },
     h("td", {}, modelLink(item.source_model_id)),
@@ -421,7 +536,9 @@ async function graphPage() {
       h("li", {}, h("span", { class: "swatch active" }), "active"),
       h("li", {}, h("span", { class: "swatch stale" }), "stale (never fires)"),
       h("li", {}, h("span", { class: "swatch paused" }), "paused"),
-      h("li", {}, h("span", { class: "swatch cycle" }), "in a cycle (bounded by the chain depth limit)")),
+      h("li", {}, h("span", { class: "swatch cycle" }), "in a cycle (bounded by the chain depth limit)"),
+      graph.subscriptions.some((item) => item.trigger_event === "alias_set")
+        ? h("li", {}, h("span", { class: "swatch alias" }), "fires when an alias moves") : null),
     cycleModels.size ? h("p", { class: "cycle-note", role: "note" }, `Cycle through: ${[...cycleModels].join(", ")}`) : null,
     h("div", { class: "graph-wrap" }, svg),
     panel,
@@ -493,7 +610,7 @@ async function jobsPage() {
     try {
       jobs = await listJobs(filters, features, models);
     } catch (error) {
-      results.replaceChildren(problem(error));
+      fill(results, problem(error));
       return;
     }
     if (location.hash !== route) return;
@@ -508,7 +625,7 @@ async function jobsPage() {
       h("td", { class: "job-error" }, job.error || "",
         job.attempt_history?.length ? h("details", {}, h("summary", {}, "Attempts"), attemptHistory(job)) : null),
       h("td", {}, jobLink(job.model_id, job.id, "Open"), " ", jobActions(job, features, outlet, refresh))));
-    results.replaceChildren(
+    fill(results,
       rows.length ? table(["Changed", "Model", "Version", "Action", "Status", "Attempt", "Error", ""], rows, { class: "jobs" }) : empty("No jobs match these filters."),
       outlet);
     // A log is watched: quickly while something shown is on its way, slowly otherwise (a filter
@@ -545,7 +662,8 @@ async function jobPage(modelId, jobId) {
   const trigger = job.trigger;
   const source = !trigger ? h("li", {}, "Started directly (no subscription)")
     : trigger.source_job_id ? h("li", {}, "Source job ", jobLink(trigger.source_model_id, trigger.source_job_id), ` of ${trigger.source_model_id}`)
-      : h("li", {}, `Version ${trigger.source_version} of `, modelLink(trigger.source_model_id), " became active");
+      : trigger.alias ? h("li", {}, `Alias @${trigger.alias} of `, modelLink(trigger.source_model_id), ` moved to version ${trigger.source_version ?? "—"}`)
+        : h("li", {}, `Version ${trigger.source_version ?? "—"} of `, modelLink(trigger.source_model_id), " became active");
   show(
     h("h1", {}, `${job.action} job `, badge(job.status)),
     h("dl", { class: "facts" },
@@ -596,7 +714,7 @@ function signInPage(reason) {
 function sessionBar() {
   const bar = document.getElementById("session");
   // Locally the server signs the page in again at once, so signing out would mean nothing.
-  bar.replaceChildren(api.token() && api.authMode() !== "local"
+  fill(bar, api.token() && api.authMode() !== "local"
     ? h("button", { type: "button", class: "link", onclick: () => { api.setToken(null); render(); } }, "Sign out")
     : "");
 }

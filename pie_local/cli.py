@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import signal
 import sys
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlparse
 
+from pie_local.gateway.servers import announce, home_of_server, withdraw
 from pie_local.gateway.tokens import (
     AUDIENCE,
     DEFAULT_HOME_DIRECTORY,
@@ -33,6 +35,7 @@ from pie_local.gateway.tokens import (
     SigningKeys,
     local_home,
     mint_token,
+    user_home,
 )
 from pie_local.runtime.handler_mappings import (
     DEFAULT_HANDLER_TIMEOUT_SECONDS,
@@ -40,7 +43,7 @@ from pie_local.runtime.handler_mappings import (
     HandlerMappings,
     LambdaMapping,
 )
-from pie_local.settings import DEFAULT_SWEEP_SECONDS
+from pie_local.settings import DEFAULT_SWEEP_SECONDS, DEFAULT_WEBHOOK_SWEEP_SECONDS
 from shared.domain.access import ADMIN_SCOPE, DEFAULT_WORKSPACES_CLAIM, is_workspace_name
 from shared.domain.entities import DEFAULT_WORKSPACE
 from shared.routes import ALL_SCOPES
@@ -71,7 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     home.add_argument(
         "--home",
         metavar="DIR",
-        help=f"where the signing keys live (default: ${HOME_ENVIRONMENT_VARIABLE}, else ./.pie-local)",
+        help=(
+            f"where the signing keys (and serve's data) live (default: ${HOME_ENVIRONMENT_VARIABLE}, else a "
+            f"./{DEFAULT_HOME_DIRECTORY} that exists, else {_tilde(user_home())})"
+        ),
     )
 
     parser = argparse.ArgumentParser(
@@ -147,6 +153,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how often the job sweeper ends overdue attempts and releases due retries (default: %(default)g)",
     )
+    serve.add_argument(
+        "--webhook-sweep-seconds",
+        type=float,
+        default=DEFAULT_WEBHOOK_SWEEP_SECONDS,
+        metavar="SECONDS",
+        help="how often webhook deliveries whose retry is due are sent again (default: %(default)g)",
+    )
+    serve.add_argument(
+        "--webhook-backoff-scale",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="multiply every webhook retry interval (5 s, 5 min, 30 min, 2 h, 5 h, 10 h) and the 3 days after "
+        "which a failing endpoint is disabled by this, to try receivers quickly (default: %(default)g)",
+    )
     data = serve.add_mutually_exclusive_group()
     data.add_argument(
         "--data-dir",
@@ -193,6 +214,12 @@ def _parser() -> argparse.ArgumentParser:
         type=_workspace_name,
         help=f"a workspace the caller acts in; repeat for several (default: {DEFAULT_WORKSPACE})",
     )
+    token.add_argument(
+        "--server",
+        metavar="URL",
+        help="sign with the keys of the pie-local serve listening on URL's port, wherever it was started "
+        "(default: the --home directory)",
+    )
     token.add_argument("--admin", action="store_true", help=f"add the {ADMIN_SCOPE} scope: act in every workspace")
     token.add_argument("--sub", default=DEFAULT_SUBJECT, help="the caller's identity (default: %(default)s)")
     token.add_argument(
@@ -232,6 +259,9 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     if arguments.private_reads:
         os.environ["PIE_PRIVATE_READS"] = "true"  # read by the route functions, as when deployed
+    if not 0 < arguments.webhook_backoff_scale <= 1:
+        parser.error("--webhook-backoff-scale must be above 0 and at most 1")
+    os.environ["PIE_WEBHOOK_BACKOFF_SCALE"] = repr(arguments.webhook_backoff_scale)
     # Every dispatch and sweep flushes a metrics document; in a terminal they bury the requests.
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "false" if arguments.metrics else "true"
     _send_function_logs_to_stderr()
@@ -245,6 +275,7 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         dynamodb_endpoint=arguments.dynamodb_endpoint,
         handlers=handlers,
         sweep_seconds=arguments.sweep_seconds,
+        webhook_sweep_seconds=arguments.webhook_sweep_seconds,
         data_dir=None if arguments.ephemeral else arguments.data_dir or local_home(arguments.home) / DATA_DIRECTORY,
         fsync=arguments.fsync,
         accept_data_loss=arguments.accept_data_loss,
@@ -264,6 +295,7 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         )
     except OSError as error:
         parser.error(f"cannot listen on {arguments.host}:{arguments.port}: {error.strerror}")
+    announced = _announce(api.url, local_home(arguments.home))
     # Everything the server holds for good is loaded: keep the collector's full walks off it.
     keep_collections_short()
     _print_banner(api, arguments)
@@ -275,6 +307,8 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         # A second Ctrl-C or SIGTERM must not cut the flush short.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if announced is not None:
+            withdraw(announced)
         api.stop()
     _exit_without_teardown(0)
 
@@ -284,9 +318,10 @@ def _print_banner(api: LocalApi, arguments: argparse.Namespace) -> None:
     from pie_local.console.console import CONSOLE_PATH
 
     home = local_home(arguments.home)
-    token_command = "pie-local token"
-    if home.resolve() != (Path.cwd() / DEFAULT_HOME_DIRECTORY).resolve():
-        token_command += f" --home {shlex.quote(str(home))}"
+    # As printed, in a fresh shell anywhere: no $PIE_LOCAL_HOME there, maybe no venv on PATH.
+    token_command = f"{_this_command()} token"
+    if home.resolve() != user_home().resolve():
+        token_command += f" --home {shlex.quote(str(home.resolve()))}"
     if arguments.dynamodb_endpoint:
         data = f"the DynamoDB at {arguments.dynamodb_endpoint}"
     elif api.data_dir is not None:
@@ -310,6 +345,35 @@ def _print_banner(api: LocalApi, arguments: argparse.Namespace) -> None:
         "  stop           Ctrl-C\n\n"
     )
     sys.stderr.flush()
+
+
+def _announce(url: str, home: Path) -> Path | None:
+    """Tell ``pie-local token --server`` (and so the ``pie`` CLI, from any directory) which keys
+    this server verifies with. Not being able to is no reason not to serve."""
+    try:
+        return announce(url, home)
+    except OSError as error:
+        log.warning("cannot announce the server under %s: %s", user_home(), error)
+        return None
+
+
+def _this_command() -> str:
+    """``pie-local`` when that name on PATH is this very script, else the script's full path (a
+    virtualenv that is not activated), else ``python -m pie_local.cli``."""
+    script = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    if script is not None and script.name == "pie-local" and script.is_file():
+        on_path = shutil.which("pie-local")
+        if on_path is not None and Path(on_path).resolve() == script:
+            return "pie-local"
+        return shlex.quote(str(Path(sys.argv[0]).absolute()))
+    return f"{shlex.quote(sys.executable)} -m pie_local.cli"
+
+
+def _tilde(path: Path) -> str:
+    try:
+        return f"~/{path.relative_to(Path.home())}"
+    except ValueError:
+        return str(path)
 
 
 def _exit_without_teardown(code: int) -> NoReturn:
@@ -352,7 +416,10 @@ def _workspace_name(value: str) -> str:
 
 
 def _token(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    keys = SigningKeys.load_or_create(local_home(arguments.home))
+    home = local_home(arguments.home)
+    if arguments.server and not arguments.home:
+        home = home_of_server(arguments.server) or home
+    keys = SigningKeys.load_or_create(home)
     scopes = [*(arguments.scope or ALL_SCOPES), *([ADMIN_SCOPE] if arguments.admin else [])]
     token = mint_token(
         keys,

@@ -50,9 +50,21 @@ from pie_local.runtime.functions import (
 from pie_local.runtime.handler_mappings import HandlerMappings
 from pie_local.runtime.handlers import LocalHandlers
 from pie_local.runtime.targets import LocalTargets
-from pie_local.settings import DEFAULT_SWEEP_SECONDS, LOCAL_TABLE_NAME, local_environment
+from pie_local.settings import (
+    DEFAULT_SWEEP_SECONDS,
+    DEFAULT_WEBHOOK_SWEEP_SECONDS,
+    LOCAL_TABLE_NAME,
+    local_environment,
+)
 from pie_local.table.dynamodb import LOCAL_REGION, embedded_dynamodb, table_changes, use_fake_credentials
-from pie_local.table.stream import DISPATCHER, DynamoDBStreamsReader, StreamReader, StreamReplayer, TableStream
+from pie_local.table.stream import (
+    DISPATCHER,
+    WEBHOOK_DELIVERY,
+    DynamoDBStreamsReader,
+    StreamReader,
+    StreamReplayer,
+    TableStream,
+)
 from shared import runtime
 from shared.data.table import create_table
 
@@ -140,6 +152,7 @@ def _build_services() -> None:
     their modules then), so no thread of the server imports a module while another does."""
     runtime.dispatcher()
     runtime.sweeper()
+    runtime.webhook_deliverer()
     runtime.aws_completions()
     runtime.task_stopper()
     runtime.model_registry()
@@ -388,14 +401,17 @@ class LocalApi:
         table_name: str = LOCAL_TABLE_NAME,
         handlers: HandlerMappings | None = None,
         sweep_seconds: float = DEFAULT_SWEEP_SECONDS,
+        webhook_sweep_seconds: float = DEFAULT_WEBHOOK_SWEEP_SECONDS,
         data_dir: str | os.PathLike[str] | None = None,
         fsync: bool = True,
         accept_data_loss: bool = False,
     ) -> None:
         """``sweep_seconds``: how often the job sweeper runs (timeouts, retries, lost records);
+        ``webhook_sweep_seconds``: how often webhook deliveries whose retry is due are sent;
         ``fsync``: force each write to disk before answering it (survives a power cut, not only a
         crash), with concurrent writers sharing one fsync."""
         self._sweep_seconds = sweep_seconds
+        self._webhook_sweep_seconds = webhook_sweep_seconds
         self._address = (host, port)
         self._home = local_home(home)
         self._dynamodb_endpoint = dynamodb_endpoint
@@ -446,6 +462,7 @@ class LocalApi:
             _build_services()
             self._start_stream_replay(dynamodb, dispatcher)
             self._start_sweeper(sweeper)
+            self._start_webhook_delivery(dynamodb)
             self._server = _GatewayHttpServer(self._address, gateway)
             self._resources.callback(self._server.server_close)
         except BaseException:
@@ -480,35 +497,61 @@ class LocalApi:
 
     def _start_stream_replay(self, dynamodb: Any, dispatcher: LambdaHandler) -> None:
         """Feed the table's stream to the dispatcher, as the deployed event source mapping does."""
-        stream: StreamReader
-        if self._dynamodb_endpoint is None:
-            stream = TableStream(table_changes(self._table_name), reader=DISPATCHER)
-        else:
-            streams = boto3.client(
-                "dynamodbstreams", region_name=dynamodb.meta.region_name, endpoint_url=self._dynamodb_endpoint
-            )
-            stream = DynamoDBStreamsReader(dynamodb, streams, self._table_name)
         replayer = StreamReplayer(
-            stream, dispatcher, lambda: LocalLambdaContext(local_function_name(DISPATCHER_FUNCTION))
+            self._stream(dynamodb, DISPATCHER),
+            dispatcher,
+            lambda: LocalLambdaContext(local_function_name(DISPATCHER_FUNCTION)),
         )
         replayer.start()
         self._resources.callback(replayer.stop)
 
+    def _stream(self, dynamodb: Any, reader: str) -> StreamReader:
+        """The table's stream as ``reader`` reads it (each reader keeps its own position)."""
+        if self._dynamodb_endpoint is None:
+            return TableStream(table_changes(self._table_name), reader=reader)
+        streams = boto3.client(
+            "dynamodbstreams", region_name=dynamodb.meta.region_name, endpoint_url=self._dynamodb_endpoint
+        )
+        return DynamoDBStreamsReader(dynamodb, streams, self._table_name)
+
+    def _start_webhook_delivery(self, dynamodb: Any) -> None:
+        """Deliver webhooks with real HTTP: new events and deliveries from the stream, as soon as
+        they are committed (a reader of its own, resuming where it stood after a restart), and the
+        deliveries whose retry is due from the due index, on a timer."""
+        from shared.dispatch.webhooks import stream_batch_handler
+
+        replayer = StreamReplayer(
+            self._stream(dynamodb, WEBHOOK_DELIVERY),
+            stream_batch_handler(runtime.webhook_deliverer),
+            lambda: LocalLambdaContext(local_function_name(WEBHOOK_DELIVERY)),
+        )
+        replayer.start()
+        self._resources.callback(replayer.stop)
+        self._every(self._webhook_sweep_seconds, lambda: runtime.webhook_deliverer().sweep(), "webhook retries")
+
     def _start_sweeper(self, handler: LambdaHandler) -> None:
         """Run functions/sweep_jobs on a timer, as the deployed EventBridge schedule does."""
+
+        def sweep() -> None:
+            handler(
+                {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}},
+                LocalLambdaContext(local_function_name(SWEEPER_FUNCTION)),
+            )
+
+        self._every(self._sweep_seconds, sweep, "job sweep")
+
+    def _every(self, seconds: float, work: Any, what: str) -> None:
+        """Run ``work`` every ``seconds`` on a thread of its own until the stack stops."""
         stop = threading.Event()
 
         def run() -> None:
-            while not stop.wait(self._sweep_seconds):
+            while not stop.wait(seconds):
                 try:
-                    handler(
-                        {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}},
-                        LocalLambdaContext(local_function_name(SWEEPER_FUNCTION)),
-                    )
+                    work()
                 except Exception:  # like a failed scheduled invocation: the next run tries again
-                    log.exception("job sweep failed; the next one retries")
+                    log.exception("%s failed; the next one retries", what)
 
-        thread = threading.Thread(target=run, name="pie-local-sweeper", daemon=True)
+        thread = threading.Thread(target=run, name=f"pie-local-{what.replace(' ', '-')}", daemon=True)
         thread.start()
 
         def halt() -> None:

@@ -33,6 +33,8 @@ def local_environment(table_name: str = LOCAL_TABLE_NAME, dynamodb_endpoint: str
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_SERVICE_NAME": "pie",
         "POWERTOOLS_METRICS_NAMESPACE": "PIE",
+        # Local receivers listen on loopback, often over plain http.
+        "PIE_WEBHOOKS_ALLOW_LOOPBACK": "true",
     }
     if dynamodb_endpoint:
         environment["PIE_DYNAMODB_ENDPOINT"] = dynamodb_endpoint
@@ -41,3 +43,5 @@ def local_environment(table_name: str = LOCAL_TABLE_NAME, dynamodb_endpoint: str
 
 # The deployed sweeper runs every minute; locally a few seconds keep a working day's timeouts prompt.
 DEFAULT_SWEEP_SECONDS = 5.0
+# Webhook deliveries whose retry is due are looked for this often (the first retry is due after 5 s).
+DEFAULT_WEBHOOK_SWEEP_SECONDS = 1.0

@@ -236,6 +236,24 @@ ROUTES: tuple[Route, ...] = (
         etag=ETag.JOB,
         if_match=ETag.JOB,
     ),
+    # A dry run of the handler policy (allow-list, in-process implementations) for `pie apply --plan`.
+    Route("POST", "/v2/handlers/check", "check_handlers", MODELS_WRITE, writes=False),
+    Route("POST", "/v2/webhooks", "create_webhook", MODELS_WRITE, status=201, errors=(422,)),
+    Route("GET", "/v2/webhooks", "list_webhooks", MODELS_READ),
+    Route("GET", "/v2/webhooks/{webhook_id}", "get_webhook", MODELS_READ),
+    Route("PUT", "/v2/webhooks/{webhook_id}", "update_webhook", MODELS_WRITE, errors=(409, 422)),
+    Route("DELETE", "/v2/webhooks/{webhook_id}", "delete_webhook", MODELS_WRITE, status=204),
+    Route("POST", "/v2/webhooks/{webhook_id}/rotate-secret", "rotate_webhook_secret", MODELS_WRITE, errors=(409,)),
+    Route("POST", "/v2/webhooks/{webhook_id}/ping", "ping_webhook", MODELS_WRITE, status=202),
+    Route("GET", "/v2/webhooks/{webhook_id}/deliveries", "list_webhook_deliveries", MODELS_READ),
+    Route(
+        "POST",
+        "/v2/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+        "retry_webhook_delivery",
+        MODELS_WRITE,
+        status=202,
+        errors=(409,),
+    ),
     # The published contract (docs/openapi.json), readable before a client has a token.
     Route("GET", "/v2/openapi.json", "get_openapi", scope=None),
 )

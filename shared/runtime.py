@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from shared.services.firing import Firing
     from shared.services.jobs import JobService
     from shared.services.transitions import VersionLifecycle
+    from shared.services.webhooks import WebhookService
 
 
 @cache
@@ -76,15 +78,24 @@ def registry_store() -> RegistryStore:
 
 
 @cache
+def handler_policy() -> HandlerPolicy:
+    return HandlerPolicy(api_settings().handler_allow_list, IMPLEMENTATIONS.keys())
+
+
+@cache
 def model_registry() -> ModelRegistry:
-    policy = HandlerPolicy(api_settings().handler_allow_list, IMPLEMENTATIONS.keys())
-    return ModelRegistry(registry_store(), policy, subscription_service())
+    return ModelRegistry(registry_store(), handler_policy(), subscription_service())
 
 
 @cache
 def subscription_service() -> SubscriptionService:
     return SubscriptionService(
-        registry_store(), subscription_store(), utc_now, chain_budgets(), api_settings().chain_limits()
+        registry_store(),
+        subscription_store(),
+        utc_now,
+        chain_budgets(),
+        api_settings().chain_limits(),
+        aliases=alias_store(),
     )
 
 
@@ -109,7 +120,7 @@ def alias_store() -> AliasStore:
 def alias_service() -> AliasService:
     from shared.services.aliases import AliasService
 
-    return AliasService(registry_store(), alias_store(), utc_now)
+    return AliasService(registry_store(), alias_store(), utc_now, firing, outbox)
 
 
 @cache
@@ -186,6 +197,47 @@ def sweeper() -> Sweeper:
     return Sweeper(job_service(), job_store(), clock=utc_now)
 
 
+def resolve_host(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (the webhooks' SSRF check and delivery use these): from
+    ``PIE_WEBHOOK_HOSTS`` alone when it is set, else through the system's resolver."""
+    table = api_settings().webhook_hosts
+    if table is not None:
+        if host.lower() not in table:
+            raise OSError(f"'{host}' is not in PIE_WEBHOOK_HOSTS")
+        return table[host.lower()]
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
+
+@cache
+def webhook_store():
+    from shared.data.webhooks import WebhookStore
+
+    return WebhookStore(dynamodb_client(), api_settings().table_name, page_tokens)
+
+
+@cache
+def webhook_service() -> WebhookService:
+    from shared.services.webhooks import WebhookService
+
+    settings = api_settings()
+    return WebhookService(webhook_store(), resolve_host, utc_now, allow_loopback=settings.webhooks_allow_loopback)
+
+
+@cache
+def webhook_deliverer():
+    from shared.dispatch.webhooks import WebhookDeliverer
+    from shared.domain.webhooks import DeliveryPolicy
+
+    settings = api_settings()
+    return WebhookDeliverer(
+        webhook_store(),
+        resolve_host,
+        utc_now,
+        DeliveryPolicy.scaled(settings.webhook_backoff_scale),
+        allow_loopback=settings.webhooks_allow_loopback,
+    )
+
+
 # Clients the local stack replaces with stand-ins (it has no Lambda or ECS to start jobs on).
 _stand_ins: dict[str, Any] = {}
 
@@ -249,6 +301,7 @@ def reset() -> None:
         dynamodb_client,
         page_tokens,
         registry_store,
+        handler_policy,
         model_registry,
         subscription_store,
         subscription_service,
@@ -262,6 +315,9 @@ def reset() -> None:
         job_store,
         job_service,
         sweeper,
+        webhook_store,
+        webhook_service,
+        webhook_deliverer,
         idempotency_store,
         dispatcher_settings,
         dispatcher,

@@ -44,6 +44,12 @@ class ApiSettings(BaseModel):
     private_reads: bool = False
     # The deployment's AWS account: the completion function accepts ECS task events from it only.
     account_id: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
+    # Webhooks may call loopback addresses, over http too (pie-local only; never deployed).
+    webhooks_allow_loopback: bool = False
+    # Every webhook retry interval times this (a local stack or a test in a hurry); 1 deployed.
+    webhook_backoff_scale: float = Field(default=1.0, gt=0, le=1.0)
+    # Resolve webhook hosts from this table only, never through DNS (tests; an air-gapped stack).
+    webhook_hosts: dict[str, list[str]] | None = None
 
     def chain_limits(self) -> ChainLimits:
         return ChainLimits(max_depth=self.max_chain_depth, job_budget=self.chain_job_budget)
@@ -68,12 +74,28 @@ class ApiSettings(BaseModel):
                 workspaces_claim=environ.get("PIE_WORKSPACES_CLAIM") or DEFAULT_WORKSPACES_CLAIM,
                 private_reads=environ.get("PIE_PRIVATE_READS") or False,
                 account_id=environ.get("PIE_ACCOUNT_ID") or None,
+                webhooks_allow_loopback=environ.get("PIE_WEBHOOKS_ALLOW_LOOPBACK") or False,
+                webhook_backoff_scale=environ.get("PIE_WEBHOOK_BACKOFF_SCALE") or 1.0,
+                webhook_hosts=_host_table(environ.get("PIE_WEBHOOK_HOSTS")),
                 handler_allow_list=HandlerAllowList.model_validate(
                     json.loads(environ.get("PIE_HANDLER_ALLOW_LIST", "{}"))
                 ),
             )
-        except (ValidationError, json.JSONDecodeError) as error:
+        except (ValidationError, ValueError) as error:  # JSONDecodeError is a ValueError
             raise SettingsError(f"invalid PIE settings in the environment: {error}") from error
+
+
+def _host_table(text: str | None) -> dict[str, list[str]] | None:
+    """``name=address,name=address`` (a name may repeat) as a table; None when not set."""
+    if text is None:
+        return None
+    table: dict[str, list[str]] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        name, separator, address = entry.partition("=")
+        if not separator or not name or not address:
+            raise ValueError(f"PIE_WEBHOOK_HOSTS entries are name=address, not {entry!r}")
+        table.setdefault(name.strip().lower(), []).append(address.strip())
+    return table
 
 
 class DispatcherSettings(BaseModel):

@@ -36,9 +36,21 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch):
     use_fake_credentials()
     # ``use_stand_in`` has no undo: a test's stand-ins stay that test's.
     monkeypatch.setattr(runtime, "_stand_ins", {})
+    # Webhook URLs are resolved here, never through DNS.
+    monkeypatch.setattr(runtime, "resolve_host", resolve_test_host)
     runtime.reset()
     yield
     runtime.reset()
+
+
+# The host names tests may give webhooks (example.com's documented address; loopback).
+TEST_HOSTS = {"hooks.example.com": ["93.184.216.34"], "localhost": ["127.0.0.1"]}
+
+
+def resolve_test_host(host: str, port: int) -> list[str]:
+    if host not in TEST_HOSTS:
+        raise OSError(f"{host}: not a test host (tests resolve no names through DNS)")
+    return TEST_HOSTS[host]
 
 
 @pytest.fixture

@@ -22,10 +22,11 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
+from shared.domain.access import ADMIN_SCOPE
 from shared.domain.job_events import TABLE as JOB_EVENTS
 from shared.domain.lifecycle import NEXT_STATUSES
 from shared.http.catalogue import BEARER_SCHEME
-from shared.routes import ROUTES, Route
+from shared.routes import ALL_SCOPES, JOBS_WRITE, MODELS_PROMOTE, MODELS_READ, MODELS_WRITE, ROUTES, Route
 
 TITLE = "PIE"
 VERSION = "2.0.0"
@@ -40,8 +41,21 @@ TAGS = [
     {"name": "versions", "description": "Cut versions and move them through their lifecycle."},
     {"name": "subscriptions", "description": "Chain models: run or retrain one when another finishes."},
     {"name": "jobs", "description": "Training and inference jobs: start, follow, complete."},
+    {"name": "webhooks", "description": "Signed outbound events (Standard Webhooks) and their delivery log."},
     {"name": "contract", "description": "This document."},
 ]
+# Every scope a token may hold, for the bearer scheme's description: models:promote is no
+# route's scope (the service checks it for protected aliases), so no operation's security lists it.
+SCOPES = {
+    MODELS_READ: "read models, versions, subscriptions, aliases and jobs",
+    MODELS_WRITE: "register and change models, versions, subscriptions and aliases; start jobs",
+    MODELS_PROMOTE: (
+        "held beside models:write to move or delete a protected alias, lift a protection, "
+        "or put a promotion policy on a protected alias; without it those are a 403"
+    ),
+    JOBS_WRITE: "complete jobs, as handlers do",
+    ADMIN_SCOPE: "act in every workspace",
+}
 _POWERTOOLS_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 
 GATEWAY_ERROR_SCHEMA = "GatewayErrorResponse"
@@ -108,9 +122,20 @@ def build_document() -> dict[str, Any]:
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": dict(sorted(schemas.items())),
-            "securitySchemes": {BEARER_SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {BEARER_SCHEME: bearer_scheme()},
         },
         **published_rules(),
+    }
+
+
+def bearer_scheme() -> dict[str, Any]:
+    """The JWT bearer scheme, describing every scope of the route table (a new one must be described)."""
+    described = "; ".join(f"`{scope}`: {SCOPES[scope]}" for scope in (*ALL_SCOPES, ADMIN_SCOPE))
+    return {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": f"A JWT whose `scope` claim holds space-separated scopes. {described}.",
     }
 
 
@@ -131,7 +156,10 @@ def published_rules() -> dict[str, Any]:
         JOB_EVENTS_EXTENSION: {
             "description": "Every event a subscription can fire on (trigger_event): a succeeded job of "
             "`action` produces it, and so does the version move `transition`, if any. A trigger_output "
-            "subscription receives the output of that action's job (its output_schema is the contract).",
+            "subscription receives the output of that action's job (its output_schema is the contract). "
+            "An event with `alias_move` true is produced by no job (`action` null): an alias of the model "
+            "moving to another version fires it, its subscriptions name the alias (`alias`), and a "
+            "trigger_output subscription receives {model_id, alias, version, previous_version}.",
             "events": [
                 {
                     "name": event.name,
@@ -139,6 +167,7 @@ def published_rules() -> dict[str, Any]:
                     "transition": None
                     if event.transition is None
                     else {"from": event.transition[0], "to": event.transition[1]},
+                    "alias_move": event.alias_move,
                 }
                 for event in JOB_EVENTS
             ],

@@ -1,9 +1,10 @@
 """The local stack's identity provider: one RSA key pair, bearer tokens signed with it.
 
 Deployed, API Gateway's JWT authorizer trusts an issuer's published keys. Locally, ``pie-local``
-keeps one RS256 key pair under ``.pie-local/`` (or ``$PIE_LOCAL_HOME``): ``pie-local token`` signs
-with the private key and ``pie-local serve`` verifies with the public one, so any token minted from
-the same directory is accepted by a server started there.
+keeps one RS256 key pair in its home (``local_home``: ``--home``, ``$PIE_LOCAL_HOME``, a
+``./.pie-local`` that already exists, else the per-user ``~/.local/share/pie-local``): ``pie-local
+token`` signs with the private key and ``pie-local serve`` verifies with the public one, so a token
+minted with the same home, from any directory, is accepted by the server.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ DEFAULT_SUBJECT = "local-developer"
 DEFAULT_LIFETIME_SECONDS = 3600
 
 HOME_ENVIRONMENT_VARIABLE = "PIE_LOCAL_HOME"
+# A checkout's home before the per-user one existed: used when it is there, never created.
 DEFAULT_HOME_DIRECTORY = ".pie-local"
+USER_HOME_NAME = "pie-local"
 PRIVATE_KEY_FILE = "jwt-signing-key.pem"
 
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "nbf")
@@ -42,10 +45,23 @@ class TokenRejectedError(Exception):
     """The bearer token is missing, malformed, forged, expired or not meant for this API."""
 
 
+def user_home() -> Path:
+    """The per-user home: ``$XDG_DATA_HOME/pie-local``, else ``~/.local/share/pie-local``. The same
+    from every directory, so a token minted anywhere is signed with the key the server verifies with."""
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / USER_HOME_NAME
+
+
 def local_home(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Where the local stack keeps its state: ``explicit``, else ``$PIE_LOCAL_HOME``, else ``./.pie-local``."""
-    chosen = explicit or os.environ.get(HOME_ENVIRONMENT_VARIABLE) or Path.cwd() / DEFAULT_HOME_DIRECTORY
-    return Path(chosen)
+    """Where the local stack keeps its keys and data: ``explicit``, else ``$PIE_LOCAL_HOME``, else a
+    ``./.pie-local`` that already exists (a checkout's home from before), else ``user_home()``.
+    A ``./.pie-local`` is never created: a command run in another directory must not make itself
+    a new signing key there."""
+    chosen = explicit or os.environ.get(HOME_ENVIRONMENT_VARIABLE)
+    if chosen:
+        return Path(chosen)
+    beside = Path.cwd() / DEFAULT_HOME_DIRECTORY
+    return beside if beside.is_dir() else user_home()
 
 
 @dataclass(frozen=True)

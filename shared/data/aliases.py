@@ -3,6 +3,12 @@
 A move writes the alias (created, or replaced at the ``entity_version`` read) and one history entry
 in one transaction, beside a check that the version it points at is still active as read. The
 history is keyed by instant, so the alias as it stood at any instant is one Query.
+
+Every move and delete also counts itself on the model's alias guard item. A withdrawal of a version
+reads the count, then the aliases, and commits only while the count is as read: so a move to the
+version that committed after the withdrawal read the aliases makes the withdrawal decide again, and
+the move's own check on the version makes a move lose to a withdrawal that committed first. One of
+the two always loses; an alias never points at a withdrawn version.
 """
 
 from __future__ import annotations
@@ -17,12 +23,16 @@ from shared.data.items import key, n, s
 from shared.data.page_tokens import PageTokenCodec
 from shared.data.queries import query_page
 from shared.data.save import Write, create, delete, replace, save_together
+from shared.domain import events
 from shared.domain.entities import Alias, Version
 from shared.domain.errors import AliasNotFoundError
 from shared.domain.records import AliasChangeRecord, Page
 
 # What the errors about the version a move checks call it.
 ALIAS_TARGET = "version the alias points at"
+# What the errors about the guard a withdrawal checks call it.
+ALIAS_GUARD = "aliases of the model"
+_MOVES = "moves"
 
 
 class AliasStore:
@@ -101,17 +111,50 @@ class AliasStore:
         )
         return Page([ALIAS_CHANGES.decode(item) for item in items], next_token)
 
+    def moves_counted(self, model_id: str) -> int:
+        """How many moves and deletes of the model's aliases the guard has counted (read before
+        the aliases a withdrawal decides on)."""
+        item = self._client.get_item(
+            TableName=self._table, Key=key(keys.alias_guard_key(model_id)), ConsistentRead=True
+        ).get("Item")
+        return int(item[_MOVES]["N"]) if item and _MOVES in item else 0
+
     # Writes -------------------------------------------------------------------------------------
 
-    def move_writes(self, alias: Alias, expected_entity_version: int | None, change: AliasChangeRecord) -> list[Write]:
-        """The alias's write (a create when ``expected_entity_version`` is None) and its history
-        entry: the writes a move is made of, on their own or inside a larger change."""
+    def move_writes(
+        self, alias: Alias, expected_entity_version: int | None, change: AliasChangeRecord, workspace: str
+    ) -> list[Write]:
+        """The alias's write (a create when ``expected_entity_version`` is None, reporting
+        ``alias.set``), its history entry and the guard's count: the writes a move is made of, on
+        their own or inside a larger change."""
         alias_write = (
             create(self._table, ALIASES, alias)
             if expected_entity_version is None
             else replace(self._table, ALIASES, alias, expected_entity_version)
         )
-        return [alias_write, create(self._table, ALIAS_CHANGES, change)]
+        alias_write = alias_write.reporting(events.alias_set(alias, workspace, change.change.previous_version))
+        return [alias_write, create(self._table, ALIAS_CHANGES, change), self._counted(alias.model_id)]
+
+    def unmoved_since(self, model_id: str, moves: int) -> Write:
+        """No alias of the model moved (or was deleted) since the guard counted ``moves``."""
+        check = {
+            "TableName": self._table,
+            "Key": key(keys.alias_guard_key(model_id)),
+            "ConditionExpression": f"attribute_not_exists({_MOVES}) OR {_MOVES} = :moves"
+            if moves == 0
+            else f"{_MOVES} = :moves",
+            "ExpressionAttributeValues": {":moves": n(moves)},
+        }
+        return Write({"ConditionCheck": check}, ALIAS_GUARD)
+
+    def _counted(self, model_id: str) -> Write:
+        operation = {
+            "TableName": self._table,
+            "Key": key(keys.alias_guard_key(model_id)),
+            "UpdateExpression": f"SET entity_type = :type ADD {_MOVES} :one",
+            "ExpressionAttributeValues": {":type": s(keys.ALIAS_GUARD_ENTITY), ":one": n(1)},
+        }
+        return Write({"Update": operation}, ALIAS_GUARD)
 
     def target_check(self, version: Version, entity_version: int) -> Write:
         """The version is still active at ``entity_version``: a move never lands on a version
@@ -125,16 +168,17 @@ class AliasStore:
         }
         return Write({"ConditionCheck": check}, ALIAS_TARGET)
 
-    def move(self, writes: list[Write]) -> None:
-        save_together(self._client, writes)
-
-    def delete(self, alias: Alias, change: AliasChangeRecord) -> None:
-        """Delete the alias if it is still as read, and record the delete in its history."""
+    def delete(self, alias: Alias, change: AliasChangeRecord, workspace: str) -> None:
+        """Delete the alias if it is still as read, and record the delete in its history (reporting
+        ``alias.deleted``)."""
         table_key = keys.alias_key(alias.model_id, alias.name)
         save_together(
             self._client,
             [
-                delete(self._table, ALIASES, table_key, alias.entity_version),
+                delete(self._table, ALIASES, table_key, alias.entity_version).reporting(
+                    events.alias_deleted(alias, workspace, change.change.by, change.change.at)
+                ),
                 create(self._table, ALIAS_CHANGES, change),
+                self._counted(alias.model_id),
             ],
         )

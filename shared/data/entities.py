@@ -17,8 +17,10 @@ from shared.data import keys
 from shared.data.items import doc_text, document, key, n, s
 from shared.data.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 from shared.domain.entities import Alias, AliasChange, Job, Model, Subscription, Version
+from shared.domain.events import Event
 from shared.domain.records import AliasChangeRecord, ModelRecord
 from shared.domain.supervision import due_at
+from shared.domain.webhooks import Delivery, Webhook
 
 Item = dict[str, Any]
 E = TypeVar("E")
@@ -72,7 +74,7 @@ class EntityDescriptor(Generic[E]):
         return item.get("status", {}).get("S")
 
 
-def _entity_attributes(entity_type: str, entity: Model | Version | Subscription | Job) -> Item:
+def _entity_attributes(entity_type: str, entity: Model | Version | Subscription | Job | Webhook | Delivery) -> Item:
     """What every versioned item carries beside its keys: its type, version, status, timestamps
     and document."""
     return {
@@ -297,6 +299,100 @@ def _decode_fanout(item: Item) -> FanOut:
 
 FANOUTS: EntityDescriptor[FanOut] = EntityDescriptor(
     "fan-out", keys.FANOUT_ENTITY, _fanout_key, _encode_fanout, _decode_fanout, version_attribute=None
+)
+
+
+# Outbound events, webhooks and their deliveries --------------------------------------------------
+
+# An event item is only read from the stream (its deliveries carry its payload), so it expires.
+EVENT_DAYS_KEPT = 7
+
+
+def _event_key(event: Event) -> dict[str, str]:
+    return keys.event_key(event.id)
+
+
+def _encode_event(event: Event) -> Item:
+    return {
+        **key(_event_key(event)),
+        "entity_type": s(keys.EVENT_ENTITY),
+        "event_type": s(event.type),
+        "doc": s(event.model_dump_json()),
+        TTL_ATTRIBUTE: n(int(event.timestamp.timestamp()) + EVENT_DAYS_KEPT * 86_400),
+    }
+
+
+def _decode_event(item: Item) -> Event:
+    return Event.model_validate_json(doc_text(item))
+
+
+EVENTS: EntityDescriptor[Event] = EntityDescriptor(
+    "event", keys.EVENT_ENTITY, _event_key, _encode_event, _decode_event, version_attribute=None
+)
+
+
+@dataclass(frozen=True)
+class WebhookRecord:
+    """A webhook with its signing secrets, which live beside its document, never in it (the API
+    returns the document). ``previous_secret`` is still signed with until ``previous_until``."""
+
+    webhook: Webhook
+    secret: str
+    previous_secret: str | None = None
+    previous_until: str | None = None
+
+
+def _webhook_key(record: WebhookRecord) -> dict[str, str]:
+    return keys.webhook_key(record.webhook.id)
+
+
+def _encode_webhook(record: WebhookRecord) -> Item:
+    webhook = record.webhook
+    item = {
+        **key(_webhook_key(record)),
+        **key(keys.webhook_index_keys(webhook.workspace, webhook.id)),
+        **_entity_attributes(keys.WEBHOOK_ENTITY, webhook),
+        "secret": s(record.secret),
+    }
+    if record.previous_secret is not None and record.previous_until is not None:
+        item["previous_secret"] = s(record.previous_secret)
+        item["previous_until"] = s(record.previous_until)
+    return item
+
+
+def _decode_webhook(item: Item) -> WebhookRecord:
+    return WebhookRecord(
+        webhook=Webhook.model_validate_json(doc_text(item)),
+        secret=item["secret"]["S"],
+        previous_secret=item.get("previous_secret", {}).get("S"),
+        previous_until=item.get("previous_until", {}).get("S"),
+    )
+
+
+WEBHOOKS: EntityDescriptor[WebhookRecord] = EntityDescriptor(
+    "webhook", keys.WEBHOOK_ENTITY, _webhook_key, _encode_webhook, _decode_webhook
+)
+
+
+def _delivery_key(delivery: Delivery) -> dict[str, str]:
+    return keys.delivery_key(delivery.webhook_id, delivery.id)
+
+
+def _encode_delivery(delivery: Delivery) -> Item:
+    due = delivery.next_attempt_at if delivery.status == "pending" else None
+    return {
+        **key(_delivery_key(delivery)),
+        **(key(keys.delivery_due_keys(delivery.webhook_id, delivery.id, due.isoformat())) if due is not None else {}),
+        **_entity_attributes(keys.DELIVERY_ENTITY, delivery),
+    }
+
+
+def _decode_delivery(item: Item) -> Delivery:
+    return Delivery.model_validate_json(doc_text(item))
+
+
+DELIVERIES: EntityDescriptor[Delivery] = EntityDescriptor(
+    "delivery", keys.DELIVERY_ENTITY, _delivery_key, _encode_delivery, _decode_delivery
 )
 
 

@@ -202,6 +202,7 @@ def chain_budget_key(root_job_id: str) -> dict[str, str]:
 
 ALIAS_ENTITY = "ALIAS"
 ALIAS_CHANGE_ENTITY = "ALIAS_CHANGE"
+ALIAS_GUARD_ENTITY = "ALIAS_GUARD"
 
 _ALIAS_PREFIX = "ALIAS#"
 _ALIAS_HISTORY_PREFIX = "ALIASHIST#"
@@ -212,6 +213,12 @@ _AFTER_SEQUENCE = "~"
 def alias_key(model_id: str, name: str) -> dict[str, str]:
     """An alias lives in its model's partition (deleting the model deletes it)."""
     return {"PK": model_partition(model_id), "SK": f"{_ALIAS_PREFIX}{name}"}
+
+
+def alias_guard_key(model_id: str) -> dict[str, str]:
+    """The count of a model's alias moves: what a withdrawal checks that no alias moved since it
+    read them. Not under the alias prefix, so listing the aliases never meets it."""
+    return {"PK": model_partition(model_id), "SK": "ALIASGUARD"}
 
 
 def alias_prefix() -> str:
@@ -241,3 +248,57 @@ def alias_history_prefix(name: str) -> str:
 def alias_history_until(name: str, at: datetime) -> str:
     """The last key an entry made at or before ``at`` can have."""
     return f"{alias_history_prefix(name)}{alias_instant(at)}#{_AFTER_SEQUENCE}"
+
+
+EVENT_ENTITY = "EVENT"
+WEBHOOK_ENTITY = "WEBHOOK"
+DELIVERY_ENTITY = "DELIVERY"
+
+_WEBHOOK_SK = "WEBHOOK"
+_ALL_WEBHOOKS = "WEBHOOKS"
+_DELIVERY_PREFIX = "DELIVERY#"
+# Pending webhook deliveries are spread over this many partitions of GSI3 (beside the jobs' DUE#
+# shards), ordered by when their next attempt is due.
+DELIVERY_DUE_SHARDS = 4
+_DELIVERY_DUE_PREFIX = "HOOKDUE#"
+
+
+def event_key(event_id: str) -> dict[str, str]:
+    """An outbound event: its own partition (a model's delete never takes its events with it)."""
+    return {"PK": f"EVENT#{event_id}", "SK": "EVENT"}
+
+
+def webhook_key(webhook_id: str) -> dict[str, str]:
+    return {"PK": webhook_partition(webhook_id), "SK": _WEBHOOK_SK}
+
+
+def webhook_partition(webhook_id: str) -> str:
+    return f"WEBHOOK#{webhook_id}"
+
+
+def webhook_index_keys(workspace: str, webhook_id: str) -> dict[str, str]:
+    """GSI1 lists every webhook by workspace, then id (few per deployment: the fan-out reads them)."""
+    return {"GSI1PK": _ALL_WEBHOOKS, "GSI1SK": f"{workspace}#{webhook_id}"}
+
+
+def all_webhooks_partition() -> str:
+    return _ALL_WEBHOOKS
+
+
+def delivery_key(webhook_id: str, delivery_id: str) -> dict[str, str]:
+    """A delivery lives in its webhook's partition; delivery ids sort by their event's time."""
+    return {"PK": webhook_partition(webhook_id), "SK": f"{_DELIVERY_PREFIX}{delivery_id}"}
+
+
+def delivery_prefix() -> str:
+    return _DELIVERY_PREFIX
+
+
+def delivery_due_keys(webhook_id: str, delivery_id: str, due_at: str) -> dict[str, str]:
+    """GSI3 (sparse: pending deliveries only) orders them by when their next attempt is due."""
+    shard = sum(delivery_id.encode()) % DELIVERY_DUE_SHARDS
+    return {"GSI3PK": deliveries_due_partition(shard), "GSI3SK": f"{due_at}#{webhook_id}#{delivery_id}"}
+
+
+def deliveries_due_partition(shard: int) -> str:
+    return f"{_DELIVERY_DUE_PREFIX}{shard}"

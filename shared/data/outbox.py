@@ -31,7 +31,8 @@ from shared.data.entities import (
 )
 from shared.data.errors import ItemExistsError, StaleEntityError
 from shared.data.items import MAX_DOCUMENT_BYTES, TRANSACTION_ITEM_LIMIT, cancellation_reasons, s
-from shared.data.save import Write, create, replace, save, save_together, update
+from shared.data.save import Write, create, items_of, replace, save, save_together, update
+from shared.domain import events
 from shared.domain.entities import Job, Version
 from shared.domain.errors import ConflictError
 from shared.domain.records import ModelRecord
@@ -80,29 +81,32 @@ class OutboxWriter:
             expected_version=previous.entity_version,
             expected_status=previous.status,
             condition=bound,
-        )
+        ).reporting(events.version_status_changed(previous, version))
 
     def version_create(self, version: Version, sequence: int) -> Write:
         """Create a version that no item has the key of yet (a chain's training cut it)."""
-        return renamed(create(self._table, VERSIONS, VersionRecord(version, sequence)), entity=CUT_VERSION)
+        write = renamed(create(self._table, VERSIONS, VersionRecord(version, sequence)), entity=CUT_VERSION)
+        return write.reporting(events.version_created(version))
 
     def model_put(self, record: ModelRecord, expected_entity_version: int) -> Write:
         return replace(self._table, MODELS, record, expected_entity_version)
 
     def job_put(self, job: Job, previous: Job) -> Write:
         """Replace a job, if it is still at the status and entity_version it was read with."""
-        return replace(self._table, JOBS, job, previous.entity_version, expected_status=previous.status)
+        write = replace(self._table, JOBS, job, previous.entity_version, expected_status=previous.status)
+        return write.reporting(events.job_ended(previous, job))
 
     # Commit -------------------------------------------------------------------------------------
 
     def commit(self, guarded: list[Write], jobs: list[Job], source_model_id: str, change: str) -> None:
         """Write the guarded changes and the jobs they fire atomically, then any overflow.
 
-        Raises ``StaleEntityError`` (naming the entity) when something changed since it was read,
+        The events the guarded writes report (``Write.events``) are in the same transaction and
+        count against its 100 items. Raises ``StaleEntityError`` (naming the entity) when something changed since it was read,
         and ``JobWriteConflictError`` when a fired job already exists; either way nothing was
         written.
         """
-        room = TRANSACTION_ITEM_LIMIT - len(guarded)
+        room = TRANSACTION_ITEM_LIMIT - items_of(guarded)
         inline, fanouts = self._split(jobs, source_model_id, change, room)
         writes = [*guarded, *(self._new_job(job) for job in inline)]
         writes += [renamed(create(self._table, FANOUTS, fanout), entity=FIRED_JOB) for fanout in fanouts]

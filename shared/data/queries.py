@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared.data.items import error_code
+from shared.data.items import BATCH_WRITE_LIMIT, error_code, s, until_processed
 from shared.data.page_tokens import PageTokenCodec, is_table_key
 from shared.domain.errors import PageTokenInvalidError
 
@@ -47,3 +47,23 @@ def query_from_token(client: Any, from_token: bool, **query: Any) -> dict[str, A
         if from_token and error_code(error) == "ValidationException":
             raise PageTokenInvalidError() from None
         raise
+
+
+def purge_partition(client: Any, table: str, partition: str, keep: dict[str, str] | None = None) -> None:
+    """Delete every item of ``partition`` but ``keep`` (a table key), a batch at a time."""
+    query: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "PK = :pk",
+        "ExpressionAttributeValues": {":pk": s(partition)},
+        "ProjectionExpression": "PK, SK",
+        "ConsistentRead": True,
+    }
+    while True:
+        response = client.query(**query)
+        doomed = [item for item in response["Items"] if keep is None or item["SK"]["S"] != keep["SK"]]
+        for start in range(0, len(doomed), BATCH_WRITE_LIMIT):
+            requests = {table: [{"DeleteRequest": {"Key": key}} for key in doomed[start : start + BATCH_WRITE_LIMIT]]}
+            until_processed(client.batch_write_item, requests, "UnprocessedItems")
+        if "LastEvaluatedKey" not in response:
+            return
+        query["ExclusiveStartKey"] = response["LastEvaluatedKey"]

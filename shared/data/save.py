@@ -13,15 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import replace as renamed
 from enum import Enum
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from shared.data.entities import VERSION_ATTRIBUTE, EntityDescriptor
+from shared.data.entities import EVENTS, VERSION_ATTRIBUTE, EntityDescriptor
 from shared.data.errors import ItemExistsError, StaleEntityError
 from shared.data.items import cancellation_reasons, error_code, key, n, number, s
 from shared.domain.errors import ItemNotStorableError
+from shared.domain.events import Event
 
 E = TypeVar("E")
 T = TypeVar("T")
@@ -36,11 +38,33 @@ _CALLS = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
 class Write:
     """One write, as a TransactWriteItems operation (``{"Put": ...}``, ``{"Update": ...}`` or
     ``{"Delete": ...}``). ``entity`` names its item in the errors a failed condition raises;
-    ``creates`` says its condition is that the item does not exist yet."""
+    ``creates`` says its condition is that the item does not exist yet. ``events`` are the outbound
+    events the write's change reports: whoever runs the write puts them in its transaction
+    (``shared.domain.events``)."""
 
     operation: dict[str, Any]
     entity: str
     creates: bool = False
+    events: tuple[Event, ...] = ()
+
+    def reporting(self, *events: Event | None) -> Write:
+        """The same write, also reporting ``events`` (None: nothing to report)."""
+        return renamed(self, events=(*self.events, *(event for event in events if event is not None)))
+
+    @property
+    def table(self) -> str:
+        ((_, request),) = self.operation.items()
+        return str(request["TableName"])
+
+
+def items_of(writes: list[Write]) -> int:
+    """How many transaction items the writes take, their events included."""
+    return len(writes) + sum(len(write.events) for write in writes)
+
+
+def event_writes(writes: list[Write]) -> list[Write]:
+    """One create per event the writes report (an event id is new: its create cannot collide)."""
+    return [create(write.table, EVENTS, event) for write in writes for event in write.events]
 
 
 # Building writes --------------------------------------------------------------------------------
@@ -149,7 +173,10 @@ def _guard(version_attribute: str, expected_version: int, expected_status: str |
 
 
 def save(client: Any, write: Write) -> None:
-    """Run one write on its own."""
+    """Run one write on its own (in a transaction with the events it reports, if any)."""
+    if write.events:
+        save_together(client, [write])
+        return
     ((kind, request),) = write.operation.items()
     try:
         getattr(client, _CALLS[kind])(**request)
@@ -161,9 +188,11 @@ def save(client: Any, write: Write) -> None:
 
 
 def save_together(client: Any, writes: list[Write]) -> None:
-    """Run the writes in one transaction: all of them or none."""
+    """Run the writes in one transaction, with the events they report: all of them or none. (The
+    events come last, so a cancellation's reasons still line up with ``writes``.)"""
+    operations = [write.operation for write in [*writes, *event_writes(writes)]]
     try:
-        client.transact_write_items(TransactItems=[write.operation for write in writes])
+        client.transact_write_items(TransactItems=operations)
     except ClientError as error:
         translated = _translated(error, writes, "change")
         if translated is None:

@@ -13,15 +13,17 @@ from typing import Any
 from shared.data import keys
 from shared.data.entities import MODELS, VERSIONS, VersionRecord
 from shared.data.errors import StaleEntityError
-from shared.data.items import BATCH_GET_LIMIT, BATCH_WRITE_LIMIT, until_processed
+from shared.data.items import BATCH_GET_LIMIT, until_processed
 from shared.data.items import key as _key
 from shared.data.items import s as _s
 from shared.data.page_tokens import PageTokenCodec, is_table_key, workspaces_scope
-from shared.data.queries import query_from_token, query_page
+from shared.data.queries import purge_partition, query_from_token, query_page
 from shared.data.save import create, delete, overwrite, replace, save, save_together
 from shared.data.table import GSI1, GSI2, LSI1
+from shared.domain import events
 from shared.domain.entities import Model, Version
 from shared.domain.errors import ModelNotFoundError, PageTokenInvalidError, VersionNotFoundError
+from shared.domain.events import Event
 from shared.domain.records import ModelRecord, Page
 
 
@@ -195,28 +197,41 @@ class RegistryStore:
     # Writes -------------------------------------------------------------------------------------
 
     def create_model(self, record: ModelRecord, first_version: Version) -> None:
-        """``ItemExistsError`` ("model") when a model with its id exists."""
+        """``ItemExistsError`` ("model") when a model with its id exists. Reports ``model.created``
+        and ``version.created``."""
         save_together(
             self._client,
             [
-                create(self._table, MODELS, record),
+                create(self._table, MODELS, record).reporting(
+                    events.model_created(record.model), events.version_created(first_version)
+                ),
                 # Guarded by the model's create; it replaces what an interrupted delete left.
                 overwrite(self._table, VERSIONS, VersionRecord(first_version, 1)),
             ],
         )
 
-    def save_model(self, record: ModelRecord, expected_entity_version: int, new_version: Version | None = None) -> None:
+    def save_model(
+        self,
+        record: ModelRecord,
+        expected_entity_version: int,
+        new_version: Version | None = None,
+        reported: tuple[Event, ...] = (),
+    ) -> None:
         """Replace the model item if it is still at ``expected_entity_version``; with
         ``new_version``, create that version in the same transaction (``ItemExistsError``
-        ("version") when the model has a version of that name)."""
-        model_write = replace(self._table, MODELS, record, expected_entity_version)
+        ("version") when the model has a version of that name), reporting ``version.created``.
+        ``reported``: the events the change reports beside it."""
+        model_write = replace(self._table, MODELS, record, expected_entity_version).reporting(*reported)
         if new_version is None:
             save(self._client, model_write)
             return
         version_write = create(self._table, VERSIONS, VersionRecord(new_version, record.version_sequence))
+        version_write = version_write.reporting(events.version_created(new_version))
         save_together(self._client, [model_write, version_write])
 
-    def delete_model(self, model_id: str, expected_entity_version: int | None = None) -> None:
+    def delete_model(
+        self, model_id: str, expected_entity_version: int | None = None, reported: tuple[Event, ...] = ()
+    ) -> None:
         """Delete the model's whole partition (versions, its subscriptions, its jobs) and the model
         item itself, so that an interrupted delete can be finished by repeating it.
 
@@ -226,42 +241,27 @@ class RegistryStore:
         is gone, after any orphans of an interrupted delete were purged)."""
         partition = keys.model_partition(model_id)
         if expected_entity_version is not None:
-            self._delete_model_item_at(model_id, partition, expected_entity_version)
+            self._delete_model_item_at(model_id, partition, expected_entity_version, reported)
             self._purge_partition(partition, keep=None)
             return
         self._purge_partition(partition, keep=keys.model_key(model_id))
         try:
-            save(self._client, delete(self._table, MODELS, keys.model_key(model_id)))
+            save(self._client, delete(self._table, MODELS, keys.model_key(model_id)).reporting(*reported))
         except StaleEntityError:
             raise ModelNotFoundError(model_id) from None
         # A version created while the partition was being purged would otherwise be orphaned.
         self._purge_partition(partition, keep=None)
 
-    def _delete_model_item_at(self, model_id: str, partition: str, expected_entity_version: int) -> None:
+    def _delete_model_item_at(
+        self, model_id: str, partition: str, expected_entity_version: int, reported: tuple[Event, ...]
+    ) -> None:
+        model_delete = delete(self._table, MODELS, keys.model_key(model_id), expected_entity_version)
         try:
-            save(self._client, delete(self._table, MODELS, keys.model_key(model_id), expected_entity_version))
+            save(self._client, model_delete.reporting(*reported))
         except StaleEntityError as stale:
             if stale.current is None:
                 self._purge_partition(partition, keep=None)
             raise
 
     def _purge_partition(self, partition: str, keep: dict[str, str] | None) -> None:
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": {":pk": _s(partition)},
-            "ProjectionExpression": "PK, SK",
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._client.query(**query)
-            doomed = [item for item in response["Items"] if keep is None or item["SK"]["S"] != keep["SK"]]
-            for start in range(0, len(doomed), BATCH_WRITE_LIMIT):
-                self._batch_delete(doomed[start : start + BATCH_WRITE_LIMIT])
-            if "LastEvaluatedKey" not in response:
-                return
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    def _batch_delete(self, item_keys: list[dict[str, Any]]) -> None:
-        requests = {self._table: [{"DeleteRequest": {"Key": key}} for key in item_keys]}
-        until_processed(self._client.batch_write_item, requests, "UnprocessedItems")
+        purge_partition(self._client, self._table, partition, keep)

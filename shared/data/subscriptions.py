@@ -14,6 +14,7 @@ from shared.data.page_tokens import PageTokenCodec
 from shared.data.queries import query_page
 from shared.data.save import create, delete, replace, save
 from shared.data.table import GSI1
+from shared.domain import events
 from shared.domain.entities import Subscription
 from shared.domain.errors import SubscriptionNotFoundError
 from shared.domain.records import Page
@@ -84,7 +85,8 @@ class SubscriptionStore:
         stale = subscription.model_copy(
             update={"status": "stale", "entity_version": subscription.entity_version + 1, "updated_at": now}
         )
-        self.save(stale, subscription.entity_version)
+        write = replace(self._table, SUBSCRIPTIONS, stale, subscription.entity_version)
+        save(self._client, write.reporting(events.subscription_stale(stale)))
 
     def list_of_source(self, source_model_id: str) -> list[Subscription]:
         """Every subscription of a source model: the set a firing must consider whole."""

@@ -71,6 +71,13 @@ def moved(
     return alias, change
 
 
+def moves_to_another_version(change: AliasChange) -> bool:
+    """Whether a move is one that fires the alias's subscriptions: to another version than the
+    alias pointed at (a creation is one; setting it again where it is, e.g. to change the reason,
+    is not)."""
+    return change.version is not None and change.version != change.previous_version
+
+
 def deleted(current: Alias, by: str, at: datetime) -> AliasChange:
     """The history entry of a delete: a tombstone, so that ``as_of`` after it finds nothing."""
     return AliasChange(version=None, previous_version=current.version, reason=None, at=at, by=by)

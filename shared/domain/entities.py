@@ -222,6 +222,11 @@ class Subscription(Resource):
     workspace: WorkspaceName = Field(default=DEFAULT_WORKSPACE, description="Its source model's workspace.")
     source_model_id: ModelId
     trigger_event: TriggerEvent
+    alias: AliasName | None = Field(
+        default=None,
+        description="For alias_set: the alias of the source model whose moves fire it. Omitted otherwise.",
+        exclude_if=_absent,
+    )
     target_model_id: ModelId
     target_action: Action
     input_source: InputSource

@@ -223,6 +223,16 @@ class AliasNameInvalidError(RequestInvalidError):
         super().__init__(f"'{name}' cannot be an alias: it already names the newest version")
 
 
+class EventAliasError(RequestInvalidError):
+    """An alias event names the alias that moves; no other event does."""
+
+    def __init__(self, event: str, alias: str | None) -> None:
+        if alias is None:
+            super().__init__(f"the event '{event}' needs the alias that moves: add alias=<name>")
+        else:
+            super().__init__(f"alias is only for an alias event, not '{event}': omit alias")
+
+
 class AsOfInvalidError(RequestInvalidError):
     def __init__(self, value: str) -> None:
         super().__init__(f"as_of must be an RFC 3339 instant with its offset, e.g. 2026-01-01T00:00:00Z, not '{value}'")
@@ -248,3 +258,27 @@ class AliasedVersionError(ConflictError):
             f"version '{version}' of model '{model_id}' is what alias {names} points at: move the alias first"
         )
         self.aliases = aliases
+
+
+# Webhooks (SPEC part three, "Outbound events").
+class WebhookNotFoundError(ResourceNotFoundError):
+    def __init__(self, webhook_id: str) -> None:
+        super().__init__(f"webhook '{webhook_id}' does not exist")
+
+
+class DeliveryNotFoundError(ResourceNotFoundError):
+    def __init__(self, webhook_id: str, delivery_id: str) -> None:
+        super().__init__(f"webhook '{webhook_id}' has no delivery '{delivery_id}'")
+
+
+class UnsafeWebhookUrlError(UnprocessableError):
+    """A webhook URL PIE will not call: not https, or resolving to an address it must not reach."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"webhook url refused: {reason}")
+        self.reason = reason
+
+
+class DeliveryNotFailedError(ConflictError):
+    def __init__(self, delivery_id: str, status: str) -> None:
+        super().__init__(f"delivery '{delivery_id}' is {status}: only a failed delivery can be retried")

@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.domain import job_events
 from shared.domain.completion_tokens import MAX_TOKEN_LENGTH
 from shared.domain.entities import (
     LATEST,
@@ -177,6 +178,11 @@ class CreateSubscriptionRequest(Strict):
     )
 
     trigger_event: TriggerEvent
+    alias: AliasName | None = Field(
+        default=None,
+        description="Required for alias_set, refused for other events: the alias of the source model whose moves "
+        "(to another version) fire the subscription.",
+    )
     target_model_id: ModelId
     target_action: Action
     input_source: InputSource
@@ -192,6 +198,17 @@ class CreateSubscriptionRequest(Strict):
             raise ValueError("input is required when input_source is 'stored'")
         if self.input_source == "trigger_output" and self.input is not None:
             raise ValueError("a trigger_output subscription takes its input from the trigger: omit input")
+        return self
+
+    @model_validator(mode="after")
+    def _alias_names_an_alias_event(self) -> CreateSubscriptionRequest:
+        if job_events.is_alias_event(self.trigger_event):
+            if self.alias is None:
+                raise ValueError(f"alias is required when trigger_event is '{self.trigger_event}'")
+            if self.alias == LATEST:
+                raise ValueError("'latest' is not an alias: it names the newest version")
+        elif self.alias is not None:
+            raise ValueError(f"alias is only for an alias event, not '{self.trigger_event}': omit alias")
         return self
 
 
@@ -260,3 +277,19 @@ class SetAliasRequest(Strict):
 
     version: VersionReference
     reason: AliasReason | None = None
+
+
+MAX_CHECKED_HANDLER_PAIRS = 100
+
+
+class CheckHandlersRequest(Strict):
+    """Handler pairs to check against this deployment's handler policy, as creating or replacing a
+    model would; nothing is written (``pie apply --plan`` asks before it writes)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"handlers": [SEED_HANDLERS]}]})
+
+    handlers: list[Handlers] = Field(
+        min_length=1,
+        max_length=MAX_CHECKED_HANDLER_PAIRS,
+        description="A model's training and inference handlers, one entry per model to check.",
+    )

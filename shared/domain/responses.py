@@ -13,6 +13,7 @@ from shared.domain.entities import (
     Action,
     Alias,
     AliasChange,
+    AliasName,
     Job,
     Metadata,
     Model,
@@ -157,6 +158,9 @@ class ImpactNode(Resource):
 class Impact(Resource):
     model_id: ModelId
     event: TriggerEvent
+    alias: AliasName | None = Field(
+        default=None, description="For alias_set: the alias whose move it shows. Omitted otherwise.", exclude_if=_absent
+    )
     max_depth: int
     job_budget: int
     total_jobs: int = Field(description="Jobs the tree would create, within the budget.")
@@ -165,3 +169,15 @@ class Impact(Resource):
 
 class ImpactResponse(Resource):
     impact: Impact
+
+
+class HandlerCheck(Resource):
+    problems: list[str] = Field(
+        description="Why creating a model with these handlers would be refused (422); empty when it would not."
+    )
+
+
+class CheckHandlersResponse(Resource):
+    """One result per handler pair asked about, in the same order."""
+
+    results: list[HandlerCheck]

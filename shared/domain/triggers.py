@@ -14,6 +14,11 @@ A chain runs every time: a triggered training acts on the target's newest versio
 trained now (``pending`` or ``failed``, so no job is in flight on it) and otherwise cuts the next
 version (``training_slot``). Only a missing target, a subscription that is not active, the depth
 limit or the root's job budget stop a firing; an inference still needs an active version.
+
+An alias move is an event too (``alias_set``): it fires the subscriptions that follow that alias,
+as a root of its own when a caller moved the alias, or as part of the change whose activation the
+promotion policy moved it on — in one plan with that change's other firing, under one budget
+(``plan_firings``). Its jobs are named by the move (the alias and its new ``entity_version``).
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ class TriggerSource:
     version: str | None = None
     job_id: str | None = None
     root_job_id: str | None = None
+    alias: str | None = None  # the alias that moved, for an alias event
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,37 @@ def job_id_for(transition: str, subscription_id: str) -> str:
     return str(uuid.uuid5(_JOB_ID_NAMESPACE, f"{transition}|{subscription_id}"))
 
 
+def alias_transition(model_id: str, alias: str, entity_version: int) -> str:
+    """What names one move of an alias: the alias and the ``entity_version`` the move gives it
+    (a re-created alias goes on numbering, so no two moves share it)."""
+    return f"{model_id}/@{alias}@{entity_version}"
+
+
+def alias_move_source(
+    model_id: str,
+    alias: str,
+    entity_version: int,
+    version: str,
+    previous_version: str | None,
+    within: TriggerSource | None = None,
+) -> TriggerSource:
+    """The event of an alias moving from ``previous_version`` to ``version``: on its own a root of
+    its own (a caller moved it), or ``within`` the change whose activation moved it, at that
+    change's depth and under its root."""
+    transition = alias_transition(model_id, alias, entity_version)
+    return TriggerSource(
+        model_id=model_id,
+        event=job_events.ALIAS_SET,
+        transition=transition,
+        output=job_events.alias_output(model_id, alias, version, previous_version),
+        depth=within.depth if within is not None else 1,
+        version=version,
+        job_id=within.job_id if within is not None else None,
+        root_job_id=within.root_job_id if within is not None else root_of_transition(transition),
+        alias=alias,
+    )
+
+
 def root_of_transition(transition: str) -> str:
     """The root id of a transition made by hand (no job): what its firings' budget is kept under."""
     return str(uuid.uuid5(_JOB_ID_NAMESPACE, f"root|{transition}"))
@@ -145,12 +182,40 @@ def plan_firing(
     still create (None: the whole budget). Subscriptions past the first
     ``MAX_ACTIVE_SUBSCRIPTIONS_PER_EVENT`` are reported, not fired. Two trainings of one target in
     one plan act on two versions: each sees the target as the one before left it."""
+    return plan_firings([(source, subscriptions)], targets, now, limits, budget_left)
+
+
+def plan_firings(
+    firings: list[tuple[TriggerSource, list[Subscription]]],
+    targets: dict[str, TargetState],
+    now: datetime,
+    limits: ChainLimits = DEFAULT_LIMITS,
+    budget_left: int | None = None,
+) -> FiringPlan:
+    """The events of one change (an activation, and the alias move its promotion makes), planned
+    in order as one: they share the root's budget, and each sees the targets as the one before
+    left them."""
     plan = FiringPlan()
     left = limits.job_budget if budget_left is None else budget_left
     states = dict(targets)
+    for source, subscriptions in firings:
+        left = _plan_into(plan, source, subscriptions, states, now, limits, left)
+    return plan
+
+
+def _plan_into(
+    plan: FiringPlan,
+    source: TriggerSource,
+    subscriptions: list[Subscription],
+    states: dict[str, TargetState],
+    now: datetime,
+    limits: ChainLimits,
+    left: int,
+) -> int:
+    """Adds what ``source`` fires to ``plan``; returns the budget left."""
     firing = 0
     for subscription in subscriptions:
-        if not job_events.fires_on(subscription, source.event):
+        if not job_events.fires_on(subscription, source.event, source.alias):
             continue  # a paused or stale subscription, or another event's, is not reported
         firing += 1
         if firing > MAX_ACTIVE_SUBSCRIPTIONS_PER_EVENT:
@@ -168,7 +233,7 @@ def plan_firing(
         if outcome.slot is not None:
             plan.slots[outcome.job.id] = outcome.slot
             states[subscription.target_model_id] = states[subscription.target_model_id].after_training(outcome.slot)
-    return plan
+    return left
 
 
 def firing_of(

@@ -147,7 +147,8 @@ class RouteApi:
         # A POST that writes nothing keeps no Idempotency-Key records: repeating it is harmless.
         self.remembers_idempotency_keys = self.route.method == "POST" and not self.route.read_only
         self._query_names: frozenset[str] = frozenset()
-        middlewares = [self._authorize, self._reject_unknown_query]
+        # One middleware, not one per check: Powertools inspects each middleware on every request.
+        middlewares = [self._admit]
         if self.remembers_idempotency_keys:
             # Imported here so read routes never load the idempotency utility at cold start.
             from shared.http.idempotency import idempotency_middleware
@@ -222,12 +223,11 @@ class RouteApi:
         )(answer)
         return endpoint
 
-    def _authorize(self, resolver: APIGatewayHttpResolver, next_middleware: Callable) -> Response:
+    def _admit(self, resolver: APIGatewayHttpResolver, next_middleware: Callable) -> Response:
+        """The caller's token first (a 401 or 403 before anything about the request), then the
+        query: a parameter the route does not take is a 400, not silently ignored."""
         principal, access = authorize(resolver.current_event.raw_event, self.route.scope)
         resolver.append_context(principal=principal, access=access)
-        return next_middleware(resolver)
-
-    def _reject_unknown_query(self, resolver: APIGatewayHttpResolver, next_middleware: Callable) -> Response:
         unknown = sorted(set(resolver.current_event.query_string_parameters or {}) - self._query_names)
         if unknown:
             accepted = ", ".join(sorted(self._query_names)) or "none"

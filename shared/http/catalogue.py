@@ -84,6 +84,7 @@ def _describe(endpoint: Callable[..., Any]) -> tuple[str, str]:
 
 def _tag(route: Route) -> str:
     for segment, tag in (
+        ("/v2/webhooks", "webhooks"),
         ("event-subscriptions", "subscriptions"),
         ("jobs", "jobs"),
         ("inference", "jobs"),

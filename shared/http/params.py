@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
 from shared.domain.entities import ALIAS_PATTERN, MODEL_ID_PATTERN, UUID_PATTERN, VERSION_PATH_PATTERN
 from shared.domain.errors import RequestInvalidError
+from shared.domain.webhooks import DELIVERY_ID_PATTERN, WEBHOOK_ID_PATTERN
 
 ModelIdPath = Annotated[str, Path(pattern=MODEL_ID_PATTERN, description="Model id")]
 VersionPath = Annotated[
@@ -33,6 +34,13 @@ SubscriptionIdPath = Annotated[
 ]
 JobIdPath = Annotated[
     str, Path(pattern=UUID_PATTERN, description="Job id (a UUID)", json_schema_extra={"format": "uuid"})
+]
+WebhookIdPath = Annotated[str, Path(pattern=WEBHOOK_ID_PATTERN, description="Webhook id (wh_ and 24 hex digits)")]
+DeliveryIdPath = Annotated[
+    str, Path(pattern=DELIVERY_ID_PATTERN, description="Delivery id: the webhook-id header of its every attempt")
+]
+DeliveryStatusQuery = Annotated[
+    Literal["pending", "delivered", "failed"] | None, Query(description="Only deliveries of this status")
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (1-100)")]
 PageTokenQuery = Annotated[str | None, Query(max_length=4096, description="Opaque token from the previous page")]

@@ -1,21 +1,26 @@
 """Aliases: named pointers to active versions, moved with If-Match, with a history that answers
 what an alias pointed at at any instant (``as_of``).
 
-A move is one transaction: the alias, its history entry, and a check that the version is still
-active as read. Protected aliases (``protected_aliases`` on the model) also need the
-``models:promote`` scope to move or delete.
+A move is one transaction: the alias, its history entry, a check that the version is still
+active as read, and — when the alias moves to another version — the jobs of the ``alias_set``
+subscriptions that follow it (the outbox, as a training's activation fires its subscriptions).
+Protected aliases (``protected_aliases`` on the model) also need the ``models:promote`` scope to
+move or delete.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from shared.data.errors import ItemExistsError, StaleEntityError
+from shared.data.items import TRANSACTION_ITEM_LIMIT
 from shared.data.save import RETRY, Retry, retry_on_stale
 from shared.domain import aliases as rules
 from shared.domain.access import Access
-from shared.domain.entities import Alias, Model, Version
+from shared.domain.entities import Alias, Model, TriggeredEvent, Version
 from shared.domain.errors import (
     AliasedVersionError,
     AliasNotFoundError,
@@ -23,20 +28,34 @@ from shared.domain.errors import (
     ConcurrentUpdateError,
     EntityVersionMismatchError,
 )
-from shared.domain.records import AliasChangeRecord
+from shared.domain.records import AliasChangeRecord, ModelRecord
 from shared.domain.requests import SetAliasRequest, StartJobRequest
 from shared.domain.responses import AliasHistory, AliasList, AliasResponse
-from shared.services.ports import AliasBook, Clock, ModelReader
+from shared.domain.triggers import TriggerSource, alias_move_source, alias_transition
+from shared.observability import logger
+from shared.services.ports import AliasBook, Clock, ModelReader, Outbox
 
 if TYPE_CHECKING:
     from shared.data.outbox import Guarded
+    from shared.services.firing import Firing
 
 
 class AliasService:
-    def __init__(self, models: ModelReader, aliases: AliasBook, clock: Clock) -> None:
+    def __init__(
+        self,
+        models: ModelReader,
+        aliases: AliasBook,
+        clock: Clock,
+        firing: Callable[[], Firing],
+        outbox: Callable[[], Outbox],
+    ) -> None:
+        """``firing`` and ``outbox`` are built when a move needs them: the routes that only
+        resolve or read aliases never load them."""
         self._models = models
         self._aliases = aliases
         self._clock = clock
+        self._firing = firing
+        self._outbox = outbox
 
     # Reads --------------------------------------------------------------------------------------
 
@@ -89,23 +108,38 @@ class AliasService:
     ) -> AliasResponse:
         """Point the alias at an active version. With ``if_match`` the move is conditional on the
         alias's ``entity_version`` (a conflict is the caller's to see: 409); without it a lost
-        write is decided again on fresh state."""
+        write is decided again on fresh state. A move to another version fires the alias's
+        ``alias_set`` subscriptions, as a root of its own, in the move's transaction."""
         rules.check_name(name)
 
         def attempt() -> AliasResponse:
-            model = self._writable(model_id, name, access)
+            record = self._writable(model_id, name, access)
             current = self._aliases.find(model_id, name)
             _check_if_match(model_id, name, if_match, current)
             target = self._active_version(model_id, self.resolve(model_id, request.version))
             first = _next_entity_version(self._aliases, model_id, name) if current is None else 1
             now = self._clock()
-            alias, change = rules.moved(current, model.id, name, target.version, request.reason, actor, now, first)
-            writes = self._aliases.move_writes(
+            alias, change = rules.moved(
+                current, record.model.id, name, target.version, request.reason, actor, now, first
+            )
+            guarded = self._aliases.move_writes(
                 alias,
                 current.entity_version if current is not None else None,
                 AliasChangeRecord(model_id, name, change, alias.entity_version),
+                record.model.workspace,
             )
-            self._aliases.move([*writes, self._aliases.target_check(target, target.entity_version)])
+            guarded.append(self._aliases.target_check(target, target.entity_version))
+            jobs = []
+            if rules.moves_to_another_version(change):
+                source = alias_move_source(model_id, name, alias.entity_version, alias.version, change.previous_version)
+                room = TRANSACTION_ITEM_LIMIT - len(guarded) - 1  # the move's writes, and the model's if cut on
+                chain = self._firing().plan(record, record.model.entity_version, source, now, room=room)
+                guarded += chain.writes
+                if chain.source_record is not None:
+                    guarded.append(self._outbox().model_put(chain.source_record, record.model.entity_version))
+                jobs = chain.plan.jobs
+                _warn_not_fired(source, chain.plan.events)
+            self._outbox().commit(guarded, jobs, model_id, alias_transition(model_id, name, alias.entity_version))
             return AliasResponse(alias=alias)
 
         return self._retrying(attempt, model_id, name, if_match)
@@ -114,11 +148,12 @@ class AliasService:
         """Delete the alias, recording the delete in its history (``as_of`` after it is a 404)."""
 
         def attempt() -> None:
-            self._writable(model_id, name, access)
+            model = self._writable(model_id, name, access).model
             current = self._aliases.get(model_id, name)
             _check_if_match(model_id, name, if_match, current)
             change = rules.deleted(current, actor, self._clock())
-            self._aliases.delete(current, AliasChangeRecord(model_id, name, change, current.entity_version + 1))
+            record = AliasChangeRecord(model_id, name, change, current.entity_version + 1)
+            self._aliases.delete(current, record, model.workspace)
 
         self._retrying(attempt, model_id, name, if_match)
 
@@ -149,12 +184,12 @@ class AliasService:
         access.require_read(model.workspace, model_id)
         return model
 
-    def _writable(self, model_id: str, name: str, access: Access) -> Model:
-        model = self._models.get_model(model_id).model
-        access.require_write(model.workspace, model_id)
-        if rules.is_protected(model, name):
+    def _writable(self, model_id: str, name: str, access: Access) -> ModelRecord:
+        record = self._models.get_model(model_id)
+        access.require_write(record.model.workspace, model_id)
+        if rules.is_protected(record.model, name):
             access.require_promote(f"alias '{name}' is protected")
-        return model
+        return record
 
     def _active_version(self, model_id: str, version: str) -> Version:
         if version == "latest":
@@ -180,34 +215,77 @@ def _check_if_match(model_id: str, name: str, if_match: int | None, current: Ali
         raise EntityVersionMismatchError(f"alias '{name}' of model '{model_id}'", if_match, current.entity_version)
 
 
+def _warn_not_fired(source: TriggerSource, events: list[TriggeredEvent]) -> None:
+    """Nobody reads what an alias move fired: subscriptions it could not fire are logged."""
+    for event in events:
+        if event.error is not None:
+            logger.warning(
+                "subscription not fired",
+                extra={
+                    "model_id": source.model_id,
+                    "alias": source.alias,
+                    "subscription_id": event.subscription_id,
+                    "reason": event.error,
+                },
+            )
+
+
+@dataclass
+class AliasEffect:
+    """What a transition does to its model's aliases: the writes for its transaction, and the
+    alias the promotion policy moved (with where it pointed before), whose move fires too."""
+
+    writes: list[Guarded] = field(default_factory=list)
+    moved: Alias | None = None
+    previous_version: str | None = None
+
+    def source(self, within: TriggerSource | None) -> TriggerSource | None:
+        """The alias move as an event of the change ``within`` (None when nothing moved)."""
+        if self.moved is None:
+            return None
+        alias = self.moved
+        return alias_move_source(
+            alias.model_id, alias.name, alias.entity_version, alias.version, self.previous_version, within
+        )
+
+
 class AliasEffects:
     """What a version's transition does to its model's aliases, as writes of the transition's own
     transaction: the promotion policy moves its alias to a version that becomes active, and a
-    version an alias points at cannot be withdrawn (409 naming the alias: move it first)."""
+    version an alias points at cannot be withdrawn (409 naming the alias: move it first).
+
+    Activation is the authorised act: a caller allowed to activate the version moves the policy's
+    alias, even a protected one, without ``models:promote`` (declaring a promotion onto a protected
+    alias needed that scope; see docs/decisions.md)."""
 
     def __init__(self, aliases: AliasBook) -> None:
         self._aliases = aliases
 
-    def of_transition(self, model: Model, before: Version, after: Version, now: datetime) -> list[Guarded]:
+    def of_transition(self, model: Model, before: Version, after: Version, now: datetime) -> AliasEffect:
         if before.status == "active" and after.status != "active":
+            # The count first, then the aliases: a move that commits after this read makes the
+            # withdrawal's check fail, and it decides again (shared.data.aliases).
+            moves = self._aliases.moves_counted(model.id)
             pointing = [
                 alias.name for alias in self._aliases.list_of_model(model.id) if alias.version == before.version
             ]
             if pointing:
                 raise AliasedVersionError(model.id, before.version, sorted(pointing))
-            return []
+            return AliasEffect(writes=[self._aliases.unmoved_since(model.id, moves)])
         name = rules.promoted_alias(model)
         if name is None or after.status != "active" or before.status == "active":
-            return []
+            return AliasEffect()
         current = self._aliases.find(model.id, name)
         if current is not None and current.version == after.version:
-            return []  # already there: a move to where it is is no move
+            return AliasEffect()  # already there: a move to where it is is no move
         first = _next_entity_version(self._aliases, model.id, name) if current is None else 1
         alias, change = rules.moved(
             current, model.id, name, after.version, rules.PROMOTION_REASON, rules.PROMOTION_ACTOR, now, first
         )
-        return self._aliases.move_writes(
+        writes = self._aliases.move_writes(
             alias,
             current.entity_version if current is not None else None,
             AliasChangeRecord(model.id, name, change, alias.entity_version),
+            model.workspace,
         )
+        return AliasEffect(writes=writes, moved=alias, previous_version=change.previous_version)

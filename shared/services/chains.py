@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.domain import job_events, job_rules
+from shared.domain import aliases, job_events, job_rules
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, JobTrigger, Subscription
-from shared.domain.errors import JobNotFoundError
+from shared.domain.errors import EventAliasError, JobNotFoundError
 from shared.domain.records import ModelRecord
 from shared.domain.responses import Impact, ImpactNode, ImpactResponse, LineageResponse, LineageStep
 from shared.domain.triggers import TargetState, TriggerSource, firing_of, plan_firing
@@ -23,6 +23,7 @@ from shared.services.firing import ChainView
 from shared.services.ports import Clock, JobReader
 
 IMPACT_TRANSITION = "impact"
+_Expansion = tuple[str, str, str | None, int, frozenset[str], list[ImpactNode]]
 
 
 class ChainQueries:
@@ -71,7 +72,12 @@ class ChainQueries:
 
     # Impact -------------------------------------------------------------------------------------
 
-    def impact(self, model_id: str, event: str, access: Access) -> ImpactResponse:
+    def impact(self, model_id: str, event: str, access: Access, alias: str | None = None) -> ImpactResponse:
+        """``alias``: for an alias event, the alias that moves (to another version: a move on
+        which its subscriptions fire). A training the tree queues on a model with a promotion
+        policy moves that alias when it succeeds: the alias's subscriptions fire then too."""
+        if job_events.is_alias_event(event) != (alias is not None):
+            raise EventAliasError(event, alias)
         view, now = self._view, self._clock()
         source = self._registry.get_model(model_id)
         access.require_read(source.model.workspace, model_id)
@@ -79,20 +85,22 @@ class ChainQueries:
         states: dict[str, TargetState] = {}
         budget_left = view.limits.job_budget
         roots: list[ImpactNode] = []
-        # Each pending expansion: (model, event, depth, subscriptions on the path, where its nodes go).
-        level: list[tuple[str, str, int, frozenset[str], list[ImpactNode]]] = [(model_id, event, 1, frozenset(), roots)]
+        # Each pending expansion: (model, event, alias, depth, subscriptions on the path, where its nodes go).
+        level: list[_Expansion] = [(model_id, event, alias, 1, frozenset(), roots)]
         total = 0
         while level:
-            following: list[tuple[str, str, int, frozenset[str], list[ImpactNode]]] = []
-            for source_id, source_event, depth, path, out in level:
+            following: list[_Expansion] = []
+            for source_id, source_event, moved_alias, depth, path, out in level:
                 subscriptions = [
-                    s for s in view.subscriptions.list_of_source(source_id) if s.trigger_event == source_event
+                    s
+                    for s in view.subscriptions.list_of_source(source_id)
+                    if s.trigger_event == source_event and s.alias == moved_alias
                 ]
                 if not subscriptions:
                     continue
                 self._read_targets(subscriptions, records, states, access)
-                trigger = TriggerSource(source_id, source_event, IMPACT_TRANSITION, {}, depth=depth)
-                firing = [s for s in subscriptions if job_events.fires_on(s, source_event)]
+                trigger = TriggerSource(source_id, source_event, IMPACT_TRANSITION, {}, depth=depth, alias=moved_alias)
+                firing = [s for s in subscriptions if job_events.fires_on(s, source_event, moved_alias)]
                 plan = plan_firing(trigger, firing, states, now, view.limits, budget_left)
                 budget_left -= len(plan.jobs)
                 total += len(plan.jobs)
@@ -110,11 +118,20 @@ class ChainQueries:
                     if job_rules.moves_a_version(job):
                         states[job.model_id] = _trained(states[job.model_id], job.version, plan.slots[job.id].cuts)
                     produced = job_events.produced_by(job.action)
-                    following.append((job.model_id, produced, depth + 1, path | {subscription.id}, node.children))
+                    on_path = path | {subscription.id}
+                    following.append((job.model_id, produced, None, depth + 1, on_path, node.children))
+                    promoted = aliases.promoted_alias(states[job.model_id].model)
+                    if job_rules.moves_a_version(job) and promoted is not None:
+                        # Its activation moves the promoted alias to the version it trains (no alias
+                        # points at a version being trained): the alias's subscriptions fire too.
+                        following.append(
+                            (job.model_id, job_events.ALIAS_SET, promoted, depth + 1, on_path, node.children)
+                        )
             level = following
         impact = Impact(
             model_id=model_id,
             event=event,
+            alias=alias,
             max_depth=view.limits.max_depth,
             job_budget=view.limits.job_budget,
             total_jobs=total,

@@ -28,7 +28,7 @@ from shared.domain.triggers import (
     TargetState,
     TrainingSlot,
     TriggerSource,
-    plan_firing,
+    plan_firings,
 )
 from shared.domain.versions import CHAIN_ACTOR, cut_version, moved_version
 from shared.services.ports import ChainBudgetBook, ModelReader, Outbox, SubscriptionsOfSource
@@ -122,8 +122,8 @@ class ChainView:
         self.budgets = budgets
         self.limits = limits
 
-    def firing_subscriptions(self, model_id: str, event: str) -> list[Subscription]:
-        return [s for s in self.subscriptions.list_of_source(model_id) if job_events.fires_on(s, event)]
+    def firing_subscriptions(self, model_id: str, event: str, alias: str | None = None) -> list[Subscription]:
+        return [s for s in self.subscriptions.list_of_source(model_id) if job_events.fires_on(s, event, alias)]
 
     def targets(
         self,
@@ -177,21 +177,27 @@ class Firing:
         self,
         source: ModelRecord,
         source_read_version: int,
-        trigger: TriggerSource,
+        triggers: TriggerSource | list[TriggerSource],
         now: datetime,
         source_version: Version | None = None,
         room: int = TRANSACTION_ITEM_LIMIT - 2,
     ) -> ChainChange:
         """``source`` is the source model's record as the change leaves it (``source_read_version``
         its entity_version as read), ``source_version`` the source version as the change leaves it;
-        ``room`` is what the change leaves of one transaction."""
+        ``room`` is what the change leaves of one transaction. Several ``triggers`` are the events
+        of one change on the source (an activation and the alias move its promotion makes): one
+        root, planned in order as one."""
         view = self.view
-        subscriptions = view.firing_subscriptions(source.model.id, trigger.event)
+        triggers = [triggers] if isinstance(triggers, TriggerSource) else triggers
+        trigger = triggers[0]
+        assert all(t.root_job_id == trigger.root_job_id and t.depth == trigger.depth for t in triggers)
+        firings = [(t, view.firing_subscriptions(source.model.id, t.event, t.alias)) for t in triggers]
+        subscriptions = [subscription for _, firing in firings for subscription in firing]
         if not subscriptions:
             return ChainChange()
         records, latest, states = view.targets(subscriptions, {source.model.id: source}, source_version)
         budget_left = view.budget_left(trigger.root_job_id, trigger.depth)
-        plan = plan_firing(trigger, subscriptions, states, now, view.limits, budget_left)
+        plan = plan_firings(firings, states, now, view.limits, budget_left)
         change = ChainChange(plan=plan)
         if not plan.jobs:
             return change

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from shared.domain.entities import Handlers
+from shared.domain.errors import HandlerNotAllowedError
 from shared.kinds import kind_of
 from shared.kinds.allow_list import HandlerAllowList
 
@@ -22,3 +23,14 @@ class HandlerPolicy:
         for role in ("training", "inference"):
             handler = getattr(handlers, role)
             kind_of(handler).check(role, handler, self._allow, self._registered)
+
+    def problems(self, handlers: Handlers) -> list[str]:
+        """What ``check`` would refuse, for both handlers: the reasons, none when both are allowed."""
+        found: list[str] = []
+        for role in ("training", "inference"):
+            handler = getattr(handlers, role)
+            try:
+                kind_of(handler).check(role, handler, self._allow, self._registered)
+            except HandlerNotAllowedError as refused:
+                found.append(refused.message)
+        return found

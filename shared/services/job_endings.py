@@ -40,7 +40,7 @@ from shared.domain.responses import CompletionResponse
 from shared.domain.triggers import FiringPlan, next_source
 from shared.domain.versions import model_after
 from shared.observability import logger
-from shared.services.aliases import AliasEffects
+from shared.services.aliases import AliasEffect, AliasEffects
 from shared.services.firing import Firing
 from shared.services.ports import Clock, JobReader, ModelReader, Outbox
 
@@ -183,6 +183,7 @@ class JobEndings:
             warnings += broken
             logger.warning("job output breaks its contract", extra={"job_id": job.id, "warnings": warnings})
         source_put: Guarded | None = None
+        aliased = AliasEffect()
         if version is not None:
             left = job_rules.version_left_by(job, version)
             if left is not None:
@@ -192,17 +193,21 @@ class JobEndings:
             new_record = model_after(record, version, moved, now)
             guarded.append(self._outbox.version_update(moved, version, completing_job=job.id))
             if self._aliases is not None:
-                guarded += self._aliases.of_transition(record.model, version, moved, now)
+                aliased = self._aliases.of_transition(record.model, version, moved, now)
+                guarded += aliased.writes
             if new_record is not None:
                 source_put = self._outbox.model_put(new_record, read)
                 guarded.append(source_put)
                 record = new_record
         if job.status != "succeeded":
             return FiringPlan()
-        # The job's own write, the version's and the model's share the transaction with the chain.
-        chain = self._firing.plan(
-            record, read, next_source(job, job.output), now, moved, room=TRANSACTION_ITEM_LIMIT - 3
-        )
+        # The job's own write, the version's, the model's and the promoted alias's share the
+        # transaction with the chain: the alias's move fires at the job's next link, as its event does.
+        source = next_source(job, job.output)
+        alias_moved = aliased.source(within=source)
+        triggers = [source] if alias_moved is None else [source, alias_moved]
+        room = TRANSACTION_ITEM_LIMIT - 3 - len(aliased.writes)
+        chain = self._firing.plan(record, read, triggers, now, moved, room=room)
         guarded += chain.writes
         if chain.source_record is not None:
             if source_put is not None:

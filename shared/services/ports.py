@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     # Types only: the outbox module stays out of a model route's imports (see shared.runtime).
     from shared.data.outbox import Guarded
     from shared.domain.entities import Alias, Job, Model, Subscription, Version
+    from shared.domain.events import Event
     from shared.domain.records import AliasChangeRecord, ModelRecord, Page
 
 Clock = Callable[[], datetime]
@@ -66,12 +67,20 @@ class ModelStore(ModelReader, Protocol):
         """Both or neither; a model id that is taken raises (the registry's 409)."""
         ...
 
-    def save_model(self, record: ModelRecord, expected_entity_version: int, new_version: Version | None = None) -> None:
+    def save_model(
+        self,
+        record: ModelRecord,
+        expected_entity_version: int,
+        new_version: Version | None = None,
+        reported: tuple[Event, ...] = (),
+    ) -> None:
         """Replace the model if still at ``expected_entity_version``; with ``new_version``, create it
         in the same transaction (an existing version raises)."""
         ...
 
-    def delete_model(self, model_id: str, expected_entity_version: int | None = None) -> None:
+    def delete_model(
+        self, model_id: str, expected_entity_version: int | None = None, reported: tuple[Event, ...] = ()
+    ) -> None:
         """The model and everything in its partition; conditional when a version is expected."""
         ...
 
@@ -181,12 +190,14 @@ class AliasBook(Protocol):
 
     def history_page(self, model_id: str, name: str, limit: int, page_token: str | None) -> Page[AliasChangeRecord]: ...
 
+    def moves_counted(self, model_id: str) -> int: ...
+
     def move_writes(
-        self, alias: Alias, expected_entity_version: int | None, change: AliasChangeRecord
+        self, alias: Alias, expected_entity_version: int | None, change: AliasChangeRecord, workspace: str
     ) -> list[Guarded]: ...
 
     def target_check(self, version: Version, entity_version: int) -> Guarded: ...
 
-    def move(self, writes: list[Guarded]) -> None: ...
+    def unmoved_since(self, model_id: str, moves: int) -> Guarded: ...
 
-    def delete(self, alias: Alias, change: AliasChangeRecord) -> None: ...
+    def delete(self, alias: Alias, change: AliasChangeRecord, workspace: str) -> None: ...

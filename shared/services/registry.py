@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from shared.data.errors import ItemExistsError, StaleEntityError
 from shared.data.save import RETRY, Retry, retry_on_stale
-from shared.domain import aliases
+from shared.domain import aliases, events
 from shared.domain.access import Access
 from shared.domain.entities import LATEST, Model, Version
 from shared.domain.errors import (
@@ -145,6 +145,7 @@ class ModelRegistry:
                 replace(record, model=model, version_sequence=sequence, highest_numeric_version=highest),
                 current.entity_version,
                 new_version,
+                (events.model_updated(model),),
             )
             if (current.handlers, current.handler_contracts) != (model.handlers, model.handler_contracts):
                 self._staleness.mark_stale_after_change(current, model)
@@ -165,14 +166,20 @@ class ModelRegistry:
         return retry_on_stale(attempt, ConcurrentUpdateError(f"model '{model_id}'"), on_stale)
 
     def delete_model(self, model_id: str, access: Access, if_match: int | None = None) -> None:
-        """With ``if_match`` the delete is conditional on that ``entity_version`` (409 otherwise)."""
+        """With ``if_match`` the delete is conditional on that ``entity_version`` (409 otherwise).
+        Deleting a model deletes its aliases: one that declares protected aliases needs
+        ``models:promote``, as lifting the protection does."""
         model = self._store.get_model(model_id).model
         access.require_write(model.workspace, model_id)
+        if model.protected_aliases:
+            access.require_promote(f"model '{model_id}' declares protected aliases, which deleting it deletes")
+
+        reported = (events.model_deleted(model, self._clock()),)
         if if_match is None:
-            self._store.delete_model(model_id)
+            self._store.delete_model(model_id, reported=reported)
         else:
             try:
-                self._store.delete_model(model_id, if_match)
+                self._store.delete_model(model_id, if_match, reported)
             except StaleEntityError as stale:
                 if stale.current is None:
                     raise ModelNotFoundError(model_id) from None
@@ -242,9 +249,15 @@ class ModelRegistry:
 
     # Helpers ------------------------------------------------------------------------------------
 
-    def _save_model(self, record: ModelRecord, expected_entity_version: int, new_version: Version | None) -> None:
+    def _save_model(
+        self,
+        record: ModelRecord,
+        expected_entity_version: int,
+        new_version: Version | None,
+        reported: tuple[events.Event, ...] = (),
+    ) -> None:
         try:
-            self._store.save_model(record, expected_entity_version, new_version)
+            self._store.save_model(record, expected_entity_version, new_version, reported)
         except ItemExistsError:
             assert new_version is not None  # only a new version is created
             raise VersionAlreadyExistsError(new_version.model_id, new_version.version) from None

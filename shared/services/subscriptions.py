@@ -32,7 +32,15 @@ from shared.domain.triggers import (
     plan_firing,
 )
 from shared.services.firing import ChainView
-from shared.services.ports import ChainBudgetBook, Clock, IdGenerator, ModelReader, Subscriptions, random_id
+from shared.services.ports import (
+    AliasBook,
+    ChainBudgetBook,
+    Clock,
+    IdGenerator,
+    ModelReader,
+    Subscriptions,
+    random_id,
+)
 
 _CYCLE_SEARCH_LIMIT = 200
 
@@ -46,7 +54,10 @@ class SubscriptionService:
         budgets: ChainBudgetBook,
         limits: ChainLimits = DEFAULT_LIMITS,
         new_id: IdGenerator = random_id,
+        aliases: AliasBook | None = None,
     ) -> None:
+        """``aliases`` tells the dry run of an alias event where the alias points now."""
+        self._aliases = aliases
         self._new_id = new_id
         self._models = models
         self._subscriptions = subscriptions
@@ -64,6 +75,7 @@ class SubscriptionService:
             workspace=source.workspace,
             source_model_id=source.id,
             trigger_event=request.trigger_event,
+            alias=request.alias,
             target_model_id=target.id,
             target_action=request.target_action,
             input_source=request.input_source,
@@ -168,7 +180,8 @@ class SubscriptionService:
 
         The event is imagined as a root's first link (no chain above it, its whole job budget
         left) producing ``trigger_output``, or without one, what a transition of the source's
-        newest version by hand would send; whether and how the subscription fires — on which
+        newest version by hand would send (for an alias event, what a caller moving the alias to
+        the newest version sends: a move by hand is a root of its own too); whether and how the subscription fires — on which
         version, cut or not — is then decided as the firing decides it (``plan_firing``), with
         the event's other active subscriptions beside it."""
         subscription = self._subscriptions.get(source_model_id, subscription_id)
@@ -176,8 +189,8 @@ class SubscriptionService:
         # The firing decides for every active subscription of the event at once (they share the
         # budget, and two trainings of one target take two versions): so does the dry run.
         siblings = [subscription]
-        if job_events.fires_on(subscription, subscription.trigger_event):
-            siblings = self._chain.firing_subscriptions(source_model_id, subscription.trigger_event)
+        if job_events.fires_on(subscription, subscription.trigger_event, subscription.alias):
+            siblings = self._chain.firing_subscriptions(source_model_id, subscription.trigger_event, subscription.alias)
             if all(s.id != subscription.id for s in siblings):
                 siblings.append(subscription)
         records = self._models.get_model_records({source_model_id} | {s.target_model_id for s in siblings})
@@ -189,13 +202,14 @@ class SubscriptionService:
         if target is not None and not access.can_read(target.model.workspace):
             states.pop(subscription.target_model_id)  # hidden from the caller: it does not exist for them
         if trigger_output is None:
-            trigger_output = job_events.transition_output(source.id, source.latest_version, {})
+            trigger_output = self._imagined_output(subscription, source)
         event = TriggerSource(
             model_id=source.id,
             event=subscription.trigger_event,
             transition="dry-run",
             output=trigger_output,
             version=source.latest_version,
+            alias=subscription.alias,
         )
         now = self._clock()
         plan = plan_firing(event, siblings, states, now, self._limits)
@@ -225,6 +239,14 @@ class SubscriptionService:
         )
         return DryRunResult(subscription_id=subscription.id, would_fire=True, job=job, error=None, warnings=warnings)
 
+    def _imagined_output(self, subscription: Subscription, source: Model) -> dict:
+        if subscription.alias is None:
+            return job_events.transition_output(source.id, source.latest_version, {})
+        current = self._aliases.find(source.id, subscription.alias) if self._aliases is not None else None
+        return job_events.alias_output(
+            source.id, subscription.alias, source.latest_version or "", current.version if current else None
+        )
+
     # Staleness ----------------------------------------------------------------------------------
 
     def mark_stale_after_change(self, before: Model, after: Model) -> None:
@@ -244,9 +266,9 @@ class SubscriptionService:
             if changed:
                 self._mark_stale(subscription)
         for subscription in self._subscriptions.list_of_source(after.id):
-            if subscription.input_source != "trigger_output":
-                continue
             action = job_events.producing_action(subscription.trigger_event)
+            if subscription.input_source != "trigger_output" or action is None:
+                continue  # an alias move sends the same document whatever the model's contracts
             if contracts.output_schema(before, action) != contracts.output_schema(after, action):
                 self._mark_stale(subscription)
 
@@ -276,11 +298,12 @@ class SubscriptionService:
     # Helpers ------------------------------------------------------------------------------------
 
     def _check_room(self, subscription: Subscription) -> None:
-        """At most ``MAX_ACTIVE_SUBSCRIPTIONS_PER_EVENT`` active subscriptions of one source event."""
+        """At most ``MAX_ACTIVE_SUBSCRIPTIONS_PER_EVENT`` active subscriptions of one source event
+        (of an alias event, whichever aliases they follow)."""
         others = [
             s
-            for s in self._chain.firing_subscriptions(subscription.source_model_id, subscription.trigger_event)
-            if s.id != subscription.id
+            for s in self._subscriptions.list_of_source(subscription.source_model_id)
+            if s.status == "active" and s.trigger_event == subscription.trigger_event and s.id != subscription.id
         ]
         if len(others) >= MAX_ACTIVE_SUBSCRIPTIONS_PER_EVENT:
             raise TooManySubscriptionsError(
@@ -319,7 +342,8 @@ class SubscriptionService:
                 f"input does not match the target's {subscription.target_action} input_schema: {reason}"
                 for reason in contracts.schema_violations(subscription.input or {}, expected)
             ]
-        produced = contracts.output_schema(source, job_events.producing_action(subscription.trigger_event))
+        action = job_events.producing_action(subscription.trigger_event)
+        produced = job_events.ALIAS_OUTPUT_SCHEMA if action is None else contracts.output_schema(source, action)
         return contracts.compatibility_warnings(produced, expected)
 
     def _cycle_closed_by(self, new: Subscription) -> list[str] | None:

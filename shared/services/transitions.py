@@ -1,15 +1,17 @@
 """Moving a version through its lifecycle (seed 000), and firing what a transition triggers.
 
 A transition that fires an event (training→active fires ``training_complete``, as the job-event
-table says) fires the source model's active subscriptions of that event: the version's update, the
-model's and one job per fired subscription commit in one transaction (the outbox), conditional on
-the version's status and ``entity_version`` as read. Of concurrent identical transitions exactly one
+table says) fires the source model's active subscriptions of that event — and when the promotion
+policy moves its alias to the activated version, that alias's ``alias_set`` subscriptions too: the
+version's update, the model's, the alias's and one job per fired subscription commit in one
+transaction (the outbox), conditional on the version's status and ``entity_version`` as read. Of concurrent identical transitions exactly one
 commits; the others re-read, find the status already set and answer the no-op.
 """
 
 from __future__ import annotations
 
 from shared.data.errors import StaleEntityError
+from shared.data.items import TRANSACTION_ITEM_LIMIT
 from shared.data.save import RETRY, Retry, retry_on_stale
 from shared.domain import job_events
 from shared.domain.access import Access
@@ -20,7 +22,7 @@ from shared.domain.records import ModelRecord
 from shared.domain.responses import StatusChangeResponse
 from shared.domain.triggers import TriggerSource, root_of_transition
 from shared.domain.versions import model_after, moved_version
-from shared.services.aliases import AliasEffects
+from shared.services.aliases import AliasEffect, AliasEffects
 from shared.services.firing import ChainChange, Firing
 from shared.services.ports import Clock, ModelReader, Outbox
 
@@ -65,24 +67,31 @@ class VersionLifecycle:
             moved = moved_version(version, status, status_message, actor, now)
             new_record = model_after(record, version, moved, now)
             change = f"{model_id}/{version.version}@{moved.entity_version}"
-            chain = ChainChange()
+            aliased = self._aliases.of_transition(record.model, version, moved, now) if self._aliases else AliasEffect()
+            triggers: list[TriggerSource] = []
             event = job_events.fired_by_transition(version.status, status)
             if event is not None:
-                assert new_record is not None  # activation always changes the model
-                trigger = TriggerSource(
-                    model_id=model_id,
-                    event=event,
-                    transition=change,
-                    output=job_events.transition_output(model_id, version.version, version.metadata),
-                    depth=1,
-                    version=version.version,
-                    root_job_id=root_of_transition(change),
+                triggers.append(
+                    TriggerSource(
+                        model_id=model_id,
+                        event=event,
+                        transition=change,
+                        output=job_events.transition_output(model_id, version.version, version.metadata),
+                        depth=1,
+                        version=version.version,
+                        root_job_id=root_of_transition(change),
+                    )
                 )
-                chain = self._firing.plan(new_record, record.model.entity_version, trigger, now, moved)
+            alias_moved = aliased.source(within=triggers[0] if triggers else None)
+            if alias_moved is not None:
+                triggers.append(alias_moved)
+            chain = ChainChange()
+            if triggers:
+                assert new_record is not None  # activation always changes the model
+                room = TRANSACTION_ITEM_LIMIT - 2 - len(aliased.writes)  # the version, the model, the alias's
+                chain = self._firing.plan(new_record, record.model.entity_version, triggers, now, moved, room=room)
             new_record = chain.source_record or new_record
-            guarded = [self._outbox.version_update(moved, version), *chain.writes]
-            if self._aliases is not None:
-                guarded += self._aliases.of_transition(record.model, version, moved, now)
+            guarded = [self._outbox.version_update(moved, version), *chain.writes, *aliased.writes]
             if new_record is not None:
                 guarded.append(self._outbox.model_put(new_record, record.model.entity_version))
             self._outbox.commit(guarded, chain.plan.jobs, model_id, change)

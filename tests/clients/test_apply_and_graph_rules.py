@@ -13,7 +13,7 @@ import pytest
 
 from pie_client import NotFound, apply
 from pie_client.graph import ImpactTree, TriggerGraph
-from pie_client.models import Impact, Model, Subscription
+from pie_client.models import HandlerCheck, Impact, Model, Subscription
 
 STAMP = "2026-01-01T00:00:00Z"
 ECHO = {"type": "in_process", "implementation": "echo"}
@@ -79,6 +79,9 @@ class FakePie:
 
     def get_openapi(self) -> dict[str, Any]:
         return json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
+
+    def check_handlers(self, handlers: list[Any]) -> list[HandlerCheck]:
+        return [HandlerCheck(problems=[]) for _ in handlers]  # a policy that allows everything
 
 
 def declare(tmp_path: Path, models: list[dict]) -> apply.Declaration:

@@ -130,6 +130,9 @@ def test_a_subscription_to_a_missing_model_is_refused_before_anything_is_written
         ("{type: lambda, arn: 'arn:aws:lambda:nowhere'}", "handlers.training.arn"),
         ("{type: in_process, implementation: 'Not-A-Name'}", "handlers.training.implementation"),
         ("{type: carrier_pigeon, loft: 'north'}", "no handler type 'carrier_pigeon'"),
+        # Well-formed, but outside the server's policy: only the server's check can tell.
+        ("{type: in_process, implementation: not_registered}", "no in-process implementation named 'not_registered'"),
+        ("{type: lambda, arn: 'arn:aws:lambda:us-west-2:999999999999:function:train'}", "account 999999999999"),
     ],
 )
 def test_a_handler_the_server_would_refuse_stops_the_plan(tmp_path: Path, prefix: str, cli, handler: str, complaint):

@@ -343,7 +343,15 @@ def test_an_alias_bomb_or_an_oversize_file_is_a_one_line_usage_error_with_exit_c
 
 
 def test_a_local_token_from_another_home_is_refused_with_a_hint(server: LocalServer, tmp_path: Path):
-    completed = pie(server, "models", "list", PIE_LOCAL_HOME=str(tmp_path / "elsewhere"))
+    """When the server did not announce itself (another user's data directory hides it here), the
+    token is signed with PIE_LOCAL_HOME's key and the 401 says so."""
+    completed = pie(
+        server,
+        "models",
+        "list",
+        PIE_LOCAL_HOME=str(tmp_path / "elsewhere"),
+        XDG_DATA_HOME=str(tmp_path / "another-user"),
+    )
 
     line = assert_one_line_error(completed, 1)
     assert "401" in line and str(tmp_path / "elsewhere") in line and "PIE_LOCAL_HOME" in line

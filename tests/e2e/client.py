@@ -26,6 +26,8 @@ def pie_local_command(*arguments: str) -> list[str]:
 def pie_local_environment(home: Path) -> dict[str, str]:
     environment = {name: value for name, value in os.environ.items() if not name.startswith("PIE_")}
     environment["PIE_LOCAL_HOME"] = str(home)
+    # The servers resolve webhook hosts from this table, never through DNS (tests stay on loopback).
+    environment["PIE_WEBHOOK_HOSTS"] = "localhost=127.0.0.1"
     return environment
 
 

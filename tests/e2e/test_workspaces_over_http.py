@@ -10,6 +10,7 @@ him (404 on every route, absent from every list page).
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
@@ -63,6 +64,27 @@ class Team:
             assert reply.status == 200, reply.body
         return model_id
 
+    def webhook(self, workspace: str = "alice") -> str:
+        """A webhook of ``workspace`` calling a loopback port nobody listens on (the local stack allows it)."""
+        reply = self.admin.post(
+            "/v2/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["*"], "workspace": workspace}
+        )
+        assert reply.status == 201, reply.body
+        return reply.json["webhook"]["id"]
+
+    def failed_delivery(self, workspace: str = "alice") -> str:
+        """``<webhook id>/deliveries/<delivery id>`` of a ping that failed for good (nobody listens
+        on the webhook's port; the servers retry fast)."""
+        webhook_id = self.webhook(workspace)
+        assert self.admin.post(f"/v2/webhooks/{webhook_id}/ping", None).status == 202
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            failed = self.admin.get(f"/v2/webhooks/{webhook_id}/deliveries?status=failed").json["deliveries"]
+            if failed:
+                return f"{webhook_id}/deliveries/{failed[0]['id']}"
+            time.sleep(0.1)
+        raise AssertionError("the ping's delivery never failed")
+
     def training_job(self, model_id: str) -> str:
         reply = self.admin.post(f"/v2/models/{model_id}/training", {"input": {}})
         assert reply.status == 202, reply.body
@@ -82,7 +104,9 @@ def _subscription(target: str, **overrides) -> dict:
 
 def _start(tmp_path_factory: pytest.TempPathFactory, *options: str) -> Iterator[tuple[LocalServer, dict[str, str]]]:
     home = tmp_path_factory.mktemp("pie-workspaces") / ".pie-local"
-    server = start_server(home, home.parent / "serve.log", *options)
+    # Webhook retries run out in well under a second (the matrix redrives a failed delivery).
+    fast_webhooks = ("--webhook-backoff-scale", "0.00001", "--webhook-sweep-seconds", "0.1")
+    server = start_server(home, home.parent / "serve.log", *options, *fast_webhooks)
     with ThreadPoolExecutor(max_workers=3) as pool:
         tokens = dict(
             zip(TOKEN_OPTIONS, pool.map(lambda arguments: mint(home, *arguments), TOKEN_OPTIONS.values()), strict=True)
@@ -233,6 +257,25 @@ ACTIONS: dict[str, tuple[bool, Action]] = {
     "get_alias": (False, _with_alias(lambda api, m: api.get(f"/v2/models/{m}/aliases/champion"))),
     "get_alias_history": (False, _with_alias(lambda api, m: api.get(f"/v2/models/{m}/aliases/champion/history"))),
     "delete_alias": (True, _with_alias(lambda api, m: api.delete(f"/v2/models/{m}/aliases/champion"))),
+    # No workspace's: the deployment's handler policy, the same answer for every writer.
+    "check_handlers": (
+        False,
+        lambda api, team: api.post("/v2/handlers/check", {"handlers": [model_document("m")["handlers"]]}),
+    ),
+    "create_webhook": (
+        True,
+        lambda api, team: api.post(
+            "/v2/webhooks", {"url": "http://127.0.0.1:9/h", "events": ["*"], "workspace": "alice"}
+        ),
+    ),
+    "list_webhooks": (False, lambda api, team: api.get("/v2/webhooks")),
+    "get_webhook": (False, lambda api, team: api.get(f"/v2/webhooks/{team.webhook()}")),
+    "update_webhook": (True, lambda api, team: api.put(f"/v2/webhooks/{team.webhook()}", {"description": "x"})),
+    "delete_webhook": (True, lambda api, team: api.delete(f"/v2/webhooks/{team.webhook()}")),
+    "rotate_webhook_secret": (True, lambda api, team: api.post(f"/v2/webhooks/{team.webhook()}/rotate-secret", None)),
+    "ping_webhook": (True, lambda api, team: api.post(f"/v2/webhooks/{team.webhook()}/ping", None)),
+    "list_webhook_deliveries": (False, lambda api, team: api.get(f"/v2/webhooks/{team.webhook()}/deliveries")),
+    "retry_webhook_delivery": (True, lambda api, team: api.post(f"/v2/webhooks/{team.failed_delivery()}/retry", None)),
     # The delivery log of alice's jobs (one is made first, so there is one to see or hide).
     "list_all_jobs": (False, _with_training_job(lambda api, m, j: api.get("/v2/jobs?workspace=alice&limit=100"))),
 }
@@ -246,6 +289,10 @@ SUCCESS = {
     "start_inference": 202,
     "start_training": 202,
     "retry_job": 202,
+    "create_webhook": 201,
+    "delete_webhook": 204,
+    "ping_webhook": 202,
+    "retry_webhook_delivery": 202,
 }
 
 
@@ -277,6 +324,13 @@ def test_private_reads_another_workspaces_model_is_a_404_on_every_route(private_
             assert reply.status == 200 and reply.json["models"] == [], reply.body
         elif function == "list_all_jobs":
             assert reply.status == 200 and reply.json["jobs"] == [], reply.body
+        elif function == "check_handlers":
+            assert reply.status == 200, reply.body  # names no model: nothing to hide
+
+        elif function == "list_webhooks":
+            assert reply.status == 200 and reply.json["webhooks"] == [], reply.body
+        elif function == "create_webhook":
+            assert "'alice'" in assert_error(reply, 403)  # as for models: bob named the workspace
         else:
             assert_error(reply, 404)
 

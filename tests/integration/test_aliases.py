@@ -387,3 +387,81 @@ def test_an_alias_can_be_moved_to_where_another_alias_points(model: str):
     moved("candidate", "2")
     assert moved("champion", "@candidate", reason="weekly release")["version"] == "2"
     assert_error(set_alias("champion", "@nobody"), 404)
+
+
+def test_activation_by_a_caller_without_the_promote_scope_moves_a_protected_promoted_alias(table: Any):
+    """Activation is the authorised act: the policy, declared with models:promote, moves it."""
+    from tests.integration.api_events import sample_body
+
+    body = {**sample_body("create_model"), "id": MODEL, "protected_aliases": ["champion"]}
+    event = event_for("create_model", body={**body, "promotion": {"alias": "champion"}})
+    assert invoke("create_model", with_claims(event, scope=PROMOTER))[0] == 201  # declaring it needs the scope
+    walk_to(MODEL, "1", "training")
+    event = event_for("set_version_status", body={"status": "active"}, model_id=MODEL, model_version="1")
+    with_claims(event, scope=WRITER)
+
+    status, body, _ = invoke("set_version_status", event)
+
+    assert status == 200, body
+    assert get_alias("champion")[1]["alias"]["version"] == "1"
+    assert_error(set_alias("champion", "1", scope=WRITER), 403)  # by hand it still needs the scope
+
+
+def test_deleting_a_model_with_protected_aliases_needs_the_promote_scope(protected: str):
+    moved("champion", "1", scope=PROMOTER)
+    event = event_for("delete_model", model_id=MODEL)
+    with_claims(event, scope=WRITER)
+    assert "models:promote" in assert_error(invoke("delete_model", event), 403)
+    assert get_alias("champion")[1]["alias"]["version"] == "1"
+
+    event = event_for("delete_model", model_id=MODEL)
+    with_claims(event, scope=PROMOTER)
+    assert invoke("delete_model", event)[0] == 204
+
+
+@pytest.mark.parametrize(
+    "walk",
+    [
+        [],  # the model's creation cuts version 1: pending
+        ["training"],
+        ["training", "failed"],
+        ["training", "pending"],
+        ["failed"],
+        ["failed", "pending"],
+        ["failed", "training"],
+    ],
+    ids=lambda walk: "->".join(["pending", *walk]),
+)
+def test_the_promotion_policy_moves_its_alias_on_activation_and_never_otherwise(promoting: str, walk: list[str]):
+    create_version(MODEL, "2")  # a version's creation moves nothing either
+    for status in walk:
+        code, body, _ = set_status(MODEL, "1", status)
+        assert code == 200, body
+
+    assert_error(get_alias("champion"), 404)
+    assert_error(call("get_alias_history", model_id=MODEL, alias="champion"), 404)
+
+
+def test_a_failed_training_job_moves_no_promoted_alias(promoting: str, lambda_client: RecordingLambda):
+    from tests.integration.job_helpers import complete, start_training, started_job
+
+    job = started_job(start_training(MODEL, {"data_path": "s3://x"}))
+
+    status, body, _ = complete(MODEL, job["id"], {"status": "failed", "error": "diverged"})
+
+    assert status == 200, body
+    assert_error(get_alias("champion"), 404)
+
+
+def test_a_withdrawn_version_reactivated_later_moves_the_promoted_alias_again(promoting: str):
+    walk_to(MODEL, "1", "active")
+    create_version(MODEL, "2")
+    walk_to(MODEL, "2", "active")
+    moved("champion", "1", reason="rollback")
+    assert set_status(MODEL, "2", "failed")[0] == 200
+    assert get_alias("champion")[1]["alias"]["version"] == "1"  # a withdrawal moves nothing
+
+    for status in ("training", "active"):
+        assert set_status(MODEL, "2", status)[0] == 200
+
+    assert get_alias("champion")[1]["alias"]["version"] == "2"

@@ -329,7 +329,7 @@ def test_replacing_a_large_attribute_is_measured_on_the_resulting_item(table):
 
 def test_the_patches_are_written_for_the_pinned_and_installed_moto():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    pins = [pin for pin in pyproject["project"]["optional-dependencies"]["dev"] if pin.startswith("moto")]
+    pins = [pin for pin in pyproject["project"]["optional-dependencies"]["local"] if pin.startswith("moto")]
 
     assert pins == [f"moto[dynamodb]=={moto_patches.WRITTEN_FOR}"]
     check_moto_version()

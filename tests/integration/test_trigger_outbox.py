@@ -139,8 +139,9 @@ def test_fan_out_past_one_transaction_creates_each_job_exactly_once(source_and_t
     assert {job["id"] for job in jobs} == {e["job_id"] for e in body["triggered_events"]}
     assert sorted(job["input"]["n"] for job in jobs) == list(range(100))
     assert all(size <= TRANSACTION_ITEM_LIMIT for size in transaction_sizes)
-    # The transition, the model, the budget, 96 jobs and one fan-out item; then the 4 left.
-    assert transaction_sizes == [100, 4]
+    # The transition, the model, the budget, its version.status_changed event, 95 jobs and one
+    # fan-out item; then the 5 left.
+    assert transaction_sizes == [100, 5]
 
 
 def test_only_the_first_hundred_subscriptions_of_an_event_fire(source_and_target, large_budget):

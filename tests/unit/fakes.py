@@ -203,7 +203,13 @@ class FakeRegistryStore:
         self._t.models[record.model.id] = model
         self._t.versions[(first_version.model_id, first_version.version)] = (version, 1)
 
-    def save_model(self, record: ModelRecord, expected_entity_version: int, new_version: Version | None = None) -> None:
+    def save_model(
+        self,
+        record: ModelRecord,
+        expected_entity_version: int,
+        new_version: Version | None = None,
+        reported: tuple[Any, ...] = (),
+    ) -> None:
         self._t.before_write()
         model_id = record.model.id
         stored = self._t.models.get(model_id)
@@ -221,7 +227,9 @@ class FakeRegistryStore:
         self._t.models[model_id] = replacement
         self._t.versions.update(added)
 
-    def delete_model(self, model_id: str, expected_entity_version: int | None = None) -> None:
+    def delete_model(
+        self, model_id: str, expected_entity_version: int | None = None, reported: tuple[Any, ...] = ()
+    ) -> None:
         self._t.before_write()
         stored = self._t.models.get(model_id)
         if expected_entity_version is not None and (

@@ -97,8 +97,8 @@ def test_a_public_route_sample_carries_no_token_and_no_authorizer(route: Route):
     assert "authorizer" not in event["requestContext"]
 
 
-# Actions on a job that take nothing but its path (the SDK sends them without a body).
-BODYLESS_POSTS = {"cancel_job", "retry_job"}
+# Actions on a job or a webhook that take nothing but their path (sent without a body).
+BODYLESS_POSTS = {"cancel_job", "retry_job", "rotate_webhook_secret", "ping_webhook", "retry_webhook_delivery"}
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)

@@ -1,5 +1,6 @@
 """The job-event table: every event has one row, every action produces exactly one event, and the
-lookups the services use agree with each other, with the lifecycle and with the API's enum."""
+lookups the services use agree with each other, with the lifecycle and with the API's enum. One
+event no job produces: an alias move (``alias_set``), whose subscriptions name the alias."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from shared.domain.requests import CreateSubscriptionRequest
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 EVENTS = get_args(TriggerEvent)
 ACTIONS = get_args(Action)
+JOB_EVENTS = tuple(event.name for event in job_events.TABLE if event.action is not None)
 
 
 def subscription(**changes) -> Subscription:
@@ -48,7 +50,15 @@ def test_every_action_produces_exactly_one_event(action: str):
 
 
 def test_no_row_names_an_action_a_job_cannot_have():
-    assert {event.action for event in job_events.TABLE} == set(ACTIONS)
+    assert {event.action for event in job_events.TABLE} - {None} == set(ACTIONS)
+
+
+def test_the_one_event_no_job_produces_is_an_alias_move():
+    assert [event.name for event in job_events.TABLE if event.action is None] == ["alias_set"]
+    assert [event.name for event in job_events.TABLE if event.alias_move] == ["alias_set"]
+    assert job_events.is_alias_event("alias_set")
+    assert not any(job_events.is_alias_event(event) for event in JOB_EVENTS)
+    assert job_events.producing_action("alias_set") is None
 
 
 @pytest.mark.parametrize("action", ACTIONS)
@@ -56,7 +66,7 @@ def test_the_producing_action_of_an_actions_event_is_that_action(action: str):
     assert job_events.producing_action(job_events.produced_by(action)) == action
 
 
-@pytest.mark.parametrize("event", EVENTS)
+@pytest.mark.parametrize("event", JOB_EVENTS)
 def test_the_event_of_an_events_producing_action_is_that_event(event: str):
     assert job_events.produced_by(job_events.producing_action(event)) == event
 
@@ -87,13 +97,48 @@ def test_a_firing_transition_is_a_legal_move_that_its_actions_job_makes_on_succe
     assert event.action == "training" and requested == "active"
 
 
-@pytest.mark.parametrize("event", EVENTS)
+@pytest.mark.parametrize("event", JOB_EVENTS)
 def test_active_subscriptions_of_an_event_fire_on_it_and_nothing_else_does(event: str):
     other = next(name for name in EVENTS if name != event)
     assert job_events.fires_on(subscription(trigger_event=event), event)
     assert not job_events.fires_on(subscription(trigger_event=other), event)
     assert not job_events.fires_on(subscription(trigger_event=event, status="paused"), event)
     assert not job_events.fires_on(subscription(trigger_event=event, status="stale"), event)
+
+
+def test_an_alias_set_subscription_fires_on_moves_of_its_alias_only():
+    follows = subscription(trigger_event="alias_set", alias="champion")
+    assert job_events.fires_on(follows, "alias_set", "champion")
+    assert not job_events.fires_on(follows, "alias_set", "canary")
+    assert not job_events.fires_on(follows, "alias_set")
+    assert not job_events.fires_on(follows, "training_complete")
+    assert not job_events.fires_on(
+        subscription(trigger_event="alias_set", alias="champion", status="paused"), "alias_set", "champion"
+    )
+
+
+def test_an_alias_move_sends_where_it_went_and_where_it_was():
+    assert job_events.alias_output("a", "champion", "3", None) == {
+        "model_id": "a",
+        "alias": "champion",
+        "version": "3",
+        "previous_version": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "refused"),
+    [
+        ({"trigger_event": "alias_set"}, "alias is required"),
+        ({"trigger_event": "alias_set", "alias": "latest"}, "'latest' is not an alias"),
+        ({"trigger_event": "alias_set", "alias": "Champion"}, "pattern"),
+        ({"trigger_event": "training_complete", "alias": "champion"}, "only for an alias event"),
+    ],
+)
+def test_a_subscription_names_an_alias_for_an_alias_event_and_only_then(changes: dict, refused: str):
+    body = {"target_model_id": "b", "target_action": "inference", "input_source": "trigger_output", **changes}
+    with pytest.raises(ValidationError, match=refused):
+        CreateSubscriptionRequest.model_validate(body)
 
 
 def test_a_transition_by_hand_sends_the_versions_summary_as_trigger_output():

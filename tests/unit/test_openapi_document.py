@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import jsonschema
@@ -11,10 +12,11 @@ import pytest
 from openapi_spec_validator import validate
 
 from functions.get_openapi.handler import lambda_handler as get_openapi
+from shared.domain.access import ADMIN_SCOPE
 from shared.domain.job_events import TABLE as JOB_EVENTS
 from shared.domain.job_events import fired_by_transition, producing_action
 from shared.domain.lifecycle import NEXT_STATUSES
-from shared.routes import ROUTES, Route
+from shared.routes import ALL_SCOPES, ROUTES, Route
 from tests.conftest import load_event
 from tools.openapi import build_document, render
 
@@ -66,11 +68,21 @@ def test_every_operation_requires_a_bearer_token_with_its_scope(published: dict,
     operation = published["paths"][route.path][route.method.lower()]
     assert operation["security"] == [{"jwt": [route.scope]}]
     assert operation["operationId"] == route.function
-    assert published["components"]["securitySchemes"]["jwt"] == {
+    scheme = published["components"]["securitySchemes"]["jwt"]
+    assert {name: scheme[name] for name in ("type", "scheme", "bearerFormat")} == {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
     }
+
+
+def test_the_bearer_scheme_declares_every_scope_a_token_may_hold(published: dict):
+    # models:promote is no route's scope, so only the scheme's description can declare it.
+    described = published["components"]["securitySchemes"]["jwt"]["description"]
+
+    for scope in (*ALL_SCOPES, ADMIN_SCOPE):
+        assert f"`{scope}`: " in described
+    assert "`models:promote`: held beside models:write to move or delete a protected alias" in described
 
 
 @pytest.mark.parametrize("route", PROTECTED_ROUTES, ids=[route.function for route in PROTECTED_ROUTES])
@@ -105,8 +117,9 @@ def test_request_bodies_carry_the_seed_documents_examples(published: dict):
     assert {"status": "pending"} in status.get("examples", [])
 
 
-def test_the_document_lints_clean_with_spectral_oas(published: dict):
-    """`make test` installs Spectral (package-lock.json) before pytest runs."""
+@pytest.fixture(scope="module")
+def spectral_findings() -> list[dict]:
+    """Spectral's report on the checked-in document (`make test` installs Spectral, package-lock.json)."""
     assert SPECTRAL.exists(), "Spectral is missing: run `make test`, or `npm ci` in the checkout"
     result = subprocess.run(
         [
@@ -129,10 +142,25 @@ def test_the_document_lints_clean_with_spectral_oas(published: dict):
     errors = [finding for finding in findings if finding["severity"] == 0]
     assert not errors, json.dumps(errors, indent=1)
     assert result.returncode == 0, result.stderr
-    warnings = {finding["code"] for finding in findings if finding["severity"] == 1}
+    return findings
+
+
+def test_the_document_lints_clean_with_spectral_oas(spectral_findings: list[dict]):
+    warnings = {finding["code"] for finding in spectral_findings if finding["severity"] == 1}
     assert warnings <= ACCEPTED_LINT_WARNINGS, json.dumps(
-        [finding for finding in findings if finding["code"] not in ACCEPTED_LINT_WARNINGS], indent=1
+        [finding for finding in spectral_findings if finding["code"] not in ACCEPTED_LINT_WARNINGS], indent=1
     )
+
+
+def test_the_accepted_warnings_are_as_many_as_docs_decisions_says(spectral_findings: list[dict]):
+    """docs/decisions.md counts them by a rule (one per route that takes a token, one contact), and
+    that rule is what Spectral reports, however many routes there are."""
+    counts = Counter(finding["code"] for finding in spectral_findings if finding["severity"] == 1)
+    decisions = (ROOT / "docs" / "decisions.md").read_text()
+
+    assert counts == {"oas3-operation-security-defined": len(PROTECTED_ROUTES), "info-contact": 1}
+    assert "`oas3-operation-security-defined` (one per route that takes a token" in decisions
+    assert "`info-contact` (1)" in decisions
 
 
 def _validates(document: dict, schema: dict, body: dict) -> bool:

@@ -1,7 +1,8 @@
-"""The PIE SDK: ``PieClient``, its wire types (``pie_client.models``) and typed errors."""
+"""The PIE SDK: ``PieClient`` and ``AsyncPieClient``, their wire types (``pie_client.models``) and typed errors."""
 
+from pie_client import webhooks
 from pie_client._transport import NO_RETRIES, RetryPolicy
-from pie_client.client import AUTO, DEFAULT_URL, PieClient, __version__
+from pie_client.client import AUTO, DEFAULT_URL, AsyncPieClient, PieClient, __version__
 from pie_client.errors import (
     BadRequest,
     Conflict,
@@ -19,9 +20,11 @@ from pie_client.errors import (
 )
 
 __all__ = [
+    "webhooks",
     "AUTO",
     "DEFAULT_URL",
     "NO_RETRIES",
+    "AsyncPieClient",
     "BadRequest",
     "Conflict",
     "ConnectionFailed",

@@ -5,9 +5,10 @@ the subscriptions it is the source of. A subscription is identified by its ``nam
 label: that is how a second apply finds the subscription the first one created.
 
 ``plan`` compares the file with what the API answers and says, for each declared thing, whether it
-would be created, changed (field by field), replaced (a subscription whose event, target, action
-or input source changed: those cannot be updated in place) or left alone; and which existing
-subscriptions a model change would make ``stale`` under PIE's rules. ``execute`` carries a plan
+would be created, changed (field by field), replaced (a subscription whose event, alias, target,
+action or input source changed: those cannot be updated in place) or left alone; and which existing
+subscriptions a model change would make ``stale`` under PIE's rules (an ``alias_set`` subscription
+forwards the alias move, not its source's output, so its source's contracts never make it stale). ``execute`` carries a plan
 out, each update conditional on the ``entity_version`` the plan read (If-Match), so a change made
 by someone else in between is a ``Conflict``, not overwritten.
 
@@ -20,10 +21,22 @@ declares is listed by every plan, and deleted only with ``prune``; nothing else 
 Stale subscriptions stay stale unless ``reactivate`` is asked for, because re-activating
 re-validates a subscription someone should have looked at.
 
+Aliases are declared per model: ``protected_aliases`` and ``promotion`` are model fields (compared
+and written only when the file names them, so a file written before aliases existed never lifts
+a protection), and ``aliases: {champion: 3}`` pins an alias to a version. Pins are moved after the
+models and subscriptions are written, each move conditional on the alias's ``entity_version`` as
+the plan read it. A model entry with ``aliases:`` manages the model's whole set of aliases: on a
+model the file owns, an alias it names nowhere (not pinned, not protected, not the promotion's, not
+followed by an ``alias_set`` subscription of the model) is listed, and deleted with ``prune``, like
+an undeclared subscription.
+
 Before anything is written the plan checks what it can: every subscription's target is declared
-in the file or exists (and is not being pruned), and every handler matches the handler schemas the
-server publishes in its OpenAPI document (kind, ARN shape, implementation name pattern). A plan
-with problems is refused as a whole, so apply does not stop halfway on a problem it could see.
+in the file or exists (and is not being pruned), every pinned version exists and is active, every
+handler matches the handler schemas the server publishes in its OpenAPI document (kind, ARN shape,
+implementation name pattern), and the handlers of every model it would write are accepted by the
+server's own policy — its allow-list and its in-process implementations — asked through
+``POST /v2/handlers/check``, which writes nothing. A plan with problems is refused as a whole, so
+apply does not stop halfway on a problem it could see.
 """
 
 from __future__ import annotations
@@ -40,8 +53,10 @@ from pydantic import ValidationError
 
 from pie_client import rules
 from pie_client.client import PieClient
-from pie_client.errors import Conflict, NotFound, PieError
+from pie_client.errors import Conflict, Forbidden, NotFound, PieError
+from pie_client.graph import event_label
 from pie_client.models import (
+    Alias,
     CreateModelRequest,
     CreateSubscriptionRequest,
     Model,
@@ -52,7 +67,13 @@ Action = Literal["create", "update", "replace", "reactivate", "unchanged"]
 # The metadata key marking a model as written (and so owned) by the file naming this owner.
 OWNER_KEY = "pie.apply/owner"
 MODEL_FIELDS = ("name", "description", "handlers", "handler_contracts", "metadata")
-IMMUTABLE_SUBSCRIPTION_FIELDS = ("trigger_event", "target_model_id", "target_action", "input_source")
+# Model fields compared and written only when the file names them (see the module's docstring).
+ALIAS_FIELDS = ("protected_aliases", "promotion")
+# Why apply moved an alias, as its history shows it.
+ALIAS_REASON = "pie apply"
+# Handler pairs one POST /v2/handlers/check may carry.
+MAX_CHECKED_HANDLER_PAIRS = 100
+IMMUTABLE_SUBSCRIPTION_FIELDS = ("trigger_event", "alias", "target_model_id", "target_action", "input_source")
 # A declaration larger than this is refused before it is parsed: hundreds of models take a few
 # dozen KiB, and parsing, validating and planning cost grows with the file.
 MAX_FILE_BYTES = 1024 * 1024
@@ -95,6 +116,8 @@ class Declaration:
     models: list[CreateModelRequest]
     subscriptions: list[DeclaredSubscription]
     owner: str | None = None
+    # model id -> {alias: version}, for the models whose entry has ``aliases:`` (and so manage them).
+    aliases: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def schema() -> dict[str, Any]:
@@ -122,20 +145,33 @@ def load(path: str | Path) -> Declaration:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(error, "problem", None) or "not valid YAML"
         raise ApplyFileError(f"{path} is not valid YAML{where}: {problem}") from None
+    rules = schema()
     problems = sorted(
-        jsonschema.Draft202012Validator(schema()).iter_errors(document), key=lambda error: list(error.absolute_path)
+        jsonschema.Draft202012Validator(rules).iter_errors(document), key=lambda error: list(error.absolute_path)
     )
     if problems:
         first = problems[0]
         where = "/".join(str(part) for part in first.absolute_path) or "(top level)"
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise ApplyFileError(f"{path}: {where}: {first.message}{more}")
+        raise ApplyFileError(f"{path}: {where}: {_schema_message(first, rules)}{more}")
     return _declaration(document, path)
+
+
+def _schema_message(error: Any, rules: dict[str, Any]) -> str:
+    """The validator's message, or for an alias name or a pinned version what one must look like
+    (``'latest' should not be valid under {'const': 'latest'}`` helps nobody)."""
+    for kind in ("alias", "version"):
+        if error.schema == rules["$defs"][kind]:
+            return f"{error.instance!r} is not {'an alias name' if kind == 'alias' else 'a version'}: {error.schema['description']}"
+    if error.validator == "not" and "description" in error.schema:
+        return error.schema["description"]  # a field the others rule out ("should not be valid under ...")
+    return error.message
 
 
 def _declaration(document: dict[str, Any], path: str | Path) -> Declaration:
     models: list[CreateModelRequest] = []
     subscriptions: list[DeclaredSubscription] = []
+    aliases: dict[str, dict[str, str]] = {}
     seen_models: set[str] = set()
     owner = document.get("owner")
     for index, entry in enumerate(document["models"]):
@@ -143,7 +179,10 @@ def _declaration(document: dict[str, Any], path: str | Path) -> Declaration:
             raise ApplyFileError(f"{path}: model {entry['id']!r} is declared twice")
         seen_models.add(entry["id"])
         declared_subscriptions = entry.get("subscriptions", [])
-        body = {name: value for name, value in entry.items() if name != "subscriptions"}
+        if "aliases" in entry:
+            # YAML reads `champion: 3` as a number; versions are strings.
+            aliases[entry["id"]] = {name: str(version) for name, version in entry["aliases"].items()}
+        body = {name: value for name, value in entry.items() if name not in ("subscriptions", "aliases")}
         marked = (body.get("metadata") or {}).get(OWNER_KEY)
         if marked is not None and marked != owner:
             raise ApplyFileError(
@@ -173,7 +212,7 @@ def _declaration(document: dict[str, Any], path: str | Path) -> Declaration:
                     status=subscription.get("status", "active"),
                 )
             )
-    return Declaration(models, subscriptions, owner)
+    return Declaration(models, subscriptions, owner, aliases)
 
 
 def _stdin(limit: int) -> bytes:
@@ -278,19 +317,44 @@ class SubscriptionStep:
         return f"{self.declared.source_model_id}/{self.declared.name}"
 
 
+@dataclass
+class AliasStep:
+    """A pinned alias: created, moved (``update``) or already there."""
+
+    action: Action
+    model_id: str
+    name: str
+    version: str
+    current: Alias | None
+    protected: bool = False
+
+    @property
+    def address(self) -> str:
+        return f"{self.model_id}@{self.name}"
+
+
 @dataclass(frozen=True)
 class Orphan:
     """Something the file owns on the server but no longer declares: deleted only when pruning."""
 
-    kind: Literal["model", "subscription"]
-    model_id: str  # the model, or the subscription's source
+    kind: Literal["model", "subscription", "alias"]
+    model_id: str  # the model, or the subscription's or alias's model
     subscription: Subscription | None = None
+    alias: Alias | None = None
 
     @property
     def address(self) -> str:
+        if self.alias is not None:
+            return f"{self.model_id}@{self.alias.name}"
         if self.subscription is None:
             return self.model_id
         return f"{self.model_id}/{self.subscription.label or self.subscription.id}"
+
+    @property
+    def id(self) -> str:
+        if self.alias is not None:
+            return self.alias.name
+        return self.subscription.id if self.subscription is not None else self.model_id
 
 
 @dataclass(frozen=True)
@@ -311,10 +375,11 @@ class Plan:
     orphans: list[Orphan] = field(default_factory=list)
     prune: bool = False
     problems: list[str] = field(default_factory=list)
+    aliases: list[AliasStep] = field(default_factory=list)
 
     @property
-    def steps(self) -> list[ModelStep | SubscriptionStep]:
-        return [*self.models, *self.subscriptions]
+    def steps(self) -> list[ModelStep | SubscriptionStep | AliasStep]:
+        return [*self.models, *self.subscriptions, *self.aliases]
 
     @property
     def deletions(self) -> list[Orphan]:
@@ -362,12 +427,23 @@ class Plan:
                 }
                 for effect in self.made_stale
             ],
+            "aliases": [
+                {
+                    "model_id": step.model_id,
+                    "name": step.name,
+                    "action": step.action,
+                    "before": step.current.version if step.current else None,
+                    "after": step.version,
+                    "protected": step.protected,
+                }
+                for step in self.aliases
+            ],
             "already_stale": [step.address for step in self.already_stale],
             "not_in_file": [
                 {
                     "kind": orphan.kind,
                     "address": orphan.address,
-                    "id": orphan.subscription.id if orphan.subscription else orphan.model_id,
+                    "id": orphan.id,
                     "action": "delete" if self.prune else "keep",
                 }
                 for orphan in self.orphans
@@ -383,10 +459,15 @@ def plan(client: PieClient, declaration: Declaration, *, reactivate: bool = Fals
         raise ApplyFileError("--prune deletes only what the file owns: name its owner with a top-level `owner:`")
     model_steps = [_plan_model(client, desired) for desired in declaration.models]
     existing_by_source: dict[str, list[Subscription]] = {}
+    existing_aliases: dict[str, list[Alias]] = {}
     for step in model_steps:
         if step.current is not None:
             existing_by_source[step.model_id] = list(client.iter_subscriptions(step.model_id, page_size=100))
+            if step.model_id in declaration.aliases:
+                existing_aliases[step.model_id] = client.list_aliases(step.model_id)
     orphans = _orphans(client, declaration, model_steps, existing_by_source)
+    orphans[:0] = _alias_orphans(declaration, model_steps, existing_aliases)
+    alias_steps = _plan_aliases(declaration, model_steps, existing_aliases)
     subscription_steps = [
         _plan_subscription(declared, existing_by_source.get(declared.source_model_id, []), reactivate)
         for declared in declaration.subscriptions
@@ -398,8 +479,84 @@ def plan(client: PieClient, declaration: Declaration, *, reactivate: bool = Fals
         for step in subscription_steps
         if step.current is not None and step.current.status == "stale" and step.action in ("unchanged", "update")
     ]
-    problems = _problems(client, declaration, orphans if prune else [])
-    return Plan(model_steps, subscription_steps, made_stale, already_stale, orphans, prune, problems)
+    written = {step.model_id for step in model_steps if step.action != "unchanged"}
+    problems = _problems(client, declaration, orphans if prune else [], written)
+    problems.extend(_alias_problems(client, model_steps, alias_steps))
+    return Plan(model_steps, subscription_steps, made_stale, already_stale, orphans, prune, problems, alias_steps)
+
+
+def _effective(step: ModelStep, name: str) -> Any:
+    """A model field as it will be after the apply: the file's value if it names the field."""
+    if name in step.desired.model_fields_set or step.current is None:
+        return getattr(step.desired, name)
+    return getattr(step.current, name)
+
+
+def _plan_aliases(
+    declaration: Declaration, model_steps: list[ModelStep], existing: dict[str, list[Alias]]
+) -> list[AliasStep]:
+    steps: list[AliasStep] = []
+    for model in model_steps:
+        current = {alias.name: alias for alias in existing.get(model.model_id, [])}
+        protected = set(_effective(model, "protected_aliases"))
+        for name, version in sorted(declaration.aliases.get(model.model_id, {}).items()):
+            now = current.get(name)
+            action: Action = "create" if now is None else "unchanged" if now.version == version else "update"
+            steps.append(AliasStep(action, model.model_id, name, version, now, name in protected))
+    return steps
+
+
+def _alias_orphans(
+    declaration: Declaration, model_steps: list[ModelStep], existing: dict[str, list[Alias]]
+) -> list[Orphan]:
+    """The aliases of owned models whose entry manages aliases, that the file names nowhere:
+    not pinned, not protected, not the promotion policy's alias and not followed by one of the
+    model's declared ``alias_set`` subscriptions."""
+    orphans: list[Orphan] = []
+    for step in model_steps:
+        if step.current is None or step.model_id not in declaration.aliases or not _owns(declaration, step.current):
+            continue
+        promotion = _effective(step, "promotion")
+        named = {
+            *declaration.aliases[step.model_id],
+            *_effective(step, "protected_aliases"),
+            *([promotion.alias] if promotion is not None else []),
+            *(
+                sub.request.alias
+                for sub in declaration.subscriptions
+                if sub.source_model_id == step.model_id and sub.request.alias is not None
+            ),
+        }
+        orphans.extend(
+            Orphan("alias", step.model_id, alias=alias)
+            for alias in sorted(existing.get(step.model_id, []), key=lambda alias: alias.name)
+            if alias.name not in named
+        )
+    return orphans
+
+
+def _alias_problems(client: PieClient, model_steps: list[ModelStep], alias_steps: list[AliasStep]) -> list[str]:
+    """A pin the server would refuse: its version must exist and be active when the alias moves."""
+    created = {step.model_id for step in model_steps if step.action == "create"}
+    problems: list[str] = []
+    for step in alias_steps:
+        if step.action == "unchanged":
+            continue
+        where = f"alias {step.address}"
+        if step.model_id in created:
+            problems.append(
+                f"{where}: model {step.model_id} is created by this apply and has no active version yet; "
+                "pin the alias once a version is active"
+            )
+            continue
+        try:
+            status = client.get_version(step.model_id, step.version).version.status
+        except NotFound:
+            problems.append(f"{where}: model {step.model_id} has no version {step.version}")
+            continue
+        if status != "active":
+            problems.append(f"{where}: version {step.version} is {status}; an alias points at an active version")
+    return problems
 
 
 def _orphans(
@@ -443,7 +600,7 @@ def _owns(declaration: Declaration, model: Model) -> bool:
     return declaration.owner is not None and model.metadata.get(OWNER_KEY) == declaration.owner
 
 
-def _problems(client: PieClient, declaration: Declaration, deleted: list[Orphan]) -> list[str]:
+def _problems(client: PieClient, declaration: Declaration, deleted: list[Orphan], written: set[str]) -> list[str]:
     """What the server is known to refuse, found before anything is written."""
     problems: list[str] = []
     declared = {model.id for model in declaration.models}
@@ -463,12 +620,40 @@ def _problems(client: PieClient, declaration: Declaration, deleted: list[Orphan]
                     known[target] = False
             if not known[target]:
                 problems.append(f"{address}: its target model {target} does not exist and the file does not declare it")
-    problems.extend(_handler_problems(client, declaration))
+    problems.extend(_handler_problems(client, declaration, written))
     return problems
 
 
-def _handler_problems(client: PieClient, declaration: Declaration) -> list[str]:
-    """Every declared handler checked against the handler schemas the server publishes."""
+def _handler_problems(client: PieClient, declaration: Declaration, written: set[str]) -> list[str]:
+    """Every declared handler checked against the handler schemas the server publishes; then the
+    handlers of every model the apply writes, against the server's own policy (its allow-list and
+    in-process implementations), so a handler it would refuse stops the plan, not the apply."""
+    problems = _schema_problems(client, declaration)
+    refused_by_schema = {problem.split(":", 1)[0] for problem in problems}
+    asked = [
+        model for model in declaration.models if model.id in written and f"model {model.id}" not in refused_by_schema
+    ]
+    if asked:
+        problems.extend(_policy_problems(client, asked))
+    return problems
+
+
+def _policy_problems(client: PieClient, models: list[CreateModelRequest]) -> list[str]:
+    """The server's answer for these models' handlers (POST /v2/handlers/check). A PIE without
+    that route, or a token without the scope to ask, leaves the check to the write."""
+    problems: list[str] = []
+    for start in range(0, len(models), MAX_CHECKED_HANDLER_PAIRS):
+        batch = models[start : start + MAX_CHECKED_HANDLER_PAIRS]
+        try:
+            results = client.check_handlers([model.handlers for model in batch])
+        except (NotFound, Forbidden):
+            return problems
+        for model, result in zip(batch, results, strict=True):
+            problems.extend(f"model {model.id}: {problem}" for problem in result.problems)
+    return problems
+
+
+def _schema_problems(client: PieClient, declaration: Declaration) -> list[str]:
     import jsonschema
 
     document = client.get_openapi()
@@ -506,7 +691,15 @@ def _plan_model(client: PieClient, desired: CreateModelRequest) -> ModelStep:
     wanted = desired.model_dump(mode="json")
     have = current.model_dump(mode="json")
     changes = [FieldChange(name, have[name], wanted[name]) for name in MODEL_FIELDS if have[name] != wanted[name]]
+    for name in ALIAS_FIELDS:
+        if name in desired.model_fields_set and _comparable(have[name]) != _comparable(wanted[name]):
+            changes.append(FieldChange(name, have[name], wanted[name]))
     return ModelStep("update" if changes else "unchanged", desired, current, changes)
+
+
+def _comparable(value: Any) -> Any:
+    """Protected aliases are a set: their order in the file is no change."""
+    return sorted(set(value)) if isinstance(value, list) else value
 
 
 def _plan_subscription(
@@ -575,6 +768,8 @@ def _staleness(
                     )
             elif subscription.source_model_id == step.model_id and subscription.input_source == "trigger_output":
                 action = rules.producing_action(subscription.trigger_event)
+                if action is None:
+                    continue  # an alias move sends the same document whatever the model's contracts
                 if _schema(before, action, "output") != _schema(after, action, "output"):
                     effects.append(
                         StaleningEffect(
@@ -594,8 +789,9 @@ def _schema(model: dict[str, Any], action: str, direction: str) -> Any:
 
 def execute(client: PieClient, plan: Plan, report: Callable[[str], None] = lambda line: None) -> None:
     """Carry the plan out in order: models first (targets must exist), then subscriptions, then
-    the deletions (subscriptions before the models they start from). A plan with problems is
-    refused before the first write."""
+    the alias pins (onto versions that exist by then), then the deletions (aliases and
+    subscriptions before the models they belong to). A plan with problems is refused before the
+    first write."""
     if plan.problems:
         raise PlanProblems(plan.problems)
     for step in plan.models:
@@ -606,9 +802,25 @@ def execute(client: PieClient, plan: Plan, report: Callable[[str], None] = lambd
         _guarded(partial(_apply_subscription, client, sub), f"subscription {sub.address}")
         if sub.action != "unchanged":
             report(f"{_VERB[sub.action]} subscription {sub.address}")
+    for pin in plan.aliases:
+        if pin.action == "unchanged":
+            continue
+        read = pin.current.entity_version if pin.current is not None else None
+        _guarded(
+            partial(client.set_alias, pin.model_id, pin.name, pin.version, reason=ALIAS_REASON, if_match=read),
+            f"alias {pin.address}",
+        )
+        report(f"{'created' if pin.action == 'create' else 'moved'} alias {pin.address} -> {pin.version}")
     for orphan in plan.deletions:
         try:
-            if orphan.subscription is not None:
+            if orphan.alias is not None:
+                _guarded(
+                    partial(
+                        client.delete_alias, orphan.model_id, orphan.alias.name, if_match=orphan.alias.entity_version
+                    ),
+                    f"alias {orphan.address}",
+                )
+            elif orphan.subscription is not None:
                 client.delete_subscription(orphan.model_id, orphan.subscription.id)
             else:
                 client.delete_model(orphan.model_id)
@@ -632,6 +844,7 @@ def _guarded(action: Callable[[], object], what: str) -> None:
 
 def _apply_model(client: PieClient, step: ModelStep) -> None:
     desired = step.desired
+    declared_alias_fields = {name: getattr(desired, name) for name in ALIAS_FIELDS if name in desired.model_fields_set}
     if step.action == "create":
         client.create_model(
             desired.id,
@@ -641,6 +854,7 @@ def _apply_model(client: PieClient, step: ModelStep) -> None:
             handlers=desired.handlers,
             handler_contracts=desired.handler_contracts,
             metadata=desired.metadata,
+            **declared_alias_fields,
         )
     elif step.action == "update":
         assert step.current is not None
@@ -652,6 +866,7 @@ def _apply_model(client: PieClient, step: ModelStep) -> None:
             handler_contracts=desired.handler_contracts,
             metadata=desired.metadata,
             if_match=step.current.entity_version,
+            **declared_alias_fields,
         )
 
 
@@ -685,7 +900,9 @@ def render(plan: Plan) -> Iterable[str]:
             yield from (f"    {line}" for change in step.changes for line in _describe_change(change))
     for sub in plan.subscriptions:
         request = sub.declared.request
-        what = f"{request.trigger_event} -> {request.target_model_id} {request.target_action}"
+        what = (
+            f"{event_label(request.trigger_event, request.alias)} -> {request.target_model_id} {request.target_action}"
+        )
         if sub.action == "create":
             yield f"+ subscription {sub.address}: create ({what})"
         elif sub.action == "unchanged":
@@ -693,12 +910,21 @@ def render(plan: Plan) -> Iterable[str]:
         else:
             symbol = {"replace": "-/+", "update": "~", "reactivate": "~"}[sub.action]
             suffix = (
-                " (event, target, action and input source cannot be updated in place)"
+                " (event, alias, target, action and input source cannot be updated in place)"
                 if sub.action == "replace"
                 else ""
             )
             yield f"{symbol} subscription {sub.address}: {sub.action}{suffix}"
             yield from (f"    {line}" for change in sub.changes for line in _describe_change(change))
+    for pin in plan.aliases:
+        note = " (protected: needs models:promote)" if pin.protected and pin.action != "unchanged" else ""
+        if pin.action == "create":
+            yield f"+ alias {pin.address}: create -> {pin.version}{note}"
+        elif pin.action == "update":
+            assert pin.current is not None
+            yield f"~ alias {pin.address}: move {pin.current.version} => {pin.version}{note}"
+        else:
+            yield f"= alias {pin.address}: {pin.version}, no changes"
     for effect in plan.made_stale:
         subscription = effect.subscription
         name = subscription.label or subscription.id

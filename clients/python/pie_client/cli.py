@@ -5,9 +5,8 @@ Configuration comes from the environment:
 - ``PIE_API_URL`` (default ``http://127.0.0.1:8000``, where ``pie-local serve`` listens);
 - ``PIE_TOKEN``, or ``PIE_TOKEN_COMMAND``, a shell command that prints a token (run once per
   invocation: ``aws cognito-idp ...``, ``vault read ...``);
-- neither, against a loopback URL: the token comes from ``pie-local token``, run in this
-  directory and environment, so it finds the same ``PIE_LOCAL_HOME`` (or ``./.pie-local``) as the
-  ``pie-local serve`` started here.
+- neither, against a loopback URL: the token comes from ``pie-local token --server URL``, which
+  signs with the keys of the ``pie-local serve`` listening there, from any directory.
 
 Exit codes: 0 success; 1 the API refused or failed, or a waited-for job (``--wait``, ``jobs
 watch``) failed; 2 a usage or configuration problem; 3 a wait timed out (the job is still
@@ -28,6 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -47,7 +47,7 @@ from pie_client import apply as declared
 from pie_client import rules
 from pie_client.client import DEFAULT_URL, PieClient
 from pie_client.errors import InvalidRequest, PieError, Unauthorized, WaitTimeout
-from pie_client.graph import ImpactTree, TriggerGraph
+from pie_client.graph import ImpactTree, TriggerGraph, event_label
 from pie_client.models import Job
 
 OUTPUT_FORMATS = ("table", "json")
@@ -79,7 +79,7 @@ class Session:
         self.output = output
         self.url = os.environ.get("PIE_API_URL") or DEFAULT_URL
         self._client: PieClient | None = None
-        self.local_key_home: Path | None = None  # set when the token came from `pie-local token`
+        self.local_key_home: str | None = None  # set when the token came from `pie-local token`
         # No markup: names, labels and messages are users' text, and "[/x]" in one must print as is.
         self.out = Console(soft_wrap=True, highlight=False, markup=False, width=None if sys.stdout.isatty() else 200)
         # soft_wrap: a message is one line however narrow the terminal (or a pipe, 80 columns to rich).
@@ -105,7 +105,7 @@ class Session:
             raise ConfigurationError(
                 f"no token for {self.url}: set PIE_TOKEN, or PIE_TOKEN_COMMAND to a command that prints one"
             )
-        self.local_key_home = Path(os.environ.get("PIE_LOCAL_HOME") or Path.cwd() / ".pie-local")
+        self.local_key_home = os.environ.get("PIE_LOCAL_HOME") or "pie-local's default home"
         return _local_token(self.url)
 
 
@@ -116,7 +116,7 @@ def _local_token(url: str) -> str:
         raise ConfigurationError(
             f"no token for {url}: set PIE_TOKEN or PIE_TOKEN_COMMAND (pie-local, which mints local tokens, is not installed)"
         )
-    return _run_token_command([pie_local, "token"], "pie-local token")
+    return _run_token_command([pie_local, "token", "--server", url], "pie-local token")
 
 
 def _run_token_command(command: str | list[str], name: str) -> str:
@@ -231,11 +231,25 @@ LINEAGE_COLUMNS: dict[str, Callable[[Any], Any]] = {
 SUBSCRIPTION_COLUMNS: dict[str, Callable[[Any], Any]] = {
     "ID": lambda sub: sub.id,
     "LABEL": lambda sub: sub.label,
-    "EVENT": lambda sub: sub.trigger_event,
+    "EVENT": lambda sub: event_label(sub.trigger_event, sub.alias),
     "TARGET": lambda sub: sub.target_model_id,
     "ACTION": lambda sub: sub.target_action,
     "INPUT": lambda sub: sub.input_source,
     "STATUS": lambda sub: sub.status,
+}
+ALIAS_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    "ALIAS": lambda alias: alias.name,
+    "VERSION": lambda alias: alias.version,
+    "UPDATED": lambda alias: alias.updated_at.isoformat(timespec="seconds"),
+    "BY": lambda alias: alias.updated_by,
+    "REASON": lambda alias: alias.reason,
+}
+ALIAS_HISTORY_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    "AT": lambda change: change.at.isoformat(timespec="seconds"),
+    "VERSION": lambda change: change.version or "(deleted)",
+    "PREVIOUS": lambda change: change.previous_version,
+    "BY": lambda change: change.by,
+    "REASON": lambda change: change.reason,
 }
 JOB_COLUMNS: dict[str, Callable[[Any], Any]] = {
     "ID": lambda job: job.id,
@@ -287,6 +301,22 @@ class JsonObjectValue(JsonValue):
 JSON_OBJECT = JsonObjectValue()
 
 
+class Instant(click.ParamType):
+    """An RFC 3339 instant with its offset (``2026-03-14T14:03:00Z``): a time without a zone is
+    ambiguous for "what served then", so it is refused here rather than by the server."""
+
+    name = "RFC3339"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+        except ValueError:
+            self.fail(f"{value!r} is not an RFC 3339 time (e.g. 2026-03-14T14:03:00Z)", param, ctx)
+        if instant.tzinfo is None:
+            self.fail(f"{value!r} has no offset: add Z or +01:00", param, ctx)
+        return instant
+
+
 def output_option(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--output`` on every command, so it can come after the command name too."""
 
@@ -318,8 +348,8 @@ class PieCommands(click.Group):
             home = ctx.find_object(Session).local_key_home
             if home is not None:
                 refused.message += (
-                    f" (the token was signed with the key in {home}: run pie where pie-local serve runs, "
-                    "or set PIE_LOCAL_HOME to its directory)"
+                    f" (no pie-local serve announced itself on this port, so the token was signed with the key "
+                    f"in {home}: set PIE_LOCAL_HOME to the server's --home directory, or PIE_TOKEN)"
                 )
             raise
 
@@ -356,6 +386,29 @@ def models_get(session: Session, model_id: str) -> None:
     emit(session, session.client.get_model(model_id))
 
 
+def _alias_field_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option(
+        "--promotion",
+        metavar="ALIAS",
+        help="the alias PIE moves to each version as it becomes active ('' for none)",
+    )(command)
+    return click.option(
+        "--protected-aliases",
+        metavar="A,B",
+        help="comma-separated aliases only a token with models:promote may move or delete ('' for none)",
+    )(command)
+
+
+def _alias_fields(protected_aliases: str | None, promotion: str | None) -> dict[str, Any]:
+    """The model's alias fields the options give: an empty value clears the field."""
+    fields: dict[str, Any] = {}
+    if protected_aliases is not None:
+        fields["protected_aliases"] = [name.strip() for name in protected_aliases.split(",") if name.strip()]
+    if promotion is not None:
+        fields["promotion"] = {"alias": promotion.strip()} if promotion.strip() else None
+    return fields
+
+
 @models.command("create", help="Register a model (its version 1 is pending).")
 @click.argument("model_id")
 @click.option("--name", required=True)
@@ -363,6 +416,7 @@ def models_get(session: Session, model_id: str) -> None:
 @click.option("--description", default="")
 @click.option("--metadata", type=JSON_OBJECT, default="{}")
 @click.option("--contracts", type=JSON_OBJECT, help="handler_contracts")
+@_alias_field_options
 @output_option
 @pass_session
 def models_create(session: Session, model_id: str, **fields: Any) -> None:
@@ -373,6 +427,7 @@ def models_create(session: Session, model_id: str, **fields: Any) -> None:
         description=fields["description"],
         metadata=fields["metadata"],
         handler_contracts=fields["contracts"],
+        **_alias_fields(fields["protected_aliases"], fields["promotion"]),
     )
     emit(session, created.model)
 
@@ -385,14 +440,24 @@ def models_create(session: Session, model_id: str, **fields: Any) -> None:
 @click.option("--metadata", type=JSON_OBJECT)
 @click.option("--contracts", type=JSON_OBJECT, help="handler_contracts")
 @click.option("--clear-contracts", is_flag=True, help="remove the handler contracts")
+@_alias_field_options
 @output_option
 @pass_session
-def models_update(session: Session, model_id: str, clear_contracts: bool, **changes: Any) -> None:
-    """Change the given fields (the rest stay), conditional on the model read just before."""
+def models_update(
+    session: Session,
+    model_id: str,
+    clear_contracts: bool,
+    protected_aliases: str | None,
+    promotion: str | None,
+    **changes: Any,
+) -> None:
+    """Change the given fields (the rest stay), conditional on the model read just before.
+    Lifting a protection needs the models:promote scope."""
     fields = {"handler_contracts" if name == "contracts" else name: value for name, value in changes.items()}
     given = {name: value for name, value in fields.items() if value is not None}
     if clear_contracts:
         given["handler_contracts"] = None
+    given.update(_alias_fields(protected_aliases, promotion))
     updated = session.client.update_model(model_id, **given)
     emit(session, updated.model)
 
@@ -432,7 +497,8 @@ def versions_list(session: Session, model_id: str, limit: int) -> None:
 @output_option
 @pass_session
 def versions_get(session: Session, model_id: str, version: str) -> None:
-    """One version, and its lineage: the jobs and subscriptions back to its chain's root."""
+    """One version, and its lineage: the jobs and subscriptions back to its chain's root. VERSION
+    is a version, latest (the newest) or @alias (the version the alias points at)."""
     found = session.client.get_version(model_id, version).version
     lineage = session.client.get_version_lineage(model_id, found.version)
     if session.output == "json":
@@ -510,9 +576,22 @@ def subscriptions_get(session: Session, model_id: str, subscription: str) -> Non
     emit(session, session.client.get_subscription(model_id, _subscription_id(session, model_id, subscription)))
 
 
+def _alias_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--alias", metavar="ALIAS", help=help)
+
+
+def _check_alias(event: str, alias: str | None) -> None:
+    """--alias goes with an alias event (alias_set) and only with one: a usage error before any request."""
+    if rules.is_alias_event(event) and alias is None:
+        raise click.UsageError(f"--event {event} needs --alias: the alias whose moves it follows (e.g. champion)")
+    if not rules.is_alias_event(event) and alias is not None:
+        raise click.UsageError(f"--alias is only for an alias event (alias_set), not --event {event}")
+
+
 @subscriptions.command("create", help="Fire TARGET's action when EVENT happens on MODEL_ID.")
 @click.argument("model_id")
 @click.option("--event", "trigger_event", type=click.Choice(rules.EVENT_NAMES), required=True)
+@_alias_option("with --event alias_set: the alias of MODEL_ID whose moves to another version fire it")
 @click.option("--target", "target_model_id", required=True)
 @click.option("--action", "target_action", type=click.Choice(["inference", "training"]), required=True)
 @click.option("--input", "input_", type=JSON_OBJECT, help="stored input (else the trigger's output is forwarded)")
@@ -520,6 +599,7 @@ def subscriptions_get(session: Session, model_id: str, subscription: str) -> Non
 @output_option
 @pass_session
 def subscriptions_create(session: Session, model_id: str, input_: dict | None, **fields: Any) -> None:
+    _check_alias(fields["trigger_event"], fields["alias"])
     created = session.client.create_subscription(
         model_id, input_source="stored" if input_ is not None else "trigger_output", input=input_, **fields
     )
@@ -568,6 +648,75 @@ def subscriptions_test(session: Session, model_id: str, subscription: str, trigg
     """A dry run: the job the subscription would create now, or what would stop it."""
     subscription_id = _subscription_id(session, model_id, subscription)
     emit(session, session.client.test_subscription(model_id, subscription_id, trigger_output=trigger_output))
+
+
+@cli.group()
+def aliases() -> None:
+    """Aliases: set, get, list, history, delete. An alias (champion) points at one active version;
+    VERSION arguments anywhere may name one as @champion."""
+
+
+@aliases.command("set")
+@click.argument("model_id")
+@click.argument("alias")
+@click.argument("version")
+@click.option("--reason", help="why (kept in the alias's history)")
+@click.option(
+    "--if-match",
+    type=click.IntRange(min=0),
+    help="move only if the alias's entity_version is still this (else exit 1, nothing moved)",
+)
+@output_option
+@pass_session
+def aliases_set(
+    session: Session, model_id: str, alias: str, version: str, reason: str | None, if_match: int | None
+) -> None:
+    """Point ALIAS at VERSION (an active version, or @another-alias), creating it. A protected
+    alias needs the models:promote scope."""
+    emit(session, session.client.set_alias(model_id, alias, version, reason=reason, if_match=if_match))
+
+
+@aliases.command("get")
+@click.argument("model_id")
+@click.argument("alias")
+@click.option(
+    "--as-of", type=Instant(), help="the alias as it stood at this RFC 3339 time (exit 1 if it did not exist)"
+)
+@output_option
+@pass_session
+def aliases_get(session: Session, model_id: str, alias: str, as_of: datetime | None) -> None:
+    """One alias: its version, who moved it last, when and why."""
+    emit(session, session.client.get_alias(model_id, alias, as_of=as_of))
+
+
+@aliases.command("list", help="A model's aliases.")
+@click.argument("model_id")
+@output_option
+@pass_session
+def aliases_list(session: Session, model_id: str) -> None:
+    emit(session, sorted(session.client.list_aliases(model_id), key=lambda alias: alias.name), ALIAS_COLUMNS)
+
+
+@aliases.command("history", help="Every move and delete of an alias (who, when, why), newest first.")
+@click.argument("model_id")
+@click.argument("alias")
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help="at most this many")
+@output_option
+@pass_session
+def aliases_history(session: Session, model_id: str, alias: str, limit: int) -> None:
+    changes = session.client.alias_history(model_id, alias, page_size=min(limit, 100))
+    emit(session, _first(changes, limit), ALIAS_HISTORY_COLUMNS)
+
+
+@aliases.command("delete")
+@click.argument("model_id")
+@click.argument("alias")
+@click.option("--if-match", type=click.IntRange(min=0), help="delete only if the alias's entity_version is still this")
+@pass_session
+def aliases_delete(session: Session, model_id: str, alias: str, if_match: int | None) -> None:
+    """Delete an alias (its history keeps the delete). A protected alias needs models:promote."""
+    session.client.delete_alias(model_id, alias, if_match=if_match)
+    _deleted(session, "alias", alias)
 
 
 @cli.group()
@@ -687,7 +836,10 @@ def _job_start_options(command: Callable[..., Any]) -> Callable[..., Any]:
         [
             click.argument("model_id"),
             click.option("--input", "input_", type=JSON_OBJECT, required=True, help="inline JSON, @file.json or -"),
-            click.option("--version", help="the version to run (default: training the newest, inference the active)"),
+            click.option(
+                "--version",
+                help="the version to run, or @alias (default: training the newest, inference the active)",
+            ),
             click.option(
                 "--wait", is_flag=True, help="follow the job until it ends; exit 1 if it failed, 3 if it timed out"
             ),
@@ -802,16 +954,23 @@ def apply_command(session: Session, path: str, plan_only: bool, reactivate: bool
     show_default=True,
     help="with --impact: the event",
 )
+@_alias_option("with --impact --event alias_set: the alias whose move to show")
 @output_option
 @pass_session
-def graph_command(session: Session, output_format: str | None, impact_model: str | None, event: str) -> None:
+def graph_command(
+    session: Session, output_format: str | None, impact_model: str | None, event: str, alias: str | None
+) -> None:
     """The trigger graph: models, subscriptions (event, action, status) and the cycles they close.
     With --impact: the tree of jobs that EVENT on that model would start now, the version each
     would train (or cut), what would not fire and why, cycles, and the chain's job budget."""
     if output_format is None:
         output_format = "json" if session.output == "json" else "text"
     if impact_model is not None:
-        drawing: TriggerGraph | ImpactTree = ImpactTree(session.client.get_impact(impact_model, event))  # type: ignore[arg-type]
+        _check_alias(event, alias)
+        impact = session.client.get_impact(impact_model, event, alias=alias)  # type: ignore[arg-type]
+        drawing: TriggerGraph | ImpactTree = ImpactTree(impact)
+    elif alias is not None:
+        raise click.UsageError("--alias goes with --impact MODEL_ID --event alias_set")
     else:
         drawing = TriggerGraph.from_api(session.client)
     renderers = {"text": drawing.to_text, "dot": drawing.to_dot, "mermaid": drawing.to_mermaid, "json": drawing.to_json}

@@ -1,4 +1,5 @@
-"""``PieClient``: every operation of the PIE API as one small method.
+"""``PieClient`` and ``AsyncPieClient``: every operation of the PIE API as one small method,
+written once (``_PieOperations``) and run over ``httpx.Client`` or ``httpx.AsyncClient``.
 
     from pie_client import PieClient
 
@@ -17,25 +18,36 @@ is adding such a method. What every call gets for free:
   A write over someone else's change is then a ``Conflict`` instead of a silent overwrite. Pass
   ``if_match=N`` to choose the version, ``if_match=None`` for an unconditional write, or build the
   client with ``auto_if_match=False`` to make unconditional writes the default. A resource this
-  client has not seen yet is written unconditionally.
+  client has not seen yet is written unconditionally. Alias moves and deletes are unconditional
+  unless ``if_match`` is given: pointing an alias at a version is a command, not an edit.
 - **Retries** on 429, 5xx and lost connections, with exponential backoff and full jitter
   (``RetryPolicy``); the typed error of the last try otherwise (``pie_client.errors``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from pie_client._transport import RetryPolicy, Transport
-from pie_client.errors import NotFound, UnexpectedResponse, WaitTimeout, from_validation
+from pie_client._transport import AsyncTransport, RetryPolicy, Transport
+from pie_client.errors import InvalidRequest, NotFound, PieError, UnexpectedResponse, WaitTimeout, from_validation
 from pie_client.models import (
+    Alias,
+    AliasChange,
+    AliasHistory,
+    AliasList,
+    AliasResponse,
+    CheckHandlersRequest,
+    CheckHandlersResponse,
     CompleteJobRequest,
     CompletionResponse,
     CompletionStatus,
@@ -44,6 +56,7 @@ from pie_client.models import (
     CreateVersionRequest,
     DryRunRequest,
     DryRunResult,
+    HandlerCheck,
     HandlerContracts,
     Handlers,
     Impact,
@@ -64,6 +77,7 @@ from pie_client.models import (
     ModelVersionResponse,
     NewStatusRequest,
     Promotion,
+    SetAliasRequest,
     StartJobRequest,
     StatusChangeResponse,
     Subscription,
@@ -96,43 +110,47 @@ _UNSET: Any = object()
 IfMatch = int | str | None
 
 
-class PieClient:
-    def __init__(
-        self,
-        base_url: str = DEFAULT_URL,
-        token: str | Callable[[], str | None] | None = None,
-        *,
-        timeout: float = 30.0,
-        retry: RetryPolicy = RetryPolicy(),
-        auto_if_match: bool = True,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        """``token`` is a bearer token, or a function returning one (called before every request,
-        so it can refresh). ``transport`` replaces httpx's network transport (tests, proxies)."""
+@dataclass(frozen=True)
+class _Request:
+    """One API call, as both clients send it: built once, sent by the sync or the async transport."""
+
+    method: str
+    path: str
+    answer: type[BaseModel] | None
+    body: BaseModel | None = None
+    params: dict[str, Any] | None = None
+    if_match: int | str | None = None
+    idempotency_key: str | None = None
+    raw_json: bool = False  # answer the parsed JSON document (or None), not a model
+
+
+@dataclass(frozen=True)
+class _Sleep:
+    seconds: float
+
+
+# An operation: the requests it makes (and pauses), each answer sent back in, its result returned.
+# A typed error of a request is thrown into it, so an operation may catch one (get_openapi's 404).
+Operation = Generator[_Request | _Sleep, Any, Any]
+
+
+class _PieOperations:
+    """Every operation of the PIE API, written once. ``PieClient`` runs them over ``httpx.Client``;
+    ``AsyncPieClient`` over ``httpx.AsyncClient``, where each method returns a coroutine to await.
+    Request building, If-Match bookkeeping, answers' parsing and errors are shared."""
+
+    def __init__(self, base_url: str, auto_if_match: bool) -> None:
         self.base_url = base_url.rstrip("/")
         self.auto_if_match = auto_if_match
-        self._sleep = sleep
         self._etags: dict[str, int] = {}
-        token_source = token if callable(token) else (lambda: token)
-        self._transport = Transport(
-            self.base_url,
-            token_source,
-            timeout=timeout,
-            retry=retry,
-            http=transport,
-            sleep=sleep,
-            user_agent=f"pie-client/{__version__}",
-        )
 
-    def close(self) -> None:
-        self._transport.close()
+    # What each client provides.
 
-    def __enter__(self) -> PieClient:
-        return self
+    def _run(self, operation: Operation) -> Any:
+        raise NotImplementedError
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def _pages(self, fetch: Callable[[str | None], Any], field: str) -> Any:
+        raise NotImplementedError
 
     # Models ------------------------------------------------------------------------------------
 
@@ -146,9 +164,19 @@ class PieClient:
         handler_contracts: HandlerContracts | JsonObject | None = None,
         metadata: JsonObject | None = None,
         workspace: str | None = None,
+        protected_aliases: list[str] | None = None,
+        promotion: Promotion | JsonObject | None = None,
         idempotency_key: str | None = None,
     ) -> ModelVersionResponse:
-        """A new model with version "1" (pending), in ``workspace`` (default: the caller's only one)."""
+        """A new model with version "1" (pending), in ``workspace`` (default: the caller's only one).
+        ``protected_aliases`` may be moved only with the ``models:promote`` scope; ``promotion``
+        (``{"alias": "champion"}``) moves that alias to each version as it becomes active."""
+        fields: dict[str, Any] = {}
+        # Sent only when given, so a PIE without aliases sees the body it always did.
+        if protected_aliases is not None:
+            fields["protected_aliases"] = protected_aliases
+        if promotion is not None:
+            fields["promotion"] = promotion
         body = _body(
             CreateModelRequest,
             id=id,
@@ -158,6 +186,7 @@ class PieClient:
             handlers=handlers,
             handler_contracts=handler_contracts,
             metadata=metadata or {},
+            **fields,
         )
         return self._call("POST", "/v2/models", ModelVersionResponse, body=body, idempotency_key=idempotency_key)
 
@@ -176,13 +205,13 @@ class PieClient:
         self, *, status: ModelStatus | None = None, workspace: str | None = None, page_size: int | None = None
     ) -> Iterator[Model]:
         """Every model, page after page (one request per page, as the iteration needs it)."""
-        return _pages(
+        return self._pages(
             lambda token: self.list_models(status=status, workspace=workspace, limit=page_size, next_token=token),
             "models",
         )
 
     def get_model(self, model_id: str) -> Model:
-        return self._call("GET", _path("models", model_id), ModelResponse).model
+        return self._call("GET", _path("models", model_id), ModelResponse, pick="model")
 
     def update_model(
         self,
@@ -211,11 +240,15 @@ class PieClient:
             "promotion": promotion,
         }
         changes = {field: value for field, value in given.items() if value is not _UNSET}
-        current = self.get_model(model_id)
+        return self._run(self._update_model(model_id, changes, if_match))
+
+    def _update_model(self, model_id: str, changes: dict[str, Any], if_match: IfMatch) -> Operation:
+        path = _path("models", model_id)
+        current = (yield _Request("GET", path, ModelResponse)).model
         fields = {**_model_fields(current), **changes}
         read = current.entity_version if if_match is AUTO else if_match
         body = _body(UpdateModelRequest, **fields)
-        return self._call("PUT", _path("models", model_id), ModelVersionResponse, body=body, if_match=read)
+        return (yield _Request("PUT", path, ModelVersionResponse, body=body, if_match=read))
 
     def replace_model(
         self,
@@ -249,8 +282,7 @@ class PieClient:
 
     def delete_model(self, model_id: str) -> None:
         """Delete the model, its versions and its own subscriptions."""
-        self._call("DELETE", _path("models", model_id), None)
-        self._forget(_path("models", model_id))
+        return self._call("DELETE", _path("models", model_id), None, forget=_path("models", model_id))
 
     # Versions ----------------------------------------------------------------------------------
 
@@ -278,22 +310,26 @@ class PieClient:
 
     def iter_versions(self, model_id: str, *, page_size: int | None = None) -> Iterator[Version]:
         """The model's versions, newest first."""
-        return _pages(lambda token: self.list_versions(model_id, limit=page_size, next_token=token), "versions")
+        return self._pages(lambda token: self.list_versions(model_id, limit=page_size, next_token=token), "versions")
 
     def get_version(self, model_id: str, version: str = "latest") -> ModelVersionResponse:
-        """One version (``latest``: the newest) and its model."""
+        """One version (``latest``: the newest; ``@champion``: the one the alias points at) and its model."""
         return self._call("GET", _path("models", model_id, "versions", version), ModelVersionResponse)
 
     def get_version_lineage(self, model_id: str, version: str = "latest") -> list[LineageStep]:
         """The steps from this version back to its chain's root, nearest first (the version itself
         first); ``subscription_id`` is null at the root (a direct request or a status set by hand)."""
         path = _path("models", model_id, "versions", version, "lineage")
-        return self._call("GET", path, LineageResponse).lineage
+        return self._call("GET", path, LineageResponse, pick="lineage")
 
-    def get_impact(self, model_id: str, event: TriggerEvent = "training_complete") -> Impact:
+    def get_impact(
+        self, model_id: str, event: TriggerEvent = "training_complete", *, alias: str | None = None
+    ) -> Impact:
         """What ``event`` on this model would fire now, as a tree (cycles cut and marked, the depth
-        limit and the job budget applied). Writes nothing."""
-        return self._call("GET", _path("models", model_id, "impact"), ImpactResponse, params={"event": event}).impact
+        limit and the job budget applied). Writes nothing. For ``alias_set``, ``alias`` names the
+        alias whose move it shows (required then, refused for other events)."""
+        params = {"event": event, "alias": alias}
+        return self._call("GET", _path("models", model_id, "impact"), ImpactResponse, params=params, pick="impact")
 
     def set_version_status(
         self,
@@ -329,12 +365,19 @@ class PieClient:
         input_source: InputSource,
         input: JsonObject | None = None,
         label: str | None = None,
+        alias: str | None = None,
         idempotency_key: str | None = None,
     ) -> Subscription:
-        """When ``model_id``'s ``trigger_event`` happens, run ``target_action`` on the target."""
+        """When ``model_id``'s ``trigger_event`` happens, run ``target_action`` on the target.
+        ``trigger_event="alias_set"`` fires when ``alias`` (required then, refused for other
+        events) moves to another version; a ``trigger_output`` one receives {model_id, alias,
+        version, previous_version}."""
+        # Sent only when given, so a PIE without alias events sees the body it always did.
+        fields = {"alias": alias} if alias is not None else {}
         body = _body(
             CreateSubscriptionRequest,
             trigger_event=trigger_event,
+            **fields,
             target_model_id=target_model_id,
             target_action=target_action,
             input_source=input_source,
@@ -351,7 +394,7 @@ class PieClient:
         return self._call("GET", _path("models", model_id, "event-subscriptions"), SubscriptionList, params=params)
 
     def iter_subscriptions(self, model_id: str, *, page_size: int | None = None) -> Iterator[Subscription]:
-        return _pages(
+        return self._pages(
             lambda token: self.list_subscriptions(model_id, limit=page_size, next_token=token), "subscriptions"
         )
 
@@ -381,8 +424,7 @@ class PieClient:
 
     def delete_subscription(self, model_id: str, subscription_id: str) -> None:
         path = _path("models", model_id, "event-subscriptions", subscription_id)
-        self._call("DELETE", path, None)
-        self._forget(path)
+        return self._call("DELETE", path, None, forget=path)
 
     def test_subscription(
         self, model_id: str, subscription_id: str, *, trigger_output: JsonObject | None = None
@@ -391,18 +433,70 @@ class PieClient:
         path = _path("models", model_id, "event-subscriptions", subscription_id, "test")
         return self._call("POST", path, DryRunResult, body=_body(DryRunRequest, trigger_output=trigger_output))
 
+    # Aliases -----------------------------------------------------------------------------------
+    # An alias names one active version (``champion`` -> "4"); wherever a version is named,
+    # ``"@champion"`` names the version the alias points at.
+
+    def set_alias(
+        self,
+        model_id: str,
+        alias: str,
+        version: str,
+        reason: str | None = None,
+        if_match: IfMatch = None,
+    ) -> Alias:
+        """Point ``alias`` at ``version`` (an active version, or ``"@other"``), creating it. Moving
+        a protected alias needs the ``models:promote`` scope (``Forbidden`` otherwise).
+        ``if_match`` (the alias's ``entity_version``) makes the move conditional: a ``Conflict``
+        if someone moved it since. Unconditional by default: the last move wins, and both are in
+        the history."""
+        body = _body(SetAliasRequest, version=version, reason=reason)
+        path = _path("models", model_id, "aliases", alias)
+        return self._call("PUT", path, AliasResponse, body=body, if_match=if_match, pick="alias")
+
+    def get_alias(self, model_id: str, alias: str, *, as_of: datetime | str | None = None) -> Alias:
+        """The alias now, or with ``as_of`` (an aware datetime or an RFC 3339 string) as it
+        stood then: ``NotFound`` if it did not exist at that instant."""
+        params = {"as_of": _instant(as_of)}
+        path = _path("models", model_id, "aliases", alias)
+        return self._call("GET", path, AliasResponse, params=params, pick="alias")
+
+    def list_aliases(self, model_id: str) -> list[Alias]:
+        """Every alias of the model."""
+        return self._call("GET", _path("models", model_id, "aliases"), AliasList, pick="aliases")
+
+    def get_alias_history(
+        self, model_id: str, alias: str, *, limit: int | None = None, next_token: str | None = None
+    ) -> AliasHistory:
+        """One page of the alias's moves and deletes, newest first."""
+        params = {"limit": limit, "next_token": next_token}
+        return self._call("GET", _path("models", model_id, "aliases", alias, "history"), AliasHistory, params=params)
+
+    def alias_history(self, model_id: str, alias: str, *, page_size: int | None = None) -> Iterator[AliasChange]:
+        """Every move of the alias (who, when, why; ``version`` None for a delete), newest first,
+        page after page (one request per page, as the iteration needs it)."""
+        return self._pages(
+            lambda token: self.get_alias_history(model_id, alias, limit=page_size, next_token=token), "history"
+        )
+
+    def delete_alias(self, model_id: str, alias: str, *, if_match: IfMatch = None) -> None:
+        """Delete the alias (its history keeps the delete). A protected alias needs ``models:promote``."""
+        return self._call("DELETE", _path("models", model_id, "aliases", alias), None, if_match=if_match)
+
     # Jobs --------------------------------------------------------------------------------------
 
     def start_training(
         self, model_id: str, input: JsonObject, *, version: str | None = None, idempotency_key: str | None = None
     ) -> Job:
-        """Queue a training job (default: the newest version, which goes to ``training``)."""
+        """Queue a training job (default: the newest version, which goes to ``training``);
+        ``version`` may name an alias (``"@candidate"``)."""
         return self._start(model_id, "training", input, version, idempotency_key)
 
     def start_inference(
         self, model_id: str, input: JsonObject, *, version: str | None = None, idempotency_key: str | None = None
     ) -> Job:
-        """Queue an inference job (default: the active version), checked against the contract."""
+        """Queue an inference job (default: the active version), checked against the contract;
+        ``version="@champion"`` runs whichever version the alias points at when PIE reads it."""
         return self._start(model_id, "inference", input, version, idempotency_key)
 
     def list_jobs(
@@ -419,10 +513,12 @@ class PieClient:
     def iter_jobs(
         self, model_id: str, *, status: JobStatus | None = None, page_size: int | None = None
     ) -> Iterator[Job]:
-        return _pages(lambda token: self.list_jobs(model_id, status=status, limit=page_size, next_token=token), "jobs")
+        return self._pages(
+            lambda token: self.list_jobs(model_id, status=status, limit=page_size, next_token=token), "jobs"
+        )
 
     def get_job(self, model_id: str, job_id: str) -> Job:
-        return self._call("GET", _path("models", model_id, "jobs", job_id), JobResponse).job
+        return self._call("GET", _path("models", model_id, "jobs", job_id), JobResponse, pick="job")
 
     def complete_job(
         self,
@@ -446,12 +542,12 @@ class PieClient:
     def cancel_job(self, model_id: str, job_id: str, *, idempotency_key: str | None = None) -> Job:
         """End a queued or dispatched job as failed (outcome ``cancelled``)."""
         path = _path("models", model_id, "jobs", job_id, "cancel")
-        return self._call("POST", path, JobResponse, idempotency_key=idempotency_key).job
+        return self._call("POST", path, JobResponse, idempotency_key=idempotency_key, pick="job")
 
     def retry_job(self, model_id: str, job_id: str, *, idempotency_key: str | None = None) -> Job:
         """Put a failed job back in the queue as its next attempt."""
         path = _path("models", model_id, "jobs", job_id, "retry")
-        return self._call("POST", path, JobResponse, idempotency_key=idempotency_key).job
+        return self._call("POST", path, JobResponse, idempotency_key=idempotency_key, pick="job")
 
     def list_all_jobs(
         self,
@@ -483,7 +579,7 @@ class PieClient:
         since: str | None = None,
         page_size: int | None = None,
     ) -> Iterator[Job]:
-        return _pages(
+        return self._pages(
             lambda token: self.list_all_jobs(
                 status=status,
                 model_id=model_id,
@@ -506,9 +602,14 @@ class PieClient:
     ) -> Job:
         """Poll until the job has succeeded or failed and return it; ``WaitTimeout`` after
         ``timeout`` seconds. ``on_poll`` sees every state read (for progress displays)."""
+        return self._run(self._wait_for_job(model_id, job_id, timeout, poll, on_poll))
+
+    def _wait_for_job(
+        self, model_id: str, job_id: str, timeout: float, poll: float, on_poll: Callable[[Job], None] | None
+    ) -> Operation:
         deadline = time.monotonic() + timeout
         while True:
-            job = self.get_job(model_id, job_id)
+            job = (yield _Request("GET", _path("models", model_id, "jobs", job_id), JobResponse)).job
             if on_poll is not None:
                 on_poll(job)
             if job.finished:
@@ -516,19 +617,26 @@ class PieClient:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise WaitTimeout(f"job {job_id} of model {model_id} is still {job.status} after {timeout:g} s", job)
-            self._sleep(min(poll, remaining))
+            yield _Sleep(min(poll, remaining))
+
+    # Handlers ----------------------------------------------------------------------------------
+
+    def check_handlers(self, handlers: list[Handlers | JsonObject]) -> list[HandlerCheck]:
+        """Would this PIE's handler policy (its allow-list, its in-process implementations) accept
+        each pair of handlers? One result per pair, in order; writes nothing. At most 100 pairs."""
+        body = _body(CheckHandlersRequest, handlers=handlers)
+        return self._call("POST", "/v2/handlers/check", CheckHandlersResponse, body=body, pick="results")
 
     # Plumbing ----------------------------------------------------------------------------------
 
     def get_openapi(self) -> dict[str, Any] | None:
         """The server's OpenAPI document (its schemas and rules), or None if it publishes none."""
+        return self._run(self._get_openapi())
+
+    def _get_openapi(self) -> Operation:
         try:
-            response = self._transport.request("GET", "/v2/openapi.json")
+            document = yield _Request("GET", "/v2/openapi.json", None, raw_json=True)
         except NotFound:
-            return None
-        try:
-            document = response.json()
-        except ValueError:
             return None
         return document if isinstance(document, dict) else None
 
@@ -538,7 +646,8 @@ class PieClient:
 
     def _start(self, model_id: str, action: JobAction, input: JsonObject, version: str | None, key: str | None) -> Job:
         body = _body(StartJobRequest, input=input, version=version)
-        return self._call("POST", _path("models", model_id, action), JobResponse, body=body, idempotency_key=key).job
+        path = _path("models", model_id, action)
+        return self._call("POST", path, JobResponse, body=body, idempotency_key=key, pick="job")
 
     def _call(
         self,
@@ -550,23 +659,47 @@ class PieClient:
         params: dict[str, Any] | None = None,
         if_match: int | str | None = None,
         idempotency_key: str | None = None,
+        pick: str | None = None,
+        forget: str | None = None,
     ) -> Any:
+        """One request; ``pick`` answers a field of the response, ``forget`` drops the If-Match
+        versions remembered under a path once the request succeeded (a delete)."""
+        request = _Request(method, path, answer, body, params, if_match, idempotency_key)
+        return self._run(self._single(request, pick, forget))
+
+    def _single(self, request: _Request, pick: str | None, forget: str | None) -> Operation:
+        answer = yield request
+        if forget is not None:
+            self._forget(forget)
+        return getattr(answer, pick) if pick is not None else answer
+
+    @staticmethod
+    def _wire(request: _Request) -> tuple[Any, dict[str, str]]:
+        """The JSON body and the headers a request is sent with."""
         headers: dict[str, str] = {}
-        if method == "POST":
-            headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
-        if if_match is not None:
-            headers["If-Match"] = f'"{if_match}"' if isinstance(if_match, int) else if_match
+        if request.method == "POST":
+            headers["Idempotency-Key"] = request.idempotency_key or str(uuid.uuid4())
+        if request.if_match is not None:
+            value = request.if_match
+            headers["If-Match"] = f'"{value}"' if isinstance(value, int) else value
         # Only the fields the caller set: an update of a subscription's status must not clear its label.
-        payload = body.model_dump(mode="json", exclude_unset=True) if body is not None else None
-        response = self._transport.request(method, path, json=payload, params=params, headers=headers)
-        if answer is None:
+        payload = request.body.model_dump(mode="json", exclude_unset=True) if request.body is not None else None
+        return payload, headers
+
+    def _answer(self, request: _Request, response: httpx.Response) -> Any:
+        """The response read as the request's answer type, its entity versions remembered."""
+        if request.raw_json:
+            try:
+                return response.json()
+            except ValueError:
+                return None
+        if request.answer is None:
             return None
         try:
-            parsed = answer.model_validate_json(response.content)
+            parsed = request.answer.model_validate_json(response.content)
         except ValidationError as unreadable:
-            raise from_validation(
-                unreadable, f"{method} {path} answered a {answer.__name__} this SDK cannot read", UnexpectedResponse
-            ) from None
+            what = f"{request.method} {request.path} answered a {request.answer.__name__} this SDK cannot read"
+            raise from_validation(unreadable, what, UnexpectedResponse) from None
         self._remember(parsed)
         return parsed
 
@@ -621,15 +754,162 @@ def _model_fields(model: Model) -> dict[str, Any]:
     return fields
 
 
+def _instant(value: datetime | str | None) -> str | None:
+    """An RFC 3339 instant for a query; a naive datetime is refused (which zone would it be?)."""
+    if not isinstance(value, datetime):
+        return value
+    if value.tzinfo is None:
+        raise InvalidRequest("as_of: a datetime needs a time zone (e.g. datetime.now(UTC))")
+    return value.isoformat()
+
+
 def _path(*segments: str) -> str:
     return "/v2/" + "/".join(quote(segment, safe="") for segment in segments)
 
 
-def _pages(fetch: Callable[[str | None], BaseModel], field: str) -> Iterator[Any]:
-    token: str | None = None
-    while True:
-        page = fetch(token)
-        yield from getattr(page, field)
-        token = page.next_token  # type: ignore[attr-defined]
-        if not token:
-            return
+class PieClient(_PieOperations):
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        token: str | Callable[[], str | None] | None = None,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy = RetryPolicy(),
+        auto_if_match: bool = True,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """``token`` is a bearer token, or a function returning one (called before every request,
+        so it can refresh). ``transport`` replaces httpx's network transport (tests, proxies)."""
+        super().__init__(base_url, auto_if_match)
+        self._sleep = sleep
+        self._transport = Transport(
+            self.base_url,
+            _token_source(token),
+            timeout=timeout,
+            retry=retry,
+            http=transport,
+            sleep=sleep,
+            user_agent=f"pie-client/{__version__}",
+        )
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> PieClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _run(self, operation: Operation) -> Any:
+        outcome: Any = None
+        failure: BaseException | None = None
+        while True:
+            try:
+                step = operation.throw(failure) if failure is not None else operation.send(outcome)
+            except StopIteration as done:
+                return done.value
+            outcome, failure = None, None
+            if isinstance(step, _Sleep):
+                self._sleep(step.seconds)
+                continue
+            payload, headers = self._wire(step)
+            try:
+                response = self._transport.request(
+                    step.method, step.path, json=payload, params=step.params, headers=headers
+                )
+                outcome = self._answer(step, response)
+            except PieError as error:
+                failure = error
+
+    def _pages(self, fetch: Callable[[str | None], Any], field: str) -> Iterator[Any]:
+        token: str | None = None
+        while True:
+            page = fetch(token)
+            yield from getattr(page, field)
+            token = page.next_token
+            if not token:
+                return
+
+
+class AsyncPieClient(_PieOperations):
+    """``PieClient`` on ``httpx.AsyncClient``: the same methods, arguments, models and errors, each
+    returning a coroutine (``await pie.get_model("m")``); ``iter_*`` are async iterators.
+
+        async with AsyncPieClient(url, token) as pie:
+            job = await pie.start_training("prices", {"day": "2026-11-30"})
+            done = await pie.wait_for_job("prices", job.id)
+            async for model in pie.iter_models():
+                ...
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        token: str | Callable[[], str | None] | None = None,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy = RetryPolicy(),
+        auto_if_match: bool = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        super().__init__(base_url, auto_if_match)
+        self._sleep = sleep
+        self._transport = AsyncTransport(
+            self.base_url,
+            _token_source(token),
+            timeout=timeout,
+            retry=retry,
+            http=transport,
+            sleep=sleep,
+            user_agent=f"pie-client/{__version__}",
+        )
+
+    async def aclose(self) -> None:
+        await self._transport.close()
+
+    async def __aenter__(self) -> AsyncPieClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def _run(self, operation: Operation) -> Awaitable[Any]:
+        return self._drive(operation)
+
+    async def _drive(self, operation: Operation) -> Any:
+        outcome: Any = None
+        failure: BaseException | None = None
+        while True:
+            try:
+                step = operation.throw(failure) if failure is not None else operation.send(outcome)
+            except StopIteration as done:
+                return done.value
+            outcome, failure = None, None
+            if isinstance(step, _Sleep):
+                await self._sleep(step.seconds)
+                continue
+            payload, headers = self._wire(step)
+            try:
+                response = await self._transport.request(
+                    step.method, step.path, json=payload, params=step.params, headers=headers
+                )
+                outcome = self._answer(step, response)
+            except PieError as error:
+                failure = error
+
+    async def _pages(self, fetch: Callable[[str | None], Any], field: str) -> AsyncIterator[Any]:
+        token: str | None = None
+        while True:
+            page = await fetch(token)
+            for item in getattr(page, field):
+                yield item
+            token = page.next_token
+            if not token:
+                return
+
+
+def _token_source(token: str | Callable[[], str | None] | None) -> Callable[[], str | None]:
+    return token if callable(token) else (lambda: token)

@@ -17,6 +17,11 @@ from pie_client.models import Impact, ImpactNode, Model, Subscription
 MAX_CYCLES = 100  # enough to see what is wrong; a graph with more cycles than this has bigger problems
 
 
+def event_label(event: str, alias: str | None) -> str:
+    """``training_complete``, or for an alias move the alias it follows: ``alias_set @champion``."""
+    return f"{event} @{alias}" if alias is not None else event
+
+
 @dataclass
 class TriggerGraph:
     models: dict[str, Model | None]  # None: a subscription targets a model that no longer exists
@@ -57,7 +62,7 @@ class TriggerGraph:
         for edge in self.edges:
             label = f"  '{edge.label}'" if edge.label else ""
             lines.append(
-                f"  {edge.source_model_id} --{edge.trigger_event}--> {edge.target_model_id} "
+                f"  {edge.source_model_id} --{event_label(edge.trigger_event, edge.alias)}--> {edge.target_model_id} "
                 f"({edge.target_action}, {edge.input_source}) [{edge.status}]{label}  id {edge.id}"
             )
         cycles = self.cycles()
@@ -138,7 +143,7 @@ class ImpactTree:
         """Every node depth first, as (depth, parent's key, node, the event that fires it); the
         root (the model itself) has the key ``n0``."""
         found: list[tuple[int, str, ImpactNode, str]] = []
-        stack = [(1, "n0", child, self.impact.event) for child in reversed(self.impact.children)]
+        stack = [(1, "n0", child, self._event()) for child in reversed(self.impact.children)]
         while stack:
             depth, parent, node, event = stack.pop()
             found.append((depth, parent, node, event))
@@ -148,7 +153,7 @@ class ImpactTree:
 
     def to_text(self) -> str:
         impact = self.impact
-        lines = [f"{impact.event} of {impact.model_id} would fire:"]
+        lines = [f"{event_label(impact.event, impact.alias)} of {impact.model_id} would fire:"]
         for depth, _, node, _ in self.nodes():
             lines.append("  " * depth + _node_text(node) + f"  subscription {node.subscription_id}")
         if not impact.children:
@@ -160,7 +165,7 @@ class ImpactTree:
 
     def to_dot(self) -> str:
         lines = ["digraph impact {", "  rankdir=LR;", '  node [shape=box, style=rounded, fontname="Helvetica"];']
-        root = {"label": f"{self.impact.model_id}\n{self.impact.event}", "penwidth": "2"}
+        root = {"label": f"{self.impact.model_id}\n{self._event()}", "penwidth": "2"}
         lines.append(f"  n0 [{_dot_attributes(root)}];")
         for index, (_, parent, node, event) in enumerate(self.nodes(), start=1):
             attributes = {"label": f"{node.target_model_id}\n{_node_summary(node)}"}
@@ -175,7 +180,7 @@ class ImpactTree:
         return "\n".join(lines)
 
     def to_mermaid(self) -> str:
-        lines = ["flowchart LR", f'  n0["{_mermaid_text(f"{self.impact.model_id}<br/>{self.impact.event}")}"]']
+        lines = ["flowchart LR", f'  n0["{_mermaid_text(f"{self.impact.model_id}<br/>{self._event()}")}"]']
         refused: list[str] = []
         cycles: list[str] = []
         for index, (_, parent, node, event) in enumerate(self.nodes(), start=1):
@@ -198,6 +203,9 @@ class ImpactTree:
     def to_json(self) -> str:
         return json.dumps({"impact": self.impact.model_dump(mode="json")}, indent=2, ensure_ascii=False)
 
+    def _event(self) -> str:
+        return event_label(self.impact.event, self.impact.alias)
+
 
 def _node_summary(node: ImpactNode) -> str:
     """``training v2 (cut)``, ``inference v3`` or ``training: not fired``, plus a cycle mark."""
@@ -216,7 +224,7 @@ def _node_text(node: ImpactNode) -> str:
 
 
 def _edge_label(edge: Subscription) -> str:
-    return f"{edge.trigger_event} → {edge.target_action} ({edge.status})"
+    return f"{event_label(edge.trigger_event, edge.alias)} → {edge.target_action} ({edge.status})"
 
 
 def _dot_id(value: str) -> str:

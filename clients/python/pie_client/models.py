@@ -22,7 +22,7 @@ ModelStatus = Literal["pending", "active"]
 VersionStatus = Literal["pending", "training", "active", "failed"]
 JobAction = Literal["inference", "training"]
 JobStatus = Literal["queued", "dispatched", "succeeded", "failed"]
-TriggerEvent = Literal["training_complete", "inference_complete"]
+TriggerEvent = Literal["training_complete", "inference_complete", "alias_set"]
 InputSource = Literal["stored", "trigger_output"]
 SubscriptionStatus = Literal["active", "paused", "stale"]
 CompletionStatus = Literal["succeeded", "failed"]
@@ -200,6 +200,7 @@ class Impact(Resource):
 
     model_id: str
     event: TriggerEvent
+    alias: str | None = None  # alias_set: the alias whose move it shows
     max_depth: int
     job_budget: int
     total_jobs: int
@@ -211,6 +212,7 @@ class Subscription(Resource):
     workspace: str = "default"
     source_model_id: str
     trigger_event: TriggerEvent
+    alias: str | None = None  # alias_set: the alias whose moves fire it
     target_model_id: str
     target_action: JobAction
     input_source: InputSource
@@ -331,6 +333,14 @@ class JobResponse(Resource):
     job: Job
 
 
+class HandlerCheck(Resource):
+    problems: list[str]
+
+
+class CheckHandlersResponse(Resource):
+    results: list[HandlerCheck]
+
+
 class CompletionResponse(Resource):
     job: Job
     warnings: list[str] = Field(default_factory=list)
@@ -429,6 +439,7 @@ class NewStatusRequest(Request):
 
 class CreateSubscriptionRequest(Request):
     trigger_event: TriggerEvent
+    alias: str | None = None  # required for alias_set, refused for other events (the server checks)
     target_model_id: str
     target_action: JobAction
     input_source: InputSource
@@ -445,6 +456,10 @@ class UpdateSubscriptionRequest(Request):
 
 class DryRunRequest(Request):
     trigger_output: JsonObject | None = None
+
+
+class CheckHandlersRequest(Request):
+    handlers: list[Handlers] = Field(min_length=1, max_length=100)
 
 
 class StartJobRequest(Request):
@@ -465,6 +480,95 @@ class CompleteJobRequest(Request):
 class SetAliasRequest(Request):
     version: str
     reason: str | None = None
+
+
+# Webhooks --------------------------------------------------------------------------------------
+
+WebhookStatus = Literal["active", "disabled"]
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+
+
+class Webhook(Resource):
+    id: str
+    workspace: str
+    url: str
+    events: list[str]
+    model_ids: list[str] | None = None
+    description: str | None = None
+    status: WebhookStatus
+    disabled_reason: str | None = None
+    failing_since: datetime | None = None
+    entity_version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+
+
+class WebhookWithSecret(Webhook):
+    """A creation's or a rotation's answer: the only answers that hold the secret."""
+
+    secret: str
+
+
+class WebhookResponse(Resource):
+    webhook: Webhook
+
+
+class WebhookSecretResponse(Resource):
+    webhook: WebhookWithSecret
+
+
+class WebhookList(Resource):
+    webhooks: list[Webhook]
+    next_token: str | None
+
+
+class Attempt(Resource):
+    at: datetime
+    status_code: int | None = None
+    duration_ms: int
+    error: str | None = None
+    response_excerpt: str | None = None
+
+
+class Delivery(Resource):
+    id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    workspace: str
+    payload: JsonObject
+    status: DeliveryStatus
+    attempts: list[Attempt] = Field(default_factory=list)
+    next_attempt_at: datetime | None = None
+    entity_version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeliveryResponse(Resource):
+    delivery: Delivery
+
+
+class DeliveryList(Resource):
+    deliveries: list[Delivery]
+    next_token: str | None
+
+
+class CreateWebhookRequest(Request):
+    url: str
+    events: list[str]
+    workspace: str | Literal["*"] | None = None  # "*": every workspace (admins)
+    model_ids: list[str] | None = None
+    description: str | None = None
+
+
+class UpdateWebhookRequest(Request):
+    url: str | None = None
+    events: list[str] | None = None
+    model_ids: list[str] | None = None
+    description: str | None = None
+    status: WebhookStatus | None = None
 
 
 class ErrorResponse(Resource):

@@ -18,8 +18,9 @@ _PUBLISHED: dict[str, Any] = json.loads(resources.files("pie_client").joinpath("
 @dataclass(frozen=True)
 class JobEvent:
     name: str
-    action: str  # a succeeded job of this action produces the event
+    action: str | None  # a succeeded job of this action produces the event (None: no job does)
     transition: tuple[str, str] | None  # the version move (from, to) that fires it too, if any
+    alias_move: bool = False  # an alias of the model moving to another version fires it
 
 
 # The version lifecycle: the statuses a version may move to from each status.
@@ -34,15 +35,22 @@ JOB_EVENTS: tuple[JobEvent, ...] = tuple(
         event["name"],
         event["action"],
         None if event["transition"] is None else (event["transition"]["from"], event["transition"]["to"]),
+        event["alias_move"],
     )
     for event in _PUBLISHED["x-pie-job-events"]["events"]
 )
 EVENT_NAMES: tuple[str, ...] = tuple(event.name for event in JOB_EVENTS)
 
-_ACTION_OF = {event.name: event.action for event in JOB_EVENTS}
+_BY_NAME = {event.name: event for event in JOB_EVENTS}
 
 
-def producing_action(event: str) -> str:
+def producing_action(event: str) -> str | None:
     """The action whose job produces ``event``: its output is what a ``trigger_output``
-    subscription on ``event`` receives."""
-    return _ACTION_OF[event]
+    subscription on ``event`` receives. None for an event no job produces (an alias move)."""
+    return _BY_NAME[event].action
+
+
+def is_alias_event(event: str) -> bool:
+    """Whether an alias move fires ``event``: its subscriptions name the alias (``alias``) and a
+    ``trigger_output`` one receives {model_id, alias, version, previous_version}."""
+    return _BY_NAME[event].alias_move

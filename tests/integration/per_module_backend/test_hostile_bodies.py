@@ -57,8 +57,18 @@ FREE_FORM: dict[str, Callable[[dict[str, Any], Any], None]] = {
     "start_inference": lambda body, value: body.update(input=value),
     "start_training": lambda body, value: body.update(input=value, version="1"),
     "complete_job": lambda body, value: body.update(output=value),
+    # Its only free text is an in-process implementation's name: a hostile string goes there.
+    "check_handlers": lambda body, value: body["handlers"][0]["training"].update(
+        type="in_process", implementation=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    ),
     "set_alias": lambda body, value: body.update(
         version="1", reason=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    ),
+    "create_webhook": lambda body, value: body.update(
+        description=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    ),
+    "update_webhook": lambda body, value: body.update(
+        description=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     ),
 }
 BODY_ROUTES = sorted(FREE_FORM)
@@ -73,12 +83,14 @@ def world(table: Any) -> dict[str, str]:
     create_model(TARGET_MODEL_ID)
     subscription = create_subscription(SEED_MODEL_ID, TARGET_MODEL_ID)
     job = started_job(start_inference(SEED_MODEL_ID, {"features": [0.2]}))
+    webhook = call("create_webhook", body={"url": "http://127.0.0.1:9/hook", "events": ["*"]})[1]
     return {
         "model_id": SEED_MODEL_ID,
         "model_version": "1",
         "subscription_id": subscription["id"],
         "job_id": job["id"],
         "alias": "champion",
+        "webhook_id": webhook["webhook"]["id"],
     }
 
 

@@ -1,0 +1,78 @@
+"""``python -m bench.install``: what ``make dev`` costs from a clean clone (docs/performance.md, "Install").
+
+    python -m bench.install              # clone HEAD, time `make install-local`, size the virtualenv
+    python -m bench.install --full       # the same for `make install` (what `make test` installs)
+    python -m bench.install --no-cache   # without pip's download/wheel cache
+    python -m bench.install --check      # exit 1 above the budgets (30 s, 250 MB for the slim install)
+
+The clone is of the committed HEAD, in a temporary directory that is removed afterwards; the
+virtualenv is made by the Makefile itself, with this interpreter as PYTHON. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET_SECONDS = 30.0
+BUDGET_MEGABYTES = 250.0
+
+
+def measure(target: str, *, cache: bool) -> dict[str, float | str | bool]:
+    with tempfile.TemporaryDirectory(prefix="pie-install-") as scratch:
+        clone = Path(scratch) / "pie"
+        subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(clone)], check=True)
+        environment = dict(os.environ)
+        if not cache:
+            environment["PIP_NO_CACHE_DIR"] = "1"
+        began, children = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(
+            ["make", "--no-print-directory", "-C", str(clone), target, f"PYTHON={sys.executable}"],
+            check=True,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+        )
+        seconds = time.monotonic() - began
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+        return {
+            "target": target,
+            "seconds": round(seconds, 1),
+            # On a shared machine the wall time is mostly waiting for a core; the CPU time is not.
+            "cpu_seconds": round(cpu, 1),
+            "load_average": round(os.getloadavg()[0], 1),
+            "megabytes": round(_size(clone / ".venv") / 1e6, 1),
+            "pip_cache": cache,
+        }
+
+
+def _size(directory: Path) -> int:
+    total = 0
+    for path in directory.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            total += path.stat().st_size
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.install", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--full", action="store_true", help="measure `make install` (the [dev] extra) instead")
+    parser.add_argument("--no-cache", action="store_true", help="install without pip's cache")
+    parser.add_argument("--check", action="store_true", help="exit 1 when the slim install is over budget")
+    arguments = parser.parse_args(argv)
+    figures = measure("install" if arguments.full else "install-local", cache=not arguments.no_cache)
+    print(json.dumps(figures))
+    over = figures["seconds"] > BUDGET_SECONDS or figures["megabytes"] > BUDGET_MEGABYTES
+    return 1 if arguments.check and not arguments.full and over else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""POST /v2/webhooks/{webhook_id}/ping — send a ping event to this webhook (see its delivery log)."""
+
+from shared.domain.webhooks import WebhookResponse
+from shared.http.api import route_api
+from shared.http.params import WebhookIdPath
+from shared.runtime import webhook_service
+
+api = route_api(__name__)
+
+
+@api.handler
+def ping_webhook(webhook_id: WebhookIdPath) -> WebhookResponse:
+    return webhook_service().ping(webhook_id, api.access)
+
+
+lambda_handler = api.lambda_handler
