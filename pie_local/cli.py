@@ -296,10 +296,11 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     except OSError as error:
         parser.error(f"cannot listen on {arguments.host}:{arguments.port}: {error.strerror}")
     announced = _announce(api.url, local_home(arguments.home))
-    # Everything the server holds for good is loaded: keep the collector's full walks off it.
-    keep_collections_short()
     _print_banner(api, arguments)
     try:
+        # Everything the server holds for good is loaded: keep the collector's full walks off it
+        # (inside the try: a Ctrl-C during its collection stops the server cleanly).
+        keep_collections_short()
         api.wait()
     except KeyboardInterrupt:
         log.info("stopping")
