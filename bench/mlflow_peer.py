@@ -1,5 +1,6 @@
 """Peer benchmark: ``pie-local serve`` against MLflow's model registry (``mlflow server``, sqlite,
-one worker), the same workload through each one's REST API, alternating between them.
+its default workers; one worker as a second line), the same workload through each one's REST API,
+alternating between them.
 
     make bench-mlflow                                           # MLflow in bench/.mlflow-venv
     python -m bench.mlflow_peer --mlflow bench/.mlflow-venv/bin/mlflow [--quick]
@@ -12,9 +13,19 @@ deadline stops that phase, and the figure says how far it got.
 
 Mapping of operations: create model = ``POST /v2/models`` / ``registered-models/create``; get =
 ``GET /v2/models/{id}`` / ``registered-models/get``; create version = ``new_version`` /
-``model-versions/create``; status change = ``new_status`` pending→training /
-``model-versions/transition-stage`` None→Staging; paging = ``GET /v2/models?limit=50`` /
+``model-versions/create``; status step 1 = ``new_status`` pending→training /
+``model-versions/transition-stage`` None→Staging; status step 2 = training→active (PIE's
+transaction with the outbox) / Staging→Production; paging = ``GET /v2/models?limit=50`` /
 ``registered-models/search?max_results=50`` following the page tokens.
+
+Both sides keep their data durable by default: PIE forces each write to disk before answering it
+(fsync, concurrent writers sharing one), MLflow's sqlite runs with SQLite's defaults (a rollback
+journal, ``synchronous=FULL``: fsyncs at every commit). The run states both.
+
+Every percentile comes from at least 200 samples: 200 calls of each sequential operation, 8
+clients creating 40 models each at once, and 3,000 timed writes in the growth phase (their p99.9
+and slowest). Growth (create version p50 after the writes over before) is printed with a 95%
+bootstrap interval: its noise.
 """
 
 from __future__ import annotations
@@ -23,9 +34,11 @@ import argparse
 import http.client
 import json
 import os
+import random
 import re
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -46,26 +59,29 @@ DEFAULT_MLFLOW = ROOT / "bench" / ".mlflow-venv" / "bin" / "mlflow"
 RESULTS = ROOT / "bench" / "mlflow_peer_results.json"
 HOST = "127.0.0.1"
 STARTUP_SECONDS = 180
-RSS_CAP_BYTES = 3 * 1024**3
+RSS_CAP_BYTES = 6 * 1024**3  # MLflow starts at ~3 GB with its default 4 workers
 PHASE_SECONDS = 900
 PAGE_SIZE = 50
 SETTLE_SECONDS = 90
 WARM_UP_CALLS = 10
 CLIENTS = 8
+CREATES_PER_CLIENT = 40
+BOOTSTRAP_ROUNDS = 2000
 _PIE_LISTENING = re.compile(r"PIE local API on (http://\S+)")
 
 
 @dataclass
 class Workload:
-    sequential: int = 50
+    sequential: int = 200
     """Calls of each sequential operation."""
-    models: int = 1000
-    """Models in the registry when paging; creating them is the growth's writes."""
+    writes: int = 3000
+    """The growth phase's writes (model creates, each timed); paging then reads every model."""
     concurrent_seconds: float = 5.0
+    creates_per_client: int = CREATES_PER_CLIENT
     paging_rounds: int = 3
 
 
-QUICK = Workload(sequential=15, models=200, concurrent_seconds=3.0, paging_rounds=2)
+QUICK = Workload(sequential=30, writes=300, concurrent_seconds=3.0, creates_per_client=10, paging_rounds=2)
 
 
 # Process trees -------------------------------------------------------------------------------------
@@ -185,7 +201,8 @@ class Peer:
     def create_version(self, name: str, version: int) -> None:
         raise NotImplementedError
 
-    def change_status(self, name: str, version: int) -> None:
+    def change_status(self, name: str, version: int, step: int = 1) -> None:
+        """Step 1: the first status change of a new version; step 2: the next one."""
         raise NotImplementedError
 
     def page(self, token: str | None) -> tuple[int, str | None]:
@@ -196,6 +213,13 @@ class Peer:
 class Pie(Peer):
     name = "PIE"
     token = ""
+    log: Path | None = None
+
+    def durability(self) -> str:
+        """What its start-up banner says (``pie-local serve`` fsyncs by default)."""
+        text = self.log.read_text(errors="replace") if self.log is not None else ""
+        found = re.search(r"^  durability +(.+)$", text, re.MULTILINE)
+        return found[1].strip() if found else "not stated (before --no-fsync existed: flushed, no fsync)"
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
@@ -217,8 +241,9 @@ class Pie(Peer):
     def create_version(self, name: str, version: int) -> None:
         self.expect(201, "POST", f"/v2/models/{name}/new_version", {"version": str(version)})
 
-    def change_status(self, name: str, version: int) -> None:
-        self.expect(200, "POST", f"/v2/models/{name}/versions/{version}/new_status", {"status": "training"})
+    def change_status(self, name: str, version: int, step: int = 1) -> None:
+        status = "training" if step == 1 else "active"
+        self.expect(200, "POST", f"/v2/models/{name}/versions/{version}/new_status", {"status": status})
 
     def page(self, token: str | None) -> tuple[int, str | None]:
         path = f"/v2/models?limit={PAGE_SIZE}" + (f"&next_token={quote(token)}" if token else "")
@@ -229,6 +254,22 @@ class Pie(Peer):
 class MlFlow(Peer):
     name = "MLflow"
     _api = "/api/2.0/mlflow"
+    database: Path | None = None
+
+    def durability(self) -> str:
+        """How MLflow's sqlite keeps a commit: the journal mode of its file and SQLite's default
+        synchronous level (MLflow's engine sets neither: ``mlflow/store/db/utils.py``)."""
+        if self.database is None or not self.database.exists():
+            return "sqlite (not found)"
+        with sqlite3.connect(self.database) as connection:
+            journal = connection.execute("PRAGMA journal_mode").fetchone()[0]
+            synchronous = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[
+                connection.execute("PRAGMA synchronous").fetchone()[0]
+            ]
+        return (
+            f"sqlite, journal_mode={journal}, synchronous={synchronous} "
+            "(SQLite's defaults, MLflow sets neither: fsync at each commit)"
+        )
 
     def create_model(self, name: str) -> None:
         self.expect(200, "POST", f"{self._api}/registered-models/create", {"name": name})
@@ -241,8 +282,9 @@ class MlFlow(Peer):
         body = {"name": name, "source": f"s3://bench/{name}/{version}"}
         self.expect(200, "POST", f"{self._api}/model-versions/create", body)
 
-    def change_status(self, name: str, version: int) -> None:
-        body = {"name": name, "version": str(version), "stage": "Staging", "archive_existing_versions": False}
+    def change_status(self, name: str, version: int, step: int = 1) -> None:
+        stage = "Staging" if step == 1 else "Production"
+        body = {"name": name, "version": str(version), "stage": stage, "archive_existing_versions": False}
         self.expect(200, "POST", f"{self._api}/model-versions/transition-stage", body)
 
     def page(self, token: str | None) -> tuple[int, str | None]:
@@ -312,6 +354,7 @@ def pie_server(directory: Path) -> Iterator[Pie]:
             time.sleep(0.02)
         started = _wait_until_answering(found[1], "/v2/models", process, log, began)
         pie = Pie(found[1], process, started)
+        pie.log = log
         pie.token = mint_token(SigningKeys.load_or_create(home), expires_in=6 * 3600)
         yield pie
     finally:
@@ -320,7 +363,8 @@ def pie_server(directory: Path) -> Iterator[Pie]:
 
 
 @contextmanager
-def mlflow_server(directory: Path, mlflow: Path) -> Iterator[MlFlow]:
+def mlflow_server(directory: Path, mlflow: Path, workers: int | None = None) -> Iterator[MlFlow]:
+    """``mlflow server`` on sqlite; with its default workers unless ``workers`` is given."""
     port = _free_port()
     url = f"http://{HOST}:{port}"
     log = directory / "mlflow.log"
@@ -328,7 +372,8 @@ def mlflow_server(directory: Path, mlflow: Path) -> Iterator[MlFlow]:
         str(mlflow), "server",
         "--backend-store-uri", f"sqlite:///{directory / 'mlflow.db'}",
         "--default-artifact-root", str(directory / "mlflow-artifacts"),
-        "--workers", "1", "--host", HOST, "--port", str(port),
+        *(["--workers", str(workers)] if workers is not None else []),
+        "--host", HOST, "--port", str(port),
     ]  # fmt: skip
     began = time.monotonic()
     with log.open("wb") as output:
@@ -337,7 +382,9 @@ def mlflow_server(directory: Path, mlflow: Path) -> Iterator[MlFlow]:
         )
     try:
         started = _wait_until_answering(url, "/health", process, log, began)
-        yield MlFlow(url, process, started)
+        peer = MlFlow(url, process, started)
+        peer.database = directory / "mlflow.db"
+        yield peer
     finally:
         if process.poll() is None:
             _stop(process)
@@ -355,6 +402,7 @@ class Result:
     better: str  # "lower" or "higher"
     note: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    mlflow_one_worker: float | None = None
 
 
 def _p50(samples: list[float]) -> float:
@@ -363,6 +411,19 @@ def _p50(samples: list[float]) -> float:
 
 def _p99(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[98] if len(samples) > 1 else samples[0]
+
+
+def _p999(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=1000, method="inclusive")[998] if len(samples) > 1 else samples[0]
+
+
+def growth_interval(before: list[float], after: list[float], rounds: int = BOOTSTRAP_ROUNDS) -> tuple[float, float]:
+    """A 95% bootstrap interval of p50(after) / p50(before): how far the ratio moves by chance."""
+    draw = random.Random(0)
+    ratios = sorted(
+        _p50(draw.choices(after, k=len(after))) / _p50(draw.choices(before, k=len(before))) for _ in range(rounds)
+    )
+    return ratios[int(0.025 * rounds)], ratios[int(0.975 * rounds) - 1]
 
 
 def alternate(peers: list[Peer], count: int, operation: Callable[[Peer, int], None]) -> dict[str, list[float]]:
@@ -398,6 +459,42 @@ def concurrent_gets(peer: Peer, model: str, seconds: float) -> dict[str, float]:
     return {"requests_per_second": sum(counts) / elapsed, "requests": sum(counts), "errors": len(errors)}
 
 
+def concurrent_creates(peer: Peer, per_client: int, prefix: str) -> dict[str, Any]:
+    """``CLIENTS`` clients creating ``per_client`` models each, all at once; each call timed."""
+    timings: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(CLIENTS)
+
+    def client(index: int) -> None:
+        start.wait()
+        for number in range(per_client):
+            began = time.perf_counter()
+            try:
+                peer.create_model(f"{prefix}-{index}-{number:04d}")
+            except (OSError, http.client.HTTPException, RuntimeError) as error:
+                with lock:
+                    errors.append(str(error))
+                continue
+            with lock:
+                timings.append((time.perf_counter() - began) * 1000)
+
+    threads = [threading.Thread(target=client, args=(index,), daemon=True) for index in range(CLIENTS)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    return {
+        "p50_ms": _p50(timings),
+        "p99_ms": _p99(timings),
+        "samples": len(timings),
+        "creates_per_second": len(timings) / elapsed,
+        "errors": len(errors),
+    }
+
+
 def page_all(peer: Peer) -> tuple[float, int, int]:
     """Seconds to read every model a page at a time; models and pages read."""
     began = time.perf_counter()
@@ -428,9 +525,10 @@ def idle_cpu(peers: list[Peer], seconds: float = 5.0) -> dict[str, float]:
 
 
 def fill_to(peers: list[Peer], count: int, log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
-    """Create ``count`` more models on each peer (the growth phase's writes), alternating in chunks;
-    a peer past the RSS cap or the phase deadline stops where it is."""
+    """Create ``count`` more models on each peer (the growth phase's writes, each timed),
+    alternating in chunks; a peer past the RSS cap or the phase deadline stops where it is."""
     reached = {peer.name: 0 for peer in peers}
+    timings: dict[str, list[float]] = {peer.name: [] for peer in peers}
     stopped: dict[str, str] = {}
     deadline = time.monotonic() + PHASE_SECONDS
     chunk = 50
@@ -439,23 +537,29 @@ def fill_to(peers: list[Peer], count: int, log: Callable[[str], None]) -> dict[s
             if peer.name in stopped:
                 continue
             for index in range(reached[peer.name], min(count, reached[peer.name] + chunk)):
+                began = time.perf_counter()
                 peer.create_model(f"page-{index:05d}")
+                timings[peer.name].append((time.perf_counter() - began) * 1000)
                 reached[peer.name] = index + 1
             if peer.sample_rss() > RSS_CAP_BYTES:
                 stopped[peer.name] = f"stopped at {reached[peer.name]} models: RSS over {RSS_CAP_BYTES >> 30} GiB"
             elif time.monotonic() > deadline:
                 stopped[peer.name] = f"stopped at {reached[peer.name]} models: phase over {PHASE_SECONDS} s"
-        log(", ".join(f"{name} {count}" for name, count in reached.items()))
-    return {peer.name: {"models": reached[peer.name], "stopped": stopped.get(peer.name, "")} for peer in peers}
+        if any(reached[name] % 500 == 0 for name in reached):
+            log(", ".join(f"{name} {count}" for name, count in reached.items()))
+    return {
+        peer.name: {"models": reached[peer.name], "stopped": stopped.get(peer.name, ""), "timings": timings[peer.name]}
+        for peer in peers
+    }
 
 
 def run(workload: Workload, mlflow: Path, log: Callable[[str], None]) -> list[Result]:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="pie-mlflow-peer-") as temporary, ExitStack() as servers:
         directory = Path(temporary)
-        (directory / "pie").mkdir()
-        (directory / "mlflow").mkdir()
-        log("starting MLflow ...")
+        for name in ("pie", "mlflow", "mlflow-one-worker"):
+            (directory / name).mkdir()
+        log("starting MLflow (its default workers) ...")
         ml = servers.enter_context(mlflow_server(directory / "mlflow", mlflow))
         log(f"MLflow answered after {ml.started_seconds:.1f} s; starting PIE ...")
         pie = servers.enter_context(pie_server(directory / "pie"))
@@ -480,23 +584,26 @@ def run(workload: Workload, mlflow: Path, log: Callable[[str], None]) -> list[Re
             for version in range(WARM_UP_CALLS):
                 peer.get_model("warm-up")
                 peer.create_version("warm-up", first[peer.name] + version)
-                peer.change_status("warm-up", first[peer.name] + version)
+                peer.change_status("warm-up", first[peer.name] + version, step=1)
+                peer.change_status("warm-up", first[peer.name] + version, step=2)
         creates = alternate(peers, n, lambda peer, i: peer.create_model(f"seq-{i:04d}"))
         gets = alternate(peers, n, lambda peer, i: peer.get_model(f"seq-{i % n:04d}"))
         for peer in peers:
             peer.create_model("versions")
         versions = alternate(peers, n, lambda peer, i: peer.create_version("versions", first[peer.name] + i))
-        statuses = alternate(peers, n, lambda peer, i: peer.change_status("versions", first[peer.name] + i))
+        step_1 = alternate(peers, n, lambda peer, i: peer.change_status("versions", first[peer.name] + i, step=1))
+        step_2 = alternate(peers, n, lambda peer, i: peer.change_status("versions", first[peer.name] + i, step=2))
         for label, timings in [
             ("create model", creates),
             ("get model", gets),
             ("create version", versions),
-            ("status change", statuses),
+            ("status step 1 (→training / →Staging)", step_1),
+            ("status step 2 (→active / →Production)", step_2),
         ]:
             results.append(Result(f"{label}: p50", _p50(timings["PIE"]), _p50(timings["MLflow"]), "ms", "lower"))
             results.append(Result(f"{label}: p99", _p99(timings["PIE"]), _p99(timings["MLflow"]), "ms", "lower"))
 
-        log(f"{CLIENTS} concurrent clients, {workload.concurrent_seconds:.0f} s each ...")
+        log(f"{CLIENTS} concurrent clients reading, {workload.concurrent_seconds:.0f} s each ...")
         throughput = {peer.name: concurrent_gets(peer, "seq-0000", workload.concurrent_seconds) for peer in peers}
         results.append(
             Result(
@@ -509,14 +616,49 @@ def run(workload: Workload, mlflow: Path, log: Callable[[str], None]) -> list[Re
                 data=throughput,
             )
         )
+        log(f"{CLIENTS} concurrent clients creating {workload.creates_per_client} models each ...")
+        at_once = {}
+        for index, peer in enumerate(peers):
+            at_once[peer.name] = concurrent_creates(peer, workload.creates_per_client, f"at-once-{index}")
+        samples = ", ".join(f"{name} {figures['samples']}" for name, figures in at_once.items())
+        errors = ", ".join(f"{name} {figures['errors']}" for name, figures in at_once.items())
+        for figure in ("p50_ms", "p99_ms"):
+            results.append(
+                Result(
+                    f"{CLIENTS}-client create model: {figure[:3]}",
+                    at_once["PIE"][figure],
+                    at_once["MLflow"][figure],
+                    "ms",
+                    "lower",
+                    note=f"samples: {samples}; errors: {errors}",
+                    data=at_once,
+                )
+            )
+        results.append(
+            Result(
+                f"{CLIENTS}-client create model throughput",
+                at_once["PIE"]["creates_per_second"],
+                at_once["MLflow"]["creates_per_second"],
+                "req/s",
+                "higher",
+            )
+        )
 
-        log(f"writing up to {workload.models} models (the growth phase's writes) ...")
-        already = n + 2  # the sequential models, "warm-up" and "versions"
-        filled = fill_to(peers, workload.models - already, log)
+        log(f"{workload.writes} timed writes (the growth phase) ...")
+        filled = fill_to(peers, workload.writes, log)
         writes = {name: filled[name]["models"] for name in filled}
         stopped = "; ".join(f"{name}: {value['stopped']}" for name, value in filled.items() if value["stopped"])
+        written = {name: filled[name]["timings"] for name in filled}
+        count_note = f"of {writes['PIE']} / {writes['MLflow']} writes" + (f"; {stopped}" if stopped else "")
+        results.append(
+            Result("growth writes: p99.9", _p999(written["PIE"]), _p999(written["MLflow"]), "ms", "lower", count_note)
+        )
+        results.append(
+            Result("growth writes: slowest", max(written["PIE"]), max(written["MLflow"]), "ms", "lower", count_note)
+        )
         log("create version after the writes ...")
         later = alternate(peers, n, lambda peer, i: peer.create_version("versions", first[peer.name] + n + i))
+        intervals = {name: growth_interval(versions[name], later[name]) for name in ("PIE", "MLflow")}
         results.append(
             Result(
                 "growth: create version p50, after the writes / before",
@@ -525,10 +667,11 @@ def run(workload: Workload, mlflow: Path, log: Callable[[str], None]) -> list[Re
                 "×",
                 "lower",
                 note="; ".join(
-                    f"{name}: {_p50(versions[name]):.1f} → {_p50(later[name]):.1f} ms after {writes[name]} writes"
+                    f"{name}: {_p50(versions[name]):.1f} → {_p50(later[name]):.1f} ms, 95% interval "
+                    f"{intervals[name][0]:.2f}–{intervals[name][1]:.2f}×"
                     for name in ("PIE", "MLflow")
-                )
-                + (f"; {stopped}" if stopped else ""),
+                ),
+                data={"intervals": intervals},
             )
         )
         results.append(
@@ -558,9 +701,56 @@ def run(workload: Workload, mlflow: Path, log: Callable[[str], None]) -> list[Re
         rss_end = {peer.name: peer.sample_rss() / 2**20 for peer in peers}
         results.append(Result("memory after the workload", rss_end["PIE"], rss_end["MLflow"], "MB", "lower"))
         results.append(Result("peak memory seen", pie.peak_rss / 2**20, ml.peak_rss / 2**20, "MB", "lower"))
+        durability = {"PIE": pie.durability(), "MLflow": ml.durability()}
         log("stopping both (SIGTERM) ...")
         results.append(Result("exit after SIGTERM", _stop(pie.process), _stop(ml.process), "s", "lower"))
+        one_worker(directory / "mlflow-one-worker", mlflow, workload, results, log)
+        results.append(
+            Result(
+                "durability",
+                None,
+                None,
+                "",
+                "",
+                note=f"PIE: {durability['PIE']}; MLflow: {durability['MLflow']}",
+            )
+        )
     return results
+
+
+def one_worker(
+    directory: Path, mlflow: Path, workload: Workload, results: list[Result], log: Callable[[str], None]
+) -> None:
+    """The second line: ``mlflow server --workers 1``, alone, on the figures workers change."""
+    log("starting MLflow with one worker (the second line) ...")
+    with mlflow_server(directory, mlflow, workers=1) as single:
+        settle(single)
+        figures: dict[str, float] = {
+            "start: spawn to first answer": single.started_seconds,
+            "memory at start (RSS of the process tree)": single.sample_rss() / 2**20,
+        }
+        single.create_model("warm-up")
+        for _ in range(WARM_UP_CALLS):
+            single.get_model("warm-up")
+        creates = alternate([single], workload.sequential, lambda peer, i: peer.create_model(f"seq-{i:04d}"))["MLflow"]
+        gets = alternate([single], workload.sequential, lambda peer, i: peer.get_model(f"seq-{i:04d}"))["MLflow"]
+        figures.update(
+            {
+                "create model: p50": _p50(creates),
+                "create model: p99": _p99(creates),
+                "get model: p50": _p50(gets),
+                "get model: p99": _p99(gets),
+                f"{CLIENTS}-client GET model throughput": concurrent_gets(
+                    single, "seq-0000", workload.concurrent_seconds
+                )["requests_per_second"],
+            }
+        )
+        at_once = concurrent_creates(single, workload.creates_per_client, "at-once")
+        figures[f"{CLIENTS}-client create model: p50"] = at_once["p50_ms"]
+        figures[f"{CLIENTS}-client create model: p99"] = at_once["p99_ms"]
+        figures[f"{CLIENTS}-client create model throughput"] = at_once["creates_per_second"]
+    for result in results:
+        result.mlflow_one_worker = figures.get(result.figure, result.mlflow_one_worker)
 
 
 # Reporting -----------------------------------------------------------------------------------------
@@ -583,19 +773,40 @@ def _format(value: float | None, unit: str) -> str:
 
 
 def print_results(results: list[Result], stream: Any = sys.stdout) -> None:
-    header = ("figure", "PIE", "MLflow", "PIE/MLflow", "note")
+    header = ("figure", "PIE", "MLflow (default workers)", "PIE/MLflow", "MLflow, 1 worker", "PIE/1 worker", "note")
     rows = []
     for result in results:
-        ratio = "—"
-        if result.pie is not None and result.mlflow:
-            ratio = f"{result.pie / result.mlflow:.2f}×"
         rows.append(
-            (result.figure, _format(result.pie, result.unit), _format(result.mlflow, result.unit), ratio, result.note)
+            (
+                result.figure,
+                _format(result.pie, result.unit),
+                _format(result.mlflow, result.unit),
+                _ratio(result.pie, result.mlflow),
+                _format(result.mlflow_one_worker, result.unit),
+                _ratio(result.pie, result.mlflow_one_worker),
+                result.note,
+            )
         )
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * width for width in widths), *rows]:
         stream.write("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |\n")
     stream.write("PIE/MLflow: below 1 is PIE ahead for times and memory; above 1 for throughput.\n")
+    behind = [
+        result.figure
+        for result in results
+        if result.pie is not None
+        and result.mlflow
+        and (result.pie > result.mlflow if result.better == "lower" else result.pie < result.mlflow)
+    ]
+    stream.write(
+        f"PIE is behind MLflow's defaults on: {', '.join(behind)}.\n"
+        if behind
+        else "PIE is ahead of or level with MLflow's defaults on every figure.\n"
+    )
+
+
+def _ratio(pie: float | None, other: float | None) -> str:
+    return f"{pie / other:.2f}×" if pie is not None and other else "—"
 
 
 def main(argv: list[str] | None = None) -> int:

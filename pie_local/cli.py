@@ -185,8 +185,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--fsync",
-        action="store_true",
-        help="also fsync each write before answering (survives a power cut, not only a crash; slower)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="force each write to disk before answering it, concurrent writes sharing one fsync: it "
+        "survives a power cut, not only a crash (the default); --no-fsync answers once the write is "
+        "with the operating system, for throwaway speed (a crash of the machine may lose the last writes)",
     )
     serve.set_defaults(command=_serve, parser=serve)
 
@@ -250,6 +253,7 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from pie_local.collector import keep_collections_short
     from pie_local.server import LocalApi
     from pie_local.table.changes import DataDirectoryDamagedError, DataDirectoryInUseError
 
@@ -294,6 +298,9 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     announced = _announce(api.url, local_home(arguments.home))
     _print_banner(api, arguments)
     try:
+        # Everything the server holds for good is loaded: keep the collector's full walks off it
+        # (inside the try: a Ctrl-C during its collection stops the server cleanly).
+        keep_collections_short()
         api.wait()
     except KeyboardInterrupt:
         log.info("stopping")
@@ -322,12 +329,20 @@ def _print_banner(api: LocalApi, arguments: argparse.Namespace) -> None:
         data = f"{api.data_dir} (wipe: rm -rf {shlex.quote(str(api.data_dir))})"
     else:
         data = "in memory, discarded on exit (--ephemeral)"
+    durability = ""
+    if api.data_dir is not None:
+        durability = (
+            "  durability     fsync: each write is on disk before it is answered (--no-fsync for speed)\n"
+            if api.fsync
+            else "  durability     no fsync (--no-fsync): a power cut may lose the last writes\n"
+        )
     sys.stderr.write(
         f"\n  PIE local API  {api.url}\n"
         f"  console        {api.url}{CONSOLE_PATH}/\n"
         f"  token          {token_command}\n"
         f"  keys           {home}\n"
         f"  data           {data}\n"
+        f"{durability}"
         "  stop           Ctrl-C\n\n"
     )
     sys.stderr.flush()

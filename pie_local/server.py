@@ -98,13 +98,14 @@ def local_backend(
     dynamodb_endpoint: str | None = None,
     *,
     data_dir: str | os.PathLike[str] | None = None,
-    fsync: bool = False,
+    fsync: bool = True,
     accept_data_loss: bool = False,
 ) -> Iterator[Any]:
     """Point the route functions at a local table for the duration; yields a DynamoDB client.
 
     Without ``dynamodb_endpoint`` the table lives in an embedded moto: kept in ``data_dir`` (loaded
-    from it at start, every committed change appended to it) or, without one, in memory only. With
+    from it at start, every committed change appended to it, and forced to disk before the write is
+    answered unless ``fsync`` is off) or, without one, in memory only. With
     an endpoint, the functions use that DynamoDB (DynamoDB Local, say) and the table is created
     there if missing. The process environment is restored afterwards.
     """
@@ -402,18 +403,20 @@ class LocalApi:
         sweep_seconds: float = DEFAULT_SWEEP_SECONDS,
         webhook_sweep_seconds: float = DEFAULT_WEBHOOK_SWEEP_SECONDS,
         data_dir: str | os.PathLike[str] | None = None,
-        fsync: bool = False,
+        fsync: bool = True,
         accept_data_loss: bool = False,
     ) -> None:
         """``sweep_seconds``: how often the job sweeper runs (timeouts, retries, lost records);
-        ``webhook_sweep_seconds``: how often webhook deliveries whose retry is due are sent."""
+        ``webhook_sweep_seconds``: how often webhook deliveries whose retry is due are sent;
+        ``fsync``: force each write to disk before answering it (survives a power cut, not only a
+        crash), with concurrent writers sharing one fsync."""
         self._sweep_seconds = sweep_seconds
         self._webhook_sweep_seconds = webhook_sweep_seconds
         self._address = (host, port)
         self._home = local_home(home)
         self._dynamodb_endpoint = dynamodb_endpoint
         self.data_dir = Path(data_dir) if data_dir is not None and dynamodb_endpoint is None else None
-        self._fsync = fsync
+        self.fsync = fsync
         self._accept_data_loss = accept_data_loss
         self._table_name = table_name
         self._handlers = handlers or HandlerMappings()
@@ -442,7 +445,7 @@ class LocalApi:
                     self._table_name,
                     self._dynamodb_endpoint,
                     data_dir=self.data_dir,
-                    fsync=self._fsync,
+                    fsync=self.fsync,
                     accept_data_loss=self._accept_data_loss,
                 )
             )
@@ -476,7 +479,11 @@ class LocalApi:
             "PIE local API on %s (DynamoDB: %s)",
             self.url,
             self._dynamodb_endpoint
-            or (f"embedded, data in {self.data_dir}" if self.data_dir else "embedded, in memory only"),
+            or (
+                f"embedded, data in {self.data_dir}, {'fsync on' if self.fsync else 'no fsync'}"
+                if self.data_dir
+                else "embedded, in memory only"
+            ),
         )
         log.info("PIE console on %s%s/", self.url, CONSOLE_PATH)
         return self

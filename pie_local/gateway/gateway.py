@@ -15,7 +15,6 @@ import base64
 import json
 import logging
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -196,18 +195,14 @@ def build_event(
 # Invoking the function ----------------------------------------------------------------------------
 
 
-# Powertools keeps the request being resolved on a class attribute (``BaseRouter.current_event``),
-# shared by every route function in this process: two functions running at once would read each
-# other's path and query. Deployed, each runs in its own process; here they take turns.
-_ROUTE_FUNCTION_TURN = threading.Lock()
-
-
 class _ExecutionEnvironment:
-    """One warm execution environment of a function: it serves one invocation at a time.
+    """A function's warm execution environments, as many as requests arrive at once.
 
-    Lambda never runs two invocations in one environment at once, and the handlers keep
-    per-invocation state (the current event, the caller) on module-level and class-level objects,
-    so concurrent requests queue here instead of sharing that state.
+    Deployed, Lambda runs concurrent invocations in separate environments. Here they share one
+    process and run on the server's threads: the route functions keep no invocation's state where
+    another would see it (``shared.http.api`` keeps the resolver's per invocation), so a read never
+    waits behind a write; writes wait only for the embedded table's own lock, for the moment each
+    request to it takes.
     """
 
     def __init__(self, function: str, handler: LambdaHandler) -> None:
@@ -215,8 +210,7 @@ class _ExecutionEnvironment:
         self._handler = handler
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        with _ROUTE_FUNCTION_TURN:
-            return self._handler(event, LocalLambdaContext(local_function_name(self.function)))
+        return self._handler(event, LocalLambdaContext(local_function_name(self.function)))
 
 
 def response_from_result(result: Any) -> HttpResponse:

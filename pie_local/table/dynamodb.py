@@ -58,7 +58,7 @@ def _mocked_session() -> boto3.Session:
 
 @contextmanager
 def embedded_dynamodb(
-    table_name: str, *, data_dir: Path | None = None, fsync: bool = False, accept_data_loss: bool = False
+    table_name: str, *, data_dir: Path | None = None, fsync: bool = True, accept_data_loss: bool = False
 ) -> Iterator[Any]:
     """Start moto, create PIE's table, and yield a DynamoDB client for it.
 
@@ -90,7 +90,7 @@ def embedded_dynamodb(
             with SERIALIZE:
                 setattr(table, INDEX_ATTRIBUTE, PartitionIndex(table))
                 loaded = _load(table, changes.load())
-                changes.open(lambda: _live_items(table), loaded)
+                changes.open(loaded)
                 setattr(table, CHANGES_ATTRIBUTE, changes)
             _change_logs[table_name] = changes
             yield client
@@ -137,9 +137,3 @@ def _load(table: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         placed.append((item.hash_key, item.range_key, image))
     getattr(table, INDEX_ATTRIBUTE).load(placed)
     return [image for _, _, image in placed]
-
-
-def _live_items(table: Any) -> Iterator[dict[str, Any]]:
-    for by_range in table.items.values():
-        for item in by_range.values():
-            yield item.to_json()["Attributes"]

@@ -88,7 +88,8 @@ def _atomic_requests() -> None:
     """Serialize every request to moto and apply it whole: a request's item changes are published
     to the table's ChangeLog when it succeeds and undone when it answers an error or raises, as
     DynamoDB applies a request atomically (moto does not lock, so threads could interleave inside
-    one conditional write or transaction). A request moto makes inside a request joins it."""
+    one conditional write or transaction). A request moto makes inside a request joins it. The
+    request returns once its changes are on disk, waited for after the lock is released."""
     from moto.core.botocore_stubber import BotocoreStubber
 
     original_call = BotocoreStubber.__call__
@@ -104,12 +105,15 @@ def _atomic_requests() -> None:
                     current.roll_back()
                 else:
                     current.commit()
-                return response
             except BaseException:
                 current.roll_back()
                 raise
             finally:
                 InFlight.request = None
+        # Outside the lock: the disk's time holds up no other request, and writers that commit
+        # meanwhile share the fsync.
+        current.wait_durable()
+        return response
 
     _replace("moto.core.botocore_stubber:BotocoreStubber.__call__", atomic_call)
 
@@ -131,6 +135,7 @@ def _change_capture() -> None:
             alone = Request()
             alone.touch(self.table, old, new)
             alone.commit()
+            alone.wait_durable()
 
     _replace("moto.dynamodb.models.table:StreamShard.add", add)
 

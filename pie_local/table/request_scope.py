@@ -37,6 +37,7 @@ class Request:
     """
 
     def __init__(self) -> None:
+        self._written: list[tuple[ChangeLog, int]] = []
         self._undo: list[tuple[Any, Any, Any, Any]] = []
         self._first_touch: dict[tuple[int, Any, Any], tuple[Any, Any, Any, Any]] = {}
 
@@ -62,7 +63,13 @@ class Request:
             changes = getattr(table, CHANGES_ATTRIBUTE)
             by_log.setdefault(id(changes), (changes, []))[1].append(Change(keys, old_image, new_image))
         for changes, batch in by_log.values():
-            changes.append(batch)
+            self._written.append((changes, changes.append(batch)))
+
+    def wait_durable(self) -> None:
+        """Return once the committed changes are on disk (``ChangeLog.sync``); called after the
+        table's lock is released, so that writers waiting at once share one fsync."""
+        for changes, sequence in self._written:
+            changes.sync(sequence)
 
     def roll_back(self) -> None:
         for table, hash_key, range_key, old in reversed(self._undo):

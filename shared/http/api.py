@@ -18,7 +18,9 @@ from __future__ import annotations
 import inspect
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, get_type_hints
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -29,6 +31,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import BaseModel
 
 from shared.domain.access import Access
@@ -39,7 +42,7 @@ from shared.http.errors import describe_validation_errors, error_body, status_fo
 from shared.http.json_body import parse_json_body
 from shared.http.params import if_match_header, parse_if_match
 from shared.http.prescreen import unreadable_body
-from shared.observability import logger, tracer
+from shared.observability import log_invocations, logger, tracer
 from shared.routes import Route, route_for
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,10 +58,80 @@ def route_api(module: str) -> RouteApi:
     return RouteApi(route_for(function))
 
 
+@dataclass
+class _RequestState:
+    """What Powertools keeps about the request being resolved."""
+
+    event: BaseProxyEvent | None = None
+    lambda_context: Any = None
+    context: dict[str, Any] = field(default_factory=dict)
+    processed_stack_frames: list[str] = field(default_factory=list)
+
+
 class _WholePathResolver(APIGatewayHttpResolver):
-    """Powertools anchors a route's pattern with ``$``, which also matches before a trailing newline:
+    """The route's resolver, with two changes to Powertools' own.
+
+    Powertools keeps the request being resolved on class attributes (``BaseRouter.current_event``,
+    ``lambda_context``, shared by every resolver of the process) and on the resolver (``context``):
+    two invocations at once would read each other's path, query and caller. Deployed, a process
+    serves one invocation at a time; ``pie-local serve`` runs every function in one process, on
+    many threads. Here each invocation's state is its own, in a context variable (as Powertools'
+    ``HttpResolverLocal`` does), so invocations can run at once, locally as deployed.
+
+    Powertools anchors a route's pattern with ``$``, which also matches before a trailing newline:
     ``/v2/models/fz%0a`` would reach model ``fz``. ``\\Z`` anchors at the very end, so such a path
-    matches no route (a 400 naming the parameter)."""
+    matches no route (a 400 naming the parameter).
+    """
+
+    def __init__(self, **options: Any) -> None:
+        # Before Powertools' __init__, which sets ``context``.
+        self._idle = _RequestState()
+        self._request: ContextVar[_RequestState | None] = ContextVar(f"request_{id(self)}", default=None)
+        super().__init__(**options)
+
+    @property
+    def _state(self) -> _RequestState:
+        return self._request.get() or self._idle
+
+    @property  # type: ignore[override]
+    def current_event(self) -> BaseProxyEvent:
+        return self._state.event  # type: ignore[return-value]
+
+    @current_event.setter
+    def current_event(self, value: BaseProxyEvent) -> None:
+        self._state.event = value
+
+    @property  # type: ignore[override]
+    def lambda_context(self) -> Any:
+        return self._state.lambda_context
+
+    @lambda_context.setter
+    def lambda_context(self, value: Any) -> None:
+        self._state.lambda_context = value
+
+    @property  # type: ignore[override]
+    def context(self) -> dict[str, Any]:
+        return self._state.context
+
+    @context.setter
+    def context(self, value: dict[str, Any]) -> None:
+        self._state.context = value
+
+    @property  # type: ignore[override]
+    def processed_stack_frames(self) -> list[str]:
+        return self._state.processed_stack_frames
+
+    @processed_stack_frames.setter
+    def processed_stack_frames(self, value: list[str]) -> None:
+        self._state.processed_stack_frames = value
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        """Powertools' ``resolve``, with the request's state in this invocation's own context."""
+        token = self._request.set(_RequestState(event=self._to_proxy_event(dict(event)), lambda_context=context))
+        try:
+            return self._build_response(self._resolve())
+        finally:
+            self._request.reset(token)
 
     @staticmethod
     def _compile_regex(rule: str, base_regex: str = r"^{}\Z") -> re.Pattern[str]:
@@ -193,7 +266,7 @@ class RouteApi:
     def _entrypoint(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         resolve = self.resolver.resolve
 
-        @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+        @log_invocations(correlation_paths.API_GATEWAY_HTTP)
         @tracer.capture_lambda_handler
         def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             unreadable = unreadable_body(event)

@@ -306,6 +306,30 @@ def test_the_banner_says_where_the_api_is_how_to_get_a_token_and_where_data_live
     assert re.search(r"^  data +\S", log, re.MULTILINE)
 
 
+@pytest.mark.parametrize(
+    ("options", "durability"),
+    [
+        ((), r"fsync: each write is on disk before it is answered"),
+        (("--fsync",), r"fsync: each write is on disk before it is answered"),
+        (("--no-fsync",), r"no fsync \(--no-fsync\): a power cut may lose the last writes"),
+    ],
+    ids=["default", "--fsync", "--no-fsync"],
+)
+def test_the_banner_says_whether_writes_are_fsynced_which_they_are_by_default(
+    tmp_path: Path, options: tuple[str, ...], durability: str
+):
+    server = start_server(tmp_path / ".pie-local", tmp_path / "serve.log", *options)
+    try:
+        api = Api(server.url, mint(server.home))
+        assert api.post("/v2/models", model_document(unique_id("durable"))).status == 201
+        log = server.log.read_text()
+    finally:
+        stop_server(server)
+
+    assert re.search(rf"^  durability +{durability}", log, re.MULTILINE), log
+    assert ("fsync on" if "no fsync" not in durability else "no fsync") in log  # the start-up log line too
+
+
 def test_serve_exits_promptly_on_sigterm_after_work(tmp_path: Path):
     server = start_server(tmp_path / ".pie-local", tmp_path / "serve.log")
     api = Api(server.url, mint(server.home))

@@ -6,6 +6,7 @@ hurt it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,6 +107,32 @@ def test_every_acknowledged_write_survives_kill_9_and_a_restart(servers: Servers
     assert api.post(f"/v2/models/{source}/training", {"input": {"rows": 4}}).status == 202
     settled(api, source, 2, {"succeeded"})
     settled(api, target, 2, {"succeeded", "dispatched"})
+
+
+def test_writes_acknowledged_at_once_all_survive_kill_9_with_fsync_on_by_default(servers: Servers):
+    first, api = servers.start("--data-dir", str(servers.data))
+    writers, each = 8, 5
+    acknowledged: list[str] = []
+    refused: list[int] = []
+
+    def write(writer: int) -> None:
+        for number in range(each):
+            model_id = f"at-once-{writer}-{number}"
+            status = api.post("/v2/models", model_document(model_id)).status
+            (acknowledged if status == 201 else refused).append(model_id if status == 201 else status)
+
+    threads = [threading.Thread(target=write, args=(writer,)) for writer in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert refused == [] and len(acknowledged) == writers * each
+
+    kill_9(first)
+    _, api = servers.start("--data-dir", str(servers.data))
+
+    missing = [model_id for model_id in acknowledged if api.get(f"/v2/models/{model_id}").status != 200]
+    assert missing == []
 
 
 def test_a_job_queued_when_the_server_died_runs_after_the_restart(servers: Servers):
