@@ -145,15 +145,21 @@ export const get = (path) => call("GET", path);
 export const post = (path, body = {}) => call("POST", path, body);
 export const put = (path, body) => call("PUT", path, body);
 
+// One page of a list: its items and the token of the page after it (null after the last).
+export async function page(path, key, nextToken = null, limit = 100) {
+  const separator = path.includes("?") ? "&" : "?";
+  const body = await get(`${path}${separator}limit=${limit}${nextToken ? `&next_token=${encodeURIComponent(nextToken)}` : ""}`);
+  return { items: body[key], next: body.next_token };
+}
+
 // Every page of a list, up to `cap` items.
 export async function all(path, key, cap = 1000) {
   const items = [];
   let next = null;
   do {
-    const separator = path.includes("?") ? "&" : "?";
-    const page = await get(`${path}${separator}limit=100${next ? `&next_token=${encodeURIComponent(next)}` : ""}`);
-    items.push(...page[key]);
-    next = page.next_token;
+    const read = await page(path, key, next);
+    items.push(...read.items);
+    next = read.next;
   } while (next && items.length < cap);
   return items;
 }
@@ -192,6 +198,8 @@ async function readContract() {
       retry: "/v2/models/{model_id}/jobs/{job_id}/retry" in paths,
       cancel: "/v2/models/{model_id}/jobs/{job_id}/cancel" in paths,
       aliases: "/v2/models/{model_id}/aliases" in paths,
+      search: (paths["/v2/models"]?.get?.parameters || []).some((parameter) => parameter.name === "filter"),
+      webhooks: "/v2/webhooks" in paths,
     },
     nextStatuses: rules?.["x-pie-lifecycle"].next_statuses || {},
     jobEvents: rules?.["x-pie-job-events"].events || [],

@@ -102,7 +102,10 @@ function routeQuery() {
 
 function setQuery(path, values) {
   const query = new URLSearchParams(Object.entries(values).filter(([, value]) => value));
-  location.hash = query.toString() ? `${path}?${query}` : path;
+  const target = query.toString() ? `${path}?${query}` : path;
+  // The same query again (a search submitted twice) reads again.
+  if (location.hash === target) render();
+  else location.hash = target;
 }
 
 // Readable contracts: a JSON Schema as a list of fields.
@@ -148,15 +151,18 @@ function clip(text, max) {
 }
 
 // Tags as chips: a list of names, or a map of name → value. Nothing when there are none (or the
-// API does not send tags).
-function tagChips(tags) {
+// API does not send tags). With `pick`, a chip of the map is a button that calls pick(key, value).
+function tagChips(tags, pick = null) {
   const shown = (value) => (typeof value === "string" ? value : JSON.stringify(value));
-  const items = Array.isArray(tags) ? tags.map(shown)
+  const items = Array.isArray(tags) ? tags.map((tag) => [shown(tag), null])
     : tags && typeof tags === "object"
-      ? Object.entries(tags).map(([key, value]) => (value === null || value === "" ? key : `${key}: ${shown(value)}`))
+      ? Object.entries(tags).map(([key, value]) => [value === null || value === "" ? key : `${key}: ${shown(value)}`, key])
       : [];
   if (!items.length) return null;
-  return h("ul", { class: "chips tags", "aria-label": "Tags" }, items.map((tag) => h("li", { class: "chip tag-chip" }, clip(tag, 60))));
+  return h("ul", { class: "chips tags", "aria-label": "Tags" }, items.map(([text, key]) => h("li", { class: "chip tag-chip" },
+    pick && key !== null
+      ? h("button", { type: "button", class: "tag-filter", title: `Search for ${tagTerm(key, tags[key])}`, onclick: () => pick(key, tags[key]) }, clip(text, 60))
+      : clip(text, 60))));
 }
 
 function metadataValue(value) {
@@ -227,11 +233,98 @@ function subscriptionPanel(subscription, onChange) {
 
 // Pages ------------------------------------------------------------------------------------------
 
+// Search (GET /v2/models?filter=&order_by=, docs/search.md) ------------------------------------
+
+const MODEL_ORDERS = [
+  ["", "the index's order"],
+  ["name ASC", "name, A to Z"],
+  ["name DESC", "name, Z to A"],
+  ["created_at DESC", "newest first"],
+  ["created_at ASC", "oldest first"],
+  ["updated_at DESC", "recently updated first"],
+  ["updated_at ASC", "least recently updated first"],
+];
+const SEARCH_PAGE = 50;
+// A search page may hold fewer items than asked, even none, and still carry a token: read on up
+// to this many pages for one screenful.
+const SEARCH_READS = 10;
+
+// A tag as a filter term: tags.key = 'value' (a key with characters other than letters, digits and
+// _ in backticks; a quote doubled).
+function tagTerm(key, value) {
+  const name = /^[A-Za-z0-9_]+$/.test(key) ? key : `\`${key}\``;
+  return `tags.${name} = '${String(value ?? "").replace(/'/g, "''")}'`;
+}
+
+// The models list searched for one more term (the terms already there kept, joined by AND).
+function searchFor(term, current = "") {
+  const filter = !current ? term : current.includes(term) ? current : `${current} AND ${term}`;
+  setQuery("#/models", { ...Object.fromEntries(routeQuery()), filter });
+}
+
+// A refused filter: PIE's message, and the filter with the position it names marked.
+function searchProblem(error, filter, box) {
+  const at = /at position (\d+)/.exec(error.message || "");
+  const position = at ? Math.min(Number(at[1]), filter.length) : null;
+  if (position !== null) box.setSelectionRange?.(position, position);
+  box.setAttribute("aria-invalid", "true");
+  return h("div", { class: "search-problem" },
+    h("p", { class: "error", role: "alert" }, error.message || String(error)),
+    position !== null ? h("code", { class: "search-at" },
+      filter.slice(0, position), h("mark", {}, filter.slice(position, position + 1) || " "), filter.slice(position + 1)) : null);
+}
+
+// One screenful of a search: pages read until SEARCH_PAGE models or SEARCH_READS pages.
+async function searchPage(path, token) {
+  const models = [];
+  let next = token;
+  let reads = 0;
+  do {
+    const read = await api.page(path, "models", next, SEARCH_PAGE);
+    models.push(...read.items);
+    next = read.next;
+    reads += 1;
+  } while (next && models.length < SEARCH_PAGE && reads < SEARCH_READS);
+  return { models, next };
+}
+
+function modelRow(model, columns) {
+  return h("tr", { "data-model": model.id },
+    h("td", {}, modelLink(model.id)),
+    h("td", {}, model.name),
+    columns.workspace ? h("td", {}, model.workspace || "—") : null,
+    columns.tags ? h("td", {}, tagChips(model.tags, columns.pickTag)) : null,
+    h("td", {}, badge(model.status)),
+    h("td", {}, model.latest_version),
+    h("td", {}, model.active_version || "—"),
+    h("td", {}, when(model.updated_at)));
+}
+
+function modelsTable(rows, columns) {
+  return table(["Model", "Name", columns.workspace ? "Workspace" : null, columns.tags ? "Tags" : null,
+    "Status", "Latest", "Active", "Updated"].filter(Boolean), rows, { class: "models" });
+}
+
+// Pages ------------------------------------------------------------------------------------------
+
 async function modelsPage() {
   show(h("h1", {}, "Models"), loading());
   const query = routeQuery();
   const status = query.get("status") || "";
   const workspace = query.get("workspace") || "";
+  const filter = query.get("filter") || "";
+  const orderBy = query.get("order_by") || "";
+  let features;
+  try {
+    features = await api.detectFeatures();
+  } catch (error) {
+    show(h("h1", {}, "Models"), problem(error));
+    return;
+  }
+  if (features.search && (filter || orderBy)) {
+    await searchResults({ status, workspace, filter, orderBy });
+    return;
+  }
   let models;
   try {
     models = await api.all(status ? `/v2/models?status=${api.enc(status)}` : "/v2/models", "models");
@@ -242,25 +335,102 @@ async function modelsPage() {
   // Workspaces arrive with a later release: the filter appears once models carry one.
   const workspaces = [...new Set(models.map((model) => model.workspace).filter(Boolean))].sort();
   const shown = workspace ? models.filter((model) => model.workspace === workspace) : models;
-  const filters = h("form", { class: "filters", onsubmit: (event) => event.preventDefault() },
-    select("status", "Status", [["", "any"], ["pending", "pending"], ["active", "active"]], status),
-    workspaces.length ? select("workspace", "Workspace", [["", "any"], ...workspaces.map((name) => [name, name])], workspace) : null);
-  filters.addEventListener("change", () => setQuery("#/models", Object.fromEntries(new FormData(filters))));
   // Tags arrive with a later release too: the column appears once a model carries some.
-  const tagged = models.some((model) => tagChips(model.tags));
-  const rows = shown.map((model) => h("tr", { "data-model": model.id },
-    h("td", {}, modelLink(model.id)),
-    h("td", {}, model.name),
-    workspaces.length ? h("td", {}, model.workspace || "—") : null,
-    tagged ? h("td", {}, tagChips(model.tags)) : null,
-    h("td", {}, badge(model.status)),
-    h("td", {}, model.latest_version),
-    h("td", {}, model.active_version || "—"),
-    h("td", {}, when(model.updated_at))));
-  show(h("h1", {}, "Models"), filters,
+  const columns = {
+    workspace: workspaces.length > 0,
+    tags: models.some((model) => tagChips(model.tags)),
+    pickTag: features.search ? (key, value) => searchFor(tagTerm(key, value)) : null,
+  };
+  const rows = shown.map((model) => modelRow(model, columns));
+  show(h("h1", {}, "Models"), modelFilters({ status, workspace, filter, orderBy }, workspaces, features.search),
     rows.length
-      ? table(["Model", "Name", workspaces.length ? "Workspace" : null, tagged ? "Tags" : null, "Status", "Latest", "Active", "Updated"].filter(Boolean), rows, { class: "models" })
+      ? modelsTable(rows, columns)
       : empty(models.length ? "No model matches these filters." : "No models yet. Create one with POST /v2/models."));
+}
+
+// The list's filters: status and workspace, and the search box when the API searches.
+function modelFilters(current, workspaces, searchable, problemNode = null) {
+  const box = h("input", {
+    id: "search", name: "filter", type: "search", value: current.filter, size: 60, autocomplete: "off", spellcheck: "false",
+    placeholder: "name LIKE 'price%' AND tags.team = 'pricing'", "aria-describedby": "search-help search-outlet",
+  });
+  const outlet = h("div", { id: "search-outlet", class: "search-outlet", "aria-live": "polite" });
+  const known = current.workspace && !workspaces.includes(current.workspace) ? [...workspaces, current.workspace].sort() : workspaces;
+  const form = h("form", { class: "filters model-filters", role: searchable ? "search" : null },
+    searchable ? [
+      h("label", { for: "search", class: "search-box" }, "Search", box),
+      select("order_by", "Order", MODEL_ORDERS, current.orderBy),
+    ] : null,
+    select("status", "Status", [["", "any"], ["pending", "pending"], ["active", "active"]], current.status),
+    known.length ? select("workspace", "Workspace", [["", "any"], ...known.map((name) => [name, name])], current.workspace) : null,
+    searchable ? h("button", { type: "submit", class: "search-button" }, "Search") : null,
+    searchable && (current.filter || current.orderBy)
+      ? h("button", { type: "button", class: "clear-search link", onclick: () => setQuery("#/models", { status: current.status, workspace: current.workspace }) }, "Clear search")
+      : null);
+  const apply = () => setQuery("#/models", Object.fromEntries(new FormData(form)));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    apply();
+  });
+  // A choice in a list applies at once; the search box waits for Enter or the button.
+  form.addEventListener("change", (event) => { if (event.target.tagName === "SELECT") apply(); });
+  if (problemNode) fill(outlet, problemNode(box));
+  return h("div", { class: "model-search" }, form,
+    searchable ? h("p", { id: "search-help", class: "muted search-help" },
+      "MLflow filter syntax: comparisons on name, tags.<key>, status and workspace joined by AND; LIKE takes a prefix ('price%').") : null,
+    outlet);
+}
+
+// "More results": reads the next screenful and hands it to `add` (its refusal shown in `outlet`).
+function moreButton(outlet, read, add) {
+  const button = h("button", { type: "button", class: "more-results" }, "More results");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      add(await read());
+    } catch (error) {
+      fill(outlet, problem(error));
+    }
+  });
+  return button;
+}
+
+// A search's results, a screenful at a time (More reads on from the last page's token).
+async function searchResults(current) {
+  const query = new URLSearchParams();
+  if (current.filter) query.set("filter", current.filter);
+  if (current.orderBy) query.set("order_by", current.orderBy);
+  if (current.status) query.set("status", current.status);
+  if (current.workspace) query.set("workspace", current.workspace);
+  const path = `/v2/models?${query}`;
+  let first;
+  try {
+    first = await searchPage(path, null);
+  } catch (error) {
+    if (error.status !== 400) {
+      show(h("h1", {}, "Models"), modelFilters(current, [], true), problem(error));
+      return;
+    }
+    show(h("h1", {}, "Models"), modelFilters(current, [], true, (box) => searchProblem(error, current.filter, box)));
+    document.getElementById("search").focus();
+    return;
+  }
+  const workspaces = [...new Set(first.models.map((model) => model.workspace).filter(Boolean))].sort();
+  const columns = { workspace: true, tags: true, pickTag: (key, value) => searchFor(tagTerm(key, value), current.filter) };
+  const results = modelsTable([], columns);
+  const body = results.querySelector("tbody");
+  const count = h("p", { class: "muted search-count", role: "status" });
+  const more = h("div", { class: "more" });
+  let shown = 0;
+  const add = ({ models, next }) => {
+    body.append(...models.map((model) => modelRow(model, columns)));
+    shown += models.length;
+    fill(count, `${shown} model${shown === 1 ? "" : "s"}${next ? " so far" : ""}`);
+    fill(more, next ? moreButton(more, () => searchPage(path, next), add) : null);
+  };
+  add(first);
+  show(h("h1", {}, "Models"), modelFilters(current, workspaces, true), count, results, more,
+    shown || first.next ? null : empty("No model matches this search."));
 }
 
 function jobForm(model, versions, outlet, refresh) {
@@ -464,7 +634,7 @@ async function modelPage(modelId) {
   const contracts = model.handler_contracts || {};
   show(
     h("h1", {}, model.name, " ", h("small", { class: "muted" }, model.id)),
-    tagChips(model.tags),
+    tagChips(model.tags, rules.features.search ? (key, value) => searchFor(tagTerm(key, value)) : null),
     h("p", {}, model.description),
     h("dl", { class: "facts" },
       h("dt", {}, "Status"), h("dd", {}, badge(model.status)),
@@ -692,6 +862,149 @@ async function jobPage(modelId, jobId) {
   }
 }
 
+// Webhooks (docs/webhooks.md) -------------------------------------------------------------------
+// Endpoints and their delivery log. Everything an endpoint's owner or its receiver chose (URL,
+// description, error, response excerpt) is text; the signing secret is never shown (the API sends
+// it only in the answer of a creation or a rotation, and no page here reads those).
+
+const DELIVERY_STATUSES = ["pending", "delivered", "failed"];
+const PING_WATCH_MS = 15000;
+const webhookLink = (webhook, text) => h("a", { href: `#/webhooks/${api.enc(webhook.id)}` }, text);
+const eventList = (events) => h("ul", { class: "chips events" }, (events || []).map((event) => h("li", { class: "chip" }, event)));
+
+function webhookStatus(webhook) {
+  return [badge(webhook.status),
+    webhook.disabled_reason ? h("div", { class: "error disabled-reason" }, webhook.disabled_reason) : null,
+    webhook.failing_since ? h("div", { class: "muted failing-since" }, `failing since ${when(webhook.failing_since)}`) : null];
+}
+
+async function webhooksPage() {
+  const heading = h("h1", {}, "Webhooks");
+  show(heading, loading());
+  let webhooks;
+  try {
+    if (!(await api.detectFeatures()).webhooks) {
+      show(heading, empty("This API sends no webhooks."));
+      return;
+    }
+    webhooks = await api.all("/v2/webhooks", "webhooks", 500);
+  } catch (error) {
+    show(heading, problem(error));
+    return;
+  }
+  const rows = webhooks.map((webhook) => h("tr", { "data-webhook": webhook.id },
+    h("td", { class: "webhook-url" }, webhookLink(webhook, clip(webhook.url, 100))),
+    h("td", {}, eventList(webhook.events)),
+    h("td", {}, webhookStatus(webhook)),
+    h("td", {}, webhook.workspace),
+    h("td", { class: "webhook-description" }, webhook.description ? clip(webhook.description, 200) : "—")));
+  show(heading,
+    h("p", { class: "muted" }, "PIE signs each delivery (Standard Webhooks) and retries it for hours. Register an endpoint with POST /v2/webhooks: its answer holds the signing secret, shown that once."),
+    rows.length ? table(["URL", "Events", "Status", "Workspace", "Description"], rows, { class: "webhooks" })
+      : empty("No webhooks yet."));
+}
+
+function deliveryAttempts(delivery) {
+  const attempts = delivery.attempts || [];
+  if (!attempts.length) return h("span", { class: "muted" }, "not tried yet");
+  return h("details", { class: "delivery-attempts" },
+    h("summary", {}, `${attempts.length} attempt${attempts.length === 1 ? "" : "s"}`),
+    table(["At", "Status code", "Duration", "Error", "Response"], attempts.map((attempt) => h("tr", { class: "attempt" },
+      h("td", {}, h("time", { datetime: attempt.at }, when(attempt.at))),
+      h("td", { class: "status-code" }, attempt.status_code ?? "—"),
+      h("td", { class: "duration" }, `${attempt.duration_ms} ms`),
+      h("td", { class: "attempt-error" }, attempt.error || ""),
+      h("td", {}, attempt.response_excerpt ? h("pre", { class: "response-excerpt" }, attempt.response_excerpt) : ""))),
+    { class: "attempts" }));
+}
+
+async function webhookPage(webhookId) {
+  const query = routeQuery();
+  const status = DELIVERY_STATUSES.includes(query.get("status")) ? query.get("status") : "";
+  show(h("h1", {}, "Webhook"), loading());
+  let webhook;
+  try {
+    ({ webhook } = await api.get(`/v2/webhooks/${api.enc(webhookId)}`));
+  } catch (error) {
+    show(h("h1", {}, "Webhook"), problem(error));
+    return;
+  }
+  const route = location.hash;
+  const path = `/v2/webhooks/${api.enc(webhook.id)}`;
+  const logPath = status ? `${path}/deliveries?status=${api.enc(status)}` : `${path}/deliveries`;
+  const outlet = h("div", { class: "outlet", "aria-live": "polite" });
+  const results = h("div", { class: "deliveries-results" }, loading());
+  // How many pages of the log are shown: More adds one, a refresh reads them all again.
+  let pages = 1;
+  let watchUntil = 0;
+  const refresh = async () => {
+    clearTimeout(refreshTimer);
+    const deliveries = [];
+    let next = null;
+    try {
+      for (let read = 0; read < pages && (read === 0 || next); read += 1) {
+        const page = await api.page(logPath, "deliveries", next, 50);
+        deliveries.push(...page.items);
+        next = page.next;
+      }
+    } catch (error) {
+      fill(results, problem(error));
+      return;
+    }
+    if (location.hash !== route) return;
+    const rows = deliveries.map((delivery) => h("tr", { "data-delivery": delivery.id, class: `delivery status-${delivery.status}` },
+      h("td", {}, h("time", { datetime: delivery.created_at }, when(delivery.created_at))),
+      h("td", {}, h("code", {}, delivery.event_type)),
+      h("td", {}, badge(delivery.status),
+        delivery.status === "pending" && delivery.next_attempt_at ? h("div", { class: "muted" }, `next try ${when(delivery.next_attempt_at)}`) : null),
+      h("td", {}, deliveryAttempts(delivery)),
+      h("td", {}, h("code", { class: "delivery-id" }, delivery.id)),
+      h("td", {}, delivery.status === "failed"
+        ? actionButton("Retry", outlet, async () => {
+          await api.post(`${path}/deliveries/${api.enc(delivery.id)}/retry`, {});
+          refresh();
+          return `Delivery ${delivery.id} is sent again now, under the same webhook-id.`;
+        }, { class: "retry-delivery" })
+        : null)));
+    const more = h("div", { class: "more" });
+    if (next) fill(more, moreButton(more, async () => { pages += 1; }, () => refresh()));
+    fill(results,
+      rows.length ? table(["Created", "Event", "Status", "Attempts", "webhook-id", ""], rows, { class: "deliveries" })
+        : empty(status ? `No ${status} deliveries.` : "Nothing delivered yet: Ping sends a test event."),
+      more);
+    // A log is watched: quickly while a delivery is on its way or a ping was just sent (its
+    // delivery is written once the event has left the outbox), slowly otherwise.
+    const busy = Date.now() < watchUntil || deliveries.some((delivery) => delivery.status === "pending");
+    refreshTimer = setTimeout(() => { if (location.hash === route) refresh(); }, busy ? REFRESH_MS : IDLE_REFRESH_MS);
+  };
+  const form = h("form", { class: "filters", onsubmit: (event) => event.preventDefault() },
+    select("status", "Status", [["", "any"], ...DELIVERY_STATUSES.map((name) => [name, name])], status));
+  form.addEventListener("change", () => setQuery(`#/webhooks/${api.enc(webhook.id)}`, Object.fromEntries(new FormData(form))));
+  const ping = actionButton("Ping", outlet, async () => {
+    await api.post(`${path}/ping`, {});
+    watchUntil = Date.now() + PING_WATCH_MS;
+    refresh();
+    return "Ping sent: it is in the delivery log below.";
+  }, { class: "ping-webhook" });
+  const refreshButton = h("button", { type: "button", class: "refresh", onclick: () => refresh() }, "Refresh");
+  show(
+    h("h1", {}, "Webhook ", badge(webhook.status)),
+    h("dl", { class: "facts webhook-facts" },
+      h("dt", {}, "URL"), h("dd", {}, h("code", { class: "webhook-url" }, webhook.url)),
+      h("dt", {}, "Events"), h("dd", {}, eventList(webhook.events)),
+      h("dt", {}, "Models"), h("dd", {}, webhook.model_ids?.length ? webhook.model_ids.map((id) => [modelLink(id), " "]) : "every model"),
+      h("dt", {}, "Status"), h("dd", {}, webhookStatus(webhook)),
+      h("dt", {}, "Workspace"), h("dd", {}, webhook.workspace === "*" ? "every workspace" : webhook.workspace),
+      h("dt", {}, "Description"), h("dd", { class: "webhook-description" }, webhook.description || "—"),
+      h("dt", {}, "Id"), h("dd", {}, h("code", {}, webhook.id)),
+      h("dt", {}, "Created"), h("dd", {}, `${when(webhook.created_at)} by ${webhook.created_by || "—"}`)),
+    h("div", { class: "actions" }, ping), outlet,
+    h("section", { "aria-labelledby": "deliveries-heading" },
+      h("h2", { id: "deliveries-heading" }, "Delivery log"),
+      form, refreshButton, results));
+  await refresh();
+}
+
 // Sign-in ----------------------------------------------------------------------------------------
 
 function signInPage(reason) {
@@ -740,6 +1053,8 @@ async function render() {
     else if (parts[0] === "graph") await graphPage();
     else if (parts[0] === "jobs" && parts[2]) await jobPage(parts[1], parts[2]);
     else if (parts[0] === "jobs") await jobsPage();
+    else if (parts[0] === "webhooks" && parts[1]) await webhookPage(parts[1]);
+    else if (parts[0] === "webhooks") await webhooksPage();
     else await modelsPage();
   } catch (error) {
     if (error.status === 401) signInPage(error.message);
