@@ -265,7 +265,6 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     # Every dispatch and sweep flushes a metrics document; in a terminal they bury the requests.
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "false" if arguments.metrics else "true"
     _send_function_logs_to_stderr()
-    signal.signal(signal.SIGTERM, _interrupt)
     if arguments.dynamodb_endpoint and arguments.data_dir:
         parser.error("--data-dir is for the embedded table; with --dynamodb-endpoint the data lives there")
     api = LocalApi(
@@ -280,6 +279,7 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         fsync=arguments.fsync,
         accept_data_loss=arguments.accept_data_loss,
     )
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # while starting, as Ctrl-C: start() cleans up
     try:
         api.start()
     except (BotoCoreError, ClientError) as error:
@@ -295,15 +295,19 @@ def _serve(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         )
     except OSError as error:
         parser.error(f"cannot listen on {arguments.host}:{arguments.port}: {error.strerror}")
-    announced = _announce(api.url, local_home(arguments.home))
-    _print_banner(api, arguments)
+    # Serving: Ctrl-C and SIGTERM now only raise a flag the main thread polls. An exception raised
+    # at an arbitrary point (inside a logging call holding its lock, half way through announcing)
+    # could leave a lock held that the server's threads then wait on, and the stop would hang.
+    stop = _StopRequest()
+    announced: Path | None = None
     try:
-        # Everything the server holds for good is loaded: keep the collector's full walks off it
-        # (inside the try: a Ctrl-C during its collection stops the server cleanly).
+        announced = _announce(api.url, local_home(arguments.home))
+        _print_banner(api, arguments)
+        # Everything the server holds for good is loaded: keep the collector's full walks off it.
         keep_collections_short()
-        api.wait()
-    except KeyboardInterrupt:
-        log.info("stopping")
+        api.wait(until=stop.requested)
+        if stop.requested():
+            log.info("stopping")
     finally:
         # A second Ctrl-C or SIGTERM must not cut the flush short.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -406,8 +410,19 @@ def _parsed_by(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return parsed
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+class _StopRequest:
+    """SIGINT and SIGTERM, remembered: the handler only sets a flag (no lock, no exception)."""
+
+    def __init__(self) -> None:
+        self._requested = False
+        signal.signal(signal.SIGINT, self._request)
+        signal.signal(signal.SIGTERM, self._request)
+
+    def _request(self, signum: int, frame: FrameType | None) -> None:
+        self._requested = True
+
+    def requested(self) -> bool:
+        return self._requested
 
 
 def _workspace_name(value: str) -> str:

@@ -21,7 +21,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -560,10 +560,10 @@ class LocalApi:
 
         self._resources.callback(halt)
 
-    def wait(self) -> None:
-        """Block until the server stops (Ctrl-C raises KeyboardInterrupt here)."""
-        while self._thread is not None and self._thread.is_alive():
-            self._thread.join(timeout=0.5)
+    def wait(self, until: Callable[[], bool] = lambda: False) -> None:
+        """Block until the server stops or ``until()`` is true (polled every half second)."""
+        while self._thread is not None and self._thread.is_alive() and not until():
+            self._thread.join(timeout=_SHUTDOWN_POLL_SECONDS)
 
     def stop(self) -> None:
         if self._server is not None:
