@@ -67,6 +67,14 @@ WARM_UP_CALLS = 10
 CLIENTS = 8
 CREATES_PER_CLIENT = 40
 BOOTSTRAP_ROUNDS = 2000
+# Search over the same data on both: the growth phase's models (page-00000 ...), some tagged.
+SEARCH_TAGGED = 100
+SEARCH_TAG_EVERY = 3
+SEARCH_SHAPES = (
+    ("by name prefix", "name LIKE 'page-001%'"),
+    ("by tag", "tags.team = 'pricing'"),
+    ("by name prefix and tag", "name LIKE 'page-00%' AND tags.team = 'pricing'"),
+)
 _PIE_LISTENING = re.compile(r"PIE local API on (http://\S+)")
 
 
@@ -209,6 +217,13 @@ class Peer:
         """One page of models after ``token``: how many it held, and the next page's token."""
         raise NotImplementedError
 
+    def tag(self, name: str, key: str, value: str) -> None:
+        raise NotImplementedError
+
+    def search(self, filter: str) -> int:
+        """The first page (50) of models matching an MLflow-syntax ``filter``: how many it held."""
+        raise NotImplementedError
+
 
 class Pie(Peer):
     name = "PIE"
@@ -249,6 +264,13 @@ class Pie(Peer):
         path = f"/v2/models?limit={PAGE_SIZE}" + (f"&next_token={quote(token)}" if token else "")
         document = self.expect(200, "GET", path)
         return len(document["models"]), document.get("next_token")
+
+    def tag(self, name: str, key: str, value: str) -> None:
+        self.expect(200, "PUT", f"/v2/models/{name}/tags/{key}", {"value": value})
+
+    def search(self, filter: str) -> int:
+        document = self.expect(200, "GET", f"/v2/models?limit={PAGE_SIZE}&filter={quote(filter)}")
+        return len(document["models"])
 
 
 class MlFlow(Peer):
@@ -293,6 +315,14 @@ class MlFlow(Peer):
             path += f"&page_token={quote(token)}"
         document = self.expect(200, "GET", path)
         return len(document.get("registered_models", [])), document.get("next_page_token")
+
+    def tag(self, name: str, key: str, value: str) -> None:
+        body = {"name": name, "key": key, "value": value}
+        self.expect(200, "POST", f"{self._api}/registered-models/set-tag", body)
+
+    def search(self, filter: str) -> int:
+        path = f"{self._api}/registered-models/search?max_results={PAGE_SIZE}&filter={quote(filter)}"
+        return len(self.expect(200, "GET", path).get("registered_models", []))
 
 
 def _wait_until_answering(url: str, path: str, process: subprocess.Popen[bytes], log: Path, began: float) -> float:
@@ -698,6 +728,28 @@ def run(workload: Workload, mlflow: Path, log: Callable[[str], None]) -> list[Re
         )
         per_page = {name: _p50(pages[name]) * 1000 / counted[name][1] for name in pages}
         results.append(Result("paging: time per page of 50", per_page["PIE"], per_page["MLflow"], "ms", "lower"))
+
+        log(f"search: {SEARCH_TAGGED} models tagged, then {n} searches of each shape ...")
+        for peer in peers:
+            for index in range(0, SEARCH_TAGGED * SEARCH_TAG_EVERY, SEARCH_TAG_EVERY):
+                peer.tag(f"page-{index:05d}", "team", "pricing")
+        for label, expression in SEARCH_SHAPES:
+            found: dict[str, int] = {}
+
+            def search(peer: Peer, i: int, expression: str = expression, found: dict[str, int] = found) -> None:
+                found[peer.name] = peer.search(expression)
+
+            timings = alternate(peers, n, search)
+            results.append(
+                Result(
+                    f"search {label}: p50",
+                    _p50(timings["PIE"]),
+                    _p50(timings["MLflow"]),
+                    "ms",
+                    "lower",
+                    note=f"{expression!r}; first page held: PIE {found['PIE']}, MLflow {found['MLflow']}",
+                )
+            )
         rss_end = {peer.name: peer.sample_rss() / 2**20 for peer in peers}
         results.append(Result("memory after the workload", rss_end["PIE"], rss_end["MLflow"], "MB", "lower"))
         results.append(Result("peak memory seen", pie.peak_rss / 2**20, ml.peak_rss / 2**20, "MB", "lower"))
