@@ -39,6 +39,8 @@ NEVER_AT_ROUTE_IMPORT = (
 )
 # Reads also leave the write path alone: request bodies and Idempotency-Key records.
 NEVER_AT_READ_IMPORT = (*NEVER_AT_ROUTE_IMPORT, "shared.domain.requests", "shared.http.idempotency")
+# Only the list routes parse search filters.
+NOT_SEARCHING = ("shared.data.search", "shared.domain.search", "shared.services.search")
 # The stream consumer starts jobs: no HTTP layer, no page tokens, no subscription management.
 NEVER_AT_DISPATCH_IMPORT = (
     "cryptography",
@@ -52,12 +54,12 @@ NEVER_AT_DISPATCH_IMPORT = (
 )
 
 DENIED = {
-    "get_model": NEVER_AT_READ_IMPORT,
-    "get_version": NEVER_AT_READ_IMPORT,
+    "get_model": (*NEVER_AT_READ_IMPORT, *NOT_SEARCHING),
+    "get_version": (*NEVER_AT_READ_IMPORT, *NOT_SEARCHING),
     "list_models": NEVER_AT_READ_IMPORT,
     "list_versions": NEVER_AT_READ_IMPORT,
-    "create_model": NEVER_AT_ROUTE_IMPORT,
-    "create_version": NEVER_AT_ROUTE_IMPORT,
+    "create_model": (*NEVER_AT_ROUTE_IMPORT, *NOT_SEARCHING),
+    "create_version": (*NEVER_AT_ROUTE_IMPORT, *NOT_SEARCHING),
     "dispatch_jobs": NEVER_AT_DISPATCH_IMPORT,
 }
 
