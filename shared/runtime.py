@@ -14,37 +14,52 @@ from __future__ import annotations
 import os
 import random
 import socket
+from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 
-from shared.data.chains import ChainBudgets
-from shared.data.page_tokens import PageTokenCodec
 from shared.data.store import RegistryStore
-from shared.data.subscriptions import SubscriptionStore
-from shared.dispatch.implementations import IMPLEMENTATIONS
-from shared.services.handler_policy import HandlerPolicy
 from shared.services.registry import ModelRegistry, utc_now
-from shared.services.subscriptions import SubscriptionService
 from shared.settings import ApiSettings, DispatcherSettings, SettingsError
 
-# Imported by the factories that use them, so a model or subscription route does not load the
-# job, outbox and dispatch modules at cold start.
+# Each factory imports what it builds, so a function loads only the modules of the services its
+# route uses: a model read does not load subscriptions, chains, handler kinds' allow-lists, jobs,
+# the outbox or the dispatcher at cold start (tests/unit/test_route_imports.py holds this). The
+# registry's store and service are imported here: almost every function uses them on every
+# request, and what init imports is in the SnapStart snapshot instead of each first request.
 if TYPE_CHECKING:
     from shared.data.aliases import AliasStore
+    from shared.data.chains import ChainBudgets
     from shared.data.outbox import OutboxWriter
+    from shared.data.page_tokens import PageTokenCodec
+    from shared.data.subscriptions import SubscriptionStore
     from shared.dispatch.completions import AwsCompletions
     from shared.dispatch.dispatcher import Dispatcher
     from shared.dispatch.sweeper import Sweeper
     from shared.services.aliases import AliasService
     from shared.services.chains import ChainQueries
     from shared.services.firing import Firing
+    from shared.services.handler_policy import HandlerPolicy
     from shared.services.jobs import JobService
     from shared.services.search import SearchService
+    from shared.services.subscriptions import SubscriptionService
     from shared.services.tags import TagService
     from shared.services.transitions import VersionLifecycle
     from shared.services.webhooks import WebhookService
+
+
+class _OnFirstUse:
+    """Stands for the service ``build`` returns, built when one of its attributes is first used:
+    a model read never calls the handler policy or the subscriptions' staleness marks, so it never
+    builds them (nor imports their modules)."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._build(), name)
 
 
 @cache
@@ -71,26 +86,39 @@ def _page_token_key(settings: ApiSettings) -> bytes:
 
 @cache
 def page_tokens() -> PageTokenCodec:
+    from shared.data.page_tokens import PageTokenCodec
+
     return PageTokenCodec(_page_token_key(api_settings()))
 
 
 @cache
 def registry_store() -> RegistryStore:
+
     return RegistryStore(dynamodb_client(), api_settings().table_name, page_tokens)
 
 
 @cache
 def handler_policy() -> HandlerPolicy:
+    from shared.dispatch.implementations import IMPLEMENTATIONS
+    from shared.services.handler_policy import HandlerPolicy
+
     return HandlerPolicy(api_settings().handler_allow_list, IMPLEMENTATIONS.keys())
 
 
 @cache
 def model_registry() -> ModelRegistry:
-    return ModelRegistry(registry_store(), handler_policy(), subscription_service())
+    # The policy and the staleness marks serve model writes alone: built on their first use.
+    return ModelRegistry(
+        registry_store(),
+        cast("HandlerPolicy", _OnFirstUse(handler_policy)),
+        cast("SubscriptionService", _OnFirstUse(subscription_service)),
+    )
 
 
 @cache
 def subscription_service() -> SubscriptionService:
+    from shared.services.subscriptions import SubscriptionService
+
     return SubscriptionService(
         registry_store(),
         subscription_store(),
@@ -103,11 +131,15 @@ def subscription_service() -> SubscriptionService:
 
 @cache
 def chain_budgets() -> ChainBudgets:
+    from shared.data.chains import ChainBudgets
+
     return ChainBudgets(dynamodb_client(), api_settings().table_name)
 
 
 @cache
 def subscription_store() -> SubscriptionStore:
+    from shared.data.subscriptions import SubscriptionStore
+
     return SubscriptionStore(dynamodb_client(), api_settings().table_name, page_tokens)
 
 
@@ -286,6 +318,7 @@ def dispatcher_settings() -> DispatcherSettings:
 def dispatcher() -> Dispatcher:
     # Imported here: route functions never load the dispatcher or Powertools batch processing.
     from shared.dispatch.dispatcher import Dispatcher
+    from shared.dispatch.implementations import IMPLEMENTATIONS
     from shared.dispatch.starters import build_starters
     from shared.kinds.starting import Backoff, StartContext
 

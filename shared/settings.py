@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
 from shared.domain.access import DEFAULT_WORKSPACES_CLAIM
-from shared.domain.triggers import ChainLimits
 from shared.kinds import KINDS
 from shared.kinds.allow_list import HandlerAllowList
+
+if TYPE_CHECKING:  # imported by chain_limits(): only the routes that fire or plan chains load triggers
+    from shared.domain.triggers import ChainLimits
 
 # Environment every deployed function gets for its libraries (the stack sets it; the benchmarks
 # simulate it). PIE uses no pydantic plugin, so pydantic need not scan every installed
@@ -52,6 +54,8 @@ class ApiSettings(BaseModel):
     webhook_hosts: dict[str, list[str]] | None = None
 
     def chain_limits(self) -> ChainLimits:
+        from shared.domain.triggers import ChainLimits
+
         return ChainLimits(max_depth=self.max_chain_depth, job_budget=self.chain_job_budget)
 
     @model_validator(mode="after")

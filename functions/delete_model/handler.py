@@ -1,5 +1,8 @@
 """DELETE /v2/models/{model_id} — delete a model with its versions, subscriptions and jobs."""
 
+# Every delete marks the subscriptions that target the model stale: the service is imported at
+# init (into the SnapStart snapshot) rather than by the first request of each environment.
+import shared.services.subscriptions  # noqa: F401
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath
 from shared.runtime import model_registry

@@ -17,11 +17,6 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESSIV
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from shared.domain.errors import PageTokenInvalidError
 
 # AES-SIV with a 512-bit key is AES-256 for both its MAC and its cipher half.
@@ -39,7 +34,14 @@ def _b64decode(text: str) -> bytes:
 
 class PageTokenCodec:
     def __init__(self, secret: bytes) -> None:
-        """``secret``: the deployment's page-token key; the cipher key is derived from it (HKDF)."""
+        """``secret``: the deployment's page-token key; the cipher key is derived from it (HKDF).
+
+        ``cryptography`` is imported here, not with the module: a codec is built only when a list
+        has a token to read or a next page to seal, so other routes never load it at cold start."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
         key = HKDF(algorithm=hashes.SHA256(), length=_KEY_BYTES, salt=None, info=_KEY_PURPOSE).derive(secret)
         self._cipher = AESSIV(key)
 
@@ -48,6 +50,8 @@ class PageTokenCodec:
         return _b64encode(self._cipher.encrypt(payload.encode(), [list_scope.encode()]))
 
     def decode(self, token: str, list_scope: str) -> dict[str, Any]:
+        from cryptography.exceptions import InvalidTag  # loaded with the codec (see __init__)
+
         try:
             raw = self._cipher.decrypt(_b64decode(token), [list_scope.encode()])
         except (ValueError, binascii.Error, InvalidTag):

@@ -40,6 +40,9 @@ VERSION_REFERENCE_PATTERN = r"^(@[a-z][a-z0-9_-]{0,63}|[A-Za-z0-9][A-Za-z0-9_.-]
 # In a path, where a client may have percent-encoded the ``@`` (``%40champion``).
 VERSION_PATH_PATTERN = r"^((@|%40)[a-z][a-z0-9_-]{0,63}|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# The longest search filter (``shared.domain.search``); here, with the other limits the HTTP
+# parameters declare, so a route that does not search does not import the filter parser.
+MAX_FILTER_LENGTH = 1000
 
 ModelId = Annotated[str, StringConstraints(pattern=MODEL_ID_PATTERN)]
 VersionId = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]

@@ -20,11 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from shared.domain.entities import VERSION_PATTERN, WORKSPACE_PATTERN
+from shared.domain.entities import MAX_FILTER_LENGTH, VERSION_PATTERN, WORKSPACE_PATTERN
 from shared.domain.errors import FilterInvalidError, OrderByInvalidError
 from shared.domain.tags import TAG_KEY_PATTERN
 
-MAX_FILTER_LENGTH = 1000
 MAX_TERMS = 10
 
 Kind = Literal["model", "version"]

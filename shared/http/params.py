@@ -7,9 +7,14 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
-from shared.domain.entities import ALIAS_PATTERN, MODEL_ID_PATTERN, UUID_PATTERN, VERSION_PATH_PATTERN
+from shared.domain.entities import (
+    ALIAS_PATTERN,
+    MAX_FILTER_LENGTH,
+    MODEL_ID_PATTERN,
+    UUID_PATTERN,
+    VERSION_PATH_PATTERN,
+)
 from shared.domain.errors import RequestInvalidError
-from shared.domain.search import MAX_FILTER_LENGTH
 from shared.domain.webhooks import DELIVERY_ID_PATTERN, WEBHOOK_ID_PATTERN
 
 ModelIdPath = Annotated[str, Path(pattern=MODEL_ID_PATTERN, description="Model id")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from shared.data.errors import ItemExistsError, StaleEntityError
 from shared.data.save import RETRY, Retry, retry_on_stale
@@ -26,11 +27,15 @@ from shared.domain.errors import (
     WorkspaceImmutableError,
 )
 from shared.domain.records import ModelRecord, Page
-from shared.domain.requests import CreateModelRequest, CreateVersionRequest, UpdateModelRequest
 from shared.domain.responses import ModelList, ModelResponse, ModelVersionResponse, VersionList
 from shared.domain.versions import cut_version
-from shared.services.handler_policy import HandlerPolicy
 from shared.services.ports import Clock, ModelStore, StalenessMarker
+
+# Annotations only: the write routes that take these import them, so a read route does not load
+# the request models or the handler allow-list at cold start.
+if TYPE_CHECKING:
+    from shared.domain.requests import CreateModelRequest, CreateVersionRequest, UpdateModelRequest
+    from shared.services.handler_policy import HandlerPolicy
 
 FIRST_VERSION = "1"
 MAX_VERSION_LENGTH = 64
