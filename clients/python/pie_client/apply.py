@@ -30,6 +30,12 @@ model the file owns, an alias it names nowhere (not pinned, not protected, not t
 followed by an ``alias_set`` subscription of the model) is listed, and deleted with ``prune``, like
 an undeclared subscription.
 
+Tags are declared per model too (``tags: {team: pricing}``): given at creation, and on an existing
+model set one key at a time through the tag routes, which never cut a version (a model update
+would, on an active model) nor make a subscription stale. A model entry with ``tags:`` manages the
+model's tags: on a model the file owns, a tag it does not name is listed, and deleted with
+``prune``. Tag writes are unconditional: each sets one key to the declared value.
+
 Before anything is written the plan checks what it can: every subscription's target is declared
 in the file or exists (and is not being pruned), every pinned version exists and is active, every
 handler matches the handler schemas the server publishes in its OpenAPI document (kind, ARN shape,
@@ -183,6 +189,9 @@ def _declaration(document: dict[str, Any], path: str | Path) -> Declaration:
             # YAML reads `champion: 3` as a number; versions are strings.
             aliases[entry["id"]] = {name: str(version) for name, version in entry["aliases"].items()}
         body = {name: value for name, value in entry.items() if name not in ("subscriptions", "aliases")}
+        if "tags" in body:
+            # YAML reads `priority: 1` as a number; tag values are strings.
+            body["tags"] = {key: str(value) for key, value in body["tags"].items()}
         marked = (body.get("metadata") or {}).get(OWNER_KEY)
         if marked is not None and marked != owner:
             raise ApplyFileError(
@@ -333,17 +342,36 @@ class AliasStep:
         return f"{self.model_id}@{self.name}"
 
 
+@dataclass
+class TagStep:
+    """A declared tag of a model: created, changed (``update``) or already there."""
+
+    action: Action
+    model_id: str
+    key: str
+    value: str
+    current: str | None
+    with_model: bool = False  # the model is created by this apply, with its tags
+
+    @property
+    def address(self) -> str:
+        return f"{self.model_id}/tags/{self.key}"
+
+
 @dataclass(frozen=True)
 class Orphan:
     """Something the file owns on the server but no longer declares: deleted only when pruning."""
 
-    kind: Literal["model", "subscription", "alias"]
-    model_id: str  # the model, or the subscription's or alias's model
+    kind: Literal["model", "subscription", "alias", "tag"]
+    model_id: str  # the model, or the subscription's, alias's or tag's model
     subscription: Subscription | None = None
     alias: Alias | None = None
+    tag: str | None = None
 
     @property
     def address(self) -> str:
+        if self.tag is not None:
+            return f"{self.model_id}/tags/{self.tag}"
         if self.alias is not None:
             return f"{self.model_id}@{self.alias.name}"
         if self.subscription is None:
@@ -352,6 +380,8 @@ class Orphan:
 
     @property
     def id(self) -> str:
+        if self.tag is not None:
+            return self.tag
         if self.alias is not None:
             return self.alias.name
         return self.subscription.id if self.subscription is not None else self.model_id
@@ -376,10 +406,11 @@ class Plan:
     prune: bool = False
     problems: list[str] = field(default_factory=list)
     aliases: list[AliasStep] = field(default_factory=list)
+    tags: list[TagStep] = field(default_factory=list)
 
     @property
-    def steps(self) -> list[ModelStep | SubscriptionStep | AliasStep]:
-        return [*self.models, *self.subscriptions, *self.aliases]
+    def steps(self) -> list[ModelStep | SubscriptionStep | AliasStep | TagStep]:
+        return [*self.models, *self.subscriptions, *self.aliases, *self.tags]
 
     @property
     def deletions(self) -> list[Orphan]:
@@ -438,6 +469,16 @@ class Plan:
                 }
                 for step in self.aliases
             ],
+            "tags": [
+                {
+                    "model_id": step.model_id,
+                    "key": step.key,
+                    "action": step.action,
+                    "before": step.current,
+                    "after": step.value,
+                }
+                for step in self.tags
+            ],
             "already_stale": [step.address for step in self.already_stale],
             "not_in_file": [
                 {
@@ -466,8 +507,9 @@ def plan(client: PieClient, declaration: Declaration, *, reactivate: bool = Fals
             if step.model_id in declaration.aliases:
                 existing_aliases[step.model_id] = client.list_aliases(step.model_id)
     orphans = _orphans(client, declaration, model_steps, existing_by_source)
-    orphans[:0] = _alias_orphans(declaration, model_steps, existing_aliases)
+    orphans[:0] = _alias_orphans(declaration, model_steps, existing_aliases) + _tag_orphans(declaration, model_steps)
     alias_steps = _plan_aliases(declaration, model_steps, existing_aliases)
+    tag_steps = _plan_tags(model_steps)
     subscription_steps = [
         _plan_subscription(declared, existing_by_source.get(declared.source_model_id, []), reactivate)
         for declared in declaration.subscriptions
@@ -482,7 +524,44 @@ def plan(client: PieClient, declaration: Declaration, *, reactivate: bool = Fals
     written = {step.model_id for step in model_steps if step.action != "unchanged"}
     problems = _problems(client, declaration, orphans if prune else [], written)
     problems.extend(_alias_problems(client, model_steps, alias_steps))
-    return Plan(model_steps, subscription_steps, made_stale, already_stale, orphans, prune, problems, alias_steps)
+    problems.extend(_tag_problems(tag_steps))
+    return Plan(
+        model_steps, subscription_steps, made_stale, already_stale, orphans, prune, problems, alias_steps, tag_steps
+    )
+
+
+def _plan_tags(model_steps: list[ModelStep]) -> list[TagStep]:
+    """The declared tags of each model whose entry has ``tags:``, against the model's own."""
+    steps: list[TagStep] = []
+    for model in model_steps:
+        if "tags" not in model.desired.model_fields_set:
+            continue
+        current = model.current.tags if model.current is not None else {}
+        for key, value in sorted(model.desired.tags.items()):
+            now = current.get(key)
+            action: Action = "create" if now is None else "unchanged" if now == value else "update"
+            steps.append(TagStep(action, model.model_id, key, value, now, with_model=model.current is None))
+    return steps
+
+
+def _tag_orphans(declaration: Declaration, model_steps: list[ModelStep]) -> list[Orphan]:
+    """The tags of owned models whose entry manages tags, that the entry does not name."""
+    return [
+        Orphan("tag", step.model_id, tag=key)
+        for step in model_steps
+        if step.current is not None and "tags" in step.desired.model_fields_set and _owns(declaration, step.current)
+        for key in sorted(step.current.tags)
+        if key not in step.desired.tags
+    ]
+
+
+def _tag_problems(tag_steps: list[TagStep]) -> list[str]:
+    """A tag route names its key in the path, where '/' cannot be: such a key is given at creation only."""
+    return [
+        f"tag {step.address}: a key holding '/' can be set only when its model is created"
+        for step in tag_steps
+        if "/" in step.key and step.action != "unchanged" and not step.with_model
+    ]
 
 
 def _effective(step: ModelStep, name: str) -> Any:
@@ -789,8 +868,8 @@ def _schema(model: dict[str, Any], action: str, direction: str) -> Any:
 
 def execute(client: PieClient, plan: Plan, report: Callable[[str], None] = lambda line: None) -> None:
     """Carry the plan out in order: models first (targets must exist), then subscriptions, then
-    the alias pins (onto versions that exist by then), then the deletions (aliases and
-    subscriptions before the models they belong to). A plan with problems is refused before the
+    the alias pins (onto versions that exist by then) and the tags, then the deletions (tags,
+    aliases and subscriptions before the models they belong to). A plan with problems is refused before the
     first write."""
     if plan.problems:
         raise PlanProblems(plan.problems)
@@ -811,9 +890,17 @@ def execute(client: PieClient, plan: Plan, report: Callable[[str], None] = lambd
             f"alias {pin.address}",
         )
         report(f"{'created' if pin.action == 'create' else 'moved'} alias {pin.address} -> {pin.version}")
+    for tag in plan.tags:
+        if tag.action == "unchanged":
+            continue
+        if not tag.with_model:  # a created model got its tags in the creation
+            client.set_model_tag(tag.model_id, tag.key, tag.value)
+        report(f"{'set' if tag.action == 'create' else 'changed'} tag {tag.address} = {tag.value}")
     for orphan in plan.deletions:
         try:
-            if orphan.alias is not None:
+            if orphan.tag is not None:
+                client.delete_model_tag(orphan.model_id, orphan.tag)
+            elif orphan.alias is not None:
                 _guarded(
                     partial(
                         client.delete_alias, orphan.model_id, orphan.alias.name, if_match=orphan.alias.entity_version
@@ -854,6 +941,7 @@ def _apply_model(client: PieClient, step: ModelStep) -> None:
             handlers=desired.handlers,
             handler_contracts=desired.handler_contracts,
             metadata=desired.metadata,
+            tags=desired.tags if "tags" in desired.model_fields_set else None,
             **declared_alias_fields,
         )
     elif step.action == "update":
@@ -925,6 +1013,13 @@ def render(plan: Plan) -> Iterable[str]:
             yield f"~ alias {pin.address}: move {pin.current.version} => {pin.version}{note}"
         else:
             yield f"= alias {pin.address}: {pin.version}, no changes"
+    for tag in plan.tags:
+        if tag.action == "create":
+            yield f"+ tag {tag.address}: set = {_short(tag.value)}"
+        elif tag.action == "update":
+            yield f"~ tag {tag.address}: {_short(tag.current)} => {_short(tag.value)} (no version is cut)"
+        else:
+            yield f"= tag {tag.address}: no changes"
     for effect in plan.made_stale:
         subscription = effect.subscription
         name = subscription.label or subscription.id

@@ -46,7 +46,7 @@ from pydantic import ValidationError
 from pie_client import apply as declared
 from pie_client import rules
 from pie_client.client import DEFAULT_URL, PieClient
-from pie_client.errors import InvalidRequest, PieError, Unauthorized, WaitTimeout
+from pie_client.errors import BadRequest, InvalidRequest, PieError, Unauthorized, WaitTimeout
 from pie_client.graph import ImpactTree, TriggerGraph, event_label
 from pie_client.models import Job
 
@@ -57,6 +57,7 @@ EXIT_CODES_HELP = (
     "3 a wait timed out; apply --plan: 0 no changes, 2 changes, 1 error."
 )
 GRAPH_FORMATS = ("text", "dot", "mermaid", "json")
+_FILTER_POSITION = re.compile(r"^filter: .*\(at position (\d+)\)$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
@@ -251,6 +252,30 @@ ALIAS_HISTORY_COLUMNS: dict[str, Callable[[Any], Any]] = {
     "BY": lambda change: change.by,
     "REASON": lambda change: change.reason,
 }
+TAG_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    "KEY": lambda tag: tag["key"],
+    "VALUE": lambda tag: tag["value"],
+}
+WEBHOOK_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    "ID": lambda hook: hook.id,
+    "URL": lambda hook: hook.url,
+    "EVENTS": lambda hook: ",".join(hook.events),
+    "MODELS": lambda hook: ",".join(hook.model_ids) if hook.model_ids else "(all)",
+    "WORKSPACE": lambda hook: hook.workspace,
+    "STATUS": lambda hook: hook.status,
+    "DESCRIPTION": lambda hook: hook.description,
+}
+DELIVERY_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    "ID": lambda delivery: delivery.id,
+    "EVENT": lambda delivery: delivery.event_type,
+    "STATUS": lambda delivery: delivery.status,
+    "ATTEMPTS": lambda delivery: len(delivery.attempts),
+    "LAST": lambda delivery: _last_attempt(delivery),
+    "NEXT": lambda delivery: (
+        delivery.next_attempt_at.isoformat(timespec="seconds") if delivery.next_attempt_at else None
+    ),
+    "CREATED": lambda delivery: delivery.created_at.isoformat(timespec="seconds"),
+}
 JOB_COLUMNS: dict[str, Callable[[Any], Any]] = {
     "ID": lambda job: job.id,
     "VERSION": lambda job: job.version,
@@ -260,6 +285,38 @@ JOB_COLUMNS: dict[str, Callable[[Any], Any]] = {
     "UPDATED": lambda job: job.updated_at.isoformat(timespec="seconds"),
     "ERROR": lambda job: job.error,
 }
+
+
+def _last_attempt(delivery: Any) -> str | None:
+    if not delivery.attempts:
+        return None
+    last = delivery.attempts[-1]
+    return str(last.status_code) if last.status_code is not None else last.error
+
+
+def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"key": key, "value": value} for key, value in sorted(tags.items())]
+
+
+def filter_caret(expression: str, message: str) -> str | None:
+    """The filter with a caret under the position a server's 400 names, or None if it names none."""
+    found = _FILTER_POSITION.match(message)
+    if found is None:
+        return None
+    position = min(int(found.group(1)), len(expression))
+    return f"  {expression}\n  {' ' * position}^"
+
+
+def _searched(session: Session, expression: str | None, read: Callable[[], list[Any]]) -> list[Any]:
+    """Read a filtered list; a filter the server cannot parse shows, at a terminal, the filter
+    with a caret under the position its message names (the error itself stays one line)."""
+    try:
+        return read()
+    except BadRequest as refused:
+        caret = filter_caret(expression, refused.message) if expression is not None else None
+        if caret is not None and sys.stderr.isatty():
+            session.err.print(caret)
+        raise
 
 
 # Parameters ------------------------------------------------------------------------------------
@@ -369,13 +426,47 @@ def models() -> None:
     """Models: list, get, create, update, delete."""
 
 
-@models.command("list", help="The models, newest first.")
+def _search_options(orders: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def add(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.option(
+            "--order-by", metavar="FIELD [ASC|DESC]", help=f"{orders}, optionally followed by ASC or DESC"
+        )(command)
+        return click.option(
+            "--filter",
+            "filter_",
+            metavar="EXPRESSION",
+            help="MLflow's filter syntax, comparisons joined by AND (see docs/search.md)",
+        )(command)
+
+    return add
+
+
+@models.command("list")
 @click.option("--status", type=click.Choice(["pending", "active"]))
+@click.option("--workspace", help="only this workspace's models")
+@_search_options("name, created_at or updated_at")
 @click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help="at most this many")
 @output_option
 @pass_session
-def models_list(session: Session, status: str | None, limit: int) -> None:
-    emit(session, _first(session.client.iter_models(status=status, page_size=100), limit), MODEL_COLUMNS)
+def models_list(
+    session: Session,
+    status: str | None,
+    workspace: str | None,
+    filter_: str | None,
+    order_by: str | None,
+    limit: int,
+) -> None:
+    """The models (in the list's order, or --order-by's). --filter "name LIKE 'price%' AND
+    tags.team = 'pricing'" keeps those matching; a filter that does not parse exits 1 with the
+    position where reading stopped."""
+    found = session.client.search_models(
+        filter_,
+        order_by=order_by,
+        status=status,
+        workspace=workspace,
+        page_size=100,  # type: ignore[arg-type]
+    )
+    emit(session, _searched(session, filter_, lambda: _first(found, limit)), MODEL_COLUMNS)
 
 
 @models.command("get", help="One model: handlers, contracts, metadata, versions.")
@@ -482,13 +573,17 @@ def versions() -> None:
     """Versions: list, get, create, status."""
 
 
-@versions.command("list", help="A model's versions, newest first.")
+@versions.command("list")
 @click.argument("model_id")
+@_search_options("created_at or updated_at")
 @click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True)
 @output_option
 @pass_session
-def versions_list(session: Session, model_id: str, limit: int) -> None:
-    emit(session, _first(session.client.iter_versions(model_id, page_size=100), limit), VERSION_COLUMNS)
+def versions_list(session: Session, model_id: str, filter_: str | None, order_by: str | None, limit: int) -> None:
+    """A model's versions, newest first (or in --order-by's order). --filter "status = 'active'
+    AND tags.stage = 'prod'" keeps those matching."""
+    found = session.client.search_versions(model_id, filter_, order_by=order_by, page_size=100)
+    emit(session, _searched(session, filter_, lambda: _first(found, limit)), VERSION_COLUMNS)
 
 
 @versions.command("get")
@@ -717,6 +812,225 @@ def aliases_delete(session: Session, model_id: str, alias: str, if_match: int | 
     """Delete an alias (its history keeps the delete). A protected alias needs models:promote."""
     session.client.delete_alias(model_id, alias, if_match=if_match)
     _deleted(session, "alias", alias)
+
+
+@cli.group()
+def tags() -> None:
+    """Tags: list, set, delete, on a model or (--version) one of its versions. Setting a tag never
+    cuts a version or marks a subscription stale."""
+
+
+def _tag_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option(
+        "--if-match",
+        type=click.IntRange(min=0),
+        help="change only if the resource's entity_version is still this (else exit 1, nothing changed)",
+    )(command)
+    return _version_option(command)
+
+
+def _version_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--version",
+        "version",
+        metavar="VERSION",
+        help="a version's tags (a version, latest or @alias), not the model's",
+    )(command)
+
+
+def _emit_tags(session: Session, resource: Any) -> None:
+    """The resource's tags as KEY/VALUE rows; with -o json the whole resource (its entity_version too)."""
+    if session.output == "json":
+        emit(session, resource)
+    else:
+        emit(session, _tags(resource.tags), TAG_COLUMNS)
+
+
+@tags.command("list")
+@click.argument("model_id")
+@_version_option
+@output_option
+@pass_session
+def tags_list(session: Session, model_id: str, version: str | None) -> None:
+    """A model's tags, or a version's (--version). -o json prints them as one object."""
+    client = session.client
+    resource = client.get_model(model_id) if version is None else client.get_version(model_id, version).version
+    if session.output == "json":
+        click.echo(json.dumps(resource.tags, indent=2, ensure_ascii=False))
+    else:
+        emit(session, _tags(resource.tags), TAG_COLUMNS)
+
+
+@tags.command("set")
+@click.argument("model_id")
+@click.argument("key")
+@click.argument("value")
+@_tag_options
+@output_option
+@pass_session
+def tags_set(session: Session, model_id: str, key: str, value: str, version: str | None, if_match: int | None) -> None:
+    """Set tag KEY to VALUE on MODEL_ID, or on one of its versions (--version). Prints the
+    resource's tags (-o json: the resource)."""
+    client = session.client
+    if version is None:
+        changed = client.set_model_tag(model_id, key, value, if_match=if_match)
+    else:
+        changed = client.set_version_tag(model_id, version, key, value, if_match=if_match)
+    _emit_tags(session, changed)
+
+
+@tags.command("delete")
+@click.argument("model_id")
+@click.argument("key")
+@_tag_options
+@pass_session
+def tags_delete(session: Session, model_id: str, key: str, version: str | None, if_match: int | None) -> None:
+    """Remove tag KEY from MODEL_ID, or from one of its versions (--version); exit 1 if it has none."""
+    if version is None:
+        session.client.delete_model_tag(model_id, key, if_match=if_match)
+    else:
+        session.client.delete_version_tag(model_id, version, key, if_match=if_match)
+    _deleted(session, "tag", key)
+
+
+@cli.group()
+def webhooks() -> None:
+    """Webhooks: create, list, get, update, delete, rotate-secret, ping, deliveries, retry. PIE
+    signs each event it sends (Standard Webhooks); the secret is printed by create and
+    rotate-secret only."""
+
+
+SECRET_NOTE = "the secret is shown only now: store it (pie webhooks rotate-secret makes a new one)"
+
+
+def _emit_with_secret(session: Session, webhook: Any) -> None:
+    emit(session, webhook)
+    if session.output != "json":
+        session.err.print(SECRET_NOTE)
+
+
+def _names(value: str) -> list[str]:
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+@webhooks.command("create")
+@click.argument("url")
+@click.option("--events", required=True, metavar="E1,E2", help="comma-separated event types, or '*' for all")
+@click.option("--models", "model_ids", metavar="M1,M2", help="only events of these models (default: all)")
+@click.option("--workspace", help="the workspace (default: your only one; '*' every workspace, for admins)")
+@click.option("--description")
+@output_option
+@pass_session
+def webhooks_create(
+    session: Session, url: str, events: str, model_ids: str | None, workspace: str | None, description: str | None
+) -> None:
+    """Send EVENTS to URL (https; loopback is allowed by pie-local). Prints the webhook with its
+    secret, which no other command shows again."""
+    created = session.client.create_webhook(
+        url,
+        events=_names(events),
+        model_ids=_names(model_ids) if model_ids is not None else None,
+        workspace=workspace,
+        description=description,
+    )
+    _emit_with_secret(session, created)
+
+
+@webhooks.command("list", help="The webhooks of your workspaces (never their secrets).")
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help="at most this many")
+@output_option
+@pass_session
+def webhooks_list(session: Session, limit: int) -> None:
+    emit(session, _first(session.client.iter_webhooks(page_size=100), limit), WEBHOOK_COLUMNS)
+
+
+@webhooks.command("get", help="One webhook (never its secret).")
+@click.argument("webhook_id")
+@output_option
+@pass_session
+def webhooks_get(session: Session, webhook_id: str) -> None:
+    emit(session, session.client.get_webhook(webhook_id))
+
+
+@webhooks.command("update")
+@click.argument("webhook_id")
+@click.option("--url")
+@click.option("--events", metavar="E1,E2", help="comma-separated event types, or '*'")
+@click.option("--models", "model_ids", metavar="M1,M2", help="only these models ('' for all)")
+@click.option("--description")
+@click.option("--status", type=click.Choice(["active", "disabled"]), help="active re-enables a disabled endpoint")
+@output_option
+@pass_session
+def webhooks_update(
+    session: Session,
+    webhook_id: str,
+    url: str | None,
+    events: str | None,
+    model_ids: str | None,
+    description: str | None,
+    status: str | None,
+) -> None:
+    """Change the given fields; the rest stay."""
+    changes: dict[str, Any] = {"url": url, "description": description, "status": status}
+    given = {name: value for name, value in changes.items() if value is not None}
+    if events is not None:
+        given["events"] = _names(events)
+    if model_ids is not None:
+        given["model_ids"] = _names(model_ids) or None
+    if not given:
+        raise click.UsageError("nothing to change: give --url, --events, --models, --description or --status")
+    emit(session, session.client.update_webhook(webhook_id, **given))
+
+
+@webhooks.command("delete", help="Delete a webhook (no more deliveries).")
+@click.argument("webhook_id")
+@pass_session
+def webhooks_delete(session: Session, webhook_id: str) -> None:
+    session.client.delete_webhook(webhook_id)
+    _deleted(session, "webhook", webhook_id)
+
+
+@webhooks.command("rotate-secret")
+@click.argument("webhook_id")
+@output_option
+@pass_session
+def webhooks_rotate_secret(session: Session, webhook_id: str) -> None:
+    """A new secret, printed now only; the one it replaces still signs for 24 hours."""
+    _emit_with_secret(session, session.client.rotate_webhook_secret(webhook_id))
+
+
+@webhooks.command("ping")
+@click.argument("webhook_id")
+@output_option
+@pass_session
+def webhooks_ping(session: Session, webhook_id: str) -> None:
+    """Send a ping event to the endpoint; see it with `pie webhooks deliveries`."""
+    emit(session, session.client.ping_webhook(webhook_id))
+    if session.output != "json":
+        session.err.print(f"ping queued: pie webhooks deliveries {webhook_id}")
+
+
+@webhooks.command("deliveries")
+@click.argument("webhook_id")
+@click.option("--status", type=click.Choice(["pending", "delivered", "failed"]))
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="at most this many")
+@output_option
+@pass_session
+def webhooks_deliveries(session: Session, webhook_id: str, status: str | None, limit: int) -> None:
+    """The endpoint's delivery log, newest first: each delivery's status, attempts and next try
+    (-o json: every attempt's status code, duration, error and response excerpt)."""
+    found = session.client.iter_webhook_deliveries(webhook_id, status=status, page_size=min(limit, 100))  # type: ignore[arg-type]
+    emit(session, _first(found, limit), DELIVERY_COLUMNS)
+
+
+@webhooks.command("retry")
+@click.argument("webhook_id")
+@click.argument("delivery_id")
+@output_option
+@pass_session
+def webhooks_retry(session: Session, webhook_id: str, delivery_id: str) -> None:
+    """Send a failed delivery again now, under the same webhook-id (exit 1 if it has not failed)."""
+    emit(session, session.client.retry_webhook_delivery(webhook_id, delivery_id))
 
 
 @cli.group()

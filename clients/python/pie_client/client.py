@@ -54,6 +54,11 @@ from pie_client.models import (
     CreateModelRequest,
     CreateSubscriptionRequest,
     CreateVersionRequest,
+    CreateWebhookRequest,
+    Delivery,
+    DeliveryList,
+    DeliveryResponse,
+    DeliveryStatus,
     DryRunRequest,
     DryRunResult,
     HandlerCheck,
@@ -78,6 +83,7 @@ from pie_client.models import (
     NewStatusRequest,
     Promotion,
     SetAliasRequest,
+    SetTagRequest,
     StartJobRequest,
     StatusChangeResponse,
     Subscription,
@@ -86,9 +92,16 @@ from pie_client.models import (
     TriggerEvent,
     UpdateModelRequest,
     UpdateSubscriptionRequest,
+    UpdateWebhookRequest,
     Version,
     VersionList,
     VersionStatus,
+    Webhook,
+    WebhookList,
+    WebhookResponse,
+    WebhookSecretResponse,
+    WebhookStatus,
+    WebhookWithSecret,
 )
 
 __version__ = "0.1.0"
@@ -166,12 +179,16 @@ class _PieOperations:
         workspace: str | None = None,
         protected_aliases: list[str] | None = None,
         promotion: Promotion | JsonObject | None = None,
+        tags: dict[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> ModelVersionResponse:
         """A new model with version "1" (pending), in ``workspace`` (default: the caller's only one).
         ``protected_aliases`` may be moved only with the ``models:promote`` scope; ``promotion``
-        (``{"alias": "champion"}``) moves that alias to each version as it becomes active."""
+        (``{"alias": "champion"}``) moves that alias to each version as it becomes active.
+        ``tags`` (string to string) are the model's first tags; later ones go through ``set_model_tag``."""
         fields: dict[str, Any] = {}
+        if tags is not None:
+            fields["tags"] = tags
         # Sent only when given, so a PIE without aliases sees the body it always did.
         if protected_aliases is not None:
             fields["protected_aliases"] = protected_aliases
@@ -195,11 +212,48 @@ class _PieOperations:
         *,
         status: ModelStatus | None = None,
         workspace: str | None = None,
+        filter: str | None = None,
+        order_by: str | None = None,
         limit: int | None = None,
         next_token: str | None = None,
     ) -> ModelList:
-        params = {"status": status, "workspace": workspace, "limit": limit, "next_token": next_token}
+        """One page of models. ``filter`` is MLflow's syntax (``name LIKE 'price%' AND
+        tags.team = 'pricing'``; docs/search.md), ``order_by`` ``name|created_at|updated_at``
+        with ``ASC`` or ``DESC``. A filter page may hold fewer than ``limit`` models, even none,
+        and still carry a ``next_token``: read on until it is None (``search_models`` does)."""
+        params = {
+            "status": status,
+            "workspace": workspace,
+            "filter": filter,
+            "order_by": order_by,
+            "limit": limit,
+            "next_token": next_token,
+        }
         return self._call("GET", "/v2/models", ModelList, params=params)
+
+    def search_models(
+        self,
+        filter: str | None = None,
+        *,
+        order_by: str | None = None,
+        status: ModelStatus | None = None,
+        workspace: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Model]:
+        """Every model matching ``filter``, in ``order_by``'s order, page after page (the SDK's
+        ``MlflowClient.search_registered_models``). A filter that does not parse is a
+        ``BadRequest`` naming the position where reading stopped."""
+        return self._pages(
+            lambda token: self.list_models(
+                status=status,
+                workspace=workspace,
+                filter=filter,
+                order_by=order_by,
+                limit=page_size,
+                next_token=token,
+            ),
+            "models",
+        )
 
     def iter_models(
         self, *, status: ModelStatus | None = None, workspace: str | None = None, page_size: int | None = None
@@ -293,24 +347,48 @@ class _PieOperations:
         *,
         description: str = "",
         metadata: JsonObject | None = None,
+        tags: dict[str, str] | None = None,
         idempotency_key: str | None = None,
         if_match: IfMatch = None,
     ) -> ModelVersionResponse:
         """A new pending version; ``if_match`` (the model's entity_version) makes the cut
         conditional on the model being unchanged (409 otherwise). Unconditional by default."""
-        body = _body(CreateVersionRequest, version=version, description=description, metadata=metadata or {})
+        fields: dict[str, Any] = {"tags": tags} if tags is not None else {}
+        body = _body(CreateVersionRequest, version=version, description=description, metadata=metadata or {}, **fields)
         path = _path("models", model_id, "new_version")
         return self._call(
             "POST", path, ModelVersionResponse, body=body, idempotency_key=idempotency_key, if_match=if_match
         )
 
-    def list_versions(self, model_id: str, *, limit: int | None = None, next_token: str | None = None) -> VersionList:
-        params = {"limit": limit, "next_token": next_token}
+    def list_versions(
+        self,
+        model_id: str,
+        *,
+        filter: str | None = None,
+        order_by: str | None = None,
+        limit: int | None = None,
+        next_token: str | None = None,
+    ) -> VersionList:
+        """One page of the model's versions; ``filter`` as in ``list_models`` (``version``,
+        ``status`` and ``tags.<key>`` terms), ``order_by`` ``created_at|updated_at``."""
+        params = {"filter": filter, "order_by": order_by, "limit": limit, "next_token": next_token}
         return self._call("GET", _path("models", model_id, "versions"), VersionList, params=params)
 
     def iter_versions(self, model_id: str, *, page_size: int | None = None) -> Iterator[Version]:
         """The model's versions, newest first."""
         return self._pages(lambda token: self.list_versions(model_id, limit=page_size, next_token=token), "versions")
+
+    def search_versions(
+        self, model_id: str, filter: str | None = None, *, order_by: str | None = None, page_size: int | None = None
+    ) -> Iterator[Version]:
+        """Every version of the model matching ``filter``, page after page (newest first unless
+        ``order_by`` says otherwise)."""
+        return self._pages(
+            lambda token: self.list_versions(
+                model_id, filter=filter, order_by=order_by, limit=page_size, next_token=token
+            ),
+            "versions",
+        )
 
     def get_version(self, model_id: str, version: str = "latest") -> ModelVersionResponse:
         """One version (``latest``: the newest; ``@champion``: the one the alias points at) and its model."""
@@ -352,6 +430,47 @@ class _PieOperations:
             if_match=self._if_match(_path("models", model_id, "versions", version), if_match),
             idempotency_key=idempotency_key,
         )
+
+    # Tags --------------------------------------------------------------------------------------
+    # A tag is set or deleted on its own route: it never cuts a version nor marks anything stale.
+    # Unconditional by default (one key is a command, not an edit of the whole resource, like an
+    # alias move); ``if_match`` (the resource's entity_version) makes it conditional (409 otherwise).
+
+    def set_model_tag(self, model_id: str, key: str, value: str, *, if_match: IfMatch = None) -> Model:
+        """Set one tag of the model (adding or replacing it); the model as it is now. A key
+        holding ``/`` can only be given at creation (the route cannot name it: 400)."""
+        path = _path("models", model_id, "tags", key)
+        body = _body(SetTagRequest, value=value)
+        return self._call("PUT", path, ModelResponse, body=body, if_match=if_match, pick="model")
+
+    def delete_model_tag(self, model_id: str, key: str, *, if_match: IfMatch = None) -> None:
+        """Remove one tag of the model (``NotFound`` if it has no such tag)."""
+        request = _Request("DELETE", _path("models", model_id, "tags", key), None, if_match=if_match)
+        return self._run(self._delete_tag(request, _path("models", model_id), every_under=False))
+
+    def set_version_tag(
+        self, model_id: str, version: str, key: str, value: str, *, if_match: IfMatch = None
+    ) -> Version:
+        """Set one tag of a version (``latest`` and ``@alias`` name one too); the version as it is now."""
+        path = _path("models", model_id, "versions", version, "tags", key)
+        body = _body(SetTagRequest, value=value)
+        return self._call("PUT", path, ModelVersionResponse, body=body, if_match=if_match, pick="version")
+
+    def delete_version_tag(self, model_id: str, version: str, key: str, *, if_match: IfMatch = None) -> None:
+        """Remove one tag of a version (``NotFound`` if it has no such tag)."""
+        path = _path("models", model_id, "versions", version, "tags", key)
+        # ``version`` may be latest or @alias: every version's remembered entity_version is dropped.
+        request = _Request("DELETE", path, None, if_match=if_match)
+        return self._run(self._delete_tag(request, _path("models", model_id, "versions"), every_under=True))
+
+    def _delete_tag(self, request: _Request, changed: str, every_under: bool) -> Operation:
+        """A tag's delete answers no body but bumps the entity_version of its resource: the one
+        remembered for ``changed`` (or, ``every_under``, for every resource under it) is dropped."""
+        yield request
+        if every_under:
+            self._forget(changed)
+        else:
+            self._etags.pop(changed, None)
 
     # Event subscriptions -----------------------------------------------------------------------
 
@@ -619,6 +738,98 @@ class _PieOperations:
                 raise WaitTimeout(f"job {job_id} of model {model_id} is still {job.status} after {timeout:g} s", job)
             yield _Sleep(min(poll, remaining))
 
+    # Webhooks ----------------------------------------------------------------------------------
+    # Endpoints PIE signs and sends its events to (docs/webhooks.md); check a delivery with
+    # ``pie_client.webhooks.verify``. The secret is in create's and rotate's answers only.
+
+    def create_webhook(
+        self,
+        url: str,
+        *,
+        events: list[str],
+        workspace: str | None = None,
+        model_ids: list[str] | None = None,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> WebhookWithSecret:
+        """Register an endpoint for ``events`` (``["*"]``: all); ``model_ids`` limits it to those
+        models. The answer holds ``secret``: keep it, no other answer shows it again."""
+        body = _body(
+            CreateWebhookRequest,
+            url=url,
+            events=events,
+            **_given(workspace=workspace, model_ids=model_ids, description=description),
+        )
+        return self._call(
+            "POST", "/v2/webhooks", WebhookSecretResponse, body=body, idempotency_key=idempotency_key, pick="webhook"
+        )
+
+    def list_webhooks(self, *, limit: int | None = None, next_token: str | None = None) -> WebhookList:
+        return self._call("GET", "/v2/webhooks", WebhookList, params={"limit": limit, "next_token": next_token})
+
+    def iter_webhooks(self, *, page_size: int | None = None) -> Iterator[Webhook]:
+        """Every webhook the caller's workspaces hold, page after page."""
+        return self._pages(lambda token: self.list_webhooks(limit=page_size, next_token=token), "webhooks")
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        return self._call("GET", _path("webhooks", webhook_id), WebhookResponse, pick="webhook")
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: str = _UNSET,
+        events: list[str] = _UNSET,
+        model_ids: list[str] | None = _UNSET,
+        description: str | None = _UNSET,
+        status: WebhookStatus = _UNSET,
+    ) -> Webhook:
+        """Change only the fields given (``model_ids=None``: every model again); ``status="active"``
+        enables an endpoint PIE disabled after days of failures."""
+        given = {"url": url, "events": events, "model_ids": model_ids, "description": description, "status": status}
+        body = _body(UpdateWebhookRequest, **{field: value for field, value in given.items() if value is not _UNSET})
+        return self._call("PUT", _path("webhooks", webhook_id), WebhookResponse, body=body, pick="webhook")
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        return self._call("DELETE", _path("webhooks", webhook_id), None)
+
+    def rotate_webhook_secret(self, webhook_id: str, *, idempotency_key: str | None = None) -> WebhookWithSecret:
+        """A new secret (in this answer only); the one it replaces still signs for 24 hours."""
+        path = _path("webhooks", webhook_id, "rotate-secret")
+        return self._call("POST", path, WebhookSecretResponse, idempotency_key=idempotency_key, pick="webhook")
+
+    def ping_webhook(self, webhook_id: str, *, idempotency_key: str | None = None) -> Webhook:
+        """Send a ``ping`` event to the endpoint; its delivery shows in the delivery log."""
+        path = _path("webhooks", webhook_id, "ping")
+        return self._call("POST", path, WebhookResponse, idempotency_key=idempotency_key, pick="webhook")
+
+    def list_webhook_deliveries(
+        self,
+        webhook_id: str,
+        *,
+        status: DeliveryStatus | None = None,
+        limit: int | None = None,
+        next_token: str | None = None,
+    ) -> DeliveryList:
+        """One page of the endpoint's delivery log, newest first, each with its attempts."""
+        params = {"status": status, "limit": limit, "next_token": next_token}
+        return self._call("GET", _path("webhooks", webhook_id, "deliveries"), DeliveryList, params=params)
+
+    def iter_webhook_deliveries(
+        self, webhook_id: str, *, status: DeliveryStatus | None = None, page_size: int | None = None
+    ) -> Iterator[Delivery]:
+        return self._pages(
+            lambda token: self.list_webhook_deliveries(webhook_id, status=status, limit=page_size, next_token=token),
+            "deliveries",
+        )
+
+    def retry_webhook_delivery(
+        self, webhook_id: str, delivery_id: str, *, idempotency_key: str | None = None
+    ) -> Delivery:
+        """Send a failed delivery again now, under the same ``webhook-id``."""
+        path = _path("webhooks", webhook_id, "deliveries", delivery_id, "retry")
+        return self._call("POST", path, DeliveryResponse, idempotency_key=idempotency_key, pick="delivery")
+
     # Handlers ----------------------------------------------------------------------------------
 
     def check_handlers(self, handlers: list[Handlers | JsonObject]) -> list[HandlerCheck]:
@@ -735,6 +946,11 @@ def _body(request: type[Answer], **fields: Any) -> Answer:
         return request(**fields)
     except ValidationError as invalid:
         raise from_validation(invalid, f"invalid {request.__name__}") from None
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    """The optional fields the caller gave (not None), so a body holds only those."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def _model_fields(model: Model) -> dict[str, Any]:
