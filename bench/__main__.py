@@ -33,6 +33,7 @@ SECTIONS = (
     "local_api",
     "hostile_input",
     "search",
+    "webhooks",
     "endurance",
 )
 
@@ -87,6 +88,7 @@ def _runners(
         search,
         supervision,
         warm,
+        webhooks,
     )
 
     return {
@@ -100,6 +102,9 @@ def _runners(
         "hostile_input": lambda: hostile_input.measure(runs=2 if quick else hostile_input.RUNS),
         "search": lambda: search.measure(
             sizes=(200, 2_000) if quick else search.SIZES, runs=3 if quick else search.RUNS
+        ),
+        "webhooks": lambda: webhooks.measure(
+            events_count=60 if quick else webhooks.EVENTS, writes=15 if quick else webhooks.WRITES
         ),
         "endurance": lambda: endurance.measure(writes=500 if quick else endurance.WRITES),
     }

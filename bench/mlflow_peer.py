@@ -26,6 +26,9 @@ Every percentile comes from at least 200 samples: 200 calls of each sequential o
 clients creating 40 models each at once, and 3,000 timed writes in the growth phase (their p99.9
 and slowest). Growth (create version p50 after the writes over before) is printed with a 95%
 bootstrap interval: its noise.
+
+Last, webhook delivery after a 30 s receiver outage (``bench.webhook_outage``): 10 events sent to
+each while its receiver is down, counted once it is back (``--outage-only`` runs this phase alone).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from bench import webhook_outage
 from bench.load import concurrently
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -407,8 +411,10 @@ def mlflow_server(directory: Path, mlflow: Path, workers: int | None = None) -> 
     ]  # fmt: skip
     began = time.monotonic()
     with log.open("wb") as output:
+        # Webhooks to http on loopback allowed (the outage phase's receiver), as pie-local allows them.
+        environment = {**os.environ, **webhook_outage.MLFLOW_ENVIRONMENT}
         process = subprocess.Popen(
-            command, cwd=directory, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=directory, env=environment, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
         started = _wait_until_answering(url, "/health", process, log, began)
@@ -754,6 +760,8 @@ def run(workload: Workload, mlflow: Path, log: Callable[[str], None]) -> list[Re
         results.append(Result("memory after the workload", rss_end["PIE"], rss_end["MLflow"], "MB", "lower"))
         results.append(Result("peak memory seen", pie.peak_rss / 2**20, ml.peak_rss / 2**20, "MB", "lower"))
         durability = {"PIE": pie.durability(), "MLflow": ml.durability()}
+
+        results.append(outage_result(pie, ml, log))
         log("stopping both (SIGTERM) ...")
         results.append(Result("exit after SIGTERM", _stop(pie.process), _stop(ml.process), "s", "lower"))
         one_worker(directory / "mlflow-one-worker", mlflow, workload, results, log)
@@ -803,6 +811,36 @@ def one_worker(
         figures[f"{CLIENTS}-client create model throughput"] = at_once["creates_per_second"]
     for result in results:
         result.mlflow_one_worker = figures.get(result.figure, result.mlflow_one_worker)
+
+
+def outage_result(pie: Pie, ml: MlFlow, log: Callable[[str], None]) -> Result:
+    log(
+        f"webhooks: {webhook_outage.EVENTS} events each with the receiver down for "
+        f"{webhook_outage.OUTAGE_SECONDS:.0f} s, then up to {webhook_outage.WAIT_SECONDS:.0f} s for them ..."
+    )
+    found = webhook_outage.side_by_side(pie, ml, _free_port, HOST, log)
+    return Result(
+        f"webhook events delivered after a {webhook_outage.OUTAGE_SECONDS:.0f} s receiver outage "
+        f"(of {webhook_outage.EVENTS})",
+        found["PIE"]["delivered"],
+        found["MLflow"]["delivered"],
+        "events",
+        "higher",
+        note=f"PIE all in {found['PIE']['all_delivered_after_seconds']} s after it came back; "
+        f"waited {found['MLflow']['waited_seconds']:.0f} s for MLflow",
+        data=found,
+    )
+
+
+def run_outage(mlflow: Path, log: Callable[[str], None]) -> list[Result]:
+    """The webhook outage phase alone, on fresh servers."""
+    with tempfile.TemporaryDirectory(prefix="pie-mlflow-peer-") as temporary, ExitStack() as servers:
+        directory = Path(temporary)
+        (directory / "pie").mkdir()
+        (directory / "mlflow").mkdir()
+        ml = servers.enter_context(mlflow_server(directory / "mlflow", mlflow))
+        pie = servers.enter_context(pie_server(directory / "pie"))
+        return [outage_result(pie, ml, log)]
 
 
 # Reporting -----------------------------------------------------------------------------------------
@@ -866,6 +904,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mlflow", type=Path, default=DEFAULT_MLFLOW, help="the mlflow command (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help=f"a smaller workload ({QUICK})")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write the JSON (default: %(default)s)")
+    parser.add_argument("--outage-only", action="store_true", help="only the webhook delivery after a receiver outage")
     arguments = parser.parse_args(argv)
     if not arguments.mlflow.exists():
         parser.error(f"{arguments.mlflow} does not exist; `make bench-mlflow` installs MLflow into bench/.mlflow-venv")
@@ -876,7 +915,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"bench-mlflow {time.monotonic() - began:6.0f} s: {message}\n")
         sys.stderr.flush()
 
-    results = run(workload, arguments.mlflow.absolute(), progress)  # the servers start in their own directories
+    if arguments.outage_only:
+        results = run_outage(arguments.mlflow.absolute(), progress)
+    else:
+        results = run(workload, arguments.mlflow.absolute(), progress)  # the servers start in their own directories
     print_results(results)
     document = {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -4,8 +4,8 @@ table permissions, secrets, timeout and memory.
 A route's kind comes from its row in the route table: a ``GET`` only reads, and so does a route
 marked ``writes=False`` (the dry run); every other route writes (writes include Powertools idempotency records, which live in the same table), and a
 ``GET`` whose path does not end in a ``{parameter}`` is a list, which alone reads the page-token
-signing key. A public route (no token) gets no access to the table or the key at all. The two job
-functions that are not routes have their own profiles.
+signing key. A public route (no token) gets no access to the table or the key at all. The job
+functions and the webhook delivery function, which are not routes, have their own profiles.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from shared.routes import Route
 DISPATCHER_FUNCTION = "dispatch_jobs"
 JOB_COMPLETION_FUNCTION = "complete_job_events"
 SWEEPER_FUNCTION = "sweep_jobs"
+WEBHOOK_DELIVERY_FUNCTION = "deliver_webhooks"
 
 # Transactions need no actions of their own: IAM checks each item of a TransactWriteItems against
 # PutItem/UpdateItem/DeleteItem/ConditionCheckItem and each of a TransactGetItems against GetItem.
@@ -66,6 +67,12 @@ JOB_COMPLETION = FunctionProfile("job_completion", memory_mb=512, timeout_second
 # The sweeper reads the due index only (plus the items it moves: versions and models of training
 # jobs, by key) and finishes a run of a few pages well inside a minute, before the next one.
 SWEEPER = FunctionProfile("sweeper", memory_mb=512, timeout_seconds=50, writes_table=True, read_indexes=("GSI3",))
+# Webhook delivery reads the endpoints of a workspace (GSI1) and the due deliveries (GSI3). An
+# attempt may wait its receiver's timeout (10 s), so a batch or a sweep of many slow receivers runs
+# long; overlapping runs are safe (each attempt claims its delivery first).
+WEBHOOK_DELIVERY = FunctionProfile(
+    "webhook_delivery", memory_mb=512, timeout_seconds=300, writes_table=True, read_indexes=("GSI1", "GSI3")
+)
 
 
 def is_list_route(route: Route) -> bool:

@@ -1,7 +1,8 @@
 """PIE's one stack: table, route functions, API, job functions and monitoring, wired together.
 
 The route functions come from the route table; the job functions (stream dispatcher, job
-completion) are deployed once their ``functions/<name>/handler.py`` exists.
+completion, sweeper) and the webhook delivery function (with its event bus) are deployed once their
+``functions/<name>/handler.py`` exists.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ from infra.constructs.route_functions import (
 )
 from infra.constructs.sweeper import JobSweeper, allow_stopping_jobs
 from infra.constructs.table import RegistryTable
+from infra.constructs.webhook_delivery import WebhookDelivery
 from infra.function_profiles import (
     DISPATCHER_FUNCTION,
     JOB_COMPLETION_FUNCTION,
     SWEEPER_FUNCTION,
+    WEBHOOK_DELIVERY_FUNCTION,
 )
 from shared.routes import Route
 
@@ -89,6 +92,16 @@ class PieStack(Stack):
             sweeper = JobSweeper(self, "JobSweeper", factory=factory)
             dead_letter_queues["JobSweeper"] = sweeper.dead_letter_queue
             asynchronous_functions["JobSweeper"] = sweeper.function
+        delivery = None
+        if WEBHOOK_DELIVERY_FUNCTION in function_folders:
+            delivery = WebhookDelivery(self, "WebhookDelivery", factory=factory, table=table)
+            dead_letter_queues["WebhookDelivery"] = delivery.dead_letter_queue
+            CfnOutput(
+                self,
+                "EventBusName",
+                value=delivery.event_bus.event_bus_name,
+                description="Every PIE event is put on this EventBridge bus (source pie, detail-type its type)",
+            )
         if "cancel_job" in route_functions.functions:
             allow_stopping_jobs(route_functions.functions["cancel_job"], config)
 
@@ -98,6 +111,8 @@ class PieStack(Stack):
             api=api,
             dead_letter_queues=dead_letter_queues,
             stream_consumer=dispatcher.function if dispatcher else None,
+            webhook_delivery=delivery.function if delivery else None,
+            webhook_metrics={"namespace": METRICS_NAMESPACE, "service": SERVICE_NAME},
             asynchronous_functions=asynchronous_functions,
             alarm_email=config.alarm_email,
             job_metrics={"namespace": METRICS_NAMESPACE, "service": SERVICE_NAME}

@@ -42,6 +42,7 @@ from pie_local.gateway.tokens import SigningKeys, TokenVerifier, local_home, min
 from pie_local.runtime.functions import (
     DISPATCHER_FUNCTION,
     SWEEPER_FUNCTION,
+    WEBHOOK_DELIVERY_FUNCTION,
     LambdaHandler,
     LocalLambdaContext,
     load_handler,
@@ -59,7 +60,6 @@ from pie_local.settings import (
 from pie_local.table.dynamodb import LOCAL_REGION, embedded_dynamodb, table_changes, use_fake_credentials
 from pie_local.table.stream import (
     DISPATCHER,
-    WEBHOOK_DELIVERY,
     DynamoDBStreamsReader,
     StreamReader,
     StreamReplayer,
@@ -459,10 +459,11 @@ class LocalApi:
             authorizer = JwtAuthorizer(TokenVerifier(self.keys.public_key))
             gateway = LocalGateway(authorizer, site=self._console())
             dispatcher, sweeper = load_handler(DISPATCHER_FUNCTION), load_handler(SWEEPER_FUNCTION)
+            deliverer = load_handler(WEBHOOK_DELIVERY_FUNCTION)
             _build_services()
             self._start_stream_replay(dynamodb, dispatcher)
             self._start_sweeper(sweeper)
-            self._start_webhook_delivery(dynamodb)
+            self._start_webhook_delivery(dynamodb, deliverer)
             self._server = _GatewayHttpServer(self._address, gateway)
             self._resources.callback(self._server.server_close)
         except BaseException:
@@ -514,20 +515,16 @@ class LocalApi:
         )
         return DynamoDBStreamsReader(dynamodb, streams, self._table_name)
 
-    def _start_webhook_delivery(self, dynamodb: Any) -> None:
-        """Deliver webhooks with real HTTP: new events and deliveries from the stream, as soon as
-        they are committed (a reader of its own, resuming where it stood after a restart), and the
-        deliveries whose retry is due from the due index, on a timer."""
-        from shared.dispatch.webhooks import stream_batch_handler
-
-        replayer = StreamReplayer(
-            self._stream(dynamodb, WEBHOOK_DELIVERY),
-            stream_batch_handler(runtime.webhook_deliverer),
-            lambda: LocalLambdaContext(local_function_name(WEBHOOK_DELIVERY)),
-        )
+    def _start_webhook_delivery(self, dynamodb: Any, handler: LambdaHandler) -> None:
+        """Run functions/deliver_webhooks as deployed, with real HTTP: on the stream's new events and
+        deliveries as soon as they are committed (a reader of its own, resuming where it stood
+        after a restart), and on a timer for the deliveries whose retry is due (the schedule)."""
+        context = lambda: LocalLambdaContext(local_function_name(WEBHOOK_DELIVERY_FUNCTION))  # noqa: E731
+        replayer = StreamReplayer(self._stream(dynamodb, WEBHOOK_DELIVERY_FUNCTION), handler, context)
         replayer.start()
         self._resources.callback(replayer.stop)
-        self._every(self._webhook_sweep_seconds, lambda: runtime.webhook_deliverer().sweep(), "webhook retries")
+        scheduled = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+        self._every(self._webhook_sweep_seconds, lambda: handler(scheduled, context()), "webhook retries")
 
     def _start_sweeper(self, handler: LambdaHandler) -> None:
         """Run functions/sweep_jobs on a timer, as the deployed EventBridge schedule does."""

@@ -288,6 +288,15 @@ def webhook_deliverer():
     )
 
 
+@cache
+def event_bus():
+    """The EventBridge bus every event is also put on; None without ``PIE_EVENT_BUS_NAME``."""
+    from shared.dispatch.event_bus import EventBridgeBus
+
+    name = api_settings().event_bus_name
+    return None if name is None else EventBridgeBus(_client("events"), name)
+
+
 # Clients the local stack replaces with stand-ins (it has no Lambda or ECS to start jobs on).
 _stand_ins: dict[str, Any] = {}
 
@@ -371,6 +380,7 @@ def reset() -> None:
         webhook_store,
         webhook_service,
         webhook_deliverer,
+        event_bus,
         idempotency_store,
         dispatcher_settings,
         dispatcher,

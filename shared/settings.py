@@ -52,6 +52,8 @@ class ApiSettings(BaseModel):
     webhook_backoff_scale: float = Field(default=1.0, gt=0, le=1.0)
     # Resolve webhook hosts from this table only, never through DNS (tests; an air-gapped stack).
     webhook_hosts: dict[str, list[str]] | None = None
+    # The EventBridge bus every event is also put on (deployed: the stack's bus; pie-local has none).
+    event_bus_name: str | None = Field(default=None, min_length=1, max_length=256)
 
     def chain_limits(self) -> ChainLimits:
         from shared.domain.triggers import ChainLimits
@@ -81,6 +83,7 @@ class ApiSettings(BaseModel):
                 webhooks_allow_loopback=environ.get("PIE_WEBHOOKS_ALLOW_LOOPBACK") or False,
                 webhook_backoff_scale=environ.get("PIE_WEBHOOK_BACKOFF_SCALE") or 1.0,
                 webhook_hosts=_host_table(environ.get("PIE_WEBHOOK_HOSTS")),
+                event_bus_name=environ.get("PIE_EVENT_BUS_NAME") or None,
                 handler_allow_list=HandlerAllowList.model_validate(
                     json.loads(environ.get("PIE_HANDLER_ALLOW_LIST", "{}"))
                 ),

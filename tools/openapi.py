@@ -10,6 +10,10 @@ of re-typing them: ``x-pie-lifecycle`` (the version lifecycle, ``shared/domain/l
 ``x-pie-job-events`` (the job-event table, ``shared/domain/job_events.py``). The SDK ships a copy
 of them (``python -m tools.openapi --rules``), the console reads them from the served
 document.
+
+The document's ``webhooks`` describe what PIE sends: one entry per type of the outbound event
+catalogue (``shared/domain/events.py``), each with its payload and the three Standard Webhooks
+headers, so a receiver can be generated and checked against the contract as the API's clients are.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from shared.domain.access import ADMIN_SCOPE
+from shared.domain.events import CATALOGUE, EventType
 from shared.domain.job_events import TABLE as JOB_EVENTS
 from shared.domain.lifecycle import NEXT_STATUSES
+from shared.domain.webhooks import DELIVERY_ID_PATTERN
 from shared.http.catalogue import BEARER_SCHEME
 from shared.routes import ALL_SCOPES, JOBS_WRITE, MODELS_PROMOTE, MODELS_READ, MODELS_WRITE, ROUTES, Route
 
@@ -124,6 +130,7 @@ def build_document() -> dict[str, Any]:
             "schemas": dict(sorted(schemas.items())),
             "securitySchemes": {BEARER_SCHEME: bearer_scheme()},
         },
+        "webhooks": webhooks(),
         **published_rules(),
     }
 
@@ -171,6 +178,108 @@ def published_rules() -> dict[str, Any]:
                 }
                 for event in JOB_EVENTS
             ],
+        },
+    }
+
+
+_STRING = {"type": "string"}
+_OPTIONAL_STRING = {"type": ["string", "null"]}
+_VERSION = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}
+_OPTIONAL_VERSION = {"type": ["string", "null"], "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}
+_STATUS = {"type": "string", "enum": ["pending", "training", "active", "failed"]}
+# What each field of an event's ``data`` holds (every catalogue field must be here: a test checks).
+EVENT_FIELDS: dict[str, dict[str, Any]] = {
+    "workspace": {**_STRING, "description": "The workspace of the resource (webhooks filter on it)."},
+    "model_id": {**_STRING, "description": "The model the event is about (webhooks filter on it)."},
+    "name": _STRING,
+    "created_by": _STRING,
+    "entity_version": {"type": "integer", "minimum": 1},
+    "latest_version": _OPTIONAL_VERSION,
+    "version": _VERSION,
+    "status": _STATUS,
+    "from": _STATUS,
+    "to": _STATUS,
+    "status_message": _OPTIONAL_STRING,
+    "by": {**_STRING, "description": "Who made the change (the token's subject, or PIE itself)."},
+    "alias": {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,63}$"},
+    "previous_version": _OPTIONAL_VERSION,
+    "reason": _OPTIONAL_STRING,
+    "job_id": {"type": "string", "format": "uuid"},
+    "action": {"type": "string", "enum": ["inference", "training"]},
+    "attempt": {"type": "integer", "minimum": 1},
+    "output": {"type": ["object", "null"], "description": "What the handler reported."},
+    "error": _OPTIONAL_STRING,
+    "subscription_id": {"type": "string", "format": "uuid"},
+    "target_model_id": _STRING,
+    "webhook_id": {**_STRING, "description": "The endpoint pinged."},
+}
+WEBHOOK_HEADERS = (
+    (
+        "webhook-id",
+        "The delivery's id: one per (event, endpoint), the same on every retry. Deduplicate on it.",
+        {"type": "string", "pattern": DELIVERY_ID_PATTERN},
+    ),
+    (
+        "webhook-timestamp",
+        "When this attempt was sent, in seconds since the Unix epoch. Refuse one too far from now "
+        "(the SDK's verify allows 5 minutes) to stop replays.",
+        {"type": "string", "pattern": "^[0-9]{1,12}$"},
+    ),
+    (
+        "webhook-signature",
+        "Space-separated `v1,<base64 HMAC-SHA256>` signatures of `{webhook-id}.{webhook-timestamp}.{body}` "
+        "with the endpoint's secret (`whsec_<base64 key>`); two while a rotated secret is still honoured. "
+        "Accept the request when any one matches (pie_client.webhooks.verify does).",
+        {"type": "string", "pattern": "^v1,[A-Za-z0-9+/=]+( v1,[A-Za-z0-9+/=]+)*$"},
+    ),
+)
+
+
+def webhooks() -> dict[str, Any]:
+    """The OpenAPI 3.1 ``webhooks``: one POST per event type of the catalogue, as PIE sends it."""
+    return {name: {"post": _webhook_operation(event_type)} for name, event_type in CATALOGUE.items()}
+
+
+def _webhook_operation(event_type: EventType) -> dict[str, Any]:
+    fields = ("workspace", *event_type.fields)
+    return {
+        "operationId": "on_" + event_type.name.replace(".", "_"),
+        "tags": ["webhooks"],
+        "summary": event_type.description,
+        "description": f"`{event_type.name}`: {event_type.description} PIE POSTs this to every active "
+        "endpoint whose events, workspace and models match, signed per Standard Webhooks, and retries "
+        "any answer but a 2xx with backoff over about a day (each attempt is in the delivery log). "
+        "Every event is also put on the deployment's EventBridge bus (source `pie`, detail-type the "
+        "event type, detail this body plus the event's `id`).",
+        "parameters": [
+            {"name": name, "in": "header", "required": True, "description": description, "schema": schema}
+            for name, description, schema in WEBHOOK_HEADERS
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "type": {"type": "string", "const": event_type.name},
+                            "timestamp": {"type": "string", "format": "date-time"},
+                            "data": {
+                                "type": "object",
+                                "properties": {field: EVENT_FIELDS[field] for field in fields},
+                                "required": list(fields),
+                                "additionalProperties": False,
+                            },
+                        },
+                        "required": ["type", "timestamp", "data"],
+                        "additionalProperties": False,
+                    }
+                }
+            },
+        },
+        "responses": {
+            "2XX": {"description": "Delivered: the delivery is done."},
+            "default": {"description": "Not delivered: retried on the schedule, then failed (redrive it)."},
         },
     }
 

@@ -8,7 +8,10 @@
 - jobs: attempts timing out, jobs failing for good, attempts retried, jobs cancelled, the oldest
   queued job waiting too long, a job the sweeper could not end, and a training job that ended
   without its version's move (the sweeper and the dispatcher publish them; with no sweeper deployed
-  there are no job alarms).
+  there are no job alarms);
+- webhook delivery: the function failing or falling behind the stream, attempts that raised or
+  stream records it gave back (``WebhookDeliveryErrors``), and an endpoint disabled after days of
+  failure (``WebhookEndpointsDisabled``); its dead-letter queue alarms like every other.
 """
 
 from __future__ import annotations
@@ -45,6 +48,11 @@ JOB_ALARMS = (
     ),
 )
 API_SERVER_ERRORS_THRESHOLD = 5
+# Metrics the webhook delivery function publishes (shared.dispatch.webhooks.METRICS), and when they alarm.
+WEBHOOK_ALARMS = (
+    ("WebhookDeliveryErrors", 1, "webhook delivery failed on a stream record or an attempt (its log says why)"),
+    ("WebhookEndpointsDisabled", 1, "a webhook endpoint failed for days and was disabled: tell its owner"),
+)
 
 
 class Monitoring(Construct):
@@ -59,8 +67,11 @@ class Monitoring(Construct):
         asynchronous_functions: Mapping[str, lambda_.IFunction],
         alarm_email: str | None,
         job_metrics: Mapping[str, str] | None = None,
+        webhook_delivery: lambda_.IFunction | None = None,
+        webhook_metrics: Mapping[str, str] | None = None,
     ) -> None:
-        """``job_metrics``: the namespace and service dimension the sweeper publishes under."""
+        """``job_metrics``, ``webhook_metrics``: the namespace and service dimension the sweeper and
+        the webhook delivery function publish under."""
         super().__init__(scope, construct_id)
         # CloudWatch cannot publish to a topic under the AWS-managed SNS key, hence a key of our own.
         key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="PIE alarm topic")
@@ -122,6 +133,34 @@ class Monitoring(Construct):
                     threshold=threshold,
                     description=f"PIE: {what}",
                 )
+        if webhook_delivery is not None:
+            self._alarm(
+                "WebhookDeliveryFunctionErrors",
+                webhook_delivery.metric_errors(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
+                threshold=1,
+                description="PIE: the webhook delivery function failed invocations",
+            )
+            self._alarm(
+                "WebhookDeliveryIteratorAge",
+                webhook_delivery.metric("IteratorAge", period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM),
+                threshold=ITERATOR_AGE_THRESHOLD.to_milliseconds(),
+                evaluation_periods=5,
+                description="PIE: webhook delivery is falling behind the table stream",
+            )
+            if webhook_metrics is not None:
+                for metric_name, threshold, what in WEBHOOK_ALARMS:
+                    self._alarm(
+                        metric_name,
+                        cloudwatch.Metric(
+                            namespace=webhook_metrics["namespace"],
+                            metric_name=metric_name,
+                            dimensions_map={"service": webhook_metrics["service"]},
+                            period=Duration.minutes(15),
+                            statistic=cloudwatch.Stats.SUM,
+                        ),
+                        threshold=threshold,
+                        description=f"PIE: {what}",
+                    )
         self._alarm(
             "ApiServerErrors",
             api.http_api.metric_server_error(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),

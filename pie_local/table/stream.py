@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 100
 MAX_RETRIES = 3
 DISPATCHER = "dispatch_jobs"
-# The webhook delivery worker reads the stream as its own reader (its own position).
-WEBHOOK_DELIVERY = "deliver_webhooks"
 
 
 class StreamReader(Protocol):

@@ -18,6 +18,11 @@ at least once per attempt; receivers deduplicate on ``webhook-id``.
 
 Every attempt checks the URL again (SSRF, DNS rebinding) and connects to the address it checked.
 The secret is used to sign and never logged; errors name the delivery, never its headers.
+
+Deployed, one function (functions/deliver_webhooks) runs both paths: the stream's batches through
+``stream_batch_handler``, which also puts each batch's events on the EventBridge bus
+(``shared.dispatch.event_bus``), and the sweep on a schedule. ``WebhookDeliverer.counts`` tallies
+what happened for the metrics its alarms watch (``METRICS``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from shared.data.entities import DELIVERIES, EVENTS, WebhookRecord
 from shared.data.errors import StaleEntityError
 from shared.data.keys import DELIVERY_DUE_SHARDS
 from shared.data.webhooks import WebhookStore
+from shared.dispatch.event_bus import MAX_ENTRIES, EventBus
 from shared.domain import url_safety, webhooks
 from shared.domain.errors import UnsafeWebhookUrlError, WebhookNotFoundError
 from shared.domain.events import Event
@@ -45,6 +51,16 @@ from shared.observability import logger
 
 PAGE_SIZE = 100
 MAX_PAGES = 5
+# What ``WebhookDeliverer.counts`` tallies, and the metric each is published as (the stack alarms
+# on the errors and on endpoints disabled).
+METRICS = {
+    "delivered": "WebhookDeliveriesDelivered",
+    "failed": "WebhookDeliveriesFailed",
+    "attempt failed": "WebhookAttemptsFailed",
+    "endpoint disabled": "WebhookEndpointsDisabled",
+    "error": "WebhookDeliveryErrors",
+    "events put": "EventsPutOnBus",
+}
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,12 @@ class WebhookDeliverer:
         self._policy = policy
         self._send = send
         self._allow_loopback = allow_loopback
+        self.counts: Counter[str] = Counter()
+
+    def take_counts(self) -> Counter[str]:
+        """What happened since the last call (keys of ``METRICS``), for one metrics flush."""
+        counts, self.counts = self.counts, Counter()
+        return counts
 
     # The stream ---------------------------------------------------------------------------------
 
@@ -114,9 +136,10 @@ class WebhookDeliverer:
         """One stream record; returns what was done (for logs and tests)."""
         if record.get("eventName") not in ("INSERT", "MODIFY"):
             return "ignored"
+        event = event_of(record)
+        if event is not None:
+            return f"fanned out to {self.fan_out(event)}"
         image = record.get("dynamodb", {}).get("NewImage") or {}
-        if EVENTS.holds(image) and record["eventName"] == "INSERT":
-            return f"fanned out to {self.fan_out(EVENTS.decode(image))}"
         if DELIVERIES.holds(image) and DELIVERIES.status(image) == "pending":
             delivery = DELIVERIES.decode(image)
             if delivery.next_attempt_at is not None and delivery.next_attempt_at <= self._clock():
@@ -154,6 +177,7 @@ class WebhookDeliverer:
             return self.attempt(delivery)
         except Exception:  # one delivery must never stop the sweep for the others
             logger.exception("webhook delivery attempt failed", extra=_about(delivery))
+            self.counts["error"] += 1
             return "error"
 
     # One attempt --------------------------------------------------------------------------------
@@ -181,6 +205,10 @@ class WebhookDeliverer:
             after = after.model_copy(update={"status": "failed", "next_attempt_at": None})
         self._store.save_delivery(after, claimed.entity_version)
         self._note_endpoint(record, delivered, attempt.at)
+        if after.status in ("delivered", "failed"):
+            self.counts[after.status] += 1
+        if not delivered:
+            self.counts["attempt failed"] += 1
         log = logger.info if delivered else logger.warning
         log("webhook delivery attempted", extra={**_about(after), "status_code": attempt.status_code})
         return after.status
@@ -226,6 +254,7 @@ class WebhookDeliverer:
         except StaleEntityError:
             return
         if changed.status == "disabled" and record.webhook.status == "active":
+            self.counts["endpoint disabled"] += 1
             logger.warning("webhook disabled", extra={"webhook_id": changed.id, "reason": changed.disabled_reason})
 
 
@@ -237,19 +266,63 @@ def _about(delivery: Delivery) -> dict[str, str]:
     return {"webhook_id": delivery.webhook_id, "delivery_id": delivery.id, "event_type": delivery.event_type}
 
 
-def stream_batch_handler(deliverer: Callable[[], WebhookDeliverer]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+def event_of(record: dict[str, Any]) -> Event | None:
+    """The event a stream record inserts, if it inserts one."""
+    image = record.get("dynamodb", {}).get("NewImage") or {}
+    if record.get("eventName") == "INSERT" and EVENTS.holds(image):
+        return EVENTS.decode(image)
+    return None
+
+
+def stream_batch_handler(
+    deliverer: Callable[[], WebhookDeliverer],
+    bus: Callable[[], EventBus | None] = lambda: None,
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """A stream batch handler answering partial batch failures (as Lambda's event source mapping
-    expects): a record that raises is reported alone, and retried from there."""
+    expects): the first record that fails is reported, and retried from there with the records
+    after it, in order.
+
+    The events of the records handled are then put on ``bus`` (when there is one) in calls of at
+    most ``MAX_ENTRIES``; a call that fails reports its first record, so a bus outage delays the
+    batch instead of dropping its events (the fan-out of a retried record creates nothing twice)."""
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        failures: list[dict[str, str]] = []
-        for record in event.get("Records", []):
+        records = event.get("Records", [])
+        failed: int | None = None
+        handled: list[tuple[int, Event]] = []
+        for index, record in enumerate(records):
             try:
                 deliverer().handle(record)
+                found = event_of(record)
             except Exception:  # reported to the event source, which retries it
                 logger.exception("webhook stream record failed", extra={"event_id": record.get("eventID")})
-                failures.append({"itemIdentifier": record["dynamodb"]["SequenceNumber"]})
-                break  # the records after it are retried with it, in order
-        return {"batchItemFailures": failures}
+                failed = index
+                break
+            if found is not None:
+                handled.append((index, found))
+        target = bus()
+        if target is not None:
+            for start in range(0, len(handled), MAX_ENTRIES):
+                chunk = handled[start : start + MAX_ENTRIES]
+                try:
+                    target.put([found for _, found in chunk])
+                except Exception:
+                    logger.exception("events not put on the event bus", extra={"events": len(chunk)})
+                    failed = chunk[0][0]
+                    break
+                deliverer().counts["events put"] += len(chunk)
+        if failed is None:
+            return {"batchItemFailures": []}
+        deliverer().counts["error"] += 1
+        return {"batchItemFailures": [{"itemIdentifier": records[failed]["dynamodb"]["SequenceNumber"]}]}
 
     return handle
+
+
+def publish_counts(counts: Counter[str], metrics: Any) -> None:
+    """``counts`` (``WebhookDeliverer.take_counts``) as Powertools metrics, zeros included: an
+    alarm then sees 0 for a quiet minute rather than missing data (as the job sweeper's do)."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    for what, name in METRICS.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts.get(what, 0))

@@ -27,9 +27,14 @@ from synthesis_context import TEST_CONTEXT
 
 from infra.app import FUNCTIONS_DIR, build_stack, project_context
 from infra.constructs.route_functions import discover_function_folders
-from infra.function_profiles import DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION, SWEEPER_FUNCTION
+from infra.function_profiles import (
+    DISPATCHER_FUNCTION,
+    JOB_COMPLETION_FUNCTION,
+    SWEEPER_FUNCTION,
+    WEBHOOK_DELIVERY_FUNCTION,
+)
 
-JOB_FUNCTIONS = frozenset({DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION, SWEEPER_FUNCTION})
+JOB_FUNCTIONS = frozenset({DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION, SWEEPER_FUNCTION, WEBHOOK_DELIVERY_FUNCTION})
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,17 @@ from stack_queries import (
 
 from infra.app import FUNCTIONS_DIR
 from infra.constructs.route_functions import discover_function_folders
-from infra.function_profiles import DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION, SWEEPER_FUNCTION
+from infra.function_profiles import (
+    DISPATCHER_FUNCTION,
+    JOB_COMPLETION_FUNCTION,
+    SWEEPER_FUNCTION,
+    WEBHOOK_DELIVERY_FUNCTION,
+)
 from shared.observability import SERVICE
 from shared.routes import ROUTES
 from shared.settings import ApiSettings
 
-JOB_FUNCTIONS = {DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION, SWEEPER_FUNCTION}
+JOB_FUNCTIONS = {DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION, SWEEPER_FUNCTION, WEBHOOK_DELIVERY_FUNCTION}
 READ_ACTIONS = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}
 WRITE_ACTIONS = {
     "dynamodb:PutItem",

@@ -57,8 +57,14 @@ MAX_STREAM_RETENTION_SECONDS = 24 * 3600
 
 
 def _stream_mapping(template: Template) -> dict[str, Any]:
-    _, mapping = only(template, "AWS::Lambda::EventSourceMapping")
-    return mapping["Properties"]
+    """The dispatcher's event source mapping (webhook delivery has its own on the same stream)."""
+    alias_id = live_alias(template, DISPATCHER_FUNCTION)
+    (mapping,) = [
+        m["Properties"]
+        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+        if refers_to(m["Properties"]["FunctionName"], alias_id)
+    ]
+    return mapping
 
 
 def _matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
@@ -88,7 +94,10 @@ def test_job_functions_are_deployed_exactly_when_their_code_exists(template: Tem
     deployed = set(functions_by_name(template))
     for name in (DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION):
         assert (name in deployed) == (name in folders), name
-    has_stream_consumer = bool(resources(template, "AWS::Lambda::EventSourceMapping"))
+    has_stream_consumer = DISPATCHER_FUNCTION in deployed and any(
+        refers_to(m["Properties"]["FunctionName"], live_alias(template, DISPATCHER_FUNCTION))
+        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+    )
     assert has_stream_consumer == (DISPATCHER_FUNCTION in folders)
 
 
@@ -178,7 +187,7 @@ def test_the_dispatcher_reads_the_stream_and_writes_the_table(job_template: Temp
 
 def test_dead_letter_queues_are_encrypted_tls_only_and_keep_messages_14_days(job_template: Template):
     queues = resources(job_template, "AWS::SQS::Queue")
-    assert len(queues) == 3  # the dispatcher's, the completion function's and the sweeper's
+    assert len(queues) == 4  # the dispatcher's, the completion function's, the sweeper's, webhook delivery's
     policies = resources(job_template, "AWS::SQS::QueuePolicy").values()
     for queue_id, queue in queues.items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True

@@ -205,6 +205,7 @@ def test_an_endpoint_failing_everything_for_three_days_is_disabled_with_the_reas
     status, body, _ = call("get_webhook", webhook_id=hook["id"])
     assert body["webhook"]["status"] == "disabled"
     assert "disabled after 3 days" in body["webhook"]["disabled_reason"]
+    assert deliverer.take_counts()["endpoint disabled"] == 1  # the metric its alarm watches
     sent = len(receiver.requests)
     create_model("late")
     drain(stream, deliverer)

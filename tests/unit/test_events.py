@@ -54,6 +54,7 @@ def test_the_functions_without_a_route_are_the_job_functions():
         "dispatch_jobs",
         "complete_job_events",
         "sweep_jobs",
+        "deliver_webhooks",
     }
 
 

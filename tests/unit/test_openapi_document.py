@@ -259,3 +259,89 @@ def test_the_job_event_table_is_published_row_by_row(published: dict):
     # Every event is one a subscription may name.
     trigger_event = published["components"]["schemas"]["CreateSubscriptionRequest"]["properties"]["trigger_event"]
     assert [event["name"] for event in events] == trigger_event["enum"]
+
+
+def _sample_events() -> list:
+    """One event of every catalogue type, made by the builders PIE makes them with."""
+    from datetime import UTC, datetime
+
+    from shared.domain import events
+    from shared.domain.entities import Alias, Job, Model, StatusChange, Subscription, Version
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    model = Model.model_construct(
+        id="price-reco", workspace="pricing", name="Price reco", latest_version="2", entity_version=3,
+        created_at=now, updated_at=now, created_by="alice",
+    )  # fmt: skip
+    version = Version.model_construct(
+        model_id="price-reco", workspace="pricing", version="2", status="pending", status_message=None,
+        status_history=[], created_at=now, updated_at=now, created_by="alice",
+    )  # fmt: skip
+    moved = version.model_copy(
+        update={
+            "status": "training",
+            "status_history": [StatusChange(status="training", status_message="go", at=now, by="bob")],
+        }
+    )
+    job = Job.model_construct(
+        id="1b4e28ba-2fa1-11d2-883f-0016d3cca427", model_id="price-reco", workspace="pricing", version="2",
+        action="training", status="running", attempt=1, output=None, error=None, created_at=now, updated_at=now,
+    )  # fmt: skip
+    alias = Alias.model_construct(name="champion", model_id="price-reco", version="2", reason=None, updated_at=now,
+                                  updated_by="bob")  # fmt: skip
+    subscription = Subscription.model_construct(
+        id="6f1c2a9b-7d3e-4f60-8a1b-2c3d4e5f6a7b", workspace="pricing", source_model_id="price-reco",
+        target_model_id="price-serve", updated_at=now,
+    )  # fmt: skip
+    return [
+        events.model_created(model),
+        events.model_updated(model),
+        events.model_deleted(model, now),
+        events.version_created(version),
+        events.version_status_changed(version, moved),
+        events.alias_set(alias, "pricing", None),
+        events.alias_deleted(alias, "pricing", "bob", now),
+        events.job_ended(job, job.model_copy(update={"status": "succeeded", "output": {"auc": 0.9}})),
+        events.job_ended(job, job.model_copy(update={"status": "failed", "error": "out of memory"})),
+        events.subscription_stale(subscription),
+        events.ping("wh_77535403ad884aa58660e4ee", "pricing", now),
+    ]
+
+
+def test_every_event_type_is_a_webhook_signed_with_the_three_standard_webhooks_headers(published: dict):
+    from shared.domain.events import CATALOGUE
+
+    assert set(published["webhooks"]) == set(CATALOGUE)
+    for name, item in published["webhooks"].items():
+        operation = item["post"]
+        headers = {p["name"]: p for p in operation["parameters"] if p["in"] == "header"}
+        assert set(headers) == {"webhook-id", "webhook-timestamp", "webhook-signature"}, name
+        assert all(header["required"] for header in headers.values())
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert schema["properties"]["type"]["const"] == name
+        assert set(schema["properties"]["data"]["required"]) == {"workspace", *CATALOGUE[name].fields}
+
+
+def test_each_event_payload_pie_builds_matches_its_published_webhook_schema(published: dict):
+    from shared.domain.events import CATALOGUE
+
+    samples = _sample_events()
+    assert sorted(event.type for event in samples) == sorted(CATALOGUE)
+    for event in samples:
+        operation = published["webhooks"][event.type]["post"]
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        payload = json.loads(json.dumps(event.payload(), default=str))
+        jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(payload)
+        other = next(name for name in CATALOGUE if name != event.type)
+        assert not _validates(published, schema, {**payload, "type": other})
+
+
+def test_the_signature_header_pattern_admits_what_pie_sends(published: dict):
+    import re
+
+    from shared.domain import webhooks
+
+    sent = webhooks.headers(["whsec_" + "a" * 44, "whsec_" + "b" * 44], "msg_" + "0" * 36, 1767225600, b"{}")
+    parameters = {p["name"]: p["schema"] for p in published["webhooks"]["ping"]["post"]["parameters"]}
+    for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
+        assert re.fullmatch(parameters[name]["pattern"], sent[name]), name
