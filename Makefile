@@ -42,11 +42,12 @@ PORT ?= 8000
 dev: install-local
 	$(BIN)/pie-local serve --host $(HOST) --port $(PORT)
 
-# A short end-to-end run against any PIE (two models, a chain, an alias move), cleaned up after
-# itself: `make smoke API=https://... TOKEN=...`; against `make dev`, TOKEN="$$(.venv/bin/pie-local token)".
+# A short end-to-end run against any PIE (two models, a chain, an alias move, a webhook ping),
+# cleaned up after itself: `make smoke API=https://... TOKEN=... [WEBHOOK_URL=https://...]`;
+# against `make dev`, TOKEN="$$(.venv/bin/pie-local token)".
 API ?= http://$(HOST):$(PORT)
 smoke: install-local
-	$(BIN)/python -m tools.smoke --api '$(API)' $(if $(TOKEN),--token '$(TOKEN)')
+	$(BIN)/python -m tools.smoke --api '$(API)' $(if $(TOKEN),--token '$(TOKEN)') $(if $(WEBHOOK_URL),--webhook-url '$(WEBHOOK_URL)')
 
 test: install $(NODE_TOOLS) browser lint
 	$(BIN)/python -m pytest

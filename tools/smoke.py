@@ -6,27 +6,36 @@
 Under a prefix of its own (``smoke-<8 hex>``, or ``--prefix``) it creates two models with the in-process ``echo``
 handler (allowed by the default deployment and by pie-local), subscribes B to A's training, trains
 A and waits for the chain to train B (and B's lineage to lead back to A), then cuts and trains a
-second version of A and moves an alias from version 1 to version 2 with If-Match. Whatever it
-created (marked with the run's id in the metadata ``pie.smoke``) is deleted at the end, also when a
-step fails or is interrupted; a model that was there before is never touched. One line per step on
+second version of A and moves an alias from version 1 to version 2 with If-Match, and last pings a
+webhook: to ``--webhook-url`` (a receiver this PIE can reach; the delivery must end ``delivered``),
+or, against a PIE on this machine, to a receiver the run starts on loopback, which also checks the
+ping's Standard Webhooks signature with the webhook's secret (against a remote PIE without
+``--webhook-url`` the step is skipped, and says so). Whatever it created (models marked with the
+run's id in the metadata ``pie.smoke``, the webhook described with it) is deleted at the end, also
+when a step fails or is interrupted; a model that was there before is never touched. One line per step on
 stdout; exit 0 when every step passed and everything was cleaned up, 1 otherwise, 2 on bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from pie_client import PieClient
 from pie_client.errors import NotFound, PieError
+from pie_client.webhooks import WebhookVerificationError, verify
 
 ECHO = {"type": "in_process", "implementation": "echo"}
 HANDLERS = {"training": ECHO, "inference": ECHO}
@@ -38,6 +47,42 @@ class SmokeFailed(Exception):
     """A step did not see what it expected."""
 
 
+class StepSkipped(Exception):
+    """A step this PIE cannot be checked on from here (said, not failed)."""
+
+
+class Receiver:
+    """A webhook endpoint on loopback for a PIE on this machine: keeps each request, answers 204."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.arrived = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.requests.append((dict(self.headers.items()), body))
+                receiver.arrived.set()
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/pie-smoke"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 class Smoke:
     def __init__(
         self,
@@ -47,6 +92,7 @@ class Smoke:
         workspace: str | None = None,
         prefix: str | None = None,
         timeout: float = 120,
+        webhook_url: str | None = None,
         out: Any = sys.stdout,
     ) -> None:
         self.api = api.rstrip("/")
@@ -59,6 +105,9 @@ class Smoke:
         self.source = f"{self.prefix}-a"
         self.target = f"{self.prefix}-b"
         self.created: list[str] = []
+        self.webhook_url = webhook_url
+        self.webhooks: list[str] = []
+        self.receiver: Receiver | None = None
         self.pie = PieClient(self.api, token, timeout=30)
         self.http = httpx.Client(
             base_url=self.api, timeout=30, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}
@@ -73,6 +122,7 @@ class Smoke:
             self._step("train A; the chain trains B", self.chain)
             self._step("cut and train A's version 2", self.second_version)
             self._step("move an alias from version 1 to 2", self.move_alias)
+            self._step("ping a webhook", self.ping_webhook)
         except (SmokeFailed, PieError, httpx.HTTPError):
             failed = True
         except KeyboardInterrupt:
@@ -82,6 +132,8 @@ class Smoke:
             failed = not self._cleanup() or failed
             self.pie.close()
             self.http.close()
+            if self.receiver is not None:
+                self.receiver.close()
         self._say("FAILED" if failed else "passed")
         return 1 if failed else 0
 
@@ -131,6 +183,49 @@ class Smoke:
 
     # Helpers -----------------------------------------------------------------------------------
 
+    def ping_webhook(self) -> None:
+        url = self.webhook_url
+        if url is None:
+            if not _is_loopback(urlsplit(self.api).hostname or ""):
+                raise StepSkipped("give --webhook-url, a receiver this PIE can reach, to check delivery")
+            self.receiver = Receiver()
+            url = self.receiver.url
+        # Only the ping is meant for it (the cleanup deletes the webhook before the model).
+        created = self.pie.create_webhook(
+            url,
+            events=["model.deleted"],
+            model_ids=[self.source],
+            workspace=self.workspace,
+            description=self._webhook_mark(),
+        )
+        self.webhooks.append(created.id)
+        self.pie.ping_webhook(created.id)
+        self._until(f"the ping to {url} was delivered", lambda: self._delivered_ping(created.id))
+        if self.receiver is not None:
+            headers, body = self.receiver.requests[0]
+            try:
+                payload = verify(body, headers, created.secret)
+            except WebhookVerificationError as error:
+                raise SmokeFailed(f"the ping's signature does not verify: {error}") from None
+            if payload.get("type") != "ping":
+                raise SmokeFailed(f"the receiver got a {payload.get('type')!r} event, not a ping")
+
+    def _delivered_ping(self, webhook_id: str) -> Any:
+        """The delivered ping; None while it is pending; its first failed attempt fails the step
+        (it would be retried for days: the operator wants to know now)."""
+        pings = [d for d in self.pie.iter_webhook_deliveries(webhook_id) if d.event_type == "ping"]
+        delivered = next((d for d in pings if d.status == "delivered"), None)
+        if delivered is None:
+            for attempt in (a for d in pings for a in d.attempts):
+                answer = f"answered {attempt.status_code}" if attempt.status_code else "was not reached"
+                raise SmokeFailed(
+                    f"the endpoint {answer}: {attempt.error or attempt.response_excerpt or ''}".rstrip(": ")
+                )
+        return delivered
+
+    def _webhook_mark(self) -> str:
+        return f"{MARK} {self.run_id}"
+
     def _train(self, model_id: str, input: dict[str, Any], version: str | None = None) -> None:
         job = self.pie.start_training(model_id, input, version=version)
         finished = self.pie.wait_for_job(model_id, job.id, timeout=self.timeout, poll=0.5)
@@ -164,14 +259,29 @@ class Smoke:
         began = time.monotonic()
         try:
             action()
+        except StepSkipped as reason:
+            self._say(f"  skip {name}: {reason}")
+            return
         except (SmokeFailed, PieError, httpx.HTTPError) as error:
             self._say(f"  FAIL {name}: {error}")
             raise
         self._say(f"  ok   {name} ({time.monotonic() - began:.1f} s)")
 
     def _cleanup(self) -> bool:
-        """Delete what this run created (the target first, so no subscription points at nothing)."""
+        """Delete what this run created: its webhooks (the ones it knows of, and any described
+        with its mark, whose create answer was lost), then its models (the target first, so no
+        subscription points at nothing)."""
         clean, deleted = True, 0
+        try:
+            marked = [hook.id for hook in self.pie.iter_webhooks() if hook.description == self._webhook_mark()]
+            for webhook_id in dict.fromkeys([*self.webhooks, *marked]):
+                try:
+                    self.pie.delete_webhook(webhook_id)
+                except NotFound:
+                    pass
+        except (PieError, httpx.HTTPError) as error:
+            self._say(f"  FAIL cleanup: a webhook of this run was not deleted: {error}")
+            clean = False
         for model_id in reversed(self.created):
             try:
                 if self.pie.get_model(model_id).metadata.get(MARK) != self.run_id:
@@ -189,6 +299,15 @@ class Smoke:
 
     def _say(self, line: str) -> None:
         print(line, file=self.out, flush=True)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @contextmanager
@@ -209,6 +328,11 @@ def main(argv: list[str] | None = None) -> int:
         "--prefix", help="the models' id prefix (default: smoke- and 8 random hex digits); ids are PREFIX-a, PREFIX-b"
     )
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for each job (default: 120)")
+    parser.add_argument(
+        "--webhook-url",
+        help="an HTTPS endpoint this PIE can reach, answering 2xx, for the webhook ping (default: against a PIE on "
+        "loopback, a receiver the run starts; against another, the step is skipped)",
+    )
     arguments = parser.parse_args(argv)
     if not arguments.api or not arguments.token:
         parser.error("give --api and --token (make smoke API=... TOKEN=...)")
@@ -219,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
             workspace=arguments.workspace,
             prefix=arguments.prefix,
             timeout=arguments.timeout,
+            webhook_url=arguments.webhook_url,
         ).run()
 
 

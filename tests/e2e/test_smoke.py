@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
@@ -47,6 +48,18 @@ def models_under(server: LocalServer, prefix: str) -> list[str]:
     return [model["id"] for model in reply.json["models"] if model["id"].startswith(prefix)]
 
 
+def smoke_webhooks(server: LocalServer) -> list[dict]:
+    reply = Api(server.url, mint(server.home)).get("/v2/webhooks?limit=100")
+    assert reply.status == 200, reply.body
+    return [hook for hook in reply.json["webhooks"] if (hook.get("description") or "").startswith("pie.smoke")]
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def prefix_of(completed: subprocess.CompletedProcess[str]) -> str:
     found = re.search(r"under the prefix (smoke-[0-9a-f]{8})", completed.stdout)
     assert found, completed.stdout + completed.stderr
@@ -57,10 +70,47 @@ def test_the_smoke_run_passes_against_pie_local_and_leaves_nothing_behind(server
     completed = smoke(server, mint(server.home))
 
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    for step in ("create two models", "the chain trains B", "move an alias from version 1 to 2", "cleanup"):
+    steps = (
+        "create two models",
+        "the chain trains B",
+        "move an alias from version 1 to 2",
+        "ping a webhook",
+        "cleanup",
+    )
+    for step in steps:
         assert re.search(rf"^  ok   .*{re.escape(step)}", completed.stdout, re.MULTILINE), completed.stdout
     assert completed.stdout.rstrip().endswith("passed")
     assert models_under(server, prefix_of(completed)) == []
+    assert smoke_webhooks(server) == []
+
+
+def test_a_webhook_url_that_cannot_be_reached_fails_the_ping_at_once_and_the_webhook_is_deleted(
+    server: LocalServer,
+):
+    url = f"http://127.0.0.1:{closed_port()}/hook"
+
+    completed = smoke(server, mint(server.home), "--webhook-url", url)
+
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert re.search(r"^  FAIL ping a webhook: the endpoint was not reached", completed.stdout, re.MULTILINE), (
+        completed.stdout
+    )
+    assert "Traceback" not in completed.stderr
+    assert models_under(server, prefix_of(completed)) == []
+    assert smoke_webhooks(server) == []
+
+
+def test_against_a_remote_pie_without_a_webhook_url_the_ping_is_skipped_and_said_so():
+    from tools.smoke import Smoke, StepSkipped
+
+    run = Smoke("https://pie.example.com", "token")
+    try:
+        with pytest.raises(StepSkipped, match="--webhook-url"):
+            run.ping_webhook()
+    finally:
+        run.pie.close()
+        run.http.close()
+    assert run.webhooks == []  # nothing was created
 
 
 def test_a_failing_step_fails_the_run_and_cleans_up_only_what_it_created(server: LocalServer):
