@@ -77,9 +77,9 @@ MINIMUMS: dict[str, Minimum] = {
         "yet (the sample: one link, whose target has no subscriptions)",
     ),
     "set_alias": Minimum(
-        3,
-        "BatchGetItem of model + alias + version; query the model's subscriptions (its alias_set ones fire); "
-        "alias, history, version check and the jobs fired in one transaction",
+        2,
+        "BatchGetItem of model + alias + version; alias, history and version check in one transaction (a "
+        "model whose subscriptions count says alias_set ones exist adds one Query of them, their jobs join)",
     ),
     "list_aliases": Minimum(2, "read the model (workspace, 404); one Query of its aliases"),
     "get_alias": Minimum(1, "BatchGetItem of model + alias"),

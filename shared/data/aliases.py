@@ -18,15 +18,15 @@ from datetime import datetime
 from typing import Any
 
 from shared.data import keys
-from shared.data.entities import ALIAS_CHANGES, ALIASES, VERSION_ATTRIBUTE
-from shared.data.items import key, n, s
+from shared.data.entities import ALIAS_CHANGES, ALIASES, MODELS, VERSION_ATTRIBUTE, VERSIONS
+from shared.data.items import key, n, s, until_processed
 from shared.data.page_tokens import PageTokenCodec
 from shared.data.queries import query_page
 from shared.data.save import Write, create, delete, replace, save_together
 from shared.domain import events
 from shared.domain.entities import Alias, Version
-from shared.domain.errors import AliasNotFoundError
-from shared.domain.records import AliasChangeRecord, Page
+from shared.domain.errors import AliasNotFoundError, ModelNotFoundError
+from shared.domain.records import AliasChangeRecord, ModelRecord, Page
 
 # What the errors about the version a move checks call it.
 ALIAS_TARGET = "version the alias points at"
@@ -54,6 +54,32 @@ class AliasStore:
             TableName=self._table, Key=key(keys.alias_key(model_id, name)), ConsistentRead=True
         ).get("Item")
         return ALIASES.decode(item) if item is not None else None
+
+    def with_model(
+        self, model_id: str, name: str, version: str | None = None
+    ) -> tuple[ModelRecord, Alias | None, Version | None]:
+        """The model, the alias (None if there is none) and, when named, a version of the model
+        (None if there is none), in one round trip: they share a partition but are not adjacent.
+        A missing model is a 404 whatever else is missing."""
+        wanted = [key(keys.model_key(model_id)), key(keys.alias_key(model_id, name))]
+        if version is not None:
+            wanted.append(key(keys.version_key(model_id, version)))
+        request = {self._table: {"Keys": wanted, "ConsistentRead": True}}
+        found = [
+            item
+            for response in until_processed(self._client.batch_get_item, request, "UnprocessedKeys")
+            for item in response["Responses"].get(self._table, [])
+        ]
+        model_item = next((item for item in found if MODELS.holds(item)), None)
+        if model_item is None:
+            raise ModelNotFoundError(model_id)
+        alias_item = next((item for item in found if ALIASES.holds(item)), None)
+        version_item = next((item for item in found if VERSIONS.holds(item)), None)
+        return (
+            MODELS.decode(model_item),
+            ALIASES.decode(alias_item) if alias_item is not None else None,
+            VERSIONS.decode(version_item).version if version_item is not None else None,
+        )
 
     def list_of_model(self, model_id: str) -> list[Alias]:
         """Every alias of a model (a model has a handful: one Query, paged through)."""

@@ -27,6 +27,7 @@ from shared.domain.errors import (
     AliasTargetNotActiveError,
     ConcurrentUpdateError,
     EntityVersionMismatchError,
+    VersionNotFoundError,
 )
 from shared.domain.records import AliasChangeRecord, ModelRecord
 from shared.domain.requests import SetAliasRequest, StartJobRequest
@@ -60,9 +61,13 @@ class AliasService:
     # Reads --------------------------------------------------------------------------------------
 
     def get(self, model_id: str, name: str, access: Access, as_of: str | None = None) -> AliasResponse:
-        self._readable(model_id, access)
         if as_of is None:
-            return AliasResponse(alias=self._aliases.get(model_id, name))
+            record, alias, _ = self._aliases.with_model(model_id, name)  # one round trip
+            access.require_read(record.model.workspace, model_id)
+            if alias is None:
+                raise AliasNotFoundError(model_id, name)
+            return AliasResponse(alias=alias)
+        self._readable(model_id, access)
         instant = rules.parse_as_of(as_of)
         record = self._aliases.last_change(model_id, name, instant)
         alias = rules.as_it_stood(model_id, name, record.change, record.entity_version) if record else None
@@ -112,11 +117,22 @@ class AliasService:
         ``alias_set`` subscriptions, as a root of its own, in the move's transaction."""
         rules.check_name(name)
 
+        # A version named as such is read with the model and the alias, in one round trip; an
+        # ``@alias`` or ``latest`` is resolved after (it needs what the first read answers).
+        named = request.version if rules.alias_in(request.version) is None and request.version != "latest" else None
+
         def attempt() -> AliasResponse:
-            record = self._writable(model_id, name, access)
-            current = self._aliases.find(model_id, name)
+            record, current, version = self._aliases.with_model(model_id, name, named)
+            self._check_writable(record, name, access)
             _check_if_match(model_id, name, if_match, current)
-            target = self._active_version(model_id, self.resolve(model_id, request.version))
+            if named is None:
+                reference = self.resolve(model_id, request.version)
+                if reference == "latest":
+                    reference = record.model.latest_version or reference
+                version = self._models.get_version(model_id, reference)
+            elif version is None:
+                raise VersionNotFoundError(model_id, named)
+            target = _active(model_id, version)
             first = _next_entity_version(self._aliases, model_id, name) if current is None else 1
             now = self._clock()
             alias, change = rules.moved(
@@ -148,8 +164,11 @@ class AliasService:
         """Delete the alias, recording the delete in its history (``as_of`` after it is a 404)."""
 
         def attempt() -> None:
-            model = self._writable(model_id, name, access).model
-            current = self._aliases.get(model_id, name)
+            record, current, _ = self._aliases.with_model(model_id, name)  # one round trip
+            self._check_writable(record, name, access)
+            if current is None:
+                raise AliasNotFoundError(model_id, name)
+            model = record.model
             _check_if_match(model_id, name, if_match, current)
             change = rules.deleted(current, actor, self._clock())
             record = AliasChangeRecord(model_id, name, change, current.entity_version + 1)
@@ -184,20 +203,17 @@ class AliasService:
         access.require_read(model.workspace, model_id)
         return model
 
-    def _writable(self, model_id: str, name: str, access: Access) -> ModelRecord:
-        record = self._models.get_model(model_id)
-        access.require_write(record.model.workspace, model_id)
+    @staticmethod
+    def _check_writable(record: ModelRecord, name: str, access: Access) -> None:
+        access.require_write(record.model.workspace, record.model.id)
         if rules.is_protected(record.model, name):
             access.require_promote(f"alias '{name}' is protected")
-        return record
 
-    def _active_version(self, model_id: str, version: str) -> Version:
-        if version == "latest":
-            version = self._models.get_model(model_id).model.latest_version or version
-        found = self._models.get_version(model_id, version)
-        if found.status != "active":
-            raise AliasTargetNotActiveError(model_id, found.version, found.status)
-        return found
+
+def _active(model_id: str, version: Version) -> Version:
+    if version.status != "active":
+        raise AliasTargetNotActiveError(model_id, version.version, version.status)
+    return version
 
 
 def _next_entity_version(aliases: AliasBook, model_id: str, name: str) -> int:

@@ -182,6 +182,12 @@ class AliasBook(Protocol):
 
     def find(self, model_id: str, name: str) -> Alias | None: ...
 
+    def with_model(
+        self, model_id: str, name: str, version: str | None = None
+    ) -> tuple[ModelRecord, Alias | None, Version | None]:
+        """Model, alias and (when named) version in one round trip; a missing model is a 404."""
+        ...
+
     def list_of_model(self, model_id: str) -> list[Alias]: ...
 
     def last_change(
