@@ -42,17 +42,21 @@ MINIMUMS: dict[str, Minimum] = {
         "query subscriptions targeting it (GSI1) and its own trigger_output ones (partition)",
     ),
     "delete_model": Minimum(
-        3,
-        "one Query of the partition (it also answers 404), one BatchWriteItem (<= 25 items), one Query "
-        "of subscriptions targeting it (GSI1)",
+        6,
+        "read the model (its workspace and protected aliases decide who may delete it; the partition's Query "
+        "cannot carry it, the model item need not be on its first page); Query + BatchWriteItem of the "
+        "partition; the model item's delete with its model.deleted event in one transaction; Query the "
+        "partition again (jobs, subscriptions and aliases written during the purge do not touch the model "
+        "item, so no condition can refuse them); Query the subscriptions targeting it (GSI1) to mark them",
     ),
     "create_version": Minimum(2, "read the model (sequence, handlers); model + version in one transaction"),
     "list_versions": Minimum(1, "one Query page of LSI1"),
     "get_version": Minimum(1, "BatchGetItem of model + version"),
     "set_version_status": Minimum(2, "BatchGetItem of model + version; one transaction"),
     "create_subscription": Minimum(
-        3,
-        "BatchGetItem of source + target model; query the source's subscriptions (at most 100 active per "
+        4,
+        "BatchGetItem of source + target model; the cycle check's walk from the target (one Query per model "
+        "reached: the sample's target has none); query the source's subscriptions (at most 100 active per "
         "event); conditional PutItem",
     ),
     "list_subscriptions": Minimum(1, "one Query page of the partition"),
