@@ -35,6 +35,7 @@ SECTIONS = (
     "search",
     "webhooks",
     "endurance",
+    "install",
 )
 
 
@@ -83,6 +84,7 @@ def _runners(
         endurance,
         fanout,
         hostile_input,
+        install,
         local_api,
         round_trips,
         search,
@@ -107,6 +109,7 @@ def _runners(
             events_count=60 if quick else webhooks.EVENTS, writes=15 if quick else webhooks.WRITES
         ),
         "endurance": lambda: endurance.measure(writes=500 if quick else endurance.WRITES),
+        "install": install.figures,
     }
 
 

@@ -76,7 +76,7 @@ def pie_subscribe(pie: Any, url: str) -> None:
 
 
 def mlflow_subscribe(mlflow: Any, url: str) -> None:
-    body = {"name": "outage", "url": url, "events": [{"entity": "registered_model", "action": "created"}]}
+    body = {"name": "outage", "url": url, "events": [{"entity": "REGISTERED_MODEL", "action": "CREATED"}]}
     mlflow.expect(200, "POST", "/api/2.0/mlflow/webhooks", body)
 
 
