@@ -14,11 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +45,15 @@ def measure(target: str, *, cache: bool) -> dict[str, float | str | bool]:
             stdout=subprocess.DEVNULL,
         )
         seconds = time.monotonic() - began
+        served = _first_answer(clone) if target == "install-local" else None
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
         return {
             "target": target,
             "seconds": round(seconds, 1),
+            # make dev's whole path: the install, then the first start (which also compiles what it
+            # imports) until the API answers; the CPU time below covers both.
+            "seconds_to_served": round(seconds + served, 1) if served is not None else None,
             # On a shared machine the wall time is mostly waiting for a core; the CPU time is not.
             "cpu_seconds": round(cpu, 1),
             "load_average": round(os.getloadavg()[0], 1),
@@ -61,8 +68,11 @@ def figures() -> tuple[list[Any], dict[str, Any]]:
     from bench.report import Figure
 
     found = measure("install-local", cache=True)
-    seconds, megabytes = float(found["seconds"]), float(found["megabytes"])
-    note = f"{seconds:.1f} s wall, {found['cpu_seconds']} s CPU, load {found['load_average']}"
+    seconds, megabytes = float(found["seconds_to_served"]), float(found["megabytes"])
+    note = (
+        f"{seconds:.1f} s wall to a served API ({found['seconds']} s installing), {found['cpu_seconds']} s CPU, "
+        f"load {found['load_average']}"
+    )
     return [
         Figure(
             "install",
@@ -81,6 +91,34 @@ def figures() -> tuple[list[Any], dict[str, Any]]:
     ], found
 
 
+def _first_answer(clone: Path) -> float:
+    """Seconds from starting ``pie-local serve`` in the fresh virtualenv to its first HTTP answer."""
+    home = clone / ".pie-local-bench"
+    began = time.monotonic()
+    server = subprocess.Popen(
+        [str(clone / ".venv" / "bin" / "pie-local"), "serve", "--port", "0", "--ephemeral", "--home", str(home)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:
+            found = re.search(r"PIE local API on (http://\S+)", line)
+            if found:
+                with urllib.request.urlopen(f"{found[1]}/v2/openapi.json", timeout=30) as answer:
+                    answer.read()
+                return time.monotonic() - began
+        raise RuntimeError(f"pie-local serve exited with {server.wait()} before it served")
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
 def _size(directory: Path) -> int:
     total = 0
     for path in directory.rglob("*"):
@@ -97,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     figures = measure("install" if arguments.full else "install-local", cache=not arguments.no_cache)
     print(json.dumps(figures))
-    over = figures["seconds"] > BUDGET_SECONDS or figures["megabytes"] > BUDGET_MEGABYTES
+    seconds = figures["seconds_to_served"] or figures["seconds"]
+    over = seconds > BUDGET_SECONDS or figures["megabytes"] > BUDGET_MEGABYTES
     return 1 if arguments.check and not arguments.full and over else 0
 
 

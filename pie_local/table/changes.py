@@ -384,7 +384,11 @@ class ChangeLog:
         return self._last_sequence + 1
 
     def _trim(self, now: float) -> None:
-        consumed = min((self._checkpoints.get(reader, 0) for reader in self._readers), default=0)
+        # Every reader that ever acknowledged holds its records, registered yet or not: at start the
+        # readers register one after the other, and the first must not drop what the next has not
+        # read (a reader that is gone for good holds them for the retention, as DynamoDB's would).
+        readers = self._readers | self._checkpoints.keys()
+        consumed = min((self._checkpoints.get(reader, 0) for reader in readers), default=0)
         expired = now - self._retention
         while self._records:
             oldest = self._records[0]["dynamodb"]

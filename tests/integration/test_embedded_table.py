@@ -165,6 +165,33 @@ def test_every_write_survives_a_restart_and_undelivered_records_are_delivered_ag
         assert int(new["dynamodb"]["SequenceNumber"]) > max(sequence_numbers)
 
 
+def test_after_a_restart_a_reader_that_registers_late_still_gets_what_it_had_not_acknowledged(tmp_path: Path):
+    """pie-local starts its stream readers one after the other: the first may read and acknowledge
+    before the second registers. The second's records are kept for it all the same (it holds a
+    checkpoint), as DynamoDB keeps a stream's records for every consumer."""
+    data = tmp_path / "data"
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        dispatcher = TableStream(table_changes(NAME), reader="dispatcher")
+        webhooks = TableStream(table_changes(NAME), reader="webhooks")
+        put(client, "a")
+        for reader in (dispatcher, webhooks):
+            assert len(reader.read()) == 1
+            reader.acknowledge()
+        put(client, "b")
+        put(client, "c")
+        assert len(dispatcher.read()) == 2
+        dispatcher.acknowledge()  # the webhook reader was killed before it read them
+
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        dispatcher = TableStream(table_changes(NAME), reader="dispatcher")
+        put(client, "d")
+        assert changes_seen(dispatcher) == [("INSERT", "d")]
+        dispatcher.acknowledge()  # before the other reader registers
+
+        webhooks = TableStream(table_changes(NAME), reader="webhooks")
+        assert changes_seen(webhooks) == [("INSERT", "b"), ("INSERT", "c"), ("INSERT", "d")]
+
+
 def test_the_data_file_is_compacted_as_it_grows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr("pie_local.table.changes.COMPACT_AFTER_LINES", 10)
     data = tmp_path / "data"
