@@ -10,9 +10,15 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: dev test lint install install-local smoke browser synth bench bench-mlflow cost openapi clean
 
+# The virtualenv without ensurepip's copy of pip (slow to unpack, and then replaced): the
+# interpreter's own pip puts a current pip into it when it can (pip >= 22.3 has --python);
+# otherwise ensurepip does, and the upgrade follows. Setuptools comes along, so that PIE and the
+# SDK (both built by setuptools) install without a build environment of their own each.
+BOOTSTRAP := pip 'setuptools>=69' wheel
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(BIN)/python install --quiet --no-compile --upgrade $(BOOTSTRAP) 2>/dev/null \
+	  || { $(BIN)/python -m ensurepip --default-pip && $(BIN)/python -m pip install --quiet --upgrade $(BOOTSTRAP); }
 
 # The SDK and the `pie` CLI (clients/python) are their own distribution; tests/clients uses both.
 # Two stamps: `make dev` needs only what serving needs (the [local] extra), `make test` everything
@@ -23,7 +29,7 @@ $(INSTALLED): pyproject.toml clients/python/pyproject.toml | $(BIN)/python
 	touch $(INSTALLED) $(SERVING)
 
 $(SERVING): pyproject.toml clients/python/pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[local]' -e './clients/python[cli]'
+	$(BIN)/python -m pip install --quiet --no-compile --no-build-isolation -e '.[local]' -e './clients/python[cli]'
 	touch $(SERVING)
 
 install: $(INSTALLED)
