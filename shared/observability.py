@@ -23,20 +23,22 @@ metrics = Metrics(namespace="PIE", service=SERVICE)
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
-def log_invocations(correlation_id_path: str) -> Callable[[Handler], Handler]:
+def log_invocations(correlation_id_path: str | None = None) -> Callable[[Handler], Handler]:
     """``logger.inject_lambda_context`` for a handler that may run on several threads at once.
 
     Powertools' decorator appends the invocation's keys (the function, its request id, the
     correlation id) to the logger every function shares, so two invocations at once would log
     under each other's ids. These keys are the invocation's own (Powertools' thread-safe keys,
-    held in a context variable) and are removed when it ends.
+    held in a context variable) and are removed when it ends. Without ``correlation_id_path`` (the
+    event functions: a stream batch or a schedule has no request id of a caller) none is logged.
     """
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         def invoke(event: dict[str, Any], context: Any) -> Any:
             keys = {"cold_start": _cold_start(), **build_lambda_context_model(context).__dict__}
-            keys["correlation_id"] = jmespath_utils.query(envelope=correlation_id_path, data=event)
+            if correlation_id_path is not None:
+                keys["correlation_id"] = jmespath_utils.query(envelope=correlation_id_path, data=event)
             logger.thread_safe_append_keys(**keys)
             try:
                 return handler(event, context)

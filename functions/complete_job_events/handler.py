@@ -2,11 +2,11 @@
 Step Functions execution status changes (see shared.dispatch.completions). Not an HTTP route:
 invoked by Lambda destinations and EventBridge."""
 
-from shared.observability import logger, tracer
+from shared.observability import log_invocations, tracer
 from shared.runtime import aws_completions
 
 
-@logger.inject_lambda_context
+@log_invocations()
 @tracer.capture_lambda_handler
 def lambda_handler(event, context):
     return {"outcome": aws_completions().handle(event)}

@@ -9,13 +9,13 @@
 """
 
 from shared.dispatch.webhooks import publish_counts, stream_batch_handler
-from shared.observability import logger, metrics, tracer
+from shared.observability import log_invocations, logger, metrics, tracer
 from shared.runtime import event_bus, webhook_deliverer
 
 handle_stream = stream_batch_handler(webhook_deliverer, event_bus)
 
 
-@logger.inject_lambda_context
+@log_invocations()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event, context):

@@ -7,14 +7,14 @@ the event source mapping, and sent to the dead-letter queue when its retries run
 from aws_lambda_powertools.utilities.batch import process_partial_response
 
 from shared.dispatch.dispatcher import Outcomes, ParallelBatchProcessor, record_handler
-from shared.observability import logger, metrics, tracer
+from shared.observability import log_invocations, metrics, tracer
 from shared.runtime import dispatcher, dispatcher_settings
 
 outcomes = Outcomes()
 handle_record = record_handler(dispatcher, outcomes)
 
 
-@logger.inject_lambda_context
+@log_invocations()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event, context):

@@ -185,3 +185,47 @@ def test_a_successful_request_logs_no_refusal(seed_model: dict[str, Any], log_li
 
     assert status == 200
     assert not [line for line in log_lines() if line["message"] == "request refused"]
+
+
+def test_invocations_on_two_threads_at_once_log_under_their_own_function_and_request(log_lines: LogLines):
+    """pie-local runs the event functions (dispatch, sweeps, webhook delivery) on threads of one
+    process: each invocation's lines carry its own function name and request id, never the
+    other's, and none is left on the logger after it."""
+    import threading
+    from types import SimpleNamespace
+
+    from shared.observability import log_invocations
+
+    both_inside = threading.Barrier(2)
+
+    @log_invocations()
+    def handler(event: dict[str, Any], context: Any) -> None:
+        logger.info(f"before {context.function_name}")
+        both_inside.wait(timeout=5)  # the other invocation has appended its keys by now
+        logger.info(f"after {context.function_name}")
+        both_inside.wait(timeout=5)
+
+    def context(name: str) -> Any:
+        return SimpleNamespace(
+            function_name=name,
+            function_version="$LATEST",
+            invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+            memory_limit_in_mb=256,
+            aws_request_id=f"request-of-{name}",
+        )
+
+    threads = [threading.Thread(target=handler, args=({}, context(name))) for name in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    logger.info("outside")
+
+    lines = log_lines()
+    inside = [line for line in lines if line["message"].startswith(("before ", "after "))]
+    assert len(inside) == 4
+    for line in inside:
+        name = line["message"].split()[1]  # the function this line was logged by
+        assert (line["function_name"], line["function_request_id"]) == (name, f"request-of-{name}"), line
+    (outside,) = [line for line in lines if line["message"] == "outside"]
+    assert "function_name" not in outside and "correlation_id" not in outside
