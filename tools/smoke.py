@@ -19,7 +19,6 @@ stdout; exit 0 when every step passed and everything was cleaned up, 1 otherwise
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import sys
 import threading
@@ -36,6 +35,7 @@ import httpx
 from pie_client import PieClient
 from pie_client.errors import NotFound, PieError
 from pie_client.webhooks import WebhookVerificationError, verify
+from pie_local.console.console import is_loopback  # the same test the local console makes
 
 ECHO = {"type": "in_process", "implementation": "echo"}
 HANDLERS = {"training": ECHO, "inference": ECHO}
@@ -186,7 +186,7 @@ class Smoke:
     def ping_webhook(self) -> None:
         url = self.webhook_url
         if url is None:
-            if not _is_loopback(urlsplit(self.api).hostname or ""):
+            if not is_loopback(urlsplit(self.api).hostname or ""):
                 raise StepSkipped("give --webhook-url, a receiver this PIE can reach, to check delivery")
             self.receiver = Receiver()
             url = self.receiver.url
@@ -299,15 +299,6 @@ class Smoke:
 
     def _say(self, line: str) -> None:
         print(line, file=self.out, flush=True)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @contextmanager
