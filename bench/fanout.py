@@ -45,7 +45,7 @@ from pie_local.settings import LOCAL_TABLE_NAME
 from pie_local.table.dynamodb import embedded_dynamodb, table_changes
 from pie_local.table.stream import TableStream
 from shared import runtime
-from shared.data.entities import SUBSCRIPTIONS
+from shared.data.entities import subscription_items
 from shared.data.items import TRANSACTION_ITEM_LIMIT
 from shared.domain.entities import Handlers
 from shared.domain.triggers import DEFAULT_CHAIN_JOB_BUDGET, DEFAULT_MAX_CHAIN_DEPTH, MAX_ACTIVE_SUBSCRIPTIONS_PER_EVENT
@@ -58,6 +58,10 @@ SOURCE = "fanout-source"
 # transaction with the jobs.
 GUARDED_WRITES = 3
 TIME_BUDGET = 1.5
+# A model with this many subscriptions, the cap of them active on the event, fires at the cost of
+# one with only those: flat within MANY_BUDGET.
+MANY = 10_000
+MANY_BUDGET = 1.2
 STORM_SIZES = (2, 3)
 STORM_MODEL = "storm"
 ECHO = Handlers.model_validate(
@@ -92,6 +96,9 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = REPEATS) -> tuple[lis
         "calls": shared["calls"],
         "operations": shared["operations"],
     }
+
+    if largest == MAX_ACTIVE_SUBSCRIPTIONS_PER_EVENT:
+        _many_subscriptions(handler, largest, repeats, details)
 
     base = details[str(min(sizes))]["calls"]
     figures: list[Figure] = []
@@ -145,6 +152,7 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = REPEATS) -> tuple[lis
                 {"own_growth": growth, "wall_growth": wall_growth},
             )
         )
+    figures += _many_subscriptions_figures(details, largest)
     for n in STORM_SIZES:
         row = storm(n)
         details[f"storm N={n}"] = row
@@ -160,6 +168,53 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = REPEATS) -> tuple[lis
             )
         )
     return figures, details
+
+
+def _many_subscriptions(handler: Any, active: int, repeats: int, details: dict[str, Any]) -> None:
+    """The source has ``MANY`` subscriptions, ``active`` of them active on the event: the firing
+    reads the event's firing index, not the model's every subscription."""
+    with _job_budget(max(active, DEFAULT_CHAIN_JOB_BUDGET)):
+        runs = [_transition(handler, active, shared_target=False, inactive=MANY - active) for _ in range(repeats)]
+    row = {
+        "subscriptions": MANY,
+        "active": active,
+        "calls": runs[0]["calls"],
+        "operations": runs[0]["operations"],
+        "wall_ms": statistics.median(r["wall_ms"] for r in runs),
+        "own_ms": statistics.median(r["own_ms"] for r in runs),
+    }
+    row["wall_ms_per_subscription"] = row["wall_ms"] / active
+    row["own_ms_per_subscription"] = row["own_ms"] / active
+    details[f"{MANY} ({active} active)"] = row
+
+
+def _many_subscriptions_figures(details: dict[str, Any], active: int) -> list[Figure]:
+    row, base = details.get(f"{MANY} ({active} active)"), details.get(str(active))
+    if row is None or base is None:
+        return []
+    calls = row["calls"] / base["calls"]
+    wall = row["wall_ms_per_subscription"] / base["wall_ms_per_subscription"]
+    own = row["own_ms_per_subscription"] / base["own_ms_per_subscription"]
+    growth = {"calls": calls, "wall_growth": wall, "own_growth": own}
+    return [
+        Figure(
+            SECTION,
+            f"{MANY:,} subscriptions of one model ({active} active on the event) vs {active}: DynamoDB calls",
+            f"{row['calls']} vs {base['calls']} ({_summary(row['operations'])})",
+            f"≤ {MANY_BUDGET}×",
+            calls <= MANY_BUDGET,
+            {**row, **growth},
+        ),
+        Figure(
+            SECTION,
+            f"{MANY:,} subscriptions of one model vs {active}: time per fired subscription",
+            f"{ratio(wall)} wall ({row['wall_ms_per_subscription']:.2f} vs {base['wall_ms_per_subscription']:.2f} "
+            f"ms), {ratio(own)} PIE's own time",
+            f"≤ {MANY_BUDGET}× (both)",
+            wall <= MANY_BUDGET and own <= MANY_BUDGET,
+            growth,
+        ),
+    ]
 
 
 @contextmanager
@@ -192,7 +247,7 @@ def storm(n: int) -> dict[str, Any]:
             loop = subscription(STORM_MODEL, STORM_MODEL, str(uuid.uuid4()), now).model_copy(
                 update={"trigger_event": "inference_complete", "input_source": "trigger_output", "input": None}
             )
-            items.append(SUBSCRIPTIONS.encode(loop))
+            items += subscription_items(loop)
         write_items(setup, LOCAL_TABLE_NAME, items)
         stream = TableStream(table_changes(LOCAL_TABLE_NAME))
         stream.read()  # the world as written: no jobs
@@ -260,7 +315,9 @@ def _summary(operations: dict[str, int]) -> str:
     return ", ".join(f"{name} {count}" for name, count in sorted(operations.items()))
 
 
-def _transition(handler: Any, size: int, shared_target: bool) -> dict[str, Any]:
+def _transition(handler: Any, size: int, shared_target: bool, inactive: int = 0) -> dict[str, Any]:
+    """``size`` active subscriptions fire; ``inactive`` more of the source (paused, stale, or of
+    another event, in turn) must cost the firing nothing."""
     with embedded_dynamodb(LOCAL_TABLE_NAME) as setup:
         runtime.reset()
         now = datetime.now(UTC)
@@ -270,7 +327,10 @@ def _transition(handler: Any, size: int, shared_target: bool) -> dict[str, Any]:
             items += model_items(target, "active", now)
         for index in range(size):
             target = targets[0] if shared_target else targets[index]
-            items.append(SUBSCRIPTIONS.encode(subscription(SOURCE, target, str(uuid.uuid4()), now)))
+            items += subscription_items(subscription(SOURCE, target, str(uuid.uuid4()), now))
+        for index in range(inactive):
+            quiet = subscription(SOURCE, targets[index % len(targets)], str(uuid.uuid4()), now)
+            items += subscription_items(quiet.model_copy(update=_INACTIVE[index % len(_INACTIVE)]))
         write_items(setup, LOCAL_TABLE_NAME, items)
         event = route_event("set_version_status", body={"status": "active"}, model_id=SOURCE, model_version="1")
         client = runtime.dynamodb_client()
@@ -287,6 +347,10 @@ def _transition(handler: Any, size: int, shared_target: bool) -> dict[str, Any]:
         "inside_ms": log.seconds_inside * 1000,
         "own_ms": (wall - log.seconds_inside) * 1000,
     }
+
+
+# What the inactive subscriptions of the large model are, in turn.
+_INACTIVE = ({"status": "paused"}, {"status": "stale"}, {"trigger_event": "inference_complete"})
 
 
 def _check_every_subscription_fired(response: dict[str, Any], size: int) -> None:

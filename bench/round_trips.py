@@ -56,23 +56,26 @@ MINIMUMS: dict[str, Minimum] = {
     "create_subscription": Minimum(
         4,
         "BatchGetItem of source + target model; the cycle check's walk from the target (one Query per model "
-        "reached: the sample's target has none); query the source's subscriptions (at most 100 active per "
-        "event); conditional PutItem",
+        "reached: the sample's target has none); query the source's firing index for the event (at most 100 "
+        "active per event); the subscription and its index entry in one conditional transaction",
     ),
     "list_subscriptions": Minimum(1, "one Query page of the partition"),
     "get_subscription": Minimum(1, "GetItem by key"),
     "update_subscription": Minimum(
-        3, "read the subscription; BatchGetItem of source + target (re-validation); conditional PutItem"
+        3,
+        "read the subscription; BatchGetItem of source + target (re-validation); the subscription and its "
+        "firing-index entry in one conditional transaction",
     ),
     "delete_subscription": Minimum(
         2,
         "read the subscription: the caller's write access is decided on its workspace, which lives in its "
-        "document where no condition can test it; then the conditional DeleteItem (If-Match, or exists)",
+        "document where no condition can test it; then the conditional delete (If-Match, or exists) with its "
+        "firing-index entry, in one transaction",
     ),
     "test_subscription": Minimum(
         3,
-        "read the subscription; query the event's other active subscriptions (the firing decides them "
-        "together); BatchGetItem of source + targets",
+        "read the subscription; query the firing index for the event's other active subscriptions (the "
+        "firing decides them together); BatchGetItem of source + targets",
     ),
     "get_version_lineage": Minimum(1, "BatchGetItem of model + version; then one GetItem per upstream job"),
     "get_model_impact": Minimum(
@@ -102,7 +105,7 @@ MINIMUMS: dict[str, Minimum] = {
     "complete_job": Minimum(
         5,
         "read the job; then BatchGetItem of model + its version (named by the job); query the source's "
-        "subscriptions; BatchGetItem of their targets; one transaction",
+        "firing index for the event; BatchGetItem of their targets; one transaction",
     ),
     "cancel_job": Minimum(
         3, "read the job; BatchGetItem of its model + version (workspace, the version it trains); conditional put"

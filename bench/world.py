@@ -20,16 +20,18 @@ from shared.data.entities import (
     ALIAS_CHANGES,
     ALIASES,
     DELIVERIES,
+    FIRING_INDEXES,
     JOBS,
     MODEL_TAGS,
     MODELS,
-    SUBSCRIPTIONS,
     VERSION_TAGS,
     VERSIONS,
     WEBHOOKS,
     VersionRecord,
     WebhookRecord,
+    firing_indexes,
     model_tags,
+    subscription_items,
     version_tags,
 )
 from shared.data.items import BATCH_WRITE_LIMIT
@@ -105,7 +107,7 @@ def seed(client: Any, table: str, function: str) -> None:
         items += model_items(SOURCE_MODEL, version_status, now, tags=TAG if function in TAG_FUNCTIONS else None)
         if function in ALIAS_FUNCTIONS:
             items += alias_items(SOURCE_MODEL, ALIAS, "1", now)
-        items.append(SUBSCRIPTIONS.encode(subscription(SOURCE_MODEL, TARGET_MODEL, SUBSCRIPTION_ID, now)))
+        items += subscription_items(subscription(SOURCE_MODEL, TARGET_MODEL, SUBSCRIPTION_ID, now))
         items.append(JOBS.encode(training_job("dispatched", now)))
     items += model_items(TARGET_MODEL, "active", now)
     if function == "dispatch_jobs":
@@ -192,6 +194,7 @@ def model_items(
         VERSIONS.encode(version_record),
         *(MODEL_TAGS.encode(tag) for tag in model_tags(model)),
         *(VERSION_TAGS.encode(tag) for tag in version_tags(version_record)),
+        *(FIRING_INDEXES.encode(marker) for marker in firing_indexes(model_id)),
     ]
 
 

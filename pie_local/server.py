@@ -66,6 +66,7 @@ from pie_local.table.stream import (
     TableStream,
 )
 from shared import runtime
+from shared.data.migrations import run_pending
 from shared.data.table import create_table
 
 DEFAULT_HOST = "127.0.0.1"
@@ -113,6 +114,9 @@ def local_backend(
     # An endpoint inherited from the shell would send the functions past the embedded table.
     os.environ.pop("PIE_DYNAMODB_ENDPOINT", None)
     os.environ.update(local_environment(table_name, dynamodb_endpoint))
+    # Every dispatch and sweep flushes a metrics document: on stdout they bury what the embedding
+    # program prints. ``pie-local serve --metrics`` (or the caller's environment) turns them on.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     try:
         if dynamodb_endpoint is None:
             directory = Path(data_dir) if data_dir is not None else None
@@ -120,15 +124,23 @@ def local_backend(
                 table_name, data_dir=directory, fsync=fsync, accept_data_loss=accept_data_loss
             ) as client:
                 runtime.reset()
+                _migrate(client, table_name)
                 yield client
         else:
             client = _remote_table(table_name, dynamodb_endpoint)
             runtime.reset()
+            _migrate(client, table_name)
             yield client
     finally:
         os.environ.clear()
         os.environ.update(saved)
         runtime.reset()
+
+
+def _migrate(client: Any, table_name: str) -> None:
+    """Bring a table written by an older PIE up to date (``shared.data.migrations``)."""
+    for name in run_pending(client, table_name):
+        log.info("migrated the table %s: %s", table_name, name)
 
 
 def _remote_table(table_name: str, endpoint: str) -> Any:

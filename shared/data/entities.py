@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from shared.data import keys
 from shared.data.items import doc_text, document, key, n, s
 from shared.data.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from shared.domain import job_events
 from shared.domain.entities import Alias, AliasChange, Job, Model, Subscription, Version
 from shared.domain.events import Event
 from shared.domain.records import AliasChangeRecord, ModelRecord
@@ -182,6 +183,76 @@ def _decode_subscription(item: Item) -> Subscription:
 SUBSCRIPTIONS: EntityDescriptor[Subscription] = EntityDescriptor(
     "subscription", keys.SUBSCRIPTION_ENTITY, _subscription_key, _encode_subscription, _decode_subscription
 )
+
+
+# The firing index (``shared.data.keys``): an active subscription's copy under its event, written in
+# the same transaction as every change of the subscription, and one marker per (model, event).
+
+
+def _active_subscription_key(subscription: Subscription) -> dict[str, str]:
+    return keys.active_subscription_key(subscription.source_model_id, subscription.trigger_event, subscription.id)
+
+
+def _encode_active_subscription(subscription: Subscription) -> Item:
+    # No index keys: the target index (GSI1) lists each subscription once, by its own item.
+    return {
+        **key(_active_subscription_key(subscription)),
+        "entity_type": s(keys.ACTIVE_SUBSCRIPTION_ENTITY),
+        VERSION_ATTRIBUTE: n(subscription.entity_version),
+        "doc": document(subscription),
+    }
+
+
+ACTIVE_SUBSCRIPTIONS: EntityDescriptor[Subscription] = EntityDescriptor(
+    "active subscription",
+    keys.ACTIVE_SUBSCRIPTION_ENTITY,
+    _active_subscription_key,
+    _encode_active_subscription,
+    _decode_subscription,
+    version_attribute=None,
+)
+
+
+@dataclass(frozen=True)
+class FiringIndex:
+    """The marker saying a model's active subscriptions of ``event`` are all indexed."""
+
+    model_id: str
+    event: str
+
+
+def _firing_index_key(marker: FiringIndex) -> dict[str, str]:
+    return keys.firing_index_key(marker.model_id, marker.event)
+
+
+def _encode_firing_index(marker: FiringIndex) -> Item:
+    return {**key(_firing_index_key(marker)), "entity_type": s(keys.FIRING_INDEX_ENTITY)}
+
+
+def _decode_firing_index(item: Item) -> FiringIndex:
+    prefix = item["SK"]["S"]
+    return FiringIndex(item["PK"]["S"].removeprefix(keys.model_partition("")), prefix.split("#")[1])
+
+
+FIRING_INDEXES: EntityDescriptor[FiringIndex] = EntityDescriptor(
+    "firing index",
+    keys.FIRING_INDEX_ENTITY,
+    _firing_index_key,
+    _encode_firing_index,
+    _decode_firing_index,
+    version_attribute=None,
+)
+
+
+def subscription_items(subscription: Subscription) -> list[Item]:
+    """The items a stored subscription has: its own and, while it is active, its index entry."""
+    entry = [_encode_active_subscription(subscription)] if subscription.status == "active" else []
+    return [_encode_subscription(subscription), *entry]
+
+
+def firing_indexes(model_id: str) -> list[FiringIndex]:
+    """The markers a new model is created with: it has no subscriptions, so each index is complete."""
+    return [FiringIndex(model_id, event) for event in job_events.EVENT_NAMES]
 
 
 # Aliases --------------------------------------------------------------------------------------

@@ -123,6 +123,39 @@ def subscriptions_by_target_partition(target_model_id: str) -> str:
     return f"TARGET#{target_model_id}"
 
 
+# The firing index: beside each active subscription, a copy under its event, so a firing reads the
+# active subscriptions of one event (strongly consistent, in the source's partition) and not every
+# subscription the model has. The index of an event is complete where its marker exists: the
+# marker's SK is the event's prefix itself, so the firing's one Query finds it first.
+ACTIVE_SUBSCRIPTION_ENTITY = "ACTIVE_SUBSCRIPTION"
+FIRING_INDEX_ENTITY = "FIRING_INDEX"
+_FIRES_PREFIX = "FIRES#"
+
+
+def active_subscriptions_prefix(event: str) -> str:
+    return f"{_FIRES_PREFIX}{event}#"
+
+
+def active_subscription_key(source_model_id: str, event: str, subscription_id: str) -> dict[str, str]:
+    return {"PK": model_partition(source_model_id), "SK": f"{active_subscriptions_prefix(event)}{subscription_id}"}
+
+
+def firing_index_key(model_id: str, event: str) -> dict[str, str]:
+    return {"PK": model_partition(model_id), "SK": active_subscriptions_prefix(event)}
+
+
+def is_firing_index_marker(sort_key: str) -> bool:
+    return sort_key.startswith(_FIRES_PREFIX) and sort_key.endswith("#")
+
+
+# Table-wide migrations record that they finished under this partition, one item each.
+_MIGRATIONS_PARTITION = "PIE#MIGRATIONS"
+
+
+def migration_key(name: str) -> dict[str, str]:
+    return {"PK": _MIGRATIONS_PARTITION, "SK": name}
+
+
 def job_key(model_id: str, job_id: str) -> dict[str, str]:
     """A job lives in the partition of the model it runs."""
     return {"PK": model_partition(model_id), "SK": f"{_JOB_PREFIX}{job_id}"}

@@ -11,7 +11,17 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.data import keys
-from shared.data.entities import MODEL_TAGS, MODELS, VERSION_TAGS, VERSIONS, VersionRecord, model_tags, version_tags
+from shared.data.entities import (
+    FIRING_INDEXES,
+    MODEL_TAGS,
+    MODELS,
+    VERSION_TAGS,
+    VERSIONS,
+    VersionRecord,
+    firing_indexes,
+    model_tags,
+    version_tags,
+)
 from shared.data.errors import StaleEntityError
 from shared.data.items import BATCH_GET_LIMIT, until_processed
 from shared.data.items import key as _key
@@ -209,6 +219,7 @@ class RegistryStore:
                 overwrite(self._table, VERSIONS, VersionRecord(first_version, 1)),
                 *(overwrite(self._table, MODEL_TAGS, tag) for tag in model_tags(record.model)),
                 *(overwrite(self._table, VERSION_TAGS, tag) for tag in version_tags(VersionRecord(first_version, 1))),
+                *(overwrite(self._table, FIRING_INDEXES, marker) for marker in firing_indexes(record.model.id)),
             ],
         )
 

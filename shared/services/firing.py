@@ -123,7 +123,7 @@ class ChainView:
         self.limits = limits
 
     def firing_subscriptions(self, model_id: str, event: str, alias: str | None = None) -> list[Subscription]:
-        return [s for s in self.subscriptions.list_of_source(model_id) if job_events.fires_on(s, event, alias)]
+        return [s for s in self.subscriptions.active_of_source(model_id, event) if job_events.fires_on(s, event, alias)]
 
     def targets(
         self,

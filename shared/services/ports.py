@@ -86,9 +86,16 @@ class ModelStore(ModelReader, Protocol):
 
 
 class SubscriptionsOfSource(Protocol):
-    """What firing reads: every subscription of a source model."""
+    """What firing reads: the subscriptions of a source model."""
 
-    def list_of_source(self, source_model_id: str) -> list[Subscription]: ...
+    def list_of_source(self, source_model_id: str) -> list[Subscription]:
+        """Every subscription of the model, whatever its status and event."""
+        ...
+
+    def active_of_source(self, source_model_id: str, event: str) -> list[Subscription]:
+        """The model's active subscriptions of ``event``, in id order, read as a firing must:
+        whatever a write before it left (strongly consistent), without reading the others."""
+        ...
 
 
 class Subscriptions(SubscriptionsOfSource, Protocol):

@@ -302,8 +302,8 @@ class SubscriptionService:
         (of an alias event, whichever aliases they follow)."""
         others = [
             s
-            for s in self._subscriptions.list_of_source(subscription.source_model_id)
-            if s.status == "active" and s.trigger_event == subscription.trigger_event and s.id != subscription.id
+            for s in self._subscriptions.active_of_source(subscription.source_model_id, subscription.trigger_event)
+            if s.id != subscription.id
         ]
         if len(others) >= MAX_ACTIVE_SUBSCRIPTIONS_PER_EVENT:
             raise TooManySubscriptionsError(

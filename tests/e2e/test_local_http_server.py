@@ -407,3 +407,25 @@ def test_the_log_shows_requests_not_metrics_or_idle_sweeps_unless_asked(tmp_path
     assert "POST /v2/models 201" in log
     assert "sweep done" not in log  # nothing timed out, was retried or released
     assert ('"CloudWatchMetrics"' in log) is metrics
+
+
+def test_an_embedded_local_api_prints_no_metrics_unless_its_environment_asks(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    """A program (a test suite, a notebook) that runs ``LocalApi`` itself: its stdout is its own.
+    The sweepers run every 0.05 s here and publish their metrics each time when asked."""
+    printed = {}
+    for asked in (False, True):
+        if asked:
+            monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+        else:
+            monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+        api = LocalApi(home=tmp_path / f"home-{asked}", sweep_seconds=0.05, webhook_sweep_seconds=0.05).start()
+        try:
+            time.sleep(0.5)
+        finally:
+            api.stop()
+        printed[asked] = capfd.readouterr().out
+
+    assert '"CloudWatchMetrics"' not in printed[False]
+    assert '"CloudWatchMetrics"' in printed[True]  # the same run prints them once asked

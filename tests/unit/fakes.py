@@ -299,6 +299,9 @@ class FakeSubscriptionStore:
             (self._t.subscription(*k) for k in self._t.subscriptions if k[0] == source_model_id), key=lambda s: s.id
         )
 
+    def active_of_source(self, source_model_id: str, event: str) -> list[Subscription]:
+        return [s for s in self.list_of_source(source_model_id) if s.status == "active" and s.trigger_event == event]
+
     def mark_stale(self, subscription: Subscription, now: datetime) -> None:
         stale = subscription.model_copy(
             update={"status": "stale", "entity_version": subscription.entity_version + 1, "updated_at": now}

@@ -240,6 +240,9 @@ class _Subscriptions:
     def list_of_source(self, source_model_id: str) -> list[Subscription]:
         return [self._sub]
 
+    def active_of_source(self, source_model_id: str, event: str) -> list[Subscription]:
+        return [s for s in [self._sub] if s.status == "active" and s.trigger_event == event]
+
 
 class _Budgets:
     def used(self, root_job_id: str) -> int:
