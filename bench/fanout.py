@@ -1,4 +1,5 @@
-"""Fan-out: a training→active transition of a model with 1, 10, 50 and 100 active subscriptions,
+"""Fan-out: a training→active transition of a model with 1, 10, 50 and 100 active subscriptions
+(and of one with 10,000 subscriptions, 100 of them active on the event: the cost must not grow),
 and the self-subscription storm that the chain job budget stops.
 
 Each subscription targets a model of its own (an active one, so every subscription fires a job):
