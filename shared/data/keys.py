@@ -144,10 +144,6 @@ def firing_index_key(model_id: str, event: str) -> dict[str, str]:
     return {"PK": model_partition(model_id), "SK": active_subscriptions_prefix(event)}
 
 
-def is_firing_index_marker(sort_key: str) -> bool:
-    return sort_key.startswith(_FIRES_PREFIX) and sort_key.endswith("#")
-
-
 # Table-wide migrations record that they finished under this partition, one item each.
 _MIGRATIONS_PARTITION = "PIE#MIGRATIONS"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from shared.data import keys
+from shared.domain.job_events import EVENT_NAMES
 
 
 def test_a_model_lives_in_its_own_partition_under_the_model_sort_key():
@@ -133,3 +134,22 @@ def test_fanout_parts_are_zero_padded_in_the_source_models_partition():
     assert keys.fanout_key("model_a", "t-1", 3) == {"PK": "MODEL#model_a", "SK": "FANOUT#t-1#0003"}
     parts = [keys.fanout_key("model_a", "t-1", part)["SK"] for part in (10, 2, 100, 1)]
     assert sorted(parts) == [keys.fanout_key("model_a", "t-1", part)["SK"] for part in (1, 2, 10, 100)]
+
+
+def test_a_firing_index_range_holds_one_event_and_nothing_any_other_range_reads():
+    prefixes = {event: keys.active_subscriptions_prefix(event) for event in EVENT_NAMES}
+    entry = keys.active_subscription_key("m", "training_complete", "s-1")["SK"]
+    marker = keys.firing_index_key("m", "training_complete")["SK"]
+    others = [
+        keys.subscription_prefix(),
+        keys.version_key("m", "1")["SK"],
+        keys.job_key("m", "j")["SK"],
+        keys.model_key("m")["SK"],
+    ]
+
+    for event, prefix in prefixes.items():
+        assert [e for e, p in prefixes.items() if p.startswith(prefix) or prefix.startswith(p)] == [event]
+    assert entry.startswith(prefixes["training_complete"]) and marker == prefixes["training_complete"]
+    assert marker < entry  # the marker comes first in the firing's Query
+    assert not any(entry.startswith(o) or o.startswith(prefixes["training_complete"]) for o in others)
+    assert keys.active_subscription_key("m", "alias_set", "s")["PK"] == keys.model_key("m")["PK"]
