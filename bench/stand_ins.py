@@ -31,3 +31,67 @@ class SlowLambda:
         with self._lock:
             self.started[job_id] += 1
         return {"StatusCode": 202}
+
+
+class _Body:
+    """The raw body botocore reads a response from."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+class LatencyOnlyDynamoDB:
+    """Answers a botocore DynamoDB client's writes itself, after ``latency_seconds``: what DynamoDB
+    costs a function (a network round trip, no CPU of the function's), where the embedded table
+    would add its own server-side CPU to the function's process. It takes the embedded table's
+    place on the client's ``before-send``, so botocore still builds, signs and parses each call. Keeps the
+    status each write gave each item (by its ``SK``), in order; it accepts only the writes the
+    dispatcher makes (``PutItem`` and ``UpdateItem``) and raises on anything else."""
+
+    WRITES = ("PutItem", "UpdateItem")
+
+    def __init__(self, latency_seconds: float) -> None:
+        self._latency = latency_seconds
+        self._lock = threading.Lock()
+        self.statuses: dict[str, list[str]] = {}
+
+    def install(self, client: Any) -> None:
+        # botocore runs every before-send handler and takes the first answer: the embedded
+        # table's (moto's) must step aside on this client, or it would still do the work.
+        from moto.core.models import botocore_stubber
+
+        client.meta.events.unregister("before-send", botocore_stubber)
+        client.meta.events.register_first("before-send.dynamodb", self._answer)
+
+    def remove(self, client: Any) -> None:
+        from moto.core.models import botocore_stubber
+
+        client.meta.events.unregister("before-send.dynamodb", self._answer)
+        client.meta.events.register("before-send", botocore_stubber)
+
+    def _answer(self, request: Any, **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        operation = request.headers["X-Amz-Target"].decode().rsplit(".", 1)[-1]
+        if operation not in self.WRITES:
+            raise AssertionError(f"the latency-only DynamoDB answers writes, not {operation}")
+        body = json.loads(request.body)
+        item = body.get("Item") or body["Key"]
+        status = body.get("Item", {}).get("status", {}).get("S") or _updated_status(body)
+        time.sleep(self._latency)
+        with self._lock:
+            self.statuses.setdefault(item["SK"]["S"], []).append(status)
+        return AWSResponse(request.url, 200, {"x-amzn-RequestId": "latency-only"}, _Body(b"{}"))
+
+
+def _updated_status(body: dict[str, Any]) -> str:
+    values = body.get("ExpressionAttributeValues", {})
+    names = {alias: name for alias, name in body.get("ExpressionAttributeNames", {}).items()}
+    for assignment in body.get("UpdateExpression", "").removeprefix("SET ").split(","):
+        name, _, value = (part.strip() for part in assignment.partition("="))
+        if names.get(name, name) == "status":
+            return str(values[value]["S"])
+    return "?"
