@@ -114,9 +114,6 @@ def local_backend(
     # An endpoint inherited from the shell would send the functions past the embedded table.
     os.environ.pop("PIE_DYNAMODB_ENDPOINT", None)
     os.environ.update(local_environment(table_name, dynamodb_endpoint))
-    # Every dispatch and sweep flushes a metrics document: on stdout they bury what the embedding
-    # program prints. ``pie-local serve --metrics`` (or the caller's environment) turns them on.
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     try:
         if dynamodb_endpoint is None:
             directory = Path(data_dir) if data_dir is not None else None
@@ -139,8 +136,9 @@ def local_backend(
 
 def _migrate(client: Any, table_name: str) -> None:
     """Bring a table written by an older PIE up to date (``shared.data.migrations``)."""
-    for name in run_pending(client, table_name):
-        log.info("migrated the table %s: %s", table_name, name)
+    for name, migrated in run_pending(client, table_name).items():
+        if migrated:  # a new table has nothing to bring up to date: nothing to say
+            log.info("migrated the table %s: %s (%d models)", table_name, name, migrated)
 
 
 def _remote_table(table_name: str, endpoint: str) -> Any:
@@ -461,6 +459,10 @@ class LocalApi:
                     accept_data_loss=self._accept_data_loss,
                 )
             )
+            # The sweepers flush a metrics document every run: on stdout they would bury what the
+            # embedding program prints. ``pie-local serve --metrics`` (or the caller's environment)
+            # turns them on; local_backend restores the environment when the server stops.
+            os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
             handlers = self._resources.enter_context(LocalHandlers(self._handlers, self.targets, environment))
             for service, client in handlers.clients.items():
                 runtime.use_stand_in(service, client)

@@ -32,10 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ran = run_pending(client, arguments.table)
     except (ClientError, BotoCoreError) as error:
-        print(f"migrate: {error}", file=sys.stderr)
+        print(f"migrate: table {arguments.table}: {error}", file=sys.stderr)
         return 1
     for name, _ in MIGRATIONS:
-        print(f"{name}: {'migrated' if name in ran else 'already done'}")
+        print(f"{name}: migrated {ran[name]} models" if name in ran else f"{name}: already done")
     return 0
 
 

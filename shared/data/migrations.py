@@ -107,16 +107,17 @@ def _still(table: str, table_key: dict[str, str], condition: str, values: dict[s
     return Write({"ConditionCheck": check}, entity)
 
 
-# Every migration, in the order they run: (name, what it does to the table).
+# Every migration, in the order they run: (name, what it does to the table, returning how many
+# items it brought up to date).
 MIGRATIONS: tuple[tuple[str, Any], ...] = ((FIRING_INDEX, index_active_subscriptions),)
 
 
-def run_pending(client: Any, table: str) -> list[str]:
-    """Run the migrations the table has not finished, in order; the names of those it ran. One
-    GetItem per migration when there is nothing to do."""
-    ran = []
+def run_pending(client: Any, table: str) -> dict[str, int]:
+    """Run the migrations the table has not finished, in order: for each one run, how many items it
+    brought up to date (models, for ``firing-index``). One GetItem per migration when there is
+    nothing to do."""
+    ran = {}
     for name, migrate in MIGRATIONS:
         if not finished(client, table, name):
-            migrate(client, table)
-            ran.append(name)
+            ran[name] = migrate(client, table)
     return ran

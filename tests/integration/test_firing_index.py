@@ -223,7 +223,7 @@ def test_a_model_from_before_the_index_fires_the_same_before_and_after_the_migra
     status, body, _ = set_status("a", "1", "active")
     assert status == 200, body
     assert len(body["triggered_events"]) == 3
-    assert run_pending(table, LOCAL_TABLE_NAME) == []  # recorded as finished: nothing to do again
+    assert run_pending(table, LOCAL_TABLE_NAME) == {}  # recorded as finished: nothing to do again
 
 
 def _body(target: str) -> Json:
@@ -299,3 +299,26 @@ def test_pie_local_migrates_a_data_directory_an_older_pie_wrote(tmp_path: Any, e
     with local_backend(data_dir=data) as client:
         statuses = assert_indexed(client, "a")
         assert list(statuses.values()) == ["active"] * existing
+
+
+def test_the_migrate_command_migrates_once_then_says_it_is_done(table: Any, capsys: pytest.CaptureFixture[str]):
+    from tools import migrate
+
+    create_model("a")
+    subscribe("a", "b", stored_input={})
+    _legacy(table, "a")
+    table.delete_item(
+        TableName=LOCAL_TABLE_NAME, Key={k: {"S": v} for k, v in keys.migration_key(FIRING_INDEX).items()}
+    )
+
+    first = migrate.main(["--table", LOCAL_TABLE_NAME, "--region", "us-east-1"])
+    first_out = capsys.readouterr().out
+    second = migrate.main(["--table", LOCAL_TABLE_NAME, "--region", "us-east-1"])
+    second_out = capsys.readouterr().out
+    missing = migrate.main(["--table", "no-such-table", "--region", "us-east-1"])
+    refused = capsys.readouterr()
+
+    assert (first, first_out) == (0, "firing-index: migrated 1 models\n")
+    assert assert_indexed(table, "a") != {}
+    assert (second, second_out) == (0, "firing-index: already done\n")
+    assert missing == 1 and "migrate:" in refused.err and "no-such-table" in refused.err
