@@ -134,7 +134,7 @@ MINIMUMS: dict[str, Minimum] = {
         "instead of the start deadline (docs/jobs.md)",
     ),
     "dispatch_jobs (in_process job)": Minimum(
-        4, "claim; read the model (contract, firing); query its subscriptions; conditional completion"
+        4, "claim; read the model (contract, firing); query its firing index for the event; conditional completion"
     ),
     "create_model + Idempotency-Key": Minimum(
         3, "the create's transaction, plus Powertools' in-progress put and completion update"
