@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -322,3 +324,24 @@ def test_the_migrate_command_migrates_once_then_says_it_is_done(table: Any, caps
     assert assert_indexed(table, "a") != {}
     assert (second, second_out) == (0, "firing-index: already done\n")
     assert missing == 1 and "migrate:" in refused.err and "no-such-table" in refused.err
+
+
+def test_a_data_directory_the_previous_release_wrote_is_migrated_and_fires_the_same(tmp_path: Any):
+    """``data/data-dir-before-the-firing-index`` was written by the release before the index
+    (commit db6157c) through its route functions: models ``upstream`` (version 1 in training) and
+    ``downstream`` (active), and three subscriptions of ``upstream``: one active on
+    training_complete (label "fires"), one paused, one on inference_complete."""
+    from pie_local.server import local_backend
+
+    data = tmp_path / "data"
+    shutil.copytree(Path(__file__).parent / "data" / "data-dir-before-the-firing-index", data)
+    with local_backend(data_dir=data) as client:
+        statuses = assert_indexed(client, "upstream")
+        labels = {s.label: s.id for s in subscription_store().list_of_source("upstream")}
+        with items_read(dynamodb_client()) as read:
+            status, body, _ = set_status("upstream", "1", "active")
+
+    assert sorted(statuses.values()) == ["active", "active", "paused"]
+    assert status == 200, body
+    assert [event["subscription_id"] for event in body["triggered_events"]] == [labels["fires"]]
+    assert read == [("Query", 1 + 1)]  # the marker and the one entry of training_complete
