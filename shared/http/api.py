@@ -147,8 +147,13 @@ class RouteApi:
         # A POST that writes nothing keeps no Idempotency-Key records: repeating it is harmless.
         self.remembers_idempotency_keys = self.route.method == "POST" and not self.route.read_only
         self._query_names: frozenset[str] = frozenset()
-        # One middleware, not one per check: Powertools inspects each middleware on every request.
-        middlewares = [self._admit]
+        # Powertools inspects a middleware's signature (get_type_hints, which compiles each string
+        # annotation) once and keeps the result on the callable; a bound method cannot keep it, so
+        # it would be inspected again on every request. A function can.
+        def admit(resolver: APIGatewayHttpResolver, next_middleware: Callable) -> Response:
+            return self._admit(resolver, next_middleware)
+
+        middlewares = [admit]
         if self.remembers_idempotency_keys:
             # Imported here so read routes never load the idempotency utility at cold start.
             from shared.http.idempotency import idempotency_middleware

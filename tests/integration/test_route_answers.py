@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import typing
 from typing import Any
 
 import pytest
@@ -60,6 +61,30 @@ def test_the_route_answers_its_rows_status_and_etag(table: Any, route: Route):
         assert headers["etag"] == f'"{entity_version(route, json.loads(response["body"]))}"'
     if route.status == 204:
         assert response.get("body", "") == ""
+
+
+@pytest.mark.parametrize("function", ["get_model", "create_model"])
+def test_a_warm_route_does_not_inspect_its_signatures_again(table: Any, function: str, monkeypatch):
+    """Powertools keeps what it learns of a middleware's signature on the callable: a middleware
+    that cannot keep it (a bound method) was inspected, annotations compiled, on every request."""
+    world(table, function)
+    event = sample_event(function)
+    first = invoke(function, event)
+    inspected: list[object] = []
+    real = typing.get_type_hints
+
+    def counted(*arguments: Any, **options: Any) -> Any:
+        inspected.append(arguments[0])
+        return real(*arguments, **options)
+
+    monkeypatch.setattr(typing, "get_type_hints", counted)
+    for _ in range(3):
+        if function == "create_model":  # a new model each time, or the second is a 409
+            body = json.loads(event["body"])
+            event = {**event, "body": json.dumps({**body, "id": f"{body['id']}-{len(inspected)}-{_}"})}
+        assert invoke(function, event)["statusCode"] == first["statusCode"]
+
+    assert inspected == []
 
 
 @pytest.mark.parametrize("route", IF_MATCH_ROUTES, ids=[route.function for route in IF_MATCH_ROUTES])
