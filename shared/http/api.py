@@ -147,6 +147,7 @@ class RouteApi:
         # A POST that writes nothing keeps no Idempotency-Key records: repeating it is harmless.
         self.remembers_idempotency_keys = self.route.method == "POST" and not self.route.read_only
         self._query_names: frozenset[str] = frozenset()
+
         # Powertools inspects a middleware's signature (get_type_hints, which compiles each string
         # annotation) once and keeps the result on the callable; a bound method cannot keep it, so
         # it would be inspected again on every request. A function can.
