@@ -98,7 +98,7 @@ def _rounds(handler: Any, setup: Any, rounds: int, table: str) -> dict[str, Any]
             runtime.use_stand_in("lambda", lambda_client)
             runtime.dispatcher()
             client = runtime.dynamodb_client()
-            records = _queue_batch(setup, round_number + (ROUNDS if table == "latency only" else 0), mode)
+            records = _queue_batch(setup, round_number + (rounds if table == "latency only" else 0), mode)
             answered = LatencyOnlyDynamoDB(DYNAMODB_LATENCY_SECONDS)
             with contextlib.ExitStack() as latency:
                 if table == "latency only":

@@ -71,9 +71,10 @@ def api_settings() -> ApiSettings:
 @cache
 def dynamodb_client():
     settings = api_settings()
-    # Every request is built by the data layer's codecs, never from a caller's input, and DynamoDB
-    # validates what it receives: checking each one against the model client-side too is a fifth
-    # of botocore's time per call (docs/decisions.md, "Dispatch").
+    # Every request is built by the data layer's codecs from values the domain models validated
+    # (a page token's key only after its signature checks), and DynamoDB validates what it
+    # receives: checking each one client-side too is a fifth of botocore's time per call
+    # (docs/decisions.md, "Dispatch").
     return boto3.client(
         "dynamodb",
         region_name=settings.region,

@@ -11,6 +11,8 @@ decide again on fresh state or stop, as the caller says.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import replace as renamed
@@ -22,7 +24,7 @@ from botocore.exceptions import ClientError
 from shared.data.entities import EVENTS, VERSION_ATTRIBUTE, EntityDescriptor
 from shared.data.errors import ItemExistsError, StaleEntityError
 from shared.data.items import cancellation_reasons, error_code, key, n, number, s
-from shared.domain.errors import ItemNotStorableError
+from shared.domain.errors import ConcurrentUpdateError, ItemNotStorableError
 from shared.domain.events import Event
 
 E = TypeVar("E")
@@ -30,6 +32,10 @@ T = TypeVar("T")
 
 # How often a read-modify-write is tried before the caller hears it lost to concurrent writes.
 WRITE_ATTEMPTS = 5
+# How often a transaction cancelled only by a conflict with another request is sent, and the
+# longest pause before the next attempt (times the attempt number).
+CONFLICT_ATTEMPTS = 3
+CONFLICT_PAUSE_SECONDS = 0.025
 
 _CALLS = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
 
@@ -194,15 +200,32 @@ def save(client: Any, write: Write) -> None:
 
 def save_together(client: Any, writes: list[Write]) -> None:
     """Run the writes in one transaction, with the events they report: all of them or none. (The
-    events come last, so a cancellation's reasons still line up with ``writes``.)"""
+    events come last, so a cancellation's reasons still line up with ``writes``.)
+
+    A transaction DynamoDB cancels only because another one touched an item at the same moment
+    (``TransactionConflict``) applied nothing and is sent again, up to ``CONFLICT_ATTEMPTS`` times
+    with a short random pause; then it is a ``ConcurrentUpdateError`` (409), never a 500."""
     operations = [write.operation for write in [*writes, *event_writes(writes)]]
-    try:
-        client.transact_write_items(TransactItems=operations)
-    except ClientError as error:
-        translated = _translated(error, writes, "change")
-        if translated is None:
-            raise
-        raise translated from None
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            client.transact_write_items(TransactItems=operations)
+            return
+        except ClientError as error:
+            if _only_conflicts(error):
+                if attempt == CONFLICT_ATTEMPTS:
+                    raise ConcurrentUpdateError(f"the {writes[0].entity}") from None
+                time.sleep(random.uniform(0, CONFLICT_PAUSE_SECONDS * attempt))
+                continue
+            translated = _translated(error, writes, "change")
+            if translated is None:
+                raise
+            raise translated from None
+
+
+def _only_conflicts(error: ClientError) -> bool:
+    """A cancellation whose only reasons are conflicts with other requests (nothing refused)."""
+    codes = {reason.get("Code", "None") for reason in cancellation_reasons(error) or []}
+    return "TransactionConflict" in codes and codes <= {"TransactionConflict", "None"}
 
 
 def _translated(error: ClientError, writes: list[Write], request: str) -> Exception | None:

@@ -12,6 +12,7 @@ from shared.data import keys
 from shared.data.entities import JOBS, MODELS, SUBSCRIPTIONS, VERSIONS, VersionRecord
 from shared.data.errors import ItemExistsError, StaleEntityError
 from shared.data.save import (
+    CONFLICT_ATTEMPTS,
     RETRY,
     WRITE_ATTEMPTS,
     create,
@@ -264,12 +265,55 @@ def test_a_transaction_dynamodb_refuses_whole_is_not_storable_as_a_change():
 
 
 def test_a_transaction_cancelled_for_another_reason_is_raised_as_it_came():
-    conflict = cancelled(NONE, {"Code": "TransactionConflict"})
+    throttled = cancelled(NONE, {"Code": "ThrottlingError"})
 
     with pytest.raises(ClientError) as raised:
-        save_together(FakeClient(conflict), model_and_new_version())
+        save_together(FakeClient(throttled), model_and_new_version())
 
-    assert raised.value is conflict
+    assert raised.value is throttled
+
+
+class ConflictsFirst(FakeClient):
+    """Cancels the first ``conflicts`` transactions for a conflict with another request."""
+
+    def __init__(self, conflicts: int) -> None:
+        super().__init__()
+        self.conflicts = conflicts
+
+    def transact_write_items(self, **request: Any) -> dict[str, Any]:
+        self.calls.append(("transact_write_items", request))
+        if len(self.calls) <= self.conflicts:
+            raise cancelled(NONE, {"Code": "TransactionConflict"})
+        return {}
+
+
+def test_a_transaction_cancelled_only_by_a_conflict_is_sent_again(monkeypatch):
+    monkeypatch.setattr("shared.data.save.time.sleep", lambda seconds: None)
+    client = ConflictsFirst(conflicts=2)
+
+    save_together(client, model_and_new_version())
+
+    assert len(client.calls) == 3
+    assert client.calls[0] == client.calls[2]  # the same request: it applied nothing
+
+
+def test_a_transaction_that_keeps_conflicting_is_a_concurrent_update_not_a_500(monkeypatch):
+    monkeypatch.setattr("shared.data.save.time.sleep", lambda seconds: None)
+    client = ConflictsFirst(conflicts=99)
+
+    with pytest.raises(ConcurrentUpdateError, match="at the same time: retry"):
+        save_together(client, model_and_new_version())
+
+    assert len(client.calls) == CONFLICT_ATTEMPTS
+
+
+def test_a_conflict_beside_a_failed_condition_is_the_failed_condition():
+    client = FakeClient(cancelled(FAILED, {"Code": "TransactionConflict"}))
+
+    with pytest.raises(StaleEntityError):
+        save_together(client, model_and_new_version())
+
+    assert len(client.calls) == 1
 
 
 # Retrying on stale --------------------------------------------------------------------------------
