@@ -11,6 +11,7 @@ the environment of a deployed, traced function (``deployed_function_environment`
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import random
@@ -34,6 +35,8 @@ SEGMENT = 6  # a floor run before every this many functions
 # What PIE's own modules may add to a route's import, in floors, over the framework alone: the
 # framework (boto3, pydantic, Powertools) is itself about 1.5 floors, so the budget is relative to it.
 PIE_BUDGET = 0.10
+# PIE's own packages, compiled to bytecode before any child runs (see ``compile_project``).
+PROJECT_PACKAGES = ("shared", "functions", "bench")
 # Where the import time beyond the floor goes, for a typical route and the stream consumer.
 BREAKDOWN_FUNCTIONS = ("get_model", "dispatch_jobs")
 BREAKDOWN_RUNS = 3
@@ -62,6 +65,7 @@ def measure(
     runs: int = RUNS, workers: int | None = None, only: list[str] | None = None
 ) -> tuple[list[Figure], dict[str, Any]]:
     names = [name for name in functions() if only is None or name in only]
+    compile_project()
     plan: list[str] = []
     for _ in range(runs):
         # The framework reference (bench/framework_function.py) runs once a round, like a function.
@@ -183,6 +187,19 @@ def measure(
         )
     )
     return figures, details
+
+
+def compile_project() -> None:
+    """Give PIE's modules the bytecode pip gave the libraries when it installed them.
+
+    The floor and the framework import libraries from their bytecode; without this, PIE's modules
+    were compiled from source in every child whenever the checkout had no fresh ``__pycache__``
+    (a fresh clone, any edit, or ``PYTHONDONTWRITEBYTECODE`` set), which put compiling (about half
+    of what PIE added, 2026-12-07) on PIE's side of the ratio only, and made it depend on the
+    checkout's state. Deployed, neither side has bytecode (docs/performance.md, section 1).
+    """
+    for package in PROJECT_PACKAGES:
+        compileall.compile_dir(ROOT / package, quiet=1)
 
 
 def _served(outcome: str) -> bool:

@@ -19,22 +19,20 @@ from urllib.parse import quote
 from shared.data.entities import (
     ALIAS_CHANGES,
     ALIASES,
-    DELIVERIES,
     FIRING_INDEXES,
     JOBS,
     MODEL_TAGS,
     MODELS,
     VERSION_TAGS,
     VERSIONS,
-    WEBHOOKS,
     VersionRecord,
-    WebhookRecord,
     firing_indexes,
     model_tags,
     subscription_items,
     version_tags,
 )
 from shared.data.items import BATCH_WRITE_LIMIT
+from shared.data.webhook_entities import DELIVERIES, WEBHOOKS, WebhookRecord
 from shared.domain.entities import Alias, AliasChange, Handlers, Job, Model, StatusChange, Subscription, Version
 from shared.domain.events import ping
 from shared.domain.records import AliasChangeRecord, ModelRecord

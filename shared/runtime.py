@@ -112,7 +112,7 @@ def handler_policy() -> HandlerPolicy:
     from shared.dispatch.implementations import IMPLEMENTATIONS
     from shared.services.handler_policy import HandlerPolicy
 
-    return HandlerPolicy(api_settings().handler_allow_list, IMPLEMENTATIONS.keys())
+    return HandlerPolicy(api_settings().handler_allow_list(), IMPLEMENTATIONS.keys())
 
 
 @cache

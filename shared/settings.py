@@ -14,10 +14,10 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validat
 
 from shared.domain.access import DEFAULT_WORKSPACES_CLAIM
 from shared.kinds import KINDS
-from shared.kinds.allow_list import HandlerAllowList
 
 if TYPE_CHECKING:  # imported by chain_limits(): only the routes that fire or plan chains load triggers
     from shared.domain.triggers import ChainLimits
+    from shared.kinds.allow_list import HandlerAllowList
 
 # Environment every deployed function gets for its libraries (the stack sets it; the benchmarks
 # simulate it). PIE uses no pydantic plugin, so pydantic need not scan every installed
@@ -37,7 +37,9 @@ class ApiSettings(BaseModel):
     dynamodb_endpoint: str | None = None
     page_token_key: SecretStr | None = Field(default=None, min_length=16)
     page_token_secret_arn: str | None = None
-    handler_allow_list: HandlerAllowList
+    # PIE_HANDLER_ALLOW_LIST as a JSON object; validated into the allow-list model on its first use
+    # (``handler_allow_list``), by the routes that check handlers and the dispatcher only.
+    handler_allow_list_document: dict[str, Any] = Field(default_factory=dict)
     max_chain_depth: int = Field(default=8, ge=1, le=100)
     # Jobs one root (a direct request or a status set by hand) may cause in its whole chain.
     chain_job_budget: int = Field(default=64, ge=1, le=10_000)
@@ -54,6 +56,16 @@ class ApiSettings(BaseModel):
     webhook_hosts: dict[str, list[str]] | None = None
     # The EventBridge bus every event is also put on (deployed: the stack's bus; pie-local has none).
     event_bus_name: str | None = Field(default=None, min_length=1, max_length=256)
+
+    def handler_allow_list(self) -> HandlerAllowList:
+        """The allow-list, built from its model (assembled from every kind's fields) when a function
+        first checks a handler: a route that never does (a read) never builds that model."""
+        from shared.kinds.allow_list import HandlerAllowList
+
+        try:
+            return HandlerAllowList.model_validate(self.handler_allow_list_document)
+        except ValidationError as error:
+            raise SettingsError(f"invalid PIE settings in the environment: PIE_HANDLER_ALLOW_LIST: {error}") from error
 
     def chain_limits(self) -> ChainLimits:
         from shared.domain.triggers import ChainLimits
@@ -84,9 +96,7 @@ class ApiSettings(BaseModel):
                 webhook_backoff_scale=environ.get("PIE_WEBHOOK_BACKOFF_SCALE") or 1.0,
                 webhook_hosts=_host_table(environ.get("PIE_WEBHOOK_HOSTS")),
                 event_bus_name=environ.get("PIE_EVENT_BUS_NAME") or None,
-                handler_allow_list=HandlerAllowList.model_validate(
-                    json.loads(environ.get("PIE_HANDLER_ALLOW_LIST", "{}"))
-                ),
+                handler_allow_list_document=json.loads(environ.get("PIE_HANDLER_ALLOW_LIST", "{}")),
             )
         except (ValidationError, ValueError) as error:  # JSONDecodeError is a ValueError
             raise SettingsError(f"invalid PIE settings in the environment: {error}") from error

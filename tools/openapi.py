@@ -27,10 +27,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from shared.domain.access import ADMIN_SCOPE
+from shared.domain.entities import DELIVERY_ID_PATTERN
 from shared.domain.events import CATALOGUE, EventType
 from shared.domain.job_events import TABLE as JOB_EVENTS
 from shared.domain.lifecycle import NEXT_STATUSES
-from shared.domain.webhooks import DELIVERY_ID_PATTERN
 from shared.http.catalogue import BEARER_SCHEME
 from shared.routes import ALL_SCOPES, JOBS_WRITE, MODELS_PROMOTE, MODELS_READ, MODELS_WRITE, ROUTES, Route
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from shared.data import keys
 from shared.data.items import doc_text, document, key, n, s
@@ -21,7 +21,9 @@ from shared.domain.entities import Alias, AliasChange, Job, Model, Subscription,
 from shared.domain.events import Event
 from shared.domain.records import AliasChangeRecord, ModelRecord
 from shared.domain.supervision import due_at
-from shared.domain.webhooks import Delivery, Webhook
+
+if TYPE_CHECKING:  # their item types live in shared.data.webhook_entities
+    from shared.domain.webhooks import Delivery, Webhook
 
 Item = dict[str, Any]
 E = TypeVar("E")
@@ -75,7 +77,7 @@ class EntityDescriptor(Generic[E]):
         return item.get("status", {}).get("S")
 
 
-def _entity_attributes(entity_type: str, entity: Model | Version | Subscription | Job | Webhook | Delivery) -> Item:
+def entity_attributes(entity_type: str, entity: Model | Version | Subscription | Job | Webhook | Delivery) -> Item:
     """What every versioned item carries beside its keys: its type, version, status, timestamps
     and document."""
     return {
@@ -101,7 +103,7 @@ def _encode_model(record: ModelRecord) -> Item:
         **key(_model_key(record)),
         **key(keys.model_index_keys(model.id, model.status, model.workspace)),
         **key(keys.model_name_keys(model.name, model.workspace, model.id)),
-        **_entity_attributes(keys.MODEL_ENTITY, model),
+        **entity_attributes(keys.MODEL_ENTITY, model),
         "version_sequence": n(record.version_sequence),
         # A string: numeric versions may have up to 64 digits, DynamoDB numbers hold 38.
         "highest_numeric_version": s(str(record.highest_numeric_version)),
@@ -141,7 +143,7 @@ def _encode_version(record: VersionRecord) -> Item:
 def version_attributes(version: Version) -> Item:
     """A version item's attributes beside its keys: what an in-place update of the version sets
     (its creation order key never changes, and the version alone does not know it)."""
-    attributes = _entity_attributes(keys.VERSION_ENTITY, version)
+    attributes = entity_attributes(keys.VERSION_ENTITY, version)
     if version.training_job_id is not None:
         # Beside the document too, so that a completion's condition can name the job it expects.
         attributes[BOUND_JOB_ATTRIBUTE] = s(version.training_job_id)
@@ -171,7 +173,7 @@ def _encode_subscription(subscription: Subscription) -> Item:
     return {
         **key(_subscription_key(subscription)),
         **key(keys.subscription_target_keys(subscription.target_model_id, subscription.id)),
-        **_entity_attributes(keys.SUBSCRIPTION_ENTITY, subscription),
+        **entity_attributes(keys.SUBSCRIPTION_ENTITY, subscription),
         "trigger_event": s(subscription.trigger_event),
     }
 
@@ -427,7 +429,7 @@ def _encode_job(job: Job) -> Item:
         **key(keys.job_index_keys(job.model_id, job.id, job.status, job.created_at.isoformat())),
         **(key(keys.job_due_keys(job.model_id, job.id, due.isoformat())) if due is not None else {}),
         **key(keys.job_log_keys(job.model_id, job.id, job.updated_at.isoformat())),
-        **_entity_attributes(keys.JOB_ENTITY, job),
+        **entity_attributes(keys.JOB_ENTITY, job),
         **({COMPLETION_TOKEN_ATTRIBUTE: s(job.completion_token)} if job.completion_token is not None else {}),
     }
 
@@ -499,71 +501,6 @@ def _decode_event(item: Item) -> Event:
 
 EVENTS: EntityDescriptor[Event] = EntityDescriptor(
     "event", keys.EVENT_ENTITY, _event_key, _encode_event, _decode_event, version_attribute=None
-)
-
-
-@dataclass(frozen=True)
-class WebhookRecord:
-    """A webhook with its signing secrets, which live beside its document, never in it (the API
-    returns the document). ``previous_secret`` is still signed with until ``previous_until``."""
-
-    webhook: Webhook
-    secret: str
-    previous_secret: str | None = None
-    previous_until: str | None = None
-
-
-def _webhook_key(record: WebhookRecord) -> dict[str, str]:
-    return keys.webhook_key(record.webhook.id)
-
-
-def _encode_webhook(record: WebhookRecord) -> Item:
-    webhook = record.webhook
-    item = {
-        **key(_webhook_key(record)),
-        **key(keys.webhook_index_keys(webhook.workspace, webhook.id)),
-        **_entity_attributes(keys.WEBHOOK_ENTITY, webhook),
-        "secret": s(record.secret),
-    }
-    if record.previous_secret is not None and record.previous_until is not None:
-        item["previous_secret"] = s(record.previous_secret)
-        item["previous_until"] = s(record.previous_until)
-    return item
-
-
-def _decode_webhook(item: Item) -> WebhookRecord:
-    return WebhookRecord(
-        webhook=Webhook.model_validate_json(doc_text(item)),
-        secret=item["secret"]["S"],
-        previous_secret=item.get("previous_secret", {}).get("S"),
-        previous_until=item.get("previous_until", {}).get("S"),
-    )
-
-
-WEBHOOKS: EntityDescriptor[WebhookRecord] = EntityDescriptor(
-    "webhook", keys.WEBHOOK_ENTITY, _webhook_key, _encode_webhook, _decode_webhook
-)
-
-
-def _delivery_key(delivery: Delivery) -> dict[str, str]:
-    return keys.delivery_key(delivery.webhook_id, delivery.id)
-
-
-def _encode_delivery(delivery: Delivery) -> Item:
-    due = delivery.next_attempt_at if delivery.status == "pending" else None
-    return {
-        **key(_delivery_key(delivery)),
-        **(key(keys.delivery_due_keys(delivery.webhook_id, delivery.id, due.isoformat())) if due is not None else {}),
-        **_entity_attributes(keys.DELIVERY_ENTITY, delivery),
-    }
-
-
-def _decode_delivery(item: Item) -> Delivery:
-    return Delivery.model_validate_json(doc_text(item))
-
-
-DELIVERIES: EntityDescriptor[Delivery] = EntityDescriptor(
-    "delivery", keys.DELIVERY_ENTITY, _delivery_key, _encode_delivery, _decode_delivery
 )
 
 

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.data import keys
-from shared.data.entities import DELIVERIES, EVENTS, WEBHOOKS, WebhookRecord
+from shared.data.entities import EVENTS
 from shared.data.errors import ItemExistsError
 from shared.data.items import key, s
 from shared.data.page_tokens import PageTokenCodec, is_table_key
 from shared.data.queries import purge_partition, query_from_token
 from shared.data.save import create, replace, save
 from shared.data.table import GSI1, GSI3
+from shared.data.webhook_entities import DELIVERIES, WEBHOOKS, WebhookRecord
 from shared.domain.errors import DeliveryNotFoundError, PageTokenInvalidError, WebhookNotFoundError
 from shared.domain.events import ALL_EVENTS, Event
 from shared.domain.records import Page

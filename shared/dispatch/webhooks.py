@@ -38,9 +38,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.data.entities import DELIVERIES, EVENTS, WebhookRecord
+from shared.data.entities import EVENTS
 from shared.data.errors import StaleEntityError
 from shared.data.keys import DELIVERY_DUE_SHARDS
+from shared.data.webhook_entities import DELIVERIES, WebhookRecord
 from shared.data.webhooks import WebhookStore
 from shared.dispatch.event_bus import MAX_ENTRIES, EventBus
 from shared.domain import url_safety, webhooks

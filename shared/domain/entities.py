@@ -40,6 +40,10 @@ VERSION_REFERENCE_PATTERN = r"^(@[a-z][a-z0-9_-]{0,63}|[A-Za-z0-9][A-Za-z0-9_.-]
 # In a path, where a client may have percent-encoded the ``@`` (``%40champion``).
 VERSION_PATH_PATTERN = r"^((@|%40)[a-z][a-z0-9_-]{0,63}|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# Webhook and delivery ids (``shared.domain.webhooks``); here with the other ids the paths declare,
+# so a route that never touches webhooks does not import their models.
+WEBHOOK_ID_PATTERN = r"^wh_[0-9a-f]{24}$"
+DELIVERY_ID_PATTERN = r"^msg_[0-9a-f]{36}$"
 # The longest search filter (``shared.domain.search``); here, with the other limits the HTTP
 # parameters declare, so a route that does not search does not import the filter parser.
 MAX_FILTER_LENGTH = 1000

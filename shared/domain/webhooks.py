@@ -24,8 +24,6 @@ from shared.domain.events import ALL_EVENTS, EVENT_TYPES, PING, Event
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24
-WEBHOOK_ID_PATTERN = r"^wh_[0-9a-f]{24}$"
-DELIVERY_ID_PATTERN = r"^msg_[0-9a-f]{36}$"
 RESPONSE_EXCERPT_BYTES = 1024
 # A delivery keeps its latest attempts (automatic ones are bounded by the schedule; redrives are not).
 ATTEMPTS_KEPT = 20

@@ -9,13 +9,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 
 from shared.domain.entities import (
     ALIAS_PATTERN,
+    DELIVERY_ID_PATTERN,
     MAX_FILTER_LENGTH,
     MODEL_ID_PATTERN,
     UUID_PATTERN,
     VERSION_PATH_PATTERN,
+    WEBHOOK_ID_PATTERN,
 )
 from shared.domain.errors import RequestInvalidError
-from shared.domain.webhooks import DELIVERY_ID_PATTERN, WEBHOOK_ID_PATTERN
 
 ModelIdPath = Annotated[str, Path(pattern=MODEL_ID_PATTERN, description="Model id")]
 VersionPath = Annotated[

@@ -16,12 +16,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from shared.data.entities import WebhookRecord
 from shared.data.errors import StaleEntityError
 from shared.data.save import RETRY, Retry, retry_on_stale
+from shared.data.webhook_entities import WebhookRecord
 from shared.data.webhooks import WebhookStore
 from shared.domain import events, url_safety
 from shared.domain.access import Access
+from shared.domain.entities import WEBHOOK_ID_PATTERN
 from shared.domain.errors import (
     ConcurrentUpdateError,
     DeliveryNotFailedError,
@@ -34,7 +35,6 @@ from shared.domain.errors import (
 from shared.domain.events import ALL_EVENTS
 from shared.domain.records import Page
 from shared.domain.webhooks import (
-    WEBHOOK_ID_PATTERN,
     CreateWebhookRequest,
     DeliveryList,
     DeliveryResponse,

@@ -128,6 +128,7 @@ def test_every_route_function_environment_satisfies_the_settings_the_functions_r
         }
         settings = ApiSettings.from_environ({**environment, "AWS_REGION": "eu-west-1"})
         assert settings.page_token_key is None, "deployed functions read the key from Secrets Manager"
+        assert settings.handler_allow_list().partitions, "the deployed allow-list validates (on first use)"
 
 
 def test_route_functions_answer_within_the_http_api_integration_timeout(template: Template):

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from shared import runtime
-from shared.data.entities import DELIVERIES
+from shared.data.webhook_entities import DELIVERIES
 from shared.dispatch.webhooks import Answer, WebhookDeliverer
 from shared.domain.url_safety import Target
 from shared.domain.webhooks import DeliveryPolicy

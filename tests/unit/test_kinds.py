@@ -4,6 +4,7 @@ registered kinds, and nothing dispatches on a kind it does not know."""
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 import typing
@@ -21,7 +22,7 @@ from shared.kinds.arn import ArnHandlerModel, ArnTarget
 from shared.kinds.base import HandlerKind, IamStatement, load
 from shared.kinds.ecs import EcsSettings
 from shared.kinds.starting import Backoff, StartContext
-from shared.settings import DispatcherSettings, SettingsError
+from shared.settings import ApiSettings, DispatcherSettings, SettingsError
 from tests.conftest import ROOT
 
 KIND_TYPES = sorted(KINDS)
@@ -237,3 +238,33 @@ def test_the_dispatcher_settings_hold_each_kinds_own_settings_as_the_kind_reads_
 def test_a_kinds_bad_setting_is_a_settings_error_naming_the_dispatcher(value: str):
     with pytest.raises(SettingsError, match="invalid PIE dispatcher settings"):
         DispatcherSettings.from_environ({"PIE_ECS_RUN_TASK_DEFAULTS": value})
+
+
+API_ENVIRONMENT = {"PIE_TABLE_NAME": "pie-table", "AWS_REGION": "eu-west-1"}
+
+
+def test_the_handler_allow_list_is_read_from_the_environment_when_first_used():
+    allowed = {"lambda_accounts": ["123456789012"], "in_process_implementations": ["echo"]}
+    settings = ApiSettings.from_environ({**API_ENVIRONMENT, "PIE_HANDLER_ALLOW_LIST": json.dumps(allowed)})
+
+    allow = settings.handler_allow_list()
+
+    assert allow.lambda_accounts == ["123456789012"]
+    assert allow.in_process_implementations == ["echo"]
+    assert allow.partitions == ["aws"]
+
+
+@pytest.mark.parametrize("value", ["{not json", '["a list"]', '"text"'])
+def test_an_allow_list_that_is_not_a_json_object_is_a_settings_error_at_once(value: str):
+    with pytest.raises(SettingsError, match="invalid PIE settings"):
+        ApiSettings.from_environ({**API_ENVIRONMENT, "PIE_HANDLER_ALLOW_LIST": value})
+
+
+@pytest.mark.parametrize(
+    "allowed", [{"lambda_accounts": "123456789012"}, {"partitions": [1]}, {"in_process_implementations": [None]}]
+)
+def test_an_allow_list_the_model_refuses_is_a_settings_error_naming_the_variable(allowed: dict):
+    settings = ApiSettings.from_environ({**API_ENVIRONMENT, "PIE_HANDLER_ALLOW_LIST": json.dumps(allowed)})
+
+    with pytest.raises(SettingsError, match="PIE_HANDLER_ALLOW_LIST"):
+        settings.handler_allow_list()
