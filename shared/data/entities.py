@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from shared.data import keys
-from shared.data.items import doc_text, document, key, n, s
+from shared.data.items import decoded, doc_text, document, key, n, s
 from shared.data.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 from shared.domain import job_events
 from shared.domain.entities import Alias, AliasChange, Job, Model, Subscription, Version
 from shared.domain.events import Event
 from shared.domain.records import AliasChangeRecord, ModelRecord
+from shared.domain.stored import STORED
 from shared.domain.supervision import due_at
 
 if TYPE_CHECKING:  # their item types live in shared.data.webhook_entities
@@ -113,7 +114,7 @@ def _encode_model(record: ModelRecord) -> Item:
 
 def _decode_model(item: Item) -> ModelRecord:
     return ModelRecord(
-        model=Model.model_validate_json(doc_text(item)),
+        model=decoded(Model, item),
         version_sequence=int(item["version_sequence"]["N"]),
         highest_numeric_version=int(item["highest_numeric_version"]["S"]),
         activation_order=tuple(v["S"] for v in item.get("activation_order", {}).get("L", [])),
@@ -152,7 +153,7 @@ def version_attributes(version: Version) -> Item:
 
 def _decode_version(item: Item) -> VersionRecord:
     return VersionRecord(
-        version=Version.model_validate_json(doc_text(item)),
+        version=decoded(Version, item),
         sequence=keys.version_sequence(item["LSI1SK"]["S"]),
     )
 
@@ -179,7 +180,7 @@ def _encode_subscription(subscription: Subscription) -> Item:
 
 
 def _decode_subscription(item: Item) -> Subscription:
-    return Subscription.model_validate_json(doc_text(item))
+    return decoded(Subscription, item)
 
 
 SUBSCRIPTIONS: EntityDescriptor[Subscription] = EntityDescriptor(
@@ -275,7 +276,7 @@ def _encode_alias(alias: Alias) -> Item:
 
 
 def _decode_alias(item: Item) -> Alias:
-    return Alias.model_validate_json(doc_text(item))
+    return decoded(Alias, item)
 
 
 ALIASES: EntityDescriptor[Alias] = EntityDescriptor(
@@ -301,7 +302,7 @@ def _decode_alias_change(item: Item) -> AliasChangeRecord:
     return AliasChangeRecord(
         model_id=item["PK"]["S"].removeprefix(keys.model_partition("")),
         name=item["alias"]["S"],
-        change=AliasChange.model_validate_json(doc_text(item)),
+        change=decoded(AliasChange, item),
         entity_version=int(item[VERSION_ATTRIBUTE]["N"]),
     )
 
@@ -435,7 +436,7 @@ def _encode_job(job: Job) -> Item:
 
 
 def _decode_job(item: Item) -> Job:
-    job = Job.model_validate_json(doc_text(item))
+    job = decoded(Job, item)
     token = item.get(COMPLETION_TOKEN_ATTRIBUTE, {}).get("S")
     return job.with_completion_token(token) if token is not None else job
 
@@ -466,7 +467,7 @@ def _decode_fanout(item: Item) -> FanOut:
         source_model_id=source_model_id,
         change=item["change"]["S"],
         part=part,
-        jobs=tuple(Job.model_validate(data) for data in json.loads(doc_text(item))),
+        jobs=tuple(Job.model_validate(data, context=STORED) for data in json.loads(doc_text(item))),
     )
 
 
@@ -496,7 +497,7 @@ def _encode_event(event: Event) -> Item:
 
 
 def _decode_event(item: Item) -> Event:
-    return Event.model_validate_json(doc_text(item))
+    return decoded(Event, item)
 
 
 EVENTS: EntityDescriptor[Event] = EntityDescriptor(

@@ -10,12 +10,15 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from shared.domain.errors import ItemTooLargeError
+from shared.domain.stored import STORED
+
+M = TypeVar("M", bound=BaseModel)
 
 # DynamoDB's item limit is 400 KB; this leaves room for the keys and attributes beside ``doc``.
 MAX_DOCUMENT_BYTES = 380_000
@@ -54,6 +57,11 @@ def document(resource: BaseModel) -> dict[str, str]:
 
 def doc_text(item: dict[str, Any]) -> str:
     return item["doc"]["S"]
+
+
+def decoded(model: type[M], item: dict[str, Any]) -> M:
+    """The item's document as ``model``: validated as stored (``shared.domain.stored``)."""
+    return model.model_validate_json(item["doc"]["S"], context=STORED)
 
 
 def number(item: dict[str, Any] | None, name: str) -> int | None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from shared.data import keys
 from shared.data.entities import EntityDescriptor, Item, entity_attributes
-from shared.data.items import doc_text, key, s
+from shared.data.items import decoded, key, s
 from shared.domain.webhooks import Delivery, Webhook
 
 
@@ -46,7 +46,7 @@ def _encode_webhook(record: WebhookRecord) -> Item:
 
 def _decode_webhook(item: Item) -> WebhookRecord:
     return WebhookRecord(
-        webhook=Webhook.model_validate_json(doc_text(item)),
+        webhook=decoded(Webhook, item),
         secret=item["secret"]["S"],
         previous_secret=item.get("previous_secret", {}).get("S"),
         previous_until=item.get("previous_until", {}).get("S"),
@@ -72,7 +72,7 @@ def _encode_delivery(delivery: Delivery) -> Item:
 
 
 def _decode_delivery(item: Item) -> Delivery:
-    return Delivery.model_validate_json(doc_text(item))
+    return decoded(Delivery, item)
 
 
 DELIVERIES: EntityDescriptor[Delivery] = EntityDescriptor(

@@ -17,12 +17,14 @@ from pydantic import (
     Field,
     PrivateAttr,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
 )
 
 from shared.domain import job_events
 from shared.domain.lifecycle import STATUS_HISTORY_LIMIT
+from shared.domain.stored import from_storage
 from shared.domain.tags import Tags
 from shared.kinds import Handler
 from shared.kinds.base import ClosedModel
@@ -57,12 +59,15 @@ VersionReference = Annotated[str, StringConstraints(pattern=VERSION_REFERENCE_PA
 UuidString = Annotated[str, WithJsonSchema({"type": "string", "format": "uuid"})]
 
 
-def _finite_json(value: Any) -> Any:
+def _finite_json(value: Any, info: ValidationInfo) -> Any:
     """JSON has no NaN or Infinity; Python's parser accepts them, so refuse them here.
 
     The walk is the JSON encoder's, in C: a Python recursion over a megabyte of small values took
-    half a second, three times per request. Values the encoder does not know pass, as before.
+    half a second, three times per request. Values the encoder does not know pass, as before. A
+    stored document passed it when it was written (``shared.domain.stored``).
     """
+    if from_storage(info):
+        return value
     try:
         json.dumps(value, allow_nan=False, default=_unknown_as_null)
     except ValueError:
@@ -100,9 +105,9 @@ class Handlers(Strict):
     inference: Handler
 
 
-def _check_json_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
-    if schema is None:
-        return None
+def _check_json_schema(schema: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
+    if schema is None or from_storage(info):
+        return schema
     # Imported here: only the routes that accept contracts pay for jsonschema and RE2 at cold start.
     from shared.domain.json_schema import check_schema
 

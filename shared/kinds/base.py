@@ -13,10 +13,11 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.domain.completion_tokens import well_formed
+from shared.domain.stored import from_storage
 
 if TYPE_CHECKING:  # the allow-list is assembled from the registered kinds (shared.kinds.allow_list)
     from shared.kinds.allow_list import HandlerAllowList
@@ -43,8 +44,8 @@ class ClosedModel(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _many_unknown_fields_in_one_error(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or len(data) <= UNKNOWN_FIELDS_LISTED:
+    def _many_unknown_fields_in_one_error(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict) or len(data) <= UNKNOWN_FIELDS_LISTED or from_storage(info):
             return data
         accepted = {field.alias or name for name, field in cls.model_fields.items()}
         unknown = [name for name in data if name not in accepted]

@@ -3,10 +3,12 @@ keys and index attributes the table's indexes read, and a stream image decodes l
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from shared.data import keys
 from shared.data.entities import (
@@ -28,7 +30,9 @@ from shared.data.entities import (
 )
 from shared.data.items import key
 from shared.data.table import INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
-from shared.domain.entities import Job, RetryPolicy
+from shared.domain import entities as entities_module
+from shared.domain import json_schema
+from shared.domain.entities import Job, Model, RetryPolicy
 from shared.domain.records import ModelRecord
 from tests.unit.entity_samples import HANDLERS, NOW, a_job, a_model, a_subscription, a_version
 
@@ -189,3 +193,52 @@ def test_tag_index_items_key_a_value_by_its_digest_and_a_version_by_its_order():
     assert older["SK"]["S"] < newer["SK"]["S"]
     assert older["SK"]["S"].startswith(keys.version_tag_prefix("stage", "prod"))
     assert len(VERSION_TAGS.encode(VersionTag("m", "1", 1, "k" * 128, "価" * 256))["SK"]["S"].encode()) <= 1024
+
+
+# Stored documents are read back without the input checks (shared.domain.stored) --------------
+
+CONTRACTS = {"training": {"input_schema": {"type": "object", "properties": {"rows": {"type": "integer"}}}}}
+
+
+def test_a_stored_model_is_read_without_checking_its_contracts_or_metadata_again(monkeypatch: pytest.MonkeyPatch):
+    record = ModelRecord(a_model(handler_contracts=CONTRACTS), version_sequence=1, highest_numeric_version=1)
+    item = MODELS.encode(record)
+    checked: list[str] = []
+    monkeypatch.setattr(json_schema, "check_schema", lambda schema: checked.append("schema"))
+    monkeypatch.setattr(entities_module, "json", _CountingJson(checked))
+
+    assert MODELS.decode(item) == record
+    assert checked == []
+
+    Model.model_validate_json(item["doc"]["S"])  # the same document as input is checked in full
+    assert "schema" in checked
+    assert "metadata" in checked
+
+
+def test_a_stored_job_is_read_without_walking_its_input_again(monkeypatch: pytest.MonkeyPatch):
+    job = a_job("queued")
+    item = JOBS.encode(job)
+    checked: list[str] = []
+    monkeypatch.setattr(entities_module, "json", _CountingJson(checked))
+
+    assert JOBS.decode(item) == job
+    assert FANOUTS.decode(FANOUTS.encode(FanOut("model_a", "model_a/1@3", 1, (job,)))).jobs == (job,)
+    assert checked == []
+
+
+def test_input_is_still_refused_what_a_stored_document_is_not_checked_for():
+    with pytest.raises(ValidationError, match="NaN and Infinity"):
+        a_model(metadata={"score": float("nan")})
+    with pytest.raises(ValidationError):
+        a_model(handler_contracts={"training": {"input_schema": {"type": "no such type"}}})
+
+
+class _CountingJson:
+    """Stands in for ``json`` in ``shared.domain.entities``: notes each metadata walk."""
+
+    def __init__(self, checked: list[str]):
+        self._checked = checked
+
+    def dumps(self, value: Any, **options: Any) -> str:
+        self._checked.append("metadata")
+        return json.dumps(value, **options)
