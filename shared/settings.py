@@ -4,8 +4,6 @@ Only ``from_environ`` touches the environment, and only when a function first ne
 domain code receives plain values.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -57,7 +55,7 @@ class ApiSettings(BaseModel):
     # The EventBridge bus every event is also put on (deployed: the stack's bus; pie-local has none).
     event_bus_name: str | None = Field(default=None, min_length=1, max_length=256)
 
-    def handler_allow_list(self) -> HandlerAllowList:
+    def handler_allow_list(self) -> "HandlerAllowList":
         """The allow-list, built from its model (assembled from every kind's fields) when a function
         first checks a handler: a route that never does (a read) never builds that model."""
         from shared.kinds.allow_list import HandlerAllowList
@@ -67,19 +65,19 @@ class ApiSettings(BaseModel):
         except ValidationError as error:
             raise SettingsError(f"invalid PIE settings in the environment: PIE_HANDLER_ALLOW_LIST: {error}") from error
 
-    def chain_limits(self) -> ChainLimits:
+    def chain_limits(self) -> "ChainLimits":
         from shared.domain.triggers import ChainLimits
 
         return ChainLimits(max_depth=self.max_chain_depth, job_budget=self.chain_job_budget)
 
     @model_validator(mode="after")
-    def _one_page_token_key_source(self) -> ApiSettings:
+    def _one_page_token_key_source(self) -> "ApiSettings":
         if self.page_token_key is not None and self.page_token_secret_arn is not None:
             raise ValueError("set PIE_PAGE_TOKEN_KEY or PIE_PAGE_TOKEN_SECRET_ARN, not both")
         return self
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> ApiSettings:
+    def from_environ(cls, environ: Mapping[str, str]) -> "ApiSettings":
         try:
             return cls(
                 table_name=environ.get("PIE_TABLE_NAME", ""),
@@ -126,7 +124,7 @@ class DispatcherSettings(BaseModel):
     )
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> DispatcherSettings:
+    def from_environ(cls, environ: Mapping[str, str]) -> "DispatcherSettings":
         try:
             return cls(
                 dispatch_workers=environ.get("PIE_DISPATCH_WORKERS") or 16,

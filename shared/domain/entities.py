@@ -4,8 +4,6 @@ The API returns these documents as they are stored; requests (``requests.py``) a
 envelopes (``responses.py``) are built from them.
 """
 
-from __future__ import annotations
-
 import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -200,7 +198,7 @@ class Version(Resource):
     )
     handlers: Handlers
     handler_contracts: HandlerContracts | None
-    lineage: Lineage | None = Field(
+    lineage: "Lineage | None" = Field(
         default=None,
         description="The job that trained this version (or cut it to train it) and what fired that job; "
         "null for a version no job has trained.",
@@ -359,7 +357,7 @@ class Job(Resource):
     def completion_token(self) -> str | None:
         return self._completion_token
 
-    def with_completion_token(self, token: str | None) -> Job:
+    def with_completion_token(self, token: str | None) -> "Job":
         job = self.model_copy()
         job._completion_token = token
         return job

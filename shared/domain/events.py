@@ -9,8 +9,6 @@ only way an event is made, and ``CATALOGUE`` lists what each type's ``data`` hol
 document and the webhook filters read it).
 """
 
-from __future__ import annotations
-
 import secrets
 from dataclasses import dataclass
 from datetime import datetime

@@ -2,8 +2,6 @@
 ignored setting; their examples (from the seed documents) are published in the OpenAPI document.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -209,7 +207,7 @@ class CreateSubscriptionRequest(Strict):
     )
 
     @model_validator(mode="after")
-    def _input_matches_its_source(self) -> CreateSubscriptionRequest:
+    def _input_matches_its_source(self) -> "CreateSubscriptionRequest":
         if self.input_source == "stored" and self.input is None:
             raise ValueError("input is required when input_source is 'stored'")
         if self.input_source == "trigger_output" and self.input is not None:
@@ -217,7 +215,7 @@ class CreateSubscriptionRequest(Strict):
         return self
 
     @model_validator(mode="after")
-    def _alias_names_an_alias_event(self) -> CreateSubscriptionRequest:
+    def _alias_names_an_alias_event(self) -> "CreateSubscriptionRequest":
         if job_events.is_alias_event(self.trigger_event):
             if self.alias is None:
                 raise ValueError(f"alias is required when trigger_event is '{self.trigger_event}'")

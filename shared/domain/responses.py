@@ -1,7 +1,5 @@
 """The API's response envelopes, around the stored entities (``entities.py``)."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import (
@@ -152,7 +150,7 @@ class ImpactNode(Resource):
         description="True when this subscription is already on the path from the root: the tree is cut here "
         "(the real chain goes on until the depth limit or the budget stops it).",
     )
-    children: list[ImpactNode] = Field(default_factory=list)
+    children: list["ImpactNode"] = Field(default_factory=list)
 
 
 class Impact(Resource):

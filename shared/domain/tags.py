@@ -4,8 +4,6 @@ A tag never cuts a version and never marks a subscription stale (it is not a han
 contract); it bumps its resource's ``entity_version`` like every write.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from pydantic import Field, StringConstraints

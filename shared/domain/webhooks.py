@@ -7,8 +7,6 @@ event and its endpoint, so each event reaches each endpoint under exactly one ``
 every retry and every redrive.
 """
 
-from __future__ import annotations
-
 import base64
 import hashlib
 import hmac
@@ -179,7 +177,7 @@ class DeliveryPolicy:
     claim: timedelta = timedelta(seconds=30)
 
     @classmethod
-    def scaled(cls, factor: float) -> DeliveryPolicy:
+    def scaled(cls, factor: float) -> "DeliveryPolicy":
         """The same schedule, every interval times ``factor``, to try a receiver quickly (the claim
         too, down to a second: a receiver slower than that may then be sent an attempt twice)."""
         base = cls()
