@@ -33,7 +33,7 @@ from pie_local.gateway.tokens import SigningKeys, mint_token
 
 SECTION = "local stack endurance"
 WRITES = 2_000
-ROUND_MODELS = 20
+ROUND_MODELS = 40
 GROWTH_BUDGET = 1.3
 RSS_BUDGET_MB = 400
 RESTART_BUDGET_SECONDS = 5.0
@@ -180,8 +180,10 @@ def _round(clients: list[_Client], count: int = ROUND_MODELS) -> list[dict[str, 
     models = [[client.new_model() for client in clients] for _ in range(count)]
     timings: list[dict[str, list[float]]] = [{} for _ in clients]
     for status, transition in (("training", "pending_to_training"), ("active", "training_to_active")):
-        for row in models:
-            for client, model, timing in zip(clients, row, timings, strict=True):
+        for index, row in enumerate(models):
+            turns = list(zip(clients, row, timings, strict=True))
+            # Which server goes first alternates too, so an order effect cannot fall on one side only.
+            for client, model, timing in turns if index % 2 == 0 else reversed(turns):
                 elapsed = client.post(f"/v2/models/{model}/versions/1/new_status", {"status": status})
                 timing.setdefault(transition, []).append(elapsed)
     return [{name: statistics.median(values) for name, values in timing.items()} for timing in timings]
