@@ -1,7 +1,7 @@
 """POST /v2/models/{model_id}/jobs/{job_id}/cancel — end a queued or dispatched job (outcome
 `cancelled`); its ECS task is stopped, and a Lambda's later completion is refused with 409."""
 
-from shared.domain.responses import JobResponse
+from shared.domain.responses.jobs import JobResponse
 from shared.http.api import route_api
 from shared.http.params import JobIdPath, ModelIdPath
 from shared.runtime import job_service, task_stopper

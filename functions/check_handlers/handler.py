@@ -3,7 +3,7 @@ implementations) accept these handlers? One result per pair, the reasons a creat
 422. Writes nothing; `pie apply --plan` asks before any write."""
 
 from shared.domain.requests import CheckHandlersRequest
-from shared.domain.responses import CheckHandlersResponse, HandlerCheck
+from shared.domain.responses.models import CheckHandlersResponse, HandlerCheck
 from shared.http.api import route_api
 from shared.runtime import handler_policy
 

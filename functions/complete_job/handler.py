@@ -1,7 +1,7 @@
 """POST /v2/models/{model_id}/jobs/{job_id}/complete — report a job's result (scope jobs:write)."""
 
 from shared.domain.requests import CompleteJobRequest
-from shared.domain.responses import CompletionResponse
+from shared.domain.responses.jobs import CompletionResponse
 from shared.http.api import route_api
 from shared.http.params import JobIdPath, ModelIdPath
 from shared.runtime import job_service

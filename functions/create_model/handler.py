@@ -1,7 +1,7 @@
 """POST /v2/models — register a model and its first version ("1", pending)."""
 
 from shared.domain.requests import CreateModelRequest
-from shared.domain.responses import ModelVersionResponse
+from shared.domain.responses.models import ModelVersionResponse
 from shared.http.api import route_api
 from shared.runtime import model_registry
 

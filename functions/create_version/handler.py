@@ -2,7 +2,7 @@
 conditional on the model's entity_version."""
 
 from shared.domain.requests import CreateVersionRequest
-from shared.domain.responses import ModelVersionResponse
+from shared.domain.responses.models import ModelVersionResponse
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath
 from shared.runtime import model_registry

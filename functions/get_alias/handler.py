@@ -1,6 +1,6 @@
 """GET /v2/models/{model_id}/aliases/{alias} — one alias; with `as_of`, the alias as it stood then."""
 
-from shared.domain.responses import AliasResponse
+from shared.domain.responses.aliases import AliasResponse
 from shared.http.api import route_api
 from shared.http.params import AliasPath, AsOfQuery, ModelIdPath
 from shared.runtime import alias_service

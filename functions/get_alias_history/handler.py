@@ -1,6 +1,6 @@
 """GET /v2/models/{model_id}/aliases/{alias}/history — who moved the alias, when and why, newest first."""
 
-from shared.domain.responses import AliasHistory
+from shared.domain.responses.aliases import AliasHistory
 from shared.http.api import route_api
 from shared.http.params import AliasPath, LimitQuery, ModelIdPath, PageTokenQuery
 from shared.runtime import alias_service

@@ -1,6 +1,6 @@
 """GET /v2/models/{model_id}/jobs/{job_id} — one job."""
 
-from shared.domain.responses import JobResponse
+from shared.domain.responses.jobs import JobResponse
 from shared.http.api import route_api
 from shared.http.params import JobIdPath, ModelIdPath
 from shared.runtime import job_service

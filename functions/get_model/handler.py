@@ -1,6 +1,6 @@
 """GET /v2/models/{model_id} — one model."""
 
-from shared.domain.responses import ModelResponse
+from shared.domain.responses.models import ModelResponse
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath
 from shared.runtime import model_registry

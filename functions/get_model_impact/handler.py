@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from shared.domain.entities import AliasName, TriggerEvent
-from shared.domain.responses import ImpactResponse
+from shared.domain.responses.chains import ImpactResponse
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath
 from shared.runtime import chain_queries

@@ -1,6 +1,6 @@
 """GET /v2/models/{model_id}/versions/{model_version} — one version (`latest` = the newest)."""
 
-from shared.domain.responses import ModelVersionResponse
+from shared.domain.responses.models import ModelVersionResponse
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath, VersionPath
 from shared.runtime import alias_service, model_registry

@@ -1,7 +1,7 @@
 """GET /v2/models/{model_id}/versions/{model_version}/lineage — how a version came to be trained:
 the job that trained it and the chain above it, back to the root, nearest first."""
 
-from shared.domain.responses import LineageResponse
+from shared.domain.responses.chains import LineageResponse
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath, VersionPath
 from shared.runtime import alias_service, chain_queries

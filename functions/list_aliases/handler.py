@@ -1,6 +1,6 @@
 """GET /v2/models/{model_id}/aliases — every alias of a model."""
 
-from shared.domain.responses import AliasList
+from shared.domain.responses.aliases import AliasList
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath
 from shared.runtime import alias_service

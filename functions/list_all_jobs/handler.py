@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BeforeValidator
 
 from shared.domain.entities import MODEL_ID_PATTERN, WORKSPACE_PATTERN, JobStatus
-from shared.domain.responses import JobList
+from shared.domain.responses.jobs import JobList
 from shared.http.api import route_api
 from shared.http.params import LimitQuery, PageTokenQuery
 from shared.runtime import job_service

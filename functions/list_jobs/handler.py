@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from shared.domain.entities import JobStatus
-from shared.domain.responses import JobList
+from shared.domain.responses.jobs import JobList
 from shared.http.api import route_api
 from shared.http.params import LimitQuery, ModelIdPath, PageTokenQuery
 from shared.runtime import job_service

@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from shared.domain.entities import WORKSPACE_PATTERN, ModelStatus
-from shared.domain.responses import ModelList
+from shared.domain.responses.models import ModelList
 from shared.http.api import route_api
 from shared.http.params import FilterQuery, LimitQuery, OrderByQuery, PageTokenQuery
 from shared.runtime import search_service

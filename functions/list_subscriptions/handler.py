@@ -1,6 +1,6 @@
 """GET /v2/models/{model_id}/event-subscriptions — one page of a model's subscriptions."""
 
-from shared.domain.responses import SubscriptionList
+from shared.domain.responses.chains import SubscriptionList
 from shared.http.api import route_api
 from shared.http.params import LimitQuery, ModelIdPath, PageTokenQuery
 from shared.runtime import subscription_service

@@ -2,7 +2,7 @@
 
 `filter` (MLflow's syntax, a subset) and `order_by` search them: docs/search.md."""
 
-from shared.domain.responses import VersionList
+from shared.domain.responses.models import VersionList
 from shared.http.api import route_api
 from shared.http.params import FilterQuery, LimitQuery, ModelIdPath, PageTokenQuery, VersionOrderByQuery
 from shared.runtime import search_service

@@ -1,7 +1,7 @@
 """POST /v2/models/{model_id}/jobs/{job_id}/retry — put a failed job back in `queued` as its next
 attempt (same id); a training job's version goes `training` with it."""
 
-from shared.domain.responses import JobResponse
+from shared.domain.responses.jobs import JobResponse
 from shared.http.api import route_api
 from shared.http.params import JobIdPath, ModelIdPath
 from shared.runtime import job_service

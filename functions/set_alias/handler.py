@@ -2,7 +2,7 @@
 the move conditional on the alias's entity_version. A protected alias also needs the models:promote scope."""
 
 from shared.domain.requests import SetAliasRequest
-from shared.domain.responses import AliasResponse
+from shared.domain.responses.aliases import AliasResponse
 from shared.http.api import route_api
 from shared.http.params import AliasPath, ModelIdPath
 from shared.runtime import alias_service

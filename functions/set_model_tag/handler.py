@@ -4,7 +4,7 @@ If-Match makes it conditional on the model's entity_version. It never cuts a ver
 a subscription stale."""
 
 from shared.domain.requests import SetTagRequest
-from shared.domain.responses import ModelResponse
+from shared.domain.responses.models import ModelResponse
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath, TagKeyPath
 from shared.runtime import tag_service

@@ -1,7 +1,7 @@
 """POST /v2/models/{model_id}/versions/{model_version}/new_status — move a version (seed 000)."""
 
 from shared.domain.requests import NewStatusRequest
-from shared.domain.responses import StatusChangeResponse
+from shared.domain.responses.models import StatusChangeResponse
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath, VersionPath
 from shared.runtime import alias_service, version_lifecycle

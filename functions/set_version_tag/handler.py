@@ -4,7 +4,7 @@
 entity_version."""
 
 from shared.domain.requests import SetTagRequest
-from shared.domain.responses import ModelVersionResponse
+from shared.domain.responses.models import ModelVersionResponse
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath, TagKeyPath, VersionPath
 from shared.runtime import alias_service, tag_service

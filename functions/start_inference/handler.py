@@ -1,7 +1,7 @@
 """POST /v2/models/{model_id}/inference — queue an inference job (input checked against the contract)."""
 
 from shared.domain.requests import StartJobRequest
-from shared.domain.responses import JobResponse
+from shared.domain.responses.jobs import JobResponse
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath
 from shared.runtime import alias_service, job_service

@@ -2,7 +2,7 @@
 subscription would create now, or what would stop it. Writes nothing."""
 
 from shared.domain.requests import DryRunRequest
-from shared.domain.responses import DryRunResult
+from shared.domain.responses.chains import DryRunResult
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath, SubscriptionIdPath
 from shared.runtime import subscription_service

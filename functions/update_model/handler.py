@@ -1,7 +1,7 @@
 """PUT /v2/models/{model_id} — replace a model; an active model also gets a new pending version."""
 
 from shared.domain.requests import UpdateModelRequest
-from shared.domain.responses import ModelVersionResponse
+from shared.domain.responses.models import ModelVersionResponse
 from shared.http.api import route_api
 from shared.http.params import ModelIdPath
 from shared.runtime import model_registry

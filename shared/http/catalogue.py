@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.domain.responses import ErrorResponse, InternalErrorResponse
+from shared.domain.responses.errors import ErrorResponse, InternalErrorResponse
 from shared.routes import Route
 
 BEARER_SCHEME = "jwt"

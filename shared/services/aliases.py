@@ -31,7 +31,7 @@ from shared.domain.errors import (
 )
 from shared.domain.records import AliasChangeRecord, ModelRecord
 from shared.domain.requests import SetAliasRequest, StartJobRequest
-from shared.domain.responses import AliasHistory, AliasList, AliasResponse
+from shared.domain.responses.aliases import AliasHistory, AliasList, AliasResponse
 from shared.domain.triggers import TriggerSource, alias_move_source, alias_transition
 from shared.observability import logger
 from shared.services.ports import AliasBook, Clock, ModelReader, Outbox

@@ -17,7 +17,7 @@ from shared.domain.access import Access
 from shared.domain.entities import LATEST, JobTrigger, Subscription
 from shared.domain.errors import EventAliasError, JobNotFoundError
 from shared.domain.records import ModelRecord
-from shared.domain.responses import Impact, ImpactNode, ImpactResponse, LineageResponse, LineageStep
+from shared.domain.responses.chains import Impact, ImpactNode, ImpactResponse, LineageResponse, LineageStep
 from shared.domain.triggers import TargetState, TriggerSource, firing_of, plan_firing
 from shared.services.firing import ChainView
 from shared.services.ports import Clock, JobReader

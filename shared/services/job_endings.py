@@ -36,7 +36,7 @@ from shared.domain.errors import (
 )
 from shared.domain.job_rules import ERROR_MAX, FINISHED
 from shared.domain.requests import CompleteJobRequest
-from shared.domain.responses import CompletionResponse
+from shared.domain.responses.jobs import CompletionResponse
 from shared.domain.triggers import FiringPlan, next_source
 from shared.domain.versions import model_after
 from shared.observability import logger

@@ -30,7 +30,7 @@ from shared.domain.errors import (
 from shared.domain.lifecycle import check_transition
 from shared.domain.records import ModelRecord
 from shared.domain.requests import StartJobRequest
-from shared.domain.responses import JobList, JobResponse
+from shared.domain.responses.jobs import JobList, JobResponse
 from shared.domain.supervision import DEFAULT_BACKOFF_SECONDS, DEFAULT_DIRECT_ATTEMPTS
 from shared.domain.triggers import training_slot
 from shared.domain.versions import moved_version

@@ -27,7 +27,7 @@ from shared.domain.errors import (
     WorkspaceImmutableError,
 )
 from shared.domain.records import ModelRecord, Page
-from shared.domain.responses import ModelList, ModelResponse, ModelVersionResponse, VersionList
+from shared.domain.responses.models import ModelList, ModelResponse, ModelVersionResponse, VersionList
 from shared.domain.versions import cut_version
 from shared.services.ports import Clock, ModelStore, StalenessMarker
 

@@ -12,7 +12,7 @@ from typing import Protocol
 from shared.domain.access import Access
 from shared.domain.entities import Model, Version
 from shared.domain.records import Page
-from shared.domain.responses import ModelList, VersionList
+from shared.domain.responses.models import ModelList, VersionList
 from shared.domain.search import (
     Comparison,
     Filter,

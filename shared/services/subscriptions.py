@@ -22,7 +22,7 @@ from shared.domain.errors import (
     TooManySubscriptionsError,
 )
 from shared.domain.requests import CreateSubscriptionRequest, UpdateSubscriptionRequest
-from shared.domain.responses import DryRunJob, DryRunResult, SubscriptionList
+from shared.domain.responses.chains import DryRunJob, DryRunResult, SubscriptionList
 from shared.domain.triggers import (
     DEFAULT_LIMITS,
     MAX_ACTIVE_SUBSCRIPTIONS_PER_EVENT,

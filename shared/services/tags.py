@@ -25,7 +25,7 @@ from shared.domain.errors import (
 )
 from shared.domain.events import Event
 from shared.domain.records import ModelRecord
-from shared.domain.responses import ModelResponse, ModelVersionResponse
+from shared.domain.responses.models import ModelResponse, ModelVersionResponse
 from shared.domain.tags import with_tag, without_tag
 from shared.services.ports import Clock, ModelReader
 from shared.services.registry import check_if_match

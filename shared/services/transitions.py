@@ -19,7 +19,7 @@ from shared.domain.entities import LATEST, Version
 from shared.domain.errors import ConcurrentUpdateError, EntityVersionMismatchError, VersionNotFoundError
 from shared.domain.lifecycle import check_transition
 from shared.domain.records import ModelRecord
-from shared.domain.responses import StatusChangeResponse
+from shared.domain.responses.models import StatusChangeResponse
 from shared.domain.triggers import TriggerSource, root_of_transition
 from shared.domain.versions import model_after, moved_version
 from shared.services.aliases import AliasEffect, AliasEffects

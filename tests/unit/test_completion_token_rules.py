@@ -11,7 +11,7 @@ from shared.data.entities import COMPLETION_TOKEN_ATTRIBUTE, JOBS
 from shared.domain import completion_tokens
 from shared.domain.entities import Job
 from shared.domain.errors import CompletionTokenMismatchError
-from shared.domain.responses import JobResponse
+from shared.domain.responses.jobs import JobResponse
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

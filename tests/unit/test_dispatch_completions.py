@@ -15,7 +15,7 @@ from shared.domain.access import Access
 from shared.domain.entities import Job
 from shared.domain.errors import JobAlreadyFinishedError, JobNotFoundError
 from shared.domain.requests import CompleteJobRequest
-from shared.domain.responses import CompletionResponse, JobResponse
+from shared.domain.responses.jobs import CompletionResponse, JobResponse
 from shared.kinds.ecs import task_result as ecs_task_result
 from shared.kinds.lambda_ import destination_result as lambda_destination_result
 from tests.conftest import load_event

@@ -13,7 +13,7 @@ from shared.dispatch.dispatcher import Dispatcher, MalformedRecordError
 from shared.dispatch.implementations import IMPLEMENTATIONS
 from shared.domain.entities import Job
 from shared.domain.requests import CompleteJobRequest
-from shared.domain.responses import CompletionResponse
+from shared.domain.responses.jobs import CompletionResponse
 from shared.kinds import KINDS
 from shared.kinds.in_process_start import InProcessStarter
 from shared.kinds.starting import Backoff, DispatchFailed, StartContext

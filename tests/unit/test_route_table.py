@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from bench.world import training_job
-from shared.domain.responses import JobResponse, ModelResponse
+from shared.domain.responses.jobs import JobResponse
+from shared.domain.responses.models import ModelResponse
 from shared.http.api import RouteApi, route_api
 from shared.http.params import JobIdPath, ModelIdPath
 from shared.routes import MODELS_WRITE, ROUTES, ETag, Route, route_for

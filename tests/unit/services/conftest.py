@@ -12,7 +12,7 @@ import pytest
 
 from shared.domain.access import Access
 from shared.domain.requests import CreateModelRequest, CreateSubscriptionRequest, NewStatusRequest
-from shared.domain.responses import ModelVersionResponse
+from shared.domain.responses.models import ModelVersionResponse
 from shared.kinds.allow_list import HandlerAllowList
 from shared.services.firing import ChainView, Firing
 from shared.services.handler_policy import HandlerPolicy

@@ -1,76 +1,20 @@
-"""The API's response envelopes, around the stored entities (``entities.py``)."""
+"""The subscription and chain routes' responses: lists, dry runs, lineage and the impact tree."""
 
-from typing import Literal
-
-from pydantic import (
-    ConfigDict,
-    Field,
-)
+from pydantic import Field
 
 from shared.domain.entities import (
     Action,
-    Alias,
-    AliasChange,
     AliasName,
-    Job,
     Metadata,
-    Model,
     ModelId,
     Resource,
     Subscription,
-    TriggeredEvent,
     TriggerEvent,
     UuidString,
-    Version,
     VersionId,
     _absent,
 )
 from shared.kinds import Handler
-
-
-class ModelResponse(Resource):
-    model: Model
-
-
-class ModelVersionResponse(Resource):
-    version: Version
-    model: Model
-
-
-class AliasResponse(Resource):
-    alias: Alias
-
-
-class AliasList(Resource):
-    aliases: list[Alias]
-
-
-class AliasHistory(Resource):
-    history: list[AliasChange] = Field(description="Newest first; an entry whose version is null is a delete.")
-    next_token: str | None
-
-
-class ModelList(Resource):
-    models: list[Model]
-    next_token: str | None
-
-
-class VersionList(Resource):
-    versions: list[Version]
-    next_token: str | None
-
-
-class ErrorResponse(Resource):
-    model_config = ConfigDict(json_schema_extra={"required": ["success", "message"]})
-
-    success: Literal[False] = False
-    message: str
-
-
-class InternalErrorResponse(ErrorResponse):
-    model_config = ConfigDict(json_schema_extra={"required": ["success", "message", "request_id"]})
-
-    request_id: str
 
 
 class SubscriptionList(Resource):
@@ -98,27 +42,6 @@ class DryRunResult(Resource):
     job: DryRunJob | None
     error: str | None
     warnings: list[str]
-
-
-class StatusChangeResponse(Resource):
-    model: Model
-    version: Version
-    triggered_events: list[TriggeredEvent]
-
-
-class JobResponse(Resource):
-    job: Job
-
-
-class JobList(Resource):
-    jobs: list[Job]
-    next_token: str | None
-
-
-class CompletionResponse(Resource):
-    job: Job
-    warnings: list[str] = Field(default_factory=list, description="Omitted when there are none.", exclude_if=_absent)
-    triggered_events: list[TriggeredEvent]
 
 
 class LineageStep(Resource):
@@ -167,15 +90,3 @@ class Impact(Resource):
 
 class ImpactResponse(Resource):
     impact: Impact
-
-
-class HandlerCheck(Resource):
-    problems: list[str] = Field(
-        description="Why creating a model with these handlers would be refused (422); empty when it would not."
-    )
-
-
-class CheckHandlersResponse(Resource):
-    """One result per handler pair asked about, in the same order."""
-
-    results: list[HandlerCheck]
