@@ -26,9 +26,15 @@ NEVER_AT_ROUTE_IMPORT = (
     "shared.data.chains",
     "shared.data.outbox",
     "shared.dispatch",
+    "shared.data.webhook_entities",  # webhook items: the webhook routes and the delivery consumer
     "shared.domain.contracts",
     "shared.domain.job_rules",
+    "shared.domain.responses.aliases",  # another resource's responses
+    "shared.domain.responses.chains",
+    "shared.domain.responses.jobs",
     "shared.domain.triggers",
+    "shared.domain.webhooks",
+    "shared.kinds.allow_list",  # the allow-list model: built when a route first checks a handler
     "shared.kinds.starting",
     "shared.services.chains",
     "shared.services.firing",
@@ -51,6 +57,9 @@ NEVER_AT_DISPATCH_IMPORT = (
     "shared.services.search",
     "shared.services.subscriptions",
     "shared.services.webhooks",
+    "shared.data.webhook_entities",
+    "shared.domain.webhooks",
+    "shared.kinds.allow_list",
 )
 
 DENIED = {
