@@ -36,7 +36,7 @@ class ApiSettings(BaseModel):
     page_token_key: SecretStr | None = Field(default=None, min_length=16)
     page_token_secret_arn: str | None = None
     # PIE_HANDLER_ALLOW_LIST as a JSON object; validated into the allow-list model on its first use
-    # (``handler_allow_list``), by the routes that check handlers and the dispatcher only.
+    # (``handler_allow_list``), by the routes that check handlers only.
     handler_allow_list_document: dict[str, Any] = Field(default_factory=dict)
     max_chain_depth: int = Field(default=8, ge=1, le=100)
     # Jobs one root (a direct request or a status set by hand) may cause in its whole chain.
