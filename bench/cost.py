@@ -203,7 +203,7 @@ def _tallied(client: Any) -> Iterator[_Tally]:
 
     events = client.meta.events
     events.register("before-parameter-build.dynamodb", parameters)
-    events.register("before-call.dynamodb", before)
+    events.register_first("before-call.dynamodb", before)  # before the embedded table answers
     events.register("after-call.dynamodb", after)
     try:
         yield tally

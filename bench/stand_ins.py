@@ -59,18 +59,25 @@ class LatencyOnlyDynamoDB:
         self.statuses: dict[str, list[str]] = {}
 
     def install(self, client: Any) -> None:
-        # botocore runs every before-send handler and takes the first answer: the embedded
-        # table's (moto's) must step aside on this client, or it would still do the work.
+        # botocore takes the first answer to an event: the embedded table's (its in-process answer
+        # at before-call, moto's at before-send) must step aside on this client, or it would still
+        # do the work.
         from moto.core.models import botocore_stubber
 
+        from pie_local.table.direct_calls import EVENT, answer_in_process
+
+        client.meta.events.unregister(EVENT, answer_in_process)
         client.meta.events.unregister("before-send", botocore_stubber)
         client.meta.events.register_first("before-send.dynamodb", self._answer)
 
     def remove(self, client: Any) -> None:
         from moto.core.models import botocore_stubber
 
+        from pie_local.table.direct_calls import EVENT, answer_in_process
+
         client.meta.events.unregister("before-send.dynamodb", self._answer)
         client.meta.events.register("before-send", botocore_stubber)
+        client.meta.events.register(EVENT, answer_in_process)
 
     def _answer(self, request: Any, **_: Any) -> Any:
         from botocore.awsrequest import AWSResponse

@@ -32,6 +32,7 @@ previous format, with no header counts and no marker, is trusted once and rewrit
 
 from __future__ import annotations
 
+import base64
 import collections
 import fcntl
 import json
@@ -235,7 +236,7 @@ class ChangeLog:
             for change in changes:
                 self._last_sequence += 1
                 record = self._record(change, self._last_sequence, now)
-                line = json.dumps({"record": record})
+                line = json.dumps({"record": record}, default=_base64)
                 lines.append(line)
                 # Readers get their own copy, decoded from the line, so nothing they hold shares
                 # structure with the table's items.
@@ -245,7 +246,7 @@ class ChangeLog:
                     if change.new is None:
                         self._item_lines.pop(identity, None)
                     else:
-                        self._item_lines[identity] = json.dumps({"item": change.new})
+                        self._item_lines[identity] = json.dumps({"item": change.new}, default=_base64)
             if self._file is not None:
                 self._file.write("\n".join(lines) + "\n")
                 self._file.flush()
@@ -318,7 +319,7 @@ class ChangeLog:
             dynamodb["NewImage"] = change.new
         if change.old is not None:
             dynamodb["OldImage"] = change.old
-        dynamodb["SizeBytes"] = len(json.dumps(dynamodb))
+        dynamodb["SizeBytes"] = len(json.dumps(dynamodb, default=_base64))
         return {
             "eventID": uuid.uuid4().hex,
             "eventName": event_name,
@@ -400,6 +401,13 @@ class ChangeLog:
     def __deepcopy__(self, memo: dict[int, Any]) -> ChangeLog:
         # Moto deep-copies tables for backups; the copy shares the one log, it does not fork it.
         return self
+
+
+def _base64(value: Any) -> str:
+    """A binary value as DynamoDB's JSON carries it (moto holds it as bytes): base64 text."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not a DynamoDB value")
 
 
 def sequence_number(sequence: int) -> str:

@@ -13,6 +13,7 @@ written for.
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 from collections.abc import Iterator
@@ -131,9 +132,24 @@ def _load(table: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         item.range_key = DynamoType(image[table.range_key_attr])
         attributes = LimitedSizeDict.__new__(LimitedSizeDict)
         for name, value in image.items():
-            dict.__setitem__(attributes, name, DynamoType(value))
+            dict.__setitem__(attributes, name, DynamoType(_as_parsed(value)))
         item.attrs = attributes
         table.items[item.hash_key][item.range_key] = item
         placed.append((item.hash_key, item.range_key, image))
     getattr(table, INDEX_ATTRIBUTE).load(placed)
     return [image for _, _, image in placed]
+
+
+def _as_parsed(value: dict[str, Any]) -> dict[str, Any]:
+    """A stored attribute value as moto holds one parsed from a request: binary values as bytes
+    (the log keeps them as DynamoDB's JSON does, in base64)."""
+    ((kind, held),) = value.items()
+    if kind == "B":
+        return {"B": base64.b64decode(held)}
+    if kind == "BS":
+        return {"BS": [base64.b64decode(part) for part in held]}
+    if kind == "M":
+        return {"M": {name: _as_parsed(part) for name, part in held.items()}}
+    if kind == "L":
+        return {"L": [_as_parsed(part) for part in held]}
+    return value

@@ -10,7 +10,8 @@ serializes requests (``SERIALIZE``), which restores the atomicity the code relie
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pie_local.table.changes import Change, ChangeLog
 
@@ -18,6 +19,9 @@ SERIALIZE = threading.RLock()
 # Set on the moto table whose changes a ChangeLog records, with its PartitionIndex.
 CHANGES_ATTRIBUTE = "_pie_changes"
 INDEX_ATTRIBUTE = "_pie_index"
+
+
+_Answer = TypeVar("_Answer")
 
 
 class InFlight:
@@ -82,3 +86,27 @@ class Request:
                 table.items[hash_key].pop(range_key, None)
             else:
                 table.items[hash_key][range_key] = old
+
+
+def applied_whole(call: Callable[[], _Answer], refused: Callable[[_Answer], bool]) -> _Answer:
+    """Run one request to moto alone and whole: its item changes are published when it succeeds and
+    undone when its answer is ``refused`` or it raises. A request moto makes inside a request joins
+    it. Returns once the changes are on disk, waited for after the lock is released, so that the
+    disk's time holds up no other request and writers that commit meanwhile share the fsync."""
+    with SERIALIZE:
+        if InFlight.request is not None:
+            return call()
+        InFlight.request = current = Request()
+        try:
+            answer = call()
+            if refused(answer):
+                current.roll_back()
+            else:
+                current.commit()
+        except BaseException:
+            current.roll_back()
+            raise
+        finally:
+            InFlight.request = None
+    current.wait_durable()
+    return answer

@@ -16,12 +16,17 @@ from botocore.exceptions import ClientError
 
 # A query followed from page to page through its LastEvaluatedKey, each answer recorded.
 ALL_PAGES = "query_all_pages"
+# An operation named with this prefix is recorded with its error's whole response.
+WHOLE = "whole:"
 _MOST_PAGES = 200
 
 
 def replay(client: Any, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
     answers: list[Any] = []
     for operation, request in calls:
+        if operation.startswith(WHOLE):
+            answers.append(_answer_whole(client, operation.removeprefix(WHOLE), request))
+            continue
         if operation != ALL_PAGES:
             answers.append(_answer(client, operation, request))
             continue
@@ -37,6 +42,17 @@ def _answer(client: Any, operation: str, request: dict[str, Any]) -> Any:
         answer = getattr(client, operation)(**request)
     except ClientError as error:
         return {"error": error.response["Error"]["Code"]}
+    answer.pop("ResponseMetadata", None)
+    return json.loads(json.dumps(answer, default=str), object_hook=_shortened)
+
+
+def _answer_whole(client: Any, operation: str, request: dict[str, Any]) -> Any:
+    """The answer with an error's whole response: code, message and modeled fields (a cancelled
+    transaction's reasons, a refused write's item)."""
+    try:
+        answer = getattr(client, operation)(**request)
+    except ClientError as error:
+        answer = {"error": {key: value for key, value in error.response.items() if key != "ResponseMetadata"}}
     answer.pop("ResponseMetadata", None)
     return json.loads(json.dumps(answer, default=str), object_hook=_shortened)
 

@@ -13,8 +13,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
-from moto_replay import ALL_PAGES, replay
+from moto_replay import ALL_PAGES, WHOLE, replay
 from test_embedded_table_queries import NAME, ROOT, Call, assert_same_answers, pristine_moto, s
 
 from pie_local.table import moto_patches
@@ -263,6 +264,134 @@ def _json_answers() -> list[Call]:
     ]
 
 
+def _direct_calls() -> list[Call]:
+    """Every operation the stack sends, answered and refused in each way it can be, each recorded
+    with its whole answer: an error's code, message and modeled fields (a cancelled transaction's
+    reasons with the item it found, a refused write's item), binary values, sets and unprocessed
+    batches."""
+    old = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+    exists, absent = "attribute_exists(PK)", "attribute_not_exists(PK)"
+    key = {"PK": s("direct"), "SK": s("a")}
+    whole = f"{WHOLE}transact_write_items"
+    return [
+        (
+            f"{WHOLE}put_item",
+            {"TableName": NAME, "Item": item("direct", "a", blob={"B": "bytes \u00ff"}, n={"N": "1"})},
+        ),
+        (f"{WHOLE}put_item", {"TableName": NAME, "Item": item("direct", "a"), "ConditionExpression": absent, **old}),
+        (
+            f"{WHOLE}put_item",
+            {"TableName": NAME, "Item": item("direct", "b", ns={"NS": ["1", "2"]}), "ReturnValues": "ALL_OLD"},
+        ),
+        (f"{WHOLE}put_item", {"TableName": "missing", "Item": item("direct", "a")}),
+        (f"{WHOLE}put_item", {"TableName": NAME, "Item": {"PK": s("direct")}}),
+        (f"{WHOLE}get_item", {"TableName": NAME, "Key": key, "ConsistentRead": True}),
+        (f"{WHOLE}get_item", {"TableName": NAME, "Key": {"PK": s("direct"), "SK": s("none")}}),
+        (
+            f"{WHOLE}get_item",
+            {"TableName": NAME, "Key": key, "ProjectionExpression": "#b", "ExpressionAttributeNames": {"#b": "blob"}},
+        ),
+        (
+            f"{WHOLE}update_item",
+            {
+                "TableName": NAME,
+                "Key": key,
+                "UpdateExpression": "SET n = n + :one",
+                "ConditionExpression": "n = :zero",
+                "ExpressionAttributeValues": {":one": {"N": "1"}, ":zero": {"N": "0"}},
+                **old,
+            },
+        ),
+        (
+            f"{WHOLE}update_item",
+            {
+                "TableName": NAME,
+                "Key": key,
+                "UpdateExpression": "SET n = n + :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+                "ReturnValues": "UPDATED_NEW",
+            },
+        ),
+        (f"{WHOLE}update_item", {"TableName": NAME, "Key": key, "UpdateExpression": "SET = broken"}),
+        (
+            f"{WHOLE}delete_item",
+            {"TableName": NAME, "Key": {"PK": s("direct"), "SK": s("b")}, "ReturnValues": "ALL_OLD"},
+        ),
+        (
+            f"{WHOLE}delete_item",
+            {
+                "TableName": NAME,
+                "Key": key,
+                "ConditionExpression": "n = :n",
+                "ExpressionAttributeValues": {":n": {"N": "7"}},
+            },
+        ),
+        (
+            f"{WHOLE}query",
+            {
+                "TableName": NAME,
+                "KeyConditionExpression": "PK = :p",
+                "ExpressionAttributeValues": {":p": s("direct")},
+                "Select": "COUNT",
+            },
+        ),
+        (
+            f"{WHOLE}query",
+            {
+                "TableName": NAME,
+                "KeyConditionExpression": "PK = :p AND",
+                "ExpressionAttributeValues": {":p": s("direct")},
+            },
+        ),
+        (
+            f"{WHOLE}query",
+            {
+                "TableName": NAME,
+                "IndexName": "nope",
+                "KeyConditionExpression": "PK = :p",
+                "ExpressionAttributeValues": {":p": s("x")},
+            },
+        ),
+        (f"{WHOLE}scan", {"TableName": NAME, "Limit": 1}),
+        (
+            whole,
+            {
+                "TransactItems": [
+                    {"Put": {"TableName": NAME, "Item": item("direct", "c")}},
+                    {"ConditionCheck": {"TableName": NAME, "Key": key, "ConditionExpression": absent, **old}},
+                    {
+                        "Delete": {
+                            "TableName": NAME,
+                            "Key": {"PK": s("direct"), "SK": s("none")},
+                            "ConditionExpression": exists,
+                        }
+                    },
+                ]
+            },
+        ),
+        (whole, {"TransactItems": [{"Put": {"TableName": NAME, "Item": item("direct", "c")}}] * 2}),
+        (
+            whole,
+            {"TransactItems": [{"Put": {"TableName": NAME, "Item": item("direct", "c")}}], "ClientRequestToken": "t1"},
+        ),
+        (
+            f"{WHOLE}batch_write_item",
+            {"RequestItems": {NAME: [{"PutRequest": {"Item": item("direct", f"batch{n}")}} for n in range(3)]}},
+        ),
+        (
+            f"{WHOLE}batch_get_item",
+            {
+                "RequestItems": {
+                    NAME: {"Keys": [{"PK": s("direct"), "SK": s(sort)} for sort in ("a", "c", "batch1", "none")]}
+                }
+            },
+        ),
+        (f"{WHOLE}batch_get_item", {"RequestItems": {"missing": {"Keys": [key]}}}),
+        (f"{WHOLE}list_tables", {}),
+        query("direct"),
+    ]
+
+
 WORKLOADS = {
     "atomic_requests": _atomic_requests,
     "no_table_backup": _no_table_backup,
@@ -273,6 +402,7 @@ WORKLOADS = {
     "string_equality": _string_equality,
     "string_size": _string_size,
     "json_answers": _json_answers,
+    "direct_calls": _direct_calls,
 }
 # The pieces with no workload against moto, and what holds them instead.
 HELD_ELSEWHERE = {
@@ -299,6 +429,25 @@ def test_every_piece_replaces_exactly_the_moto_internals_it_names(table):
     assert set(PRISTINE) == set(targets)
     for target in targets:
         assert resolve(target) is not PRISTINE[target], target
+
+
+def test_dynamodb_calls_are_answered_in_process_and_streams_calls_through_moto(table, monkeypatch):
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    through_moto: list[str] = []
+    original = BotocoreStubber.process_request
+    monkeypatch.setattr(
+        BotocoreStubber,
+        "process_request",
+        lambda self, request: through_moto.append(request.url) or original(self, request),
+    )
+    (direct,) = [patch for patch in PATCHES if patch.name == "direct_calls"]
+
+    replay(table, _direct_calls())
+    assert through_moto == []
+    boto3.client("dynamodbstreams", region_name="us-east-1").list_streams()
+    assert len(through_moto) == 1 and "streams.dynamodb" in through_moto[0]
+    assert direct.handles == ("before-call.dynamodb",)
 
 
 @pytest.mark.parametrize("piece", sorted(WORKLOADS))

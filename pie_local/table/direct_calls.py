@@ -1,0 +1,127 @@
+"""DynamoDB calls answered in process: botocore's ``before-call`` hands a call's serialized request
+straight to moto's DynamoDB handler and returns its answer parsed, without the HTTP round trip moto
+otherwise stands in for.
+
+With moto's mock, every call is signed, wrapped as an HTTP request, matched against the URL
+patterns of every moto service, re-read as a werkzeug request, parsed, answered, serialized to a
+body and parsed again by botocore: about half of what a route spent on the embedded table, and all
+of it under the table's lock. Here the call's JSON body goes to the same ``DynamoHandler`` action
+through the same parser moto uses, and the answer (status, headers, body) through botocore's own
+parser, so a call answers exactly what it answers through moto's stubber
+(``tests/integration/test_moto_patches.py`` replays workloads against a moto without the patches).
+What is skipped is the transport: signing, the ``before-send`` hooks, retries of a throttled call
+(moto throttles none).
+
+Anything this path does not stand in for takes moto's: calls outside a mock, a moto recording,
+a service allow-list or a pass-through that names DynamoDB.
+"""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+from typing import Any
+
+from pie_local.table.request_scope import applied_whole
+
+# The botocore event the path answers: every DynamoDB operation (not DynamoDB Streams, whose
+# service id is "dynamodb-streams").
+EVENT = "before-call.dynamodb"
+_CONTENT_TYPE = "application/x-amz-json-1.0"
+
+
+class _Headers(dict[str, str]):
+    """A request's headers as moto's handler reads them: by name, whatever the case."""
+
+    def __init__(self, headers: dict[str, Any]) -> None:
+        super().__init__((name.lower(), value) for name, value in headers.items())
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+
+def _moto_would_answer() -> bool:
+    """Whether moto's stubber is on and nothing in moto's configuration treats DynamoDB specially."""
+    from moto.core.config import passthrough_service, service_whitelisted
+    from moto.core.models import botocore_stubber
+    from moto.moto_api import recorder
+
+    return (
+        botocore_stubber.enabled
+        and not recorder._user_enabled
+        and service_whitelisted("dynamodb")
+        and not passthrough_service("dynamodb")
+    )
+
+
+def _account(request_signer: Any, headers: _Headers) -> str:
+    """The account moto serves the call from, chosen as moto chooses it (``get_current_account``)."""
+    from moto.iam.models import get_account_id_from
+
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if "x-moto-account-id" in headers:
+        return headers["x-moto-account-id"]
+    credentials = request_signer._credentials
+    return get_account_id_from(credentials.access_key if credentials is not None else "AKIAEXAMPLE")
+
+
+def _answer(params: dict[str, Any], request_signer: Any) -> tuple[int, dict[str, Any], bytes]:
+    """Moto's answer to one serialized DynamoDB request, as its stubber would have had it."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    body = params["body"]
+    raw = body if isinstance(body, bytes) else body.encode()
+    headers = _Headers(params["headers"])
+    request = SimpleNamespace(
+        method=params["method"],
+        values={},
+        headers=headers,
+        data=raw,
+        path="/",
+        content_type=headers.get("Content-Type", _CONTENT_TYPE),
+    )
+    handler = DynamoHandler()
+    handler.body = raw.decode()
+    handler.headers = headers
+    handler.method = params["method"]
+    handler.querystring = {}
+    handler.uri_match = {}
+    handler.uri = params["url"]
+    handler.region = handler.get_region_from_url(request, params["url"])
+    handler.current_account = _account(request_signer, headers)
+    handler.response_headers = {"server": "amazon.com"}
+    handler.parse_parameters(request)
+    status, answer_headers, answer = handler.call_action()
+    return int(status), answer_headers, answer.encode() if isinstance(answer, str) else answer
+
+
+def answer_in_process(model: Any, params: dict[str, Any], request_signer: Any, **_: Any) -> Any:
+    """botocore's ``before-call`` handler: ``(http response, parsed answer)`` for a DynamoDB call
+    moto would answer, applied whole (``applied_whole``); None leaves the call to botocore."""
+    if not _moto_would_answer():
+        return None
+    from botocore.awsrequest import AWSResponse
+    from botocore.endpoint import convert_to_response_dict
+    from botocore.parsers import create_parser
+    from moto.core.botocore_stubber import MockRawResponse
+
+    status, headers, body = applied_whole(lambda: _answer(params, request_signer), refused=lambda a: a[0] >= 300)
+    http = AWSResponse(params["url"], status, headers, MockRawResponse(body))
+    response = convert_to_response_dict(http, model)
+    parser = create_parser(model.service_model.resolved_protocol)
+    parsed = parser.parse(response, model.output_shape)
+    if status >= 300:
+        # botocore's second pass for an error's modeled fields (Endpoint._add_modeled_error_fields):
+        # a cancelled transaction's CancellationReasons, a refused write's Item.
+        shape = model.service_model.shape_for_error_code(parsed.get("Error", {}).get("Code"))
+        if shape is not None:
+            parsed.update(parser.parse(response, shape))
+    parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = 0
+    return http, parsed
