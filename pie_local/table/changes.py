@@ -125,6 +125,9 @@ class ChangeLog:
         self._wakeups = 0
         self._records: collections.deque[dict[str, Any]] = collections.deque()
         self._last_sequence = 0
+        # The last record readers may see: with fsync, only what is on disk, so that no consumer
+        # acts on a change a crash could still take back.
+        self._visible = 0
         self._checkpoints: dict[str, int] = {}
         self._readers: set[str] = set()
         self._file: Any = None
@@ -158,7 +161,7 @@ class ChangeLog:
                 f"{self._data_dir} is in use by another pie-local; stop it, or choose another --data-dir"
             ) from None
         loaded = _read_data(self._data_dir, accept_data_loss=self._accept_data_loss)
-        self._last_sequence = loaded.last_sequence
+        self._last_sequence = self._visible = loaded.last_sequence
         self._checkpoints = loaded.checkpoints
         self._records.extend(loaded.pending)
         return loaded.items
@@ -252,8 +255,10 @@ class ChangeLog:
                 self._file.flush()
                 self._change_lines += len(lines)
             self._trim(now)
-            self._condition.notify_all()
             written = self._last_sequence
+            if not self._durable:
+                self._visible = written
+                self._condition.notify_all()
         if self._file is not None and self._change_lines > max(COMPACT_AFTER_LINES, COMPACT_RATIO * self._live_items):
             self._compact()
         return written
@@ -266,7 +271,7 @@ class ChangeLog:
         change already there. Called after the table's lock is released, so reads and other
         writes go on while the disk works.
         """
-        if not self._fsync or self._data_dir is None or sequence <= 0:
+        if not self._durable or sequence <= 0:
             return
         with self._disk:
             while self._synced < sequence and self._syncing:
@@ -296,8 +301,23 @@ class ChangeLog:
                     self.fsyncs += descriptor is not None
                     self._synced = max(self._synced, reached)
                 self._disk.notify_all()
+            if reached:
+                self._publish(reached)  # after the disk's lock: _condition is always taken first
+
+    @property
+    def _durable(self) -> bool:
+        """Whether a change is visible only once it is on disk (``sync``)."""
+        return self._fsync and self._data_dir is not None
+
+    def _publish(self, sequence: int) -> None:
+        """Let readers see the records up to ``sequence``, and wake those waiting."""
+        with self._condition:
+            if sequence > self._visible:
+                self._visible = min(sequence, self._last_sequence)
+                self._condition.notify_all()
 
     def _synced_up_to(self, sequence: int) -> None:
+        self._publish(sequence)
         with self._disk:
             self._synced = max(self._synced, sequence)
             self._disk.notify_all()
@@ -344,19 +364,21 @@ class ChangeLog:
             return self._first_sequence() - 1
 
     def read(self, after: int, limit: int) -> list[dict[str, Any]]:
-        """Up to ``limit`` records with sequence numbers above ``after``, oldest first."""
+        """Up to ``limit`` visible records with sequence numbers above ``after``, oldest first."""
         with self._condition:
             if not self._records:
                 return []
-            start = max(0, after + 1 - self._first_sequence())
-            return [self._records[index] for index in range(start, min(len(self._records), start + limit))]
+            first = self._first_sequence()
+            start = max(0, after + 1 - first)
+            end = min(len(self._records), start + limit, self._visible - first + 1)
+            return [self._records[index] for index in range(start, end)]
 
     def wait(self, after: int, timeout: float) -> bool:
-        """Block until a record after ``after`` exists, or ``timeout`` passes; True if one does."""
+        """Block until a visible record after ``after`` exists, or ``timeout`` passes; True if one does."""
         with self._condition:
             woken = self._wakeups
-            self._condition.wait_for(lambda: self._last_sequence > after or self._wakeups != woken, timeout)
-            return self._last_sequence > after
+            self._condition.wait_for(lambda: self._visible > after or self._wakeups != woken, timeout)
+            return self._visible > after
 
     def wake(self) -> None:
         """Release every reader blocked in ``wait`` (they see no new record and may stop)."""

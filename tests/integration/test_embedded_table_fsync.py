@@ -107,3 +107,42 @@ def test_without_fsync_no_write_waits_for_the_disk(tmp_path: Path, disk: Disk):
             put(client, f"item-{number}")
         assert len(disk.covered) == before
         assert disk.log_size() > 0  # the writes are with the operating system all the same
+
+
+def test_the_stream_carries_a_change_only_once_it_is_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A consumer must not act on a change a crash could still take back: while the fsync covering
+    a write is under way, a reader of the stream neither sees its record nor is woken for it."""
+    from pie_local.table.dynamodb import table_changes
+    from pie_local.table.stream import TableStream
+
+    real_fsync, in_fsync, release = os.fsync, threading.Event(), threading.Event()
+
+    def slow_fsync(descriptor: int) -> None:
+        in_fsync.set()
+        assert release.wait(10)
+        real_fsync(descriptor)
+
+    with embedded_dynamodb(NAME, data_dir=tmp_path / "data") as client:
+        reader = TableStream(table_changes(NAME), reader="consumer")
+        monkeypatch.setattr(change_log.os, "fsync", slow_fsync)
+        writer = threading.Thread(target=put, args=(client, "pending"))
+        writer.start()
+        assert in_fsync.wait(10)
+        seen_during = reader.read()
+        woken_during = table_changes(NAME).wait(0, 0.2)
+        release.set()
+        writer.join(10)
+
+        assert (seen_during, woken_during) == ([], False)
+        assert table_changes(NAME).wait(0, 5)
+        assert [record["dynamodb"]["Keys"]["PK"]["S"] for record in reader.read()] == ["pending"]
+
+
+def test_without_fsync_the_stream_carries_a_change_as_soon_as_it_is_written(tmp_path: Path, disk: Disk):
+    from pie_local.table.dynamodb import table_changes
+    from pie_local.table.stream import TableStream
+
+    with embedded_dynamodb(NAME, data_dir=tmp_path / "data", fsync=False) as client:
+        reader = TableStream(table_changes(NAME), reader="consumer")
+        put(client, "written")
+        assert [record["dynamodb"]["Keys"]["PK"]["S"] for record in reader.read()] == ["written"]
