@@ -66,6 +66,7 @@ from pie_local.table.stream import (
     TableStream,
 )
 from shared import runtime
+from shared.data import stream_filters
 from shared.data.migrations import run_pending
 from shared.data.table import create_table
 
@@ -516,6 +517,7 @@ class LocalApi:
             self._stream(dynamodb, DISPATCHER),
             dispatcher,
             lambda: LocalLambdaContext(local_function_name(DISPATCHER_FUNCTION)),
+            filters=stream_filters.DISPATCHER,
         )
         replayer.start()
         self._resources.callback(replayer.stop)
@@ -534,7 +536,9 @@ class LocalApi:
         deliveries as soon as they are committed (a reader of its own, resuming where it stood
         after a restart), and on a timer for the deliveries whose retry is due (the schedule)."""
         context = lambda: LocalLambdaContext(local_function_name(WEBHOOK_DELIVERY_FUNCTION))  # noqa: E731
-        replayer = StreamReplayer(self._stream(dynamodb, WEBHOOK_DELIVERY_FUNCTION), handler, context)
+        replayer = StreamReplayer(
+            self._stream(dynamodb, WEBHOOK_DELIVERY_FUNCTION), handler, context, filters=stream_filters.WEBHOOK_DELIVERY
+        )
         replayer.start()
         self._resources.callback(replayer.stop)
         scheduled = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}

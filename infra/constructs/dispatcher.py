@@ -25,24 +25,11 @@ from infra.constructs.route_functions import FunctionFactory
 from infra.constructs.table import RegistryTable
 from infra.function_profiles import DISPATCHER, DISPATCHER_FUNCTION
 from infra.kinds import policy_statement, stack_arn
-from shared.data import keys
+from shared.data import stream_filters
 from shared.kinds import KINDS
 
-# Records the dispatcher acts on: new queued jobs, and the outbox overflow of a change that fired
-# more jobs than one transaction holds. A job's later changes (claimed, finished) are MODIFY
-# records the dispatcher has no business with, so they never invoke it.
-STREAM_FILTERS = (
-    # A new job, and one put back in the queue: re-queued by the sweeper, retried, redriven.
-    lambda_.FilterCriteria.filter(
-        {
-            "eventName": ["INSERT", "MODIFY"],
-            "dynamodb": {"NewImage": {"entity_type": {"S": [keys.JOB_ENTITY]}, "status": {"S": ["queued"]}}},
-        }
-    ),
-    lambda_.FilterCriteria.filter(
-        {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity_type": {"S": [keys.FANOUT_ENTITY]}}}}
-    ),
-)
+# The records the dispatcher acts on (shared.data.stream_filters: pie-local filters its replay with the same).
+STREAM_FILTERS = tuple(lambda_.FilterCriteria.filter(pattern) for pattern in stream_filters.DISPATCHER)
 STREAM_BATCH_SIZE = 10
 STREAM_RETRY_ATTEMPTS = 5
 STREAM_MAX_RECORD_AGE = Duration.hours(1)

@@ -26,22 +26,10 @@ from infra.constructs.dead_letter_queue import dead_letter_queue
 from infra.constructs.route_functions import FunctionFactory
 from infra.constructs.table import RegistryTable
 from infra.function_profiles import WEBHOOK_DELIVERY, WEBHOOK_DELIVERY_FUNCTION
-from shared.data import keys
+from shared.data import stream_filters
 
-STREAM_FILTERS = (
-    # A new event: fanned out to its endpoints' deliveries and put on the bus. An event item is
-    # never modified, so its MODIFY records (there are none) would not matter.
-    lambda_.FilterCriteria.filter(
-        {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity_type": {"S": [keys.EVENT_ENTITY]}}}}
-    ),
-    # A delivery to attempt: new, or made due again by a redrive (the function skips one not yet due).
-    lambda_.FilterCriteria.filter(
-        {
-            "eventName": ["INSERT", "MODIFY"],
-            "dynamodb": {"NewImage": {"entity_type": {"S": [keys.DELIVERY_ENTITY]}, "status": {"S": ["pending"]}}},
-        }
-    ),
-)
+# Which records invoke it (shared.data.stream_filters: pie-local filters its replay with the same).
+STREAM_FILTERS = tuple(lambda_.FilterCriteria.filter(pattern) for pattern in stream_filters.WEBHOOK_DELIVERY)
 STREAM_BATCH_SIZE = 10
 STREAM_RETRY_ATTEMPTS = 5
 STREAM_MAX_RECORD_AGE = Duration.hours(1)

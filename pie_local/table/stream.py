@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from pie_local.table.changes import ChangeLog
+from shared.data.stream_filters import Pattern, matches_any
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +147,13 @@ class StreamReplayer:
         handler: Callable[[dict[str, Any], Any], dict[str, Any]],
         context_factory: Callable[[], Any],
         idle_seconds: float = 5.0,
+        filters: tuple[Pattern, ...] | None = None,
     ) -> None:
+        """``filters``: the event source mapping's filter patterns (``shared.data.stream_filters``);
+        the handler is invoked only with the records matching one, the others are passed over."""
         self._stream = stream
         self._handler = handler
+        self._filters = filters
         self._context = context_factory
         self._idle = idle_seconds
         self._stop = threading.Event()
@@ -165,10 +170,12 @@ class StreamReplayer:
             self._thread.join(timeout=5)
 
     def drain(self) -> int:
-        """Deliver every record available now; returns how many."""
+        """Deliver every record available now that the filters admit; returns how many were read."""
         records = self._stream.read()
         if records:
-            self._deliver(records)
+            admitted = records if self._filters is None else [r for r in records if matches_any(self._filters, r)]
+            if admitted:
+                self._deliver(admitted)
             self._stream.acknowledge()
         return len(records)
 

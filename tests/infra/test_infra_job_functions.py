@@ -29,6 +29,7 @@ from synthesis_context import ECS_PASS_ROLE_ARNS, HANDLER_ALLOW_LIST, TEST_CONTE
 from infra.app import FUNCTIONS_DIR, build_stack, project_context
 from infra.constructs.route_functions import discover_function_folders
 from infra.function_profiles import DISPATCHER_FUNCTION, JOB_COMPLETION_FUNCTION
+from shared.data import stream_filters
 from shared.kinds import KINDS
 from shared.kinds.allow_list import HandlerAllowList
 from shared.routes import ROUTES
@@ -65,19 +66,6 @@ def _stream_mapping(template: Template) -> dict[str, Any]:
         if refers_to(m["Properties"]["FunctionName"], alias_id)
     ]
     return mapping
-
-
-def _matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
-    """Lambda event filtering for the pattern shapes PIE uses: nested objects and lists of values."""
-    for key, expected in pattern.items():
-        if key not in event:
-            return False
-        if isinstance(expected, dict):
-            if not isinstance(event[key], dict) or not _matches(expected, event[key]):
-                return False
-        elif event[key] not in expected:
-            return False
-    return True
 
 
 def _record(
@@ -143,7 +131,12 @@ def test_the_stream_filter_invokes_the_dispatcher_only_for_job_records(
     job_template: Template, record: dict[str, Any], dispatched: bool
 ):
     filters = [json.loads(f["Pattern"]) for f in _stream_mapping(job_template)["FilterCriteria"]["Filters"]]
-    assert any(_matches(pattern, record) for pattern in filters) == dispatched
+    assert any(stream_filters.matches(pattern, record) for pattern in filters) == dispatched
+
+
+def test_the_deployed_stream_filter_is_the_one_pie_local_replays_with(job_template: Template):
+    filters = [json.loads(f["Pattern"]) for f in _stream_mapping(job_template)["FilterCriteria"]["Filters"]]
+    assert filters == list(stream_filters.DISPATCHER)
 
 
 def test_the_dispatcher_may_invoke_only_the_lambda_handlers_of_the_allow_list(job_template: Template):

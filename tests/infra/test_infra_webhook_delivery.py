@@ -14,6 +14,7 @@ from aws_cdk.assertions import Template
 
 from infra.constructs.route_functions import METRICS_NAMESPACE, SERVICE_NAME
 from infra.function_profiles import WEBHOOK_DELIVERY_FUNCTION
+from shared.data import stream_filters
 from shared.dispatch.webhooks import METRICS
 from tests.infra.stack_queries import (
     all_actions,
@@ -40,19 +41,6 @@ def _mapping(template: Template) -> dict[str, Any]:
         if refers_to(m["Properties"]["FunctionName"], alias_id)
     ]
     return mapping
-
-
-def _matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
-    """Lambda event filtering for the pattern shapes PIE uses: nested objects and lists of values."""
-    for key, expected in pattern.items():
-        if key not in event:
-            return False
-        if isinstance(expected, dict):
-            if not isinstance(event[key], dict) or not _matches(expected, event[key]):
-                return False
-        elif event[key] not in expected:
-            return False
-    return True
 
 
 def _record(event_name: str, entity_type: str, status: str | None = None) -> dict[str, Any]:
@@ -100,7 +88,12 @@ def test_the_table_stream_feeds_it_with_partial_batch_failures_bisection_bounded
 )
 def test_only_new_events_and_pending_deliveries_invoke_it(job_template: Template, record: dict, invokes: bool):
     filters = [json.loads(f["Pattern"]) for f in _mapping(job_template)["FilterCriteria"]["Filters"]]
-    assert any(_matches(pattern, record) for pattern in filters) == invokes
+    assert any(stream_filters.matches(pattern, record) for pattern in filters) == invokes
+
+
+def test_the_deployed_stream_filter_is_the_one_pie_local_replays_with(job_template: Template):
+    filters = [json.loads(f["Pattern"]) for f in _mapping(job_template)["FilterCriteria"]["Filters"]]
+    assert filters == list(stream_filters.WEBHOOK_DELIVERY)
 
 
 def test_the_due_index_is_swept_every_minute_with_failed_runs_in_the_dead_letter_queue(job_template: Template):

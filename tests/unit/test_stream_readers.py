@@ -95,3 +95,26 @@ def test_a_batch_whose_handler_raises_is_retried_whole_then_acknowledged():
     assert replayer.drain() == 2
     assert calls == [["1", "2"], ["1", "2"]]
     assert stream.acknowledged == 1
+
+
+def test_a_filtered_replayer_hands_over_only_the_records_its_filters_admit_and_passes_over_the_rest():
+    def typed(sequence: str, entity_type: str) -> dict[str, Any]:
+        return {
+            **record(sequence),
+            "dynamodb": {**record(sequence)["dynamodb"], "NewImage": {"entity_type": {"S": entity_type}}},
+        }
+
+    batches: list[list[str]] = []
+
+    def consumer(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        batches.append([r["dynamodb"]["SequenceNumber"] for r in event["Records"]])
+        return {"batchItemFailures": []}
+
+    jobs_only = ({"dynamodb": {"NewImage": {"entity_type": {"S": ["JOB"]}}}},)
+    models = ListStream([typed("1", "MODEL"), typed("2", "VERSION")])
+    mixed = ListStream([typed("3", "MODEL"), typed("4", "JOB"), typed("5", "JOB")])
+
+    assert StreamReplayer(models, consumer, lambda: None, filters=jobs_only).drain() == 2
+    assert batches == [] and models.acknowledged == 1
+    assert StreamReplayer(mixed, consumer, lambda: None, filters=jobs_only).drain() == 3
+    assert batches == [["4", "5"]] and mixed.acknowledged == 1
