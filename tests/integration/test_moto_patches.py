@@ -264,6 +264,99 @@ def _json_answers() -> list[Call]:
     ]
 
 
+def _item_measured_once() -> list[Call]:
+    """Items of many attributes, under the size limit and over it by a byte or by many, put alone,
+    in a transaction and in a batch: refused where moto refuses them, with moto's error."""
+
+    def wide(sort: str, count: int, width: int) -> dict[str, Any]:
+        return item("wide", sort, **{f"a{n:03d}": s("x" * width) for n in range(count)})
+
+    near = 405_000 // 100 - 12  # 100 attributes that together reach the limit
+    over = {**wide("over", 100, near), "tail": s("y" * 2_000)}
+    return [
+        ("put_item", {"TableName": NAME, "Item": wide("many", 300, 10)}),
+        ("put_item", {"TableName": NAME, "Item": wide("near", 100, near - 10)}),
+        (f"{WHOLE}put_item", {"TableName": NAME, "Item": over}),
+        (f"{WHOLE}put_item", {"TableName": NAME, "Item": wide("huge", 5, 100_000)}),
+        (f"{WHOLE}transact_write_items", {"TransactItems": [{"Put": {"TableName": NAME, "Item": over}}]}),
+        (f"{WHOLE}batch_write_item", {"RequestItems": {NAME: [{"PutRequest": {"Item": over}}]}}),
+        get("wide", "many"),
+        get("wide", "near"),
+        query("wide", Select="COUNT"),
+    ]
+
+
+def _conditions_parsed_once() -> list[Call]:
+    """The same conditions again and again, with other values, passing and refused, in every
+    request that takes one: each answered as moto answers it (an unused value included)."""
+    names = {"#s": "state"}
+
+    def guarded(sort: str, state: str, condition: str, value: str, **options: Any) -> Call:
+        return (
+            f"{WHOLE}put_item",
+            {
+                "TableName": NAME,
+                "Item": item("cond", sort, state=s(state)),
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": {":v": s(value)},
+                **options,
+            },
+        )
+
+    check = "attribute_not_exists(PK) OR #s = :v"
+    calls: list[Call] = []
+    for round_ in range(3):
+        calls += [
+            guarded("a", f"s{round_}", check, f"s{round_ - 1}"),
+            guarded("a", "stale", check, "not-the-state", ReturnValuesOnConditionCheckFailure="ALL_OLD"),
+            guarded("b", f"x{round_}", "attribute_not_exists(PK) AND attribute_not_exists(#s)", "unused"),
+            (
+                f"{WHOLE}transact_write_items",
+                {
+                    "TransactItems": [
+                        {
+                            "ConditionCheck": {
+                                "TableName": NAME,
+                                "Key": {"PK": s("cond"), "SK": s("a")},
+                                "ConditionExpression": "#s = :v",
+                                "ExpressionAttributeNames": names,
+                                "ExpressionAttributeValues": {":v": s(f"s{round_}")},
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": NAME,
+                                "Item": item("cond", f"t{round_}"),
+                                "ConditionExpression": "attribute_not_exists(PK)",
+                            }
+                        },
+                    ]
+                },
+            ),
+            (
+                f"{WHOLE}query",
+                {
+                    "TableName": NAME,
+                    "KeyConditionExpression": "PK = :p",
+                    "FilterExpression": "#s = :v",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": {":p": s("cond"), ":v": s(f"s{round_}")},
+                },
+            ),
+            (
+                f"{WHOLE}delete_item",
+                {
+                    "TableName": NAME,
+                    "Key": {"PK": s("cond"), "SK": s(f"t{round_}")},
+                    "ConditionExpression": "attribute_exists(PK)",
+                    "ReturnValues": "ALL_OLD",
+                },
+            ),
+        ]
+    return calls
+
+
 def _direct_calls() -> list[Call]:
     """Every operation the stack sends, answered and refused in each way it can be, each recorded
     with its whole answer: an error's code, message and modeled fields (a cancelled transaction's
@@ -403,6 +496,8 @@ WORKLOADS = {
     "string_size": _string_size,
     "json_answers": _json_answers,
     "direct_calls": _direct_calls,
+    "item_measured_once": _item_measured_once,
+    "conditions_parsed_once": _conditions_parsed_once,
 }
 # The pieces with no workload against moto, and what holds them instead.
 HELD_ELSEWHERE = {
@@ -425,7 +520,7 @@ def test_every_piece_is_named_documented_and_held_by_a_test():
 def test_every_piece_replaces_exactly_the_moto_internals_it_names(table):
     targets = [target for patch in PATCHES for target in patch.replaces]
 
-    assert len(targets) == len(set(targets)) == 15
+    assert len(targets) == len(set(targets)) == 17
     assert set(PRISTINE) == set(targets)
     for target in targets:
         assert resolve(target) is not PRISTINE[target], target
