@@ -238,18 +238,19 @@ class ChangeLog:
             lines = []
             for change in changes:
                 self._last_sequence += 1
-                record = self._record(change, self._last_sequence, now)
-                line = json.dumps({"record": record}, default=_base64)
+                # Each image is serialized once: for the record's size, its line and the item's line.
+                new = None if change.new is None else json.dumps(change.new, default=_base64)
+                line = self._record_line(change, self._last_sequence, now, new)
                 lines.append(line)
                 # Readers get their own copy, decoded from the line, so nothing they hold shares
                 # structure with the table's items.
                 self._records.append(json.loads(line)["record"])
                 if self._data_dir is not None:
                     identity = _identity(None, change.keys)
-                    if change.new is None:
+                    if new is None:
                         self._item_lines.pop(identity, None)
                     else:
-                        self._item_lines[identity] = json.dumps({"item": change.new}, default=_base64)
+                        self._item_lines[identity] = '{"item": ' + new + "}"
             if self._file is not None:
                 self._file.write("\n".join(lines) + "\n")
                 self._file.flush()
@@ -322,33 +323,34 @@ class ChangeLog:
             self._synced = max(self._synced, sequence)
             self._disk.notify_all()
 
-    def _record(self, change: Change, sequence: int, now: float) -> dict[str, Any]:
+    def _record_line(self, change: Change, sequence: int, now: float, new: str | None) -> str:
+        """The log line of ``change``'s stream record, as ``json.dumps({"record": ...})`` writes it,
+        its NewImage given already serialized (``new``)."""
         if change.old is None:
             event_name = "INSERT"
         elif change.new is None:
             event_name = "REMOVE"
         else:
             event_name = "MODIFY"
-        dynamodb: dict[str, Any] = {
-            "ApproximateCreationDateTime": now,
-            "Keys": change.keys,
-            "SequenceNumber": sequence_number(sequence),
-            "StreamViewType": "NEW_AND_OLD_IMAGES",
-        }
-        if change.new is not None:
-            dynamodb["NewImage"] = change.new
+        dynamodb = (
+            f'{{"ApproximateCreationDateTime": {json.dumps(now)}, "Keys": {json.dumps(change.keys, default=_base64)}, '
+            f'"SequenceNumber": {json.dumps(sequence_number(sequence))}, "StreamViewType": "NEW_AND_OLD_IMAGES"'
+        )
+        if new is not None:
+            dynamodb += f', "NewImage": {new}'
         if change.old is not None:
-            dynamodb["OldImage"] = change.old
-        dynamodb["SizeBytes"] = len(json.dumps(dynamodb, default=_base64))
-        return {
+            dynamodb += f', "OldImage": {json.dumps(change.old, default=_base64)}'
+        # The size of the record's dynamodb part without its size, as it was measured before.
+        dynamodb += f', "SizeBytes": {len(dynamodb) + 1}}}'
+        record = {
             "eventID": uuid.uuid4().hex,
             "eventName": event_name,
             "eventVersion": "1.1",
             "eventSource": "aws:dynamodb",
             "awsRegion": self._region,
-            "dynamodb": dynamodb,
             "eventSourceARN": self.stream_arn,
         }
+        return f'{{"record": {json.dumps(record)[:-1]}, "dynamodb": {dynamodb}}}}}'
 
     # Reading -------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ acknowledged write survives a restart."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -296,3 +297,19 @@ def test_reads_are_answered_exactly_as_moto_would_serialize_them(table, monkeypa
     table.scan(TableName=NAME, Limit=1)
 
     assert {"BatchGetItem", "GetItem", "Query", "Scan"} <= set(compared)
+
+
+def test_a_record_in_the_log_is_the_record_readers_get_with_its_size_measured(tmp_path: Path):
+    data = tmp_path / "data"
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        put(client, "sized", state="é\u2028 one")
+        put(client, "sized", state="two")
+        client.delete_item(TableName=NAME, Key=key("sized"))
+        records = TableStream(table_changes(NAME)).read(1000)
+
+    logged = [json.loads(line)["record"] for line in (data / LOG_FILE).read_text().splitlines() if '"record"' in line]
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
+    assert logged[-3:] == records
+    for record in records:
+        measured = {name: value for name, value in record["dynamodb"].items() if name != "SizeBytes"}
+        assert record["dynamodb"]["SizeBytes"] == len(json.dumps(measured))
