@@ -46,18 +46,32 @@ class _Headers(dict[str, str]):
         return super().__getitem__(name.lower())
 
 
-def _moto_would_answer() -> bool:
-    """Whether moto's stubber is on and nothing in moto's configuration treats DynamoDB specially."""
-    from moto.core.config import passthrough_service, service_whitelisted
+# By endpoint URL: whether moto's stubber hands a request to it to DynamoDB, and the URL it matches.
+_dynamodb_urls: dict[str, tuple[bool, str]] = {}
+
+
+def _moto_would_answer(url: str) -> bool:
+    """Whether moto's stubber is on, would take ``url`` for DynamoDB's (the first of its services'
+    URL patterns to match it is DynamoDB's, as its stubber matches them), and nothing in moto's
+    configuration treats DynamoDB specially."""
+    from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
     from moto.core.models import botocore_stubber
     from moto.moto_api import recorder
 
-    return (
-        botocore_stubber.enabled
-        and not recorder._user_enabled
-        and service_whitelisted("dynamodb")
-        and not passthrough_service("dynamodb")
-    )
+    if not botocore_stubber.enabled or recorder._user_enabled:
+        return False
+    if not service_whitelisted("dynamodb") or passthrough_service("dynamodb"):
+        return False
+    if url not in _dynamodb_urls:
+        import moto.backend_index as backend_index
+        from moto.core.utils import get_equivalent_url_in_aws_domain
+
+        parsed, _ = get_equivalent_url_in_aws_domain(url)
+        clean = f"{parsed.scheme}://{parsed.netloc}{parsed.path}"
+        first = next((service for service, pattern in backend_index.backend_url_patterns if pattern.match(clean)), None)
+        _dynamodb_urls[url] = (first == "dynamodb", clean)
+    dynamodb, clean = _dynamodb_urls[url]
+    return dynamodb and not passthrough_url(clean)
 
 
 def _account(request_signer: Any, headers: _Headers) -> str:
@@ -105,7 +119,7 @@ def _answer(params: dict[str, Any], request_signer: Any) -> tuple[int, dict[str,
 def answer_in_process(model: Any, params: dict[str, Any], request_signer: Any, **_: Any) -> Any:
     """botocore's ``before-call`` handler: ``(http response, parsed answer)`` for a DynamoDB call
     moto would answer, applied whole (``applied_whole``); None leaves the call to botocore."""
-    if not _moto_would_answer():
+    if not _moto_would_answer(params["url"]):
         return None
     from botocore.awsrequest import AWSResponse
     from botocore.endpoint import convert_to_response_dict

@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from moto_replay import ALL_PAGES, WHOLE, replay
 from test_embedded_table_queries import NAME, ROOT, Call, assert_same_answers, pristine_moto, s
 
@@ -544,6 +545,12 @@ def test_dynamodb_calls_are_answered_in_process_and_streams_calls_through_moto(t
     assert through_moto == []
     boto3.client("dynamodbstreams", region_name="us-east-1").list_streams()
     assert len(through_moto) == 1 and "streams.dynamodb" in through_moto[0]
+    # A URL moto does not serve is not answered here either: moto lets it through, and nothing
+    # listens on the discard port.
+    elsewhere = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(EndpointConnectionError):
+        elsewhere.list_tables()
+    assert len(through_moto) > 1 and all(url.startswith("http://127.0.0.1:9/") for url in through_moto[1:])
     assert direct.handles == ("before-call.dynamodb",)
 
 
