@@ -108,7 +108,9 @@ def _encode_model(record: ModelRecord) -> Item:
         "version_sequence": n(record.version_sequence),
         # A string: numeric versions may have up to 64 digits, DynamoDB numbers hold 38.
         "highest_numeric_version": s(str(record.highest_numeric_version)),
-        "activation_order": {"L": [s(version) for version in record.activation_order]},
+        # One string (a JSON list), not a list of strings: a model with many active versions
+        # would otherwise carry one value per version through every write of the model.
+        "activation_order": s(json.dumps(record.activation_order, separators=(",", ":"))),
     }
 
 
@@ -117,8 +119,17 @@ def _decode_model(item: Item) -> ModelRecord:
         model=decoded(Model, item),
         version_sequence=int(item["version_sequence"]["N"]),
         highest_numeric_version=int(item["highest_numeric_version"]["S"]),
-        activation_order=tuple(v["S"] for v in item.get("activation_order", {}).get("L", [])),
+        activation_order=_activation_order(item.get("activation_order")),
     )
+
+
+def _activation_order(value: Any) -> tuple[str, ...]:
+    """The stored activation order: a JSON list in one string, or (written before) a list of strings."""
+    if value is None:
+        return ()
+    if "S" in value:
+        return tuple(json.loads(value["S"]))
+    return tuple(version["S"] for version in value["L"])
 
 
 MODELS: EntityDescriptor[ModelRecord] = EntityDescriptor(

@@ -242,3 +242,13 @@ class _CountingJson:
     def dumps(self, value: Any, **options: Any) -> str:
         self._checked.append("metadata")
         return json.dumps(value, **options)
+
+
+def test_the_activation_order_is_one_string_and_an_item_written_as_a_list_still_reads():
+    record = ModelRecord(a_model(), version_sequence=3, highest_numeric_version=3, activation_order=("1", "v-2", "3"))
+    item = MODELS.encode(record)
+
+    assert item["activation_order"] == {"S": '["1","v-2","3"]'}
+    written_before = {**item, "activation_order": {"L": [{"S": "1"}, {"S": "v-2"}, {"S": "3"}]}}
+    assert MODELS.decode(written_before) == MODELS.decode(item) == record
+    assert MODELS.decode({k: v for k, v in item.items() if k != "activation_order"}).activation_order == ()
