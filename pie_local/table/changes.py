@@ -137,6 +137,9 @@ class ChangeLog:
         self._live_items = 0
         # Each live item's line in a compacted log, by its key (kept only with a data directory).
         self._item_lines: dict[str, str] = {}
+        # A compaction under way behind the writes, and the lines appended since its cut.
+        self._compacting: threading.Thread | None = None
+        self._since_cut: list[str] | None = None
         # Group commit: the last change known to be on disk, whether a writer is forcing the file
         # there now, and how many fsyncs that took.
         self._disk = threading.Condition()
@@ -179,6 +182,7 @@ class ChangeLog:
 
     def close(self) -> None:
         """Stop keeping changes: a write after this fails rather than go unrecorded."""
+        self.finish_compaction()
         with self._condition:
             self._closed = True
             if self._file is not None:
@@ -195,34 +199,85 @@ class ChangeLog:
                 self._lock = None
             self._condition.notify_all()
 
+    def finish_compaction(self) -> None:
+        """Wait for a compaction under way (if any) to end."""
+        thread = self._compacting
+        if thread is not None:
+            thread.join()
+
     def _compact(self) -> None:
+        """Rewrite the log as the live items and undelivered records, now (at start)."""
+        with self._condition:
+            cut = self._cut()
+            self._write_compacted(cut)
+            self._swap(cut, [])
+
+    def _compact_behind(self) -> None:
+        """Start rewriting the log on a thread of its own, from a cut taken now (the caller holds
+        ``_condition``): the write that crossed the threshold, and every write after it, go on
+        while the bulk of the new log is written and forced to disk. The lines appended meanwhile
+        are added to it before it replaces the old one, which until then holds everything."""
+        cut = self._cut()
+        self._since_cut = []
+
+        def compact() -> None:
+            try:
+                self._write_compacted(cut)
+                with self._condition:
+                    if not self._closed and self._since_cut is not None:
+                        self._swap(cut, self._since_cut)
+            except Exception:  # the old log still holds everything: it grows until the next try
+                log.exception("compacting the local table's log failed; the next threshold tries again")
+            finally:
+                # A log left half written goes before the next compaction may start writing one.
+                self._compacting_path().unlink(missing_ok=True)
+                with self._condition:
+                    self._since_cut = None
+                    self._compacting = None
+
+        self._compacting = threading.Thread(target=compact, name="pie-local-compaction", daemon=True)
+        self._compacting.start()
+
+    def _compacting_path(self) -> Path:
         assert self._data_dir is not None
-        path = self._data_dir / LOG_FILE
-        temporary = path.with_suffix(".compacting")
-        with self._condition, temporary.open("w", encoding="utf-8") as output:
-            items = list(self._item_lines.values())
-            live = len(items)
-            header = {
-                "format": LOG_FORMAT,
-                "sequence": self._last_sequence,
-                "items": live,
-                "records": len(self._records),
-            }
+        return (self._data_dir / LOG_FILE).with_suffix(".compacting")
+
+    def _cut(self) -> tuple[int, list[str], list[str]]:
+        """What a compaction writes, taken under ``_condition``: the change it reaches, the live
+        items' lines and the undelivered records' lines."""
+        records = [json.dumps({"record": record}) for record in self._records]
+        return self._last_sequence, list(self._item_lines.values()), records
+
+    def _write_compacted(self, cut: tuple[int, list[str], list[str]]) -> None:
+        sequence, items, records = cut
+        header = {"format": LOG_FORMAT, "sequence": sequence, "items": len(items), "records": len(records)}
+        with self._compacting_path().open("w", encoding="utf-8") as output:
             output.write(json.dumps(header) + "\n")
             for line in items:
                 output.write(line + "\n")
-            for record in self._records:
-                output.write(json.dumps({"record": record}) + "\n")
+            for line in records:
+                output.write(line + "\n")
             output.flush()
             os.fsync(output.fileno())
-            if self._file is not None:
-                self._file.close()
-            os.replace(temporary, path)
-            _write_marker(self._data_dir, self._last_sequence)
-            self._file = path.open("a", encoding="utf-8")
-            self._live_items = live
-            self._change_lines = 0
-            self._synced_up_to(self._last_sequence)  # the rewritten file was forced to disk
+
+    def _swap(self, cut: tuple[int, list[str], list[str]], since: list[str]) -> None:
+        """Put the compacted log in the old one's place, with ``since`` (the lines appended after
+        the cut) at its end; the caller holds ``_condition``, so nothing is appended meanwhile."""
+        assert self._data_dir is not None
+        temporary = self._compacting_path()
+        if since:
+            with temporary.open("a", encoding="utf-8") as output:
+                output.write("\n".join(since) + "\n")
+                output.flush()
+                os.fsync(output.fileno())
+        if self._file is not None:
+            self._file.close()
+        os.replace(temporary, self._data_dir / LOG_FILE)
+        _write_marker(self._data_dir, self._last_sequence)
+        self._file = (self._data_dir / LOG_FILE).open("a", encoding="utf-8")
+        self._live_items = len(cut[1])
+        self._change_lines = len(since)
+        self._synced_up_to(self._last_sequence)  # the rewritten file was forced to disk
 
     # Writing -------------------------------------------------------------------------------------
 
@@ -255,13 +310,15 @@ class ChangeLog:
                 self._file.write("\n".join(lines) + "\n")
                 self._file.flush()
                 self._change_lines += len(lines)
+                if self._since_cut is not None:
+                    self._since_cut.extend(lines)
+                elif self._change_lines > max(COMPACT_AFTER_LINES, COMPACT_RATIO * self._live_items):
+                    self._compact_behind()
             self._trim(now)
             written = self._last_sequence
             if not self._durable:
                 self._visible = written
                 self._condition.notify_all()
-        if self._file is not None and self._change_lines > max(COMPACT_AFTER_LINES, COMPACT_RATIO * self._live_items):
-            self._compact()
         return written
 
     def sync(self, sequence: int) -> None:

@@ -5,6 +5,8 @@ acknowledged write survives a restart."""
 from __future__ import annotations
 
 import json
+import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +229,7 @@ def test_the_data_file_is_compacted_as_it_grows(tmp_path: Path, monkeypatch: pyt
             put(client, "b", state=str(round_number))
             reader.read()
             reader.acknowledge()
+        table_changes(NAME).finish_compaction()
         lines = (data / LOG_FILE).read_text().splitlines()
         assert len(lines) <= 1 + 2 + 10 + 2
 
@@ -313,3 +316,40 @@ def test_a_record_in_the_log_is_the_record_readers_get_with_its_size_measured(tm
     for record in records:
         measured = {name: value for name, value in record["dynamodb"].items() if name != "SizeBytes"}
         assert record["dynamodb"]["SizeBytes"] == len(json.dumps(measured))
+
+
+def test_writes_go_on_while_the_log_is_compacted_and_none_is_lost_at_any_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A compaction is written behind the writes: the write that crosses the threshold and those
+    after it are answered while the new log is still being written, a crash at that moment loses
+    none of them (the old log holds everything), and the new log, once in place, holds them too."""
+    monkeypatch.setattr("pie_local.table.changes.COMPACT_AFTER_LINES", 10)
+    writing, release = threading.Event(), threading.Event()
+    original = ChangeLog._write_compacted
+
+    def slow_disk(self: ChangeLog, cut: Any) -> None:
+        original(self, cut)
+        if self.fsyncs:  # not the compaction at start
+            writing.set()
+            assert release.wait(10)
+
+    monkeypatch.setattr(ChangeLog, "_write_compacted", slow_disk)
+    data, crashed = tmp_path / "data", tmp_path / "crashed"
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        for number in range(12):
+            put(client, f"before-{number}")
+        assert writing.wait(10), "no compaction started"
+        for number in range(5):
+            put(client, f"during-{number}")  # answered while the compaction waits on the disk
+        shutil.copytree(data, crashed)  # what a kill -9 now would leave
+        release.set()
+        table_changes(NAME).finish_compaction()
+        put(client, "after")
+        header = json.loads((data / LOG_FILE).read_text().splitlines()[0])
+        assert header["sequence"] > 10 and not (data / LOG_FILE).with_suffix(".compacting").exists()
+
+    expected = {f"before-{n}" for n in range(12)} | {f"during-{n}" for n in range(5)}
+    for directory, kept in ((crashed, expected), (data, expected | {"after"})):
+        with embedded_dynamodb(NAME, data_dir=directory) as client:
+            assert {item["PK"]["S"] for item in client.scan(TableName=NAME)["Items"]} == kept
