@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pie_local.table.direct_calls import EVENT as DIRECT_CALLS_EVENT
 from pie_local.table.partitions import ITEM_SIZE_LIMIT, raw_sort_value, sort_value
 from pie_local.table.request_scope import (
     CHANGES_ATTRIBUTE,
@@ -506,9 +507,9 @@ def _direct_calls() -> None:
     ``atomic_requests`` applies a call through the stubber."""
     from botocore.handlers import BUILTIN_HANDLERS
 
-    from pie_local.table.direct_calls import EVENT, answer_in_process
+    from pie_local.table.direct_calls import answer_in_process
 
-    BUILTIN_HANDLERS.append((EVENT, answer_in_process))
+    BUILTIN_HANDLERS.append((DIRECT_CALLS_EVENT, answer_in_process))
 
 
 # DynamoDB's types whose values moto holds as they are on the wire.
@@ -586,7 +587,7 @@ PATCHES = (
         ("moto.dynamodb.responses:DynamoResult.__init__", "moto.dynamodb.responses:DynamoResult.execute_result"),
         _json_answers,
     ),
-    Patch("direct_calls", (), _direct_calls, handles=("before-call.dynamodb",)),
+    Patch("direct_calls", (), _direct_calls, handles=(DIRECT_CALLS_EVENT,)),
 )
 
 # What each replaced internal was before the patches, by its ``replaces`` entry (for the tests).

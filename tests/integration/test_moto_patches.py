@@ -551,7 +551,12 @@ def test_dynamodb_calls_are_answered_in_process_and_streams_calls_through_moto(t
     with pytest.raises(EndpointConnectionError):
         elsewhere.list_tables()
     assert len(through_moto) > 1 and all(url.startswith("http://127.0.0.1:9/") for url in through_moto[1:])
+    from botocore.handlers import BUILTIN_HANDLERS
+
+    from pie_local.table.direct_calls import answer_in_process
+
     assert direct.handles == ("before-call.dynamodb",)
+    assert [event for event, handler, *_ in BUILTIN_HANDLERS if handler is answer_in_process] == list(direct.handles)
 
 
 @pytest.mark.parametrize("piece", sorted(WORKLOADS))
