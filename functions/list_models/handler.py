@@ -7,6 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from shared.domain.entities import WORKSPACE_PATTERN, ModelStatus
+from shared.domain.responses.encoded import Encoded
 from shared.domain.responses.models import ModelList
 from shared.http.api import route_api
 from shared.http.params import FilterQuery, LimitQuery, OrderByQuery, PageTokenQuery
@@ -25,7 +26,7 @@ def list_models(
     ] = None,
     filter: FilterQuery = None,
     order_by: OrderByQuery = None,
-) -> ModelList:
+) -> Encoded[ModelList]:
     return search_service().list_models(limit, next_token, api.access, status, workspace, filter, order_by)
 
 

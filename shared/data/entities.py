@@ -19,7 +19,7 @@ from shared.data.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 from shared.domain import job_events
 from shared.domain.entities import Alias, AliasChange, Job, Model, Subscription, Version
 from shared.domain.events import Event
-from shared.domain.records import AliasChangeRecord, ModelRecord
+from shared.domain.records import AliasChangeRecord, Document, ModelRecord
 from shared.domain.stored import STORED
 from shared.domain.supervision import due_at
 
@@ -98,6 +98,26 @@ def _model_key(record: ModelRecord) -> dict[str, str]:
     return keys.model_key(record.model.id)
 
 
+# The format of a model item's document: what encoding a ``Model`` gives today. Raise it with any
+# change to what that encoding writes (a field, a default, an exclusion):
+# tests/unit/test_data_entities.py holds the schema each format was written with.
+MODEL_DOCUMENT_FORMAT = 1
+DOCUMENT_FORMAT_ATTRIBUTE = "doc_format"
+
+
+def model_document(item: Item) -> Document:
+    """The model item's document: as stored when it is in today's format (``MODEL_DOCUMENT_FORMAT``),
+    else decoded and encoded again (an item written before, or by code of another format)."""
+    stamp = item.get(DOCUMENT_FORMAT_ATTRIBUTE)
+    if stamp is not None and stamp.get("N") == _MODEL_FORMAT and "workspace" in item:
+        return Document(doc_text(item), item["workspace"]["S"], int(item[VERSION_ATTRIBUTE]["N"]))
+    model = decoded(Model, item)
+    return Document(model.model_dump_json(), model.workspace, model.entity_version)
+
+
+_MODEL_FORMAT = str(MODEL_DOCUMENT_FORMAT)
+
+
 def _encode_model(record: ModelRecord) -> Item:
     model = record.model
     return {
@@ -111,6 +131,9 @@ def _encode_model(record: ModelRecord) -> Item:
         # One string (a JSON list), not a list of strings: a model with many active versions
         # would otherwise carry one value per version through every write of the model.
         "activation_order": s(json.dumps(record.activation_order, separators=(",", ":"))),
+        # Beside the document, which a read may answer as stored (``model_document``).
+        "workspace": s(model.workspace),
+        DOCUMENT_FORMAT_ATTRIBUTE: n(MODEL_DOCUMENT_FORMAT),
     }
 
 

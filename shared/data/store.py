@@ -19,6 +19,7 @@ from shared.data.entities import (
     VERSIONS,
     VersionRecord,
     firing_indexes,
+    model_document,
     model_tags,
     version_tags,
 )
@@ -34,7 +35,7 @@ from shared.domain import events
 from shared.domain.entities import Model, Version
 from shared.domain.errors import ModelNotFoundError, PageTokenInvalidError, VersionNotFoundError
 from shared.domain.events import Event
-from shared.domain.records import ModelRecord, Page
+from shared.domain.records import Document, ModelRecord, Page
 
 
 def _in_range(sort_key: str, workspace: str) -> bool:
@@ -60,6 +61,15 @@ class RegistryStore:
         if item is None:
             raise ModelNotFoundError(model_id)
         return MODELS.decode(item)
+
+    def get_model_document(self, model_id: str) -> Document:
+        """The model's document as a read answers it (``model_document``), with the same read."""
+        item = self._client.get_item(
+            TableName=self._table, Key=_key(keys.model_key(model_id)), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            raise ModelNotFoundError(model_id)
+        return model_document(item)
 
     def get_version(self, model_id: str, version: str) -> Version:
         item = self._client.get_item(
@@ -113,8 +123,9 @@ class RegistryStore:
 
     def list_models(
         self, limit: int, page_token: str | None, status: str | None, workspaces: tuple[str, ...] | None = None
-    ) -> Page[Model]:
-        """One page of models, of ``status`` when given, of ``workspaces`` when given (None: all).
+    ) -> Page[Document]:
+        """One page of models' documents (``model_document``), of ``status`` when given, of
+        ``workspaces`` when given (None: all).
 
         Each workspace is one key range of the index, so a page reads its ranges in index order,
         at most one query each (``limit + 1`` items in all), and the page token's key says which
@@ -134,7 +145,7 @@ class RegistryStore:
                 ExpressionAttributeNames={"#pk": partition_attribute},
                 ExpressionAttributeValues={":pk": _s(partition)},
             )
-            return Page([MODELS.decode(item).model for item in items], next_token)
+            return Page([model_document(item) for item in items], next_token)
         ordered = sorted(set(workspaces), key=keys.workspace_order)
         list_scope = f"models:{status or '*'}:{workspaces_scope(ordered)}"
         key_attributes = ("PK", "SK", index.partition_key, index.sort_key)
@@ -171,7 +182,7 @@ class RegistryStore:
         if len(found) > limit:
             last = found[limit - 1]
             next_token = self._page_tokens().encode(list_scope, {name: last[name] for name in key_attributes})
-        return Page([MODELS.decode(item).model for item in found[:limit]], next_token)
+        return Page([model_document(item) for item in found[:limit]], next_token)
 
     def list_versions(self, model_id: str, limit: int, page_token: str | None) -> Page[Version]:
         """Newest first, by creation order."""

@@ -33,6 +33,17 @@ class Page(Generic[T]):
 
 
 @dataclass(frozen=True)
+class Document:
+    """An entity's document as a read answers it, without decoding it: its JSON text, exactly as
+    encoding the entity gives today, and what a read checks (its workspace, the version the ETag
+    names). The data layer says when a stored text is that (``shared.data.entities.model_document``)."""
+
+    text: str
+    workspace: str
+    entity_version: int
+
+
+@dataclass(frozen=True)
 class AliasChangeRecord:
     """One entry of an alias's history, with the alias's ``entity_version`` after it."""
 

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -36,6 +36,7 @@ from pydantic import BaseModel
 
 from shared.domain.access import Access
 from shared.domain.errors import PieError, RequestInvalidError
+from shared.domain.responses.encoded import Encoded
 from shared.http.auth import Principal, authorize
 from shared.http.catalogue import operation
 from shared.http.errors import describe_validation_errors, error_body, status_for
@@ -183,10 +184,14 @@ class RouteApi:
 
         It is named after its function, takes the route's parameters (``if_match: int | None`` when
         the row takes If-Match) and returns its response model, as its return annotation says
-        (``None`` for a 204). The row's status and ETag are applied here, and go with the response
+        (``None`` for a 204), or that model's JSON already built, ``Encoded[Model]``
+        (``shared.domain.responses.encoded``), carrying the ETag when the row sends one. The row's status and ETag are applied here, and go with the response
         model and the row's refusals into the OpenAPI document. A mismatch fails at import.
         """
         hints = get_type_hints(endpoint, include_extras=True)
+        encoded = get_origin(hints.get("return")) is Encoded
+        if encoded:
+            (hints["return"],) = get_args(hints["return"])
         response = _response_model(self.route, endpoint, hints)
         etag_of = _etag_reader(self.route, response)
         signature = inspect.signature(endpoint)
@@ -203,6 +208,13 @@ class RouteApi:
                 if result is not None:
                     raise TypeError(f"{route.function} answers no content but returned {type(result).__name__}")
                 return Response(NO_CONTENT, body="")
+            if encoded:
+                if not (isinstance(result, Encoded) and result.response is response):
+                    raise TypeError(f"{route.function} must return Encoded[{response.__name__}], not {result!r}")
+                if etag_of is not None and result.etag is None:
+                    raise TypeError(f"{route.function} answers an ETag: its encoded response must carry one")
+                headers = {"ETag": f'"{result.etag}"'} if etag_of is not None else None
+                return Response(route.status, content_types.APPLICATION_JSON, result.text, headers=headers)
             if not isinstance(result, response):
                 raise TypeError(f"{route.function} must return {response.__name__}, not {type(result).__name__}")
             headers = {"ETag": f'"{etag_of(result)}"'} if etag_of is not None else None

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from shared.data.outbox import Guarded
     from shared.domain.entities import Alias, Job, Model, Subscription, Version
     from shared.domain.events import Event
-    from shared.domain.records import AliasChangeRecord, ModelRecord, Page
+    from shared.domain.records import AliasChangeRecord, Document, ModelRecord, Page
 
 Clock = Callable[[], datetime]
 IdGenerator = Callable[[], str]
@@ -57,7 +57,13 @@ class ModelStore(ModelReader, Protocol):
 
     def list_models(
         self, limit: int, page_token: str | None, status: str | None, workspaces: tuple[str, ...] | None = None
-    ) -> Page[Model]: ...
+    ) -> Page[Document]:
+        """One page of the models' documents, as a read answers them."""
+        ...
+
+    def get_model_document(self, model_id: str) -> Document:
+        """The model's document as a read answers it (``ModelNotFoundError`` if there is none)."""
+        ...
 
     def list_versions(self, model_id: str, limit: int, page_token: str | None) -> Page[Version]:
         """Newest first."""

@@ -27,6 +27,7 @@ from shared.domain.errors import (
     WorkspaceImmutableError,
 )
 from shared.domain.records import ModelRecord, Page
+from shared.domain.responses.encoded import Encoded, Json
 from shared.domain.responses.models import ModelList, ModelResponse, ModelVersionResponse, VersionList
 from shared.domain.versions import cut_version
 from shared.services.ports import Clock, ModelStore, StalenessMarker
@@ -95,8 +96,11 @@ class ModelRegistry:
             raise ModelAlreadyExistsError(model.id) from None
         return ModelVersionResponse(version=version, model=model)
 
-    def get_model(self, model_id: str, access: Access) -> ModelResponse:
-        return ModelResponse(model=self.readable_model(model_id, access))
+    def get_model(self, model_id: str, access: Access) -> Encoded[ModelResponse]:
+        """The model as stored: its document is answered without being decoded and encoded again."""
+        document = self._store.get_model_document(model_id)
+        access.require_read(document.workspace, model_id)
+        return Encoded(ModelResponse, etag=document.entity_version, model=Json(document.text))
 
     def readable_model(self, model_id: str, access: Access) -> Model:
         model = self._store.get_model(model_id).model
@@ -105,9 +109,9 @@ class ModelRegistry:
 
     def list_models(
         self, limit: int, page_token: str | None, status: str | None, access: Access, workspace: str | None = None
-    ) -> ModelList:
+    ) -> Encoded[ModelList]:
         page = self._store.list_models(limit, page_token, status, access.listed_workspaces(workspace))
-        return ModelList(models=page.items, next_token=page.next_token)
+        return Encoded(ModelList, models=[Json(document.text) for document in page.items], next_token=page.next_token)
 
     def update_model(
         self, model_id: str, request: UpdateModelRequest, actor: str, if_match: int | None, access: Access

@@ -12,6 +12,7 @@ from typing import Protocol
 from shared.domain.access import Access
 from shared.domain.entities import Model, Version
 from shared.domain.records import Page
+from shared.domain.responses.encoded import Encoded
 from shared.domain.responses.models import ModelList, VersionList
 from shared.domain.search import (
     Comparison,
@@ -51,7 +52,7 @@ class SearchService:
         workspace: str | None = None,
         filter_text: str | None = None,
         order_by: str | None = None,
-    ) -> ModelList:
+    ) -> Encoded[ModelList]:
         if not _given(filter_text) and not _given(order_by):
             return self._registry.list_models(limit, page_token, status, access, workspace)
         search = parse_filter(filter_text, "model")
@@ -61,7 +62,7 @@ class SearchService:
         plan = plan_search("model", search, parse_order_by(order_by, "model"))
         workspaces = searched_workspaces(search, access.listed_workspaces(workspace))
         page = self._store.models(plan, limit, page_token, workspaces)
-        return ModelList(models=page.items, next_token=page.next_token)
+        return Encoded.of(ModelList(models=page.items, next_token=page.next_token))
 
     def list_versions(
         self,

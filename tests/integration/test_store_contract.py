@@ -3,6 +3,7 @@ the same outcomes, so the service unit tests that run on the fakes test what pro
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
@@ -130,11 +131,17 @@ def test_models_page_in_workspace_then_id_order_each_once(stores: Any):
     for model_id, workspace in [("b", "default"), ("a", "default"), ("c", "team"), ("d", "zeta"), ("e", "team")]:
         create(stores, model_id, workspace=workspace, status="active" if model_id in "ace" else "pending")
     every = all_pages(lambda limit, token: stores.registry.list_models(limit, token, None), 2)
-    assert [m.id for m in every] == ["c", "e", "d", "a", "b"]  # named workspaces first, then default
+    assert [json.loads(m.text)["id"] for m in every] == [
+        "c",
+        "e",
+        "d",
+        "a",
+        "b",
+    ]  # named workspaces first, then default
     active = all_pages(lambda limit, token: stores.registry.list_models(limit, token, "active"), 1)
-    assert [m.id for m in active] == ["c", "e", "a"]
+    assert [json.loads(m.text)["id"] for m in active] == ["c", "e", "a"]
     scoped = all_pages(lambda limit, token: stores.registry.list_models(limit, token, None, ("team", "default")), 2)
-    assert [m.id for m in scoped] == ["c", "e", "a", "b"]
+    assert [json.loads(m.text)["id"] for m in scoped] == ["c", "e", "a", "b"]
     assert stores.registry.list_models(10, None, None).next_token is None  # the last page says so
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from shared.data.entities import DOCUMENT_FORMAT_ATTRIBUTE
 from shared.runtime import api_settings, dynamodb_client
 from tests.conftest import invoke
 from tests.integration.api_events import assert_error, call, create_model, event_for, sample_body, with_claims
@@ -24,6 +25,8 @@ def _write_legacy_model(model_id: str) -> None:
     version_doc = {key: value for key, value in created["version"].items() if key != "workspace"}
     item = client.get_item(TableName=table, Key={"PK": {"S": f"MODEL#{model_id}"}, "SK": {"S": "MODEL"}})["Item"]
     item.update({"GSI1SK": {"S": model_id}, "GSI2SK": {"S": model_id}, "doc": {"S": json.dumps(model_doc)}})
+    for later in (DOCUMENT_FORMAT_ATTRIBUTE, "workspace"):  # attributes later releases added
+        del item[later]
     client.put_item(TableName=table, Item=item)
     version_key = {"PK": {"S": f"MODEL#{model_id}"}, "SK": {"S": "VERSION#1"}}
     version = client.get_item(TableName=table, Key=version_key)["Item"]

@@ -36,7 +36,7 @@ from shared.domain.errors import (
     SubscriptionNotFoundError,
     VersionNotFoundError,
 )
-from shared.domain.records import ModelRecord, Page
+from shared.domain.records import Document, ModelRecord, Page
 
 
 def already_exists(entity: str, *ids: str) -> Exception:
@@ -158,6 +158,9 @@ class FakeRegistryStore:
             raise VersionNotFoundError(model_id, version)
         return self._t.version(model_id, version)
 
+    def get_model_document(self, model_id: str) -> Document:
+        return _document(self.get_model(model_id).model)
+
     def get_model_and_version(self, model_id: str, version: str) -> tuple[ModelRecord, Version]:
         record = self.get_model(model_id)
         return record, self.get_version(model_id, version)
@@ -173,7 +176,7 @@ class FakeRegistryStore:
 
     def list_models(
         self, limit: int, page_token: str | None, status: str | None, workspaces: tuple[str, ...] | None = None
-    ) -> Page[Model]:
+    ) -> Page[Document]:
         models = [stored.model for stored in self._t.models.values()]
         chosen = [
             (keys.model_in_workspace(m.workspace, m.id), m)
@@ -181,7 +184,8 @@ class FakeRegistryStore:
             if (status is None or m.status == status) and (workspaces is None or m.workspace in workspaces)
         ]
         scope = f"models:{status}:{sorted(workspaces) if workspaces is not None else '*'}"
-        return _page(sorted(chosen, key=lambda pair: pair[0]), limit, page_token, scope)
+        page = _page(sorted(chosen, key=lambda pair: pair[0]), limit, page_token, scope)
+        return Page([_document(model) for model in page.items], page.next_token)
 
     def list_versions(self, model_id: str, limit: int, page_token: str | None) -> Page[Version]:
         ordered = sorted(
@@ -478,3 +482,7 @@ class Stores:
         self.jobs = FakeJobStore(self.table)
         self.outbox = FakeOutbox(self.table)
         self.budgets = FakeChainBudgets(self.table)
+
+
+def _document(model: Model) -> Document:
+    return Document(model.model_dump_json(), model.workspace, model.entity_version)

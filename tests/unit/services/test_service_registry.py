@@ -277,22 +277,22 @@ def test_private_reads_hide_other_workspaces_models_as_missing(world: World):
     world.create("mine", workspace="alice")
     world.create("theirs", workspace="bob")
     private = Access("alice", frozenset({"alice"}), private_reads=True)
-    assert world.registry.get_model("mine", private).model.id == "mine"
+    assert world.registry.get_model("mine", private).decoded().model.id == "mine"
     with pytest.raises(ModelNotFoundError):
         world.registry.get_model("theirs", private)
     with pytest.raises(ModelNotFoundError):
         world.registry.get_version("theirs", "1", private)
-    assert [m.id for m in world.registry.list_models(10, None, None, private).models] == ["mine"]
-    assert [m.id for m in world.registry.list_models(10, None, None, ALICE).models] == ["mine", "theirs"]
+    assert [m.id for m in world.registry.list_models(10, None, None, private).decoded().models] == ["mine"]
+    assert [m.id for m in world.registry.list_models(10, None, None, ALICE).decoded().models] == ["mine", "theirs"]
 
 
 def test_models_list_by_status_and_jobs_of_a_missing_model_are_not_found(world: World):
     for model_id in ("a", "b", "c"):
         world.create(model_id)
     world.activate("b")
-    assert [m.id for m in world.registry.list_models(10, None, "active", ADMIN).models] == ["b"]
-    first = world.registry.list_models(2, None, None, ADMIN)
-    rest = world.registry.list_models(2, first.next_token, None, ADMIN)
+    assert [m.id for m in world.registry.list_models(10, None, "active", ADMIN).decoded().models] == ["b"]
+    first = world.registry.list_models(2, None, None, ADMIN).decoded()
+    rest = world.registry.list_models(2, first.next_token, None, ADMIN).decoded()
     assert [m.id for m in first.models + rest.models] == ["a", "b", "c"]
     with pytest.raises(ModelNotFoundError):
         world.jobs.list("nope", 10, None, None, ADMIN)
