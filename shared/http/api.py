@@ -184,9 +184,10 @@ class RouteApi:
 
         It is named after its function, takes the route's parameters (``if_match: int | None`` when
         the row takes If-Match) and returns its response model, as its return annotation says
-        (``None`` for a 204), or that model's JSON already built, ``Encoded[Model]``
-        (``shared.domain.responses.encoded``), carrying the ETag when the row sends one. The row's status and ETag are applied here, and go with the response
-        model and the row's refusals into the OpenAPI document. A mismatch fails at import.
+        (``None`` for a 204), or that model's JSON already built (``Encoded[SomeResponse]``,
+        ``shared.domain.responses.encoded``), which carries the ETag when the row sends one. The
+        row's status and ETag are applied here, and go with the response model and the row's
+        refusals into the OpenAPI document. A mismatch fails at import.
         """
         hints = get_type_hints(endpoint, include_extras=True)
         encoded = get_origin(hints.get("return")) is Encoded

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from bench.world import training_job
+from shared.domain.responses.encoded import Encoded, Json
 from shared.domain.responses.jobs import JobResponse
 from shared.domain.responses.models import ModelResponse
 from shared.http.api import RouteApi, route_api
@@ -109,6 +110,41 @@ def test_a_function_that_returns_another_model_is_an_internal_error_not_another_
     @api.handler
     def retry_job(model_id: ModelIdPath, job_id: JobIdPath, if_match: int | None = None) -> JobResponse:
         return training_job("failed")  # the job, not the response model
+
+    response = api.lambda_handler(retry_event(), LambdaContext())
+
+    assert response["statusCode"] == 500
+    assert "ETag" not in (response.get("headers") or {})
+
+
+def test_an_encoded_answer_is_sent_as_built_with_the_etag_it_carries():
+    api = RouteApi(RETRY)
+    job = training_job("failed")
+    text = JobResponse(job=job).model_dump_json()
+
+    @api.handler
+    def retry_job(model_id: ModelIdPath, job_id: JobIdPath, if_match: int | None = None) -> Encoded[JobResponse]:
+        return Encoded(JobResponse, etag=41, job=Json(job.model_dump_json()))
+
+    response = api.lambda_handler(retry_event(), LambdaContext())
+
+    assert (response["statusCode"], response["headers"]["ETag"], response["body"]) == (202, '"41"', text)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda job: JobResponse(job=job),  # the model, where its encoding is declared
+        lambda job: Encoded(ModelResponse, etag=1, model=Json("{}")),  # another response
+        lambda job: Encoded.of(JobResponse(job=job)),  # no ETag, which the row sends
+    ],
+)
+def test_an_encoded_answer_of_another_response_or_without_its_etag_is_an_internal_error(answer: Any):
+    api = RouteApi(RETRY)
+
+    @api.handler
+    def retry_job(model_id: ModelIdPath, job_id: JobIdPath, if_match: int | None = None) -> Encoded[JobResponse]:
+        return answer(training_job("failed"))
 
     response = api.lambda_handler(retry_event(), LambdaContext())
 
