@@ -128,7 +128,7 @@ def _throttled(*_: Any, **__: Any) -> Any:
 @pytest.mark.parametrize(
     ("function", "store_method", "build_event"),
     [
-        ("get_model", "get_model", lambda: event_for("get_model", model_id=SEED_MODEL_ID)),
+        ("get_model", "get_model_document", lambda: event_for("get_model", model_id=SEED_MODEL_ID)),
         (
             "create_model",
             "create_model",
@@ -168,7 +168,7 @@ def test_a_failure_of_aws_answers_internal_error_with_the_request_id_and_logs_th
 def test_a_500_body_carries_no_traceback_or_exception_text(
     seed_model: dict[str, Any], log_lines: LogLines, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(RegistryStore, "get_model", _throttled)
+    monkeypatch.setattr(RegistryStore, "get_model_document", _throttled)
 
     status, body, _ = invoke("get_model", event_for("get_model", model_id=SEED_MODEL_ID))
 
