@@ -99,8 +99,8 @@ def _model_key(record: ModelRecord) -> dict[str, str]:
 
 
 # The format of a model item's document: what encoding a ``Model`` gives today. Raise it with any
-# change to what that encoding writes (a field, a default, an exclusion):
-# tests/unit/test_stored_documents.py holds the schema each format was written with.
+# change to what that encoding writes (a field, a default, an exclusion, a serializer) or to what
+# decoding makes of a stored value: tests/unit/test_stored_documents.py pins each format's documents.
 MODEL_DOCUMENT_FORMAT = 1
 DOCUMENT_FORMAT_ATTRIBUTE = "doc_format"
 

@@ -4,7 +4,6 @@ otherwise; ``Encoded`` responses splice it into the response's JSON in the model
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -20,37 +19,91 @@ from shared.domain.responses.encoded import Encoded, Json
 from shared.domain.responses.models import ModelList, ModelResponse
 from tests.unit.entity_samples import a_model
 
-# The serialization schema each model document format was written with (titles, descriptions and
-# examples left out: they change no document). A change to what encoding a Model writes changes
-# the schema: raise MODEL_DOCUMENT_FORMAT and add its schema here, so that documents stored in the
-# old format are decoded and encoded again instead of answered as stored. A change the schema does
-# not show (a serializer, an exclusion rule) needs the same raise, by hand; a library upgrade that
-# only redraws the schema costs one raise and a re-encoding, never a wrong answer.
-MODEL_FORMAT_SCHEMAS = {1: "f0b1ffa09dcfbd51e6bc772609b223309770ea5423730fcc9e3dbae8933e0bcf"}
-
-
-def _shape(schema: Any) -> Any:
-    if isinstance(schema, dict):
-        return {k: _shape(v) for k, v in schema.items() if k not in ("title", "description", "examples")}
-    if isinstance(schema, list):
-        return [_shape(v) for v in schema]
-    return schema
-
-
-def model_schema_digest() -> str:
-    schema = _shape(Model.model_json_schema(mode="serialization"))
-    return hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
+# What encoding a Model wrote in each document format, for samples that set every field (with each
+# kind) and none of the optional ones. A change to what encoding a Model writes (a field, a default,
+# an exclusion, a serializer) changes one of them: raise MODEL_DOCUMENT_FORMAT and pin the new
+# documents here, so that documents stored in the old format are decoded and encoded again instead
+# of answered as stored. A change to what *decoding* does to a stored value (a validator that
+# normalizes it) needs the same raise, by hand.
+EVERY_FIELD = {
+    "workspace": "team-x",
+    "tags": {"team": "pricing"},
+    "protected_aliases": ["champion"],
+    "promotion": {"alias": "champion"},
+}
+SAMPLES: dict[str, dict[str, Any]] = {
+    "no optional field": {},
+    "every field, in-process and Lambda": {
+        **EVERY_FIELD,
+        "handlers": {
+            "training": {"type": "in_process", "implementation": "echo", "timeout_seconds": 60},
+            "inference": {"type": "lambda", "arn": "arn:aws:lambda:us-west-2:123456789012:function:score"},
+        },
+        "handler_contracts": {
+            "training": {"input_schema": {"type": "object"}, "output_schema": None},
+            "inference": None,
+        },
+    },
+    "every field, ECS and Step Functions": {
+        **EVERY_FIELD,
+        "handlers": {
+            "training": {"type": "ecs", "task": "ml-cluster/train-price-model:3", "timeout_seconds": 600},
+            "inference": {
+                "type": "step_functions",
+                "state_machine_arn": "arn:aws:states:us-west-2:123456789012:stateMachine:score",
+            },
+        },
+        "handler_contracts": {
+            "training": None,
+            "inference": {"input_schema": None, "output_schema": {"type": "object"}},
+        },
+    },
+}
+_TAIL = (
+    '"status":"active","latest_version":"12","active_version":"12","entity_version":7,'
+    '"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:01:00Z","created_by":"alice"}'
+)
+_METADATA = '"metadata":{"score":0.25,"nested":{"list":[1,2.5,null]}}'
+DOCUMENTS_BY_FORMAT: dict[int, dict[str, str]] = {
+    1: {
+        "no optional field": (
+            '{"id":"model_a","workspace":"default","name":"A","description":"","handlers":{"training":'
+            '{"type":"in_process","implementation":"echo"},"inference":{"type":"lambda","arn":'
+            '"arn:aws:lambda:us-west-2:123456789012:function:score"}},"handler_contracts":null,'
+            f'{_METADATA},"tags":{{}},{_TAIL}'
+        ),
+        "every field, in-process and Lambda": (
+            '{"id":"model_a","workspace":"team-x","name":"A","description":"","handlers":{"training":'
+            '{"timeout_seconds":60,"type":"in_process","implementation":"echo"},"inference":{"type":"lambda",'
+            '"arn":"arn:aws:lambda:us-west-2:123456789012:function:score"}},"handler_contracts":{"training":'
+            '{"input_schema":{"type":"object"},"output_schema":null},"inference":null},'
+            f'{_METADATA},"tags":{{"team":"pricing"}},"protected_aliases":["champion"],'
+            f'"promotion":{{"alias":"champion"}},{_TAIL}'
+        ),
+        "every field, ECS and Step Functions": (
+            '{"id":"model_a","workspace":"team-x","name":"A","description":"","handlers":{"training":'
+            '{"timeout_seconds":600,"type":"ecs","task":"ml-cluster/train-price-model:3"},"inference":'
+            '{"type":"step_functions","state_machine_arn":"arn:aws:states:us-west-2:123456789012:stateMachine:score"}},'
+            '"handler_contracts":{"training":null,"inference":{"input_schema":null,"output_schema":{"type":"object"}}},'
+            f'{_METADATA},"tags":{{"team":"pricing"}},"protected_aliases":["champion"],'
+            f'"promotion":{{"alias":"champion"}},{_TAIL}'
+        ),
+    }
+}
 
 
 def stored(model: Model) -> dict[str, Any]:
     return MODELS.encode(ModelRecord(model, version_sequence=3, highest_numeric_version=2))
 
 
-def test_the_model_document_format_names_the_schema_its_documents_are_written_with():
-    assert MODEL_FORMAT_SCHEMAS.get(MODEL_DOCUMENT_FORMAT) == model_schema_digest(), (
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_the_model_document_format_names_what_encoding_a_model_writes(sample: str):
+    written = a_model(**SAMPLES[sample]).model_dump_json()
+    assert DOCUMENTS_BY_FORMAT.get(MODEL_DOCUMENT_FORMAT, {}).get(sample) == written, (
         "what a Model encodes to has changed: raise MODEL_DOCUMENT_FORMAT in shared/data/entities.py "
-        "and pin the new schema here"
+        "and pin the new documents here"
     )
+    assert decoded(Model, {"doc": {"S": written}}).model_dump_json() == written
 
 
 def test_a_model_item_written_today_is_answered_as_stored_with_its_workspace_and_version():
