@@ -273,6 +273,10 @@ class ChangeLog:
         if self._file is not None:
             self._file.close()
         os.replace(temporary, self._data_dir / LOG_FILE)
+        if self._fsync:
+            # The rename too: until the directory is on disk, a power cut could bring back the old
+            # log, without the lines appended since its last fsync that the new one holds.
+            _fsync_directory(self._data_dir)
         _write_marker(self._data_dir, self._last_sequence)
         self._file = (self._data_dir / LOG_FILE).open("a", encoding="utf-8")
         self._live_items = len(cut[1])
@@ -680,6 +684,14 @@ def _read_marker(data_dir: Path, problems: list[str]) -> int | None:
     except (ValueError, TypeError, KeyError):
         problems.append(f"{MARKER_FILE} beside it is unreadable")
         return None
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _write_marker(data_dir: Path, sequence: int) -> None:

@@ -55,21 +55,19 @@ class RegistryStore:
     # Reads --------------------------------------------------------------------------------------
 
     def get_model(self, model_id: str) -> ModelRecord:
-        item = self._client.get_item(
-            TableName=self._table, Key=_key(keys.model_key(model_id)), ConsistentRead=True
-        ).get("Item")
-        if item is None:
-            raise ModelNotFoundError(model_id)
-        return MODELS.decode(item)
+        return MODELS.decode(self._model_item(model_id))
 
     def get_model_document(self, model_id: str) -> Document:
         """The model's document as a read answers it (``model_document``), with the same read."""
+        return model_document(self._model_item(model_id))
+
+    def _model_item(self, model_id: str) -> dict[str, Any]:
         item = self._client.get_item(
             TableName=self._table, Key=_key(keys.model_key(model_id)), ConsistentRead=True
         ).get("Item")
         if item is None:
             raise ModelNotFoundError(model_id)
-        return model_document(item)
+        return item
 
     def get_version(self, model_id: str, version: str) -> Version:
         item = self._client.get_item(

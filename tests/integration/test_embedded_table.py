@@ -5,6 +5,7 @@ acknowledged write survives a restart."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -353,3 +354,40 @@ def test_writes_go_on_while_the_log_is_compacted_and_none_is_lost_at_any_point(
     for directory, kept in ((crashed, expected), (data, expected | {"after"})):
         with embedded_dynamodb(NAME, data_dir=directory) as client:
             assert {item["PK"]["S"] for item in client.scan(TableName=NAME)["Items"]} == kept
+
+
+@pytest.mark.parametrize("forced", [True, False], ids=["fsync", "no-fsync"])
+def test_a_compaction_forces_its_rename_to_disk_when_writes_are_forced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forced: bool
+):
+    """The compacted log replaces the old one by a rename; with fsync on, the directory holding it
+    is forced to disk right after the rename, or a power cut could bring the old log back without
+    the lines only the new one has on disk."""
+    monkeypatch.setattr("pie_local.table.changes.COMPACT_AFTER_LINES", 10)
+    data = tmp_path / "data"
+    events: list[str] = []
+    real_replace, real_fsync = os.replace, os.fsync
+
+    def recording_replace(source: Any, target: Any) -> None:
+        real_replace(source, target)
+        if Path(target).name == LOG_FILE:
+            events.append("log renamed")
+
+    def recording_fsync(descriptor: int) -> None:
+        real_fsync(descriptor)
+        if Path(os.readlink(f"/proc/self/fd/{descriptor}")) == data:
+            events.append("directory forced")
+
+    monkeypatch.setattr("pie_local.table.changes.os.replace", recording_replace)
+    monkeypatch.setattr("pie_local.table.changes.os.fsync", recording_fsync)
+    with embedded_dynamodb(NAME, data_dir=data, fsync=forced) as client:
+        for number in range(30):
+            put(client, f"item-{number}")
+        table_changes(NAME).finish_compaction()
+
+    renames = [index for index, event in enumerate(events) if event == "log renamed"]
+    assert renames, "no compaction ran"
+    if forced:
+        assert all(events[index + 1 : index + 2] == ["directory forced"] for index in renames), events
+    else:
+        assert "directory forced" not in events
