@@ -270,15 +270,17 @@ class ChangeLog:
                 output.write("\n".join(since) + "\n")
                 output.flush()
                 os.fsync(output.fileno())
-        if self._file is not None:
-            self._file.close()
+        # Renamed over the old log while that is still open: if the rename fails, writes go on to
+        # the old log, which holds everything.
         os.replace(temporary, self._data_dir / LOG_FILE)
         if self._fsync:
             # The rename too: until the directory is on disk, a power cut could bring back the old
             # log, without the lines appended since its last fsync that the new one holds.
             _fsync_directory(self._data_dir)
+        old, self._file = self._file, (self._data_dir / LOG_FILE).open("a", encoding="utf-8")
+        if old is not None:
+            old.close()
         _write_marker(self._data_dir, self._last_sequence)
-        self._file = (self._data_dir / LOG_FILE).open("a", encoding="utf-8")
         self._live_items = len(cut[1])
         self._change_lines = len(since)
         self._synced_up_to(self._last_sequence)  # the rewritten file was forced to disk

@@ -391,3 +391,29 @@ def test_a_compaction_forces_its_rename_to_disk_when_writes_are_forced(
         assert all(events[index + 1 : index + 2] == ["directory forced"] for index in renames), events
     else:
         assert "directory forced" not in events
+
+
+def test_a_compaction_whose_rename_fails_leaves_the_writes_going_to_the_old_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("pie_local.table.changes.COMPACT_AFTER_LINES", 10)
+    data = tmp_path / "data"
+    real_replace = os.replace
+
+    def failing_replace(source: Any, target: Any) -> None:
+        if Path(target).name == LOG_FILE:
+            raise OSError("the disk refused the rename")
+        real_replace(source, target)
+
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        monkeypatch.setattr("pie_local.table.changes.os.replace", failing_replace)
+        for number in range(30):
+            put(client, f"item-{number}")
+            table_changes(NAME).finish_compaction()
+        monkeypatch.setattr("pie_local.table.changes.os.replace", real_replace)
+        put(client, "after")  # and the next compaction may still run
+
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        assert all(get(client, f"item-{number}") is not None for number in range(30))
+        assert get(client, "after") is not None
+    assert not (data / LOG_FILE).with_suffix(".compacting").exists()

@@ -1,7 +1,7 @@
 """A response already in its JSON form: stored documents spliced in as they are stored.
 
 A read that answers what it read would otherwise decode each stored document into its entity and
-encode it again, to the same text (``shared.data.entities.Document`` says when a stored text is
+encode it again, to the same text (``shared.data.entities.model_document`` says when a stored text is
 exactly what encoding its entity gives today). ``Encoded`` builds the response's JSON from its fields in
 the response model's own order, with each ``Json`` value spliced and any other value (a page
 token, ``None``) encoded as the model would encode it; the route answers with it as it would with
