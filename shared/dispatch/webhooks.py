@@ -31,9 +31,11 @@ import http.client
 import json
 import socket
 import ssl
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -46,7 +48,7 @@ from shared.data.webhooks import WebhookStore
 from shared.dispatch.event_bus import MAX_ENTRIES, EventBus
 from shared.domain import url_safety, webhooks
 from shared.domain.errors import UnsafeWebhookUrlError, WebhookNotFoundError
-from shared.domain.events import Event
+from shared.domain.events import ALL_EVENTS, Event
 from shared.domain.webhooks import Attempt, Delivery, DeliveryPolicy
 from shared.observability import logger
 
@@ -125,6 +127,9 @@ class WebhookDeliverer:
         self._send = send
         self._allow_loopback = allow_loopback
         self.counts: Counter[str] = Counter()
+        # Within ``one_batch``, per thread: the endpoints read so far, by workspace (``*``: every
+        # workspace's). The sweep shares the deliverer from another thread.
+        self._batch = threading.local()
 
     def take_counts(self) -> Counter[str]:
         """What happened since the last call (keys of ``METRICS``), for one metrics flush."""
@@ -132,6 +137,18 @@ class WebhookDeliverer:
         return counts
 
     # The stream ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def one_batch(self) -> Iterator[None]:
+        """Within the block (one stream batch), each workspace's endpoints are read once, not twice
+        per event: every event of a batch was written before the batch was read, so the endpoints
+        read after it include every endpoint that existed when any of its events was written (and
+        still exists). A retried batch reads them again."""
+        self._batch.endpoints = {}
+        try:
+            yield
+        finally:
+            self._batch.endpoints = None
 
     def handle(self, record: dict[str, Any]) -> str:
         """One stream record; returns what was done (for logs and tests)."""
@@ -152,10 +169,19 @@ class WebhookDeliverer:
         many this call created."""
         now = self._clock()
         created = 0
-        for record in self._store.receiving(event):
+        for record in self._receiving(event):
             if webhooks.wants(record.webhook, event):
                 created += self._store.create_delivery(webhooks.new_delivery(record.webhook, event, now))
         return created
+
+    def _receiving(self, event: Event) -> list[WebhookRecord]:
+        read: dict[str | None, list[WebhookRecord]] | None = getattr(self._batch, "endpoints", None)
+        if read is None:
+            return self._store.receiving(event)
+        for workspace in (event.workspace, ALL_EVENTS):
+            if workspace not in read:
+                read[workspace] = self._store.of_workspace(workspace)
+        return [*read[event.workspace], *read[ALL_EVENTS]]
 
     # The due index ------------------------------------------------------------------------------
 
@@ -291,16 +317,17 @@ def stream_batch_handler(
         records = event.get("Records", [])
         failed: int | None = None
         handled: list[tuple[int, Event]] = []
-        for index, record in enumerate(records):
-            try:
-                deliverer().handle(record)
-                found = event_of(record)
-            except Exception:  # reported to the event source, which retries it
-                logger.exception("webhook stream record failed", extra={"event_id": record.get("eventID")})
-                failed = index
-                break
-            if found is not None:
-                handled.append((index, found))
+        with deliverer().one_batch():
+            for index, record in enumerate(records):
+                try:
+                    deliverer().handle(record)
+                    found = event_of(record)
+                except Exception:  # reported to the event source, which retries it
+                    logger.exception("webhook stream record failed", extra={"event_id": record.get("eventID")})
+                    failed = index
+                    break
+                if found is not None:
+                    handled.append((index, found))
         target = bus()
         if target is not None:
             for start in range(0, len(handled), MAX_ENTRIES):

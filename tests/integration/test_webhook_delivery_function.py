@@ -212,3 +212,31 @@ def test_without_a_bus_name_nothing_is_put_and_delivery_goes_on(receiver: Receiv
     assert deliver(event_records(stream.read())) == {"batchItemFailures": []}
     deliver(stream.read())
     assert bus.calls == [] and len(receiver.received) == 2
+
+
+def test_a_batch_reads_each_workspaces_endpoints_once_not_twice_per_event(receiver: Receiver, bus: Bus):
+    from shared.data import keys
+
+    hook = webhook(receiver.url)
+    stream = table_stream()
+    stream.read()
+    for name in "abcdef":
+        create_model(name)
+    records = stream.read()
+    assert len(event_records(records)) == 12
+    endpoint_reads: list[dict[str, Any]] = []
+
+    def note(params: dict[str, Any], **_: Any) -> None:
+        values = json.loads(params["body"]).get("ExpressionAttributeValues", {})
+        if values.get(":pk") == {"S": keys.all_webhooks_partition()}:
+            endpoint_reads.append(params)
+
+    runtime.dynamodb_client().meta.events.register("before-call.dynamodb.Query", note)
+
+    assert deliver(records) == {"batchItemFailures": []}
+    assert len(endpoint_reads) == 2  # the events' workspace and every workspace ("*"), once each
+    assert deliver(records) == {"batchItemFailures": []}  # a redelivered batch reads them again ...
+    assert len(endpoint_reads) == 4
+    assert deliver(stream.read()) == {"batchItemFailures": []}
+    assert len({headers["webhook-id"] for headers, _ in receiver.received}) == 12  # ... and creates nothing twice
+    assert len(deliveries(hook["id"])) == 12
