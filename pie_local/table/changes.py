@@ -129,6 +129,11 @@ class ChangeLog:
         # acts on a change a crash could still take back.
         self._visible = 0
         self._checkpoints: dict[str, int] = {}
+        # The checkpoint file is written outside ``_condition`` (writers do not wait on it), one
+        # snapshot at a time, numbered so that an older one never replaces a newer one.
+        self._checkpoint_file = threading.Lock()
+        self._checkpoint_snapshots = 0
+        self._checkpoints_written = 0
         self._readers: set[str] = set()
         self._file: Any = None
         self._lock: Any = None
@@ -183,7 +188,9 @@ class ChangeLog:
     def close(self) -> None:
         """Stop keeping changes: a write after this fails rather than go unrecorded."""
         self.finish_compaction()
-        with self._condition:
+        # The checkpoint file's lock first: a checkpoint being written is finished before the data
+        # directory is given up, and none is written after.
+        with self._checkpoint_file, self._condition:
             self._closed = True
             if self._file is not None:
                 # A clean stop: the log holds every change up to the last, and the marker says so.
@@ -192,7 +199,7 @@ class ChangeLog:
                 self._file.close()
                 self._file = None
                 assert self._data_dir is not None
-                _write_marker(self._data_dir, self._last_sequence)
+                _write_marker(self._data_dir, self._last_sequence, self._fsync)
                 self._synced_up_to(self._last_sequence)
             if self._lock is not None:
                 self._lock.close()  # releases the lock
@@ -280,7 +287,7 @@ class ChangeLog:
         old, self._file = self._file, (self._data_dir / LOG_FILE).open("a", encoding="utf-8")
         if old is not None:
             old.close()
-        _write_marker(self._data_dir, self._last_sequence)
+        _write_marker(self._data_dir, self._last_sequence, self._fsync)
         self._live_items = len(cut[1])
         self._change_lines = len(since)
         self._synced_up_to(self._last_sequence)  # the rewritten file was forced to disk
@@ -458,9 +465,16 @@ class ChangeLog:
             if sequence <= self._checkpoints.get(reader, 0):
                 return
             self._checkpoints[reader] = sequence
-            if self._data_dir is not None:
-                _write_checkpoints(self._data_dir, self._checkpoints)
             self._trim(time.time())
+            if self._data_dir is None:
+                return
+            self._checkpoint_snapshots += 1
+            number, snapshot = self._checkpoint_snapshots, dict(self._checkpoints)
+        # A crash before the file is written only makes the stream deliver these records again.
+        with self._checkpoint_file:
+            if number > self._checkpoints_written and not self._closed:
+                _write_checkpoints(self._data_dir, snapshot, self._fsync)
+                self._checkpoints_written = number
 
     def __len__(self) -> int:
         with self._condition:
@@ -696,15 +710,24 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
-def _write_marker(data_dir: Path, sequence: int) -> None:
-    _write_atomically(data_dir / MARKER_FILE, json.dumps({"format": LOG_FORMAT, "sequence": sequence}))
+def _write_marker(data_dir: Path, sequence: int, durable: bool) -> None:
+    _write_atomically(data_dir / MARKER_FILE, json.dumps({"format": LOG_FORMAT, "sequence": sequence}), durable)
 
 
-def _write_checkpoints(data_dir: Path, checkpoints: dict[str, int]) -> None:
-    _write_atomically(data_dir / CHECKPOINT_FILE, json.dumps(checkpoints))
+def _write_checkpoints(data_dir: Path, checkpoints: dict[str, int], durable: bool) -> None:
+    _write_atomically(data_dir / CHECKPOINT_FILE, json.dumps(checkpoints), durable)
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, text: str, durable: bool) -> None:
+    """Replace ``path`` with ``text`` whole. ``durable``: on disk when this returns, the file before
+    its name (a file renamed before its content reaches the disk can come back empty after a power
+    cut, and an empty marker or checkpoint file reads as a damaged log)."""
     temporary = path.with_suffix(".writing")
-    temporary.write_text(text, encoding="utf-8")
+    with temporary.open("w", encoding="utf-8") as output:
+        output.write(text)
+        if durable:
+            output.flush()
+            os.fsync(output.fileno())
     os.replace(temporary, path)
+    if durable:
+        _fsync_directory(path.parent)

@@ -15,7 +15,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pie_local.settings import LOCAL_TABLE_NAME
-from pie_local.table.changes import LOG_FILE, Change, ChangeLog, DataDirectoryInUseError
+from pie_local.table.changes import (
+    CHECKPOINT_FILE,
+    LOG_FILE,
+    MARKER_FILE,
+    Change,
+    ChangeLog,
+    DataDirectoryInUseError,
+)
 from pie_local.table.dynamodb import embedded_dynamodb, table_changes
 from pie_local.table.stream import TableStream
 
@@ -417,3 +424,136 @@ def test_a_compaction_whose_rename_fails_leaves_the_writes_going_to_the_old_log(
         assert all(get(client, f"item-{number}") is not None for number in range(30))
         assert get(client, "after") is not None
     assert not (data / LOG_FILE).with_suffix(".compacting").exists()
+
+
+def test_a_checkpoint_being_written_holds_no_write_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A stream reader's acknowledgement is written to the checkpoint file outside the log's lock:
+    writes to the table go on while the file is being written."""
+    import pie_local.table.changes as changes_module
+
+    entered, release = threading.Event(), threading.Event()
+    real_write = changes_module._write_checkpoints
+
+    def slow_write(*args: Any) -> None:
+        entered.set()
+        release.wait(10)
+        real_write(*args)
+
+    with embedded_dynamodb(NAME, data_dir=tmp_path / "data") as client:
+        reader = TableStream(table_changes(NAME), reader="dispatcher")
+        put(client, "a")
+        assert len(reader.read()) == 1
+        monkeypatch.setattr(changes_module, "_write_checkpoints", slow_write)
+        acknowledging = threading.Thread(target=reader.acknowledge)
+        acknowledging.start()
+        assert entered.wait(5)
+        writing = threading.Thread(target=put, args=(client, "b"))
+        writing.start()
+        writing.join(5)
+        still_blocked = writing.is_alive()
+        release.set()
+        acknowledging.join(5)
+        writing.join(5)
+        assert not still_blocked, "the write waited for the checkpoint file"
+        assert get(client, "b") is not None
+    assert json.loads((tmp_path / "data" / CHECKPOINT_FILE).read_text()) == {"dispatcher": 1}
+
+
+class _HeldLock:
+    """A lock that makes the first thread to take it wait until ``go`` is set (a thread preempted
+    between taking its snapshot and writing it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.waiting, self.go = threading.Event(), threading.Event()
+        self._first: int | None = None
+
+    def __enter__(self) -> None:
+        if self._first is None:
+            self._first = threading.get_ident()
+            self.waiting.set()
+            self.go.wait(10)
+        self._lock.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self._lock.release()
+
+
+def test_an_older_checkpoint_never_replaces_a_newer_one(tmp_path: Path):
+    data = tmp_path / "data"
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        changes = table_changes(NAME)
+        reader = TableStream(changes, reader="dispatcher")
+        put(client, "a")
+        put(client, "b")
+        held = _HeldLock()
+        changes._checkpoint_file = held  # type: ignore[assignment]
+        first = threading.Thread(target=changes.acknowledge, args=("dispatcher", 1))
+        first.start()
+        assert held.waiting.wait(5)  # the first snapshot ({dispatcher: 1}) is taken, not written
+        changes.acknowledge("dispatcher", 2)
+        held.go.set()
+        first.join(5)
+        assert json.loads((data / CHECKPOINT_FILE).read_text()) == {"dispatcher": 2}
+        assert len(reader.read()) == 0
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        put(client, "c")
+        assert changes_seen(TableStream(table_changes(NAME), reader="dispatcher")) == [("INSERT", "c")]
+
+
+def test_no_checkpoint_is_written_after_the_log_is_closed(tmp_path: Path):
+    data = tmp_path / "data"
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        changes = table_changes(NAME)
+        put(client, "a")
+    written = (data / CHECKPOINT_FILE).read_text() if (data / CHECKPOINT_FILE).exists() else None
+
+    changes.acknowledge("dispatcher", 1)  # a reader still running after the stop
+
+    assert ((data / CHECKPOINT_FILE).read_text() if (data / CHECKPOINT_FILE).exists() else None) == written
+
+
+@pytest.mark.parametrize("forced", [True, False])
+def test_the_marker_and_checkpoint_files_reach_the_disk_before_their_names_when_writes_are_forced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forced: bool
+):
+    """Each is written to a temporary file and renamed; with fsync on, the file is forced to disk
+    before the rename and the directory after it (a file renamed before its content is on disk can
+    come back empty after a power cut, and an empty marker or checkpoint reads as a damaged log)."""
+    data = tmp_path / "data"
+    events: list[str] = []
+    real_replace, real_fsync = os.replace, os.fsync
+
+    def recording_replace(source: Any, target: Any) -> None:
+        real_replace(source, target)
+        if Path(target).name in (MARKER_FILE, CHECKPOINT_FILE):
+            events.append(f"renamed {Path(source).name}")
+
+    def recording_fsync(descriptor: int) -> None:
+        real_fsync(descriptor)
+        path = Path(os.readlink(f"/proc/self/fd/{descriptor}"))
+        if path == data:
+            events.append("directory forced")
+        elif path.suffix == ".writing":
+            events.append(f"forced {path.name}")
+
+    monkeypatch.setattr("pie_local.table.changes.os.replace", recording_replace)
+    monkeypatch.setattr("pie_local.table.changes.os.fsync", recording_fsync)
+    with embedded_dynamodb(NAME, data_dir=data, fsync=forced) as client:
+        reader = TableStream(table_changes(NAME), reader="dispatcher")
+        put(client, "a")
+        reader.read()
+        reader.acknowledge()
+
+    renamed = [index for index, event in enumerate(events) if event.startswith("renamed ")]
+    written = {events[index].removeprefix("renamed ") for index in renamed}
+    assert written == {
+        Path(MARKER_FILE).with_suffix(".writing").name,
+        Path(CHECKPOINT_FILE).with_suffix(".writing").name,
+    }
+    if forced:
+        for index in renamed:
+            name = events[index].removeprefix("renamed ")
+            assert events[index - 1 : index + 2] == [f"forced {name}", f"renamed {name}", "directory forced"], events
+    else:
+        assert [event for event in events if not event.startswith("renamed ")] == []
