@@ -5,9 +5,10 @@ otherwise stands in for.
 With moto's mock, every call is signed, wrapped as an HTTP request, matched against the URL
 patterns of every moto service, re-read as a werkzeug request, parsed, answered, serialized to a
 body and parsed again by botocore: about half of what a route spent on the embedded table, and all
-of it under the table's lock. Here the call's JSON body goes to the same ``DynamoHandler`` action
-through the same parser moto uses, and the answer (status, headers, body) through botocore's own
-parser, so a call answers exactly what it answers through moto's stubber
+of it under the table's lock. Here the call's JSON body goes to the same ``DynamoHandler`` action,
+read exactly as moto's parser reads it (``parsed_request``, held to moto's by
+``tests/integration/test_direct_call_requests.py``), and the answer (status, headers, body) through
+botocore's own parser, so a call answers exactly what it answers through moto's stubber
 (``tests/integration/test_moto_patches.py`` replays workloads against a moto without the patches).
 What is skipped is the transport: signing, the ``before-send`` hooks, retries of a throttled call
 (moto throttles none).
@@ -159,7 +160,8 @@ def parsed_request(operation: str, body: bytes) -> dict[str, Any]:
     base64, timestamps parsed, numbers made ``int`` or ``float``. Moto walks the whole request against
     the model, every member of every structure, for each call (about a tenth of a create's CPU);
     here the walk is compiled once per operation and visits only the members a request carries.
-    ``tests/integration/test_moto_patches.py`` holds the two to the same answer, key order included.
+    ``tests/integration/test_direct_call_requests.py`` holds the two to the same answer, key order
+    included.
     """
     if operation not in _plans:
         from moto.core.utils import get_service_model
