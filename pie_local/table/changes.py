@@ -189,9 +189,13 @@ class ChangeLog:
         """Stop keeping changes: a write after this fails rather than go unrecorded."""
         self.finish_compaction()
         # The checkpoint file's lock first: a checkpoint being written is finished before the data
-        # directory is given up, and none is written after.
+        # directory is given up, one acknowledged but not yet written is written now, and none is
+        # written after.
         with self._checkpoint_file, self._condition:
             self._closed = True
+            if self._data_dir is not None and self._checkpoint_snapshots > self._checkpoints_written:
+                _write_checkpoints(self._data_dir, dict(self._checkpoints), self._fsync)
+                self._checkpoints_written = self._checkpoint_snapshots
             if self._file is not None:
                 # A clean stop: the log holds every change up to the last, and the marker says so.
                 self._file.flush()

@@ -557,3 +557,27 @@ def test_the_marker_and_checkpoint_files_reach_the_disk_before_their_names_when_
             assert events[index - 1 : index + 2] == [f"forced {name}", f"renamed {name}", "directory forced"], events
     else:
         assert [event for event in events if not event.startswith("renamed ")] == []
+
+
+def test_an_acknowledgement_not_yet_written_when_the_log_closes_is_written_by_the_close(tmp_path: Path):
+    """An acknowledgement whose snapshot is taken but whose file write loses the race to the stop is
+    not lost: the close writes it, and the records are not delivered again after a restart."""
+    data = tmp_path / "data"
+    held = _HeldLock()
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        changes = table_changes(NAME)
+        reader = TableStream(changes, reader="dispatcher")
+        put(client, "a")
+        put(client, "b")
+        assert len(reader.read()) == 2
+        changes._checkpoint_file = held  # type: ignore[assignment]
+        acknowledging = threading.Thread(target=reader.acknowledge)
+        acknowledging.start()
+        assert held.waiting.wait(5)  # the snapshot ({dispatcher: 2}) is taken, its file not written
+    # The stop closed the log meanwhile (taking the file's lock before the acknowledgement could).
+    held.go.set()
+    acknowledging.join(5)
+
+    assert json.loads((data / CHECKPOINT_FILE).read_text()) == {"dispatcher": 2}
+    with embedded_dynamodb(NAME, data_dir=data) as client:
+        assert changes_seen(TableStream(table_changes(NAME), reader="dispatcher")) == []
