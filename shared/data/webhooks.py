@@ -104,6 +104,9 @@ class WebhookStore:
             return False
         return True
 
+    def delete_delivery(self, delivery: Delivery) -> None:
+        self._client.delete_item(TableName=self._table, Key=key(keys.delivery_key(delivery.webhook_id, delivery.id)))
+
     def save_delivery(self, delivery: Delivery, expected_entity_version: int) -> None:
         save(self._client, replace(self._table, DELIVERIES, delivery, expected_entity_version))
 

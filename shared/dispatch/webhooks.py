@@ -143,7 +143,8 @@ class WebhookDeliverer:
         """Within the block (one stream batch), each workspace's endpoints are read once, not twice
         per event: every event of a batch was written before the batch was read, so the endpoints
         read after it include every endpoint that existed when any of its events was written (and
-        still exists). A retried batch reads them again."""
+        still exists). They are read again after each delivery the batch attempts (an HTTP call,
+        during which an endpoint may be deleted or disabled), and for a retried batch."""
         self._batch.endpoints = {}
         try:
             yield
@@ -161,7 +162,12 @@ class WebhookDeliverer:
         if DELIVERIES.holds(image) and DELIVERIES.status(image) == "pending":
             delivery = DELIVERIES.decode(image)
             if delivery.next_attempt_at is not None and delivery.next_attempt_at <= self._clock():
-                return self.attempt(delivery)
+                try:
+                    return self.attempt(delivery)
+                finally:
+                    # An attempt is an HTTP call (seconds, with a slow receiver) and may disable its
+                    # endpoint: the batch's later events read the endpoints again.
+                    self._forget_endpoints()
         return "ignored"
 
     def fan_out(self, event: Event) -> int:
@@ -173,6 +179,10 @@ class WebhookDeliverer:
             if webhooks.wants(record.webhook, event):
                 created += self._store.create_delivery(webhooks.new_delivery(record.webhook, event, now))
         return created
+
+    def _forget_endpoints(self) -> None:
+        if getattr(self._batch, "endpoints", None) is not None:
+            self._batch.endpoints = {}
 
     def _receiving(self, event: Event) -> list[WebhookRecord]:
         read: dict[str | None, list[WebhookRecord]] | None = getattr(self._batch, "endpoints", None)
@@ -214,6 +224,9 @@ class WebhookDeliverer:
         try:
             record = self._store.get(delivery.webhook_id)
         except WebhookNotFoundError:
+            # Created after its webhook was deleted (the delete took the rest of its partition):
+            # nothing can send it, and left on the due index it would be swept for ever.
+            self._store.delete_delivery(delivery)
             return "webhook gone"
         now = self._clock()
         claimed = delivery.model_copy(

@@ -240,3 +240,86 @@ def test_a_batch_reads_each_workspaces_endpoints_once_not_twice_per_event(receiv
     assert deliver(stream.read()) == {"batchItemFailures": []}
     assert len({headers["webhook-id"] for headers, _ in receiver.received}) == 12  # ... and creates nothing twice
     assert len(deliveries(hook["id"])) == 12
+
+
+def _partition_items(webhook_id: str) -> list[dict[str, Any]]:
+    from shared.data import keys
+
+    return runtime.dynamodb_client().query(
+        TableName=runtime.api_settings().table_name,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": keys.webhook_partition(webhook_id)}},
+        ConsistentRead=True,
+    )["Items"]
+
+
+def _batch_with_an_attempt_between_events(receiver: Receiver) -> tuple[dict[str, Any], dict[str, Any], list]:
+    """Webhooks A and B (every event), and a batch: model z's events, the deliveries of model a's
+    events (attempted as they come), then model b's events."""
+    first, second = webhook(receiver.url + "A"), webhook(receiver.url + "B")
+    stream = table_stream()
+    stream.read()
+    create_model("a")
+    a_events = stream.read()
+    create_model("z")
+    assert deliver(a_events) == {"batchItemFailures": []}  # a's deliveries: written after z's events
+    create_model("b")
+    return first, second, stream.read()
+
+
+def _during_the_first_send_to(path_end: str, action: Any) -> None:
+    deliverer = runtime.webhook_deliverer()
+    send, done = deliverer._send, []
+
+    def sending(target: Any, *args: Any) -> Any:
+        if not done and target.path.endswith(path_end):
+            done.append(True)
+            action()
+        return send(target, *args)
+
+    deliverer._send = sending
+
+
+@pytest.mark.parametrize("change", ["deleted", "disabled"])
+def test_an_endpoint_deleted_or_disabled_while_a_batch_sends_gets_none_of_the_batchs_later_events(
+    receiver: Receiver, bus: Bus, change: str
+):
+    first, second, batch = _batch_with_an_attempt_between_events(receiver)
+    if change == "deleted":
+        _during_the_first_send_to("A", lambda: call("delete_webhook", webhook_id=second["id"]))
+    else:
+        _during_the_first_send_to(
+            "A", lambda: call("update_webhook", webhook_id=second["id"], body={"status": "disabled"})
+        )
+
+    assert deliver(batch) == {"batchItemFailures": []}
+
+    if change == "deleted":
+        assert _partition_items(second["id"]) == []
+    else:
+        # a's and z's events were fanned out before B was disabled; b's two came after (they made 6).
+        assert len(deliveries(second["id"])) == 4
+    assert len(deliveries(first["id"])) == 6  # a's, z's and b's events
+
+
+def test_a_delivery_whose_webhook_was_deleted_is_dropped_not_swept_for_ever(receiver: Receiver, bus: Bus):
+    from shared.dispatch.webhooks import event_of
+    from shared.domain import webhooks as rules
+
+    hook = webhook(receiver.url)
+    stream = table_stream()
+    stream.read()
+    create_model("a")
+    events = [event_of(record) for record in event_records(stream.read())]
+    read_before = runtime.webhook_store().get(hook["id"]).webhook
+    call("delete_webhook", webhook_id=hook["id"])
+    # A fan-out that read the webhook just before the delete writes its deliveries just after it.
+    deliverer = runtime.webhook_deliverer()
+    for event in events:
+        assert event is not None
+        assert runtime.webhook_store().create_delivery(rules.new_delivery(read_before, event, deliverer._clock()))
+    assert len(_partition_items(hook["id"])) == 2
+
+    assert dict(deliverer.sweep()) == {"webhook gone": 2}
+    assert _partition_items(hook["id"]) == []
+    assert dict(deliverer.sweep()) == {}
